@@ -1,0 +1,54 @@
+import { MicroError } from "../errors/errors.js";
+import { bytesCodec } from "./bytes.js";
+import type { Codec } from "./codec.js";
+import { jsonCodec } from "./json.js";
+import { msgpackCodec } from "./msgpack.js";
+import { textCodec } from "./text.js";
+
+export type { Codec } from "./codec.js";
+export { bytesCodec, jsonCodec, msgpackCodec, textCodec };
+
+export const DEFAULT_CONTENT_TYPE = "application/json";
+
+/**
+ * Codecs by Content-Type. `register` adds or replaces one; lookups ignore parameters such as
+ * `; charset=utf-8` and letter case.
+ */
+export class Codecs {
+  private readonly byType = new Map<string, Codec>();
+
+  constructor(codecs: Iterable<Codec> = [jsonCodec, msgpackCodec, bytesCodec, textCodec]) {
+    for (const codec of codecs) this.register(codec);
+  }
+
+  register(codec: Codec, ...aliases: string[]): this {
+    for (const type of [codec.contentType, ...aliases]) this.byType.set(type.toLowerCase(), codec);
+    return this;
+  }
+
+  /** The codec for a Content-Type, or undefined. */
+  find(contentType: string | undefined): Codec | undefined {
+    const type = normalize(contentType);
+    return this.byType.get(type) ?? (type.startsWith("text/") ? this.byType.get("text/plain") : undefined);
+  }
+
+  /** The codec for a Content-Type; a 415 MicroError naming the supported types when there is none. */
+  get(contentType: string | undefined, errorId = "go.micro.codec"): Codec {
+    const codec = this.find(contentType);
+    if (codec) return codec;
+    throw new MicroError(errorId, 415, `unsupported Content-Type: ${contentType ?? "(none)"} (supported: ${[...this.byType.keys()].join(", ")})`);
+  }
+
+  get contentTypes(): string[] {
+    return [...this.byType.keys()];
+  }
+}
+
+function normalize(contentType: string | undefined): string {
+  if (!contentType) return DEFAULT_CONTENT_TYPE;
+  const semi = contentType.indexOf(";");
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+/** The process-wide default codec set. */
+export const defaultCodecs = new Codecs();

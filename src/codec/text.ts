@@ -1,0 +1,12 @@
+import type { Codec } from "./codec.js";
+
+/** `text/plain`: the value is a string, sent as UTF-8. */
+export const textCodec: Codec = {
+  contentType: "text/plain",
+  encode(value: unknown): Uint8Array {
+    return Buffer.from(value === undefined || value === null ? "" : String(value));
+  },
+  decode(bytes: Uint8Array): unknown {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  },
+};

@@ -1,0 +1,120 @@
+/**
+ * Errors that cross the wire. The shape is Go Micro's: `{id, code, detail, status}`, with HTTP
+ * status codes, so a Go Micro service and a ts-micro service understand each other's failures.
+ */
+
+/** The JSON form of a MicroError, exactly as Go Micro marshals it. */
+export interface MicroErrorJSON {
+  id: string;
+  code: number;
+  detail: string;
+  status: string;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  499: "Client Closed Request",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** HTTP reason phrase for a code ("" when unknown, as Go's http.StatusText). */
+export function statusText(code: number): string {
+  return STATUS_TEXT[code] ?? "";
+}
+
+export class MicroError extends Error {
+  override readonly name = "MicroError";
+
+  constructor(
+    /** Who raised it: a service name, or `go.micro.client` / `go.micro.server` for the framework. */
+    readonly id: string,
+    /** HTTP-style status code; 0 when the peer sent a plain-text error. */
+    readonly code: number,
+    readonly detail: string,
+    readonly status: string = statusText(code),
+  ) {
+    super(detail);
+  }
+
+  static badRequest(id: string, detail: string): MicroError {
+    return new MicroError(id, 400, detail);
+  }
+  static unauthorized(id: string, detail: string): MicroError {
+    return new MicroError(id, 401, detail);
+  }
+  static forbidden(id: string, detail: string): MicroError {
+    return new MicroError(id, 403, detail);
+  }
+  static notFound(id: string, detail: string): MicroError {
+    return new MicroError(id, 404, detail);
+  }
+  static methodNotAllowed(id: string, detail: string): MicroError {
+    return new MicroError(id, 405, detail);
+  }
+  static timeout(id: string, detail: string): MicroError {
+    return new MicroError(id, 408, detail);
+  }
+  static conflict(id: string, detail: string): MicroError {
+    return new MicroError(id, 409, detail);
+  }
+  static tooLarge(id: string, detail: string): MicroError {
+    return new MicroError(id, 413, detail);
+  }
+  static internal(id: string, detail: string): MicroError {
+    return new MicroError(id, 500, detail);
+  }
+  static unavailable(id: string, detail: string): MicroError {
+    return new MicroError(id, 503, detail);
+  }
+
+  /**
+   * Parses an error string from the wire. Never fails: text that is not Go Micro's error JSON
+   * becomes `{code: 0, detail: text}`, as Go Micro's `errors.Parse` does.
+   */
+  static parse(text: string): MicroError {
+    try {
+      const value = JSON.parse(text) as Partial<MicroErrorJSON> | null;
+      if (value && typeof value === "object" && ("code" in value || "detail" in value || "id" in value)) {
+        const code = typeof value.code === "number" ? value.code : 0;
+        return new MicroError(String(value.id ?? ""), code, String(value.detail ?? ""), value.status ?? statusText(code));
+      }
+    } catch {
+      // not JSON: fall through to the plain-text form
+    }
+    return new MicroError("", 0, text, "");
+  }
+
+  /** Wraps anything thrown into a MicroError; non-MicroErrors become 500s carrying `detail`. */
+  static from(err: unknown, id: string, detail?: string): MicroError {
+    if (err instanceof MicroError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return new MicroError(id, 500, detail ?? message);
+  }
+
+  toJSON(): MicroErrorJSON {
+    return { id: this.id, code: this.code, detail: this.detail, status: this.status };
+  }
+
+  /** The wire form (the `Micro-Error` header value). */
+  override toString(): string {
+    return JSON.stringify(this.toJSON());
+  }
+}
+
+/** True when `err` is a MicroError with the given code. */
+export function isMicroError(err: unknown, code?: number): err is MicroError {
+  return err instanceof MicroError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,31 @@
+import type { Node, Service } from "./registry.js";
+
+/** A deep copy, so callers can't mutate what a registry holds. */
+export function cloneService(service: Service): Service {
+  return structuredClone(service);
+}
+
+/** The same service record carrying only `nodes`. */
+export function withNodes(service: Service, nodes: Node[]): Service {
+  return { ...service, nodes };
+}
+
+/**
+ * Merges versions of services into one list per (name, version), uniting their nodes; the
+ * newest record's metadata and endpoints win.
+ */
+export function mergeServices(records: Service[]): Service[] {
+  const byVersion = new Map<string, Service>();
+  for (const record of records) {
+    const key = `${record.name}\u0000${record.version}`;
+    const existing = byVersion.get(key);
+    if (!existing) {
+      byVersion.set(key, { ...record, nodes: [...record.nodes] });
+      continue;
+    }
+    const nodes = new Map(existing.nodes.map((n) => [n.id, n]));
+    for (const node of record.nodes) nodes.set(node.id, node);
+    byVersion.set(key, { ...record, nodes: [...nodes.values()] });
+  }
+  return [...byVersion.values()];
+}

@@ -1,0 +1,166 @@
+/**
+ * The mux wire format. After an 8-byte preface from the client, both sides exchange frames:
+ *
+ *   u32 length     bytes after this field (so a frame is 4 + length bytes)
+ *   u8  type       FrameType
+ *   u8  flags      reserved, 0
+ *   u32 stream     call id, chosen by the client (odd numbers), 0 for connection-level frames
+ *   u32 headerLen  bytes of the header block
+ *   header block   UTF-8 "key\0value\0key\0value" (header keys and values never contain NUL)
+ *   body           the rest
+ *
+ * Many frames are written into one buffer and flushed with one socket write.
+ */
+import type { Header, Message } from "../transport.js";
+
+export const PREFACE = Buffer.from("TSMUX/1\n", "latin1");
+export const FRAME_PREFIX = 14; // length + type + flags + stream + headerLen
+
+export const enum FrameType {
+  Request = 1,
+  Response = 2,
+  Cancel = 3,
+  /** Server → client: the server is stopping; send new calls elsewhere. Calls in flight complete. */
+  GoAway = 4,
+  /** Server → client: this request was not processed (server stopping); safe to retry elsewhere. */
+  Refused = 5,
+  Ping = 6,
+  Pong = 7,
+}
+
+export interface Frame {
+  type: FrameType;
+  stream: number;
+  header: Header;
+  body: Buffer;
+}
+
+export const DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024;
+
+const EMPTY_HEADER = "";
+
+export function encodeHeader(header: Header): string {
+  let out = EMPTY_HEADER;
+  for (const key in header) {
+    out += out.length === 0 ? `${key}\0${header[key]}` : `\0${key}\0${header[key]}`;
+  }
+  return out;
+}
+
+export function decodeHeader(block: Buffer): Header {
+  const header: Header = {};
+  if (block.length === 0) return header;
+  const parts = block.toString("utf8").split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) header[parts[i]] = parts[i + 1];
+  return header;
+}
+
+/** Size of a frame on the wire, for the frame-size check before anything is written. */
+export function frameSize(headerText: string, body: Uint8Array): number {
+  return FRAME_PREFIX + Buffer.byteLength(headerText) + body.length;
+}
+
+/**
+ * Accumulates encoded frames and writes them in one batch. Frames are encoded straight into a
+ * slab; a flush hands the filled part to the socket and keeps filling the rest of the slab, so a
+ * busy connection allocates one slab per ~64 KiB of output rather than one buffer per frame.
+ */
+export class FrameWriter {
+  private slab = Buffer.allocUnsafe(64 * 1024);
+  private start = 0; // first byte not yet handed to the socket
+  private end = 0; // first free byte
+  private scheduled = false;
+
+  constructor(private readonly write: (chunk: Buffer) => void) {}
+
+  push(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
+    const size = FRAME_PREFIX + headerLen + body.length;
+    this.reserve(size);
+    const buf = this.slab;
+    let at = this.end;
+    buf.writeUInt32BE(size - 4, at);
+    buf[at + 4] = type;
+    buf[at + 5] = 0;
+    buf.writeUInt32BE(stream, at + 6);
+    buf.writeUInt32BE(headerLen, at + 10);
+    at += FRAME_PREFIX;
+    if (headerLen > 0) at += buf.write(headerText, at, headerLen, "utf8");
+    if (body.length > 0) {
+      buf.set(body, at);
+      at += body.length;
+    }
+    this.end = at;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  pushMessage(type: FrameType, stream: number, message: Message): void {
+    this.push(type, stream, encodeHeader(message.header), message.body);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.end === this.start) return;
+    const chunk = this.slab.subarray(this.start, this.end);
+    this.start = this.end;
+    this.write(chunk);
+  };
+
+  private reserve(size: number): void {
+    if (this.slab.length - this.end >= size) return;
+    // Hand what is buffered to the socket first; the socket keeps a reference to it, so the
+    // next frames go into a fresh slab.
+    this.flush();
+    this.slab = Buffer.allocUnsafe(Math.max(64 * 1024, size));
+    this.start = 0;
+    this.end = 0;
+  }
+}
+
+export type FrameErrorReason = string;
+
+/**
+ * Splits an incoming byte stream into frames. Returns a reason string when the input is not a
+ * valid frame stream (the caller closes the connection); otherwise delivers each frame.
+ */
+export class FrameReader {
+  private pending: Buffer | undefined;
+
+  constructor(
+    private readonly maxFrameSize: number,
+    private readonly onFrame: (frame: Frame) => void,
+  ) {}
+
+  /** Feeds bytes; returns an error reason if the stream is malformed. */
+  push(chunk: Buffer): FrameErrorReason | undefined {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const length = buf.readUInt32BE(at);
+      if (length + 4 > this.maxFrameSize) return `frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameSize}`;
+      if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
+      if (buf.length - at < length + 4) break;
+      const type = buf[at + 4] as FrameType;
+      if (type < FrameType.Request || type > FrameType.Pong) return `unknown frame type ${type}`;
+      const stream = buf.readUInt32BE(at + 6);
+      const headerLen = buf.readUInt32BE(at + 10);
+      const headerStart = at + FRAME_PREFIX;
+      const bodyStart = headerStart + headerLen;
+      const frameEnd = at + 4 + length;
+      if (bodyStart > frameEnd) return `header block of ${headerLen} bytes overruns its frame`;
+      this.onFrame({
+        type,
+        stream,
+        header: decodeHeader(buf.subarray(headerStart, bodyStart)),
+        body: buf.subarray(bodyStart, frameEnd),
+      });
+      at = frameEnd;
+    }
+    if (at < buf.length) this.pending = at === 0 ? buf : buf.subarray(at);
+    return undefined;
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * `mux`, the default transport: one TCP connection carries any number of concurrent calls as
+ * length-prefixed frames (see frame.ts), written in batches. Garbage or oversize input closes only
+ * the connection it arrived on, with a logged reason.
+ */
+import net from "node:net";
+import { MicroError } from "../../errors/errors.js";
+import { logger, type Logger } from "../../logger/logger.js";
+import {
+  type CallOptions,
+  type ClientConnection,
+  ConnectionLostError,
+  type IncomingCall,
+  type Listener,
+  type ListenOptions,
+  type Message,
+  NotDeliveredError,
+  type RequestHandler,
+  type Transport,
+} from "../transport.js";
+import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
+
+export interface MuxOptions {
+  /** Largest frame accepted or sent, in bytes (default 4 MiB). */
+  maxFrameSize?: number;
+  /** Milliseconds to wait for a TCP connection (default 5 s). */
+  dialTimeout?: number;
+  logger?: Logger;
+  /**
+   * Called with a connection whose first bytes are not the mux preface. Returns true when it
+   * took the socket over (the HTTP transport uses this to answer Go Micro clients on the same port).
+   */
+  sniff?: (socket: net.Socket, firstBytes: Buffer) => boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+const CLIENT_ID = "go.micro.client";
+
+export class MuxTransport implements Transport {
+  readonly name = "mux";
+  readonly maxFrameSize: number;
+  private readonly dialTimeout: number;
+  private readonly log: Logger;
+
+  constructor(private readonly options: MuxOptions = {}) {
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.dialTimeout = options.dialTimeout ?? 5_000;
+    this.log = options.logger ?? logger();
+  }
+
+  async listen(address: string, options: ListenOptions): Promise<Listener> {
+    const { host, port } = splitHostPort(address);
+    const connections = new Set<ServerConnection>();
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      const conn = new ServerConnection(socket, options.handler, this.maxFrameSize, this.log, this.options.sniff);
+      connections.add(conn);
+      socket.once("close", () => connections.delete(conn));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: host || undefined, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => this.log.error("mux listener error", { err: err.message }));
+    const bound = server.address() as net.AddressInfo;
+    return {
+      address: joinHostPort(bound.address, bound.port),
+      close: async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const conn of connections) conn.goAway();
+        });
+      },
+      destroy: () => {
+        for (const conn of connections) conn.destroy();
+        server.close();
+      },
+    };
+  }
+
+  dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
+    const { host, port } = splitHostPort(address);
+    const timeout = options.timeout ?? this.dialTimeout;
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: host || "127.0.0.1", port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
+      }, timeout);
+      socket.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new NotDeliveredError(`dial ${address}: ${err.message}`, address));
+      });
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve(new MuxClientConnection(socket, address, this.maxFrameSize, this.log));
+      });
+    });
+  }
+}
+
+/** One pending call on the client side. */
+interface PendingCall {
+  resolve(message: Message): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+class MuxClientConnection implements ClientConnection {
+  private readonly calls = new Map<number, PendingCall>();
+  private readonly writer: FrameWriter;
+  private nextStream = 1;
+  private goingAway = false;
+  private dead = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly address: string,
+    private readonly maxFrameSize: number,
+    private readonly log: Logger,
+  ) {
+    this.writer = new FrameWriter((chunk) => socket.write(chunk));
+    socket.write(PREFACE);
+    const reader = new FrameReader(maxFrameSize, (frame) => this.onFrame(frame));
+    socket.on("data", (chunk: Buffer) => {
+      const problem = reader.push(chunk);
+      if (problem) this.fail(`bad frame from ${address}: ${problem}`);
+    });
+    socket.on("error", (err) => this.fail(`connection to ${address} failed: ${err.message}`));
+    socket.on("close", () => this.fail(`connection to ${address} closed`));
+  }
+
+  get closed(): boolean {
+    return this.dead || this.goingAway;
+  }
+
+  get pending(): number {
+    return this.calls.size;
+  }
+
+  call(request: Message, options: CallOptions = {}): Promise<Message> {
+    if (this.dead || this.goingAway) {
+      return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
+    }
+    const headerText = encodeHeader(request.header);
+    const size = frameSize(headerText, request.body);
+    if (size > this.maxFrameSize) {
+      return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
+    }
+    const stream = this.nextStream;
+    this.nextStream = (this.nextStream + 2) >>> 0 || 1;
+    return new Promise<Message>((resolve, reject) => {
+      const pending: PendingCall = { resolve, reject };
+      if (options.deadline !== undefined) {
+        const wait = options.deadline - Date.now();
+        if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
+        pending.timer = setTimeout(() => this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`)), wait);
+      }
+      if (options.signal) {
+        if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
+        pending.signal = options.signal;
+        pending.onAbort = () => this.cancel(stream, new MicroError(CLIENT_ID, 499, "call cancelled"));
+        options.signal.addEventListener("abort", pending.onAbort, { once: true });
+      }
+      this.calls.set(stream, pending);
+      this.writer.push(FrameType.Request, stream, headerText, request.body);
+    });
+  }
+
+  close(): void {
+    this.goingAway = true;
+    if (this.calls.size === 0) this.socket.end();
+  }
+
+  private cancel(stream: number, err: Error): void {
+    const pending = this.settle(stream);
+    if (!pending) return;
+    if (!this.dead) this.writer.push(FrameType.Cancel, stream, "", EMPTY);
+    pending.reject(err);
+  }
+
+  private settle(stream: number): PendingCall | undefined {
+    const pending = this.calls.get(stream);
+    if (!pending) return undefined;
+    this.calls.delete(stream);
+    if (pending.timer) clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
+    if (this.goingAway && this.calls.size === 0 && !this.dead) this.socket.end();
+    return pending;
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Response:
+        this.settle(frame.stream)?.resolve({ header: frame.header, body: frame.body });
+        break;
+      case FrameType.Refused:
+        this.settle(frame.stream)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
+        break;
+      case FrameType.GoAway:
+        this.goingAway = true;
+        if (this.calls.size === 0) this.socket.end();
+        break;
+      case FrameType.Ping:
+        this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
+        break;
+      default:
+        break; // unknown-but-valid frames (Pong, Cancel) need nothing from a client
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.socket.destroy();
+    if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
+    for (const stream of [...this.calls.keys()]) this.settle(stream)?.reject(new ConnectionLostError(reason, this.address));
+  }
+}
+
+/** The server's state for one incoming call. The AbortSignal is made only if someone asks for it. */
+class ServerCall implements IncomingCall {
+  private controller: AbortController | undefined;
+  cancelled = false;
+
+  constructor(readonly remote: string) {}
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort(new MicroError(CLIENT_ID, 499, "call cancelled by the caller"));
+    return this.controller.signal;
+  }
+
+  cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.controller?.abort(new MicroError(CLIENT_ID, 499, reason));
+  }
+}
+
+class ServerConnection {
+  private readonly calls = new Map<number, ServerCall>();
+  private readonly writer: FrameWriter;
+  private readonly reader: FrameReader;
+  private readonly remote: string;
+  private sawPreface = false;
+  private goneAway = false;
+  private dead = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly handler: RequestHandler,
+    private readonly maxFrameSize: number,
+    private readonly log: Logger,
+    private readonly sniff?: (socket: net.Socket, firstBytes: Buffer) => boolean,
+  ) {
+    this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    this.writer = new FrameWriter((chunk) => {
+      if (!this.dead) socket.write(chunk);
+    });
+    this.reader = new FrameReader(maxFrameSize, (frame) => this.onFrame(frame));
+    socket.on("data", this.onData);
+    socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
+    socket.on("close", () => this.close("closed by peer", "debug"));
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let data = chunk;
+    if (!this.sawPreface) {
+      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk;
+      if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) {
+        this.pendingPreface = head; // wait for the rest of the preface
+        return;
+      }
+      this.pendingPreface = undefined;
+      if (!head.subarray(0, PREFACE.length).equals(PREFACE)) {
+        this.socket.off("data", this.onData);
+        if (this.sniff?.(this.socket, head)) return;
+        return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
+      }
+      this.sawPreface = true;
+      data = head.subarray(PREFACE.length);
+      if (data.length === 0) return;
+    }
+    const problem = this.reader.push(data);
+    if (problem) this.close(problem, "warn");
+  };
+  private pendingPreface: Buffer | undefined;
+
+  goAway(): void {
+    if (this.goneAway || this.dead) return;
+    this.goneAway = true;
+    this.writer.push(FrameType.GoAway, 0, "", EMPTY);
+    if (this.calls.size === 0) this.socket.end();
+  }
+
+  destroy(): void {
+    this.close("server shut down", "debug");
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Request:
+        return this.onRequest(frame);
+      case FrameType.Cancel:
+        this.calls.get(frame.stream)?.cancel("call cancelled by the caller");
+        this.calls.delete(frame.stream);
+        return;
+      case FrameType.Ping:
+        return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
+      default:
+        return; // Pong needs nothing; the others only flow server → client
+    }
+  }
+
+  private onRequest(frame: Frame): void {
+    if (this.goneAway) {
+      this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ "Micro-Error": "server stopping" }), EMPTY);
+      return;
+    }
+    if (this.calls.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    const call = new ServerCall(this.remote);
+    this.calls.set(frame.stream, call);
+    this.handler({ header: frame.header, body: frame.body }, call).then(
+      (response) => this.respond(frame.stream, call, response),
+      (err: unknown) => {
+        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
+        this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
+        this.respond(frame.stream, call, { header: { "Micro-Error": MicroError.internal("go.micro.server", "internal server error").toString() }, body: EMPTY });
+      },
+    );
+  }
+
+  private respond(stream: number, call: ServerCall, response: Message): void {
+    if (this.calls.get(stream) !== call) return; // cancelled: the caller is no longer listening
+    this.calls.delete(stream);
+    if (this.dead) return;
+    const headerText = encodeHeader(response.header);
+    const size = frameSize(headerText, response.body);
+    if (size > this.maxFrameSize) {
+      const err = MicroError.tooLarge("go.micro.server", `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`);
+      this.log.warn("response too large", { remote: this.remote, size });
+      this.writer.push(FrameType.Response, stream, encodeHeader({ "Micro-Error": err.toString() }), EMPTY);
+    } else {
+      this.writer.push(FrameType.Response, stream, headerText, response.body);
+    }
+    if (this.goneAway && this.calls.size === 0) {
+      this.writer.flush();
+      this.socket.end();
+    }
+  }
+
+  private close(reason: string, level: "debug" | "warn"): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
+    for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
+    this.calls.clear();
+    this.socket.destroy();
+  }
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const idx = address.lastIndexOf(":");
+  if (idx === -1) return { host: address, port: 0 };
+  let host = address.slice(0, idx);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  const port = Number(address.slice(idx + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid address ${JSON.stringify(address)}: bad port`);
+  return { host, port };
+}
+
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Transports move messages between a client and a server. A message is Go Micro's
+ * `transport.Message`: headers plus an opaque body. The RPC layer above decides what the headers
+ * mean; a transport only promises delivery of a request and its response, and cancellation.
+ *
+ * Header keys are delivered in canonical form (`Micro-Endpoint`, `Content-Type`, `Timeout`) so
+ * that the RPC layer can read them without case folding; a transport whose wire format folds case
+ * (HTTP) canonicalises on receipt.
+ */
+
+export type Header = Record<string, string>;
+
+export interface Message {
+  header: Header;
+  body: Uint8Array;
+}
+
+/** What the server side knows about one incoming request. */
+export interface IncomingCall {
+  /** The caller's address, `host:port`. */
+  readonly remote: string;
+  /** Fires when the caller cancels the call or its connection drops. */
+  readonly signal: AbortSignal;
+}
+
+/** The server's side of a transport: one function per incoming request. */
+export type RequestHandler = (request: Message, call: IncomingCall) => Promise<Message>;
+
+export interface CallOptions {
+  /** Absolute deadline (ms since the epoch); past it the call fails with 408 and is cancelled. */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+/** A connection from a client to one server address; may carry many calls at once. */
+export interface ClientConnection {
+  /** Sends a request and resolves with the response message (which may carry `Micro-Error`). */
+  call(request: Message, options?: CallOptions): Promise<Message>;
+  /** True once the connection can take no more calls (closed, failed, or the server is going away). */
+  readonly closed: boolean;
+  /** Calls in flight on this connection. */
+  readonly pending: number;
+  close(): void;
+}
+
+export interface Listener {
+  /** The bound address, `host:port` (the real port when listening on port 0). */
+  readonly address: string;
+  /** Stops accepting connections and tells connected clients to go elsewhere for new calls. */
+  close(): Promise<void>;
+  /** Drops every connection at once. */
+  destroy(): void;
+}
+
+export interface ListenOptions {
+  handler: RequestHandler;
+}
+
+export interface Transport {
+  /** The implementation's name: `mux`, `memory`, `http`. */
+  readonly name: string;
+  listen(address: string, options: ListenOptions): Promise<Listener>;
+  dial(address: string, options?: { timeout?: number }): Promise<ClientConnection>;
+}
+
+/**
+ * Raised by a transport for a call that never reached the server (refused connection, dial
+ * timeout, a server that said it is going away). Such a call is always safe to retry elsewhere.
+ */
+export class NotDeliveredError extends Error {
+  override readonly name = "NotDeliveredError";
+  constructor(message: string, readonly address: string) {
+    super(message);
+  }
+}
+
+/**
+ * Raised when a connection fails after the request may have reached the server: retrying could
+ * run it twice, so only idempotent calls are retried.
+ */
+export class ConnectionLostError extends Error {
+  override readonly name = "ConnectionLostError";
+  constructor(message: string, readonly address: string) {
+    super(message);
+  }
+}
