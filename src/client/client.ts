@@ -1,0 +1,280 @@
+/**
+ * The RPC client: finds a node through the registry cache and the selector, encodes the request by
+ * Content-Type, sends it over a pooled connection and decodes the answer. Deadlines travel with the
+ * call (a call made while serving another inherits what is left of its deadline); retries go to
+ * another node, and only when repeating the call cannot run it twice on the server (or the call is
+ * marked idempotent).
+ */
+import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
+import { MicroError } from "../errors/errors.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { Metadata, type MetadataInit } from "../metadata/metadata.js";
+import type { Node, Registry, Service } from "../registry/registry.js";
+import { type Filter, Selector, type Strategy } from "../selector/selector.js";
+import { type Context, propagatedMetadata } from "../server/context.js";
+import { ConnectionLostError, type Header, NotDeliveredError, type Transport } from "../transport/transport.js";
+import { ConnectionPool } from "./pool.js";
+
+const CLIENT_ID = "go.micro.client";
+
+export interface CallOptions {
+  /** Milliseconds the caller will wait, across all attempts (default: the client's `timeout`). */
+  timeout?: number;
+  /** The context of the call being served, to inherit its deadline and metadata. */
+  ctx?: Context;
+  /** Extra attempts on other nodes when it is safe (default: the client's `retries`). */
+  retries?: number;
+  /** The endpoint can safely run twice: allows retrying after timeouts (408) and dropped connections. */
+  idempotent?: boolean;
+  /** Call these addresses instead of asking the registry. */
+  address?: string | string[];
+  strategy?: Strategy;
+  filters?: Filter[];
+  /** Metadata sent with the call (as headers). */
+  metadata?: MetadataInit;
+  signal?: AbortSignal;
+  /** Content-Type of the request (default: the client's, normally application/json). */
+  contentType?: string;
+}
+
+/** A call as call wrappers see it. */
+export interface ClientRequest {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly contentType: string;
+  readonly body: unknown;
+  /** Outgoing headers; wrappers may add to them. */
+  readonly header: Header;
+}
+
+/** One attempt at a call on a chosen node. Resolves with the decoded response. */
+export type CallFunc = (node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined) => Promise<unknown>;
+
+/** Client middleware around each attempt, as Go Micro's CallWrapper. The first given is the outermost. */
+export type CallWrapper = (next: CallFunc) => CallFunc;
+
+/** Where the client finds services. A CacheRegistry adds a synchronous fast path. */
+export interface ServiceLookup {
+  getService(name: string): Promise<Service[]>;
+  getCached?(name: string): readonly Service[] | undefined;
+}
+
+export interface ClientOptions {
+  registry: ServiceLookup & Pick<Registry, "name">;
+  transport: Transport;
+  selector?: Selector;
+  codecs?: Codecs;
+  contentType?: string;
+  /** Default per-call timeout in ms (default 30 s, `MICRO_CLIENT_REQUEST_TIMEOUT`). */
+  timeout?: number;
+  /** Default extra attempts (default 3, `MICRO_CLIENT_RETRIES`). */
+  retries?: number;
+  /** Milliseconds to wait before attempt `n` (n ≥ 1). */
+  backoff?: (attempt: number) => number;
+  wrappers?: CallWrapper[];
+  /** The calling service's name, sent as `Micro-From-Service`. */
+  from?: string;
+  logger?: Logger;
+}
+
+/** The typed form of a handler's method on the client side. */
+type ClientMethod<F> = F extends (req: infer Req, ctx: Context) => Promise<infer Res>
+  ? (req: Req, options?: CallOptions) => Promise<Res>
+  : F extends (req: infer Req) => Promise<infer Res>
+    ? (req: Req, options?: CallOptions) => Promise<Res>
+    : F extends () => Promise<infer Res>
+      ? (req?: undefined, options?: CallOptions) => Promise<Res>
+      : never;
+
+/** A handler class seen from a client: its methods, with call options in place of the context. */
+export type HandlerClient<H> = {
+  readonly [K in keyof H as H[K] extends (...args: never[]) => Promise<unknown> ? K : never]: ClientMethod<H[K]>;
+};
+
+/** A service seen from a client: `proxy.<Handler>.<Method>(req, options)`. */
+export type ServiceClient<H> = { readonly [handler: string]: HandlerClient<H> };
+
+export function defaultBackoff(attempt: number): number {
+  // 0 ms for the first retry (it goes to a different node), then 100 ms, 200 ms, 400 ms …, ≤ 2 s.
+  return attempt <= 1 ? 0 : Math.min(2_000, 100 * 2 ** (attempt - 2));
+}
+
+export class Client {
+  readonly selector: Selector;
+  private readonly pool: ConnectionPool;
+  private readonly codecs: Codecs;
+  private readonly contentType: string;
+  private readonly timeout: number;
+  private readonly retries: number;
+  private readonly backoff: (attempt: number) => number;
+  private readonly attempt: CallFunc;
+  private readonly log: Logger;
+  private sequence = 0;
+
+  constructor(private readonly options: ClientOptions) {
+    this.selector = options.selector ?? new Selector();
+    this.pool = new ConnectionPool(options.transport);
+    this.codecs = options.codecs ?? defaultCodecs;
+    this.contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
+    this.timeout = options.timeout ?? 30_000;
+    this.retries = options.retries ?? 3;
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.log = options.logger ?? defaultLogger();
+    let attempt: CallFunc = this.send;
+    const wrappers = options.wrappers ?? [];
+    for (let i = wrappers.length - 1; i >= 0; i--) attempt = wrappers[i](attempt);
+    this.attempt = attempt;
+  }
+
+  /** Calls `endpoint` (`<Handler>.<Method>`) of `service` and resolves with the decoded response. */
+  async call<Res = unknown, Req = unknown>(service: string, endpoint: string, req: Req, options: CallOptions = {}): Promise<Res> {
+    const deadline = this.deadlineOf(options);
+    const request: ClientRequest = {
+      service,
+      endpoint,
+      contentType: options.contentType ?? this.contentType,
+      body: req,
+      header: this.headersFor(options),
+    };
+    const retries = options.retries ?? this.retries;
+    const tried = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(Math.min(this.backoff(attempt), Math.max(0, deadline - Date.now())));
+      if (Date.now() >= deadline) throw MicroError.timeout(CLIENT_ID, `call timeout: ${service} ${endpoint} had no answer before its deadline`);
+      const node = await this.pick(service, request.endpoint, options, tried);
+      tried.add(node.address);
+      try {
+        return (await this.attempt(node, request, deadline, options.signal)) as Res;
+      } catch (err) {
+        if (attempt >= retries || !this.retryable(err, options)) throw this.surface(err, service);
+        this.log.debug("retrying call", { service, endpoint, attempt: attempt + 1, reason: (err as Error).message });
+      }
+    }
+  }
+
+  /** A typed proxy: `client.service<Greeter>("greeter").Greeter.Hello({ name })`. */
+  service<H extends object>(name: string): ServiceClient<H> {
+    const handlers = new Map<string, HandlerClient<H>>();
+    return new Proxy({} as ServiceClient<H>, {
+      get: (_target, handler) => {
+        if (typeof handler !== "string" || handler === "then") return undefined;
+        let proxy = handlers.get(handler);
+        if (!proxy) handlers.set(handler, (proxy = this.handler<H>(name, handler)));
+        return proxy;
+      },
+    });
+  }
+
+  /** A typed proxy for one handler: `client.handler<Greeter>("greeter", "Greeter").Hello({ name })`. */
+  handler<H extends object>(service: string, handler: string): HandlerClient<H> {
+    const methods = new Map<string, (req: unknown, options?: CallOptions) => Promise<unknown>>();
+    return new Proxy({} as HandlerClient<H>, {
+      get: (_target, method) => {
+        if (typeof method !== "string" || method === "then") return undefined;
+        let fn = methods.get(method);
+        if (!fn) methods.set(method, (fn = (req, options) => this.call(service, `${handler}.${method}`, req, options)));
+        return fn;
+      },
+    });
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.pool.close();
+  }
+
+  /** One attempt: connect, send, decode. Call wrappers wrap this. */
+  private readonly send: CallFunc = async (node, request, deadline, signal) => {
+    const codec = this.codecs.get(request.contentType, CLIENT_ID);
+    const header: Header = {
+      ...request.header,
+      "Micro-Service": request.service,
+      "Micro-Endpoint": request.endpoint,
+      "Micro-Method": request.endpoint,
+      "Micro-Id": String(++this.sequence),
+      "Content-Type": request.contentType,
+      Timeout: String(Math.max(1, deadline - Date.now()) * 1e6),
+    };
+    const body = codec.encode(request.body);
+    const done = this.selector.begin(node.address);
+    try {
+      const conn = await this.pool.get(node.address);
+      const response = await conn.call({ header, body }, { deadline, signal });
+      this.selector.mark(node.address, false);
+      const error = response.header["Micro-Error"];
+      if (error !== undefined) throw MicroError.parse(error);
+      if (response.body.length === 0) return undefined;
+      const responseCodec = this.codecs.get(response.header["Content-Type"] ?? request.contentType, CLIENT_ID);
+      try {
+        return responseCodec.decode(response.body);
+      } catch (err) {
+        throw new MicroError(CLIENT_ID, 500, `malformed response from ${request.service}: ${(err as Error).message}`);
+      }
+    } catch (err) {
+      if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(node.address, true);
+      throw err;
+    } finally {
+      done();
+    }
+  };
+
+  private async pick(service: string, endpoint: string, options: CallOptions, tried: ReadonlySet<string>): Promise<Node> {
+    if (options.address !== undefined) {
+      const addresses = Array.isArray(options.address) ? options.address : [options.address];
+      const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp" } }));
+      const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], { exclude: tried, strategy: options.strategy });
+      if (!node) throw MicroError.internal(CLIENT_ID, `no address to call for ${service}`);
+      return node;
+    }
+    const services = this.options.registry.getCached?.(service) ?? (await this.lookup(service));
+    if (services.length === 0) throw MicroError.notFound(CLIENT_ID, `service ${service}: not found`);
+    const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
+    if (!node) {
+      throw MicroError.unavailable(CLIENT_ID, tried.size > 0 ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
+    }
+    return node;
+  }
+
+  private async lookup(service: string): Promise<readonly Service[]> {
+    try {
+      return await this.options.registry.getService(service);
+    } catch (err) {
+      throw MicroError.internal(CLIENT_ID, `registry ${this.options.registry.name}: looking up ${service} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private retryable(err: unknown, options: CallOptions): boolean {
+    if (options.signal?.aborted) return false;
+    if (err instanceof NotDeliveredError) return true; // never reached the server
+    if (!options.idempotent) return false;
+    if (err instanceof ConnectionLostError) return true;
+    return err instanceof MicroError && (err.code === 408 || err.code === 503) && err.id !== CLIENT_ID;
+  }
+
+  /** Turns transport failures into MicroErrors the caller can inspect. */
+  private surface(err: unknown, service: string): unknown {
+    if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) {
+      return new MicroError(CLIENT_ID, 503, `service ${service}: ${err.message}`);
+    }
+    return err;
+  }
+
+  private deadlineOf(options: CallOptions): number {
+    const own = Date.now() + (options.timeout ?? this.timeout);
+    const inherited = options.ctx?.deadline;
+    return inherited !== undefined && options.timeout === undefined ? inherited : Math.min(own, inherited ?? Infinity);
+  }
+
+  private headersFor(options: CallOptions): Header {
+    const header: Header = {};
+    if (this.options.from) header["Micro-From-Service"] = this.options.from;
+    const inherited = options.ctx ? propagatedMetadata(options.ctx) : undefined;
+    const metadata = inherited ? inherited.merge(options.metadata ?? {}) : options.metadata ? new Metadata(options.metadata) : undefined;
+    if (metadata) for (const [key, value] of metadata) header[key] = value;
+    return header;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,41 @@
+import type { ClientConnection, Transport } from "../transport/transport.js";
+
+/**
+ * One connection per server address, shared by every call to it (the mux transport multiplexes
+ * calls on it). A closed or failed connection is replaced on the next call; concurrent callers
+ * share one dial.
+ */
+export class ConnectionPool {
+  private readonly connections = new Map<string, ClientConnection>();
+  private readonly dialing = new Map<string, Promise<ClientConnection>>();
+
+  constructor(private readonly transport: Transport) {}
+
+  get(address: string): ClientConnection | Promise<ClientConnection> {
+    const conn = this.connections.get(address);
+    if (conn && !conn.closed) return conn;
+    return this.dialing.get(address) ?? this.dial(address);
+  }
+
+  close(): void {
+    for (const conn of this.connections.values()) conn.close();
+    this.connections.clear();
+  }
+
+  private dial(address: string): Promise<ClientConnection> {
+    const dialing = this.transport.dial(address).then(
+      (conn) => {
+        this.dialing.delete(address);
+        this.connections.get(address)?.close();
+        this.connections.set(address, conn);
+        return conn;
+      },
+      (err: unknown) => {
+        this.dialing.delete(address);
+        throw err;
+      },
+    );
+    this.dialing.set(address, dialing);
+    return dialing;
+  }
+}

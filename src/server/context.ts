@@ -1,0 +1,105 @@
+/**
+ * The context a handler receives with each request: who is calling, the metadata that came with
+ * the call, the deadline, and an AbortSignal that fires when the caller gives up or the deadline
+ * passes. `ctx.client` makes calls that inherit the remaining deadline and the metadata.
+ */
+import { MicroError } from "../errors/errors.js";
+import { Metadata } from "../metadata/metadata.js";
+import type { Header, IncomingCall } from "../transport/transport.js";
+
+export interface Caller {
+  /** The calling service's name, when the caller is a ts-micro or Go Micro service that says so. */
+  service?: string;
+  /** The caller's network address. */
+  address: string;
+}
+
+export interface Context {
+  /** The service the call was addressed to. */
+  readonly service: string;
+  /** `<Handler>.<Method>`. */
+  readonly endpoint: string;
+  /** The call's metadata (the request headers); keys are case-insensitive. */
+  readonly metadata: Metadata;
+  /** When the caller stops waiting, in ms since the epoch (undefined: no deadline). */
+  readonly deadline: number | undefined;
+  /** Fires when the caller cancels, disconnects, or the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly caller: Caller;
+}
+
+/** Headers that describe one hop and must not be copied onto the next one. */
+const HOP_HEADERS = new Set([
+  "micro-service",
+  "micro-endpoint",
+  "micro-method",
+  "micro-id",
+  "micro-stream",
+  "micro-error",
+  "micro-topic",
+  "micro-from-service",
+  "content-type",
+  "content-length",
+  "accept",
+  "timeout",
+  "host",
+  "user-agent",
+  "connection",
+]);
+
+export function isHopHeader(key: string): boolean {
+  return HOP_HEADERS.has(key.toLowerCase());
+}
+
+/** Metadata to carry onto calls made while serving `ctx` (hop headers removed). */
+export function propagatedMetadata(ctx: Context): Metadata {
+  const out = new Metadata();
+  for (const [key, value] of ctx.metadata) if (!isHopHeader(key)) out.set(key, value);
+  return out;
+}
+
+/**
+ * The server's Context. Metadata and the AbortSignal are built on first use: most handlers never
+ * touch them, and the hot path should not pay for them.
+ */
+export class RequestContext implements Context {
+  private metadata_: Metadata | undefined;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly service: string,
+    readonly endpoint: string,
+    private readonly header: Header,
+    readonly deadline: number | undefined,
+    private readonly incoming: IncomingCall,
+  ) {}
+
+  get metadata(): Metadata {
+    return (this.metadata_ ??= new Metadata(this.header));
+  }
+
+  get caller(): Caller {
+    return { service: this.header["Micro-From-Service"], address: this.incoming.remote };
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    const transport = this.incoming.signal;
+    if (transport.aborted) controller.abort(transport.reason);
+    else transport.addEventListener("abort", () => controller.abort(transport.reason), { once: true });
+    if (this.deadline !== undefined && !controller.signal.aborted) {
+      const wait = this.deadline - Date.now();
+      const expire = () => controller.abort(MicroError.timeout("go.micro.server", `deadline of ${this.endpoint} exceeded`));
+      if (wait <= 0) expire();
+      else this.timer = setTimeout(expire, wait).unref();
+    }
+    return controller.signal;
+  }
+
+  /** Releases the deadline timer once the handler has finished. */
+  done(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The RPC server: turns the public methods of handler objects into endpoints `<Handler>.<Method>`
+ * and serves requests arriving from a transport. Handler signature: `(req, ctx) => Promise<rsp>`.
+ *
+ * A thrown MicroError travels to the caller as Go Micro's `{id, code, detail, status}`; anything
+ * else is logged here and reaches the caller as a plain 500, never with a stack trace.
+ */
+import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
+import { MicroError } from "../errors/errors.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Endpoint, Value } from "../registry/registry.js";
+import type { Header, IncomingCall, Message } from "../transport/transport.js";
+import { type Context, RequestContext } from "./context.js";
+
+export type { Caller, Context } from "./context.js";
+
+/** A request as wrappers see it: addressing plus the decoded body. */
+export interface ServerRequest {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly contentType: string;
+  readonly body: unknown;
+}
+
+/** The innermost function a handler wrapper wraps: runs the endpoint and returns its result. */
+export type HandlerFunc = (request: ServerRequest, ctx: Context) => Promise<unknown>;
+
+/** Server middleware, as Go Micro's HandlerWrapper. The first wrapper given is the outermost. */
+export type HandlerWrapper = (next: HandlerFunc) => HandlerFunc;
+
+/** Per-endpoint descriptions published in the registry (TypeScript types are gone at run time). */
+export interface EndpointDescription {
+  request?: Value;
+  response?: Value;
+  metadata?: Record<string, string>;
+}
+
+export interface HandleOptions {
+  /** The handler's name in endpoint names; default: the instance's class name. */
+  name?: string;
+  /** Descriptions by method name, published with the endpoints. */
+  endpoints?: Record<string, EndpointDescription>;
+}
+
+export interface ServerOptions {
+  /** The service name; used as the id of errors this server raises. */
+  name: string;
+  codecs?: Codecs;
+  wrappers?: HandlerWrapper[];
+  logger?: Logger;
+}
+
+type Method = (req: unknown, ctx: Context) => unknown;
+
+interface Route {
+  endpoint: string;
+  invoke: HandlerFunc;
+  description: Endpoint;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Server {
+  readonly name: string;
+  private readonly routes = new Map<string, Route>();
+  private readonly codecs: Codecs;
+  private readonly wrappers: HandlerWrapper[];
+  private readonly log: Logger;
+  private inflight = 0;
+  private idle: Array<() => void> = [];
+
+  constructor(options: ServerOptions) {
+    this.name = options.name;
+    this.codecs = options.codecs ?? defaultCodecs;
+    this.wrappers = options.wrappers ?? [];
+    this.log = options.logger ?? defaultLogger();
+  }
+
+  /** Adds every public method of `instance` (own and inherited; names starting with `_` are private). */
+  handle(instance: object, options: HandleOptions = {}): string[] {
+    const handlerName = options.name ?? instance.constructor?.name;
+    if (!handlerName || handlerName === "Object") {
+      throw new TypeError("handle(): pass a class instance, or give the handler a name with { name }");
+    }
+    const added: string[] = [];
+    for (const method of publicMethods(instance)) {
+      const endpoint = `${handlerName}.${method}`;
+      if (this.routes.has(endpoint)) throw new Error(`endpoint ${endpoint} is already handled`);
+      const fn = (instance as Record<string, Method>)[method].bind(instance);
+      const described = options.endpoints?.[method] ?? {};
+      this.routes.set(endpoint, {
+        endpoint,
+        invoke: this.wrap(async (request, ctx) => fn(request.body, ctx)),
+        description: { name: endpoint, request: described.request ?? null, response: described.response ?? null, metadata: described.metadata ?? {} },
+      });
+      added.push(endpoint);
+    }
+    if (added.length === 0) throw new TypeError(`handle(): ${handlerName} has no public methods`);
+    return added;
+  }
+
+  /** The endpoints to publish in the registry, sorted by name as Go Micro does. */
+  endpoints(): Endpoint[] {
+    return [...this.routes.values()].map((r) => r.description).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Calls in progress. */
+  get pending(): number {
+    return this.inflight;
+  }
+
+  /** Resolves when no call is in progress, or with false after `timeout` ms. */
+  drain(timeout: number): Promise<boolean> {
+    if (this.inflight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeout);
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** The transport's request handler. Never rejects: every failure becomes an error response. */
+  readonly serve = async (request: Message, call: IncomingCall): Promise<Message> => {
+    this.inflight++;
+    try {
+      return await this.dispatch(request, call);
+    } finally {
+      if (--this.inflight === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  };
+
+  private async dispatch(request: Message, call: IncomingCall): Promise<Message> {
+    const header = request.header;
+    const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"];
+    const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
+    if (!endpoint) return this.error(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
+    const route = this.routes.get(endpoint);
+    if (!route) return this.error(this.unknownEndpoint(endpoint));
+    const codec = this.codecs.find(contentType);
+    if (!codec) return this.error(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
+    let body: unknown;
+    try {
+      body = codec.decode(request.body);
+    } catch (err) {
+      return this.error(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
+    }
+    const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
+    try {
+      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body }, ctx);
+      const bytes = result === undefined ? EMPTY : codec.encode(result);
+      return { header: { "Content-Type": contentType }, body: bytes };
+    } catch (err) {
+      return this.error(this.toMicroError(err, endpoint));
+    } finally {
+      ctx.done();
+    }
+  }
+
+  private toMicroError(err: unknown, endpoint: string): MicroError {
+    if (err instanceof MicroError) return err;
+    this.log.error("handler failed", { endpoint, err: err instanceof Error ? err.stack : String(err) });
+    return MicroError.internal(this.name, "internal server error");
+  }
+
+  private error(err: MicroError): Message {
+    return { header: { "Micro-Error": err.toString() }, body: EMPTY };
+  }
+
+  private unknownEndpoint(endpoint: string): MicroError {
+    const known = [...this.routes.keys()].sort().join(", ") || "none";
+    return MicroError.notFound(this.name, `unknown endpoint ${endpoint} on service ${this.name} (endpoints: ${known})`);
+  }
+
+  private wrap(fn: HandlerFunc): HandlerFunc {
+    let wrapped = fn;
+    for (let i = this.wrappers.length - 1; i >= 0; i--) wrapped = this.wrappers[i](wrapped);
+    return wrapped;
+  }
+}
+
+/** `Timeout` is decimal nanoseconds (Go Micro); returns an absolute deadline in ms. */
+function deadlineFrom(timeout: string | undefined): number | undefined {
+  if (!timeout) return undefined;
+  const ns = Number(timeout);
+  if (!Number.isFinite(ns) || ns <= 0) return undefined;
+  return Date.now() + ns / 1e6;
+}
+
+/** Method names of an instance and its class chain, up to (not including) Object.prototype. */
+function publicMethods(instance: object): string[] {
+  const names = new Set<string>();
+  for (let proto: object | null = instance; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === "constructor" || name.startsWith("_")) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (descriptor && typeof descriptor.value === "function") names.add(name);
+    }
+  }
+  return [...names];
+}

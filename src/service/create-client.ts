@@ -1,0 +1,41 @@
+import { Client, type CallWrapper } from "../client/client.js";
+import type { Codecs } from "../codec/index.js";
+import type { Logger } from "../logger/logger.js";
+import { CacheRegistry } from "../registry/cache.js";
+import type { Registry } from "../registry/registry.js";
+import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
+import type { Transport } from "../transport/transport.js";
+import { envDuration, envInt, resolveRegistry, resolveTransport } from "./resolve.js";
+
+export interface CreateClientOptions {
+  registry?: Registry;
+  transport?: Transport;
+  codecs?: Codecs;
+  contentType?: string;
+  /** Default per-call timeout in ms (default 30 s, `MICRO_CLIENT_REQUEST_TIMEOUT`). */
+  timeout?: number;
+  /** Default extra attempts on other nodes when safe (default 3, `MICRO_CLIENT_RETRIES`). */
+  retries?: number;
+  strategy?: Strategy;
+  wrappers?: CallWrapper[];
+  logger?: Logger;
+}
+
+/**
+ * A client for programs that call services without being one (scripts, the CLI, tests). It
+ * uses the same defaults and env vars as a service.
+ */
+export function createClient(options: CreateClientOptions = {}): Client {
+  const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
+  return new Client({
+    registry: new CacheRegistry(options.registry ?? resolveRegistry()),
+    transport: options.transport ?? resolveTransport(),
+    selector: new Selector({ strategy }),
+    codecs: options.codecs,
+    contentType: options.contentType,
+    timeout: options.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
+    retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
+    wrappers: options.wrappers,
+    logger: options.logger,
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * A Service ties a server, a client, a registry and a transport together and runs the lifecycle:
+ * start → listen → register → heartbeat; stop → deregister → stop accepting → drain → close.
+ * Every option has a default that works on one host with nothing installed, and Go Micro's env
+ * vars (`MICRO_SERVER_NAME`, `MICRO_REGISTRY`, `MICRO_REGISTER_TTL`, …) fill in what code leaves out.
+ */
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { type CallWrapper, Client } from "../client/client.js";
+import { type Codecs, defaultCodecs } from "../codec/index.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { CacheRegistry } from "../registry/cache.js";
+import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
+import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
+import type { Listener, Transport } from "../transport/transport.js";
+import { joinHostPort, splitHostPort } from "../transport/mux/mux.js";
+import { envDuration, envInt, envMetadata, resolveRegistry, resolveTransport } from "./resolve.js";
+
+export type Hook = () => void | Promise<void>;
+
+export interface ServiceOptions {
+  /** The service name (`MICRO_SERVER_NAME`). */
+  name?: string;
+  /** Default `latest` (`MICRO_SERVER_VERSION`). */
+  version?: string;
+  /** Node metadata published in the registry (`MICRO_SERVER_METADATA=a=1,b=2`). */
+  metadata?: Record<string, string>;
+  /** Listen address, `host:port` (default `:0`, any port; `MICRO_SERVER_ADDRESS`). */
+  address?: string;
+  /** Address to publish instead of the listen address (`MICRO_SERVER_ADVERTISE`). */
+  advertise?: string;
+  /** Registration TTL in ms (default 90 s; `MICRO_REGISTER_TTL` in seconds). */
+  registerTtl?: number;
+  /** Re-registration interval in ms (default 30 s; `MICRO_REGISTER_INTERVAL` in seconds). */
+  registerInterval?: number;
+  /** Longest wait for calls in flight on stop, in ms (default 10 s; `MICRO_SERVER_GRACE`). */
+  gracePeriod?: number;
+  registry?: Registry;
+  transport?: Transport;
+  codecs?: Codecs;
+  /** Handler wrappers (server middleware), outermost first. */
+  wrapHandler?: HandlerWrapper[];
+  /** Call wrappers for this service's client, outermost first. */
+  wrapCall?: CallWrapper[];
+  /** Client defaults: per-call timeout in ms, retries, selection strategy. */
+  client?: { timeout?: number; retries?: number; strategy?: Strategy };
+  logger?: Logger;
+  beforeStart?: Hook[];
+  afterStart?: Hook[];
+  beforeStop?: Hook[];
+  afterStop?: Hook[];
+}
+
+export class Service {
+  readonly name: string;
+  readonly version: string;
+  /** This node's id in the registry: `<name>-<uuid>`. */
+  readonly id: string;
+  readonly server: Server;
+  readonly client: Client;
+  readonly registry: CacheRegistry;
+  readonly transport: Transport;
+  readonly log: Logger;
+  private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod">> & ServiceOptions;
+  private listener: Listener | undefined;
+  private record: ServiceRecord | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+
+  constructor(options: ServiceOptions = {}) {
+    const name = options.name ?? process.env.MICRO_SERVER_NAME;
+    if (!name) throw new TypeError("createService: a service needs a name (option `name` or MICRO_SERVER_NAME)");
+    this.name = name;
+    this.version = options.version ?? process.env.MICRO_SERVER_VERSION ?? "latest";
+    this.id = `${name}-${process.env.MICRO_SERVER_ID ?? randomUUID()}`;
+    this.options = {
+      ...options,
+      registerTtl: options.registerTtl ?? envDuration("MICRO_REGISTER_TTL") ?? DEFAULT_REGISTER_TTL,
+      registerInterval: options.registerInterval ?? envDuration("MICRO_REGISTER_INTERVAL") ?? DEFAULT_REGISTER_INTERVAL,
+      gracePeriod: options.gracePeriod ?? envDuration("MICRO_SERVER_GRACE") ?? 10_000,
+    };
+    if (this.options.registerInterval >= this.options.registerTtl) {
+      throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
+    }
+    this.log = (options.logger ?? defaultLogger()).child({ service: name });
+    const codecs = options.codecs ?? defaultCodecs;
+    this.registry = new CacheRegistry(options.registry ?? resolveRegistry());
+    this.transport = options.transport ?? resolveTransport();
+    this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
+    const strategy = options.client?.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
+    this.client = new Client({
+      registry: this.registry,
+      transport: this.transport,
+      selector: new Selector({ strategy }),
+      codecs,
+      timeout: options.client?.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
+      retries: options.client?.retries ?? envInt("MICRO_CLIENT_RETRIES"),
+      wrappers: options.wrapCall,
+      from: name,
+      logger: this.log,
+    });
+  }
+
+  /** Serves every public method of `instance` as `<Class>.<Method>`. Call before start(). */
+  handle(instance: object, options?: HandleOptions): this {
+    if (this.state !== "new") throw new Error("handle() must be called before the service starts");
+    this.server.handle(instance, options);
+    return this;
+  }
+
+  /** The address other processes reach this node at (after start). */
+  get address(): string | undefined {
+    return this.record?.nodes[0]?.address;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`service ${this.name} is ${this.state}; a service starts once`);
+    this.state = "starting";
+    await runHooks(this.options.beforeStart);
+    const listenAddress = this.options.address ?? process.env.MICRO_SERVER_ADDRESS ?? ":0";
+    this.listener = await this.transport.listen(listenAddress, { handler: this.server.serve });
+    this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
+    await this.register();
+    this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
+    this.state = "running";
+    this.log.info("service started", { id: this.id, address: this.address, transport: this.transport.name, registry: this.registry.name, endpoints: this.server.endpoints().map((e) => e.name) });
+    await runHooks(this.options.afterStart);
+  }
+
+  /** Deregisters, stops taking calls, waits for calls in flight (up to the grace period), closes. */
+  async stop(): Promise<void> {
+    if (this.state !== "running") return;
+    this.state = "stopping";
+    await runHooks(this.options.beforeStop);
+    clearInterval(this.heartbeat);
+    if (this.record) {
+      await this.registry.deregister(this.record).catch((err: Error) => this.log.warn("deregister failed", { err: err.message }));
+    }
+    await this.listener?.close();
+    const drained = await this.server.drain(this.options.gracePeriod);
+    if (!drained) this.log.warn("grace period over with calls still in flight", { pending: this.server.pending, gracePeriod: this.options.gracePeriod });
+    this.listener?.destroy();
+    this.client.close();
+    await this.registry.close();
+    this.state = "stopped";
+    this.log.info("service stopped", { id: this.id });
+    await runHooks(this.options.afterStop);
+  }
+
+  /** start(), then wait for SIGINT or SIGTERM and stop(). A second signal exits at once. */
+  async run(): Promise<void> {
+    await this.start();
+    await new Promise<void>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals): void => {
+        this.log.info("signal received, stopping", { signal });
+        process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+        process.once("SIGINT", () => process.exit(130)).once("SIGTERM", () => process.exit(143));
+        resolve();
+      };
+      process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+    });
+    await this.stop();
+  }
+
+  private async register(): Promise<void> {
+    const record = this.record!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.registry.register(record, { ttl: this.options.registerTtl });
+        return;
+      } catch (err) {
+        if (attempt >= 3) {
+          this.log.error("registration failed", { registry: this.registry.name, err: (err as Error).message });
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt ** 2));
+      }
+    }
+  }
+
+  private buildRecord(address: string): ServiceRecord {
+    return {
+      name: this.name,
+      version: this.version,
+      metadata: null,
+      endpoints: this.server.endpoints(),
+      nodes: [
+        {
+          id: this.id,
+          address,
+          metadata: {
+            ...(envMetadata("MICRO_SERVER_METADATA") ?? {}),
+            ...this.options.metadata,
+            transport: this.transport.name,
+            broker: "http",
+            server: "mucp",
+            registry: this.registry.name,
+            protocol: "mucp",
+          },
+        },
+      ],
+    };
+  }
+
+  /** A wildcard listen host is replaced by an address peers can reach. */
+  private advertisedAddress(bound: string): string {
+    const advertise = this.options.advertise ?? process.env.MICRO_SERVER_ADVERTISE;
+    if (advertise) return advertise;
+    const { host, port } = splitHostPort(bound);
+    if (host && host !== "0.0.0.0" && host !== "::") return bound;
+    // A host-local registry only has peers on this host; otherwise publish a private address.
+    const hostLocal = this.registry.name === "local" || this.registry.name === "memory";
+    return joinHostPort(hostLocal ? "127.0.0.1" : privateAddress(), port);
+  }
+}
+
+function privateAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === "IPv4" && !address.internal) return address.address;
+  }
+  return "127.0.0.1";
+}
+
+async function runHooks(hooks: Hook[] | undefined): Promise<void> {
+  for (const hook of hooks ?? []) await hook();
+}
+
+/** Creates a service; see ServiceOptions for what can be set and which env vars apply. */
+export function createService(options: ServiceOptions = {}): Service {
+  return new Service(options);
+}

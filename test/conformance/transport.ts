@@ -1,0 +1,103 @@
+/**
+ * The Transport conformance suite: every transport runs it.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { MicroError } from "../../src/errors/errors.js";
+import { type IncomingCall, type Listener, type Message, NotDeliveredError, type RequestHandler, type Transport } from "../../src/transport/transport.js";
+
+const text = (m: Message): string => Buffer.from(m.body).toString();
+const msg = (header: Record<string, string>, body: string): Message => ({ header, body: Buffer.from(body) });
+
+export function transportConformance(name: string, create: () => Transport, listenAddress = "127.0.0.1:0"): void {
+  describe(`transport conformance: ${name}`, () => {
+    const listeners: Listener[] = [];
+    after(() => listeners.forEach((l) => l.destroy()));
+
+    async function serve(handler: RequestHandler): Promise<{ transport: Transport; listener: Listener }> {
+      const transport = create();
+      const listener = await transport.listen(listenAddress, { handler });
+      listeners.push(listener);
+      return { transport, listener };
+    }
+
+    it("delivers a request and its response with headers and body intact", async () => {
+      const { transport, listener } = await serve(async (req) => msg({ Echo: req.header["Micro-Endpoint"], "Content-Type": "text/plain" }, `got ${text(req)}`));
+      const conn = await transport.dial(listener.address);
+      const rsp = await conn.call(msg({ "Micro-Endpoint": "Echo.Say", "X-Ünicode": "värde" }, "hi ✓"));
+      assert.equal(rsp.header.Echo, "Echo.Say");
+      assert.equal(rsp.header["Content-Type"], "text/plain");
+      assert.equal(text(rsp), "got hi ✓");
+      conn.close();
+    });
+
+    it("carries empty and binary bodies", async () => {
+      const { transport, listener } = await serve(async (req) => ({ header: {}, body: req.body }));
+      const conn = await transport.dial(listener.address);
+      assert.equal((await conn.call({ header: {}, body: new Uint8Array(0) })).body.length, 0);
+      const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 256));
+      assert.deepEqual(Buffer.from((await conn.call({ header: {}, body: binary })).body), binary);
+      conn.close();
+    });
+
+    it("runs many concurrent calls on one connection and matches each response to its request", async () => {
+      const { transport, listener } = await serve(async (req) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        return msg({}, text(req));
+      });
+      const conn = await transport.dial(listener.address);
+      const results = await Promise.all(Array.from({ length: 500 }, (_, i) => conn.call(msg({}, String(i)))));
+      results.forEach((rsp, i) => assert.equal(text(rsp), String(i)));
+      conn.close();
+    });
+
+    it("fails a call with 408 at its deadline and tells the server the caller gave up", async () => {
+      let serverSignal: AbortSignal | undefined;
+      const { transport, listener } = await serve(async (_req, call: IncomingCall) => {
+        serverSignal = call.signal;
+        await new Promise((r) => setTimeout(r, 1_000));
+        return msg({}, "late");
+      });
+      const conn = await transport.dial(listener.address);
+      const started = Date.now();
+      await assert.rejects(conn.call(msg({}, "x"), { deadline: Date.now() + 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+      assert.ok(Date.now() - started < 900, "the call returned at its deadline, not when the handler finished");
+      for (let i = 0; i < 50 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(serverSignal?.aborted, true, "the server side's signal fired");
+      conn.close();
+    });
+
+    it("cancels a call when the caller's AbortSignal fires", async () => {
+      const { transport, listener } = await serve(() => new Promise(() => {}));
+      const conn = await transport.dial(listener.address);
+      const controller = new AbortController();
+      const pending = conn.call(msg({}, "x"), { signal: controller.signal });
+      setTimeout(() => controller.abort(), 20);
+      await assert.rejects(pending, (err: unknown) => err instanceof MicroError && err.code === 499);
+      conn.close();
+    });
+
+    it("reports a dial to a closed address as not delivered", async () => {
+      const { transport, listener } = await serve(async () => msg({}, ""));
+      const address = listener.address;
+      listener.destroy();
+      await new Promise((r) => setTimeout(r, 20));
+      await assert.rejects(
+        (async () => (await transport.dial(address)).call(msg({}, "x")))(),
+        (err: unknown) => err instanceof NotDeliveredError,
+      );
+    });
+
+    it("lets calls in flight finish after the listener closes", async () => {
+      const { transport, listener } = await serve(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return msg({}, "done");
+      });
+      const conn = await transport.dial(listener.address);
+      const inflight = conn.call(msg({}, "x"));
+      await new Promise((r) => setTimeout(r, 20));
+      await listener.close();
+      assert.equal(text(await inflight), "done");
+    });
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * mux-specific behaviour: bad input on the server port closes only that connection (with a
+ * logged reason) and the server keeps serving; frame size limits on both sides.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { MicroError } from "../../src/errors/errors.js";
+import type { Logger } from "../../src/logger/logger.js";
+import { PREFACE } from "../../src/transport/mux/frame.js";
+import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
+import type { Listener } from "../../src/transport/transport.js";
+
+function recordingLogger(lines: string[]): Logger {
+  const log: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
+    error: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
+    child: () => log,
+  };
+  return log;
+}
+
+/** Writes raw bytes to the server and resolves when the server closes the connection. */
+function sendRaw(address: string, bytes: Buffer): Promise<{ closed: boolean; received: number }> {
+  const { host, port } = splitHostPort(address);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port }, () => socket.write(bytes));
+    let received = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closed: false, received });
+    }, 2_000);
+    socket.on("data", (d) => (received += d.length));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closed: true, received });
+    });
+  });
+}
+
+function frameHeader(length: number, type: number): Buffer {
+  const b = Buffer.alloc(14);
+  b.writeUInt32BE(length, 0);
+  b[4] = type;
+  b.writeUInt32BE(1, 6);
+  b.writeUInt32BE(0, 10);
+  return b;
+}
+
+describe("mux transport: bad input", () => {
+  const logged: string[] = [];
+  const transport = new MuxTransport({ maxFrameSize: 64 * 1024, logger: recordingLogger(logged) });
+  let listener: Listener;
+
+  before(async () => {
+    listener = await transport.listen("127.0.0.1:0", { handler: async (req) => ({ header: {}, body: req.body }) });
+  });
+  after(() => listener.destroy());
+
+  async function stillServes(): Promise<void> {
+    const conn = await transport.dial(listener.address);
+    const rsp = await conn.call({ header: {}, body: Buffer.from("ping") });
+    assert.equal(Buffer.from(rsp.body).toString(), "ping");
+    conn.close();
+  }
+
+  it("closes a connection that sends random bytes, logs why, and keeps serving", async () => {
+    const garbage = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(Math.random() * 256)));
+    const { closed } = await sendRaw(listener.address, garbage);
+    assert.ok(closed);
+    assert.ok(logged.some((l) => l.includes("not a mux client")), logged.join("\n"));
+    await stillServes();
+  });
+
+  it("closes a connection that announces a frame larger than the maximum", async () => {
+    const { closed } = await sendRaw(listener.address, Buffer.concat([PREFACE, frameHeader(10 * 1024 * 1024, 1)]));
+    assert.ok(closed);
+    assert.ok(logged.some((l) => l.includes("exceeds the maximum")), logged.join("\n"));
+    await stillServes();
+  });
+
+  it("closes a connection that sends an unknown frame type", async () => {
+    const { closed } = await sendRaw(listener.address, Buffer.concat([PREFACE, frameHeader(10, 99)]));
+    assert.ok(closed);
+    assert.ok(logged.some((l) => l.includes("unknown frame type 99")), logged.join("\n"));
+    await stillServes();
+  });
+
+  it("survives a client that sends half a frame and hangs up", async () => {
+    const socket = net.connect(splitHostPort(listener.address));
+    await new Promise((r) => socket.once("connect", r));
+    socket.end(Buffer.concat([PREFACE, frameHeader(100, 1).subarray(0, 9)]));
+    await new Promise((r) => socket.once("close", r));
+    await stillServes();
+  });
+
+  it("rejects an oversize request on the client with 413 before writing it", async () => {
+    const conn = await transport.dial(listener.address);
+    await assert.rejects(conn.call({ header: {}, body: Buffer.alloc(100 * 1024) }), (err: unknown) => err instanceof MicroError && err.code === 413);
+    const rsp = await conn.call({ header: {}, body: Buffer.from("same connection still works") });
+    assert.equal(Buffer.from(rsp.body).toString(), "same connection still works");
+    conn.close();
+  });
+
+  it("answers a response that would exceed the frame size with a 413 error", async () => {
+    const big = await transport.listen("127.0.0.1:0", { handler: async () => ({ header: {}, body: Buffer.alloc(200 * 1024) }) });
+    try {
+      const conn = await transport.dial(big.address);
+      const rsp = await conn.call({ header: {}, body: Buffer.from("x") });
+      assert.equal(MicroError.parse(rsp.header["Micro-Error"]).code, 413);
+      conn.close();
+    } finally {
+      big.destroy();
+    }
+  });
+});
