@@ -1,0 +1,59 @@
+/**
+ * Process plumbing for benchmarks: servers and load generators run as separate processes, pinned
+ * to different cores when `taskset` is available (one core each on a 2-core machine).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { LoadResult } from "./payload.js";
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const hasTaskset = spawnSync("taskset", ["--version"]).status === 0;
+
+function command(script: string, args: string[], core: number | undefined): [string, string[]] {
+  const node = [script, ...args];
+  return hasTaskset && core !== undefined ? ["taskset", ["-c", String(core), process.execPath, ...node]] : [process.execPath, node];
+}
+
+export interface Server {
+  address: string;
+  stop(): void;
+}
+
+export function startServer(script: string, env: Record<string, string>, core?: number): Promise<Server> {
+  const [cmd, args] = command(path.join(benchDir, script), [], core);
+  const child: ChildProcess = spawn(cmd, args, { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 15_000);
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const match = /READY (\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ address: match[1], stop: () => child.kill("SIGTERM") });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+export function runLoad(framework: string, address: string, concurrency: number, warmup: number, seconds: number, env: Record<string, string>, core?: number): Promise<LoadResult> {
+  const [cmd, args] = command(path.join(benchDir, "clients", "load.js"), [framework, address, String(concurrency), String(warmup), String(seconds)], core);
+  const child = spawn(cmd, args, { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.once("exit", (code) => {
+      try {
+        resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadResult);
+      } catch {
+        reject(new Error(`load generator for ${framework} exited with ${code} and printed ${JSON.stringify(out)}`));
+      }
+    });
+  });
+}
+
+export function median<T>(values: T[], key: (v: T) => number): T {
+  return [...values].sort((a, b) => key(a) - key(b))[Math.floor(values.length / 2)];
+}

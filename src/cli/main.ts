@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * `micro`: look at and call the services of a running system. It finds them the way services do:
+ * the default host-local registry, or MICRO_REGISTRY / MICRO_REGISTRY_ADDRESS.
+ */
+import { parseArgs } from "node:util";
+import { MicroError } from "../errors/errors.js";
+import { createLogger } from "../logger/logger.js";
+import type { Registry, Service } from "../registry/registry.js";
+import { createClient } from "../service/create-client.js";
+import { parseDuration, resolveRegistry } from "../service/resolve.js";
+
+const USAGE = `usage: micro <command> [options]
+
+commands:
+  services                              list registered services
+  describe <service> [--json]           nodes, addresses and endpoints of a service
+  call <service> <endpoint> [json]      call an endpoint; the response is printed as JSON
+       --timeout <duration>             e.g. 500ms, 5s (default 30s)
+       --metadata key=value             repeatable; sent as call metadata
+       --address host:port              call this node instead of asking the registry
+
+The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
+`;
+
+/** Thrown for a mistake in how micro was invoked: printed with the usage, exit 2. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean" },
+      timeout: { type: "string" },
+      metadata: { type: "string", multiple: true },
+      address: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command || command === "help") {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  switch (command) {
+    case "services":
+      return withRegistry((registry) => listServices(registry));
+    case "describe":
+      if (!args[0]) throw new UsageError("describe needs a service name");
+      return withRegistry((registry) => describe(registry, args[0], values.json === true));
+    case "call":
+      return call(args, values);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function withRegistry(run: (registry: Registry) => Promise<number>): Promise<number> {
+  const registry = resolveRegistry();
+  try {
+    return await run(registry);
+  } finally {
+    await registry.close();
+  }
+}
+
+async function listServices(registry: Registry): Promise<number> {
+  const names = new Set((await registry.listServices()).map((s) => s.name));
+  for (const name of [...names].sort()) process.stdout.write(`${name}\n`);
+  return 0;
+}
+
+async function describe(registry: Registry, name: string, json: boolean): Promise<number> {
+  const versions = await registry.getService(name);
+  if (versions.length === 0) {
+    process.stderr.write(`service ${name} not found in the ${registry.name} registry\n`);
+    return 1;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(versions, null, 2)}\n`);
+    return 0;
+  }
+  for (const service of versions) process.stdout.write(formatService(service));
+  return 0;
+}
+
+function formatService(service: Service): string {
+  const lines = [`service  ${service.name}`, `version  ${service.version}`, "", "nodes:"];
+  for (const node of service.nodes) {
+    const metadata = Object.entries(node.metadata ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    lines.push(`  ${node.id}  ${node.address}  ${metadata}`);
+  }
+  lines.push("", "endpoints:");
+  for (const endpoint of service.endpoints ?? []) {
+    const flags = Object.entries(endpoint.metadata ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    lines.push(`  ${endpoint.name}${flags ? `  (${flags})` : ""}`);
+  }
+  return `${lines.join("\n")}\n\n`;
+}
+
+async function call(args: string[], values: { timeout?: string; metadata?: string[]; address?: string }): Promise<number> {
+  const [service, endpoint, body = "{}"] = args;
+  if (!service || !endpoint) throw new UsageError("call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello '{\"name\":\"Ada\"}'");
+  let request: unknown;
+  try {
+    request = JSON.parse(body);
+  } catch (err) {
+    throw new UsageError(`the request is not valid JSON: ${(err as Error).message}`);
+  }
+  const timeout = values.timeout === undefined ? undefined : parseDuration(values.timeout);
+  if (values.timeout !== undefined && timeout === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (e.g. 500ms, 5s)`);
+  const metadata: Record<string, string> = {};
+  for (const pair of values.metadata ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--metadata ${pair}: expected key=value`);
+    metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const client = createClient({ logger: createLogger({ level: "warn" }) });
+  try {
+    const response = await client.call(service, endpoint, request, { timeout, metadata, address: values.address });
+    process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
+    return 0;
+  } catch (err) {
+    const error = err instanceof MicroError ? err : MicroError.from(err, "micro");
+    process.stderr.write(`${error.toString()}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+      process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`micro: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,156 @@
+/**
+ * Request/response end to end in one process: real mux connections, a shared memory registry.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Context, createClient, createService, type HandlerWrapper, MicroError, type Service } from "../../src/index.js";
+import { MemoryRegistry } from "../../src/registry/memory.js";
+import type { Logger } from "../../src/logger/logger.js";
+import { MuxTransport } from "../../src/transport/mux/mux.js";
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+class Greeter {
+  async Hello(req: { name: string }, _ctx: Context): Promise<{ msg: string }> {
+    if (!req.name) throw MicroError.badRequest("greeter", "name is required");
+    return { msg: `Hello ${req.name}` };
+  }
+  async Crash(): Promise<never> {
+    throw new Error("secret database password in this message");
+  }
+  async Meta(_req: unknown, ctx: Context): Promise<{ trace?: string; caller?: string; remaining?: number }> {
+    return { trace: ctx.metadata.get("x-trace-id"), caller: ctx.caller.service, remaining: ctx.deadline === undefined ? undefined : ctx.deadline - Date.now() };
+  }
+  async Slow(req: { ms: number }, ctx: Context): Promise<{ aborted: boolean }> {
+    await new Promise((resolve) => setTimeout(resolve, req.ms));
+    return { aborted: ctx.signal.aborted };
+  }
+  _private(): void {}
+}
+
+class Relay {
+  constructor(private readonly service: () => Service) {}
+  /** Calls greeter.Meta, passing its own context on so the deadline and metadata carry over. */
+  async Forward(_req: unknown, ctx: Context): Promise<unknown> {
+    return this.service().client.call("greeter", "Greeter.Meta", {}, { ctx });
+  }
+}
+
+describe("rpc over mux with a memory registry", () => {
+  const registry = new MemoryRegistry();
+  const order: string[] = [];
+  const tag = (name: string): HandlerWrapper => (next) => async (req, ctx) => {
+    order.push(`${name}>`);
+    try {
+      return await next(req, ctx);
+    } finally {
+      order.push(`<${name}`);
+    }
+  };
+  const greeter = createService({ name: "greeter", registry, logger: quiet, wrapHandler: [tag("outer"), tag("inner")] });
+  greeter.handle(new Greeter());
+  let relay: Service;
+  relay = createService({ name: "relay", registry, logger: quiet });
+  relay.handle(new Relay(() => relay));
+  const client = createClient({ registry, logger: quiet });
+
+  before(async () => {
+    await greeter.start();
+    await relay.start();
+  });
+  after(async () => {
+    client.close();
+    await relay.stop();
+    await greeter.stop();
+    await registry.close();
+  });
+
+  it("registers the node with Go Micro's metadata and the endpoints", async () => {
+    const [record] = await registry.getService("greeter");
+    assert.equal(record.nodes.length, 1);
+    const node = record.nodes[0];
+    assert.match(node.id, /^greeter-[0-9a-f-]{36}$/);
+    assert.match(node.address, /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual({ ...node.metadata }, { transport: "mux", broker: "http", server: "mucp", registry: "memory", protocol: "mucp" });
+    assert.deepEqual(record.endpoints?.map((e) => e.name), ["Greeter.Crash", "Greeter.Hello", "Greeter.Meta", "Greeter.Slow"]);
+  });
+
+  it("calls an endpoint through the typed proxy", async () => {
+    const proxy = client.service<Greeter>("greeter");
+    const { msg } = await proxy.Greeter.Hello({ name: "Ada" });
+    assert.equal(msg, "Hello Ada");
+  });
+
+  it("calls an endpoint untyped", async () => {
+    assert.deepEqual(await client.call("greeter", "Greeter.Hello", { name: "Bob" }), { msg: "Hello Bob" });
+  });
+
+  it("passes a thrown MicroError to the caller intact", async () => {
+    await assert.rejects(client.call("greeter", "Greeter.Hello", { name: "" }), (err: unknown) => {
+      assert.ok(err instanceof MicroError);
+      assert.deepEqual(err.toJSON(), { id: "greeter", code: 400, detail: "name is required", status: "Bad Request" });
+      return true;
+    });
+  });
+
+  it("turns any other throw into a 500 without leaking the message", async () => {
+    await assert.rejects(client.call("greeter", "Greeter.Crash", {}), (err: unknown) => {
+      assert.ok(err instanceof MicroError);
+      assert.equal(err.code, 500);
+      assert.equal(err.detail, "internal server error");
+      return true;
+    });
+  });
+
+  it("answers an unknown endpoint with 404 naming the known ones", async () => {
+    await assert.rejects(client.call("greeter", "Greeter.Nope", {}), (err: unknown) => {
+      assert.ok(err instanceof MicroError && err.code === 404);
+      assert.match(err.detail, /unknown endpoint Greeter\.Nope.*Greeter\.Hello/);
+      return true;
+    });
+    await assert.rejects(client.call("greeter", "Greeter._private", {}), (err: unknown) => err instanceof MicroError && err.code === 404);
+  });
+
+  it("answers an unknown service with 404 from the client", async () => {
+    await assert.rejects(client.call("nobody", "X.Y", {}), (err: unknown) => err instanceof MicroError && err.code === 404 && /service nobody: not found/.test(err.detail));
+  });
+
+  it("answers an unsupported content type with 415, on either side", async () => {
+    await assert.rejects(
+      client.call("greeter", "Greeter.Hello", "x", { contentType: "application/x-nope" }),
+      (err: unknown) => err instanceof MicroError && err.code === 415,
+    );
+    const conn = await new MuxTransport().dial(greeter.address!);
+    const rsp = await conn.call({ header: { "Micro-Endpoint": "Greeter.Hello", "Content-Type": "application/x-nope" }, body: Buffer.from("x") });
+    conn.close();
+    const err = MicroError.parse(rsp.header["Micro-Error"]);
+    assert.equal(err.code, 415);
+    assert.match(err.detail, /unsupported Content-Type application\/x-nope/);
+  });
+
+  it("runs handler wrappers in onion order, first given outermost", async () => {
+    order.length = 0;
+    await client.call("greeter", "Greeter.Hello", { name: "x" });
+    assert.deepEqual(order, ["outer>", "inner>", "<inner", "<outer"]);
+  });
+
+  it("sends per-call metadata, readable case-insensitively, and the caller's name", async () => {
+    const rsp = await relay.client.call<{ trace: string; caller: string }>("greeter", "Greeter.Meta", {}, { metadata: { "X-Trace-Id": "abc" } });
+    assert.equal(rsp.trace, "abc");
+    assert.equal(rsp.caller, "relay");
+  });
+
+  it("carries the deadline and metadata across two hops", async () => {
+    const rsp = await client.call<{ trace: string; remaining: number }>("relay", "Relay.Forward", {}, { timeout: 1_500, metadata: { "X-Trace-Id": "hop" } });
+    assert.equal(rsp.trace, "hop");
+    assert.ok(rsp.remaining > 0 && rsp.remaining <= 1_500, `the second hop saw ${rsp.remaining} ms left of the first hop's 1500`);
+  });
+
+  it("times out with 408 and fires the handler's signal", async () => {
+    await assert.rejects(client.call("greeter", "Greeter.Slow", { ms: 400 }, { timeout: 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+  });
+
+  it("calls an explicit address without the registry", async () => {
+    assert.deepEqual(await client.call("greeter", "Greeter.Hello", { name: "direct" }, { address: greeter.address }), { msg: "Hello direct" });
+  });
+});

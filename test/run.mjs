@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner. Fixtures and
+// helpers live beside the tests, so the runner is given the test files explicitly rather than
+// its default glob (which would treat every file under a test/ folder as a test).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..", "dist", "test");
+const only = process.argv.slice(2);
+const files = fs
+  .readdirSync(root, { recursive: true })
+  .filter((f) => f.endsWith(".test.js"))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort()
+  .map((f) => path.join(root, f));
+if (files.length === 0) {
+  console.error(`no test files under ${root}${only.length ? ` matching ${only.join(", ")}` : ""}; run \`npx tsc -p .\` first`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ["--test", "--test-timeout=120000", ...files], { stdio: "inherit" });
+process.exit(result.status ?? 1);
