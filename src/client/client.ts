@@ -61,7 +61,13 @@ export interface ServiceLookup {
 
 export interface ClientOptions {
   registry: ServiceLookup & Pick<Registry, "name">;
+  /** The transport for ts-micro nodes (those whose metadata says `transport: <its name>`). */
   transport: Transport;
+  /**
+   * The transport for every other node, e.g. Go Micro's HTTP transport for Go Micro services
+   * (default: `transport`).
+   */
+  foreignTransport?: Transport;
   selector?: Selector;
   codecs?: Codecs;
   contentType?: string;
@@ -102,6 +108,7 @@ export function defaultBackoff(attempt: number): number {
 export class Client {
   readonly selector: Selector;
   private readonly pool: ConnectionPool;
+  private readonly foreignPool: ConnectionPool | undefined;
   private readonly codecs: Codecs;
   private readonly contentType: string;
   private readonly timeout: number;
@@ -114,6 +121,7 @@ export class Client {
   constructor(private readonly options: ClientOptions) {
     this.selector = options.selector ?? new Selector();
     this.pool = new ConnectionPool(options.transport);
+    this.foreignPool = options.foreignTransport && new ConnectionPool(options.foreignTransport);
     this.codecs = options.codecs ?? defaultCodecs;
     this.contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
     this.timeout = options.timeout ?? 30_000;
@@ -181,6 +189,7 @@ export class Client {
   /** Closes pooled connections. */
   close(): void {
     this.pool.close();
+    this.foreignPool?.close();
   }
 
   /** One attempt: connect, send, decode. Call wrappers wrap this. */
@@ -198,7 +207,7 @@ export class Client {
     const body = codec.encode(request.body);
     const done = this.selector.begin(node.address);
     try {
-      const conn = await this.pool.get(node.address);
+      const conn = await this.poolFor(node).get(node.address);
       const response = await conn.call({ header, body }, { deadline, signal });
       this.selector.mark(node.address, false);
       const error = response.header["Micro-Error"];
@@ -218,10 +227,16 @@ export class Client {
     }
   };
 
+  /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
+  private poolFor(node: Node): ConnectionPool {
+    if (!this.foreignPool || node.metadata?.transport === this.options.transport.name) return this.pool;
+    return this.foreignPool;
+  }
+
   private async pick(service: string, endpoint: string, options: CallOptions, tried: ReadonlySet<string>): Promise<Node> {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
-      const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp" } }));
+      const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
       const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], { exclude: tried, strategy: options.strategy });
       if (!node) throw MicroError.internal(CLIENT_ID, `no address to call for ${service}`);
       return node;
