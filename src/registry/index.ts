@@ -1,0 +1,18 @@
+export type {
+  Endpoint,
+  Node,
+  RegisterOptions,
+  Registry,
+  Service,
+  Value,
+  WatchAction,
+  WatchEvent,
+  WatchOptions,
+  Watcher,
+} from "./registry.js";
+export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL } from "./registry.js";
+export { MemoryRegistry } from "./memory.js";
+export { LocalRegistry, defaultLocalRegistryPath, type LocalRecord, type LocalRegistryOptions } from "./local.js";
+export { CacheRegistry, type CacheRegistryOptions } from "./cache.js";
+export { WatchQueue } from "./watch-queue.js";
+export { cloneService, mergeServices, withNodes } from "./util.js";
