@@ -4,10 +4,12 @@
  * For tests and for several services in one process.
  */
 import { MicroError } from "../errors/errors.js";
-import type { CallOptions, ClientConnection, Header, IncomingCall, Listener, ListenOptions, Message, RequestHandler, Transport } from "./transport.js";
+import { decodeHeader, type FrameType } from "./mux/frame.js";
+import { MuxStream, type StreamOutput } from "./mux/stream.js";
+import type { CallOptions, ClientConnection, Header, IncomingCall, Listener, ListenOptions, Message, Transport, TransportStream } from "./transport.js";
 import { NotDeliveredError } from "./transport.js";
 
-const listeners = new Map<string, RequestHandler>();
+const listeners = new Map<string, ListenOptions>();
 let nextPort = 1;
 
 export class MemoryTransport implements Transport {
@@ -16,7 +18,7 @@ export class MemoryTransport implements Transport {
   async listen(address: string, options: ListenOptions): Promise<Listener> {
     const bound = address && !address.endsWith(":0") && address !== ":0" ? address : `memory:${nextPort++}`;
     if (listeners.has(bound)) throw new Error(`memory transport: ${bound} is already in use`);
-    listeners.set(bound, options.handler);
+    listeners.set(bound, options);
     return {
       address: bound,
       close: async () => void listeners.delete(bound),
@@ -37,7 +39,7 @@ class MemoryConnection implements ClientConnection {
   constructor(private readonly address: string) {}
 
   async call(request: Message, options: CallOptions = {}): Promise<Message> {
-    const handler = listeners.get(this.address);
+    const handler = listeners.get(this.address)?.handler;
     if (!handler || this.closed) throw new NotDeliveredError(`${this.address}: listener closed`, this.address);
     const controller = new AbortController();
     const incoming: IncomingCall = { remote: "memory", signal: controller.signal };
@@ -69,9 +71,39 @@ class MemoryConnection implements ClientConnection {
     }
   }
 
+  /**
+   * A stream is two MuxStreams (the same flow control as over TCP) whose frames are handed to
+   * each other in a microtask instead of crossing a socket.
+   */
+  stream(request: Message, options: CallOptions = {}): TransportStream {
+    const listener = listeners.get(this.address);
+    let server: MuxStream | undefined;
+    const client = new MuxStream(1, link(() => server));
+    if (!listener?.streamHandler || this.closed) {
+      client.lost(listener ? `${this.address} does not take streams` : `${this.address}: listener closed`);
+      return client;
+    }
+    server = new MuxStream(1, link(() => client));
+    if (options.deadline !== undefined) client.setDeadline(options.deadline);
+    options.signal?.addEventListener("abort", () => client.cancel("stream cancelled"), { once: true });
+    listener.streamHandler(copy(request), server, { remote: "memory", signal: server.signal });
+    return client;
+  }
+
   close(): void {
     this.closed = true;
   }
+}
+
+/** Delivers one end's frames to the other end, asynchronously as a socket would. */
+function link(peer: () => MuxStream | undefined): StreamOutput {
+  return {
+    frame(type: FrameType, stream: number, headerText: string, body: Uint8Array) {
+      const frame = { type, flags: 0, stream, header: decodeHeader(Buffer.from(headerText)), body: Buffer.from(body) };
+      queueMicrotask(() => peer()?.onFrame(frame));
+    },
+    streamClosed() {},
+  };
 }
 
 function copy(message: Message): Message {

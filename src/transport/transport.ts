@@ -26,6 +26,29 @@ export interface IncomingCall {
 /** The server's side of a transport: one function per incoming request. */
 export type RequestHandler = (request: Message, call: IncomingCall) => Promise<Message>;
 
+/**
+ * One side of a stream: an ordered exchange of messages in both directions. `send` waits while
+ * the peer is behind (flow control), so a fast producer cannot grow the receiver's memory.
+ */
+export interface TransportStream {
+  /** Sends a message; resolves once the peer has room for it. Rejects if the stream has ended. */
+  send(message: Message): Promise<void>;
+  /**
+   * The next message from the peer; undefined once the peer ended its side. Rejects with the
+   * peer's MicroError when it ended the stream with an error, or when the stream was cancelled.
+   */
+  recv(): Promise<Message | undefined>;
+  /** Ends this side's sending, optionally with an error (which ends the stream for both sides). */
+  end(error?: string): void;
+  /** Abandons the stream: the peer's signal fires and its sends fail. */
+  cancel(reason?: string): void;
+  /** Fires when the stream ends early: cancelled by the peer, or the connection dropped. */
+  readonly signal: AbortSignal;
+}
+
+/** The server's side of a stream: called once per stream a client opens. */
+export type StreamHandler = (request: Message, stream: TransportStream, call: IncomingCall) => void;
+
 export interface CallOptions {
   /** Absolute deadline (ms since the epoch); past it the call fails with 408 and is cancelled. */
   deadline?: number;
@@ -36,6 +59,11 @@ export interface CallOptions {
 export interface ClientConnection {
   /** Sends a request and resolves with the response message (which may carry `Micro-Error`). */
   call(request: Message, options?: CallOptions): Promise<Message>;
+  /**
+   * Opens a stream. `request` carries the headers that address it (its body is not a message);
+   * messages follow with `send`. The deadline and signal end the whole stream.
+   */
+  stream(request: Message, options?: CallOptions): TransportStream;
   /** True once the connection can take no more calls (closed, failed, or the server is going away). */
   readonly closed: boolean;
   /** Calls in flight on this connection. */
@@ -54,6 +82,8 @@ export interface Listener {
 
 export interface ListenOptions {
   handler: RequestHandler;
+  /** Streams opened by clients; without it they are refused with 501. */
+  streamHandler?: StreamHandler;
 }
 
 export interface Transport {

@@ -4,7 +4,16 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
-import { type IncomingCall, type Listener, type Message, NotDeliveredError, type RequestHandler, type Transport } from "../../src/transport/transport.js";
+import {
+  type IncomingCall,
+  type Listener,
+  type Message,
+  NotDeliveredError,
+  type RequestHandler,
+  type StreamHandler,
+  type Transport,
+  type TransportStream,
+} from "../../src/transport/transport.js";
 
 const text = (m: Message): string => Buffer.from(m.body).toString();
 const msg = (header: Record<string, string>, body: string): Message => ({ header, body: Buffer.from(body) });
@@ -14,9 +23,9 @@ export function transportConformance(name: string, create: () => Transport, list
     const listeners: Listener[] = [];
     after(() => listeners.forEach((l) => l.destroy()));
 
-    async function serve(handler: RequestHandler): Promise<{ transport: Transport; listener: Listener }> {
+    async function serve(handler: RequestHandler, streamHandler?: StreamHandler): Promise<{ transport: Transport; listener: Listener }> {
       const transport = create();
-      const listener = await transport.listen(listenAddress, { handler });
+      const listener = await transport.listen(listenAddress, { handler, streamHandler });
       listeners.push(listener);
       return { transport, listener };
     }
@@ -98,6 +107,109 @@ export function transportConformance(name: string, create: () => Transport, list
       await new Promise((r) => setTimeout(r, 20));
       await listener.close();
       assert.equal(text(await inflight), "done");
+    });
+
+    const noCalls: RequestHandler = async () => msg({}, "");
+
+    async function drain(stream: TransportStream): Promise<string[]> {
+      const out: string[] = [];
+      for (let m = await stream.recv(); m; m = await stream.recv()) out.push(text(m));
+      return out;
+    }
+
+    it("streams messages both ways, in order, with half-close", async () => {
+      const { transport, listener } = await serve(noCalls, (request, stream) => {
+        void (async () => {
+          assert.equal(request.header["Micro-Endpoint"], "Echo.Stream");
+          for (let m = await stream.recv(); m; m = await stream.recv()) await stream.send(msg({}, `echo ${text(m)}`));
+          stream.end();
+        })();
+      });
+      const conn = await transport.dial(listener.address);
+      const stream = conn.stream(msg({ "Micro-Endpoint": "Echo.Stream" }, ""));
+      for (let i = 0; i < 100; i++) await stream.send(msg({}, String(i)));
+      stream.end();
+      assert.deepEqual(await drain(stream), Array.from({ length: 100 }, (_, i) => `echo ${i}`));
+      conn.close();
+    });
+
+    it("makes a producer wait while its consumer is behind (flow control)", async () => {
+      let sent = 0;
+      let producerDone = false;
+      const { transport, listener } = await serve(noCalls, (_request, stream) => {
+        void (async () => {
+          for (let i = 0; i < 200; i++) {
+            await stream.send({ header: {}, body: Buffer.alloc(64 * 1024) });
+            sent++;
+          }
+          stream.end();
+          producerDone = true;
+        })().catch(() => {});
+      });
+      const conn = await transport.dial(listener.address);
+      const stream = conn.stream(msg({}, ""));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(sent < 60, `the producer sent ${sent} × 64 KiB without anyone reading; it must wait for credit`);
+      assert.equal(producerDone, false);
+      let received = 0;
+      for (let m = await stream.recv(); m; m = await stream.recv()) received++;
+      assert.equal(received, 200, "everything arrives once the consumer reads");
+      conn.close();
+    });
+
+    it("ends a stream with the server's error after the messages sent before it", async () => {
+      const { transport, listener } = await serve(noCalls, (_request, stream) => {
+        void (async () => {
+          await stream.send(msg({}, "one"));
+          stream.end(MicroError.conflict("svc", "went wrong").toString());
+        })();
+      });
+      const conn = await transport.dial(listener.address);
+      const stream = conn.stream(msg({}, ""));
+      assert.equal(text((await stream.recv())!), "one");
+      await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 409 && err.detail === "went wrong");
+      conn.close();
+    });
+
+    it("cancels the server's side when the client cancels", async () => {
+      let serverSignal: AbortSignal | undefined;
+      const { transport, listener } = await serve(noCalls, (_request, stream) => {
+        serverSignal = stream.signal;
+        void (async () => {
+          for (;;) await stream.send(msg({}, "tick"));
+        })().catch(() => {});
+      });
+      const conn = await transport.dial(listener.address);
+      const stream = conn.stream(msg({}, ""));
+      await stream.recv();
+      stream.cancel();
+      for (let i = 0; i < 100 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(serverSignal?.aborted, true);
+      conn.close();
+    });
+
+    it("ends a whole stream with 408 at its deadline", async () => {
+      const { transport, listener } = await serve(noCalls, () => {});
+      const conn = await transport.dial(listener.address);
+      const stream = conn.stream(msg({}, ""), { deadline: Date.now() + 100 });
+      await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 408);
+      conn.close();
+    });
+
+    it("runs many streams at once without one blocking another", async () => {
+      const { transport, listener } = await serve(noCalls, (request, stream) => {
+        void (async () => {
+          const n = Number(request.header.N);
+          for (let i = 0; i < 20; i++) await stream.send(msg({}, `${n}:${i}`));
+          stream.end();
+        })();
+      });
+      const conn = await transport.dial(listener.address);
+      const stalled = conn.stream(msg({ N: "-1" }, "")); // never read: must not hold the others up
+      const results = await Promise.all(Array.from({ length: 200 }, (_, n) => drain(conn.stream(msg({ N: String(n) }, "")))));
+      results.forEach((got, n) => assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${n}:${i}`)));
+      stalled.cancel();
+      conn.close();
     });
   });
 }

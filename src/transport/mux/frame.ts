@@ -3,7 +3,7 @@
  *
  *   u32 length     bytes after this field (so a frame is 4 + length bytes)
  *   u8  type       FrameType
- *   u8  flags      reserved, 0
+ *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call)
  *   u32 stream     call id, chosen by the client (odd numbers), 0 for connection-level frames
  *   u32 headerLen  bytes of the header block
  *   header block   UTF-8 "key\0value\0key\0value" (header keys and values never contain NUL)
@@ -26,10 +26,23 @@ export const enum FrameType {
   Refused = 5,
   Ping = 6,
   Pong = 7,
+  /** A stream message, either direction. */
+  Data = 8,
+  /** The sender's last word on a stream; a `Micro-Error` header ends the stream with that error. */
+  End = 9,
+  /** Flow control: the body (u32) is how many more bytes the receiver of this frame may send. */
+  Window = 10,
+}
+
+export const LAST_FRAME_TYPE = FrameType.Window;
+
+export const enum FrameFlag {
+  Stream = 1,
 }
 
 export interface Frame {
   type: FrameType;
+  flags: number;
   stream: number;
   header: Header;
   body: Buffer;
@@ -73,7 +86,7 @@ export class FrameWriter {
 
   constructor(private readonly write: (chunk: Buffer) => void) {}
 
-  push(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+  push(type: FrameType, stream: number, headerText: string, body: Uint8Array, flags = 0): void {
     const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
     const size = FRAME_PREFIX + headerLen + body.length;
     this.reserve(size);
@@ -81,7 +94,7 @@ export class FrameWriter {
     let at = this.end;
     buf.writeUInt32BE(size - 4, at);
     buf[at + 4] = type;
-    buf[at + 5] = 0;
+    buf[at + 5] = flags;
     buf.writeUInt32BE(stream, at + 6);
     buf.writeUInt32BE(headerLen, at + 10);
     at += FRAME_PREFIX;
@@ -97,8 +110,8 @@ export class FrameWriter {
     }
   }
 
-  pushMessage(type: FrameType, stream: number, message: Message): void {
-    this.push(type, stream, encodeHeader(message.header), message.body);
+  pushMessage(type: FrameType, stream: number, message: Message, flags = 0): void {
+    this.push(type, stream, encodeHeader(message.header), message.body, flags);
   }
 
   readonly flush = (): void => {
@@ -145,7 +158,7 @@ export class FrameReader {
       if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
       if (buf.length - at < length + 4) break;
       const type = buf[at + 4] as FrameType;
-      if (type < FrameType.Request || type > FrameType.Pong) return `unknown frame type ${type}`;
+      if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
       const stream = buf.readUInt32BE(at + 6);
       const headerLen = buf.readUInt32BE(at + 10);
       const headerStart = at + FRAME_PREFIX;
@@ -154,6 +167,7 @@ export class FrameReader {
       if (bodyStart > frameEnd) return `header block of ${headerLen} bytes overruns its frame`;
       this.onFrame({
         type,
+        flags: buf[at + 5],
         stream,
         header: decodeHeader(buf.subarray(headerStart, bodyStart)),
         body: buf.subarray(bodyStart, frameEnd),

@@ -16,13 +16,18 @@ import {
   type Message,
   NotDeliveredError,
   type RequestHandler,
+  type StreamHandler,
   type Transport,
+  type TransportStream,
 } from "../transport.js";
-import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
+import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
+import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
 
 export interface MuxOptions {
   /** Largest frame accepted or sent, in bytes (default 4 MiB). */
   maxFrameSize?: number;
+  /** Bytes of stream messages a receiver may have unread, per stream and direction (default 1 MiB). */
+  streamWindow?: number;
   /** Milliseconds to wait for a TCP connection (default 5 s). */
   dialTimeout?: number;
   logger?: Logger;
@@ -39,11 +44,13 @@ const CLIENT_ID = "go.micro.client";
 export class MuxTransport implements Transport {
   readonly name = "mux";
   readonly maxFrameSize: number;
+  readonly streamWindow: number;
   private readonly dialTimeout: number;
   private readonly log: Logger;
 
   constructor(private readonly options: MuxOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.dialTimeout = options.dialTimeout ?? 5_000;
     this.log = options.logger ?? logger();
   }
@@ -52,7 +59,7 @@ export class MuxTransport implements Transport {
     const { host, port } = splitHostPort(address);
     const connections = new Set<ServerConnection>();
     const server = net.createServer({ noDelay: true }, (socket) => {
-      const conn = new ServerConnection(socket, options.handler, this.maxFrameSize, this.log, this.options.sniff);
+      const conn = new ServerConnection(socket, options, this, this.log, this.options.sniff);
       connections.add(conn);
       socket.once("close", () => connections.delete(conn));
     });
@@ -96,7 +103,7 @@ export class MuxTransport implements Transport {
       socket.once("connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
-        resolve(new MuxClientConnection(socket, address, this.maxFrameSize, this.log));
+        resolve(new MuxClientConnection(socket, address, this, this.log));
       });
     });
   }
@@ -111,9 +118,17 @@ interface PendingCall {
   onAbort?: () => void;
 }
 
-class MuxClientConnection implements ClientConnection {
+/** Limits shared by both ends of a mux connection. */
+interface Limits {
+  readonly maxFrameSize: number;
+  readonly streamWindow: number;
+}
+
+class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly calls = new Map<number, PendingCall>();
+  private readonly streams = new Map<number, MuxStream>();
   private readonly writer: FrameWriter;
+  private readonly maxFrameSize: number;
   private nextStream = 1;
   private goingAway = false;
   private dead = false;
@@ -121,12 +136,13 @@ class MuxClientConnection implements ClientConnection {
   constructor(
     private readonly socket: net.Socket,
     private readonly address: string,
-    private readonly maxFrameSize: number,
+    private readonly limits: Limits,
     private readonly log: Logger,
   ) {
+    this.maxFrameSize = limits.maxFrameSize;
     this.writer = new FrameWriter((chunk) => socket.write(chunk));
     socket.write(PREFACE);
-    const reader = new FrameReader(maxFrameSize, (frame) => this.onFrame(frame));
+    const reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
     socket.on("data", (chunk: Buffer) => {
       const problem = reader.push(chunk);
       if (problem) this.fail(`bad frame from ${address}: ${problem}`);
@@ -140,7 +156,40 @@ class MuxClientConnection implements ClientConnection {
   }
 
   get pending(): number {
-    return this.calls.size;
+    return this.calls.size + this.streams.size;
+  }
+
+  stream(request: Message, options: CallOptions = {}): TransportStream {
+    const id = this.nextId();
+    const stream = new MuxStream(id, this, this.limits.streamWindow);
+    if (this.dead || this.goingAway) {
+      stream.lost(`connection to ${this.address} is closed`);
+      return stream;
+    }
+    this.streams.set(id, stream);
+    if (options.deadline !== undefined) stream.setDeadline(options.deadline);
+    if (options.signal) {
+      const signal = options.signal;
+      if (signal.aborted) stream.cancel("stream cancelled");
+      else {
+        const onAbort = (): void => stream.cancel("stream cancelled");
+        signal.addEventListener("abort", onAbort, { once: true });
+        stream.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
+      }
+    }
+    this.writer.pushMessage(FrameType.Request, id, request, FrameFlag.Stream);
+    return stream;
+  }
+
+  /** StreamOutput: streams write through the connection's batching writer. */
+  frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    if (!this.dead) this.writer.push(type, stream, headerText, body);
+  }
+
+  /** StreamOutput: a finished stream is forgotten. */
+  streamClosed(stream: number): void {
+    this.streams.delete(stream);
+    this.endIfIdle();
   }
 
   call(request: Message, options: CallOptions = {}): Promise<Message> {
@@ -152,8 +201,7 @@ class MuxClientConnection implements ClientConnection {
     if (size > this.maxFrameSize) {
       return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
     }
-    const stream = this.nextStream;
-    this.nextStream = (this.nextStream + 2) >>> 0 || 1;
+    const stream = this.nextId();
     return new Promise<Message>((resolve, reject) => {
       const pending: PendingCall = { resolve, reject };
       if (options.deadline !== undefined) {
@@ -174,7 +222,18 @@ class MuxClientConnection implements ClientConnection {
 
   close(): void {
     this.goingAway = true;
-    if (this.calls.size === 0) this.socket.end();
+    this.endIfIdle();
+  }
+
+  private nextId(): number {
+    const id = this.nextStream;
+    this.nextStream = (this.nextStream + 2) >>> 0 || 1;
+    return id;
+  }
+
+  /** After a GoAway or close(), the socket ends once nothing is in flight. */
+  private endIfIdle(): void {
+    if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
   }
 
   private cancel(stream: number, err: Error): void {
@@ -190,7 +249,7 @@ class MuxClientConnection implements ClientConnection {
     this.calls.delete(stream);
     if (pending.timer) clearTimeout(pending.timer);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
-    if (this.goingAway && this.calls.size === 0 && !this.dead) this.socket.end();
+    this.endIfIdle();
     return pending;
   }
 
@@ -201,16 +260,23 @@ class MuxClientConnection implements ClientConnection {
         break;
       case FrameType.Refused:
         this.settle(frame.stream)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
+        this.streams.get(frame.stream)?.lost(`${this.address} refused the stream: ${frame.header["Micro-Error"] ?? "server stopping"}`);
         break;
       case FrameType.GoAway:
         this.goingAway = true;
-        if (this.calls.size === 0) this.socket.end();
+        this.endIfIdle();
         break;
       case FrameType.Ping:
         this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
         break;
+      case FrameType.Data:
+      case FrameType.End:
+      case FrameType.Window:
+      case FrameType.Cancel:
+        this.streams.get(frame.stream)?.onFrame(frame);
+        break;
       default:
-        break; // unknown-but-valid frames (Pong, Cancel) need nothing from a client
+        break; // Pong needs nothing from a client
     }
   }
 
@@ -220,6 +286,7 @@ class MuxClientConnection implements ClientConnection {
     this.socket.destroy();
     if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
     for (const stream of [...this.calls.keys()]) this.settle(stream)?.reject(new ConnectionLostError(reason, this.address));
+    for (const stream of [...this.streams.values()]) stream.lost(reason);
   }
 }
 
@@ -243,8 +310,12 @@ class ServerCall implements IncomingCall {
   }
 }
 
-class ServerConnection {
+class ServerConnection implements StreamOutput {
   private readonly calls = new Map<number, ServerCall>();
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly handler: RequestHandler;
+  private readonly streamHandler: StreamHandler | undefined;
+  private readonly maxFrameSize: number;
   private readonly writer: FrameWriter;
   private readonly reader: FrameReader;
   private readonly remote: string;
@@ -254,16 +325,19 @@ class ServerConnection {
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly handler: RequestHandler,
-    private readonly maxFrameSize: number,
+    options: ListenOptions,
+    private readonly limits: Limits,
     private readonly log: Logger,
     private readonly sniff?: (socket: net.Socket, firstBytes: Buffer) => boolean,
   ) {
+    this.handler = options.handler;
+    this.streamHandler = options.streamHandler;
+    this.maxFrameSize = limits.maxFrameSize;
     this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
     this.writer = new FrameWriter((chunk) => {
       if (!this.dead) socket.write(chunk);
     });
-    this.reader = new FrameReader(maxFrameSize, (frame) => this.onFrame(frame));
+    this.reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
     socket.on("data", this.onData);
     socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
     socket.on("close", () => this.close("closed by peer", "debug"));
@@ -296,7 +370,22 @@ class ServerConnection {
     if (this.goneAway || this.dead) return;
     this.goneAway = true;
     this.writer.push(FrameType.GoAway, 0, "", EMPTY);
-    if (this.calls.size === 0) this.socket.end();
+    this.endIfIdle();
+  }
+
+  frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    if (!this.dead) this.writer.push(type, stream, headerText, body);
+  }
+
+  streamClosed(stream: number): void {
+    this.streams.delete(stream);
+    this.endIfIdle();
+  }
+
+  private endIfIdle(): void {
+    if (!this.goneAway || this.dead || this.calls.size > 0 || this.streams.size > 0) return;
+    this.writer.flush();
+    this.socket.end();
   }
 
   destroy(): void {
@@ -310,6 +399,12 @@ class ServerConnection {
       case FrameType.Cancel:
         this.calls.get(frame.stream)?.cancel("call cancelled by the caller");
         this.calls.delete(frame.stream);
+        this.streams.get(frame.stream)?.onFrame(frame);
+        return;
+      case FrameType.Data:
+      case FrameType.End:
+      case FrameType.Window:
+        this.streams.get(frame.stream)?.onFrame(frame);
         return;
       case FrameType.Ping:
         return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
@@ -323,7 +418,8 @@ class ServerConnection {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ "Micro-Error": "server stopping" }), EMPTY);
       return;
     }
-    if (this.calls.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote);
     this.calls.set(frame.stream, call);
     this.handler({ header: frame.header, body: frame.body }, call).then(
@@ -334,6 +430,17 @@ class ServerConnection {
         this.respond(frame.stream, call, { header: { "Micro-Error": MicroError.internal("go.micro.server", "internal server error").toString() }, body: EMPTY });
       },
     );
+  }
+
+  private onStream(frame: Frame): void {
+    if (!this.streamHandler) {
+      const err = new MicroError("go.micro.server", 501, "this server does not take streams");
+      this.writer.push(FrameType.End, frame.stream, encodeHeader({ "Micro-Error": err.toString() }), EMPTY);
+      return;
+    }
+    const stream = new MuxStream(frame.stream, this, this.limits.streamWindow);
+    this.streams.set(frame.stream, stream);
+    this.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: this.remote, signal: stream.signal });
   }
 
   private respond(stream: number, call: ServerCall, response: Message): void {
@@ -349,10 +456,7 @@ class ServerConnection {
     } else {
       this.writer.push(FrameType.Response, stream, headerText, response.body);
     }
-    if (this.goneAway && this.calls.size === 0) {
-      this.writer.flush();
-      this.socket.end();
-    }
+    this.endIfIdle();
   }
 
   private close(reason: string, level: "debug" | "warn"): void {
@@ -361,6 +465,7 @@ class ServerConnection {
     if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
     for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
     this.calls.clear();
+    for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
     this.socket.destroy();
   }
 }
