@@ -8,10 +8,35 @@ export interface HelloResponse {
   msg: string;
 }
 
-/** The handler: each public method is an endpoint, `Greeter.Hello`. */
+/** The handler: each public method is an endpoint (`Greeter.Hello`, `Greeter.Count`, …). */
 export class Greeter {
+  /** Request/response. */
   async Hello(req: HelloRequest, _ctx: Context): Promise<HelloResponse> {
     if (!req?.name) throw MicroError.badRequest("greeter", "name is required");
     return { msg: `Hello ${req.name}` };
   }
+
+  /** Server stream: n = 1 … to. */
+  async *Count(req: { to: number; delayMs?: number }, ctx: Context): AsyncIterable<{ n: number }> {
+    if (!Number.isInteger(req?.to) || req.to < 0) throw MicroError.badRequest("greeter", "to must be a whole number ≥ 0");
+    for (let n = 1; n <= req.to && !ctx.signal.aborted; n++) {
+      if (req.delayMs) await new Promise((resolve) => setTimeout(resolve, req.delayMs));
+      yield { n };
+    }
+  }
+
+  /** Client stream: adds up every n it is sent. */
+  async Sum(numbers: AsyncIterable<{ n: number }>, _ctx: Context): Promise<{ total: number }> {
+    let total = 0;
+    for await (const { n } of numbers) total += n;
+    return { total };
+  }
+
+  /** Bidirectional stream: each message back as it arrives. */
+  async *Echo(messages: AsyncIterable<{ text: string }>, _ctx: Context): AsyncIterable<{ text: string }> {
+    for await (const message of messages) yield message;
+  }
 }
+
+/** Sum takes a stream but is not an `async *` method: say so, so the registry marks it a stream. */
+export const greeterEndpoints = { Sum: { stream: true } };

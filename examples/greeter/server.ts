@@ -3,8 +3,8 @@
  *   npx micro call greeter Greeter.Hello '{"name":"Ada"}'
  */
 import { createService } from "../../src/index.js";
-import { Greeter } from "./greeter.js";
+import { Greeter, greeterEndpoints } from "./greeter.js";
 
 const service = createService({ name: "greeter", version: "1.0.0" });
-service.handle(new Greeter());
+service.handle(new Greeter(), { endpoints: greeterEndpoints });
 await service.run();

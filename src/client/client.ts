@@ -12,7 +12,8 @@ import { Metadata, type MetadataInit } from "../metadata/metadata.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
 import { type Context, propagatedMetadata } from "../server/context.js";
-import { ConnectionLostError, type Header, NotDeliveredError, type Transport } from "../transport/transport.js";
+import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
+import { CallHandle, isAsyncIterable } from "./handle.js";
 import { ConnectionPool } from "./pool.js";
 
 const CLIENT_ID = "go.micro.client";
@@ -83,18 +84,26 @@ export interface ClientOptions {
   logger?: Logger;
 }
 
-/** The typed form of a handler's method on the client side. */
-type ClientMethod<F> = F extends (req: infer Req, ctx: Context) => Promise<infer Res>
-  ? (req: Req, options?: CallOptions) => Promise<Res>
-  : F extends (req: infer Req) => Promise<infer Res>
-    ? (req: Req, options?: CallOptions) => Promise<Res>
-    : F extends () => Promise<infer Res>
-      ? (req?: undefined, options?: CallOptions) => Promise<Res>
-      : never;
+/**
+ * The typed form of a handler's method on the client side: the same request and response types,
+ * call options in place of the context. Streaming methods (`async *`) become AsyncIterables; a
+ * method taking an AsyncIterable takes one on the client too.
+ */
+type ClientMethod<F> = F extends (req: infer Req, ctx: Context) => AsyncIterable<infer Res>
+  ? (req: Req, options?: CallOptions) => AsyncIterable<Res>
+  : F extends (req: infer Req) => AsyncIterable<infer Res>
+    ? (req: Req, options?: CallOptions) => AsyncIterable<Res>
+    : F extends (req: infer Req, ctx: Context) => Promise<infer Res>
+      ? (req: Req, options?: CallOptions) => Promise<Res>
+      : F extends (req: infer Req) => Promise<infer Res>
+        ? (req: Req, options?: CallOptions) => Promise<Res>
+        : F extends () => Promise<infer Res>
+          ? (req?: undefined, options?: CallOptions) => Promise<Res>
+          : never;
 
 /** A handler class seen from a client: its methods, with call options in place of the context. */
 export type HandlerClient<H> = {
-  readonly [K in keyof H as H[K] extends (...args: never[]) => Promise<unknown> ? K : never]: ClientMethod<H[K]>;
+  readonly [K in keyof H as H[K] extends (...args: never[]) => Promise<unknown> | AsyncIterable<unknown> ? K : never]: ClientMethod<H[K]>;
 };
 
 /** A service seen from a client: `proxy.<Handler>.<Method>(req, options)`. */
@@ -175,15 +184,88 @@ export class Client {
 
   /** A typed proxy for one handler: `client.handler<Greeter>("greeter", "Greeter").Hello({ name })`. */
   handler<H extends object>(service: string, handler: string): HandlerClient<H> {
-    const methods = new Map<string, (req: unknown, options?: CallOptions) => Promise<unknown>>();
+    const methods = new Map<string, (req: unknown, options?: CallOptions) => CallHandle<unknown>>();
     return new Proxy({} as HandlerClient<H>, {
       get: (_target, method) => {
         if (typeof method !== "string" || method === "then") return undefined;
         let fn = methods.get(method);
-        if (!fn) methods.set(method, (fn = (req, options) => this.call(service, `${handler}.${method}`, req, options)));
+        if (!fn) {
+          const endpoint = `${handler}.${method}`;
+          fn = (req, options) =>
+            new CallHandle(
+              () => this.call(service, endpoint, req, options),
+              () => this.stream(service, endpoint, req, options),
+              isAsyncIterable(req),
+            );
+          methods.set(method, fn);
+        }
         return fn;
       },
     });
+  }
+
+  /**
+   * Opens a stream to `endpoint`. `input` is the single request of a server stream, or an
+   * AsyncIterable of requests (client and bidirectional streams), sent as the server reads them.
+   * Iterate the result for the responses; `break` cancels the stream on the server too.
+   * The deadline (`timeout`, or the parent context's) covers the whole stream; by default a
+   * stream has none.
+   */
+  async *stream<Res = unknown, Req = unknown>(service: string, endpoint: string, input: Req | AsyncIterable<Req>, options: CallOptions = {}): AsyncGenerator<Res, void, undefined> {
+    const contentType = options.contentType ?? this.contentType;
+    const codec = this.codecs.get(contentType, CLIENT_ID);
+    const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options) : undefined;
+    const header: Header = {
+      ...this.headersFor(options),
+      "Micro-Service": service,
+      "Micro-Endpoint": endpoint,
+      "Micro-Method": endpoint,
+      "Micro-Id": String(++this.sequence),
+      "Micro-Stream": String(this.sequence),
+      "Content-Type": contentType,
+    };
+    if (deadline !== undefined) header.Timeout = String(Math.max(1, deadline - Date.now()) * 1e6);
+    if (isAsyncIterable(input)) header["Micro-Stream-Input"] = "true";
+    const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
+    const done = this.selector.begin(node.address);
+    const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value) });
+    void sendInput(stream, input, encode);
+    try {
+      for (let message = await stream.recv(); message; message = await stream.recv()) {
+        yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service)) as Res;
+      }
+    } finally {
+      done();
+      stream.cancel("the caller stopped reading"); // no-op when the stream already ended
+    }
+  }
+
+  /** Picks a node and opens the stream, trying other nodes while the chosen one is unreachable. */
+  private async establish(service: string, endpoint: string, request: Message, deadline: number | undefined, options: CallOptions): Promise<{ stream: TransportStream; node: Node }> {
+    const tried = new Set<string>();
+    const retries = options.retries ?? this.retries;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(this.backoff(attempt));
+      const node = await this.pick(service, endpoint, options, tried);
+      tried.add(node.address);
+      try {
+        const conn = await this.poolFor(node).get(node.address);
+        this.selector.mark(node.address, false);
+        return { stream: conn.stream(request, { deadline, signal: options.signal }), node };
+      } catch (err) {
+        if (err instanceof NotDeliveredError) this.selector.mark(node.address, true);
+        if (attempt >= retries || !(err instanceof NotDeliveredError)) throw this.surface(err, service);
+      }
+    }
+  }
+
+  private decodeResponse(message: Message, contentType: string, service: string): unknown {
+    const codec = this.codecs.get(message.header["Content-Type"] ?? contentType, CLIENT_ID);
+    try {
+      return codec.decode(message.body);
+    } catch (err) {
+      throw new MicroError(CLIENT_ID, 500, `malformed response from ${service}: ${(err as Error).message}`);
+    }
   }
 
   /** Closes pooled connections. */
@@ -213,12 +295,7 @@ export class Client {
       const error = response.header["Micro-Error"];
       if (error !== undefined) throw MicroError.parse(error);
       if (response.body.length === 0) return undefined;
-      const responseCodec = this.codecs.get(response.header["Content-Type"] ?? request.contentType, CLIENT_ID);
-      try {
-        return responseCodec.decode(response.body);
-      } catch (err) {
-        throw new MicroError(CLIENT_ID, 500, `malformed response from ${request.service}: ${(err as Error).message}`);
-      }
+      return this.decodeResponse(response, request.contentType, request.service);
     } catch (err) {
       if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(node.address, true);
       throw err;
@@ -287,6 +364,21 @@ export class Client {
     const metadata = inherited ? inherited.merge(options.metadata ?? {}) : options.metadata ? new Metadata(options.metadata) : undefined;
     if (metadata) for (const [key, value] of metadata) header[key] = value;
     return header;
+  }
+}
+
+/** Sends the caller's requests: one message, or each item of an AsyncIterable; then half-closes. */
+async function sendInput(stream: TransportStream, input: unknown, encode: (value: unknown) => Message): Promise<void> {
+  try {
+    if (isAsyncIterable(input)) {
+      for await (const item of input) await stream.send(encode(item));
+    } else {
+      await stream.send(encode(input));
+    }
+    stream.end();
+  } catch (err) {
+    // The stream ended under us (its error reaches the reader), or the input itself failed.
+    if (!stream.signal.aborted) stream.cancel(`the request stream failed: ${(err as Error).message}`);
   }
 }
 

@@ -2,6 +2,9 @@
  * The RPC server: turns the public methods of handler objects into endpoints `<Handler>.<Method>`
  * and serves requests arriving from a transport. Handler signature: `(req, ctx) => Promise<rsp>`.
  *
+ * Streams: a method that returns an AsyncIterable (an `async *` method) streams its responses; a
+ * caller that sends a stream gets its messages to the handler as an AsyncIterable first argument.
+ *
  * A thrown MicroError travels to the caller as Go Micro's `{id, code, detail, status}`; anything
  * else is logged here and reaches the caller as a plain 500, never with a stack trace.
  */
@@ -9,17 +12,23 @@ import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index
 import { MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Endpoint, Value } from "../registry/registry.js";
-import type { Header, IncomingCall, Message } from "../transport/transport.js";
+import type { Codec } from "../codec/codec.js";
+import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
 import { type Context, RequestContext } from "./context.js";
 
 export type { Caller, Context } from "./context.js";
 
-/** A request as wrappers see it: addressing plus the decoded body. */
+/**
+ * A request as wrappers see it: addressing plus the decoded body (an AsyncIterable of decoded
+ * messages when the caller streams). A stream handler's result is an AsyncIterable.
+ */
 export interface ServerRequest {
   readonly service: string;
   readonly endpoint: string;
   readonly contentType: string;
   readonly body: unknown;
+  /** True when the call is a stream (either direction). */
+  readonly stream: boolean;
 }
 
 /** The innermost function a handler wrapper wraps: runs the endpoint and returns its result. */
@@ -33,6 +42,11 @@ export interface EndpointDescription {
   request?: Value;
   response?: Value;
   metadata?: Record<string, string>;
+  /**
+   * Marks a client-streaming endpoint (an `async` method taking an AsyncIterable) as a stream in
+   * the registry; `async *` methods are recognised without it.
+   */
+  stream?: boolean;
 }
 
 export interface HandleOptions {
@@ -88,10 +102,16 @@ export class Server {
       if (this.routes.has(endpoint)) throw new Error(`endpoint ${endpoint} is already handled`);
       const fn = (instance as Record<string, Method>)[method].bind(instance);
       const described = options.endpoints?.[method] ?? {};
+      const isStream = described.stream === true || isAsyncGeneratorFunction((instance as Record<string, Method>)[method]);
       this.routes.set(endpoint, {
         endpoint,
         invoke: this.wrap(async (request, ctx) => fn(request.body, ctx)),
-        description: { name: endpoint, request: described.request ?? null, response: described.response ?? null, metadata: described.metadata ?? {} },
+        description: {
+          name: endpoint,
+          request: described.request ?? null,
+          response: described.response ?? null,
+          metadata: { ...(isStream ? { stream: "true" } : {}), ...described.metadata },
+        },
       });
       added.push(endpoint);
     }
@@ -148,13 +168,60 @@ export class Server {
     }
     const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
     try {
-      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body }, ctx);
+      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
+      if (isAsyncIterable(result)) throw MicroError.badRequest(this.name, `${endpoint} is a stream: call it with a stream (client.stream or a for await loop)`);
       const bytes = result === undefined ? EMPTY : codec.encode(result);
       return { header: { "Content-Type": contentType }, body: bytes };
     } catch (err) {
       return this.error(this.toMicroError(err, endpoint));
     } finally {
       ctx.done();
+    }
+  }
+
+  /** The transport's stream handler: runs one streaming call to completion. */
+  readonly serveStream = (request: Message, stream: TransportStream, call: IncomingCall): void => {
+    this.inflight++;
+    void this.runStream(request, stream, call).finally(() => {
+      if (--this.inflight === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
+    });
+  };
+
+  private async runStream(request: Message, stream: TransportStream, call: IncomingCall): Promise<void> {
+    const header = request.header;
+    const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"] ?? "";
+    const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
+    const route = this.routes.get(endpoint);
+    const codec = this.codecs.find(contentType);
+    if (!route) return stream.end(this.unknownEndpoint(endpoint).toString());
+    if (!codec) return stream.end(new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`).toString());
+    const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
+    try {
+      const body = header["Micro-Stream-Input"] === "true" ? decodeMessages(stream, codec, this.name) : await this.firstMessage(stream, codec);
+      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
+      const reply = (value: unknown): Promise<void> => stream.send({ header: { "Content-Type": contentType }, body: codec.encode(value) });
+      if (isAsyncIterable(result)) {
+        // A failed send (the caller went away) leaves the loop, which runs the generator's finally.
+        for await (const item of result) await reply(item);
+      } else if (result !== undefined) {
+        await reply(result);
+      }
+      stream.end();
+    } catch (err) {
+      if (!stream.signal.aborted) stream.end(this.toMicroError(err, endpoint).toString());
+    } finally {
+      ctx.done();
+    }
+  }
+
+  /** The single request of a server stream; decode errors become 400s. */
+  private async firstMessage(stream: TransportStream, codec: Codec): Promise<unknown> {
+    const message = await stream.recv();
+    if (!message) return {};
+    try {
+      return codec.decode(message.body);
+    } catch (err) {
+      throw MicroError.badRequest(this.name, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
   }
 
@@ -178,6 +245,27 @@ export class Server {
     for (let i = this.wrappers.length - 1; i >= 0; i--) wrapped = this.wrappers[i](wrapped);
     return wrapped;
   }
+}
+
+/** The caller's messages, decoded as they arrive. */
+async function* decodeMessages(stream: TransportStream, codec: Codec, id: string): AsyncGenerator<unknown> {
+  for (let message = await stream.recv(); message; message = await stream.recv()) {
+    try {
+      yield codec.decode(message.body);
+    } catch (err) {
+      throw MicroError.badRequest(id, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
+    }
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor;
+
+function isAsyncGeneratorFunction(fn: unknown): boolean {
+  return fn instanceof AsyncGeneratorFunction;
 }
 
 /** `Timeout` is decimal nanoseconds (Go Micro); returns an absolute deadline in ms. */

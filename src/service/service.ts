@@ -119,7 +119,7 @@ export class Service {
     this.state = "starting";
     await runHooks(this.options.beforeStart);
     const listenAddress = this.options.address ?? process.env.MICRO_SERVER_ADDRESS ?? ":0";
-    this.listener = await this.transport.listen(listenAddress, { handler: this.server.serve });
+    this.listener = await this.transport.listen(listenAddress, { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     await this.register();
     this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
