@@ -3,7 +3,9 @@
  * `micro`: look at and call the services of a running system. It finds them the way services do:
  * the default host-local registry, or MICRO_REGISTRY / MICRO_REGISTRY_ADDRESS.
  */
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import type { CallOptions, Client } from "../client/client.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
 import type { Registry, Service } from "../registry/registry.js";
@@ -19,6 +21,11 @@ commands:
        --timeout <duration>             e.g. 500ms, 5s (default 30s)
        --metadata key=value             repeatable; sent as call metadata
        --address host:port              call this node instead of asking the registry
+  stream <service> <endpoint> [json]    open a stream; prints each response as a JSON line.
+                                        With a json argument it is the one request (server
+                                        stream); without one, each line of stdin is a request
+                                        and EOF ends the sending side (client and bidi streams).
+                                        Takes --timeout, --metadata and --address as call does.
 
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
 `;
@@ -51,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return withRegistry((registry) => describe(registry, args[0], values.json === true));
     case "call":
       return call(args, values);
+    case "stream":
+      return stream(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -99,15 +108,21 @@ function formatService(service: Service): string {
   return `${lines.join("\n")}\n\n`;
 }
 
-async function call(args: string[], values: { timeout?: string; metadata?: string[]; address?: string }): Promise<number> {
-  const [service, endpoint, body = "{}"] = args;
-  if (!service || !endpoint) throw new UsageError("call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello '{\"name\":\"Ada\"}'");
-  let request: unknown;
+interface CallFlags {
+  timeout?: string;
+  metadata?: string[];
+  address?: string;
+}
+
+function parseJson(text: string, what: string): unknown {
   try {
-    request = JSON.parse(body);
+    return JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`the request is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+function callOptions(values: CallFlags): CallOptions {
   const timeout = values.timeout === undefined ? undefined : parseDuration(values.timeout);
   if (values.timeout !== undefined && timeout === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (e.g. 500ms, 5s)`);
   const metadata: Record<string, string> = {};
@@ -116,17 +131,54 @@ async function call(args: string[], values: { timeout?: string; metadata?: strin
     if (eq <= 0) throw new UsageError(`--metadata ${pair}: expected key=value`);
     metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  return { timeout, metadata, address: values.address };
+}
+
+/** Runs `work` with a client; a failure prints the error JSON on stderr and exits 1. */
+async function withClient(work: (client: Client) => Promise<void>): Promise<number> {
   const client = createClient({ logger: createLogger({ level: "warn" }) });
   try {
-    const response = await client.call(service, endpoint, request, { timeout, metadata, address: values.address });
-    process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
+    await work(client);
     return 0;
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     const error = err instanceof MicroError ? err : MicroError.from(err, "micro");
     process.stderr.write(`${error.toString()}\n`);
     return 1;
   } finally {
     client.close();
+  }
+}
+
+async function call(args: string[], values: CallFlags): Promise<number> {
+  const [service, endpoint, body = "{}"] = args;
+  if (!service || !endpoint) throw new UsageError("call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello '{\"name\":\"Ada\"}'");
+  const request = parseJson(body, "the request");
+  const options = callOptions(values);
+  return withClient(async (client) => {
+    const response = await client.call(service, endpoint, request, options);
+    process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
+  });
+}
+
+async function stream(args: string[], values: CallFlags): Promise<number> {
+  const [service, endpoint, body] = args;
+  if (!service || !endpoint) throw new UsageError("stream needs a service and an endpoint, e.g. micro stream greeter Greeter.Count '{\"to\":3}'");
+  const input = body === undefined ? stdinMessages() : parseJson(body, "the request");
+  const options = callOptions(values);
+  return withClient(async (client) => {
+    for await (const message of client.stream(service, endpoint, input, options)) process.stdout.write(`${JSON.stringify(message ?? {})}\n`);
+  });
+}
+
+/** Each non-empty line of stdin, parsed as JSON. */
+async function* stdinMessages(): AsyncIterable<unknown> {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line.trim() === "") continue;
+    yield parseJson(line, `stdin line ${number}`);
   }
 }
 
