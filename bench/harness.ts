@@ -38,20 +38,25 @@ export function startServer(script: string, env: Record<string, string>, core?: 
   });
 }
 
-export function runLoad(framework: string, address: string, concurrency: number, warmup: number, seconds: number, env: Record<string, string>, core?: number): Promise<LoadResult> {
-  const [cmd, args] = command(path.join(benchDir, "clients", "load.js"), [framework, address, String(concurrency), String(warmup), String(seconds)], core);
-  const child = spawn(cmd, args, { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+/** Runs a client script to completion and returns the JSON object on its last output line. */
+export function runClient<T>(script: string, args: Array<string | number>, env: Record<string, string>, core?: number): Promise<T> {
+  const [cmd, cmdArgs] = command(path.join(benchDir, script), args.map(String), core);
+  const child = spawn(cmd, cmdArgs, { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.once("exit", (code) => {
       try {
-        resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadResult);
+        resolve(JSON.parse(out.trim().split("\n").pop()!) as T);
       } catch {
-        reject(new Error(`load generator for ${framework} exited with ${code} and printed ${JSON.stringify(out)}`));
+        reject(new Error(`${script} ${args.join(" ")} exited with ${code} and printed ${JSON.stringify(out)}`));
       }
     });
   });
+}
+
+export function runLoad(framework: string, address: string, concurrency: number, warmup: number, seconds: number, env: Record<string, string>, core?: number): Promise<LoadResult> {
+  return runClient<LoadResult>("clients/load.js", [framework, address, concurrency, warmup, seconds], env, core);
 }
 
 export function median<T>(values: T[], key: (v: T) => number): T {

@@ -5,6 +5,13 @@ class Bench {
   async Echo(req: unknown): Promise<unknown> {
     return req;
   }
+
+  /** Streams `count` messages of `size` bytes (application/octet-stream). */
+  async *Produce(req: Uint8Array): AsyncIterable<Uint8Array> {
+    const { size, count } = JSON.parse(Buffer.from(req).toString()) as { size: number; count: number };
+    const chunk = Buffer.alloc(size, 7);
+    for (let i = 0; i < count; i++) yield chunk;
+  }
 }
 
 const service = createService({ name: "bench-echo" });

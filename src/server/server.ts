@@ -199,7 +199,8 @@ export class Server {
     try {
       const body = header["Micro-Stream-Input"] === "true" ? decodeMessages(stream, codec, this.name) : await this.firstMessage(stream, codec);
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
-      const reply = (value: unknown): Promise<void> => stream.send({ header: { "Content-Type": contentType }, body: codec.encode(value) });
+      // Stream messages carry no headers: the request's Content-Type applies to every reply.
+      const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value) });
       if (isAsyncIterable(result)) {
         // A failed send (the caller went away) leaves the loop, which runs the generator's finally.
         for await (const item of result) await reply(item);
