@@ -62,7 +62,7 @@ export class Service {
   readonly registry: CacheRegistry;
   readonly transport: Transport;
   readonly log: Logger;
-  private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod">> & ServiceOptions;
+  private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod" | "metadata" | "address">> & ServiceOptions;
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -79,13 +79,19 @@ export class Service {
       registerTtl: options.registerTtl ?? envDuration("MICRO_REGISTER_TTL") ?? DEFAULT_REGISTER_TTL,
       registerInterval: options.registerInterval ?? envDuration("MICRO_REGISTER_INTERVAL") ?? DEFAULT_REGISTER_INTERVAL,
       gracePeriod: options.gracePeriod ?? envDuration("MICRO_SERVER_GRACE") ?? 10_000,
+      metadata: { ...envMetadata("MICRO_SERVER_METADATA"), ...options.metadata },
+      address: options.address ?? process.env.MICRO_SERVER_ADDRESS ?? ":0",
+      advertise: options.advertise ?? process.env.MICRO_SERVER_ADVERTISE,
     };
     if (this.options.registerInterval >= this.options.registerTtl) {
       throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
     }
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
-    this.registry = new CacheRegistry(options.registry ?? resolveRegistry());
+    // A registry resolved here is ours to close on stop (its connections would keep the process
+    // alive), except the per-process memory registry, which other services in the process share.
+    const registry = options.registry ?? resolveRegistry();
+    this.registry = new CacheRegistry(registry, { closeInner: !options.registry && registry.name !== "memory" });
     this.transport = options.transport ?? resolveTransport();
     this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
     const strategy = options.client?.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
@@ -118,8 +124,7 @@ export class Service {
     if (this.state !== "new") throw new Error(`service ${this.name} is ${this.state}; a service starts once`);
     this.state = "starting";
     await runHooks(this.options.beforeStart);
-    const listenAddress = this.options.address ?? process.env.MICRO_SERVER_ADDRESS ?? ":0";
-    this.listener = await this.transport.listen(listenAddress, { handler: this.server.serve, streamHandler: this.server.serveStream });
+    this.listener = await this.transport.listen(this.options.address, { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     await this.register();
     this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
@@ -190,7 +195,6 @@ export class Service {
           id: this.id,
           address,
           metadata: {
-            ...(envMetadata("MICRO_SERVER_METADATA") ?? {}),
             ...this.options.metadata,
             transport: this.transport.name,
             broker: "http",
@@ -205,8 +209,7 @@ export class Service {
 
   /** A wildcard listen host is replaced by an address peers can reach. */
   private advertisedAddress(bound: string): string {
-    const advertise = this.options.advertise ?? process.env.MICRO_SERVER_ADVERTISE;
-    if (advertise) return advertise;
+    if (this.options.advertise) return this.options.advertise;
     const { host, port } = splitHostPort(bound);
     if (host && host !== "0.0.0.0" && host !== "::") return bound;
     // A host-local registry only has peers on this host; otherwise publish a private address.
