@@ -27,8 +27,12 @@ export interface CreateClientOptions {
  */
 export function createClient(options: CreateClientOptions = {}): Client {
   const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
-  return new Client({
-    registry: new CacheRegistry(options.registry ?? resolveRegistry()),
+  const inner = options.registry ?? resolveRegistry();
+  // A registry resolved here is closed with the client (its connections would keep the process
+  // alive), except the per-process memory registry, which services in the process share.
+  const registry = new CacheRegistry(inner, { closeInner: !options.registry && inner.name !== "memory" });
+  const client = new Client({
+    registry,
     transport: options.transport ?? resolveTransport(),
     selector: new Selector({ strategy }),
     codecs: options.codecs,
@@ -38,4 +42,10 @@ export function createClient(options: CreateClientOptions = {}): Client {
     wrappers: options.wrappers,
     logger: options.logger,
   });
+  const closeClient = client.close.bind(client);
+  client.close = () => {
+    closeClient();
+    void registry.close();
+  };
+  return client;
 }

@@ -4,6 +4,7 @@
  */
 import { MemoryRegistry } from "../registry/memory.js";
 import { LocalRegistry } from "../registry/local.js";
+import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
 import { MemoryTransport } from "../transport/memory.js";
 import { MuxTransport } from "../transport/mux/mux.js";
@@ -27,8 +28,11 @@ export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", ad
     case "memory":
       // One per process, so that services and clients in one process find each other.
       return (sharedMemoryRegistry ??= new MemoryRegistry());
+    case "nats":
+      // Network registries connect (and import their driver) on first use, so this stays synchronous.
+      return new NatsRegistry({ servers: where });
     default:
-      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory`);
+      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, nats`);
   }
 }
 

@@ -1,0 +1,385 @@
+/**
+ * The NATS registry, on the wire exactly Go Micro's `registry/nats`, so Go Micro and ts-micro
+ * services find each other through one NATS server.
+ *
+ * There is no central store. Every process answers for the nodes it registered:
+ * - `register` / `deregister` announce `{"Action":"create"|"delete","Service":{…}}` on
+ *   `micro.nats.watch` (what watchers hear);
+ * - `getService` / `listServices` publish `{"Action":"get"|"list","Service":…}` on
+ *   `micro.nats.query` with a reply inbox; each owner answers with one `json(Service)` per version,
+ *   and the asker collects answers for `queryTimeout` (100 ms, Go Micro's).
+ *
+ * TTL. Go Micro's NATS registry ignores it; this one honours it without changing the wire:
+ * - An owner expires its own nodes: a node not re-registered within its TTL is no longer answered
+ *   for and is announced deleted (a process alive but no longer heartbeating disappears).
+ * - A dead owner answers no queries, so lookups miss it at once. Watchers only hear announcements,
+ *   so each registry keeps a last-heard time per node: a node silent for its TTL is confirmed with
+ *   one `get` query, and if its owner doesn't answer for it, watchers get a `delete`. The TTL rides
+ *   in the announcement as an extra `TTL` field in nanoseconds (a Go `time.Duration`); Go Micro
+ *   ignores unknown fields. Go Micro's own announcements carry none, so they get the 90 s default,
+ *   and the confirming query keeps a quiet but living Go node.
+ * - A NATS outage is not evidence that nodes died: expiry is suspended while disconnected. On
+ *   reconnect, owners re-announce their nodes and open watchers end, so their consumers (the
+ *   CacheRegistry) watch again and re-read what they missed.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { logger } from "../logger/logger.js";
+import { Lazy, loadDriver } from "./driver.js";
+import {
+  DEFAULT_REGISTER_TTL,
+  type RegisterOptions,
+  type Registry,
+  type Service,
+  type WatchAction,
+  type WatchOptions,
+  type Watcher,
+} from "./registry.js";
+import { cloneService, mergeServices, withNodes } from "./util.js";
+import { WatchQueue } from "./watch-queue.js";
+import { encodeService, parseService, toGo } from "./wire.js";
+
+type NatsDriver = typeof import("@nats-io/transport-node");
+
+export interface NatsRegistryOptions {
+  /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `nats://127.0.0.1:4222`. */
+  servers?: string | string[];
+  /** Milliseconds a lookup collects answers. Default 100 (Go Micro's). */
+  queryTimeout?: number;
+  /** Milliseconds between expiry checks. Default 500. */
+  sweepInterval?: number;
+  /** Milliseconds the first connection attempt may take. Default 2000. */
+  connectTimeout?: number;
+  /** Default `micro.nats.query` (Go Micro's). */
+  queryTopic?: string;
+  /** Default `micro.nats.watch` (Go Micro's). */
+  watchTopic?: string;
+}
+
+/** A one-node record and when it expires. */
+interface NodeRecord {
+  service: Service;
+  ttl: number;
+  expiresAt: number;
+}
+
+/** A node heard of from someone else; `content` tells a heartbeat from a change. */
+interface HeardNode extends NodeRecord {
+  content: string;
+}
+
+/** Go Micro's `registry.Result` (no json tags, hence the capitals), plus our optional TTL. */
+interface Announcement {
+  action: string;
+  service: Service | undefined;
+  ttl: number | undefined;
+}
+
+export const DEFAULT_NATS_SERVER = "nats://127.0.0.1:4222";
+
+export class NatsRegistry implements Registry {
+  readonly name = "nats";
+  readonly servers: string[];
+  private readonly queryTimeout: number;
+  private readonly sweepInterval: number;
+  private readonly connectTimeout: number;
+  private readonly queryTopic: string;
+  private readonly watchTopic: string;
+  /** Nodes this process registered and answers for. */
+  private readonly owned = new Map<string, NodeRecord>();
+  /** Nodes heard of through announcements or answers (only while watching). */
+  private readonly heard = new Map<string, HeardNode>();
+  /** Service names whose silent nodes are being confirmed. */
+  private readonly confirming = new Set<string>();
+  private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
+  private readonly connection = new Lazy(() => this.connect());
+  private driver: NatsDriver | undefined;
+  private watchSubscription: Subscription | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private connected = false;
+  private closed = false;
+
+  constructor(options: NatsRegistryOptions = {}) {
+    this.servers = parseServers(options.servers);
+    this.queryTimeout = options.queryTimeout ?? 100;
+    this.sweepInterval = options.sweepInterval ?? 500;
+    this.connectTimeout = options.connectTimeout ?? 2_000;
+    this.queryTopic = options.queryTopic ?? "micro.nats.query";
+    this.watchTopic = options.watchTopic ?? "micro.nats.watch";
+  }
+
+  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+    const nc = await this.connection.get();
+    const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
+    for (const node of service.nodes) {
+      this.owned.set(nodeKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
+    }
+    this.announce(nc, "create", service, ttl);
+  }
+
+  async deregister(service: Service): Promise<void> {
+    const nc = await this.connection.get();
+    for (const node of service.nodes) this.owned.delete(nodeKey(service, node.id));
+    this.announce(nc, "delete", service);
+  }
+
+  async getService(name: string): Promise<Service[]> {
+    const query = { name, version: "", metadata: null, endpoints: null, nodes: null }; // Go's &Service{Name: name}
+    const services = mergeServices((await this.query("get", query)).filter((s) => s.name === name));
+    if (this.watchSubscription) this.noteAlive(services);
+    return services;
+  }
+
+  async listServices(): Promise<Service[]> {
+    return mergeServices(await this.query("list", null));
+  }
+
+  watch(options: WatchOptions = {}): Watcher {
+    const watcher = { queue: undefined as unknown as WatchQueue, service: options.service };
+    watcher.queue = new WatchQueue(() => this.watchers.delete(watcher));
+    this.watchers.add(watcher);
+    // Subscribes before any later register() publishes: both wait on the same connection promise,
+    // and this continuation was queued first.
+    this.connection.get().then(
+      (nc) => this.startWatching(nc),
+      (err: unknown) => {
+        logger().debug("nats registry: watch failed", { error: String(err) });
+        watcher.queue.stop();
+      },
+    );
+    return watcher.queue;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const watcher of [...this.watchers]) watcher.queue.stop();
+    const nc = await this.connection.peek()?.catch(() => undefined);
+    await nc?.close().catch(() => {});
+  }
+
+  // --- connection ------------------------------------------------------------------------------
+
+  private async connect(): Promise<NatsConnection> {
+    if (this.closed) throw new Error("nats registry: closed");
+    const driver = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats");
+    let nc: NatsConnection;
+    try {
+      nc = await driver.connect({
+        servers: this.servers,
+        name: "ts-micro registry",
+        timeout: this.connectTimeout,
+        // Once connected, never give up: a registry outage must end with us registered again.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        reconnectJitter: 250,
+        // A silent network partition is noticed within about three ping intervals.
+        pingInterval: 5_000,
+        maxPingOut: 2,
+      });
+    } catch (err) {
+      throw new Error(
+        `nats registry: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (is nats-server running? start one with: nats-server -a 127.0.0.1 -p 4222)`,
+      );
+    }
+    if (this.closed) {
+      await nc.close();
+      throw new Error("nats registry: closed");
+    }
+    this.driver = driver;
+    this.connected = true;
+    nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
+    void this.followStatus(nc);
+    this.sweeper = setInterval(() => this.sweep(nc), this.sweepInterval).unref();
+    return nc;
+  }
+
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        this.connected = false;
+        logger().warn("nats registry: disconnected, reconnecting", { server: status.server });
+      } else if (status.type === "reconnect") {
+        this.connected = true;
+        logger().info("nats registry: reconnected", { server: status.server });
+        this.resync(nc);
+      }
+    }
+  }
+
+  /** After an outage: tell everyone about our nodes again, and make watchers re-read. */
+  private resync(nc: NatsConnection): void {
+    const now = Date.now();
+    for (const record of this.owned.values()) this.announce(nc, "create", record.service, record.ttl);
+    for (const node of this.heard.values()) node.expiresAt = now + node.ttl;
+    for (const watcher of [...this.watchers]) watcher.queue.stop();
+  }
+
+  // --- announcements -----------------------------------------------------------------------------
+
+  private announce(nc: NatsConnection, action: "create" | "delete", service: Service, ttl?: number): void {
+    const result: Record<string, unknown> = { Action: action, Service: toGo(service) };
+    if (ttl !== undefined) result.TTL = ttl * 1e6;
+    // Published even while reconnecting: the client buffers it and sends it once back.
+    nc.publish(this.watchTopic, JSON.stringify(result));
+  }
+
+  private startWatching(nc: NatsConnection): void {
+    this.watchSubscription ??= nc.subscribe(this.watchTopic, { callback: (err, msg) => void (err || this.onAnnouncement(msg.data)) });
+  }
+
+  private onAnnouncement(data: Uint8Array): void {
+    const announcement = decodeAnnouncement(data);
+    if (!announcement?.service) return;
+    const { action, service } = announcement;
+    const now = Date.now();
+    for (const node of service.nodes) {
+      const record = withNodes(service, [node]);
+      const key = nodeKey(service, node.id);
+      if (action === "delete") {
+        this.heard.delete(key);
+        this.emit("delete", record);
+        continue;
+      }
+      const before = this.heard.get(key);
+      const ttl = announcement.ttl ?? before?.ttl ?? DEFAULT_REGISTER_TTL;
+      const content = JSON.stringify(record);
+      this.heard.set(key, { service: record, content, ttl, expiresAt: now + ttl });
+      // A heartbeat repeats what watchers know; only news is passed on.
+      if (!before) this.emit("create", record);
+      else if (before.content !== content) this.emit("update", record);
+    }
+  }
+
+  /** Nodes a lookup found alive are tracked too, so they expire if their owner dies before its next heartbeat. */
+  private noteAlive(services: Service[]): void {
+    const now = Date.now();
+    for (const service of services) {
+      for (const node of service.nodes) {
+        const key = nodeKey(service, node.id);
+        const before = this.heard.get(key);
+        const record = withNodes(service, [node]);
+        const ttl = before?.ttl ?? DEFAULT_REGISTER_TTL;
+        this.heard.set(key, { service: record, content: before?.content ?? JSON.stringify(record), ttl, expiresAt: now + ttl });
+      }
+    }
+  }
+
+  private emit(action: WatchAction, service: Service): void {
+    for (const watcher of this.watchers) {
+      if (watcher.service && watcher.service !== service.name) continue;
+      watcher.queue.push({ action, service: cloneService(service) });
+    }
+  }
+
+  // --- queries -------------------------------------------------------------------------------------
+
+  /** Publishes a query and collects the answers for `queryTimeout`. */
+  private async query(action: "get" | "list", service: object | null): Promise<Service[]> {
+    const nc = await this.connection.get();
+    this.assertConnected();
+    const inbox = this.driver!.createInbox();
+    const answers: Service[] = [];
+    const subscription = nc.subscribe(inbox, {
+      callback: (err, msg) => {
+        const answer = err ? undefined : decodeJson(msg.data, parseService);
+        if (answer) answers.push(answer);
+      },
+    });
+    try {
+      nc.publish(this.queryTopic, JSON.stringify({ Action: action, Service: service }), { reply: inbox });
+      await sleep(this.queryTimeout);
+    } finally {
+      subscription.unsubscribe();
+    }
+    this.assertConnected(); // answers from a connection that dropped meanwhile may be incomplete
+    return answers;
+  }
+
+  private assertConnected(): void {
+    if (!this.connected) throw new Error(`nats registry: not connected to ${this.servers.join(", ")}`);
+  }
+
+  /** Answers a query for the nodes this process owns: one `json(Service)` per version, as Go Micro does. */
+  private answer(msg: Msg): void {
+    if (!msg.reply || this.owned.size === 0) return;
+    const query = decodeAnnouncement(msg.data);
+    if (!query || (query.action !== "get" && query.action !== "list")) return;
+    const now = Date.now();
+    const live = [...this.owned.values()].filter((record) => record.expiresAt > now).map((record) => record.service);
+    const wanted = query.action === "get" ? live.filter((service) => service.name === query.service?.name) : live;
+    for (const service of mergeServices(wanted)) msg.respond(encodeService(service));
+  }
+
+  // --- expiry --------------------------------------------------------------------------------------
+
+  private sweep(nc: NatsConnection): void {
+    const now = Date.now();
+    for (const [key, record] of this.owned) {
+      if (record.expiresAt > now) continue;
+      this.owned.delete(key);
+      this.announce(nc, "delete", record.service);
+    }
+    if (!this.connected) return; // silence during an outage says nothing about the nodes
+    const suspects = new Map<string, string[]>();
+    for (const [key, node] of this.heard) {
+      const name = node.service.name;
+      if (node.expiresAt > now || this.confirming.has(name)) continue;
+      suspects.set(name, [...(suspects.get(name) ?? []), key]);
+    }
+    for (const [name, keys] of suspects) void this.confirm(name, keys);
+  }
+
+  /** Asks who still answers for `name`; silent nodes nobody answers for are deleted. */
+  private async confirm(name: string, keys: string[]): Promise<void> {
+    this.confirming.add(name);
+    try {
+      const alive = new Set((await this.getService(name)).flatMap((s) => s.nodes.map((node) => nodeKey(s, node.id))));
+      const now = Date.now();
+      for (const key of keys) {
+        const node = this.heard.get(key);
+        if (!node || node.expiresAt > now || alive.has(key)) continue;
+        this.heard.delete(key);
+        this.emit("delete", node.service);
+      }
+    } catch {
+      // Not connected: the next sweep after reconnecting tries again.
+    } finally {
+      this.confirming.delete(name);
+    }
+  }
+}
+
+// --- helpers -----------------------------------------------------------------------------------------
+
+function nodeKey(service: Service, nodeId: string): string {
+  return `${service.name}\u0000${service.version}\u0000${nodeId}`;
+}
+
+/** `a:4222,nats://b:4222` → `["nats://a:4222", "nats://b:4222"]`, as Go Micro's setAddrs. */
+export function parseServers(servers: string | string[] | undefined): string[] {
+  const list = (Array.isArray(servers) ? servers : (servers ?? "").split(",")).map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) return [DEFAULT_NATS_SERVER];
+  return list.map((s) => (/^[a-z]+:\/\//i.test(s) ? s : `nats://${s}`));
+}
+
+function decodeJson<T>(data: Uint8Array, parse: (value: unknown) => T | undefined): T | undefined {
+  try {
+    return parse(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
+  return decodeJson(data, (value) => {
+    if (typeof value !== "object" || value === null) return undefined;
+    const { Action, Service, TTL } = value as Record<string, unknown>;
+    if (typeof Action !== "string") return undefined;
+    const ttl = typeof TTL === "number" && TTL > 0 ? TTL / 1e6 : undefined;
+    return { action: Action, service: parseService(Service), ttl };
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

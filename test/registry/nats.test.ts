@@ -1,0 +1,125 @@
+/**
+ * The NATS registry against the shared NATS server: the conformance suite, Go Micro's wire
+ * format, and TTL for nodes whose owner died without a word.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { CacheRegistry } from "../../src/registry/cache.js";
+import { NatsRegistry, parseServers } from "../../src/registry/nats.js";
+import { eventually, makeService, nextEvent } from "../conformance/registry.js";
+import { registryConformance } from "../conformance/registry.js";
+import { requireSharedNats } from "../setup/servers.js";
+
+const servers = await requireSharedNats();
+
+registryConformance("nats", () => new NatsRegistry({ servers }));
+registryConformance("cache over nats", () => new CacheRegistry(new NatsRegistry({ servers }), { closeInner: true }));
+
+const nc = await connect({ servers });
+after(() => nc.close());
+
+describe("nats registry specifics", () => {
+  it("parses server lists like Go Micro", () => {
+    assert.deepEqual(parseServers(undefined), ["nats://127.0.0.1:4222"]);
+    assert.deepEqual(parseServers("a:1, nats://b:2"), ["nats://a:1", "nats://b:2"]);
+  });
+
+  it("announces on micro.nats.watch with Go Micro's Result JSON", async () => {
+    const registry = new NatsRegistry({ servers });
+    const sub = nc.subscribe("micro.nats.watch");
+    try {
+      await nc.flush();
+      const service = makeService(`wire-${randomUUID().slice(0, 8)}`, "1.0.0", ["a"]);
+      await registry.register(service, { ttl: 5_000 });
+      for await (const msg of sub) {
+        const result = JSON.parse(msg.string()) as Record<string, unknown>;
+        if ((result.Service as { name?: string } | null)?.name !== service.name) continue;
+        assert.equal(result.Action, "create");
+        assert.deepEqual(Object.keys(result.Service as object), ["name", "version", "metadata", "endpoints", "nodes"]);
+        assert.deepEqual(result.Service, service);
+        assert.equal(result.TTL, 5_000 * 1e6, "TTL travels as a Go time.Duration (ns)");
+        break;
+      }
+    } finally {
+      sub.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("answers Go Micro's get query and finds nodes announced by a Go-style peer", async () => {
+    const registry = new NatsRegistry({ servers });
+    const name = `goquery-${randomUUID().slice(0, 8)}`;
+    const ours = makeService(name, "1.0.0", ["ts"]);
+    // A Go Micro peer: answers queries for its node, as registry/nats does.
+    const theirs = makeService(name, "1.0.0", ["go"]);
+    const peer = nc.subscribe("micro.nats.query", {
+      callback: (_err, msg) => {
+        const query = JSON.parse(msg.string()) as { Action: string; Service: { name: string } | null };
+        if (query.Action === "list" || query.Service?.name === name) msg.respond(JSON.stringify(theirs));
+      },
+    });
+    try {
+      await registry.register(ours);
+      // Ask the way Go Micro asks: publish on the query subject with an inbox, collect answers.
+      const inbox = `_INBOX.${randomUUID()}`;
+      const answers: unknown[] = [];
+      const sub = nc.subscribe(inbox, { callback: (_err, msg) => void answers.push(JSON.parse(msg.string())) });
+      nc.publish("micro.nats.query", JSON.stringify({ Action: "get", Service: { name, version: "", metadata: null, endpoints: null, nodes: null } }), { reply: inbox });
+      await eventually(() => assert.equal(answers.length, 2));
+      sub.unsubscribe();
+      assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(ours)), "we answered with json(Service)");
+      const [merged] = await registry.getService(name);
+      assert.deepEqual(merged.nodes.map((n) => n.id).sort(), [`${name}-go`, `${name}-ts`]);
+    } finally {
+      peer.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("tells watchers a node is gone when its owner dies without deregistering", async () => {
+    const watcherSide = new NatsRegistry({ servers, sweepInterval: 100 });
+    const owner = new NatsRegistry({ servers });
+    const service = makeService(`dies-${randomUUID().slice(0, 8)}`, "1.0.0", ["a"]);
+    const watcher = watcherSide.watch({ service: service.name });
+    try {
+      await watcherSide.listServices(); // the watch subscription is at the server once a query returns
+      await owner.register(service, { ttl: 600 });
+      await nextEvent(watcher, (e) => e.action === "create");
+      // The owner vanishes: no deregistration, no TTL sweep of its own, no answers.
+      await owner.close();
+      const started = Date.now();
+      const deleted = await nextEvent(watcher, (e) => e.action === "delete", 3_000);
+      assert.equal(deleted.service.nodes[0].id, `${service.name}-a`);
+      assert.ok(Date.now() - started < 1_500, "gone within about its TTL");
+    } finally {
+      watcher.stop();
+      await watcherSide.close();
+      await owner.close();
+    }
+  });
+
+  it("keeps a silent node whose owner still answers for it (a Go Micro node that never re-announces)", async () => {
+    const watcherSide = new NatsRegistry({ servers, sweepInterval: 100 });
+    const name = `quiet-${randomUUID().slice(0, 8)}`;
+    const node = makeService(name, "1.0.0", ["go"]);
+    const peer = nc.subscribe("micro.nats.query", {
+      callback: (_err, msg) => {
+        const query = JSON.parse(msg.string()) as { Service: { name: string } | null };
+        if (query.Service?.name === name) msg.respond(JSON.stringify(node));
+      },
+    });
+    const watcher = watcherSide.watch({ service: name });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      nc.publish("micro.nats.watch", JSON.stringify({ Action: "create", Service: node, TTL: 300 * 1e6 }));
+      await nextEvent(watcher, (e) => e.action === "create");
+      await assert.rejects(nextEvent(watcher, (e) => e.action === "delete", 1_200), /timed out/);
+    } finally {
+      peer.unsubscribe();
+      watcher.stop();
+      await watcherSide.close();
+    }
+  });
+});
