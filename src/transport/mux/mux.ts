@@ -32,10 +32,17 @@ export interface MuxOptions {
   dialTimeout?: number;
   logger?: Logger;
   /**
-   * Called with a connection whose first bytes are not the mux preface. Returns true when it
-   * took the socket over (the HTTP transport uses this to answer Go Micro clients on the same port).
+   * Called with a connection whose first bytes are not the mux preface. Returns the connection
+   * when it took the socket over (the HTTP transport uses this to answer Go Micro clients on the
+   * same port); the listener then stops and drops it through that handle.
    */
-  sniff?: (socket: net.Socket, firstBytes: Buffer) => boolean;
+  sniff?: (socket: net.Socket, firstBytes: Buffer, options: ListenOptions) => SniffedConnection | undefined;
+}
+
+/** A connection on a mux port served by something else (see MuxOptions.sniff). */
+export interface SniffedConnection {
+  goAway(): void;
+  destroy(): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -328,8 +335,9 @@ class ServerConnection implements StreamOutput {
     options: ListenOptions,
     private readonly limits: Limits,
     private readonly log: Logger,
-    private readonly sniff?: (socket: net.Socket, firstBytes: Buffer) => boolean,
+    private readonly sniff?: MuxOptions["sniff"],
   ) {
+    this.listenOptions = options;
     this.handler = options.handler;
     this.streamHandler = options.streamHandler;
     this.maxFrameSize = limits.maxFrameSize;
@@ -354,7 +362,8 @@ class ServerConnection implements StreamOutput {
       this.pendingPreface = undefined;
       if (!head.subarray(0, PREFACE.length).equals(PREFACE)) {
         this.socket.off("data", this.onData);
-        if (this.sniff?.(this.socket, head)) return;
+        this.handedOff = this.sniff?.(this.socket, head, this.listenOptions);
+        if (this.handedOff) return;
         return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
       }
       this.sawPreface = true;
@@ -365,8 +374,11 @@ class ServerConnection implements StreamOutput {
     if (problem) this.close(problem, "warn");
   };
   private pendingPreface: Buffer | undefined;
+  private readonly listenOptions: ListenOptions;
+  private handedOff: SniffedConnection | undefined;
 
   goAway(): void {
+    if (this.handedOff) return this.handedOff.goAway();
     if (this.goneAway || this.dead) return;
     this.goneAway = true;
     this.writer.push(FrameType.GoAway, 0, "", EMPTY);
@@ -389,6 +401,7 @@ class ServerConnection implements StreamOutput {
   }
 
   destroy(): void {
+    if (this.handedOff) return this.handedOff.destroy();
     this.close("server shut down", "debug");
   }
 

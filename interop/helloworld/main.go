@@ -1,0 +1,69 @@
+// helloworld is a plain Go Micro v5 server: Helloworld.Call (unary, with errors on request),
+// Helloworld.Stream (server stream) and Helloworld.Echo (the benchmark endpoint).
+package main
+
+import (
+	"context"
+	"log"
+
+	"go-micro.dev/v5"
+	"go-micro.dev/v5/errors"
+	"go-micro.dev/v5/metadata"
+	"go-micro.dev/v5/server"
+
+	"ts-micro.dev/interop/internal/shared"
+)
+
+type Helloworld struct{}
+
+func (h *Helloworld) Call(ctx context.Context, req *shared.Request, rsp *shared.Response) error {
+	switch req.Name {
+	case "":
+		return errors.BadRequest("helloworld", "name is required")
+	case "missing":
+		return errors.NotFound("helloworld", "no user called missing")
+	}
+	rsp.Msg = "Hello " + req.Name
+	if greeting, ok := metadata.Get(ctx, "Greeting"); ok {
+		rsp.Msg = greeting + " " + req.Name
+	}
+	return nil
+}
+
+// Stream reads the real request as the stream's second message (Go Micro discards the first)
+// and answers with Count messages.
+func (h *Helloworld) Stream(ctx context.Context, stream server.Stream) error {
+	var req shared.StreamRequest
+	if err := stream.Recv(&req); err != nil {
+		return err
+	}
+	if req.Count < 0 {
+		return errors.BadRequest("helloworld", "count must not be negative")
+	}
+	for i := 0; i < req.Count; i++ {
+		if err := stream.Send(&shared.StreamResponse{Count: i}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Helloworld) Echo(ctx context.Context, req *shared.Payload, rsp *shared.Payload) error {
+	*rsp = *req
+	return nil
+}
+
+func main() {
+	var service micro.Service
+	service = shared.Init(shared.Env("INTEROP_NAME", "helloworld"), micro.AfterStart(func() error {
+		// The test harness waits for this line to learn the listening address.
+		shared.Emit(map[string]string{"started": service.Server().Options().Address})
+		return nil
+	}))
+	if err := service.Server().Handle(service.Server().NewHandler(new(Helloworld))); err != nil {
+		log.Fatal(err)
+	}
+	if err := service.Run(); err != nil {
+		log.Fatal(err)
+	}
+}
