@@ -4,6 +4,7 @@
  */
 import net from "node:net";
 import { createClient, createLogger } from "../../src/index.js";
+import { frame, readFrames } from "../frames.js";
 
 const [framework, address, sizeArg, countArg] = process.argv.slice(2);
 const size = Number(sizeArg);
@@ -13,27 +14,9 @@ async function raw(): Promise<number> {
   const [host, port] = address.split(":");
   const socket = net.connect({ host, port: Number(port), noDelay: true });
   await new Promise((r) => socket.once("connect", r));
-  const request = Buffer.from(JSON.stringify({ size, count }));
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(request.length, 0);
-  socket.write(Buffer.concat([header, request]));
+  socket.write(frame(Buffer.from(JSON.stringify({ size, count }))));
   let received = 0;
-  let pending: Buffer | undefined;
-  await new Promise<void>((resolve) => {
-    socket.on("data", (chunk: Buffer) => {
-      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      pending = undefined;
-      let at = 0;
-      while (buf.length - at >= 4) {
-        const len = buf.readUInt32BE(at);
-        if (buf.length - at < 4 + len) break;
-        received++;
-        at += 4 + len;
-      }
-      if (at < buf.length) pending = buf.subarray(at);
-      if (received >= count) resolve();
-    });
-  });
+  await new Promise<void>((resolve) => readFrames(socket, () => ++received >= count && resolve()));
   socket.destroy();
   return received;
 }

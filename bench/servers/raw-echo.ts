@@ -3,23 +3,19 @@
  * framework at all. Prints "READY host:port".
  */
 import net from "node:net";
+import { readFrames } from "../frames.js";
 
 const server = net.createServer({ noDelay: true }, (socket) => {
-  let pending: Buffer | undefined;
-  socket.on("data", (chunk: Buffer) => {
-    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-    pending = undefined;
-    let at = 0;
-    const out: Buffer[] = [];
-    while (buf.length - at >= 4) {
-      const len = buf.readUInt32BE(at);
-      if (buf.length - at < 4 + len) break;
-      out.push(buf.subarray(at, at + 4 + len));
-      at += 4 + len;
-    }
-    if (at < buf.length) pending = buf.subarray(at);
-    if (out.length) socket.write(out.length === 1 ? Buffer.from(out[0]) : Buffer.concat(out));
+  // Echo every complete frame; frames that arrived together leave together.
+  let batch: Buffer[] = [];
+  readFrames(socket, (_body, whole) => {
+    if (batch.length === 0) process.nextTick(flush);
+    batch.push(whole);
   });
+  const flush = (): void => {
+    socket.write(batch.length === 1 ? Buffer.from(batch[0]) : Buffer.concat(batch));
+    batch = [];
+  };
   socket.on("error", () => {});
 });
 server.listen(0, "127.0.0.1", () => {
