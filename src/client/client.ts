@@ -15,6 +15,8 @@ import { type Context, propagatedMetadata } from "../server/context.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
 import { ConnectionPool } from "./pool.js";
+import type { Broker } from "../broker/broker.js";
+import { type PublishOptions, publishPayload } from "../broker/subscriber.js";
 
 const CLIENT_ID = "go.micro.client";
 
@@ -82,6 +84,8 @@ export interface ClientOptions {
   /** The calling service's name, sent as `Micro-From-Service`. */
   from?: string;
   logger?: Logger;
+  /** Where publish() sends messages (a service's client uses the service's broker). */
+  broker?: Broker;
 }
 
 /**
@@ -154,15 +158,16 @@ export class Client {
       header: this.headersFor(options),
     };
     const retries = options.retries ?? this.retries;
-    const tried = new Set<string>();
+    let tried: Set<string> | undefined; // made on the first failure: most calls never need it
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(Math.min(this.backoff(attempt), Math.max(0, deadline - Date.now())));
       if (Date.now() >= deadline) throw MicroError.timeout(CLIENT_ID, `call timeout: ${service} ${endpoint} had no answer before its deadline`);
-      const node = await this.pick(service, request.endpoint, options, tried);
-      tried.add(node.address);
+      const picked = this.pick(service, options, tried);
+      const node = picked instanceof Promise ? await picked : picked;
       try {
         return (await this.attempt(node, request, deadline, options.signal)) as Res;
       } catch (err) {
+        (tried ??= new Set()).add(node.address);
         if (attempt >= retries || !this.retryable(err, options)) throw this.surface(err, service);
         this.log.debug("retrying call", { service, endpoint, attempt: attempt + 1, reason: (err as Error).message });
       }
@@ -227,7 +232,7 @@ export class Client {
     if (deadline !== undefined) header.Timeout = String(Math.max(1, deadline - Date.now()) * 1e6);
     if (isAsyncIterable(input)) header["Micro-Stream-Input"] = "true";
     const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
-    const done = this.selector.begin(node.address);
+    this.selector.begin(node.address);
     const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value) });
     void sendInput(stream, input, encode);
     try {
@@ -235,7 +240,7 @@ export class Client {
         yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service)) as Res;
       }
     } finally {
-      done();
+      this.selector.end(node.address);
       stream.cancel("the caller stopped reading"); // no-op when the stream already ended
     }
   }
@@ -246,7 +251,7 @@ export class Client {
     const retries = options.retries ?? this.retries;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(this.backoff(attempt));
-      const node = await this.pick(service, endpoint, options, tried);
+      const node = await this.pick(service, options, tried);
       tried.add(node.address);
       try {
         const conn = await this.poolFor(node).get(node.address);
@@ -268,6 +273,15 @@ export class Client {
     }
   }
 
+  /**
+   * Publishes `payload` to `topic` through the broker, encoded by Content-Type, with Go Micro's
+   * headers (`Content-Type`, `Micro-Topic`, `Micro-Id`) plus `metadata`.
+   */
+  async publish<T = unknown>(topic: string, payload: T, options: PublishOptions = {}): Promise<void> {
+    if (!this.options.broker) throw new Error("client.publish(): this client has no broker (pass `broker` to the Client)");
+    await publishPayload(this.options.broker, this.codecs, topic, payload, { ...options, defaultContentType: this.contentType, from: this.options.from });
+  }
+
   /** Closes pooled connections. */
   close(): void {
     this.pool.close();
@@ -287,9 +301,10 @@ export class Client {
       Timeout: String(Math.max(1, deadline - Date.now()) * 1e6),
     };
     const body = codec.encode(request.body);
-    const done = this.selector.begin(node.address);
+    this.selector.begin(node.address);
     try {
-      const conn = await this.poolFor(node).get(node.address);
+      const pooled = this.poolFor(node).get(node.address);
+      const conn = pooled instanceof Promise ? await pooled : pooled;
       const response = await conn.call({ header, body }, { deadline, signal });
       this.selector.mark(node.address, false);
       const error = response.header["Micro-Error"];
@@ -300,7 +315,7 @@ export class Client {
       if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(node.address, true);
       throw err;
     } finally {
-      done();
+      this.selector.end(node.address);
     }
   };
 
@@ -310,7 +325,8 @@ export class Client {
     return this.foreignPool;
   }
 
-  private async pick(service: string, endpoint: string, options: CallOptions, tried: ReadonlySet<string>): Promise<Node> {
+  /** Chooses a node; synchronous when the registry cache has the service (the common case). */
+  private pick(service: string, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
       const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
@@ -318,11 +334,16 @@ export class Client {
       if (!node) throw MicroError.internal(CLIENT_ID, `no address to call for ${service}`);
       return node;
     }
-    const services = this.options.registry.getCached?.(service) ?? (await this.lookup(service));
+    const cached = this.options.registry.getCached?.(service);
+    if (cached) return this.pickFrom(service, cached, options, tried);
+    return this.lookup(service).then((services) => this.pickFrom(service, services, options, tried));
+  }
+
+  private pickFrom(service: string, services: readonly Service[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
     if (services.length === 0) throw MicroError.notFound(CLIENT_ID, `service ${service}: not found`);
     const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
     if (!node) {
-      throw MicroError.unavailable(CLIENT_ID, tried.size > 0 ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
+      throw MicroError.unavailable(CLIENT_ID, tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
     }
     return node;
   }

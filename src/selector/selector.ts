@@ -152,14 +152,15 @@ export class Selector implements LoadInfo {
     return this.inflightByAddress.get(address) ?? 0;
   }
 
-  /** Counts a call in flight to `address`; call the returned function when it ends. */
-  begin(address: string): () => void {
+  /** Counts a call in flight to `address`; pair it with `end(address)`. */
+  begin(address: string): void {
     this.inflightByAddress.set(address, this.inflight(address) + 1);
-    return () => {
-      const n = this.inflight(address) - 1;
-      if (n <= 0) this.inflightByAddress.delete(address);
-      else this.inflightByAddress.set(address, n);
-    };
+  }
+
+  end(address: string): void {
+    const n = this.inflight(address) - 1;
+    if (n <= 0) this.inflightByAddress.delete(address);
+    else this.inflightByAddress.set(address, n);
   }
 
   private candidates(services: readonly Service[], filters?: readonly Filter[]): Node[] {

@@ -29,10 +29,10 @@ describe("selector", () => {
 
   it("leastRequests prefers the node with fewest calls in flight", () => {
     const selector = new Selector({ strategy: leastRequests });
-    const endA1 = selector.begin("a1");
+    selector.begin("a1");
     selector.begin("a2");
     assert.equal(selector.select("svc", services)!.address, "b1");
-    endA1();
+    selector.end("a1");
     selector.begin("b1");
     assert.equal(selector.select("svc", services)!.address, "a1");
   });
