@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"log"
+	"time"
 
 	"go-micro.dev/v5"
 	"go-micro.dev/v5/errors"
@@ -44,6 +45,10 @@ func (h *Helloworld) Stream(ctx context.Context, stream server.Stream) error {
 		if err := stream.Send(&shared.StreamResponse{Count: i}); err != nil {
 			return err
 		}
+		// Go Micro v5.30.0's server queues a stream message that still points into its codec's
+		// write buffer, so a handler that sends faster than the socket drains has its earlier
+		// messages overwritten by later ones (Go clients see it too). Pacing keeps them intact.
+		time.Sleep(2 * time.Millisecond)
 	}
 	return nil
 }

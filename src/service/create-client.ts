@@ -5,7 +5,7 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
-import { envDuration, envInt, resolveRegistry, resolveTransport } from "./resolve.js";
+import { envDuration, envInt, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 
 export interface CreateClientOptions {
   registry?: Registry;
@@ -34,6 +34,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
   const client = new Client({
     registry,
     transport: options.transport ?? resolveTransport(),
+    foreignTransport: resolveForeignTransport(),
     selector: new Selector({ strategy }),
     codecs: options.codecs,
     contentType: options.contentType,

@@ -7,6 +7,7 @@ import { LocalRegistry } from "../registry/local.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
 import { MemoryTransport } from "../transport/memory.js";
+import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MuxTransport } from "../transport/mux/mux.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -41,12 +42,20 @@ export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux"): T
   const { plugin } = parsePluginName(name);
   switch (plugin) {
     case "mux":
-      return new MuxTransport();
+      // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
+      return new MuxTransport({ sniff: goMicroSniffer() });
+    case "http":
+      return new HttpTransport();
     case "memory":
       return new MemoryTransport();
     default:
-      throw new Error(`unknown transport ${JSON.stringify(plugin)} (MICRO_TRANSPORT): available are mux, memory`);
+      throw new Error(`unknown transport ${JSON.stringify(plugin)} (MICRO_TRANSPORT): available are mux, http, memory`);
   }
+}
+
+/** The transport for nodes that do not speak the client's own: Go Micro services speak HTTP. */
+export function resolveForeignTransport(): Transport {
+  return new HttpTransport();
 }
 
 /** Reads a duration from the environment: plain numbers are seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */

@@ -15,7 +15,7 @@ import { Selector, strategyByName, type Strategy } from "../selector/selector.js
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { joinHostPort, splitHostPort } from "../transport/mux/mux.js";
-import { envDuration, envInt, envMetadata, resolveRegistry, resolveTransport } from "./resolve.js";
+import { envDuration, envInt, envMetadata, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -98,6 +98,7 @@ export class Service {
     this.client = new Client({
       registry: this.registry,
       transport: this.transport,
+      foreignTransport: resolveForeignTransport(),
       selector: new Selector({ strategy }),
       codecs,
       timeout: options.client?.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
