@@ -21,4 +21,7 @@ export { createLogger, logger, setLogger, type Logger, type LogLevel, type LogFi
 export type { Registry, Service as ServiceRecord, Node, Endpoint, Value, WatchEvent, Watcher } from "./registry/registry.js";
 export type { Transport, Message } from "./transport/transport.js";
 export type { Codec } from "./codec/codec.js";
+export type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker/broker.js";
+export { resolveBroker } from "./broker/resolve.js";
+export type { MessageContext, Publication, PublishOptions, SubscriberFunc, SubscriberWrapper, SubscriptionHandler, SubscriptionOptions } from "./broker/subscriber.js";
 export { Selector, random, roundRobin, leastRequests, filterVersion, filterMetadata, filterEndpoint, type Filter, type Strategy } from "./selector/selector.js";

@@ -6,6 +6,8 @@ import type { Registry } from "../registry/registry.js";
 import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
 import { envDuration, envInt, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import type { Broker } from "../broker/broker.js";
+import { resolveBroker } from "../broker/resolve.js";
 
 export interface CreateClientOptions {
   registry?: Registry;
@@ -19,6 +21,8 @@ export interface CreateClientOptions {
   strategy?: Strategy;
   wrappers?: CallWrapper[];
   logger?: Logger;
+  /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
+  broker?: Broker;
 }
 
 /**
@@ -31,6 +35,8 @@ export function createClient(options: CreateClientOptions = {}): Client {
   // A registry resolved here is closed with the client (its connections would keep the process
   // alive), except the per-process memory registry, which services in the process share.
   const registry = new CacheRegistry(inner, { closeInner: !options.registry && inner.name !== "memory" });
+  const broker = options.broker ?? resolveBroker(undefined, undefined, { registry, logger: options.logger });
+  const ownsBroker = !options.broker && broker.name !== "memory";
   const client = new Client({
     registry,
     transport: options.transport ?? resolveTransport(),
@@ -42,11 +48,13 @@ export function createClient(options: CreateClientOptions = {}): Client {
     retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
     wrappers: options.wrappers,
     logger: options.logger,
+    broker,
   });
   const closeClient = client.close.bind(client);
   client.close = () => {
     closeClient();
-    void registry.close();
+    // The broker first: the http broker deregisters through the registry.
+    void (ownsBroker ? broker.disconnect().catch(() => {}) : Promise.resolve()).then(() => registry.close());
   };
   return client;
 }

@@ -15,6 +15,9 @@ import { Selector, strategyByName, type Strategy } from "../selector/selector.js
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { joinHostPort, splitHostPort } from "../transport/mux/mux.js";
+import type { Broker } from "../broker/broker.js";
+import { resolveBroker } from "../broker/resolve.js";
+import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../broker/subscriber.js";
 import { envDuration, envInt, envMetadata, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
@@ -38,9 +41,16 @@ export interface ServiceOptions {
   gracePeriod?: number;
   registry?: Registry;
   transport?: Transport;
+  /**
+   * Pub/sub for subscribe() and client.publish() (default: `MICRO_BROKER`, else `http`, which
+   * needs no server). A broker passed here is connected on start but left connected on stop.
+   */
+  broker?: Broker;
   codecs?: Codecs;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
+  /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
+  wrapSubscriber?: SubscriberWrapper[];
   /** Call wrappers for this service's client, outermost first. */
   wrapCall?: CallWrapper[];
   /** Client defaults: per-call timeout in ms, retries, selection strategy. */
@@ -61,7 +71,10 @@ export class Service {
   readonly client: Client;
   readonly registry: CacheRegistry;
   readonly transport: Transport;
+  readonly broker: Broker;
   readonly log: Logger;
+  private readonly subscriptions: Subscriptions;
+  private readonly ownsBroker: boolean;
   private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod" | "metadata" | "address">> & ServiceOptions;
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
@@ -94,6 +107,10 @@ export class Service {
     this.registry = new CacheRegistry(registry, { closeInner: !options.registry && registry.name !== "memory" });
     this.transport = options.transport ?? resolveTransport();
     this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
+    // Like the registry: a broker resolved here is ours to disconnect, except the shared memory one.
+    this.broker = options.broker ?? resolveBroker(undefined, undefined, { registry: this.registry, logger: this.log });
+    this.ownsBroker = !options.broker && this.broker.name !== "memory";
+    this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: options.wrapSubscriber, logger: this.log });
     const strategy = options.client?.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
     this.client = new Client({
       registry: this.registry,
@@ -106,7 +123,18 @@ export class Service {
       wrappers: options.wrapCall,
       from: name,
       logger: this.log,
+      broker: this.broker,
     });
+  }
+
+  /**
+   * Calls `handler` with each message published to `topic`, its body decoded by Content-Type.
+   * With `queue`, each message goes to one subscriber of the queue group. Call before start().
+   */
+  subscribe<T = unknown>(topic: string, handler: SubscriptionHandler<T>, options?: SubscriptionOptions): this {
+    if (this.state !== "new") throw new Error("subscribe() must be called before the service starts");
+    this.subscriptions.add(topic, handler, options);
+    return this;
   }
 
   /** Serves every public method of `instance` as `<Class>.<Method>`. Call before start(). */
@@ -125,10 +153,13 @@ export class Service {
     if (this.state !== "new") throw new Error(`service ${this.name} is ${this.state}; a service starts once`);
     this.state = "starting";
     await runHooks(this.options.beforeStart);
+    await this.broker.connect();
     this.listener = await this.transport.listen(this.options.address, { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     await this.register();
     this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
+    // As Go Micro: subscribe once registered, so the service is discoverable before it consumes.
+    await this.subscriptions.start();
     this.state = "running";
     this.log.info("service started", { id: this.id, address: this.address, transport: this.transport.name, registry: this.registry.name, endpoints: this.server.endpoints().map((e) => e.name) });
     await runHooks(this.options.afterStart);
@@ -143,11 +174,14 @@ export class Service {
     if (this.record) {
       await this.registry.deregister(this.record).catch((err: Error) => this.log.warn("deregister failed", { err: err.message }));
     }
+    await this.subscriptions.stop();
     await this.listener?.close();
     const drained = await this.server.drain(this.options.gracePeriod);
     if (!drained) this.log.warn("grace period over with calls still in flight", { pending: this.server.pending, gracePeriod: this.options.gracePeriod });
+    if (!(await this.subscriptions.drain(this.options.gracePeriod))) this.log.warn("grace period over with subscriber handlers still running");
     this.listener?.destroy();
     this.client.close();
+    if (this.ownsBroker) await this.broker.disconnect().catch((err: Error) => this.log.warn("broker disconnect failed", { err: err.message }));
     await this.registry.close();
     this.state = "stopped";
     this.log.info("service stopped", { id: this.id });
@@ -190,7 +224,7 @@ export class Service {
       name: this.name,
       version: this.version,
       metadata: null,
-      endpoints: this.server.endpoints(),
+      endpoints: [...this.server.endpoints(), ...this.subscriptions.endpoints()],
       nodes: [
         {
           id: this.id,
@@ -198,7 +232,7 @@ export class Service {
           metadata: {
             ...this.options.metadata,
             transport: this.transport.name,
-            broker: "http",
+            broker: this.broker.name,
             server: "mucp",
             registry: this.registry.name,
             protocol: "mucp",

@@ -1,0 +1,231 @@
+/**
+ * Typed subscriptions for a service: `service.subscribe(topic, handler, { queue })`. A message's
+ * body is decoded by its Content-Type (as Go Micro's server does) and handed to the handler with
+ * a context carrying the message's metadata; subscriber wrappers run around the handler.
+ *
+ * Failure policy (the message is never lost silently, the subscriber never dies):
+ * - the handler throws: logged, and the message is nacked, so brokers that can redeliver do;
+ * - the body does not decode, or its Content-Type is unknown: logged and nacked without requeue
+ *   (dead-lettered where the broker can), because no retry can fix it.
+ */
+import { randomUUID } from "node:crypto";
+import type { Codecs } from "../codec/index.js";
+import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
+import type { Logger } from "../logger/logger.js";
+import { Metadata } from "../metadata/metadata.js";
+import type { Endpoint } from "../registry/registry.js";
+import { type Caller, type Context, propagatedMetadata } from "../server/context.js";
+import type { Broker, BrokerEvent, Header, Subscriber } from "./broker.js";
+import { TOPIC_HEADER } from "./broker.js";
+import { headerValue } from "./util.js";
+
+/** What a subscriber handler gets besides the payload. Usable as `ctx` in client calls, to pass the metadata on. */
+export interface MessageContext extends Context {
+  readonly topic: string;
+  /** The queue group this subscription belongs to, if any. */
+  readonly queue: string | undefined;
+  /** The message id (`Micro-Id`), when the publisher set one. */
+  readonly id: string | undefined;
+  readonly contentType: string;
+  /** With `autoAck: false`: confirm the message. */
+  ack(): Promise<void>;
+  /** With `autoAck: false`: give the message back for redelivery (where the broker can). */
+  nack(): Promise<void>;
+}
+
+/** A received message as subscriber wrappers see it. */
+export interface Publication {
+  readonly topic: string;
+  readonly contentType: string;
+  readonly header: Header;
+  readonly body: Uint8Array;
+  /** The decoded body. */
+  readonly payload: unknown;
+}
+
+/** The innermost function a subscriber wrapper wraps. */
+export type SubscriberFunc = (message: Publication, ctx: MessageContext) => Promise<void>;
+
+/** Subscriber middleware, as Go Micro's SubscriberWrapper. The first given is the outermost. */
+export type SubscriberWrapper = (next: SubscriberFunc) => SubscriberFunc;
+
+export type SubscriptionHandler<T> = (payload: T, ctx: MessageContext) => Promise<void> | void;
+
+export interface SubscriptionOptions {
+  /** Queue group: each message goes to one subscriber of the group (default: every subscriber gets it). */
+  queue?: string;
+  /** Ack when the handler resolves, nack when it throws (default true). */
+  autoAck?: boolean;
+  /** Handlers of this subscription running at once (default 1: in arrival order). */
+  concurrency?: number;
+  /** Wrappers for this subscription only, inside the service-wide ones. */
+  wrappers?: SubscriberWrapper[];
+  /** The endpoint name published in the registry (default `Func`, as Go Micro names function subscribers). */
+  name?: string;
+}
+
+interface Entry {
+  topic: string;
+  options: SubscriptionOptions;
+  invoke: SubscriberFunc;
+  subscriber?: Subscriber;
+}
+
+export interface SubscriptionsOptions {
+  /** The subscribing service's name. */
+  service: string;
+  broker: Broker;
+  codecs: Codecs;
+  wrappers?: SubscriberWrapper[];
+  logger: Logger;
+}
+
+/** A service's subscriptions: declared before start, made at start, removed at stop. */
+export class Subscriptions {
+  private readonly entries: Entry[] = [];
+  private inflight = 0;
+  private idle: Array<() => void> = [];
+
+  constructor(private readonly options: SubscriptionsOptions) {}
+
+  add<T>(topic: string, handler: SubscriptionHandler<T>, options: SubscriptionOptions = {}): void {
+    if (!topic) throw new TypeError("subscribe(): a topic is required");
+    let invoke: SubscriberFunc = async (message, ctx) => handler(message.payload as T, ctx);
+    const wrappers = [...(this.options.wrappers ?? []), ...(options.wrappers ?? [])];
+    for (let i = wrappers.length - 1; i >= 0; i--) invoke = wrappers[i](invoke);
+    this.entries.push({ topic, options, invoke });
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Go Micro publishes subscribers as endpoints with metadata `{topic, subscriber: "true"}`. */
+  endpoints(): Endpoint[] {
+    return this.entries.map((e) => ({ name: e.options.name ?? "Func", request: null, response: null, metadata: { topic: e.topic, subscriber: "true", ...(e.options.queue ? { queue: e.options.queue } : {}) } }));
+  }
+
+  async start(): Promise<void> {
+    for (const entry of this.entries) {
+      const { queue, concurrency } = entry.options;
+      // The broker never acks for us: deliver() settles each message itself, by the policy above.
+      entry.subscriber = await this.options.broker.subscribe(entry.topic, (event) => this.deliver(entry, event), { queue, concurrency, autoAck: false });
+    }
+  }
+
+  /** Unsubscribes; messages being handled finish (see drain). */
+  async stop(): Promise<void> {
+    for (const entry of this.entries) {
+      await entry.subscriber?.unsubscribe().catch((err: Error) => this.options.logger.warn("unsubscribe failed", { topic: entry.topic, err: err.message }));
+      entry.subscriber = undefined;
+    }
+  }
+
+  /** Resolves true once no handler is running, or false after `timeout` ms. */
+  drain(timeout: number): Promise<boolean> {
+    if (this.inflight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeout);
+      this.idle.push(() => (clearTimeout(timer), resolve(true)));
+    });
+  }
+
+  private async deliver(entry: Entry, event: BrokerEvent): Promise<void> {
+    this.inflight++;
+    try {
+      await this.handle(entry, event);
+    } finally {
+      if (--this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  private async handle(entry: Entry, event: BrokerEvent): Promise<void> {
+    const { header, body } = event.message;
+    const log = this.options.logger;
+    const contentType = headerValue(header, "Content-Type") ?? DEFAULT_CONTENT_TYPE;
+    const codec = this.options.codecs.find(contentType);
+    let payload: unknown;
+    try {
+      if (!codec) throw new Error(`unsupported Content-Type ${contentType} (supported: ${this.options.codecs.contentTypes.join(", ")})`);
+      payload = codec.decode(body);
+    } catch (err) {
+      log.error("dropped a message whose body does not decode", { topic: entry.topic, contentType, bytes: body.length, err: (err as Error).message });
+      return event.nack({ requeue: false });
+    }
+    const ctx = new EventContext(this.options.service, entry.topic, entry.options.queue, header, contentType, event);
+    try {
+      await entry.invoke({ topic: entry.topic, contentType, header, body, payload }, ctx);
+      if (entry.options.autoAck !== false) await event.ack();
+    } catch (err) {
+      log.error("subscriber failed; the message is not acknowledged", { topic: entry.topic, id: ctx.id, err: err instanceof Error ? err.stack : String(err) });
+      if (entry.options.autoAck !== false) await event.nack();
+    }
+  }
+}
+
+class EventContext implements MessageContext {
+  readonly deadline = undefined;
+  readonly signal = new AbortController().signal;
+  private metadata_: Metadata | undefined;
+
+  constructor(
+    readonly service: string,
+    readonly topic: string,
+    readonly queue: string | undefined,
+    private readonly header: Header,
+    readonly contentType: string,
+    private readonly event: BrokerEvent,
+  ) {}
+
+  get endpoint(): string {
+    return this.topic;
+  }
+  get id(): string | undefined {
+    return headerValue(this.header, "Micro-Id");
+  }
+  get metadata(): Metadata {
+    return (this.metadata_ ??= new Metadata(this.header));
+  }
+  get caller(): Caller {
+    return { service: headerValue(this.header, "Micro-From-Service"), address: "" };
+  }
+  ack(): Promise<void> {
+    return this.event.ack();
+  }
+  nack(): Promise<void> {
+    return this.event.nack();
+  }
+}
+
+export interface PublishOptions {
+  /** Sent as message headers. */
+  metadata?: Record<string, string> | Metadata;
+  /** Content-Type of the payload (default: the client's, normally application/json; Uint8Array payloads: application/octet-stream). */
+  contentType?: string;
+  /** The context being served, to pass its metadata on (tracing ids, auth). */
+  ctx?: Context;
+}
+
+/**
+ * Encodes `payload` by Content-Type and publishes it with Go Micro's headers: the metadata,
+ * `Content-Type`, `Micro-Topic` and a fresh `Micro-Id`.
+ */
+export async function publishPayload(
+  broker: Broker,
+  codecs: Codecs,
+  topic: string,
+  payload: unknown,
+  options: PublishOptions & { defaultContentType?: string; from?: string } = {},
+): Promise<void> {
+  const contentType = options.contentType ?? (payload instanceof Uint8Array ? "application/octet-stream" : (options.defaultContentType ?? DEFAULT_CONTENT_TYPE));
+  const body = codecs.get(contentType, "go.micro.client").encode(payload);
+  const header: Header = {};
+  if (options.ctx) for (const [key, value] of propagatedMetadata(options.ctx)) header[key] = value;
+  const metadata = options.metadata instanceof Metadata ? options.metadata : new Metadata(options.metadata ?? {});
+  for (const [key, value] of metadata) header[key] = value;
+  if (options.from) header["Micro-From-Service"] = options.from;
+  header["Content-Type"] = contentType;
+  header[TOPIC_HEADER] = topic;
+  header["Micro-Id"] = randomUUID();
+  await broker.publish(topic, { header, body });
+}
