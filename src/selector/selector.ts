@@ -177,10 +177,14 @@ export class Selector implements LoadInfo {
     return nodes;
   }
 
-  /** Drops excluded nodes, and ejected ones unless every node is ejected (then try them anyway). */
+  /**
+   * Prefers nodes not excluded and not ejected; when that leaves nothing, falls back to the
+   * excluded ones, then the ejected ones (a retry on a tried node beats no retry at all).
+   */
   private usable(nodes: Node[], exclude?: ReadonlySet<string>): Node[] {
     if (this.ejections.size === 0 && (!exclude || exclude.size === 0)) return nodes;
-    const allowed = exclude && exclude.size > 0 ? nodes.filter((n) => !exclude.has(n.address)) : nodes;
+    const untried = exclude && exclude.size > 0 ? nodes.filter((n) => !exclude.has(n.address)) : nodes;
+    const allowed = untried.length > 0 ? untried : nodes;
     const healthy = allowed.filter((n) => !this.isEjected(n.address));
     return healthy.length > 0 ? healthy : allowed;
   }

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Context, createClient, createService, type HandlerWrapper, MicroError, type Service } from "../../src/index.js";
+import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import type { Logger } from "../../src/logger/logger.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
@@ -20,6 +20,12 @@ class Greeter {
   }
   async Meta(_req: unknown, ctx: Context): Promise<{ trace?: string; caller?: string; remaining?: number }> {
     return { trace: ctx.metadata.get("x-trace-id"), caller: ctx.caller.service, remaining: ctx.deadline === undefined ? undefined : ctx.deadline - Date.now() };
+  }
+  timeouts = 0;
+  /** Fails with a server-side 408 the first `req.failures` times. */
+  async Flaky(req: { failures: number }): Promise<{ attempts: number }> {
+    if (++this.timeouts <= req.failures) throw MicroError.timeout("greeter", "backend timed out");
+    return { attempts: this.timeouts };
   }
   async Slow(req: { ms: number }, ctx: Context): Promise<{ aborted: boolean }> {
     await new Promise((resolve) => setTimeout(resolve, req.ms));
@@ -48,7 +54,8 @@ describe("rpc over mux with a memory registry", () => {
     }
   };
   const greeter = createService({ name: "greeter", registry, logger: quiet, wrapHandler: [tag("outer"), tag("inner")] });
-  greeter.handle(new Greeter());
+  const handler = new Greeter();
+  greeter.handle(handler);
   let relay: Service;
   relay = createService({ name: "relay", registry, logger: quiet });
   relay.handle(new Relay(() => relay));
@@ -72,7 +79,7 @@ describe("rpc over mux with a memory registry", () => {
     assert.match(node.id, /^greeter-[0-9a-f-]{36}$/);
     assert.match(node.address, /^127\.0\.0\.1:\d+$/);
     assert.deepEqual({ ...node.metadata }, { transport: "mux", broker: "http", server: "mucp", registry: "memory", protocol: "mucp" });
-    assert.deepEqual(record.endpoints?.map((e) => e.name), ["Greeter.Crash", "Greeter.Hello", "Greeter.Meta", "Greeter.Slow"]);
+    assert.deepEqual(record.endpoints?.map((e) => e.name), ["Greeter.Crash", "Greeter.Flaky", "Greeter.Hello", "Greeter.Meta", "Greeter.Slow"]);
   });
 
   it("calls an endpoint through the typed proxy", async () => {
@@ -148,6 +155,28 @@ describe("rpc over mux with a memory registry", () => {
 
   it("times out with 408 and fires the handler's signal", async () => {
     await assert.rejects(client.call("greeter", "Greeter.Slow", { ms: 400 }, { timeout: 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+  });
+
+  it("retries a server's 408 only for calls marked idempotent", async () => {
+    handler.timeouts = 0;
+    await assert.rejects(client.call("greeter", "Greeter.Flaky", { failures: 2 }), (err: unknown) => err instanceof MicroError && err.code === 408 && err.id === "greeter");
+    assert.equal(handler.timeouts, 1, "a call not marked idempotent ran once");
+    handler.timeouts = 0;
+    assert.deepEqual(await client.call("greeter", "Greeter.Flaky", { failures: 2 }, { idempotent: true }), { attempts: 3 });
+  });
+
+  it("retries a call that could not be delivered on another node", async () => {
+    const dead = { name: "greeter", version: "dead", metadata: null, endpoints: null, nodes: [{ id: "greeter-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }] };
+    await registry.register(dead);
+    try {
+      // Round robin from a fresh client reaches the dead node within the first two calls.
+      const rr = createClient({ registry, logger: quiet, strategy: roundRobin() });
+      for (let i = 0; i < 4; i++) assert.deepEqual(await rr.call("greeter", "Greeter.Hello", { name: "x" }, { retries: 1 }), { msg: "Hello x" });
+      assert.equal(rr.selector.isEjected("127.0.0.1:1"), true, "the dead node was tried and ejected");
+      rr.close();
+    } finally {
+      await registry.deregister(dead);
+    }
   });
 
   it("calls an explicit address without the registry", async () => {

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Context, createClient, createLogger, createService, MicroError } from "../../src/index.js";
+import { type Context, createClient, createLogger, createService, MicroError, roundRobin } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
 
@@ -156,6 +156,19 @@ describe("streaming rpc", () => {
     );
     assert.ok(got.length > 0 && got.length < 100, `received ${got.length} before the deadline`);
     assert.ok(Date.now() - started < 2_000);
+  });
+
+  it("opens a stream on another node when the chosen one is unreachable", async () => {
+    const dead = { name: "streams", version: "dead", metadata: null, endpoints: null, nodes: [{ id: "streams-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }] };
+    await registry.register(dead);
+    try {
+      const rr = createClient({ registry, logger: quiet, strategy: roundRobin() });
+      for (let i = 0; i < 4; i++) assert.deepEqual(await collect(rr.service<Greeter>("streams").Greeter.Count({ to: 2 }, { retries: 1 })), [{ n: 1 }, { n: 2 }]);
+      assert.equal(rr.selector.isEjected("127.0.0.1:1"), true, "the dead node was tried and ejected");
+      rr.close();
+    } finally {
+      await registry.deregister(dead);
+    }
   });
 
   it("unknown stream endpoints and unary calls to streams get clear errors", async () => {

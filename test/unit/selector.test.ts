@@ -50,6 +50,7 @@ describe("selector", () => {
     selector.mark("a2", true);
     for (let i = 0; i < 20; i++) assert.equal(selector.select("svc", services)!.address, "b1");
     assert.equal(selector.select("svc", services, { exclude: new Set(["b1"]) })?.address.startsWith("a"), true);
+    assert.ok(selector.select("svc", services, { exclude: new Set(["a1", "a2", "b1"]) }), "with every node tried, a tried one is picked again");
     selector.mark("a1", false);
     assert.equal(selector.isEjected("a1"), false);
   });
