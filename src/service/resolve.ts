@@ -4,6 +4,7 @@
  */
 import { MemoryRegistry } from "../registry/memory.js";
 import { LocalRegistry } from "../registry/local.js";
+import { EtcdRegistry } from "../registry/etcd.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
 import { MemoryTransport } from "../transport/memory.js";
@@ -32,8 +33,10 @@ export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", ad
     case "nats":
       // Network registries connect (and import their driver) on first use, so this stays synchronous.
       return new NatsRegistry({ servers: where });
+    case "etcd":
+      return new EtcdRegistry({ hosts: where });
     default:
-      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, nats`);
+      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, nats, etcd`);
   }
 }
 
