@@ -25,6 +25,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { logger } from "../logger/logger.js";
 import { Lazy, loadDriver } from "./driver.js";
+import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_REGISTER_TTL,
   type RegisterOptions,
@@ -55,16 +56,11 @@ export interface NatsRegistryOptions {
   watchTopic?: string;
 }
 
-/** A one-node record and when it expires. */
+/** A one-node record we own and when it expires. */
 interface NodeRecord {
   service: Service;
   ttl: number;
   expiresAt: number;
-}
-
-/** A node heard of from someone else; `content` tells a heartbeat from a change. */
-interface HeardNode extends NodeRecord {
-  content: string;
 }
 
 /** Go Micro's `registry.Result` (no json tags, hence the capitals), plus our optional TTL. */
@@ -87,9 +83,7 @@ export class NatsRegistry implements Registry {
   /** Nodes this process registered and answers for. */
   private readonly owned = new Map<string, NodeRecord>();
   /** Nodes heard of through announcements or answers (only while watching). */
-  private readonly heard = new Map<string, HeardNode>();
-  /** Service names whose silent nodes are being confirmed. */
-  private readonly confirming = new Set<string>();
+  private readonly heard = new NodeLiveness({ emit: (action, record) => this.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
   private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
   private readonly connection = new Lazy(() => this.connect());
   private driver: NatsDriver | undefined;
@@ -125,7 +119,7 @@ export class NatsRegistry implements Registry {
   async getService(name: string): Promise<Service[]> {
     const query = { name, version: "", metadata: null, endpoints: null, nodes: null }; // Go's &Service{Name: name}
     const services = mergeServices((await this.query("get", query)).filter((s) => s.name === name));
-    if (this.watchSubscription) this.noteAlive(services);
+    if (this.watchSubscription) this.heard.lookedUp(services);
     return services;
   }
 
@@ -208,9 +202,8 @@ export class NatsRegistry implements Registry {
 
   /** After an outage: tell everyone about our nodes again, and make watchers re-read. */
   private resync(nc: NatsConnection): void {
-    const now = Date.now();
     for (const record of this.owned.values()) this.announce(nc, "create", record.service, record.ttl);
-    for (const node of this.heard.values()) node.expiresAt = now + node.ttl;
+    this.heard.restartClocks();
     for (const watcher of [...this.watchers]) watcher.queue.stop();
   }
 
@@ -230,37 +223,10 @@ export class NatsRegistry implements Registry {
   private onAnnouncement(data: Uint8Array): void {
     const announcement = decodeAnnouncement(data);
     if (!announcement?.service) return;
-    const { action, service } = announcement;
-    const now = Date.now();
+    const { action, service, ttl } = announcement;
     for (const node of service.nodes) {
-      const record = withNodes(service, [node]);
-      const key = nodeKey(service, node.id);
-      if (action === "delete") {
-        this.heard.delete(key);
-        this.emit("delete", record);
-        continue;
-      }
-      const before = this.heard.get(key);
-      const ttl = announcement.ttl ?? before?.ttl ?? DEFAULT_REGISTER_TTL;
-      const content = JSON.stringify(record);
-      this.heard.set(key, { service: record, content, ttl, expiresAt: now + ttl });
-      // A heartbeat repeats what watchers know; only news is passed on.
-      if (!before) this.emit("create", record);
-      else if (before.content !== content) this.emit("update", record);
-    }
-  }
-
-  /** Nodes a lookup found alive are tracked too, so they expire if their owner dies before its next heartbeat. */
-  private noteAlive(services: Service[]): void {
-    const now = Date.now();
-    for (const service of services) {
-      for (const node of service.nodes) {
-        const key = nodeKey(service, node.id);
-        const before = this.heard.get(key);
-        const record = withNodes(service, [node]);
-        const ttl = before?.ttl ?? DEFAULT_REGISTER_TTL;
-        this.heard.set(key, { service: record, content: before?.content ?? JSON.stringify(record), ttl, expiresAt: now + ttl });
-      }
+      if (action === "delete") this.heard.removed(withNodes(service, [node]));
+      else this.heard.announced(withNodes(service, [node]), ttl);
     }
   }
 
@@ -319,33 +285,7 @@ export class NatsRegistry implements Registry {
       this.owned.delete(key);
       this.announce(nc, "delete", record.service);
     }
-    if (!this.connected) return; // silence during an outage says nothing about the nodes
-    const suspects = new Map<string, string[]>();
-    for (const [key, node] of this.heard) {
-      const name = node.service.name;
-      if (node.expiresAt > now || this.confirming.has(name)) continue;
-      suspects.set(name, [...(suspects.get(name) ?? []), key]);
-    }
-    for (const [name, keys] of suspects) void this.confirm(name, keys);
-  }
-
-  /** Asks who still answers for `name`; silent nodes nobody answers for are deleted. */
-  private async confirm(name: string, keys: string[]): Promise<void> {
-    this.confirming.add(name);
-    try {
-      const alive = new Set((await this.getService(name)).flatMap((s) => s.nodes.map((node) => nodeKey(s, node.id))));
-      const now = Date.now();
-      for (const key of keys) {
-        const node = this.heard.get(key);
-        if (!node || node.expiresAt > now || alive.has(key)) continue;
-        this.heard.delete(key);
-        this.emit("delete", node.service);
-      }
-    } catch {
-      // Not connected: the next sweep after reconnecting tries again.
-    } finally {
-      this.confirming.delete(name);
-    }
+    if (this.connected) this.heard.sweep(); // silence during an outage says nothing about the nodes
   }
 }
 

@@ -1,0 +1,103 @@
+/**
+ * TTL for registries without a central store (nats, mdns), where every process answers for its own
+ * nodes and announces changes. A dead process answers nothing, so lookups miss it at once; but a
+ * watcher only hears announcements, and a process killed with -9 announces nothing. So a watcher
+ * keeps a last-heard time per node: a node silent for its TTL is confirmed with one lookup, and if
+ * nobody answers for it any more, watchers get a `delete`.
+ */
+import type { Service, WatchAction } from "./registry.js";
+
+interface HeardNode {
+  /** One-node record. */
+  service: Service;
+  /** Its JSON, to tell a heartbeat from a change. */
+  content: string;
+  ttl: number;
+  expiresAt: number;
+}
+
+export interface LivenessHooks {
+  emit(action: WatchAction, record: Service): void;
+  /** Who answers for `name` now; throws when that can't be known (not connected). */
+  lookup(name: string): Promise<Service[]>;
+}
+
+export class NodeLiveness {
+  private readonly nodes = new Map<string, HeardNode>();
+  /** Service names whose silent nodes are being confirmed. */
+  private readonly confirming = new Set<string>();
+
+  constructor(
+    private readonly hooks: LivenessHooks,
+    private readonly defaultTtl: number,
+  ) {}
+
+  /** A node announced itself (create or heartbeat); watchers hear only what is news. */
+  announced(record: Service, ttl: number | undefined): void {
+    const key = nodeKey(record);
+    const before = this.nodes.get(key);
+    const content = JSON.stringify(record);
+    const lifetime = ttl ?? before?.ttl ?? this.defaultTtl;
+    this.nodes.set(key, { service: record, content, ttl: lifetime, expiresAt: Date.now() + lifetime });
+    if (!before) this.hooks.emit("create", record);
+    else if (before.content !== content) this.hooks.emit("update", record);
+  }
+
+  /** A node announced its end. */
+  removed(record: Service): void {
+    this.nodes.delete(nodeKey(record));
+    this.hooks.emit("delete", record);
+  }
+
+  /** Nodes a lookup found are tracked too, so they expire if their owner dies before its next announcement. */
+  lookedUp(services: Service[]): void {
+    const now = Date.now();
+    for (const service of services) {
+      for (const node of service.nodes) {
+        const record = { ...service, nodes: [node] };
+        const key = nodeKey(record);
+        const before = this.nodes.get(key);
+        const ttl = before?.ttl ?? this.defaultTtl;
+        this.nodes.set(key, { service: record, content: before?.content ?? JSON.stringify(record), ttl, expiresAt: now + ttl });
+      }
+    }
+  }
+
+  /** After an outage nobody could be heard: start every node's clock again. */
+  restartClocks(): void {
+    const now = Date.now();
+    for (const node of this.nodes.values()) node.expiresAt = now + node.ttl;
+  }
+
+  /** Confirms the nodes that have been silent for their TTL. */
+  sweep(): void {
+    const now = Date.now();
+    const suspects = new Set<string>();
+    for (const node of this.nodes.values()) {
+      if (node.expiresAt <= now && !this.confirming.has(node.service.name)) suspects.add(node.service.name);
+    }
+    for (const name of suspects) void this.confirm(name);
+  }
+
+  private async confirm(name: string): Promise<void> {
+    this.confirming.add(name);
+    try {
+      const alive = await this.hooks.lookup(name);
+      this.lookedUp(alive);
+      const now = Date.now();
+      for (const [key, node] of [...this.nodes]) {
+        if (node.service.name !== name || node.expiresAt > now) continue;
+        this.nodes.delete(key);
+        this.hooks.emit("delete", node.service);
+      }
+    } catch {
+      // The lookup couldn't be made (not connected): the next sweep tries again.
+    } finally {
+      this.confirming.delete(name);
+    }
+  }
+}
+
+function nodeKey(record: Service): string {
+  return `${record.name}\u0000${record.version}\u0000${record.nodes[0]?.id ?? ""}`;
+}
