@@ -31,6 +31,13 @@ class Probe {
     throw MicroError.conflict("probe", `stopped after ${req.n}`);
   }
 
+  /** Reads three messages of a client stream and stops reading. */
+  async TakeThree(input: AsyncIterable<{ i: number }>): Promise<{ got: number[] }> {
+    const got: number[] = [];
+    for await (const { i } of input) if (got.push(i) === 3) break;
+    return { got };
+  }
+
   async *Crash(): AsyncIterable<{ i: number }> {
     yield { i: 0 };
     throw new Error("internal detail that must not leak");
@@ -115,6 +122,24 @@ describe("streaming rpc", () => {
     assert.equal(probe.lastSignalAborted, true, "the handler's ctx.signal fired");
     // The producer can only run ahead by what fits in the stream window (1 MiB of ~80-byte messages).
     assert.ok(probe.produced < 20_000, `produced ${probe.produced}`);
+  });
+
+  it("a server that stops reading a client stream stops the client's producer", async () => {
+    let produced = 0;
+    let finished = false;
+    async function* endless(): AsyncIterable<{ i: number }> {
+      try {
+        for (let i = 0; ; i++) {
+          produced++;
+          yield { i };
+        }
+      } finally {
+        finished = true;
+      }
+    }
+    assert.deepEqual(await probes.TakeThree(endless()), { got: [0, 1, 2] });
+    assert.ok(await waitFor(() => finished, 2_000), "the client's generator was returned");
+    assert.ok(produced < 20_000, `produced ${produced}: bounded by the stream window`);
   });
 
   it("aborting the caller's signal cancels the stream", async () => {
