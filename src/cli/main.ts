@@ -11,6 +11,7 @@ import { createLogger } from "../logger/logger.js";
 import type { Registry, Service } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { parseDuration, resolveRegistry } from "../service/resolve.js";
+import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
 
 const USAGE = `usage: micro <command> [options]
 
@@ -26,6 +27,15 @@ commands:
                                         stream); without one, each line of stdin is a request
                                         and EOF ends the sending side (client and bidi streams).
                                         Takes --timeout, --metadata and --address as call does.
+  publish <topic> <json>                publish a message (--metadata key=value, repeatable)
+  subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
+  events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
+  events consume <topic>                print each event as a JSON line and ack it, until Ctrl-C
+       --group <name>                   consume as this group (resumes where it left off)
+       --offset <seq|time>              where a new group starts: a sequence number or a time
+
+The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
+use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
 
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
 `;
@@ -42,6 +52,9 @@ async function main(argv: string[]): Promise<number> {
       timeout: { type: "string" },
       metadata: { type: "string", multiple: true },
       address: { type: "string" },
+      queue: { type: "string" },
+      group: { type: "string" },
+      offset: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -60,6 +73,12 @@ async function main(argv: string[]): Promise<number> {
       return call(args, values);
     case "stream":
       return stream(args, values);
+    case "publish":
+      return publishCommand(args, values);
+    case "subscribe":
+      return subscribeCommand(args, values);
+    case "events":
+      return eventsCommand(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -187,7 +206,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+    if (err instanceof UsageError || err instanceof PubSubUsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
       process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
       process.exitCode = 2;
       return;

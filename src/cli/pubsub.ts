@@ -1,0 +1,141 @@
+/**
+ * `micro publish`, `micro subscribe` and `micro events …`: pub/sub and durable events from the
+ * command line. They use the broker and events backend a service would (MICRO_BROKER,
+ * MICRO_BROKER_ADDRESS, MICRO_EVENTS), print each message as one JSON line on stdout, and run
+ * until Ctrl-C. Each returns the exit code; mistakes in the arguments are UsageErrors.
+ */
+import type { BrokerEvent } from "../broker/broker.js";
+import { resolveBroker } from "../broker/resolve.js";
+import { publishPayload } from "../broker/subscriber.js";
+import { headerValue } from "../broker/util.js";
+import { defaultCodecs } from "../codec/index.js";
+import type { Event } from "../events/events.js";
+import { resolveEvents } from "../events/resolve.js";
+import { createLogger } from "../logger/logger.js";
+import { resolveRegistry } from "../service/resolve.js";
+
+export class PubSubUsageError extends Error {}
+
+export interface PubSubFlags {
+  metadata?: string[];
+  queue?: string;
+  group?: string;
+  offset?: string;
+}
+
+const log = createLogger({ level: "warn" });
+
+/** micro publish <topic> '<json>' */
+export async function publishCommand(args: string[], flags: PubSubFlags): Promise<number> {
+  const [topic, body] = args;
+  if (!topic || body === undefined) throw new PubSubUsageError(`publish needs a topic and a JSON message, e.g. micro publish user.created '{"id":7}'`);
+  const payload = parseJson(body);
+  const registry = resolveRegistry();
+  const broker = resolveBroker(undefined, undefined, { registry, logger: log });
+  try {
+    await publishPayload(broker, defaultCodecs, topic, payload, { metadata: parseMetadata(flags.metadata) });
+    return 0;
+  } finally {
+    await broker.disconnect();
+    await registry.close();
+  }
+}
+
+/** micro subscribe <topic> [--queue q]: one JSON line per message until Ctrl-C. */
+export async function subscribeCommand(args: string[], flags: PubSubFlags): Promise<number> {
+  const [topic] = args;
+  if (!topic) throw new PubSubUsageError("subscribe needs a topic, e.g. micro subscribe user.created --queue audit");
+  const registry = resolveRegistry();
+  const broker = resolveBroker(undefined, undefined, { registry, logger: log });
+  const subscriber = await broker.subscribe(topic, (event) => print(messageLine(event)), { queue: flags.queue });
+  process.stderr.write(`subscribed to ${topic}${flags.queue ? ` (queue ${flags.queue})` : ""} on the ${broker.name} broker; Ctrl-C to stop\n`);
+  await untilSignal();
+  await subscriber.unsubscribe();
+  await broker.disconnect();
+  await registry.close();
+  return 0;
+}
+
+/** micro events publish <topic> '<json>' | micro events consume <topic> [--group g] [--offset n|time] */
+export async function eventsCommand(args: string[], flags: PubSubFlags): Promise<number> {
+  const [action, topic, body] = args;
+  const stream = resolveEvents(undefined, undefined, { logger: log });
+  if (stream.name === "memory") throw new PubSubUsageError("micro events needs a durable stream: set MICRO_EVENTS=nats (or MICRO_BROKER=nats) and MICRO_EVENTS_ADDRESS");
+  try {
+    if (action === "publish") {
+      if (!topic || body === undefined) throw new PubSubUsageError(`events publish needs a topic and a JSON event, e.g. micro events publish orders '{"id":1}'`);
+      await stream.publish(topic, parseJson(body), { metadata: parseMetadata(flags.metadata) });
+      return 0;
+    }
+    if (action === "consume") {
+      if (!topic) throw new PubSubUsageError("events consume needs a topic, e.g. micro events consume orders --group billing");
+      await stream.consume(topic, { group: flags.group, offset: parseOffset(flags.offset) }, (event) => print(eventLine(event)));
+      process.stderr.write(`consuming ${topic}${flags.group ? ` as group ${flags.group}` : ""}; Ctrl-C to stop\n`);
+      await untilSignal();
+      return 0;
+    }
+    throw new PubSubUsageError(`events needs publish or consume, not ${JSON.stringify(action ?? "")}`);
+  } finally {
+    await stream.close();
+  }
+}
+
+function messageLine(event: BrokerEvent): Record<string, unknown> {
+  const { header, body } = event.message;
+  return { topic: event.topic, id: headerValue(header, "Micro-Id"), metadata: header, payload: decodeBody(body, headerValue(header, "Content-Type")) };
+}
+
+function eventLine(event: Event): Record<string, unknown> {
+  return { topic: event.topic, id: event.id, sequence: event.sequence, timestamp: event.timestamp.toISOString(), metadata: event.metadata, payload: decodeBody(event.payload, "application/json") };
+}
+
+/** The decoded body when its codec can decode it to something JSON can print, else its text. */
+function decodeBody(body: Uint8Array, contentType: string | undefined): unknown {
+  try {
+    const value = defaultCodecs.get(contentType).decode(body);
+    if (!(value instanceof Uint8Array)) return value;
+  } catch {
+    // not decodable by its Content-Type: show the bytes as text
+  }
+  return Buffer.from(body).toString("utf8");
+}
+
+function print(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop).off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop).on("SIGTERM", stop);
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PubSubUsageError(`the message is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function parseMetadata(pairs: string[] | undefined): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new PubSubUsageError(`--metadata ${pair}: expected key=value`);
+    metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return metadata;
+}
+
+function parseOffset(text: string | undefined): number | Date | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw new PubSubUsageError(`--offset ${text}: expected a sequence number or a time such as 2026-01-01T00:00:00Z`);
+  return date;
+}
