@@ -98,6 +98,7 @@ class MemoryConnection implements ClientConnection {
 /** Delivers one end's frames to the other end, asynchronously as a socket would. */
 function link(peer: () => MuxStream | undefined): StreamOutput {
   return {
+    maxFrameSize: Infinity,
     frame(type: FrameType, stream: number, headerText: string, body: Uint8Array) {
       const frame = { type, flags: 0, stream, header: decodeHeader(Buffer.from(headerText)), body: Buffer.from(body) };
       queueMicrotask(() => peer()?.onFrame(frame));

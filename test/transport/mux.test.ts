@@ -105,6 +105,29 @@ describe("mux transport: bad input", () => {
     conn.close();
   });
 
+  it("refuses a stream message over the frame size with 413 and keeps the stream usable", async () => {
+    const echo = await transport.listen("127.0.0.1:0", {
+      handler: async () => ({ header: {}, body: Buffer.alloc(0) }),
+      streamHandler: (_req, stream) => {
+        void (async () => {
+          for (let m = await stream.recv(); m; m = await stream.recv()) await stream.send(m);
+          stream.end();
+        })();
+      },
+    });
+    try {
+      const conn = await transport.dial(echo.address);
+      const stream = conn.stream({ header: {}, body: Buffer.alloc(0) });
+      await assert.rejects(stream.send({ header: {}, body: Buffer.alloc(100 * 1024) }), (err: unknown) => err instanceof MicroError && err.code === 413);
+      await stream.send({ header: {}, body: Buffer.from("small") });
+      stream.end();
+      assert.equal(Buffer.from((await stream.recv())!.body).toString(), "small");
+      conn.close();
+    } finally {
+      echo.destroy();
+    }
+  });
+
   it("answers a response that would exceed the frame size with a 413 error", async () => {
     const big = await transport.listen("127.0.0.1:0", { handler: async () => ({ header: {}, body: Buffer.alloc(200 * 1024) }) });
     try {

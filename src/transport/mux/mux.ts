@@ -135,7 +135,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly calls = new Map<number, PendingCall>();
   private readonly streams = new Map<number, MuxStream>();
   private readonly writer: FrameWriter;
-  private readonly maxFrameSize: number;
+  readonly maxFrameSize: number;
   private nextStream = 1;
   private goingAway = false;
   private dead = false;
@@ -322,7 +322,7 @@ class ServerConnection implements StreamOutput {
   private readonly streams = new Map<number, MuxStream>();
   private readonly handler: RequestHandler;
   private readonly streamHandler: StreamHandler | undefined;
-  private readonly maxFrameSize: number;
+  readonly maxFrameSize: number;
   private readonly writer: FrameWriter;
   private readonly reader: FrameReader;
   private readonly remote: string;

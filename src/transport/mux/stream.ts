@@ -6,7 +6,7 @@
  */
 import { MicroError } from "../../errors/errors.js";
 import type { Message, TransportStream } from "../transport.js";
-import { encodeHeader, type Frame, FrameType } from "./frame.js";
+import { encodeHeader, type Frame, frameSize, FrameType } from "./frame.js";
 
 export const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 
@@ -15,6 +15,8 @@ const cost = (message: { body: Uint8Array }): number => message.body.length + 64
 
 /** How a stream writes frames onto its connection. */
 export interface StreamOutput {
+  /** Largest frame the connection may send; a bigger message is refused with 413. */
+  readonly maxFrameSize: number;
   frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void;
   /** The stream is finished; the connection forgets it. */
   streamClosed(stream: number): void;
@@ -64,13 +66,18 @@ export class MuxStream implements TransportStream {
   async send(message: Message): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.localEnded) throw new MicroError(ID, 500, "send after the stream's sending side ended");
+    const headerText = encodeHeader(message.header);
+    const bytes = frameSize(headerText, message.body);
+    if (bytes > this.output.maxFrameSize) {
+      throw MicroError.tooLarge(ID, `stream message of ${bytes} bytes exceeds the maximum frame size of ${this.output.maxFrameSize} bytes`);
+    }
     const size = cost(message);
     // A message larger than the whole window may go when nothing is outstanding.
     while (this.credit < size && this.credit < this.window) {
       await new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
     }
     this.credit -= size;
-    this.output.frame(FrameType.Data, this.id, encodeHeader(message.header), message.body);
+    this.output.frame(FrameType.Data, this.id, headerText, message.body);
   }
 
   recv(): Promise<Message | undefined> {
