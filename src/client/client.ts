@@ -233,11 +233,11 @@ export class Client {
     if (isAsyncIterable(input)) header["Micro-Stream-Input"] = "true";
     const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
     this.selector.begin(node.address);
-    const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value) });
+    const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value, { endpoint, kind: "request" }) });
     void sendInput(stream, input, encode);
     try {
       for (let message = await stream.recv(); message; message = await stream.recv()) {
-        yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service)) as Res;
+        yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service, endpoint)) as Res;
       }
     } finally {
       this.selector.end(node.address);
@@ -264,10 +264,10 @@ export class Client {
     }
   }
 
-  private decodeResponse(message: Message, contentType: string, service: string): unknown {
+  private decodeResponse(message: Message, contentType: string, service: string, endpoint: string): unknown {
     const codec = this.codecs.get(message.header["Content-Type"] ?? contentType, CLIENT_ID);
     try {
-      return codec.decode(message.body);
+      return codec.decode(message.body, { endpoint, kind: "response", id: message.header["Micro-Id"] });
     } catch (err) {
       throw new MicroError(CLIENT_ID, 500, `malformed response from ${service}: ${(err as Error).message}`);
     }
@@ -300,7 +300,7 @@ export class Client {
       "Content-Type": request.contentType,
       Timeout: String(Math.max(1, deadline - Date.now()) * 1e6),
     };
-    const body = codec.encode(request.body);
+    const body = codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header["Micro-Id"] });
     this.selector.begin(node.address);
     try {
       const pooled = this.poolFor(node).get(node.address);
@@ -310,7 +310,7 @@ export class Client {
       const error = response.header["Micro-Error"];
       if (error !== undefined) throw MicroError.parse(error);
       if (response.body.length === 0) return undefined;
-      return this.decodeResponse(response, request.contentType, request.service);
+      return this.decodeResponse(response, request.contentType, request.service, request.endpoint);
     } catch (err) {
       if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(node.address, true);
       throw err;

@@ -2,11 +2,14 @@ import { MicroError } from "../errors/errors.js";
 import { bytesCodec } from "./bytes.js";
 import type { Codec } from "./codec.js";
 import { jsonCodec } from "./json.js";
+import { jsonRpcCodec } from "./jsonrpc.js";
 import { msgpackCodec } from "./msgpack.js";
+import { protobufCodec, protoJsonCodec, ProtoSchema, type ProtoSchemaOptions, rawProtobufCodec } from "./proto.js";
+import { protoRpcCodec } from "./protorpc.js";
 import { textCodec } from "./text.js";
 
-export type { Codec } from "./codec.js";
-export { bytesCodec, jsonCodec, msgpackCodec, textCodec };
+export type { Codec, CodecContext } from "./codec.js";
+export { bytesCodec, jsonCodec, jsonRpcCodec, msgpackCodec, textCodec, protobufCodec, protoJsonCodec, protoRpcCodec, ProtoSchema, type ProtoSchemaOptions, rawProtobufCodec };
 
 export const DEFAULT_CONTENT_TYPE = "application/json";
 
@@ -17,7 +20,8 @@ export const DEFAULT_CONTENT_TYPE = "application/json";
 export class Codecs {
   private readonly byType = new Map<string, Codec>();
 
-  constructor(codecs: Iterable<Codec> = [jsonCodec, msgpackCodec, bytesCodec, textCodec]) {
+  // Go Micro's server codecs (json, json-rpc, protobuf, proto-rpc, octet-stream) plus msgpack and text.
+  constructor(codecs: Iterable<Codec> = [jsonCodec, jsonRpcCodec, rawProtobufCodec, protoRpcCodec(rawProtobufCodec), msgpackCodec, bytesCodec, textCodec]) {
     for (const codec of codecs) this.register(codec);
   }
 

@@ -162,7 +162,7 @@ export class Server {
     if (!codec) return this.error(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
     let body: unknown;
     try {
-      body = codec.decode(request.body);
+      body = codec.decode(request.body, { endpoint, kind: "request", id: header["Micro-Id"] });
     } catch (err) {
       return this.error(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
     }
@@ -170,7 +170,7 @@ export class Server {
     try {
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
       if (isAsyncIterable(result)) throw MicroError.badRequest(this.name, `${endpoint} is a stream: call it with a stream (client.stream or a for await loop)`);
-      const bytes = result === undefined ? EMPTY : codec.encode(result);
+      const bytes = result === undefined ? EMPTY : codec.encode(result, { endpoint, kind: "response", id: header["Micro-Id"] });
       return { header: { "Content-Type": contentType }, body: bytes };
     } catch (err) {
       return this.error(this.toMicroError(err, endpoint));
@@ -197,10 +197,10 @@ export class Server {
     if (!codec) return stream.end(new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`).toString());
     const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
     try {
-      const body = header["Micro-Stream-Input"] === "true" ? decodeMessages(stream, codec, this.name) : await this.firstMessage(stream, codec);
+      const body = header["Micro-Stream-Input"] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
       // Stream messages carry no headers: the request's Content-Type applies to every reply.
-      const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value) });
+      const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value, { endpoint, kind: "response" }) });
       if (isAsyncIterable(result)) {
         // A failed send (the caller went away) leaves the loop, which runs the generator's finally.
         for await (const item of result) await reply(item);
@@ -216,11 +216,11 @@ export class Server {
   }
 
   /** The single request of a server stream; decode errors become 400s. */
-  private async firstMessage(stream: TransportStream, codec: Codec): Promise<unknown> {
+  private async firstMessage(stream: TransportStream, codec: Codec, endpoint: string): Promise<unknown> {
     const message = await stream.recv();
     if (!message) return {};
     try {
-      return codec.decode(message.body);
+      return codec.decode(message.body, { endpoint, kind: "request" });
     } catch (err) {
       throw MicroError.badRequest(this.name, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
@@ -249,10 +249,10 @@ export class Server {
 }
 
 /** The caller's messages, decoded as they arrive. */
-async function* decodeMessages(stream: TransportStream, codec: Codec, id: string): AsyncGenerator<unknown> {
+async function* decodeMessages(stream: TransportStream, codec: Codec, id: string, endpoint: string): AsyncGenerator<unknown> {
   for (let message = await stream.recv(); message; message = await stream.recv()) {
     try {
-      yield codec.decode(message.body);
+      yield codec.decode(message.body, { endpoint, kind: "request" });
     } catch (err) {
       throw MicroError.badRequest(id, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
