@@ -139,4 +139,21 @@ describe("mux transport: bad input", () => {
       big.destroy();
     }
   });
+
+  it("drops a connection whose peer stops answering, found by a ping after a timeout", async () => {
+    // A peer that takes bytes and never answers: what a network partition looks like.
+    const silent = net.createServer((socket) => socket.on("data", () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const probing = new MuxTransport({ probeTimeout: 200, logger: recordingLogger([]) });
+      const conn = await probing.dial(`127.0.0.1:${port}`);
+      await assert.rejects(conn.call({ header: {}, body: Buffer.from("x") }, { deadline: Date.now() + 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+      assert.equal(conn.closed, false, "one timeout alone does not condemn the connection");
+      for (let i = 0; i < 100 && !conn.closed; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(conn.closed, true, "no pong within the probe timeout: the connection is dropped");
+    } finally {
+      silent.close();
+    }
+  });
 });

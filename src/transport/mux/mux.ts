@@ -30,6 +30,12 @@ export interface MuxOptions {
   streamWindow?: number;
   /** Milliseconds to wait for a TCP connection (default 5 s). */
   dialTimeout?: number;
+  /**
+   * After a call times out, the client pings the connection; no answer within this many ms means
+   * the peer is gone (e.g. a network partition, where no reset ever arrives) and the connection
+   * is dropped so later calls go elsewhere (default 2 s).
+   */
+  probeTimeout?: number;
   logger?: Logger;
   /**
    * Called with a connection whose first bytes are not the mux preface. Returns the connection
@@ -52,6 +58,7 @@ export class MuxTransport implements Transport {
   readonly name = "mux";
   readonly maxFrameSize: number;
   readonly streamWindow: number;
+  readonly probeTimeout: number;
   private readonly dialTimeout: number;
   private readonly log: Logger;
 
@@ -59,6 +66,7 @@ export class MuxTransport implements Transport {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.dialTimeout = options.dialTimeout ?? 5_000;
+    this.probeTimeout = options.probeTimeout ?? 2_000;
     this.log = options.logger ?? logger();
   }
 
@@ -66,6 +74,7 @@ export class MuxTransport implements Transport {
     const { host, port } = splitHostPort(address);
     const connections = new Set<ServerConnection>();
     const server = net.createServer({ noDelay: true }, (socket) => {
+      socket.setKeepAlive(true, KEEPALIVE_MS);
       const conn = new ServerConnection(socket, options, this, this.log, this.options.sniff);
       connections.add(conn);
       socket.once("close", () => connections.delete(conn));
@@ -110,6 +119,7 @@ export class MuxTransport implements Transport {
       socket.once("connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
+        socket.setKeepAlive(true, KEEPALIVE_MS);
         resolve(new MuxClientConnection(socket, address, this, this.log));
       });
     });
@@ -129,7 +139,11 @@ interface PendingCall {
 interface Limits {
   readonly maxFrameSize: number;
   readonly streamWindow: number;
+  readonly probeTimeout: number;
 }
+
+/** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
+const KEEPALIVE_MS = 15_000;
 
 class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly calls = new Map<number, PendingCall>();
@@ -139,6 +153,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   private nextStream = 1;
   private goingAway = false;
   private dead = false;
+  private probe: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -214,7 +229,10 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
       if (options.deadline !== undefined) {
         const wait = options.deadline - Date.now();
         if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
-        pending.timer = setTimeout(() => this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`)), wait);
+        pending.timer = setTimeout(() => {
+          this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
+          this.checkAlive();
+        }, wait);
       }
       if (options.signal) {
         if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
@@ -241,6 +259,14 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   /** After a GoAway or close(), the socket ends once nothing is in flight. */
   private endIfIdle(): void {
     if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
+  }
+
+  /** Pings the peer once; a connection that stays silent is dropped (see MuxOptions.probeTimeout). */
+  private checkAlive(): void {
+    if (this.probe || this.dead) return;
+    this.writer.push(FrameType.Ping, 0, "", EMPTY);
+    this.probe = setTimeout(() => this.fail(`${this.address} did not answer a ping within ${this.limits.probeTimeout} ms`), this.limits.probeTimeout);
+    this.probe.unref();
   }
 
   private cancel(stream: number, err: Error): void {
@@ -276,6 +302,10 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
       case FrameType.Ping:
         this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
         break;
+      case FrameType.Pong:
+        clearTimeout(this.probe);
+        this.probe = undefined;
+        break;
       case FrameType.Data:
       case FrameType.End:
       case FrameType.Window:
@@ -283,13 +313,14 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
         this.streams.get(frame.stream)?.onFrame(frame);
         break;
       default:
-        break; // Pong needs nothing from a client
+        break;
     }
   }
 
   private fail(reason: string): void {
     if (this.dead) return;
     this.dead = true;
+    clearTimeout(this.probe);
     this.socket.destroy();
     if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
     for (const stream of [...this.calls.keys()]) this.settle(stream)?.reject(new ConnectionLostError(reason, this.address));
