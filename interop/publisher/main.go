@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go-micro.dev/v5"
 
@@ -21,5 +22,8 @@ func main() {
 			return
 		}
 	}
+	// Go Micro's HTTP broker delivers in background goroutines, a burst from its backlog 100 ms
+	// apart: give them time before exiting.
+	time.Sleep(time.Duration(shared.EnvInt("INTEROP_LINGER_MS", 2000)) * time.Millisecond)
 	shared.Emit(map[string]int{"published": n})
 }
