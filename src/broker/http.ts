@@ -197,7 +197,7 @@ export class HttpBroker implements Broker {
     const subscription = this.subscriptions.get(id);
     if (!subscription || subscription.topic !== topic) return fail(404, `no subscriber ${id} for topic ${topic} here`);
     let redeliver = false;
-    await subscription.dispatcher.push({ topic, message, nack: (requeue) => void (redeliver = requeue) });
+    await subscription.dispatcher.pushAndWait({ topic, message, nack: (requeue) => void (redeliver = requeue) });
     if (redeliver) return fail(503, "subscriber asked for redelivery");
     res.writeHead(200).end();
   }

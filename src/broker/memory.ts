@@ -75,7 +75,7 @@ export class MemoryBroker implements Broker {
   /** `redeliver` defaults to the same subscription, while it is still subscribed. */
   private deliver(s: MemorySubscription, topic: string, message: BrokerMessage, redeliver?: () => void): void {
     const again = redeliver ?? (() => this.topics.get(topic)?.has(s) && this.deliver(s, topic, message));
-    void s.dispatcher.push({
+    s.dispatcher.push({
       topic,
       message: { header: { ...message.header }, body: message.body },
       nack: (requeue) => {

@@ -68,7 +68,7 @@ export class MqttBroker implements Broker {
       } catch (err) {
         return this.log.warn("mqtt broker: dropped a malformed message", { topic, err: (err as Error).message });
       }
-      void dispatcher.push({ topic, message });
+      dispatcher.push({ topic, message });
     });
     const filter = queue ? `$share/${queue}/${topic}` : topic;
     const granted = await client.subscribeAsync(filter, { qos: 1 });

@@ -26,6 +26,8 @@ export class NatsBroker implements Broker {
   private readonly log: Logger;
   private readonly connection: Once<NatsConnection>;
   private readonly subscriptions = new Set<Subscriber>();
+  /** The open connection, for the publish fast path. */
+  private current: NatsConnection | undefined;
 
   constructor(private readonly options: NatsBrokerOptions = {}) {
     this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? "127.0.0.1:4222";
@@ -47,11 +49,12 @@ export class NatsBroker implements Broker {
     this.subscriptions.clear();
     const nc = await opening.get().catch(() => undefined);
     opening.reset();
+    this.current = undefined;
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 
   async publish(topic: string, message: BrokerMessage): Promise<void> {
-    const nc = await this.connection.get();
+    const nc = this.current ?? (await this.connection.get());
     nc.publish(topic, encodeEnvelope(message));
   }
 
@@ -62,7 +65,7 @@ export class NatsBroker implements Broker {
       queue: options.queue || undefined,
       callback: (err: Error | null, msg: Msg) => {
         if (err) return this.log.warn("nats broker: subscription error", { topic, err: err.message });
-        void dispatcher.push({ topic, message: unwrapMessage(msg.data) });
+        dispatcher.push({ topic, message: unwrapMessage(msg.data) });
       },
     });
     // The server has the subscription once a round trip completes: then it is live.
@@ -84,6 +87,7 @@ export class NatsBroker implements Broker {
     const servers = this.address.split(",").map((s) => s.trim()).filter(Boolean);
     const nc = await connect({ servers, name: "ts-micro", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
     void this.watch(nc);
+    this.current = nc;
     return nc;
   }
 

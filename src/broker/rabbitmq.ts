@@ -137,7 +137,7 @@ export class RabbitMQBroker implements Broker {
   }
 
   private deliver(s: RabbitSubscription, channel: Channel, msg: ConsumeMessage): void {
-    void s.dispatcher.push({
+    s.dispatcher.push({
       topic: s.topic,
       message: { header: fromTable(msg.properties.headers), body: msg.content },
       ack: () => channel.ack(msg),

@@ -132,7 +132,7 @@ export class RedisBroker implements Broker {
         const reply = (await s.connection.xreadBuffer("COUNT", this.options.batch ?? 256, "BLOCK", 5_000, "STREAMS", this.key(s.topic), last)) as [Buffer, Entry[]][] | null;
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           last = id.toString();
-          void dispatcher.push({ topic: s.topic, message: toMessage(fields) });
+          dispatcher.push({ topic: s.topic, message: toMessage(fields) });
         }
         await dispatcher.idle();
       } catch (err) {
@@ -172,7 +172,7 @@ export class RedisBroker implements Broker {
 
   private dispatchEntry(s: RedisSubscription, dispatcher: Dispatcher, group: string, id: string, message: BrokerMessage): void {
     const key = this.key(s.topic);
-    void dispatcher.push({
+    dispatcher.push({
       topic: s.topic,
       message,
       ack: async () => {

@@ -24,8 +24,9 @@ export function decodeEnvelope(bytes: Uint8Array | string): BrokerMessage {
   const { Header, Body } = raw as { Header?: unknown; Body?: unknown };
   if (Header !== undefined && Header !== null && typeof Header !== "object") throw new Error("message Header is not an object");
   if (Body !== undefined && Body !== null && typeof Body !== "string") throw new Error("message Body is not a base64 string");
-  const header: Header = {};
-  for (const [key, value] of Object.entries((Header ?? {}) as Record<string, unknown>)) header[key] = String(value);
+  const header = (Header ?? {}) as Header;
+  // Go Micro sends strings; anything else is made one, in place (the object is ours).
+  for (const key in header) if (typeof header[key] !== "string") header[key] = String(header[key]);
   return { header, body: Body ? Buffer.from(Body as string, "base64") : Buffer.alloc(0) };
 }
 
@@ -62,14 +63,17 @@ export interface Delivery {
   nack?: (requeue: boolean) => Promise<void> | void;
 }
 
+type Done = (() => void) | undefined;
+
 /**
  * Runs one subscription's handler: in arrival order, at most `concurrency` at once, settling each
- * message exactly once (an explicit ack()/nack() from the handler wins over autoAck).
+ * message exactly once (an explicit ack()/nack() from the handler wins over autoAck). The hot
+ * path allocates one event per message and no promise when the handler is synchronous.
  */
 export class Dispatcher {
   private running = 0;
   // A FIFO with a moving head: Array.shift() is O(n), and bursts queue many thousands.
-  private queue: Array<{ delivery: Delivery; done: () => void }> = [];
+  private queue: Array<{ delivery: Delivery; done: Done }> = [];
   private head = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -78,12 +82,15 @@ export class Dispatcher {
     private readonly options: { autoAck: boolean; concurrency: number; log: Logger },
   ) {}
 
-  /** Queues a delivery; resolves once its handler has finished and it is settled. */
-  push(delivery: Delivery): Promise<void> {
-    return new Promise((done) => {
-      if (this.running < this.options.concurrency) this.run(delivery, done);
-      else this.queue.push({ delivery, done });
-    });
+  /** Queues a delivery; `done` is called once its handler has finished and it is settled. */
+  push(delivery: Delivery, done?: () => void): void {
+    if (this.running < this.options.concurrency) this.run(delivery, done);
+    else this.queue.push({ delivery, done });
+  }
+
+  /** Like push, resolving when the delivery is settled. */
+  pushAndWait(delivery: Delivery): Promise<void> {
+    return new Promise((resolve) => this.push(delivery, resolve));
   }
 
   /** Deliveries queued or running. */
@@ -97,27 +104,45 @@ export class Dispatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Drops queued deliveries that have not started (they are not acked, so brokers that can, redeliver). */
-  clear(): void {
-    const dropped = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    for (const { done } of dropped) done();
-    this.checkIdle();
-  }
-
-  private run(delivery: Delivery, done: () => void): void {
+  private run(delivery: Delivery, done: Done): void {
     this.running++;
-    void this.handle(delivery).finally(() => {
-      this.running--;
-      done();
-      const next = this.next();
-      if (next) this.run(next.delivery, next.done);
-      else this.checkIdle();
-    });
+    const event = new SettleOnce(delivery, this.options.log);
+    let result: Promise<void> | void;
+    try {
+      result = this.handler(event);
+    } catch (err) {
+      return this.failed(event, err, done);
+    }
+    if (result && typeof (result as Promise<void>).then === "function") {
+      (result as Promise<void>).then(
+        () => this.succeeded(event, done),
+        (err: unknown) => this.failed(event, err, done),
+      );
+    } else this.succeeded(event, done);
   }
 
-  private next(): { delivery: Delivery; done: () => void } | undefined {
+  private succeeded(event: SettleOnce, done: Done): void {
+    const settled = this.options.autoAck ? event.settle("ack") : undefined;
+    if (settled) void settled.then(() => this.finish(done));
+    else this.finish(done);
+  }
+
+  private failed(event: SettleOnce, err: unknown, done: Done): void {
+    this.options.log.error("subscriber failed; message not acknowledged", { topic: event.topic, err: err instanceof Error ? err.message : String(err) });
+    const settled = this.options.autoAck ? event.settle("nack", true) : undefined;
+    if (settled) void settled.then(() => this.finish(done));
+    else this.finish(done);
+  }
+
+  private finish(done: Done): void {
+    this.running--;
+    done?.();
+    const next = this.next();
+    if (next) this.run(next.delivery, next.done);
+    else if (this.pending === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private next(): { delivery: Delivery; done: Done } | undefined {
     if (this.head === this.queue.length) return undefined;
     const item = this.queue[this.head++];
     if (this.head === this.queue.length || this.head > 4_096) {
@@ -126,44 +151,45 @@ export class Dispatcher {
     }
     return item;
   }
-
-  private async handle(delivery: Delivery): Promise<void> {
-    const event = settleOnce(delivery, this.options.log);
-    try {
-      await this.handler(event);
-      if (this.options.autoAck) await event.ack();
-    } catch (err) {
-      this.options.log.error("subscriber failed; message not acknowledged", { topic: delivery.topic, err: err instanceof Error ? err.message : String(err) });
-      if (this.options.autoAck) await event.nack();
-    }
-  }
-
-  private checkIdle(): void {
-    if (this.pending === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-  }
 }
 
 /** A BrokerEvent whose ack/nack reach the driver at most once, and never throw at the handler. */
-function settleOnce(delivery: Delivery, log: Logger): BrokerEvent & { settled: boolean } {
-  let settled = false;
-  const settle = async (what: "ack" | "nack", run: (() => Promise<void> | void) | undefined): Promise<void> => {
-    if (settled) return;
-    settled = true;
+class SettleOnce implements BrokerEvent {
+  readonly topic: string;
+  readonly message: BrokerMessage;
+  private settled = false;
+
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly log: Logger,
+  ) {
+    this.topic = delivery.topic;
+    this.message = delivery.message;
+  }
+
+  ack(): Promise<void> {
+    return this.settle("ack") ?? Promise.resolve();
+  }
+
+  nack(options?: NackOptions): Promise<void> {
+    return this.settle("nack", options?.requeue ?? true) ?? Promise.resolve();
+  }
+
+  /** Runs the driver's ack or nack once; a promise only when the driver's is asynchronous. */
+  settle(what: "ack" | "nack", requeue = true): Promise<void> | undefined {
+    if (this.settled) return undefined;
+    this.settled = true;
+    const run = what === "ack" ? this.delivery.ack : this.delivery.nack && (() => this.delivery.nack!(requeue));
+    if (!run) return undefined;
+    const fail = (err: unknown): void => this.log.warn(`${what} failed`, { topic: this.topic, err: (err as Error).message });
     try {
-      await run?.();
+      const result = run();
+      return result && typeof result.then === "function" ? result.then(undefined, fail) : undefined;
     } catch (err) {
-      log.warn(`${what} failed`, { topic: delivery.topic, err: (err as Error).message });
+      fail(err);
+      return undefined;
     }
-  };
-  return {
-    topic: delivery.topic,
-    message: delivery.message,
-    get settled() {
-      return settled;
-    },
-    ack: () => settle("ack", delivery.ack),
-    nack: (options?: NackOptions) => settle("nack", delivery.nack && (() => delivery.nack!(options?.requeue ?? true))),
-  };
+  }
 }
 
 /**
