@@ -6,11 +6,22 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { after, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { streamName } from "../../src/events/nats.js";
 import { cli, runCli, tempRegistry, waitFor } from "../process/harness.js";
 import { requireServer, SERVERS } from "./servers.js";
 
 const children: ChildProcess[] = [];
-after(() => children.forEach((c) => c.kill("SIGKILL")));
+const streams: string[] = [];
+after(async () => {
+  children.forEach((c) => c.kill("SIGKILL"));
+  if (streams.length === 0) return;
+  const nc = await connect({ servers: "127.0.0.1:4222" });
+  const jsm = await jetstreamManager(nc);
+  for (const s of streams) await jsm.streams.delete(streamName(s)).catch(() => {});
+  await nc.close();
+});
 
 /** Starts a long-running micro command; `lines()` are its stdout JSON lines. */
 function start(args: string[], env: Record<string, string>): { child: ChildProcess; lines: () => Array<Record<string, unknown>>; stderr: () => string } {
@@ -61,6 +72,7 @@ it("micro events publish and consume --group --offset on JetStream", async () =>
   await requireServer("NATS with JetStream", SERVERS.nats.port, SERVERS.nats.start);
   const env = { MICRO_EVENTS: "nats", MICRO_EVENTS_ADDRESS: "127.0.0.1:4222" };
   const topic = `cli-events-${randomUUID().slice(0, 8)}`;
+  streams.push(topic);
   for (let n = 0; n < 3; n++) assert.equal((await runCli(["events", "publish", topic, JSON.stringify({ n })], env)).code, 0);
   const consumer = start(["events", "consume", topic, "--group", "cli", "--offset", "2"], env);
   assert.ok(await waitFor(() => consumer.lines().length === 2, 10_000), `${consumer.stderr()} ${JSON.stringify(consumer.lines())}`);
