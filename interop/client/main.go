@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"io"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,30 +93,51 @@ func stream(ctx context.Context, c client.Client, target string, opts []client.C
 
 func bench(ctx context.Context, c client.Client, target string, opts []client.CallOption) {
 	concurrency := shared.EnvInt("INTEROP_CONCURRENCY", 1)
+	warmup := time.Duration(shared.EnvInt("INTEROP_WARMUP_MS", 0)) * time.Millisecond
 	duration := time.Duration(shared.EnvInt("INTEROP_DURATION_MS", 2000)) * time.Millisecond
 	payload := &shared.Payload{ID: 42, Name: "hello", Tags: []string{"a", "b"}, OK: true}
-	var calls, failures int64
+	var failures int64
+	var measuring atomic.Bool
 	var firstErr atomic.Value
-	start := time.Now()
-	stop := start.Add(duration)
+	begin := time.Now()
+	stop := begin.Add(warmup + duration)
+	latencies := make([][]time.Duration, concurrency)
 	var wg sync.WaitGroup
 	for i := 0; i < concurrency; i++ {
 		wg.Add(1)
-		go func() {
+		go func(i int) {
 			defer wg.Done()
 			for time.Now().Before(stop) {
 				var rsp shared.Payload
-				if err := c.Call(ctx, c.NewRequest(target, "Helloworld.Echo", payload), &rsp, opts...); err != nil {
+				started := time.Now()
+				err := c.Call(ctx, c.NewRequest(target, "Helloworld.Echo", payload), &rsp, opts...)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
 					atomic.AddInt64(&failures, 1)
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				atomic.AddInt64(&calls, 1)
+				latencies[i] = append(latencies[i], time.Since(started))
 			}
-		}()
+		}(i)
 	}
+	time.Sleep(warmup)
+	measuring.Store(true)
+	measured := time.Now()
 	wg.Wait()
-	out := map[string]interface{}{"calls": calls, "errors": failures, "seconds": time.Since(start).Seconds()}
+	seconds := time.Since(measured).Seconds()
+	var all []time.Duration
+	for _, l := range latencies {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
+	out := map[string]interface{}{"calls": len(all), "errors": failures, "seconds": seconds, "rps": int(float64(len(all)) / seconds)}
+	if len(all) > 0 {
+		out["p50_us"] = all[len(all)/2].Microseconds()
+		out["p99_us"] = all[len(all)*99/100].Microseconds()
+	}
 	if e := firstErr.Load(); e != nil {
 		out["firstError"] = e
 	}

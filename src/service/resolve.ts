@@ -5,6 +5,7 @@
 import { MemoryRegistry } from "../registry/memory.js";
 import { LocalRegistry } from "../registry/local.js";
 import { EtcdRegistry } from "../registry/etcd.js";
+import { MdnsRegistry } from "../registry/mdns.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
 import { MemoryTransport } from "../transport/memory.js";
@@ -35,8 +36,11 @@ export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", ad
       return new NatsRegistry({ servers: where });
     case "etcd":
       return new EtcdRegistry({ hosts: where });
+    case "mdns":
+      // The address, if any, is the IPv4 address of the interface to multicast on.
+      return new MdnsRegistry({ interface: where });
     default:
-      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, nats, etcd`);
+      throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, mdns, nats, etcd`);
   }
 }
 
