@@ -1,0 +1,194 @@
+/**
+ * `npm run bench:peers`: ts-micro against Moleculer, NestJS microservices, Go Micro v5 and the
+ * raw node:net floor, in one run on one machine. Same payload, same echo handler, client and
+ * server in separate processes (server on core 0, client on core 1), warm-up, repetitions, median.
+ *
+ *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (1.5 s warm-up + 3 s); ≈ 8 min
+ *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (0.5 s + 1.5 s); ≈ 1.5 min
+ *
+ * Prints one JSON line per measurement on stdout and progress on stderr, then a Markdown report
+ * (also written to bench/results/latest.md). See bench/README.md, "Peers".
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { benchDir, median } from "./harness.js";
+import { catalog, cleanup, type Peer } from "./peers/catalog.js";
+import { freePort, type Proc, rssMb, spawnPinned, wallMicros } from "./peers/proc.js";
+import { markdown, type RpcPoint, type RunInfo, type StartupPoint, type Unavailable } from "./peers/report.js";
+
+const quick = process.argv.includes("--quick");
+const plan = quick
+  ? { concurrencies: [1, 64, 256], repetitions: 1, warmup: 0.5, seconds: 1.5, startupSamples: 1 }
+  : { concurrencies: [1, 16, 64, 256], repetitions: 3, warmup: 1.5, seconds: 3, startupSamples: 3 };
+const SERVER_CORE = 0;
+const CLIENT_CORE = 1;
+
+const repoDir = path.resolve(benchDir, "../..");
+const live = new Set<Proc>();
+
+/** Spawns and tracks a process, so that an interrupted run leaves none behind. */
+function track(proc: Proc): Proc {
+  live.add(proc);
+  proc.child.once("exit", () => live.delete(proc));
+  return proc;
+}
+
+const emit = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const label = (peer: Peer): string => `${peer.framework} ${peer.transport}`;
+
+let done = 0;
+let total = 0;
+const started = Date.now();
+function progress(text: string): void {
+  const elapsed = Math.round((Date.now() - started) / 1_000);
+  process.stderr.write(`[${done}/${total} runs, ${Math.floor(elapsed / 60)}m${String(elapsed % 60).padStart(2, "0")}s] ${text}\n`);
+}
+
+interface Running {
+  server: Proc;
+  address: string;
+  startupMs: number;
+}
+
+/**
+ * Starts the peer's server with a probe client already waiting, and times server process start
+ * → the probe's first successful call. The server is left running.
+ */
+async function startTimed(peer: Peer): Promise<Running> {
+  const port = await freePort();
+  const known = peer.address(port);
+  const probe = track(spawnPinned(peer.probe(known ?? "-"), peer.env, CLIENT_CORE));
+  try {
+    await probe.waitFor(/WAITING/, 20_000);
+    const { command, env } = peer.server(port);
+    const t0 = wallMicros();
+    const server = track(spawnPinned(command, { ...peer.env, ...env }, SERVER_CORE));
+    const ready = await server.waitFor(/READY (\S+)/, 20_000).catch(async (err: Error) => {
+      await server.stop();
+      throw err;
+    });
+    if (known === undefined) probe.send(ready[1]);
+    const served = JSON.parse(await probe.lastLine()) as { served_at_us: number };
+    return { server, address: known ?? ready[1], startupMs: Math.round((served.served_at_us - t0) / 100) / 10 };
+  } finally {
+    await probe.stop();
+  }
+}
+
+/** Start-up samples (a fresh server each), then the idle RSS of the last server, which stays up. */
+async function measureStartup(peer: Peer): Promise<{ running: Running; point: StartupPoint }> {
+  const samples: Running[] = [];
+  for (let i = 0; i < plan.startupSamples; i++) {
+    progress(`${label(peer)}: start-up ${i + 1}/${plan.startupSamples}`);
+    if (samples.length) await samples[samples.length - 1].server.stop();
+    samples.push(await startTimed(peer));
+  }
+  const running = samples[samples.length - 1];
+  await sleep(1_000);
+  const startupMs = median(samples, (s) => s.startupMs).startupMs;
+  const point: StartupPoint = { bench: "startup", ...names(peer), concurrency: null, rps: null, p50_us: null, p99_us: null, rss_mb: rssMb(running.server.child.pid) ?? null, startup_ms: startupMs };
+  return { running, point };
+}
+
+const names = (peer: Peer): { framework: string; transport: string } => ({ framework: peer.framework, transport: peer.transport });
+
+async function loadOnce(peer: Peer, address: string, concurrency: number): Promise<RpcPoint> {
+  const client = track(spawnPinned(peer.load(address, concurrency, plan.warmup, plan.seconds), peer.env, CLIENT_CORE));
+  const result = JSON.parse(await client.lastLine()) as { rps: number; p50_us: number; p99_us: number; errors: number };
+  return { bench: "rpc", ...names(peer), concurrency, rps: result.rps, p50_us: result.p50_us, p99_us: result.p99_us, rss_mb: null, errors: result.errors };
+}
+
+async function measureLoad(peer: Peer, running: Running, concurrency: number): Promise<RpcPoint> {
+  const runs: RpcPoint[] = [];
+  for (let r = 0; r < plan.repetitions; r++) {
+    progress(`${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`);
+    runs.push(await loadOnce(peer, running.address, concurrency));
+    done++;
+  }
+  return { ...median(runs, (x) => x.rps), rss_mb: rssMb(running.server.child.pid) ?? null };
+}
+
+/** Everything for one peer; a failure makes the peer unavailable with the reason, not the run fail. */
+async function benchPeer(peer: Peer, rpc: RpcPoint[], startup: StartupPoint[]): Promise<string | undefined> {
+  let running: Running | undefined;
+  try {
+    const measured = await measureStartup(peer);
+    running = measured.running;
+    emit(measured.point);
+    startup.push(measured.point);
+    for (const concurrency of plan.concurrencies) {
+      const point = await measureLoad(peer, running, concurrency);
+      emit(point);
+      rpc.push(point);
+    }
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/\s+/g, " ").trim();
+  } finally {
+    await running?.server.stop();
+  }
+}
+
+function runInfo(): RunInfo {
+  const go = spawnSync(process.env.GO ?? "go", ["version"], { encoding: "utf8" }).stdout?.trim() || spawnSync("/usr/local/go/bin/go", ["version"], { encoding: "utf8" }).stdout?.trim();
+  const moleculer = readVersion("moleculer");
+  const nest = readVersion("@nestjs/microservices");
+  const [load1] = os.loadavg();
+  return {
+    mode: quick ? "Quick run (`--quick`)" : "Full run",
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}, ${os.platform()}`,
+    versions: `Node ${process.version}, moleculer ${moleculer}, @nestjs/microservices ${nest}, ${go || "no Go"}, Go Micro v5.30.0`,
+    load: `Load average when the run started: ${load1.toFixed(2)}${load1 > 0.5 ? " (other work was running: figures are noisy)" : ""}.`,
+    method:
+      `Closed loops at c = ${plan.concurrencies.join(", ")}; ${plan.repetitions} run(s) per point of ${plan.warmup} s warm-up + ${plan.seconds} s measured, ` +
+      `median by req/s; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset). Start-up: median of ${plan.startupSamples}.`,
+  };
+}
+
+function readVersion(pkg: string): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(repoDir, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "not installed";
+  }
+}
+
+function stopAll(): void {
+  for (const proc of live) proc.child.kill("SIGKILL");
+}
+
+async function main(): Promise<void> {
+  process.once("SIGINT", () => (stopAll(), process.exit(130)));
+  process.once("SIGTERM", () => (stopAll(), process.exit(143)));
+  const info = runInfo();
+  const peers = await catalog(benchDir, path.join(repoDir, "bench", "go"));
+  const rpc: RpcPoint[] = [];
+  const startup: StartupPoint[] = [];
+  const missing: Unavailable[] = [];
+  const unavailable = (peer: Peer, reason: string): void => {
+    const line: Unavailable = { bench: "peers", ...names(peer), unavailable: reason };
+    emit(line);
+    missing.push(line);
+  };
+  try {
+    total = peers.filter((p) => !p.unavailable).length * plan.concurrencies.length * plan.repetitions;
+    for (const peer of peers) {
+      const reason = peer.unavailable ?? (await benchPeer(peer, rpc, startup));
+      if (reason) unavailable(peer, reason);
+    }
+  } finally {
+    stopAll();
+    cleanup(peers);
+  }
+  const report = markdown(info, rpc, startup, missing);
+  process.stdout.write(`\n${report}`);
+  const resultsDir = path.join(repoDir, "bench", "results");
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.writeFileSync(path.join(resultsDir, "latest.md"), report);
+  progress(`done; report written to ${path.relative(process.cwd(), path.join(resultsDir, "latest.md"))}`);
+}
+
+await main();

@@ -1,0 +1,88 @@
+/**
+ * One way to call each Node peer's echo service with the benchmark payload. Each caller does
+ * what a user of that framework would: ts-micro through the registry, Moleculer through its
+ * broker, NestJS through a ClientProxy, and the floor through a bare socket.
+ */
+import net from "node:net";
+import { lastValueFrom } from "rxjs";
+import { createClient, createLogger } from "../../src/index.js";
+import { PAYLOAD } from "../payload.js";
+import { brokerOptions } from "./moleculer-options.js";
+
+export interface Caller {
+  call(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Node peers: `ts-micro` (transport from MICRO_TRANSPORT), `moleculer-tcp`, `moleculer-nats`, `nest`, `raw`. */
+export async function connect(peer: string, address: string): Promise<Caller> {
+  switch (peer) {
+    case "ts-micro":
+      return microCaller();
+    case "moleculer-tcp":
+    case "moleculer-nats":
+      return moleculerCaller(peer.slice("moleculer-".length), address);
+    case "nest":
+      return nestCaller(address);
+    case "raw":
+      return rawCaller(address);
+    default:
+      throw new Error(`unknown peer ${peer}`);
+  }
+}
+
+function microCaller(): Caller {
+  const client = createClient({ logger: createLogger({ level: "warn" }) });
+  return { call: () => client.call("bench-echo", "Bench.Echo", PAYLOAD), close: async () => {} };
+}
+
+async function moleculerCaller(transporter: string, address: string): Promise<Caller> {
+  const { ServiceBroker } = await import("moleculer");
+  const broker = new ServiceBroker(brokerOptions(`bench-client-${process.pid}`, transporter, address, false));
+  await broker.start();
+  return { call: () => broker.call("bench-echo.echo", PAYLOAD), close: () => broker.stop() };
+}
+
+async function nestCaller(address: string): Promise<Caller> {
+  await import("reflect-metadata");
+  const { ClientProxyFactory, Transport } = await import("@nestjs/microservices");
+  const [host, port] = address.split(":");
+  const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host, port: Number(port) } });
+  await client.connect();
+  return { call: () => lastValueFrom(client.send("echo", PAYLOAD)), close: async () => client.close() };
+}
+
+/** The floor: u32-length-prefixed JSON frames pipelined on one socket, answered in order. */
+async function rawCaller(address: string): Promise<Caller> {
+  const [host, port] = address.split(":");
+  const socket = net.connect({ host, port: Number(port), noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const waiting: Array<(body: Buffer) => void> = [];
+  let pending: Buffer | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = buf.readUInt32BE(at);
+      if (buf.length - at < 4 + len) break;
+      waiting.shift()!(buf.subarray(at + 4, at + 4 + len));
+      at += 4 + len;
+    }
+    if (at < buf.length) pending = buf.subarray(at);
+  });
+  // The least an RPC client must do per call: encode the request, decode the answer.
+  const call = (): Promise<unknown> =>
+    new Promise((resolve) => {
+      const body = Buffer.from(JSON.stringify(PAYLOAD));
+      const frame = Buffer.allocUnsafe(4 + body.length);
+      frame.writeUInt32BE(body.length, 0);
+      body.copy(frame, 4);
+      waiting.push((rsp) => resolve(JSON.parse(rsp.toString())));
+      socket.write(frame);
+    });
+  return { call, close: async () => void socket.destroy() };
+}
