@@ -185,7 +185,12 @@ export class EtcdRegistry implements Registry {
       dialTimeout: this.timeout,
       // No circuit breaker per host: after an outage the next heartbeat should reach etcd at once,
       // not after the breaker's half-open delay. Requests have deadlines instead.
-      faultHandling: { host: () => passThrough as unknown as ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>> },
+      faultHandling: {
+        host: () => passThrough as unknown as ReturnType<NonNullable<FaultHandling["host"]>>,
+        // The driver's default backoff grows to 30 s between attempts to re-open a dropped watch;
+        // capped at 2 s, a cache hears of changes within seconds of etcd coming back.
+        watchBackoff: cappedBackoff(0) as unknown as FaultHandling["watchBackoff"],
+      },
       grpcOptions: {
         "grpc.initial_reconnect_backoff_ms": 200,
         "grpc.max_reconnect_backoff_ms": 2_000,
@@ -212,6 +217,13 @@ export class EtcdRegistry implements Registry {
   private failure(operation: string, err: unknown): Error {
     return new Error(`etcd registry: ${operation} at ${this.hosts.join(", ")} failed: ${(err as Error).message} (is etcd running? e.g. etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379)`);
   }
+}
+
+type FaultHandling = NonNullable<IOptions["faultHandling"]>;
+
+/** Cockatiel's IBackoff shape: 100 ms, doubling, at most 2 s. */
+function cappedBackoff(attempt: number): { duration: number; next: () => unknown } {
+  return { duration: Math.min(2_000, 100 * 2 ** attempt), next: () => cappedBackoff(attempt + 1) };
 }
 
 // --- keys and values ---------------------------------------------------------------------------------
