@@ -81,7 +81,7 @@ export class NatsRegistry implements Registry {
   private readonly queryTopic: string;
   private readonly watchTopic: string;
   /** Nodes this process registered and answers for. */
-  private readonly owned = new Map<string, NodeRecord>();
+  private readonly owned = new Map<string, Map<string, NodeRecord>>(); // service name → node key → record
   /** Nodes heard of through announcements or answers (only while watching). */
   private readonly heard = new NodeLiveness({ emit: (action, record) => this.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
   private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
@@ -104,15 +104,17 @@ export class NatsRegistry implements Registry {
   async register(service: Service, options: RegisterOptions = {}): Promise<void> {
     const nc = await this.connection.get();
     const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
+    const owned = this.owned.get(service.name) ?? new Map<string, NodeRecord>();
+    this.owned.set(service.name, owned);
     for (const node of service.nodes) {
-      this.owned.set(nodeKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
+      owned.set(nodeKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
     }
     this.announce(nc, "create", service, ttl);
   }
 
   async deregister(service: Service): Promise<void> {
     const nc = await this.connection.get();
-    for (const node of service.nodes) this.owned.delete(nodeKey(service, node.id));
+    for (const node of service.nodes) this.disown(service.name, nodeKey(service, node.id));
     this.announce(nc, "delete", service);
   }
 
@@ -202,7 +204,7 @@ export class NatsRegistry implements Registry {
 
   /** After an outage: tell everyone about our nodes again, and make watchers re-read. */
   private resync(nc: NatsConnection): void {
-    for (const record of this.owned.values()) this.announce(nc, "create", record.service, record.ttl);
+    for (const record of this.ownedRecords()) this.announce(nc, "create", record.service, record.ttl);
     this.heard.restartClocks();
     for (const watcher of [...this.watchers]) watcher.queue.stop();
   }
@@ -271,18 +273,28 @@ export class NatsRegistry implements Registry {
     const query = decodeAnnouncement(msg.data);
     if (!query || (query.action !== "get" && query.action !== "list")) return;
     const now = Date.now();
-    const live = [...this.owned.values()].filter((record) => record.expiresAt > now).map((record) => record.service);
-    const wanted = query.action === "get" ? live.filter((service) => service.name === query.service?.name) : live;
-    for (const service of mergeServices(wanted)) msg.respond(encodeService(service));
+    const candidates = query.action === "get" ? [...(this.owned.get(query.service?.name ?? "")?.values() ?? [])] : this.ownedRecords();
+    const live = candidates.filter((record) => record.expiresAt > now).map((record) => record.service);
+    for (const service of mergeServices(live)) msg.respond(encodeService(service));
+  }
+
+  private ownedRecords(): NodeRecord[] {
+    return [...this.owned.values()].flatMap((records) => [...records.values()]);
+  }
+
+  private disown(name: string, key: string): void {
+    const records = this.owned.get(name);
+    records?.delete(key);
+    if (records?.size === 0) this.owned.delete(name);
   }
 
   // --- expiry --------------------------------------------------------------------------------------
 
   private sweep(nc: NatsConnection): void {
     const now = Date.now();
-    for (const [key, record] of this.owned) {
+    for (const record of this.ownedRecords()) {
       if (record.expiresAt > now) continue;
-      this.owned.delete(key);
+      this.disown(record.service.name, nodeKey(record.service, record.service.nodes[0].id));
       this.announce(nc, "delete", record.service);
     }
     if (this.connected) this.heard.sweep(); // silence during an outage says nothing about the nodes

@@ -62,6 +62,8 @@ describe("nats registry specifics", () => {
     });
     try {
       await registry.register(ours);
+      await registry.listServices(); // its query subscription is at the server once its own query returns
+      await nc.flush();
       // Ask the way Go Micro asks: publish on the query subject with an inbox, collect answers.
       const inbox = `_INBOX.${randomUUID()}`;
       const answers: unknown[] = [];
