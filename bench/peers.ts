@@ -3,7 +3,7 @@
  * raw node:net floor, in one run on one machine. Same payload, same echo handler, client and
  * server in separate processes (server on core 0, client on core 1), warm-up, repetitions, median.
  *
- *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (1.5 s warm-up + 3 s); ≈ 8 min
+ *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (1 s warm-up + 2.5 s); ≈ 7 min
  *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (0.5 s + 1.5 s); ≈ 1.5 min
  *
  * Prints one JSON line per measurement on stdout and progress on stderr, then a Markdown report
@@ -21,7 +21,7 @@ import { markdown, type RpcPoint, type RunInfo, type StartupPoint, type Unavaila
 const quick = process.argv.includes("--quick");
 const plan = quick
   ? { concurrencies: [1, 64, 256], repetitions: 1, warmup: 0.5, seconds: 1.5, startupSamples: 1 }
-  : { concurrencies: [1, 16, 64, 256], repetitions: 3, warmup: 1.5, seconds: 3, startupSamples: 3 };
+  : { concurrencies: [1, 16, 64, 256], repetitions: 3, warmup: 1, seconds: 2.5, startupSamples: 3 };
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
 
@@ -66,13 +66,15 @@ async function startTimed(peer: Peer): Promise<Running> {
     const { command, env } = peer.server(port);
     const t0 = wallMicros();
     const server = track(spawnPinned(command, { ...peer.env, ...env }, SERVER_CORE));
-    const ready = await server.waitFor(/READY (\S+)/, 20_000).catch(async (err: Error) => {
+    try {
+      const ready = await server.waitFor(/READY (\S+)/, 20_000);
+      if (known === undefined) probe.send(ready[1]);
+      const served = JSON.parse(await probe.lastLine()) as { served_at_us: number };
+      return { server, address: known ?? ready[1], startupMs: Math.round((served.served_at_us - t0) / 100) / 10 };
+    } catch (err) {
       await server.stop();
       throw err;
-    });
-    if (known === undefined) probe.send(ready[1]);
-    const served = JSON.parse(await probe.lastLine()) as { served_at_us: number };
-    return { server, address: known ?? ready[1], startupMs: Math.round((served.served_at_us - t0) / 100) / 10 };
+    }
   } finally {
     await probe.stop();
   }
@@ -101,35 +103,28 @@ async function loadOnce(peer: Peer, address: string, concurrency: number): Promi
   return { bench: "rpc", ...names(peer), concurrency, rps: result.rps, p50_us: result.p50_us, p99_us: result.p99_us, rss_mb: null, errors: result.errors };
 }
 
-async function measureLoad(peer: Peer, running: Running, concurrency: number): Promise<RpcPoint> {
-  const runs: RpcPoint[] = [];
-  for (let r = 0; r < plan.repetitions; r++) {
-    progress(`${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`);
-    runs.push(await loadOnce(peer, running.address, concurrency));
-    done++;
-  }
-  return { ...median(runs, (x) => x.rps), rss_mb: rssMb(running.server.child.pid) ?? null };
-}
+const reason = (err: unknown): string => (err as Error).message.replace(/\s+/g, " ").trim();
 
-/** Everything for one peer; a failure makes the peer unavailable with the reason, not the run fail. */
-async function benchPeer(peer: Peer, rpc: RpcPoint[], startup: StartupPoint[]): Promise<string | undefined> {
-  let running: Running | undefined;
-  try {
-    const measured = await measureStartup(peer);
-    running = measured.running;
-    emit(measured.point);
-    startup.push(measured.point);
-    for (const concurrency of plan.concurrencies) {
-      const point = await measureLoad(peer, running, concurrency);
-      emit(point);
-      rpc.push(point);
+/**
+ * All load runs at one concurrency. Repetitions go round-robin over the peers (all servers stay
+ * up, idle when not measured), so a burst of other work on the machine lands on every peer alike
+ * instead of on whichever peer was being measured; the ratios stay meaningful on a busy machine.
+ */
+async function measureConcurrency(running: Map<Peer, Running>, concurrency: number, failed: (peer: Peer, why: string) => Promise<void>): Promise<RpcPoint[]> {
+  const runs = new Map<Peer, RpcPoint[]>();
+  for (let r = 0; r < plan.repetitions; r++) {
+    for (const [peer, { address }] of running) {
+      progress(`${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`);
+      try {
+        runs.set(peer, [...(runs.get(peer) ?? []), await loadOnce(peer, address, concurrency)]);
+      } catch (err) {
+        await failed(peer, `failed at c=${concurrency}: ${reason(err)}`);
+        runs.delete(peer);
+      }
+      done++;
     }
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.replace(/\s+/g, " ").trim();
-  } finally {
-    await running?.server.stop();
   }
+  return [...runs].map(([peer, points]) => ({ ...median(points, (x) => x.rps), rss_mb: rssMb(running.get(peer)?.server.child.pid) ?? null }));
 }
 
 function runInfo(): RunInfo {
@@ -173,11 +168,34 @@ async function main(): Promise<void> {
     emit(line);
     missing.push(line);
   };
+  const running = new Map<Peer, Running>();
+  const failed = async (peer: Peer, why: string): Promise<void> => {
+    await running.get(peer)?.server.stop();
+    running.delete(peer);
+    unavailable(peer, why);
+  };
   try {
-    total = peers.filter((p) => !p.unavailable).length * plan.concurrencies.length * plan.repetitions;
+    // Start-up and idle memory, one peer at a time; each peer's last server stays up for the load.
     for (const peer of peers) {
-      const reason = peer.unavailable ?? (await benchPeer(peer, rpc, startup));
-      if (reason) unavailable(peer, reason);
+      if (peer.unavailable) {
+        unavailable(peer, peer.unavailable);
+        continue;
+      }
+      try {
+        const measured = await measureStartup(peer);
+        running.set(peer, measured.running);
+        emit(measured.point);
+        startup.push(measured.point);
+      } catch (err) {
+        unavailable(peer, reason(err));
+      }
+    }
+    total = running.size * plan.concurrencies.length * plan.repetitions;
+    for (const concurrency of plan.concurrencies) {
+      for (const point of await measureConcurrency(running, concurrency, failed)) {
+        emit(point);
+        rpc.push(point);
+      }
     }
   } finally {
     stopAll();
