@@ -91,10 +91,14 @@ export class MdnsRegistry implements Registry {
   }
 
   async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+    // Fail now, not in the middle of answering.
+    for (const node of service.nodes) {
+      splitAddress(node.address);
+      assertDnsName(instanceName(node.id, service.name, this.domain));
+    }
     const mdns = await this.responder.get();
     const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
     for (const node of service.nodes) {
-      splitAddress(node.address); // fail now, not in the middle of answering
       const key = nodeKey(service.name, node.id);
       const isNew = !this.owned.has(key);
       const record = cloneService(withNodes(service, [node]));
@@ -271,6 +275,17 @@ export class MdnsRegistry implements Registry {
       await new Promise<void>((resolve) => client.destroy(() => resolve()));
     }
     return packets.filter((packet) => packet.questions?.[0]?.name === undefined || packet.questions[0].name === name);
+  }
+}
+
+/**
+ * DNS limits labels to 63 bytes and names to 255: a node id `<service>-<uuid>` is one label, so
+ * service names longer than 26 characters don't fit (Go Micro has the same limit, and fails quietly).
+ */
+function assertDnsName(name: string): void {
+  const tooLong = name.split(".").find((label) => Buffer.byteLength(label) > 63);
+  if (tooLong !== undefined || Buffer.byteLength(name) > 253) {
+    throw new Error(`mdns registry: ${JSON.stringify(tooLong ?? name)} is too long for DNS (labels up to 63 bytes, names up to 253); use a shorter service name or node id`);
   }
 }
 

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { inflateSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import { decodeTxt, encodeTxt, entriesOf, entryToRecord, listingRecords, nodeRecords } from "../../src/registry/mdns-records.js";
+import { MdnsRegistry } from "../../src/registry/mdns.js";
 import { makeService } from "../conformance/registry.js";
 import { cli, distRoot, fixture } from "../process/harness.js";
 import { createNetnsPair, type Namespace, type NetnsPair } from "../setup/netns.js";
@@ -46,6 +47,17 @@ describe("mdns records in Go Micro's format", () => {
     assert.deepEqual(entryToRecord(entry, "micro"), service);
     const listing = listingRecords("greeter", "myhost", 120, "micro");
     assert.deepEqual(listing[0], { type: "PTR", name: "_services.micro", ttl: 120, data: "greeter._services.micro" });
+  });
+});
+
+describe("mdns registry input checks (no socket is opened)", () => {
+  it("refuses a node id longer than a DNS label, which Go Micro drops silently", async () => {
+    const registry = new MdnsRegistry({ interface: "127.0.0.1" });
+    const service = makeService("a-service-name-long-enough-to-overflow", "1.0.0", ["0123456789abcdef0123456789abcdef"]);
+    await assert.rejects(registry.register(service), /too long for DNS/);
+    service.nodes = [{ id: "short", address: "host.example:80", metadata: null }];
+    await assert.rejects(registry.register(service), /is not ip:port/);
+    await registry.close();
   });
 });
 
