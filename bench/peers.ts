@@ -5,6 +5,7 @@
  *
  *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (1 s warm-up + 2.5 s); ≈ 7 min
  *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (0.5 s + 1.5 s); ≈ 1.5 min
+ *   … -- --only ts-micro/mux,moleculer/tcp,raw   only these peers (framework or framework/transport)
  *
  * Prints one JSON line per measurement on stdout and progress on stderr, then a Markdown report
  * (also written to bench/results/latest.md). See bench/README.md, "Peers".
@@ -22,6 +23,7 @@ const quick = process.argv.includes("--quick");
 const plan = quick
   ? { concurrencies: [1, 64, 256], repetitions: 1, warmup: 0.5, seconds: 1.5, startupSamples: 1 }
   : { concurrencies: [1, 16, 64, 256], repetitions: 3, warmup: 1, seconds: 2.5, startupSamples: 3 };
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]?.split(",") : undefined;
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
 
@@ -159,7 +161,9 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => (stopAll(), process.exit(130)));
   process.once("SIGTERM", () => (stopAll(), process.exit(143)));
   const info = runInfo();
-  const peers = await catalog(benchDir, path.join(repoDir, "bench", "go"));
+  const peers = (await catalog(benchDir, path.join(repoDir, "bench", "go"))).filter(
+    (p) => !only || only.includes(p.framework) || only.includes(`${p.framework}/${p.transport}`),
+  );
   const rpc: RpcPoint[] = [];
   const startup: StartupPoint[] = [];
   const missing: Unavailable[] = [];
