@@ -55,7 +55,10 @@ async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<unk
 }
 
 const setups: Array<{ name: string; start: () => Promise<OwnedServer | undefined>; registry: () => Registry }> = [
-  { name: "nats", start: async () => (await requireSharedNats(), undefined), registry: () => new NatsRegistry({ servers: "127.0.0.1:4222" }) },
+  // A nats lookup collects answers for a fixed window (100 ms by default). Here the owner that
+  // answers shares this process with three clients on a busy 2-core machine, so the window is
+  // widened: this test is about the cache and the watch, not lookup latency.
+  { name: "nats", start: async () => (await requireSharedNats(), undefined), registry: () => new NatsRegistry({ servers: "127.0.0.1:4222", queryTimeout: 1_000 }) },
   {
     name: "etcd",
     start: async () => {
@@ -86,9 +89,7 @@ for (const setup of setups) {
         caches.push(new CacheRegistry(counter, { closeInner: true }));
       }
       // Every client looks every service up once.
-      // A nats lookup collects answers for 100 ms, and here the owner answering them shares this
-      // process's event loop: a moderate number in flight keeps every answer inside its window.
-      await Promise.all(caches.map((cache) => pool(names, 20, async (name) => assert.equal((await cache.getService(name))[0]?.nodes.length, NODES))));
+      await Promise.all(caches.map((cache) => pool(names, 100, async (name) => assert.equal((await cache.getService(name))[0]?.nodes.length, NODES))));
     });
     after(async () => {
       await Promise.all(caches.map((cache) => cache.close()));
