@@ -64,6 +64,8 @@ export interface ServiceLookup {
 
 export interface ClientOptions {
   registry: ServiceLookup & Pick<Registry, "name">;
+  /** Runs on close(), after the connections close: releases what the client's creator owns (registry, broker). */
+  onClose?: () => void | Promise<void>;
   /** The transport for ts-micro nodes (those whose metadata says `transport: <its name>`). */
   transport: Transport;
   /**
@@ -282,10 +284,11 @@ export class Client {
     await publishPayload(this.options.broker, this.codecs, topic, payload, { ...options, defaultContentType: this.contentType, from: this.options.from });
   }
 
-  /** Closes pooled connections. */
-  close(): void {
+  /** Closes pooled connections, then runs the `onClose` the client was created with. */
+  async close(): Promise<void> {
     this.pool.close();
     this.foreignPool?.close();
+    await this.options.onClose?.();
   }
 
   /** One attempt: connect, send, decode. Call wrappers wrap this. */

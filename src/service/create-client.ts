@@ -37,7 +37,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
   const registry = new CacheRegistry(inner, { closeInner: !options.registry && inner.name !== "memory" });
   const broker = options.broker ?? resolveBroker(undefined, undefined, { registry, logger: options.logger });
   const ownsBroker = !options.broker && broker.name !== "memory";
-  const client = new Client({
+  return new Client({
     registry,
     transport: options.transport ?? resolveTransport(),
     foreignTransport: resolveForeignTransport(),
@@ -49,12 +49,10 @@ export function createClient(options: CreateClientOptions = {}): Client {
     wrappers: options.wrappers,
     logger: options.logger,
     broker,
+    onClose: async () => {
+      // The broker first: the http broker deregisters through the registry.
+      if (ownsBroker) await broker.disconnect().catch(() => {});
+      await registry.close();
+    },
   });
-  const closeClient = client.close.bind(client);
-  client.close = () => {
-    closeClient();
-    // The broker first: the http broker deregisters through the registry.
-    void (ownsBroker ? broker.disconnect().catch(() => {}) : Promise.resolve()).then(() => registry.close());
-  };
-  return client;
 }
