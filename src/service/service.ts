@@ -14,7 +14,7 @@ import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, type Registry, type Se
 import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
-import { joinHostPort, splitHostPort } from "../transport/mux/mux.js";
+import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Broker } from "../broker/broker.js";
 import { resolveBroker } from "../broker/resolve.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../broker/subscriber.js";

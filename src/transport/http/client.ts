@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { MicroError } from "../../errors/errors.js";
-import { splitHostPort } from "../mux/mux.js";
+import { splitHostPort } from "../tcp.js";
 import {
   type CallOptions,
   type ClientConnection,

@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
-import { joinHostPort, splitHostPort } from "../mux/mux.js";
+import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
 import { type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
@@ -56,35 +56,8 @@ export class HttpTransport implements Transport {
     this.settings = settingsFrom(options);
   }
 
-  async listen(address: string, options: ListenOptions): Promise<Listener> {
-    const { host, port } = splitHostPort(address);
-    const connections = new Set<ServedConnection>();
-    const server = net.createServer((socket) => {
-      const conn = serveHttpConnection(socket, Buffer.alloc(0), options, this.settings);
-      connections.add(conn);
-      socket.once("close", () => connections.delete(conn));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: host || undefined, port }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    server.on("error", (err) => this.settings.logger.error("http transport listener error", { err: err.message }));
-    const bound = server.address() as net.AddressInfo;
-    return {
-      address: joinHostPort(bound.address, bound.port),
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          for (const conn of connections) conn.goAway();
-        }),
-      destroy: () => {
-        for (const conn of connections) conn.destroy();
-        server.close();
-      },
-    };
+  listen(address: string, options: ListenOptions): Promise<Listener> {
+    return listenTcp(address, (socket) => serveHttpConnection(socket, Buffer.alloc(0), options, this.settings), this.settings.logger, "http transport");
   }
 
   async dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {

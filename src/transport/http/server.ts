@@ -12,6 +12,7 @@
 import type net from "node:net";
 import { MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import type { ServedConnection } from "../tcp.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
 import { canonicalHeader, headerLines } from "./headers.js";
 import { type HttpMessage, HttpParser, type ParserLimits } from "./parser.js";
@@ -25,12 +26,7 @@ export interface ServerSettings extends ParserLimits {
   logger: Logger;
 }
 
-/** What the listener needs to stop a connection. */
-export interface ServedConnection {
-  /** Stop taking new requests: close when idle, after the calls in flight have been answered. */
-  goAway(): void;
-  destroy(): void;
-}
+export type { ServedConnection };
 
 /** Headers that describe one HTTP message's framing and are never echoed. */
 const HOP_BY_HOP = new Set(["Content-Length", "Transfer-Encoding", "Trailer", "Connection", "Keep-Alive", "Expect", "Host", "Upgrade"]);

@@ -22,6 +22,9 @@ import {
 } from "../transport.js";
 import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
 import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
+import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
+
+export { joinHostPort, splitHostPort };
 
 export interface MuxOptions {
   /** Largest frame accepted or sent, in bytes (default 4 MiB). */
@@ -46,10 +49,7 @@ export interface MuxOptions {
 }
 
 /** A connection on a mux port served by something else (see MuxOptions.sniff). */
-export interface SniffedConnection {
-  goAway(): void;
-  destroy(): void;
-}
+export type SniffedConnection = ServedConnection;
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = "go.micro.client";
@@ -70,37 +70,16 @@ export class MuxTransport implements Transport {
     this.log = options.logger ?? logger();
   }
 
-  async listen(address: string, options: ListenOptions): Promise<Listener> {
-    const { host, port } = splitHostPort(address);
-    const connections = new Set<ServerConnection>();
-    const server = net.createServer({ noDelay: true }, (socket) => {
-      socket.setKeepAlive(true, KEEPALIVE_MS);
-      const conn = new ServerConnection(socket, options, this, this.log, this.options.sniff);
-      connections.add(conn);
-      socket.once("close", () => connections.delete(conn));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: host || undefined, port }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    server.on("error", (err) => this.log.error("mux listener error", { err: err.message }));
-    const bound = server.address() as net.AddressInfo;
-    return {
-      address: joinHostPort(bound.address, bound.port),
-      close: async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          for (const conn of connections) conn.goAway();
-        });
+  listen(address: string, options: ListenOptions): Promise<Listener> {
+    return listenTcp(
+      address,
+      (socket) => {
+        socket.setKeepAlive(true, KEEPALIVE_MS);
+        return new ServerConnection(socket, options, this, this.log, this.options.sniff);
       },
-      destroy: () => {
-        for (const conn of connections) conn.destroy();
-        server.close();
-      },
-    };
+      this.log,
+      "mux",
+    );
   }
 
   dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
@@ -512,18 +491,4 @@ class ServerConnection implements StreamOutput {
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
     this.socket.destroy();
   }
-}
-
-export function splitHostPort(address: string): { host: string; port: number } {
-  const idx = address.lastIndexOf(":");
-  if (idx === -1) return { host: address, port: 0 };
-  let host = address.slice(0, idx);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  const port = Number(address.slice(idx + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid address ${JSON.stringify(address)}: bad port`);
-  return { host, port };
-}
-
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
