@@ -9,7 +9,8 @@
  * wait for the socket to drain.
  */
 import { MicroError } from "../../errors/errors.js";
-import type { Message, TransportStream } from "../transport.js";
+import { StreamBase } from "../stream-base.js";
+import type { Message } from "../transport.js";
 
 /** Go Micro's end-of-stream marker in `Micro-Error`. */
 export const EOS = "EOS";
@@ -29,39 +30,16 @@ export interface StreamWire {
   finished(): void;
 }
 
-interface Waiter {
-  resolve(message: Message | undefined): void;
-  reject(err: Error): void;
-}
-
-export class HttpStream implements TransportStream {
-  private readonly inbound: Message[] = [];
+export class HttpStream extends StreamBase {
   private inboundBytes = 0;
   private paused = false;
-  private reader: Waiter | undefined;
-  private remoteEnded = false;
-  private localEnded = false;
-  private failure: MicroError | undefined;
-  private done = false;
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
   private sent = 0;
 
   constructor(
     private readonly wire: StreamWire,
     private readonly window: number,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Ends the stream with 408 at `deadline` (ms since the epoch). */
-  setDeadline(deadline: number): void {
-    const expire = (): void => this.abort(MicroError.timeout("go.micro.client", "stream deadline exceeded"));
-    const wait = deadline - Date.now();
-    if (wait <= 0) expire();
-    else this.timer = setTimeout(expire, wait);
+  ) {
+    super();
   }
 
   async send(message: Message): Promise<void> {
@@ -74,41 +52,23 @@ export class HttpStream implements TransportStream {
     if (++this.sent % 32 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 
-  recv(): Promise<Message | undefined> {
-    const message = this.inbound.shift();
-    if (message) {
-      this.consumed(message);
-      return Promise.resolve(message);
-    }
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.remoteEnded) return Promise.resolve(undefined);
-    if (this.reader) return Promise.reject(new MicroError(ID, 500, "recv() called again before the previous one resolved"));
-    return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
-  }
-
-  end(error?: string): void {
-    if (this.localEnded || this.failure) return;
-    this.localEnded = true;
-    void this.wire.write({ header: { "Micro-Error": error ?? EOS }, body: new Uint8Array(0) }).catch(() => {});
-    if (error !== undefined) this.finish(MicroError.parse(error));
-    else if (this.remoteEnded) this.finish(undefined);
-  }
-
-  cancel(reason = "stream cancelled"): void {
-    this.abort(new MicroError(ID, 499, reason));
-  }
-
   /** A message from the peer. `Micro-Error` ends the peer's side: EOS cleanly, anything else with that error. */
   deliver(message: Message): void {
-    if (this.remoteEnded || this.failure) return;
     const error = message.header["Micro-Error"];
     if (error !== undefined) return this.remoteEnd(error === EOS ? undefined : error);
-    if (this.reader) {
-      const reader = this.reader;
-      this.reader = undefined;
-      return reader.resolve(message);
-    }
-    this.inbound.push(message);
+    this.receive(message);
+  }
+
+  protected sendEnd(error: string | undefined): void {
+    void this.wire.write({ header: { "Micro-Error": error ?? EOS }, body: new Uint8Array(0) }).catch(() => {});
+  }
+
+  /** HTTP/1.1 has no way to cancel one message exchange but dropping the connection. */
+  protected sendCancel(): void {
+    this.wire.abort();
+  }
+
+  protected onQueued(message: Message): void {
     this.inboundBytes += message.body.length;
     if (!this.paused && this.inboundBytes > this.window) {
       this.paused = true;
@@ -116,24 +76,8 @@ export class HttpStream implements TransportStream {
     }
   }
 
-  /** The connection is gone. */
-  lost(reason: string, code = 503): void {
-    if (this.localEnded && this.remoteEnded) return;
-    this.finish(new MicroError(ID, code, reason));
-  }
-
-  private remoteEnd(error: string | undefined): void {
-    this.remoteEnded = true;
-    if (error !== undefined) return this.finish(MicroError.parse(error));
-    if (this.reader) {
-      const reader = this.reader;
-      this.reader = undefined;
-      reader.resolve(undefined);
-    }
-    if (this.localEnded) this.finish(undefined);
-  }
-
-  private consumed(message: Message): void {
+  protected onTaken(message: Message, queued: boolean): void {
+    if (!queued) return;
     this.inboundBytes -= message.body.length;
     if (this.paused && this.inboundBytes <= this.window / 2) {
       this.paused = false;
@@ -141,28 +85,7 @@ export class HttpStream implements TransportStream {
     }
   }
 
-  private abort(err: MicroError): void {
-    if (this.failure || (this.localEnded && this.remoteEnded)) return;
-    this.finish(err);
-    this.wire.abort();
-  }
-
-  /** The stream is over: wake everyone, fire the signal on failure, let the connection forget it. */
-  private finish(err: MicroError | undefined): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (err && !this.failure) {
-      this.failure = err;
-      // Messages already received stay readable; the error surfaces after them.
-      if (this.reader) {
-        const reader = this.reader;
-        this.reader = undefined;
-        reader.reject(err);
-      }
-      if (!this.controller.signal.aborted) this.controller.abort(err);
-    }
-    if (!this.done) {
-      this.done = true;
-      this.wire.finished();
-    }
+  protected onFinished(): void {
+    this.wire.finished();
   }
 }
