@@ -10,7 +10,8 @@ import { resolveTransport } from "../../src/service/resolve.js";
 import { buildGo } from "./go.js";
 import type { Command } from "./proc.js";
 
-export const NATS_ADDRESS = "127.0.0.1:4222";
+/** The NATS server for the NATS transports (BENCH_NATS_ADDRESS; keep it on the loopback). */
+export const NATS_ADDRESS = process.env.BENCH_NATS_ADDRESS ?? "127.0.0.1:4222";
 
 export interface Peer {
   framework: string;

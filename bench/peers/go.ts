@@ -13,7 +13,8 @@ export interface GoBuild {
 }
 
 function findGo(): string | undefined {
-  const candidates = [process.env.GO, "go", "/usr/local/go/bin/go"].filter((c): c is string => !!c);
+  // $GO, when set, is the only candidate, so a run can be pointed at one toolchain.
+  const candidates = process.env.GO ? [process.env.GO] : ["go", "/usr/local/go/bin/go"];
   return candidates.find((c) => spawnSync(c, ["version"]).status === 0);
 }
 
