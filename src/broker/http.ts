@@ -25,7 +25,8 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { type Broker, type BrokerHandler, type BrokerMessage, type SubscribeOptions, type Subscriber, TOPIC_HEADER } from "./broker.js";
-import { decodeEnvelope, Dispatcher, encodeEnvelope, headerValue, Once } from "./util.js";
+import { Lazy } from "../driver/driver.js";
+import { decodeEnvelope, Dispatcher, encodeEnvelope, headerValue } from "./util.js";
 
 export const HTTP_BROKER_SERVICE = "micro.http.broker";
 export const BROADCAST_VERSION = "ff.http.broadcast";
@@ -75,7 +76,7 @@ export class HttpBroker implements Broker {
   private readonly inbox = new Map<string, Undelivered[]>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false });
-  private readonly listening: Once<http.Server>;
+  private readonly listening: Lazy<http.Server>;
   private server: http.Server | undefined;
   private advertised = "";
   private heartbeat: NodeJS.Timeout | undefined;
@@ -85,7 +86,7 @@ export class HttpBroker implements Broker {
   constructor(private readonly options: HttpBrokerOptions) {
     this.registry = options.registry instanceof CacheRegistry ? options.registry : new CacheRegistry(options.registry);
     this.log = options.logger ?? defaultLogger();
-    this.listening = new Once(() => this.listen());
+    this.listening = new Lazy(() => this.listen());
   }
 
   /** The advertised `host:port` subscribers receive on (empty until connected). */

@@ -15,7 +15,8 @@ import { randomUUID } from "node:crypto";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Dispatcher, encodeEnvelope, loadDriver, Once, unwrapMessage } from "./util.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
+import { Dispatcher, encodeEnvelope, unwrapMessage } from "./util.js";
 
 export interface MqttBrokerOptions {
   /** `mqtt://host:port` or `host:port` (default `127.0.0.1:1883`; `MICRO_BROKER_ADDRESS`). */
@@ -31,14 +32,14 @@ export class MqttBroker implements Broker {
   readonly name = "mqtt";
   readonly address: string;
   private readonly log: Logger;
-  private readonly publisher: Once<MqttClient>;
+  private readonly publisher: Lazy<MqttClient>;
   private readonly subscriptions = new Set<Subscriber>();
 
   constructor(private readonly options: MqttBrokerOptions = {}) {
     const address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? "127.0.0.1:1883";
     this.address = /^(mqtts?|wss?|tcp):\/\//.test(address) ? address : `mqtt://${address}`;
     this.log = options.logger ?? defaultLogger();
-    this.publisher = new Once(() => this.client("pub"));
+    this.publisher = new Lazy(() => this.client("pub"));
   }
 
   async connect(): Promise<void> {

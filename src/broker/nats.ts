@@ -8,7 +8,8 @@
 import type { ConnectionOptions, Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Dispatcher, encodeEnvelope, loadDriver, Once, unwrapMessage } from "./util.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
+import { Dispatcher, encodeEnvelope, unwrapMessage } from "./util.js";
 
 export interface NatsBrokerOptions {
   /** `host:port` or `nats://host:port`, comma-separated for a cluster (default `127.0.0.1:4222`; `MICRO_BROKER_ADDRESS`). */
@@ -27,7 +28,7 @@ export class NatsBroker implements Broker {
   readonly name = "nats";
   readonly address: string;
   private readonly log: Logger;
-  private readonly connection: Once<NatsConnection>;
+  private readonly connection: Lazy<NatsConnection>;
   private readonly subscriptions = new Set<Subscriber>();
   /** The open connection, for the publish fast path. */
   private current: NatsConnection | undefined;
@@ -35,7 +36,7 @@ export class NatsBroker implements Broker {
   constructor(private readonly options: NatsBrokerOptions = {}) {
     this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? "127.0.0.1:4222";
     this.log = options.logger ?? defaultLogger();
-    this.connection = new Once(() => this.open());
+    this.connection = new Lazy(() => this.open());
   }
 
   /** The driver's connection, for what this interface does not cover (requests, JetStream). */

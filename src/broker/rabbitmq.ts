@@ -15,7 +15,8 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
-import { delay, Dispatcher, loadDriver, Once } from "./util.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
+import { delay, Dispatcher } from "./util.js";
 
 export interface RabbitMQBrokerOptions {
   /** `amqp://user:pass@host:port/vhost` or `host:port` (default `amqp://guest:guest@127.0.0.1:5672`; `MICRO_BROKER_ADDRESS`). */
@@ -50,7 +51,7 @@ export class RabbitMQBroker implements Broker {
   readonly address: string;
   private readonly exchange: string;
   private readonly log: Logger;
-  private readonly connection: Once<Connection>;
+  private readonly connection: Lazy<Connection>;
   private readonly subscriptions = new Set<RabbitSubscription>();
   private closing = false;
   private reconnecting = false;
@@ -60,7 +61,7 @@ export class RabbitMQBroker implements Broker {
     this.address = /^amqps?:\/\//.test(address) ? address : `amqp://guest:guest@${address}`;
     this.exchange = options.exchange ?? "micro";
     this.log = options.logger ?? defaultLogger();
-    this.connection = new Once(() => this.open());
+    this.connection = new Lazy(() => this.open());
   }
 
   async connect(): Promise<void> {

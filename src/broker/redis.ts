@@ -17,7 +17,8 @@ import { randomUUID } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { delay, Dispatcher, loadDriver, Once } from "./util.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
+import { delay, Dispatcher } from "./util.js";
 
 export interface RedisBrokerOptions {
   /** `host:port` or `redis://…` (default `127.0.0.1:6379`; `MICRO_BROKER_ADDRESS`). */
@@ -51,14 +52,14 @@ export class RedisBroker implements Broker {
   readonly address: string;
   private readonly log: Logger;
   private readonly prefix: string;
-  private readonly connection: Once<RedisClient>;
+  private readonly connection: Lazy<RedisClient>;
   private readonly subscriptions = new Set<RedisSubscription>();
 
   constructor(private readonly options: RedisBrokerOptions = {}) {
     this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? "127.0.0.1:6379";
     this.prefix = options.prefix ?? "micro:topic:";
     this.log = options.logger ?? defaultLogger();
-    this.connection = new Once(() => this.open());
+    this.connection = new Lazy(() => this.open());
   }
 
   async connect(): Promise<void> {

@@ -334,36 +334,6 @@ class SettleOnce implements BrokerEvent {
   }
 }
 
-/**
- * Loads an optional peer dependency, or fails with the command that installs it. The specifier
- * goes through a variable so TypeScript and bundlers leave the import lazy.
- */
-export async function loadDriver<T>(specifier: string, plugin: string): Promise<T> {
-  try {
-    return (await import(specifier)) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String((err as Error).message).includes(specifier)) {
-      throw new Error(`the ${plugin} plugin needs the package ${specifier}: npm install ${specifier}`);
-    }
-    throw err;
-  }
-}
-
-/** Runs `open` once; concurrent callers share it; a failure lets the next caller try again. */
-export class Once<T> {
-  private promise: Promise<T> | undefined;
-  constructor(private readonly open: () => Promise<T>) {}
-  get(): Promise<T> {
-    return (this.promise ??= this.open().catch((err: unknown) => {
-      this.promise = undefined;
-      throw err;
-    }));
-  }
-  reset(): void {
-    this.promise = undefined;
-  }
-}
-
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);

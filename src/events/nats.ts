@@ -15,7 +15,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
-import { loadDriver, Once } from "../broker/util.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
 
@@ -52,14 +52,14 @@ export class NatsStream implements Stream {
   readonly name = "nats";
   readonly address: string;
   private readonly log: Logger;
-  private readonly connection: Once<Connection>;
+  private readonly connection: Lazy<Connection>;
   private readonly streams = new Map<string, Promise<string>>();
   private readonly consumers = new Set<Consumer>();
 
   constructor(private readonly options: NatsStreamOptions = {}) {
     this.address = options.address ?? process.env.MICRO_EVENTS_ADDRESS ?? "127.0.0.1:4222";
     this.log = options.logger ?? defaultLogger();
-    this.connection = new Once(() => this.open());
+    this.connection = new Lazy(() => this.open());
   }
 
   async publish(topic: string, payload: unknown, options: EventPublishOptions = {}): Promise<void> {

@@ -15,7 +15,7 @@
 import type { Etcd3, IKeyValue, IOptions, Lease, Watcher as EtcdWatcher } from "etcd3";
 import path from "node:path/posix";
 import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "./driver.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
 import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { mergeServices, withNodes } from "./util.js";
 import { WatchQueue } from "./watch-queue.js";
@@ -175,7 +175,7 @@ export class EtcdRegistry implements Registry {
 
   private async connect(): Promise<Etcd3> {
     if (this.closed) throw new Error("etcd registry: closed");
-    const driver = await loadDriver<EtcdDriver>("etcd3", "etcd");
+    const driver = await loadDriver<EtcdDriver>("etcd3", "etcd registry");
     this.driver = driver;
     // async: the driver calls .catch() on what execute() returns, even for a function that throws.
     const passThrough = { execute: async (fn: (context: { signal: AbortSignal }) => unknown) => fn({ signal: new AbortController().signal }) };

@@ -24,7 +24,7 @@ import type { Packet } from "dns-packet";
 import type { MulticastDNS, Options as MdnsOptions } from "multicast-dns";
 import type { RemoteInfo } from "node:dgram";
 import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "./driver.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_MDNS_DOMAIN,
@@ -157,7 +157,7 @@ export class MdnsRegistry implements Registry {
 
   private async open(): Promise<MulticastDNS> {
     if (this.closed) throw new Error("mdns registry: closed");
-    this.factory ??= (await loadDriver<{ default: MdnsFactory }>("multicast-dns", "mdns")).default;
+    this.factory ??= (await loadDriver<{ default: MdnsFactory }>("multicast-dns", "mdns registry")).default;
     const mdns = this.factory({ port: MDNS_PORT, interface: this.iface, bind: "0.0.0.0", reuseAddr: true, loopback: true });
     await new Promise<void>((resolve, reject) => {
       mdns.once("ready", resolve);

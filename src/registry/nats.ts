@@ -24,7 +24,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "./driver.js";
+import { Lazy, loadDriver } from "../driver/driver.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_REGISTER_TTL,
@@ -157,7 +157,7 @@ export class NatsRegistry implements Registry {
 
   private async connect(): Promise<NatsConnection> {
     if (this.closed) throw new Error("nats registry: closed");
-    const driver = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats");
+    const driver = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats registry");
     let nc: NatsConnection;
     try {
       nc = await driver.connect({
