@@ -82,6 +82,13 @@ function sourceHash(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
+/**
+ * How a program is started: the command and arguments to spawn instead of the bare binary, e.g.
+ * `ip netns exec <ns> <binary>` to run it inside a network namespace (see setup/netns.ts).
+ */
+export type Launcher = (command: string, args: string[]) => { command: string; args: string[] };
+const direct: Launcher = (command, args) => ({ command, args });
+
 /** Environment every Go program gets: no mDNS on the real network unless a test asks for it. */
 function goEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, MICRO_REGISTRY: "memory", ...env };
@@ -98,9 +105,10 @@ export interface GoProcess {
 }
 
 /** Starts a long-running program (helloworld, subscriber) and waits for its {"started": addr} line. */
-export async function startGo(program: Program, env: Record<string, string> = {}, timeout = 20_000): Promise<GoProcess> {
+export async function startGo(program: Program, env: Record<string, string> = {}, timeout = 20_000, launch: Launcher = direct): Promise<GoProcess> {
   const dir = await buildGoPrograms();
-  const child = spawn(path.join(dir, program), [], { env: goEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+  const { command, args } = launch(path.join(dir, program), []);
+  const child = spawn(command, args, { env: goEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let output = "";
   child.stdout!.on("data", (d) => {
@@ -108,6 +116,7 @@ export async function startGo(program: Program, env: Record<string, string> = {}
     output += d;
   });
   child.stderr!.on("data", (d) => (output += d));
+  child.once("error", (err) => (output += `\n${String(err)}`));
   const lines = (): unknown[] => parseLines(stdout);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async (): Promise<void> => {
@@ -130,14 +139,16 @@ export async function startGo(program: Program, env: Record<string, string> = {}
 }
 
 /** Runs a program to completion and returns the last JSON line it printed. */
-export async function runGo<T = Record<string, unknown>>(program: Program, env: Record<string, string> = {}, timeout = 30_000): Promise<T> {
+export async function runGo<T = Record<string, unknown>>(program: Program, env: Record<string, string> = {}, timeout = 30_000, launch: Launcher = direct): Promise<T> {
   const dir = await buildGoPrograms();
+  const { command, args } = launch(path.join(dir, program), []);
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(dir, program), [], { env: goEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { env: goEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d) => (stdout += d));
     child.stderr!.on("data", (d) => (stderr += d));
+    child.once("error", (err) => (stderr += `\n${String(err)}`));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`Go program ${program} did not finish in ${timeout} ms; output:\n${stdout}${stderr}`));
