@@ -22,6 +22,7 @@ import {
 } from "../transport.js";
 import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
 import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
+import { Deadlines } from "../deadlines.js";
 import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
 
 export { joinHostPort, splitHostPort };
@@ -109,7 +110,9 @@ export class MuxTransport implements Transport {
 interface PendingCall {
   resolve(message: Message): void;
   reject(err: Error): void;
-  timer?: NodeJS.Timeout;
+  /** The deadline bucket this call is in (see Deadlines), when it has a deadline. */
+  bucket?: number;
+  wait?: number;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
@@ -133,6 +136,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   private goingAway = false;
   private dead = false;
   private probe: NodeJS.Timeout | undefined;
+  private readonly deadlines = new Deadlines<number>((stream) => this.expire(stream));
 
   constructor(
     private readonly socket: net.Socket,
@@ -208,10 +212,8 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
       if (options.deadline !== undefined) {
         const wait = options.deadline - Date.now();
         if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
-        pending.timer = setTimeout(() => {
-          this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
-          this.checkAlive();
-        }, wait);
+        pending.wait = wait;
+        pending.bucket = this.deadlines.add(stream, options.deadline);
       }
       if (options.signal) {
         if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
@@ -240,6 +242,13 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
   }
 
+  /** A call's deadline passed: fail it with 408, and make sure the peer is still there. */
+  private expire(stream: number): void {
+    const wait = this.calls.get(stream)?.wait;
+    this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
+    this.checkAlive();
+  }
+
   /** Pings the peer once; a connection that stays silent is dropped (see MuxOptions.probeTimeout). */
   private checkAlive(): void {
     if (this.probe || this.dead) return;
@@ -259,7 +268,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     const pending = this.calls.get(stream);
     if (!pending) return undefined;
     this.calls.delete(stream);
-    if (pending.timer) clearTimeout(pending.timer);
+    if (pending.bucket !== undefined) this.deadlines.clear(stream, pending.bucket);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     this.endIfIdle();
     return pending;
