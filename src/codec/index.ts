@@ -32,6 +32,9 @@ export class Codecs {
 
   /** The codec for a Content-Type, or undefined. */
   find(contentType: string | undefined): Codec | undefined {
+    // The exact registered spelling is by far the common case: no string work on the hot path.
+    const exact = contentType === undefined ? undefined : this.byType.get(contentType);
+    if (exact) return exact;
     const type = normalize(contentType);
     return this.byType.get(type) ?? (type.startsWith("text/") ? this.byType.get("text/plain") : undefined);
   }

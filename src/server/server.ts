@@ -171,7 +171,9 @@ export class Server {
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
       if (isAsyncIterable(result)) throw MicroError.badRequest(this.name, `${endpoint} is a stream: call it with a stream (client.stream or a for await loop)`);
       const bytes = result === undefined ? EMPTY : codec.encode(result, { endpoint, kind: "response", id: header["Micro-Id"] });
-      return { header: { "Content-Type": contentType }, body: bytes };
+      // No Content-Type: the response is in the request's, which the caller knows (and the HTTP
+      // transport echoes the request's headers to Go Micro clients anyway).
+      return { header: {}, body: bytes };
     } catch (err) {
       return this.error(this.toMicroError(err, endpoint));
     } finally {

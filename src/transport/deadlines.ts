@@ -2,10 +2,16 @@
  * Deadlines for many short calls without a timer each: calls are grouped into buckets of
  * `resolution` ms, and one timer per bucket expires the calls in it. At tens of thousands of
  * calls a second, creating and clearing a Node timer per call costs more than the call's own
- * bookkeeping; a deadline fires at most `resolution` ms late.
+ * bookkeeping; a deadline fires at most `resolution` ms late. A bucket whose calls all finished
+ * is dropped with its timer at once, so only buckets with calls in flight stay alive.
  */
+interface Bucket<K> {
+  keys: Set<K>;
+  timer: NodeJS.Timeout;
+}
+
 export class Deadlines<K> {
-  private readonly buckets = new Map<number, Set<K>>();
+  private readonly buckets = new Map<number, Bucket<K>>();
 
   constructor(
     private readonly expire: (key: K) => void,
@@ -14,24 +20,28 @@ export class Deadlines<K> {
 
   /** Arms a deadline (ms since the epoch) for `key`; returns the bucket to pass to `clear`. */
   add(key: K, deadline: number): number {
-    const bucket = Math.ceil(deadline / this.resolution) * this.resolution;
-    let keys = this.buckets.get(bucket);
-    if (!keys) {
-      keys = new Set();
-      this.buckets.set(bucket, keys);
-      setTimeout(() => this.fire(bucket), Math.max(0, bucket - Date.now())).unref();
+    const at = Math.ceil(deadline / this.resolution) * this.resolution;
+    let bucket = this.buckets.get(at);
+    if (!bucket) {
+      bucket = { keys: new Set(), timer: setTimeout(() => this.fire(at), Math.max(0, at - Date.now())).unref() };
+      this.buckets.set(at, bucket);
     }
-    keys.add(key);
-    return bucket;
+    bucket.keys.add(key);
+    return at;
   }
 
-  clear(key: K, bucket: number): void {
-    this.buckets.get(bucket)?.delete(key);
+  clear(key: K, at: number): void {
+    const bucket = this.buckets.get(at);
+    if (!bucket) return;
+    bucket.keys.delete(key);
+    if (bucket.keys.size > 0) return;
+    clearTimeout(bucket.timer);
+    this.buckets.delete(at);
   }
 
-  private fire(bucket: number): void {
-    const keys = this.buckets.get(bucket);
-    this.buckets.delete(bucket);
-    if (keys) for (const key of keys) this.expire(key);
+  private fire(at: number): void {
+    const bucket = this.buckets.get(at);
+    this.buckets.delete(at);
+    if (bucket) for (const key of bucket.keys) this.expire(key);
   }
 }
