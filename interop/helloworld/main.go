@@ -47,8 +47,9 @@ func (h *Helloworld) Stream(ctx context.Context, stream server.Stream) error {
 		}
 		// Go Micro v5.30.0's server queues a stream message that still points into its codec's
 		// write buffer, so a handler that sends faster than the socket drains has its earlier
-		// messages overwritten by later ones (Go clients see it too). Pacing keeps them intact.
-		time.Sleep(2 * time.Millisecond)
+		// messages overwritten by later ones (Go clients see it too). Pacing keeps them intact;
+		// 2 ms was not enough on a loaded CI machine, 25 ms leaves a wide margin.
+		time.Sleep(25 * time.Millisecond)
 	}
 	return nil
 }

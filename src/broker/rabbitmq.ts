@@ -112,6 +112,11 @@ export class RabbitMQBroker implements Broker {
   private async open(): Promise<Connection> {
     const amqp = await loadDriver<AmqpDriver>("amqplib", "rabbitmq broker");
     const model = await amqp.connect(this.address);
+    if (this.closing) {
+      // disconnect() ran while this connection was being made: nobody will close it but us.
+      await model.close().catch(() => {});
+      throw new Error("rabbitmq broker: disconnected");
+    }
     model.on("error", (err: Error) => this.log.warn("rabbitmq broker: connection error", { err: err.message }));
     model.on("close", () => this.lost());
     const publisher = await model.createConfirmChannel();
@@ -164,6 +169,7 @@ export class RabbitMQBroker implements Broker {
     void (async () => {
       for (let attempt = 1; !this.closing; attempt++) {
         await delay(Math.min(100 * 2 ** attempt, 5_000));
+        if (this.closing) break; // disconnected while waiting: don't open a connection nobody closes
         try {
           await this.connection.get();
           this.log.info("rabbitmq broker: reconnected", { attempt });
