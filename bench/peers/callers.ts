@@ -6,6 +6,7 @@
 import net from "node:net";
 import { lastValueFrom } from "rxjs";
 import { createClient, createLogger } from "../../src/index.js";
+import { frame, readFrames } from "../frames.js";
 import { PAYLOAD } from "../payload.js";
 import { brokerOptions } from "./moleculer-options.js";
 
@@ -61,28 +62,12 @@ async function rawCaller(address: string): Promise<Caller> {
     socket.once("error", reject);
   });
   const waiting: Array<(body: Buffer) => void> = [];
-  let pending: Buffer | undefined;
-  socket.on("data", (chunk: Buffer) => {
-    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-    pending = undefined;
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const len = buf.readUInt32BE(at);
-      if (buf.length - at < 4 + len) break;
-      waiting.shift()!(buf.subarray(at + 4, at + 4 + len));
-      at += 4 + len;
-    }
-    if (at < buf.length) pending = buf.subarray(at);
-  });
+  readFrames(socket, (body) => waiting.shift()!(body));
   // The least an RPC client must do per call: encode the request, decode the answer.
   const call = (): Promise<unknown> =>
     new Promise((resolve) => {
-      const body = Buffer.from(JSON.stringify(PAYLOAD));
-      const frame = Buffer.allocUnsafe(4 + body.length);
-      frame.writeUInt32BE(body.length, 0);
-      body.copy(frame, 4);
       waiting.push((rsp) => resolve(JSON.parse(rsp.toString())));
-      socket.write(frame);
+      socket.write(frame(Buffer.from(JSON.stringify(PAYLOAD))));
     });
   return { call, close: async () => void socket.destroy() };
 }
