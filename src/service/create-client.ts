@@ -1,4 +1,4 @@
-import { Client, type CallWrapper } from "../client/client.js";
+import { Client, type CallWrapper, type ClientOptions } from "../client/client.js";
 import type { Codecs } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -26,32 +26,51 @@ export interface CreateClientOptions {
 }
 
 /**
+ * A registry for a client: behind a cache, and closed with it when resolved here from the env (its
+ * connections would keep the process alive) — unless it is the per-process memory registry, which
+ * every service in the process shares.
+ */
+export function cachedRegistry(given?: Registry): CacheRegistry {
+  const inner = given ?? resolveRegistry();
+  return new CacheRegistry(inner, { closeInner: !given && inner.name !== "memory" });
+}
+
+/** A broker, and whether it is ours to disconnect (resolved here, and not the shared memory one). */
+export function ownedBroker(given: Broker | undefined, registry: Registry, logger?: Logger): { broker: Broker; owned: boolean } {
+  const broker = given ?? resolveBroker(undefined, undefined, { registry, logger });
+  return { broker, owned: !given && broker.name !== "memory" };
+}
+
+/** Client settings that come from Go Micro's env vars where options leave them out. */
+export function clientSettings(options: { strategy?: Strategy; timeout?: number; retries?: number }): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries"> {
+  const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
+  return {
+    foreignTransport: resolveForeignTransport(),
+    selector: new Selector({ strategy }),
+    timeout: options.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
+    retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
+  };
+}
+
+/**
  * A client for programs that call services without being one (scripts, the CLI, tests). It
  * uses the same defaults and env vars as a service.
  */
 export function createClient(options: CreateClientOptions = {}): Client {
-  const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
-  const inner = options.registry ?? resolveRegistry();
-  // A registry resolved here is closed with the client (its connections would keep the process
-  // alive), except the per-process memory registry, which services in the process share.
-  const registry = new CacheRegistry(inner, { closeInner: !options.registry && inner.name !== "memory" });
-  const broker = options.broker ?? resolveBroker(undefined, undefined, { registry, logger: options.logger });
-  const ownsBroker = !options.broker && broker.name !== "memory";
+  const registry = cachedRegistry(options.registry);
+  const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
   return new Client({
+    ...clientSettings(options),
     registry,
     transport: options.transport ?? resolveTransport(),
-    foreignTransport: resolveForeignTransport(),
-    selector: new Selector({ strategy }),
     codecs: options.codecs,
     contentType: options.contentType,
-    timeout: options.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
-    retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
     wrappers: options.wrappers,
     logger: options.logger,
     broker,
     onClose: async () => {
       // The broker first: the http broker deregisters through the registry.
-      if (ownsBroker) await broker.disconnect().catch(() => {});
+      if (owned) await broker.disconnect().catch(() => {});
       await registry.close();
     },
   });

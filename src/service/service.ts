@@ -11,14 +11,14 @@ import { type Codecs, defaultCodecs } from "../codec/index.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
-import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
+import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Broker } from "../broker/broker.js";
-import { resolveBroker } from "../broker/resolve.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../broker/subscriber.js";
-import { envDuration, envInt, envMetadata, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
+import { envDuration, envMetadata, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -101,25 +101,18 @@ export class Service {
     }
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
-    // A registry resolved here is ours to close on stop (its connections would keep the process
-    // alive), except the per-process memory registry, which other services in the process share.
-    const registry = options.registry ?? resolveRegistry();
-    this.registry = new CacheRegistry(registry, { closeInner: !options.registry && registry.name !== "memory" });
+    this.registry = cachedRegistry(options.registry);
     this.transport = options.transport ?? resolveTransport();
     this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
-    // Like the registry: a broker resolved here is ours to disconnect, except the shared memory one.
-    this.broker = options.broker ?? resolveBroker(undefined, undefined, { registry: this.registry, logger: this.log });
-    this.ownsBroker = !options.broker && this.broker.name !== "memory";
+    const { broker, owned } = ownedBroker(options.broker, this.registry, this.log);
+    this.broker = broker;
+    this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: options.wrapSubscriber, logger: this.log });
-    const strategy = options.client?.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
     this.client = new Client({
+      ...clientSettings(options.client ?? {}),
       registry: this.registry,
       transport: this.transport,
-      foreignTransport: resolveForeignTransport(),
-      selector: new Selector({ strategy }),
       codecs,
-      timeout: options.client?.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
-      retries: options.client?.retries ?? envInt("MICRO_CLIENT_RETRIES"),
       wrappers: options.wrapCall,
       from: name,
       logger: this.log,
