@@ -2,19 +2,13 @@
  * The peer benchmark's output: one JSON line per measurement, and a Markdown report with ratios
  * against Moleculer TCP and the raw floor plus a check of the issue's targets.
  */
+import type { LoadResult } from "../payload.js";
 
-/** One request/response point (median of the repetitions). */
-export interface RpcPoint {
+/** One request/response point (median of the repetitions): a load result plus the server's memory. */
+export interface RpcPoint extends Omit<LoadResult, "bench" | "calls"> {
   bench: "rpc";
-  framework: string;
-  transport: string;
-  concurrency: number;
-  rps: number;
-  p50_us: number;
-  p99_us: number;
   /** The server's RSS right after the measurement. */
   rss_mb: number | null;
-  errors: number;
 }
 
 /** Idle memory and start-up of one framework's server. */
