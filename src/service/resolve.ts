@@ -11,6 +11,7 @@ import type { Registry } from "../registry/registry.js";
 import { MemoryTransport } from "../transport/memory.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MuxTransport } from "../transport/mux/mux.js";
+import { NatsTransport } from "../transport/nats/nats.js";
 import type { Transport } from "../transport/transport.js";
 
 let sharedMemoryRegistry: MemoryRegistry | undefined;
@@ -44,9 +45,9 @@ export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", ad
   }
 }
 
-/** The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`). */
-export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux"): Transport {
-  const { plugin } = parsePluginName(name);
+/** The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS` for nats). */
+export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", address = process.env.MICRO_TRANSPORT_ADDRESS || undefined): Transport {
+  const { plugin, address: where } = parsePluginName(name, address);
   switch (plugin) {
     case "mux":
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
@@ -55,8 +56,11 @@ export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux"): T
       return new HttpTransport();
     case "memory":
       return new MemoryTransport();
+    case "nats":
+      // Connects (and imports its driver) on first listen or dial.
+      return new NatsTransport({ servers: where });
     default:
-      throw new Error(`unknown transport ${JSON.stringify(plugin)} (MICRO_TRANSPORT): available are mux, http, memory`);
+      throw new Error(`unknown transport ${JSON.stringify(plugin)} (MICRO_TRANSPORT): available are mux, http, memory, nats`);
   }
 }
 

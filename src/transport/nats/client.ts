@@ -1,0 +1,273 @@
+/**
+ * The client side of the NATS transport: one reply inbox subscription (`I.*`) per connection
+ * routes every response and stream frame by the id in its subject. See wire.ts for the subjects.
+ */
+import type { Msg, Subscription } from "@nats-io/transport-node";
+import { MicroError } from "../../errors/errors.js";
+import type { Logger } from "../../logger/logger.js";
+import { Deadlines } from "../deadlines.js";
+import { encodeHeader } from "../mux/frame.js";
+import { MuxStream, type StreamOutput } from "../mux/stream.js";
+import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
+import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+
+const CLIENT_ID = "go.micro.client";
+const EMPTY = new Uint8Array(0);
+
+interface PendingCall {
+  resolve(message: Message): void;
+  reject(err: Error): void;
+  /** The deadline bucket this call is in (see Deadlines), when it has a deadline. */
+  bucket?: number;
+  wait?: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
+  private readonly calls = new Map<number, PendingCall>();
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly deadlines = new Deadlines<number>((id) => this.expire(id));
+  private readonly sub: Subscription;
+  /** Where this connection's frames for call <id> go: `<control><id>`. */
+  private readonly control: string;
+  private readonly probe: NodeJS.Timeout;
+  private nextId = 1;
+  private goingAway = false;
+  private dead = false;
+  /** Settles the dial once the listener answers the first ping (or nobody does). */
+  private dialed: { resolve(): void; reject(err: Error): void } | undefined;
+
+  /** Subscribes to the inbox and waits until the listener answers a ping. */
+  static async open(link: NatsLink, address: string, inbox: string, timeout: number, window: number, log: Logger): Promise<NatsClientConnection> {
+    const conn = new NatsClientConnection(link, address, inbox, window, log);
+    await conn.ping(timeout);
+    return conn;
+  }
+
+  private constructor(
+    private readonly link: NatsLink,
+    private readonly address: string,
+    private readonly inbox: string,
+    private readonly window: number,
+    private readonly log: Logger,
+  ) {
+    this.control = `${address}.c.${inbox}.`;
+    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.onMessage(msg)) });
+    this.probe = setInterval(() => this.checkAlive(), link.probeInterval).unref();
+  }
+
+  get maxFrameSize(): number {
+    return this.link.maxFrameSize;
+  }
+
+  get closed(): boolean {
+    return this.dead || this.goingAway;
+  }
+
+  get pending(): number {
+    return this.calls.size + this.streams.size;
+  }
+
+  call(request: Message, options: CallOptions = {}): Promise<Message> {
+    if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
+    const headerText = encodeHeader(request.header);
+    const size = encodedSize(headerText, request.body);
+    if (size > this.link.maxPayload) {
+      return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`));
+    }
+    const id = this.takeId();
+    return new Promise<Message>((resolve, reject) => {
+      const pending: PendingCall = { resolve, reject };
+      if (options.deadline !== undefined) {
+        const wait = options.deadline - Date.now();
+        if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
+        pending.wait = wait;
+        pending.bucket = this.deadlines.add(id, options.deadline);
+      }
+      if (options.signal) {
+        if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
+        pending.signal = options.signal;
+        pending.onAbort = () => this.cancel(id, new MicroError(CLIENT_ID, 499, "call cancelled"));
+        options.signal.addEventListener("abort", pending.onAbort, { once: true });
+      }
+      this.calls.set(id, pending);
+      try {
+        this.link.nc.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body), { reply: `${this.inbox}.${id}` });
+      } catch (err) {
+        this.settle(id)?.reject(new NotDeliveredError(`publish to ${this.address}: ${(err as Error).message}`, this.address));
+      }
+    });
+  }
+
+  stream(request: Message, options: CallOptions = {}): TransportStream {
+    const id = this.takeId();
+    const stream = new MuxStream(id, this, this.window);
+    if (this.closed) {
+      stream.lost(`connection to ${this.address} is closed`);
+      return stream;
+    }
+    this.streams.set(id, stream);
+    // The open goes first, so that a cancel from the deadline or signal below follows it.
+    this.publish(this.address, encodeFrame(FrameType.Request, encodeHeader(request.header), request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
+    if (options.deadline !== undefined) stream.setDeadline(options.deadline);
+    if (options.signal) {
+      const signal = options.signal;
+      if (signal.aborted) stream.cancel("stream cancelled");
+      else {
+        const onAbort = (): void => stream.cancel("stream cancelled");
+        signal.addEventListener("abort", onAbort, { once: true });
+        stream.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
+      }
+    }
+    return stream;
+  }
+
+  /** StreamOutput: a stream's frame, with this stream's inbox as reply (see wire.ts). */
+  frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    this.publish(this.control + stream, encodeFrame(type, headerText, body), `${this.inbox}.${stream}`);
+  }
+
+  /** StreamOutput: a finished stream is forgotten. */
+  streamClosed(stream: number): void {
+    this.streams.delete(stream);
+    this.endIfIdle();
+  }
+
+  /** Takes no new calls; the inbox closes once the calls and streams in flight are done. */
+  close(): void {
+    this.goingAway = true;
+    this.endIfIdle();
+  }
+
+  /** LinkUser: the NATS connection dropped; nothing in flight can be answered now. */
+  connectionLost(reason: string): void {
+    this.fail(reason);
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1; // 0 is the ping's
+    return id;
+  }
+
+  private publish(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.dead) return;
+    try {
+      this.link.nc.publish(subject, data, reply === undefined ? undefined : { reply });
+    } catch (err) {
+      this.fail(`publish to ${subject}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The dial's check: the listener answers a ping on its subject, or NATS says nobody is there. */
+  private ping(timeout: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.dialed = undefined;
+        this.fail("dial timed out");
+        reject(new NotDeliveredError(`dial ${this.address}: no answer within ${timeout} ms`, this.address));
+      }, timeout);
+      const settle = (err?: Error): void => {
+        clearTimeout(timer);
+        this.dialed = undefined;
+        if (!err) return resolve();
+        this.fail(err.message);
+        reject(err);
+      };
+      this.dialed = { resolve: () => settle(), reject: settle };
+      this.publish(this.address, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
+    });
+  }
+
+  /**
+   * Asks NATS whether the listener's control subject still has a subscriber: a ping whose reply
+   * comes back "no responders" means the server is gone. Idle connections check too, so that one
+   * to a server that stopped closes (as a TCP connection would) and stops holding NATS open.
+   */
+  private checkAlive(): void {
+    if (!this.dead) this.publish(this.control + "0", encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
+  }
+
+  private onMessage(msg: Msg): void {
+    const subject = msg.subject;
+    const id = Number(subject.slice(this.inbox.length + 1));
+    if (id === 0) return this.onPingAnswer(msg);
+    if (isNoResponders(msg)) return this.onNobodyThere(id);
+    const frame = decodeFrame(msg.data);
+    if (typeof frame === "string") return this.log.warn("nats transport: dropped a bad message", { subject, reason: frame });
+    const stream = this.streams.get(id);
+    if (stream) return stream.onFrame(frame);
+    switch (frame.type) {
+      case FrameType.Response:
+        return this.settle(id)?.resolve({ header: frame.header, body: frame.body });
+      case FrameType.Refused:
+        this.goingAway = true;
+        return this.settle(id)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
+      case FrameType.Cancel:
+        // The server dropped the call (it was destroyed) after it may have run.
+        return this.settle(id)?.reject(new ConnectionLostError(`${this.address} dropped the call: ${frame.header["Micro-Error"] ?? "server shut down"}`, this.address));
+      default:
+        return;
+    }
+  }
+
+  private onPingAnswer(msg: Msg): void {
+    const nobody = isNoResponders(msg);
+    if (this.dialed) return nobody ? this.dialed.reject(new NotDeliveredError(`dial ${this.address}: nothing listens there`, this.address)) : this.dialed.resolve();
+    if (nobody) this.fail(`${this.address} is gone (its subject has no subscriber)`);
+  }
+
+  /** A request or stream frame found no subscriber: the listener stopped taking calls, or died. */
+  private onNobodyThere(id: number): void {
+    this.goingAway = true;
+    this.settle(id)?.reject(new NotDeliveredError(`nothing listens at ${this.address}`, this.address));
+    this.streams.get(id)?.lost(`nothing listens at ${this.address}`);
+    this.endIfIdle();
+  }
+
+  /** A call's deadline passed: fail it with 408, and check the server is still there. */
+  private expire(id: number): void {
+    const wait = this.calls.get(id)?.wait;
+    this.cancel(id, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
+    this.checkAlive();
+  }
+
+  private cancel(id: number, err: Error): void {
+    const pending = this.settle(id);
+    if (!pending) return;
+    this.publish(this.control + id, encodeFrame(FrameType.Cancel, "", EMPTY));
+    pending.reject(err);
+  }
+
+  private settle(id: number): PendingCall | undefined {
+    const pending = this.calls.get(id);
+    if (!pending) return undefined;
+    this.calls.delete(id);
+    if (pending.bucket !== undefined) this.deadlines.clear(id, pending.bucket);
+    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
+    this.endIfIdle();
+    return pending;
+  }
+
+  private endIfIdle(): void {
+    if (this.goingAway && this.pending === 0) this.shutDown();
+  }
+
+  private fail(reason: string): void {
+    if (this.dead) return;
+    this.shutDown();
+    if (this.calls.size > 0) this.log.debug("nats transport: connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
+    for (const id of [...this.calls.keys()]) this.settle(id)?.reject(new ConnectionLostError(reason, this.address));
+    for (const stream of [...this.streams.values()]) stream.lost(reason);
+  }
+
+  /** Stops listening and gives the NATS connection back. */
+  private shutDown(): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearInterval(this.probe);
+    if (!this.sub.isClosed()) this.sub.unsubscribe();
+    this.link.release();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The server side of the NATS transport: a subscription on the listener's subject takes requests
+ * and stream opens; one on `<subject>.c.>` takes what clients send about calls in flight. Each
+ * call is known by the client's reply subject (`I.<id>`), which is also where its answers go.
+ */
+import type { Msg, Subscription } from "@nats-io/transport-node";
+import { MicroError } from "../../errors/errors.js";
+import type { Logger } from "../../logger/logger.js";
+import { encodeHeader } from "../mux/frame.js";
+import { MuxStream, type StreamOutput } from "../mux/stream.js";
+import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
+import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+
+const SERVER_ID = "go.micro.server";
+const EMPTY = new Uint8Array(0);
+/** How long close() waits for NATS to confirm the listener subject is unsubscribed. */
+const DRAIN_TIMEOUT = 2_000;
+
+/** The server's state for one unary call. The AbortSignal is made only if someone asks for it. */
+class ServerCall implements IncomingCall {
+  private controller: AbortController | undefined;
+  private cancelled: MicroError | undefined;
+
+  constructor(readonly remote: string) {}
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort(this.cancelled);
+    return this.controller.signal;
+  }
+
+  cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.cancelled = new MicroError("go.micro.client", 499, reason);
+    this.controller?.abort(this.cancelled);
+  }
+}
+
+/** The client's inbox, from a call's reply subject `I.<id>`: who made the call. */
+const inboxOf = (key: string): string => key.slice(0, key.lastIndexOf("."));
+
+export class NatsListener implements Listener, LinkUser {
+  private readonly calls = new Map<string, ServerCall>();
+  private readonly streams = new Map<string, MuxStream>();
+  private readonly requests: Subscription;
+  private readonly control: Subscription;
+  /** `<subject>.c.`: the prefix of every call's control subject. */
+  private readonly controlPrefix: string;
+  private readonly probe: NodeJS.Timeout;
+  private closing = false;
+  private drained = false;
+  private dead = false;
+
+  /** Subscribes, and resolves once the NATS server has the subscriptions (calls can arrive). */
+  static async open(link: NatsLink, subject: string, options: ListenOptions, window: number, log: Logger): Promise<NatsListener> {
+    const listener = new NatsListener(link, subject, options, window, log);
+    await link.nc.flush();
+    return listener;
+  }
+
+  private constructor(
+    private readonly link: NatsLink,
+    readonly address: string,
+    private readonly options: ListenOptions,
+    private readonly window: number,
+    private readonly log: Logger,
+  ) {
+    this.controlPrefix = `${address}.c.`;
+    this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onRequest(msg)) });
+    this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onControl(msg)) });
+    this.probe = setInterval(() => this.checkClients(), link.probeInterval).unref();
+  }
+
+  /**
+   * Stops taking new calls: the subject is unsubscribed, so new requests get "no responders" and
+   * clients go elsewhere. Calls and streams in flight go on; the rest closes when they are done.
+   */
+  async close(): Promise<void> {
+    if (this.closing || this.dead) return;
+    this.closing = true;
+    // drain(), not unsubscribe(): requests NATS routed here before the unsubscribe are still served.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT)));
+    await Promise.race([this.requests.drain().catch(() => {}), timeout]);
+    clearTimeout(timer);
+    this.drained = true;
+    this.finishIfIdle();
+  }
+
+  /** Drops every call and stream at once, telling their clients. */
+  destroy(): void {
+    if (this.dead) return;
+    const gone = new MicroError(SERVER_ID, 503, "server shut down");
+    for (const [key, call] of this.calls) {
+      call.cancel("server shut down");
+      this.publish(key, encodeFrame(FrameType.Cancel, encodeHeader({ "Micro-Error": gone.detail }), EMPTY));
+    }
+    this.calls.clear();
+    for (const [key, stream] of [...this.streams]) {
+      this.publish(key, encodeFrame(FrameType.End, encodeHeader({ "Micro-Error": gone.toString() }), EMPTY));
+      stream.lost("server shut down");
+    }
+    this.finish();
+  }
+
+  /** LinkUser: the NATS connection dropped; nothing in flight can be answered now. */
+  connectionLost(reason: string): void {
+    for (const call of this.calls.values()) call.cancel(reason);
+    this.calls.clear();
+    for (const stream of [...this.streams.values()]) stream.lost(reason);
+    this.finishIfIdle();
+  }
+
+  private onRequest(msg: Msg): void {
+    const frame = decodeFrame(msg.data);
+    if (typeof frame === "string") return this.dropped(msg, frame);
+    const key = msg.reply;
+    if (!key) return this.dropped(msg, "no reply subject");
+    if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
+    if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
+    if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
+    if (frame.flags & FrameFlag.Stream) return this.openStream(key, frame);
+    this.serveCall(key, frame);
+  }
+
+  private serveCall(key: string, frame: Frame): void {
+    const call = new ServerCall(inboxOf(key));
+    this.calls.set(key, call);
+    this.options.handler({ header: frame.header, body: frame.body }, call).then(
+      (response) => this.respond(key, call, response),
+      (err: unknown) => {
+        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
+        this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
+        this.respond(key, call, { header: { "Micro-Error": MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
+      },
+    );
+  }
+
+  private respond(key: string, call: ServerCall, response: Message): void {
+    if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
+    this.calls.delete(key);
+    let headerText = encodeHeader(response.header);
+    let body = response.body;
+    const size = encodedSize(headerText, body);
+    if (size > this.link.maxPayload) {
+      this.log.warn("response too large", { remote: call.remote, size });
+      headerText = encodeHeader({ "Micro-Error": MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`).toString() });
+      body = EMPTY;
+    }
+    this.publish(key, encodeFrame(FrameType.Response, headerText, body));
+    this.finishIfIdle();
+  }
+
+  private openStream(key: string, frame: Frame): void {
+    if (!this.options.streamHandler) {
+      const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
+      return this.publish(key, encodeFrame(FrameType.End, encodeHeader({ "Micro-Error": err.toString() }), EMPTY));
+    }
+    const stream = new MuxStream(0, this.streamOutput(key), this.window);
+    this.streams.set(key, stream);
+    this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: inboxOf(key), signal: stream.signal });
+  }
+
+  /** Where one stream's frames go: the client's inbox for it, with our subject for it as reply. */
+  private streamOutput(key: string): StreamOutput {
+    const reply = this.controlPrefix + key;
+    return {
+      maxFrameSize: this.link.maxFrameSize,
+      frame: (type, _stream, headerText, body) => this.publish(key, encodeFrame(type, headerText, body), reply),
+      streamClosed: () => {
+        this.streams.delete(key);
+        this.finishIfIdle();
+      },
+    };
+  }
+
+  /** What clients send about calls in flight: cancels, stream frames, and liveness pings. */
+  private onControl(msg: Msg): void {
+    const key = msg.subject.slice(this.controlPrefix.length);
+    if (isNoResponders(msg)) return this.clientGone(inboxOf(key));
+    const frame = decodeFrame(msg.data);
+    if (typeof frame === "string") return this.dropped(msg, frame);
+    switch (frame.type) {
+      case FrameType.Cancel:
+        this.calls.get(key)?.cancel("call cancelled by the caller");
+        if (this.calls.delete(key)) this.finishIfIdle();
+        return this.streams.get(key)?.onFrame(frame);
+      case FrameType.Data:
+      case FrameType.End:
+      case FrameType.Window:
+        return this.streams.get(key)?.onFrame(frame);
+      default:
+        return; // Ping: the client only wanted NATS to see that we are subscribed
+    }
+  }
+
+  /**
+   * While calls or streams are open, pings each client's inbox with a reply on our control
+   * subject: "no responders" back means the client is gone (see clientGone).
+   */
+  private checkClients(): void {
+    if (this.dead) return;
+    const inboxes = new Set<string>();
+    for (const key of this.calls.keys()) inboxes.add(inboxOf(key));
+    for (const key of this.streams.keys()) inboxes.add(inboxOf(key));
+    const ping = encodeFrame(FrameType.Ping, "", EMPTY);
+    for (const inbox of inboxes) this.publish(`${inbox}.0`, ping, `${this.controlPrefix}${inbox}.0`);
+  }
+
+  /** A client's inbox has no subscriber: its calls are abandoned and its streams are over. */
+  private clientGone(inbox: string): void {
+    const prefix = `${inbox}.`;
+    for (const [key, call] of [...this.calls]) {
+      if (!key.startsWith(prefix)) continue;
+      call.cancel("the caller is gone");
+      this.calls.delete(key);
+    }
+    for (const [key, stream] of [...this.streams]) if (key.startsWith(prefix)) stream.lost("the caller is gone");
+    this.finishIfIdle();
+  }
+
+  private publish(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.dead) return;
+    try {
+      this.link.nc.publish(subject, data, reply === undefined ? undefined : { reply });
+    } catch (err) {
+      this.log.warn("nats transport: publish failed", { subject, err: (err as Error).message });
+    }
+  }
+
+  private dropped(msg: Msg, reason: string): void {
+    this.log.warn("nats transport: dropped a bad message", { subject: msg.subject, bytes: msg.data.length, reason });
+  }
+
+  private subscriptionFailed(err: Error): void {
+    this.log.error("nats transport: listener subscription failed", { address: this.address, err: err.message });
+  }
+
+  /** After close(): the control subscription goes once the calls in flight are done. */
+  private finishIfIdle(): void {
+    if (this.drained && this.calls.size === 0 && this.streams.size === 0) this.finish();
+  }
+
+  private finish(): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearInterval(this.probe);
+    for (const sub of [this.requests, this.control]) {
+      try {
+        if (!sub.isClosed()) sub.unsubscribe();
+      } catch {
+        // already going: a drain in progress, or the connection closed
+      }
+    }
+    this.link.release();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * `nats`: calls and streams as messages through a NATS server (`@nats-io/transport-node`, an
+ * optional peer dependency), like Go Micro's NATS transport plugin. A listener's address is a
+ * subject of its own (`micro.transport.<random>`), which is what the service registers; clients
+ * publish requests there. No port is opened: every node only needs to reach NATS.
+ *
+ * One NATS connection per transport instance carries its listeners and client connections. It is
+ * opened on first use and closed when the last of them closes (a connection passed in the options
+ * is the caller's and is never closed here). Wire format and subjects: wire.ts.
+ */
+import { randomBytes } from "node:crypto";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import { Lazy, loadDriver } from "../../driver/driver.js";
+import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
+import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
+import { DEFAULT_STREAM_WINDOW } from "../mux/stream.js";
+import { NatsClientConnection } from "./client.js";
+import { NatsListener } from "./listener.js";
+import { type LinkUser, MUX_PREFIX_SURPLUS, type NatsLink } from "./wire.js";
+
+export interface NatsTransportOptions {
+  /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `127.0.0.1:4222`. */
+  servers?: string | string[];
+  /** An open connection to use instead of connecting; it stays open when the transport is done. */
+  connection?: NatsConnection;
+  /** Extra options for the driver's connect() (credentials, TLS, …). */
+  connectOptions?: Partial<ConnectionOptions>;
+  /** Bytes of stream messages a receiver may have unread, per stream and direction (default 1 MiB). */
+  streamWindow?: number;
+  /** Milliseconds a dial waits for the listener to answer (default 5 s). */
+  dialTimeout?: number;
+  /**
+   * Milliseconds between checks that the other side of open calls and streams still exists
+   * (default 2 s). A peer that died without a word is noticed within about this long.
+   */
+  probeInterval?: number;
+  logger?: Logger;
+}
+
+type NatsDriver = typeof import("@nats-io/transport-node");
+
+export const DEFAULT_NATS_TRANSPORT_SERVER = "nats://127.0.0.1:4222";
+
+export class NatsTransport implements Transport {
+  readonly name = "nats";
+  readonly servers: string[];
+  private readonly streamWindow: number;
+  private readonly dialTimeout: number;
+  private readonly probeInterval: number;
+  private readonly log: Logger;
+  private readonly connection = new Lazy(() => this.open());
+  /** Who is told when the connection drops. */
+  private readonly users = new Set<LinkUser>();
+  /** Listeners and client connections holding the connection, including those still opening. */
+  private holders = 0;
+
+  constructor(private readonly options: NatsTransportOptions = {}) {
+    this.servers = parseServers(options.servers);
+    this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
+    this.dialTimeout = options.dialTimeout ?? 5_000;
+    this.probeInterval = options.probeInterval ?? 2_000;
+    this.log = options.logger ?? defaultLogger();
+  }
+
+  /** `address` is ignored: a listener's address is a fresh subject. */
+  async listen(_address: string, options: ListenOptions): Promise<Listener> {
+    const subject = `micro.transport.${randomId()}`;
+    return this.withLink((link) => NatsListener.open(link, subject, options, this.streamWindow, this.log));
+  }
+
+  async dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
+    const timeout = options.timeout ?? this.dialTimeout;
+    try {
+      return await this.withLink((link) => NatsClientConnection.open(link, address, `_INBOX.${randomId()}`, timeout, this.streamWindow, this.log));
+    } catch (err) {
+      if (err instanceof NotDeliveredError) throw err;
+      throw new NotDeliveredError(`dial ${address}: ${(err as Error).message}`, address);
+    }
+  }
+
+  /**
+   * Gives `create` the shared connection; what it creates is told when the connection drops, and
+   * releases it on close. A failed `create` releases it at once.
+   */
+  private async withLink<T extends LinkUser>(create: (link: NatsLink) => Promise<T>): Promise<T> {
+    this.holders++;
+    let nc: NatsConnection;
+    try {
+      nc = await this.connection.get();
+    } catch (err) {
+      this.holders--;
+      throw err;
+    }
+    let user: T | undefined;
+    let released = false;
+    const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    const link: NatsLink = {
+      nc,
+      maxPayload,
+      maxFrameSize: maxPayload + MUX_PREFIX_SURPLUS,
+      probeInterval: this.probeInterval,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.holders--;
+        if (user) this.users.delete(user);
+        this.closeIfUnused();
+      },
+    };
+    try {
+      user = await create(link);
+    } catch (err) {
+      link.release();
+      throw err;
+    }
+    if (!released) this.users.add(user);
+    return user;
+  }
+
+  /** The last user is gone: close a connection we opened (the next user opens a new one). */
+  private closeIfUnused(): void {
+    if (this.holders > 0 || this.options.connection) return;
+    const opened = this.connection.peek();
+    this.connection.reset();
+    void opened?.then(
+      (nc) => nc.drain().catch(() => nc.close()),
+      () => {},
+    );
+  }
+
+  private async open(): Promise<NatsConnection> {
+    const nc = this.options.connection ?? (await this.connect());
+    void this.follow(nc);
+    return nc;
+  }
+
+  private async connect(): Promise<NatsConnection> {
+    const { connect } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats transport");
+    try {
+      return await connect({ servers: this.servers, name: "ts-micro transport", maxReconnectAttempts: -1, reconnectTimeWait: 250, ...this.options.connectOptions });
+    } catch (err) {
+      throw new Error(`nats transport: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (is nats-server running? start one with: nats-server -a 127.0.0.1 -p 4222)`);
+    }
+  }
+
+  /**
+   * A disconnect fails every call and stream in flight: their messages may be lost, and NATS
+   * would not tell us. Listeners stay: NATS restores their subscriptions on reconnect.
+   */
+  private async follow(nc: NatsConnection): Promise<void> {
+    void nc.closed().then(() => this.lose(nc, "nats connection closed"));
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        this.log.warn("nats transport: disconnected, reconnecting", { server: status.server });
+        this.lose(nc, `nats connection to ${status.server} lost`);
+      } else if (status.type === "reconnect") {
+        this.log.info("nats transport: reconnected", { server: status.server });
+      }
+    }
+  }
+
+  private lose(nc: NatsConnection, reason: string): void {
+    // A connection we closed after its last user left, or replaced since, has nobody to tell.
+    void this.connection.peek()?.then(
+      (current) => {
+        if (current === nc) for (const user of [...this.users]) user.connectionLost(reason);
+      },
+      () => {},
+    );
+  }
+}
+
+function randomId(): string {
+  return randomBytes(12).toString("hex");
+}
+
+export function parseServers(servers: string | string[] | undefined): string[] {
+  const list = (Array.isArray(servers) ? servers : (servers ?? "").split(",")).map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) return [DEFAULT_NATS_TRANSPORT_SERVER];
+  return list.map((s) => (/^[a-z]+:\/\//i.test(s) ? s : `nats://${s}`));
+}

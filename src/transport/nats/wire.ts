@@ -1,0 +1,92 @@
+/**
+ * The NATS transport's wire format and subjects. Every NATS message the transport sends is one
+ * frame:
+ *
+ *   u8  type       a mux FrameType (Request, Response, Cancel, Refused, Ping, Pong, Data, End, Window)
+ *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call)
+ *   u32 headerLen  bytes of the header block
+ *   header block   UTF-8 "key\0value\0key\0value", as mux (headers never contain NUL)
+ *   body           the rest
+ *
+ * There is no length or stream id: NATS delimits messages, and the subject says which call a
+ * frame belongs to. Subjects, for a listener at subject `L` and a client connection whose inbox
+ * is `I` (it subscribes to `I.*`):
+ *
+ *   L           requests and stream opens, reply `I.<id>`; dial pings, reply `I.0`
+ *   I.<id>      server → client: the response, or the server's frames of stream <id>
+ *   L.c.I.<id>  client → server: cancel, and the client's frames of stream <id>
+ *
+ * Stream frames in either direction carry the sender's own subject for that stream as their
+ * reply, so when the receiver is gone NATS answers the sender there with a "no responders" status
+ * (an empty message with header code 503): that is how each side learns the other died.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeHeader, type Frame, FrameType, LAST_FRAME_TYPE } from "../mux/frame.js";
+
+export { FrameFlag, FrameType, type Frame } from "../mux/frame.js";
+
+/** type + flags + headerLen. */
+const PREFIX = 6;
+
+/**
+ * The mux code sizes frames with a 14-byte prefix (see mux/frame.ts frameSize); ours is 6 bytes,
+ * so a limit of `max_payload + 8` in mux terms is exactly NATS's `max_payload` for our frames.
+ */
+export const MUX_PREFIX_SURPLUS = 8;
+
+export function encodeFrame(type: FrameType, headerText: string, body: Uint8Array, flags = 0): Buffer {
+  const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
+  // A fresh buffer per frame: nats.js queues the buffer itself until its next socket write.
+  const buf = Buffer.allocUnsafe(PREFIX + headerLen + body.length);
+  buf[0] = type;
+  buf[1] = flags;
+  buf.writeUInt32BE(headerLen, 2);
+  if (headerLen > 0) buf.write(headerText, PREFIX, headerLen, "utf8");
+  if (body.length > 0) buf.set(body, PREFIX + headerLen);
+  return buf;
+}
+
+/** Bytes a frame takes, for the max_payload check before anything is published. */
+export function encodedSize(headerText: string, body: Uint8Array): number {
+  return PREFIX + Buffer.byteLength(headerText) + body.length;
+}
+
+/** Parses one NATS message payload; a string says why it is not a frame. */
+export function decodeFrame(data: Uint8Array): Frame | string {
+  if (data.length < PREFIX) return `${data.length} bytes is shorter than a frame header`;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const type = buf[0] as FrameType;
+  if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
+  const headerLen = buf.readUInt32BE(2);
+  if (PREFIX + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
+  return {
+    type,
+    flags: buf[1],
+    stream: 0,
+    header: decodeHeader(buf.subarray(PREFIX, PREFIX + headerLen)),
+    body: buf.subarray(PREFIX + headerLen),
+  };
+}
+
+/** An empty message with status 503: NATS saying nobody subscribes to where we published. */
+export function isNoResponders(msg: { data: Uint8Array; headers?: { code: number } }): boolean {
+  return msg.data.length === 0 && msg.headers?.code === 503;
+}
+
+/** What client connections and listeners get from their transport: its one NATS connection. */
+export interface NatsLink {
+  readonly nc: NatsConnection;
+  /** Largest message the NATS server accepts (its max_payload). */
+  readonly maxPayload: number;
+  /** The same limit in mux frame-size terms, for MuxStream (see MUX_PREFIX_SURPLUS). */
+  readonly maxFrameSize: number;
+  /** Milliseconds between checks that the peers of open calls and streams are still there. */
+  readonly probeInterval: number;
+  /** The user is done with the connection (the last one closes it). */
+  release(): void;
+}
+
+/** A user of the shared connection, told when it drops (calls in flight cannot be answered). */
+export interface LinkUser {
+  connectionLost(reason: string): void;
+}

@@ -1,0 +1,175 @@
+/**
+ * The NATS transport against the shared NATS server: the transport conformance suite, plus what
+ * only NATS has (subject addresses, garbage on the listener subject, peers that vanish).
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { MicroError } from "../../src/errors/errors.js";
+import { createLogger, type Logger } from "../../src/logger/logger.js";
+import { resolveTransport } from "../../src/service/resolve.js";
+import { NatsTransport } from "../../src/transport/nats/nats.js";
+import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
+import { transportConformance } from "../conformance/transport.js";
+import { requireSharedNats } from "../setup/servers.js";
+
+const servers = await requireSharedNats();
+const quiet = createLogger({ level: "silent" });
+
+transportConformance("nats", () => new NatsTransport({ servers, logger: quiet }), "");
+
+const msg = (body: string): Message => ({ header: {}, body: Buffer.from(body) });
+const text = (m: Message): string => Buffer.from(m.body).toString();
+const echo = async (req: Message): Promise<Message> => msg(`echo ${text(req)}`);
+
+describe("nats transport", () => {
+  const closers: Array<() => unknown> = [];
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+
+  it("listens on a subject of its own, whatever address it is given", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const a = await transport.listen("127.0.0.1:0", { handler: echo });
+    const b = await transport.listen(":0", { handler: echo });
+    closers.push(() => a.destroy(), () => b.destroy());
+    assert.match(a.address, /^micro\.transport\.[0-9a-f]+$/);
+    assert.notEqual(a.address, b.address);
+    const conn = await transport.dial(b.address);
+    assert.equal(text(await conn.call(msg("b"))), "echo b");
+    conn.close();
+  });
+
+  it("logs and drops garbage and truncated payloads on the listener subject, and keeps serving", async () => {
+    const warnings: string[] = [];
+    const log: Logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
+      child: () => log,
+    };
+    const transport = new NatsTransport({ servers, logger: log });
+    const listener = await transport.listen("", { handler: echo });
+    closers.push(() => listener.destroy());
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    raw.publish(listener.address, Buffer.from("certainly not a frame"));
+    raw.publish(listener.address, Buffer.from([1, 0, 0, 0, 0x10, 0]), { reply: "_INBOX.garbage.1" }); // header block runs past the end
+    raw.publish(listener.address, Buffer.from([1, 0]), { reply: "_INBOX.garbage.2" }); // truncated prefix
+    raw.publish(listener.address, Buffer.from([200, 0, 0, 0, 0, 0])); // unknown frame type
+    raw.publish(`${listener.address}.c._INBOX.garbage.3`, Buffer.from("junk on the control subject"));
+    await raw.flush();
+    const conn = await transport.dial(listener.address);
+    assert.equal(text(await conn.call(msg("still here"))), "echo still here");
+    conn.close();
+    for (let i = 0; i < 100 && warnings.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(warnings.filter((w) => w.includes("dropped a bad message")).length, 5, warnings.join("\n"));
+  });
+
+  it("refuses new calls after close() with NotDeliveredError while a call in flight completes", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    let release: () => void = () => {};
+    const listener = await transport.listen("", {
+      handler: async (req) => {
+        if (text(req) === "slow") await new Promise<void>((r) => (release = r));
+        return echo(req);
+      },
+    });
+    closers.push(() => listener.destroy());
+    const conn = await transport.dial(listener.address);
+    const inflight = conn.call(msg("slow"));
+    await new Promise((r) => setTimeout(r, 20));
+    await listener.close();
+    await assert.rejects(conn.call(msg("new")), (err: unknown) => err instanceof NotDeliveredError);
+    assert.equal(conn.closed, true, "the connection takes no more calls");
+    await assert.rejects(transport.dial(listener.address), (err: unknown) => err instanceof NotDeliveredError);
+    release();
+    assert.equal(text(await inflight), "echo slow");
+  });
+
+  it("fails calls in flight with ConnectionLostError and streams with 503 when the listener is destroyed", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const listener = await transport.listen("", { handler: () => new Promise(() => {}), streamHandler: () => {} });
+    const conn = await transport.dial(listener.address);
+    const call = conn.call(msg("x"));
+    const stream = conn.stream(msg(""));
+    await new Promise((r) => setTimeout(r, 50));
+    listener.destroy();
+    await assert.rejects(call, (err: unknown) => err instanceof ConnectionLostError);
+    await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 503);
+    conn.close();
+  });
+
+  it("notices a server that vanished without a word (its NATS connection closed)", async () => {
+    const serverSide = new NatsTransport({ servers, logger: quiet });
+    const clientSide = new NatsTransport({ servers, logger: quiet, probeInterval: 100 });
+    let opened: () => void = () => {};
+    const streamOpened = new Promise<void>((r) => (opened = r));
+    const listener = await serverSide.listen("", { handler: () => new Promise(() => {}), streamHandler: () => opened() });
+    const conn = await clientSide.dial(listener.address);
+    const call = conn.call(msg("x"));
+    const stream = conn.stream(msg(""));
+    await streamOpened;
+    // Close the server's NATS connection under the listener: no goodbye reaches the client.
+    const nc = (listener as unknown as { link: { nc: { close(): Promise<void> } } }).link.nc;
+    await nc.close();
+    await assert.rejects(call, (err: unknown) => err instanceof ConnectionLostError);
+    await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 503);
+    assert.equal(conn.closed, true);
+    listener.destroy();
+  });
+
+  it("tells a stream's server when its client vanished", async () => {
+    const serverSide = new NatsTransport({ servers, logger: quiet, probeInterval: 100 });
+    const clientSide = new NatsTransport({ servers, logger: quiet });
+    let serverSignal: AbortSignal | undefined;
+    const listener = await serverSide.listen("", { handler: echo, streamHandler: (_req, stream) => void (serverSignal = stream.signal) });
+    closers.push(() => listener.destroy());
+    const conn = await clientSide.dial(listener.address);
+    conn.stream(msg(""));
+    for (let i = 0; i < 100 && !serverSignal; i++) await new Promise((r) => setTimeout(r, 10));
+    const nc = (conn as unknown as { link: { nc: { close(): Promise<void> } } }).link.nc;
+    await nc.close();
+    for (let i = 0; i < 200 && !serverSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(serverSignal?.aborted, true);
+  });
+
+  it("rejects a request larger than the server's max_payload with 413", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const listener = await transport.listen("", { handler: echo });
+    closers.push(() => listener.destroy());
+    const conn = await transport.dial(listener.address);
+    await assert.rejects(conn.call({ header: {}, body: Buffer.alloc(8 * 1024 * 1024) }), (err: unknown) => err instanceof MicroError && err.code === 413);
+    assert.equal(text(await conn.call(msg("small"))), "echo small");
+    conn.close();
+  });
+
+  it("shares one NATS connection between listeners and client connections, and closes it after the last", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const listener = await transport.listen("", { handler: echo });
+    const conn = await transport.dial(listener.address);
+    const link = (x: unknown): { isClosed(): boolean } => (x as { link: { nc: { isClosed(): boolean } } }).link.nc;
+    assert.equal(link(listener), link(conn));
+    conn.close();
+    assert.equal(link(listener).isClosed(), false);
+    await listener.close();
+    for (let i = 0; i < 100 && !link(listener).isClosed(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(link(listener).isClosed(), true);
+  });
+
+  it("is what resolveTransport gives for nats and nats://host:port", () => {
+    assert.ok(resolveTransport("nats") instanceof NatsTransport);
+    const t = resolveTransport("nats://127.0.0.1:4222") as NatsTransport;
+    assert.deepEqual(t.servers, ["nats://127.0.0.1:4222"]);
+    const saved = process.env.MICRO_TRANSPORT_ADDRESS;
+    process.env.MICRO_TRANSPORT_ADDRESS = "10.0.0.1:4222,10.0.0.2:4222";
+    try {
+      assert.deepEqual((resolveTransport("nats") as NatsTransport).servers, ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]);
+    } finally {
+      if (saved === undefined) delete process.env.MICRO_TRANSPORT_ADDRESS;
+      else process.env.MICRO_TRANSPORT_ADDRESS = saved;
+    }
+    assert.throws(() => resolveTransport("carrier-pigeon"), /available are mux, http, memory, nats/);
+  });
+});
