@@ -235,8 +235,12 @@ export class Service {
     };
   }
 
-  /** A wildcard listen host is replaced by an address peers can reach. */
+  /**
+   * A wildcard listen host is replaced by an address peers can reach. An address that is not
+   * `host:port` (the NATS transport's subject) is the only way to reach the node: published as is.
+   */
   private advertisedAddress(bound: string): string {
+    if (!bound.includes(":")) return bound;
     if (this.options.advertise) return this.options.advertise;
     const { host, port } = splitHostPort(bound);
     if (host && host !== "0.0.0.0" && host !== "::") return bound;
