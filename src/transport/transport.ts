@@ -17,7 +17,7 @@ export interface Message {
 
 /** What the server side knows about one incoming request. */
 export interface IncomingCall {
-  /** The caller's address, `host:port`. */
+  /** The caller's address, `host:port` (for `nats`, the caller's reply inbox subject). */
   readonly remote: string;
   /** Fires when the caller cancels the call or its connection drops. */
   readonly signal: AbortSignal;
@@ -72,7 +72,7 @@ export interface ClientConnection {
 }
 
 export interface Listener {
-  /** The bound address, `host:port` (the real port when listening on port 0). */
+  /** The bound address, `host:port` (the real port when listening on port 0); for `nats`, the listener's subject. */
   readonly address: string;
   /** Stops accepting connections and tells connected clients to go elsewhere for new calls. */
   close(): Promise<void>;
@@ -87,7 +87,7 @@ export interface ListenOptions {
 }
 
 export interface Transport {
-  /** The implementation's name: `mux`, `memory`, `http`. */
+  /** The implementation's name: `mux`, `memory`, `http`, `nats`. */
   readonly name: string;
   listen(address: string, options: ListenOptions): Promise<Listener>;
   dial(address: string, options?: { timeout?: number }): Promise<ClientConnection>;
