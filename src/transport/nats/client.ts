@@ -192,6 +192,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private onMessage(msg: Msg): void {
     const subject = msg.subject;
     const id = Number(subject.slice(this.inbox.length + 1));
+    if (!Number.isInteger(id)) return;
     if (id === 0) return this.onPingAnswer(msg);
     if (isNoResponders(msg)) return this.onNobodyThere(id);
     const frame = decodeFrame(msg.data);
@@ -212,10 +213,14 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     }
   }
 
+  /** `I.0` hears the listener's Pong to the dial, "no responders" to our pings, and servers' pings (ignored). */
   private onPingAnswer(msg: Msg): void {
-    const nobody = isNoResponders(msg);
-    if (this.dialed) return nobody ? this.dialed.reject(new NotDeliveredError(`dial ${this.address}: nothing listens there`, this.address)) : this.dialed.resolve();
-    if (nobody) this.fail(`${this.address} is gone (its subject has no subscriber)`);
+    if (isNoResponders(msg)) {
+      if (this.dialed) return this.dialed.reject(new NotDeliveredError(`dial ${this.address}: nothing listens there`, this.address));
+      return this.fail(`${this.address} is gone (its subject has no subscriber)`);
+    }
+    const frame = decodeFrame(msg.data);
+    if (this.dialed && typeof frame !== "string" && frame.type === FrameType.Pong) this.dialed.resolve();
   }
 
   /** A request or stream frame found no subscriber: the listener stopped taking calls, or died. */
