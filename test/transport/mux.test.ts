@@ -7,9 +7,9 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
-import { PREFACE } from "../../src/transport/mux/frame.js";
+import { decodeHeader, encodeHeader, headerBound, PREFACE, writeHeader } from "../../src/transport/mux/frame.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
-import type { Listener } from "../../src/transport/transport.js";
+import type { Header, Listener } from "../../src/transport/transport.js";
 
 function recordingLogger(lines: string[]): Logger {
   const log: Logger = {
@@ -154,6 +154,38 @@ describe("mux transport: bad input", () => {
       assert.equal(conn.closed, true, "no pong within the probe timeout: the connection is dropped");
     } finally {
       silent.close();
+    }
+  });
+});
+
+describe("mux frame header blocks", () => {
+  it("writes header objects byte for byte as their text encoding, UTF-8 included", () => {
+    const headers: Header[] = [
+      {},
+      { "Micro-Endpoint": "Greeter.Hello" },
+      { "Micro-Service": "greeter", "Micro-Id": "17", Timeout: "30000000000", "X-Name": "Zoë 🚀 日本", "Ünïcode-Key": "" },
+    ];
+    for (const header of headers) {
+      const text = encodeHeader(header);
+      const buf = Buffer.alloc(headerBound(header) + 8, 0xff);
+      const end = writeHeader(buf, 4, header);
+      assert.equal(end - 4, Buffer.byteLength(text));
+      assert.ok(end - 4 <= headerBound(header));
+      assert.deepEqual(buf.subarray(4, end), Buffer.from(text, "utf8"));
+      assert.deepEqual(decodeHeader(buf.subarray(4, end)), header);
+    }
+  });
+
+  it("carries non-ASCII metadata through a call", async () => {
+    const transport = new MuxTransport();
+    const listener = await transport.listen("127.0.0.1:0", { handler: async (request) => ({ header: {}, body: Buffer.from(request.header["X-Name"]) }) });
+    const conn = await transport.dial(listener.address);
+    try {
+      const response = await conn.call({ header: { "Micro-Endpoint": "Echo.Name", "X-Name": "Zoë 🚀" }, body: Buffer.alloc(0) });
+      assert.equal(Buffer.from(response.body).toString("utf8"), "Zoë 🚀");
+    } finally {
+      conn.close();
+      await listener.close();
     }
   });
 });

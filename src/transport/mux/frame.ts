@@ -68,6 +68,40 @@ export function decodeHeader(block: Buffer): Header {
   return header;
 }
 
+/** At least the UTF-8 size of a header block (3 bytes per UTF-16 unit is UTF-8's worst case). */
+export function headerBound(header: Header): number {
+  let units = 0;
+  for (const key in header) units += key.length + header[key].length + 2;
+  return units * 3;
+}
+
+/**
+ * Writes a header block into `buf` at `at` and returns where it ends. Header names and values
+ * are nearly always ASCII, copied by a byte loop; any other string is encoded by Buffer.write.
+ * The caller has reserved headerBound(header) bytes.
+ */
+export function writeHeader(buf: Buffer, at: number, header: Header): number {
+  let first = true;
+  for (const key in header) {
+    if (!first) buf[at++] = 0;
+    first = false;
+    at = writeText(buf, at, key);
+    buf[at++] = 0;
+    at = writeText(buf, at, header[key]);
+  }
+  return at;
+}
+
+function writeText(buf: Buffer, at: number, text: string): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return at + buf.write(text, at, "utf8");
+    buf[at + i] = code;
+  }
+  return at + length;
+}
+
 /** Size of a frame on the wire, for the frame-size check before anything is written. */
 export function frameSize(headerText: string, body: Uint8Array): number {
   return FRAME_PREFIX + Buffer.byteLength(headerText) + body.length;
@@ -78,33 +112,60 @@ export function frameSize(headerText: string, body: Uint8Array): number {
  * slab; a flush hands the filled part to the socket and keeps filling the rest of the slab, so a
  * busy connection allocates one slab per ~64 KiB of output rather than one buffer per frame.
  */
+/**
+ * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
+ * at the end of the tick made client and server take turns (one batch of 64 each way); writing
+ * every ~4 KiB overlaps them and about doubled calls/s on two cores. Larger values lose that
+ * overlap, smaller ones pay for more write(2) calls.
+ */
+const EAGER_FLUSH_BYTES = 4096;
 export class FrameWriter {
   private slab = Buffer.allocUnsafe(64 * 1024);
   private start = 0; // first byte not yet handed to the socket
   private end = 0; // first free byte
   private scheduled = false;
 
-  constructor(private readonly write: (chunk: Buffer) => void) {}
+  /**
+   * @param eagerFlushBytes once this much is buffered it is written at once rather than at the
+   *   end of the tick, so the peer starts on the first frames of a burst while the rest are still
+   *   being produced: both processes work at the same time instead of taking turns.
+   */
+  constructor(
+    private readonly write: (chunk: Buffer) => void,
+    private readonly eagerFlushBytes = EAGER_FLUSH_BYTES,
+  ) {}
 
   push(type: FrameType, stream: number, headerText: string, body: Uint8Array, flags = 0): void {
     const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
-    const size = FRAME_PREFIX + headerLen + body.length;
-    this.reserve(size);
+    this.reserve(FRAME_PREFIX + headerLen + body.length);
+    const headerStart = this.end + FRAME_PREFIX;
+    if (headerLen > 0) this.slab.write(headerText, headerStart, headerLen, "utf8");
+    this.finish(type, stream, flags, headerStart + headerLen, body);
+  }
+
+  /**
+   * Like push, but writes the header block straight from the header object, without building
+   * its text first: the client's request path, where a string per call was most of the garbage.
+   */
+  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0): void {
+    this.reserve(FRAME_PREFIX + headerBound(header) + body.length);
+    this.finish(type, stream, flags, writeHeader(this.slab, this.end + FRAME_PREFIX, header), body);
+  }
+
+  /** Fills in the prefix of the frame whose header block ends at `headerEnd`, then copies the body. */
+  private finish(type: FrameType, stream: number, flags: number, headerEnd: number, body: Uint8Array): void {
     const buf = this.slab;
-    let at = this.end;
-    buf.writeUInt32BE(size - 4, at);
+    const at = this.end;
+    const end = headerEnd + body.length;
+    buf.writeUInt32BE(end - at - 4, at);
     buf[at + 4] = type;
     buf[at + 5] = flags;
     buf.writeUInt32BE(stream, at + 6);
-    buf.writeUInt32BE(headerLen, at + 10);
-    at += FRAME_PREFIX;
-    if (headerLen > 0) at += buf.write(headerText, at, headerLen, "utf8");
-    if (body.length > 0) {
-      buf.set(body, at);
-      at += body.length;
-    }
-    this.end = at;
-    if (!this.scheduled) {
+    buf.writeUInt32BE(headerEnd - at - FRAME_PREFIX, at + 10);
+    if (body.length > 0) buf.set(body, headerEnd);
+    this.end = end;
+    if (this.end - this.start >= this.eagerFlushBytes) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flush);
     }
@@ -169,7 +230,7 @@ export class FrameReader {
         type,
         flags: buf[at + 5],
         stream,
-        header: decodeHeader(buf.subarray(headerStart, bodyStart)),
+        header: headerLen === 0 ? {} : decodeHeader(buf.subarray(headerStart, bodyStart)),
         body: buf.subarray(bodyStart, frameEnd),
       });
       at = frameEnd;

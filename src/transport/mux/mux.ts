@@ -20,7 +20,7 @@ import {
   type Transport,
   type TransportStream,
 } from "../transport.js";
-import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FrameReader, frameSize, FrameType, FrameWriter, PREFACE } from "./frame.js";
+import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FRAME_PREFIX, FrameReader, frameSize, FrameType, FrameWriter, headerBound, PREFACE } from "./frame.js";
 import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
 import { Deadlines } from "../deadlines.js";
 import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
@@ -201,10 +201,11 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     if (this.dead || this.goingAway) {
       return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
     }
-    const headerText = encodeHeader(request.header);
-    const size = frameSize(headerText, request.body);
-    if (size > this.maxFrameSize) {
-      return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
+    if (FRAME_PREFIX + headerBound(request.header) + request.body.length > this.maxFrameSize) {
+      const size = frameSize(encodeHeader(request.header), request.body);
+      if (size > this.maxFrameSize) {
+        return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
+      }
     }
     const stream = this.nextId();
     return new Promise<Message>((resolve, reject) => {
@@ -222,7 +223,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
         options.signal.addEventListener("abort", pending.onAbort, { once: true });
       }
       this.calls.set(stream, pending);
-      this.writer.push(FrameType.Request, stream, headerText, request.body);
+      this.writer.pushHeader(FrameType.Request, stream, request.header, request.body);
     });
   }
 
