@@ -19,6 +19,7 @@ import type { Broker } from "../broker/broker.js";
 import { type PublishOptions, publishPayload } from "../broker/subscriber.js";
 
 const CLIENT_ID = "go.micro.client";
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 export interface CallOptions {
   /** Milliseconds the caller will wait, across all attempts (default: the client's `timeout`). */
@@ -150,7 +151,7 @@ export class Client {
   }
 
   /** Calls `endpoint` (`<Handler>.<Method>`) of `service` and resolves with the decoded response. */
-  async call<Res = unknown, Req = unknown>(service: string, endpoint: string, req: Req, options: CallOptions = {}): Promise<Res> {
+  call<Res = unknown, Req = unknown>(service: string, endpoint: string, req: Req, options: CallOptions = NO_OPTIONS): Promise<Res> {
     const deadline = this.deadlineOf(options);
     const request: ClientRequest = {
       service,
@@ -159,19 +160,49 @@ export class Client {
       body: req,
       header: this.headersFor(options),
     };
-    const retries = options.retries ?? this.retries;
-    let tried: Set<string> | undefined; // made on the first failure: most calls never need it
-    for (let attempt = 0; ; attempt++) {
+    // The common case runs without an async frame: the node comes from the registry cache and the
+    // first attempt succeeds. Everything else (lookups, failures, retries) takes the retry loop.
+    if (Date.now() >= deadline) return this.retryLoop(request, options, deadline, 0, undefined) as Promise<Res>; // fails with 408
+    let node: Node | Promise<Node>;
+    try {
+      node = this.pick(service, options, undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (node instanceof Promise) return this.retryLoop(request, options, deadline, 0, undefined, node) as Promise<Res>;
+    const first = node;
+    let attempt: Promise<unknown>;
+    try {
+      attempt = this.attempt(first, request, deadline, options.signal);
+    } catch (err) {
+      attempt = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
+    }
+    return attempt.then(undefined, (err: unknown) => {
+      if (!this.shouldRetry(err, 0, request, options)) throw this.surface(err, service);
+      return this.retryLoop(request, options, deadline, 1, new Set([first.address]));
+    }) as Promise<Res>;
+  }
+
+  /** Whether attempt `attempt`, failed with `err`, may be followed by one on another node. */
+  private shouldRetry(err: unknown, attempt: number, request: ClientRequest, options: CallOptions): boolean {
+    if (attempt >= (options.retries ?? this.retries) || !this.retryable(err, options)) return false;
+    this.log.debug("retrying call", { service: request.service, endpoint: request.endpoint, attempt: attempt + 1, reason: (err as Error).message });
+    return true;
+  }
+
+  /** Attempts from `attempt` on, each after its backoff, each on a node not yet tried. */
+  private async retryLoop(request: ClientRequest, options: CallOptions, deadline: number, attempt: number, tried: Set<string> | undefined, picked?: Promise<Node>): Promise<unknown> {
+    for (; ; attempt++) {
       if (attempt > 0) await sleep(Math.min(this.backoff(attempt), Math.max(0, deadline - Date.now())));
-      if (Date.now() >= deadline) throw MicroError.timeout(CLIENT_ID, `call timeout: ${service} ${endpoint} had no answer before its deadline`);
-      const picked = this.pick(service, options, tried);
-      const node = picked instanceof Promise ? await picked : picked;
+      if (Date.now() >= deadline) throw MicroError.timeout(CLIENT_ID, `call timeout: ${request.service} ${request.endpoint} had no answer before its deadline`);
+      const next = picked ?? this.pick(request.service, options, tried);
+      picked = undefined;
+      const node = next instanceof Promise ? await next : next;
       try {
-        return (await this.attempt(node, request, deadline, options.signal)) as Res;
+        return await this.attempt(node, request, deadline, options.signal);
       } catch (err) {
         (tried ??= new Set()).add(node.address);
-        if (attempt >= retries || !this.retryable(err, options)) throw this.surface(err, service);
-        this.log.debug("retrying call", { service, endpoint, attempt: attempt + 1, reason: (err as Error).message });
+        if (!this.shouldRetry(err, attempt, request, options)) throw this.surface(err, request.service);
       }
     }
   }
@@ -292,10 +323,9 @@ export class Client {
   }
 
   /** One attempt: connect, send, decode. Call wrappers wrap this. */
-  private readonly send: CallFunc = async (node, request, deadline, signal) => {
+  private readonly send: CallFunc = (node, request, deadline, signal) => {
     const codec = this.codecs.get(request.contentType, CLIENT_ID);
     const header: Header = {
-      ...request.header,
       "Micro-Service": request.service,
       "Micro-Endpoint": request.endpoint,
       "Micro-Method": request.endpoint,
@@ -303,23 +333,28 @@ export class Client {
       "Content-Type": request.contentType,
       Timeout: decimal(Math.max(1, deadline - Date.now()) * 1e6),
     };
-    const body = codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header["Micro-Id"] });
-    this.selector.begin(node.address);
-    try {
-      const pooled = this.poolFor(node).get(node.address);
-      const conn = pooled instanceof Promise ? await pooled : pooled;
-      const response = await conn.call({ header, body }, { deadline, signal });
-      this.selector.mark(node.address, false);
-      const error = response.header["Micro-Error"];
-      if (error !== undefined) throw MicroError.parse(error);
-      if (response.body.length === 0) return undefined;
-      return this.decodeResponse(response, request.contentType, request.service, request.endpoint);
-    } catch (err) {
-      if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(node.address, true);
-      throw err;
-    } finally {
-      this.selector.end(node.address);
-    }
+    // The caller's metadata, which cannot override the headers above (cheaper than a spread).
+    for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
+    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header["Micro-Id"] }) };
+    const options = { deadline, signal };
+    const address = node.address;
+    this.selector.begin(address);
+    const pooled = this.poolFor(node).get(address);
+    const response = pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
+    return response.then(
+      (reply) => {
+        this.selector.end(address);
+        this.selector.mark(address, false);
+        const error = reply.header["Micro-Error"];
+        if (error !== undefined) throw MicroError.parse(error);
+        return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
+      },
+      (err: unknown) => {
+        this.selector.end(address);
+        if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(address, true);
+        throw err;
+      },
+    );
   };
 
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
