@@ -5,32 +5,35 @@
  * bookkeeping; a deadline fires at most `resolution` ms late. A bucket whose calls all finished
  * is dropped with its timer at once, so only buckets with calls in flight stay alive.
  */
-interface Bucket<K> {
-  keys: Set<K>;
+import { IdTable } from "./id-table.js";
+
+interface Bucket {
+  keys: IdTable<true>;
   timer: NodeJS.Timeout;
 }
 
-export class Deadlines<K> {
-  private readonly buckets = new Map<number, Bucket<K>>();
+/** Deadlines of calls by id (IdTables rather than Maps and Sets, for the reason given there). */
+export class Deadlines {
+  private readonly buckets = new IdTable<Bucket>();
 
   constructor(
-    private readonly expire: (key: K) => void,
+    private readonly expire: (key: number) => void,
     private readonly resolution = 5,
   ) {}
 
   /** Arms a deadline (ms since the epoch) for `key`; returns the bucket to pass to `clear`. */
-  add(key: K, deadline: number): number {
+  add(key: number, deadline: number): number {
     const at = Math.ceil(deadline / this.resolution) * this.resolution;
     let bucket = this.buckets.get(at);
     if (!bucket) {
-      bucket = { keys: new Set(), timer: setTimeout(() => this.fire(at), Math.max(0, at - Date.now())).unref() };
+      bucket = { keys: new IdTable(), timer: setTimeout(() => this.fire(at), Math.max(0, at - Date.now())).unref() };
       this.buckets.set(at, bucket);
     }
-    bucket.keys.add(key);
+    bucket.keys.set(key, true);
     return at;
   }
 
-  clear(key: K, at: number): void {
+  clear(key: number, at: number): void {
     const bucket = this.buckets.get(at);
     if (!bucket) return;
     bucket.keys.delete(key);
@@ -42,6 +45,6 @@ export class Deadlines<K> {
   private fire(at: number): void {
     const bucket = this.buckets.get(at);
     this.buckets.delete(at);
-    if (bucket) for (const key of bucket.keys) this.expire(key);
+    if (bucket) for (const key of bucket.keys.keys()) this.expire(key);
   }
 }

@@ -22,6 +22,7 @@ import {
 } from "../transport.js";
 import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FRAME_PREFIX, FrameReader, frameSize, FrameType, FrameWriter, headerBound, PREFACE } from "./frame.js";
 import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
+import { IdTable } from "../id-table.js";
 import { Deadlines } from "../deadlines.js";
 import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
 
@@ -128,15 +129,15 @@ interface Limits {
 const KEEPALIVE_MS = 15_000;
 
 class MuxClientConnection implements ClientConnection, StreamOutput {
-  private readonly calls = new Map<number, PendingCall>();
-  private readonly streams = new Map<number, MuxStream>();
+  private readonly calls = new IdTable<PendingCall>();
+  private readonly streams = new IdTable<MuxStream>();
   private readonly writer: FrameWriter;
   readonly maxFrameSize: number;
   private nextStream = 1;
   private goingAway = false;
   private dead = false;
   private probe: NodeJS.Timeout | undefined;
-  private readonly deadlines = new Deadlines<number>((stream) => this.expire(stream));
+  private readonly deadlines = new Deadlines((stream) => this.expire(stream));
 
   constructor(
     private readonly socket: net.Socket,
@@ -338,8 +339,8 @@ class ServerCall implements IncomingCall {
 }
 
 class ServerConnection implements StreamOutput {
-  private readonly calls = new Map<number, ServerCall>();
-  private readonly streams = new Map<number, MuxStream>();
+  private readonly calls = new IdTable<ServerCall>();
+  private readonly streams = new IdTable<MuxStream>();
   private readonly handler: RequestHandler;
   private readonly streamHandler: StreamHandler | undefined;
   readonly maxFrameSize: number;

@@ -5,6 +5,7 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import { IdTable } from "../id-table.js";
 import { Deadlines } from "../deadlines.js";
 import { encodeHeader } from "../mux/frame.js";
 import { MuxStream, type StreamOutput } from "../mux/stream.js";
@@ -25,9 +26,9 @@ interface PendingCall {
 }
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
-  private readonly calls = new Map<number, PendingCall>();
-  private readonly streams = new Map<number, MuxStream>();
-  private readonly deadlines = new Deadlines<number>((id) => this.expire(id));
+  private readonly calls = new IdTable<PendingCall>();
+  private readonly streams = new IdTable<MuxStream>();
+  private readonly deadlines = new Deadlines((id) => this.expire(id));
   private readonly sub: Subscription;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
