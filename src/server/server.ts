@@ -68,7 +68,8 @@ type Method = (req: unknown, ctx: Context) => unknown;
 
 interface Route {
   endpoint: string;
-  invoke: HandlerFunc;
+  /** The method behind its wrappers; without wrappers, the method itself (a value or a promise). */
+  invoke: (request: ServerRequest, ctx: Context) => unknown;
   description: Endpoint;
 }
 
@@ -105,7 +106,8 @@ export class Server {
       const isStream = described.stream === true || isAsyncGeneratorFunction((instance as Record<string, Method>)[method]);
       this.routes.set(endpoint, {
         endpoint,
-        invoke: this.wrap(async (request, ctx) => fn(request.body, ctx)),
+        // Without wrappers the method is called as it is: an async wrapper per call costs a promise.
+        invoke: this.wrappers.length === 0 ? (request, ctx) => fn(request.body, ctx) : this.wrap(async (request, ctx) => fn(request.body, ctx)),
         description: {
           name: endpoint,
           request: described.request ?? null,
@@ -145,41 +147,37 @@ export class Server {
   readonly serve = async (request: Message, call: IncomingCall): Promise<Message> => {
     this.inflight++;
     try {
-      return await this.dispatch(request, call);
+      const header = request.header;
+      const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"];
+      const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
+      if (!endpoint) return this.error(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
+      const route = this.routes.get(endpoint);
+      if (!route) return this.error(this.unknownEndpoint(endpoint));
+      const codec = this.codecs.find(contentType);
+      if (!codec) return this.error(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
+      let body: unknown;
+      try {
+        body = codec.decode(request.body, { endpoint, kind: "request", id: header["Micro-Id"] });
+      } catch (err) {
+        return this.error(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
+      }
+      const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
+      try {
+        const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
+        if (isAsyncIterable(result)) throw MicroError.badRequest(this.name, `${endpoint} is a stream: call it with a stream (client.stream or a for await loop)`);
+        const bytes = result === undefined ? EMPTY : codec.encode(result, { endpoint, kind: "response", id: header["Micro-Id"] });
+        // No Content-Type: the response is in the request's, which the caller knows (and the HTTP
+        // transport echoes the request's headers to Go Micro clients anyway).
+        return { header: {}, body: bytes };
+      } catch (err) {
+        return this.error(this.toMicroError(err, endpoint));
+      } finally {
+        ctx.done();
+      }
     } finally {
       if (--this.inflight === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   };
-
-  private async dispatch(request: Message, call: IncomingCall): Promise<Message> {
-    const header = request.header;
-    const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"];
-    const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
-    if (!endpoint) return this.error(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
-    const route = this.routes.get(endpoint);
-    if (!route) return this.error(this.unknownEndpoint(endpoint));
-    const codec = this.codecs.find(contentType);
-    if (!codec) return this.error(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
-    let body: unknown;
-    try {
-      body = codec.decode(request.body, { endpoint, kind: "request", id: header["Micro-Id"] });
-    } catch (err) {
-      return this.error(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
-    }
-    const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
-    try {
-      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
-      if (isAsyncIterable(result)) throw MicroError.badRequest(this.name, `${endpoint} is a stream: call it with a stream (client.stream or a for await loop)`);
-      const bytes = result === undefined ? EMPTY : codec.encode(result, { endpoint, kind: "response", id: header["Micro-Id"] });
-      // No Content-Type: the response is in the request's, which the caller knows (and the HTTP
-      // transport echoes the request's headers to Go Micro clients anyway).
-      return { header: {}, body: bytes };
-    } catch (err) {
-      return this.error(this.toMicroError(err, endpoint));
-    } finally {
-      ctx.done();
-    }
-  }
 
   /** The transport's stream handler: runs one streaming call to completion. */
   readonly serveStream = (request: Message, stream: TransportStream, call: IncomingCall): void => {
