@@ -5,16 +5,17 @@
  * bookkeeping; a deadline fires at most `resolution` ms late. A bucket whose calls all finished
  * is dropped with its timer at once, so only buckets with calls in flight stay alive.
  */
-import { IdTable } from "./id-table.js";
-
 interface Bucket {
-  keys: IdTable<true>;
+  keys: Set<number>;
   timer: NodeJS.Timeout;
 }
 
-/** Deadlines of calls by id (IdTables rather than Maps and Sets, for the reason given there). */
+/**
+ * Deadlines of calls by id. A bucket lives a few ms and holds only ids, so plain Map and Set do
+ * (the retention IdTable avoids needs a long-lived table holding call objects).
+ */
 export class Deadlines {
-  private readonly buckets = new IdTable<Bucket>();
+  private readonly buckets = new Map<number, Bucket>();
 
   constructor(
     private readonly expire: (key: number) => void,
@@ -26,10 +27,10 @@ export class Deadlines {
     const at = Math.ceil(deadline / this.resolution) * this.resolution;
     let bucket = this.buckets.get(at);
     if (!bucket) {
-      bucket = { keys: new IdTable(), timer: setTimeout(() => this.fire(at), Math.max(0, at - Date.now())).unref() };
+      bucket = { keys: new Set(), timer: setTimeout(() => this.fire(at), Math.max(0, at - Date.now())).unref() };
       this.buckets.set(at, bucket);
     }
-    bucket.keys.set(key, true);
+    bucket.keys.add(key);
     return at;
   }
 
@@ -45,6 +46,6 @@ export class Deadlines {
   private fire(at: number): void {
     const bucket = this.buckets.get(at);
     this.buckets.delete(at);
-    if (bucket) for (const key of bucket.keys.keys()) this.expire(key);
+    if (bucket) for (const key of bucket.keys) this.expire(key);
   }
 }
