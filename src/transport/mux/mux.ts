@@ -23,7 +23,7 @@ import {
 import { DEFAULT_MAX_FRAME_SIZE, encodeHeader, type Frame, FrameFlag, FRAME_PREFIX, FrameReader, frameSize, FrameType, FrameWriter, headerBound, PREFACE } from "./frame.js";
 import { DEFAULT_STREAM_WINDOW, MuxStream, type StreamOutput } from "./stream.js";
 import { IdTable } from "../id-table.js";
-import { Deadlines } from "../deadlines.js";
+import { type PendingCall, PendingCalls } from "../pending-calls.js";
 import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
 
 export { joinHostPort, splitHostPort };
@@ -107,17 +107,6 @@ export class MuxTransport implements Transport {
   }
 }
 
-/** One pending call on the client side. */
-interface PendingCall {
-  resolve(message: Message): void;
-  reject(err: Error): void;
-  /** The deadline bucket this call is in (see Deadlines), when it has a deadline. */
-  bucket?: number;
-  wait?: number;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-}
-
 /** Limits shared by both ends of a mux connection. */
 interface Limits {
   readonly maxFrameSize: number;
@@ -129,7 +118,7 @@ interface Limits {
 const KEEPALIVE_MS = 15_000;
 
 class MuxClientConnection implements ClientConnection, StreamOutput {
-  private readonly calls = new IdTable<PendingCall>();
+  private readonly calls = new PendingCalls((stream, err) => this.cancel(stream, err), () => this.checkAlive());
   private readonly streams = new IdTable<MuxStream>();
   private readonly writer: FrameWriter;
   readonly maxFrameSize: number;
@@ -137,7 +126,6 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   private goingAway = false;
   private dead = false;
   private probe: NodeJS.Timeout | undefined;
-  private readonly deadlines = new Deadlines((stream) => this.expire(stream));
 
   constructor(
     private readonly socket: net.Socket,
@@ -210,20 +198,8 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     }
     const stream = this.nextId();
     return new Promise<Message>((resolve, reject) => {
-      const pending: PendingCall = { resolve, reject };
-      if (options.deadline !== undefined) {
-        const wait = options.deadline - Date.now();
-        if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
-        pending.wait = wait;
-        pending.bucket = this.deadlines.add(stream, options.deadline);
-      }
-      if (options.signal) {
-        if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
-        pending.signal = options.signal;
-        pending.onAbort = () => this.cancel(stream, new MicroError(CLIENT_ID, 499, "call cancelled"));
-        options.signal.addEventListener("abort", pending.onAbort, { once: true });
-      }
-      this.calls.set(stream, pending);
+      const refused = this.calls.add(stream, options, resolve, reject);
+      if (refused) return reject(refused);
       this.writer.pushHeader(FrameType.Request, stream, request.header, request.body);
     });
   }
@@ -244,13 +220,6 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
   }
 
-  /** A call's deadline passed: fail it with 408, and make sure the peer is still there. */
-  private expire(stream: number): void {
-    const wait = this.calls.get(stream)?.wait;
-    this.cancel(stream, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
-    this.checkAlive();
-  }
-
   /** Pings the peer once; a connection that stays silent is dropped (see MuxOptions.probeTimeout). */
   private checkAlive(): void {
     if (this.probe || this.dead) return;
@@ -267,12 +236,8 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   }
 
   private settle(stream: number): PendingCall | undefined {
-    const pending = this.calls.get(stream);
-    if (!pending) return undefined;
-    this.calls.delete(stream);
-    if (pending.bucket !== undefined) this.deadlines.clear(stream, pending.bucket);
-    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
-    this.endIfIdle();
+    const pending = this.calls.settle(stream);
+    if (pending) this.endIfIdle();
     return pending;
   }
 
@@ -313,7 +278,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
     clearTimeout(this.probe);
     this.socket.destroy();
     if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
-    for (const stream of [...this.calls.keys()]) this.settle(stream)?.reject(new ConnectionLostError(reason, this.address));
+    this.calls.failAll(new ConnectionLostError(reason, this.address));
     for (const stream of [...this.streams.values()]) stream.lost(reason);
   }
 }

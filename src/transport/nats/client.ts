@@ -6,7 +6,7 @@ import type { Msg, Subscription } from "@nats-io/transport-node";
 import { MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { IdTable } from "../id-table.js";
-import { Deadlines } from "../deadlines.js";
+import { type PendingCall, PendingCalls } from "../pending-calls.js";
 import { encodeHeader } from "../mux/frame.js";
 import { MuxStream, type StreamOutput } from "../mux/stream.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
@@ -15,20 +15,9 @@ import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoRespon
 const CLIENT_ID = "go.micro.client";
 const EMPTY = new Uint8Array(0);
 
-interface PendingCall {
-  resolve(message: Message): void;
-  reject(err: Error): void;
-  /** The deadline bucket this call is in (see Deadlines), when it has a deadline. */
-  bucket?: number;
-  wait?: number;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-}
-
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
-  private readonly calls = new IdTable<PendingCall>();
+  private readonly calls = new PendingCalls((id, err) => this.cancel(id, err), () => this.checkAlive());
   private readonly streams = new IdTable<MuxStream>();
-  private readonly deadlines = new Deadlines((id) => this.expire(id));
   private readonly sub: Subscription;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
@@ -79,20 +68,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     }
     const id = this.takeId();
     return new Promise<Message>((resolve, reject) => {
-      const pending: PendingCall = { resolve, reject };
-      if (options.deadline !== undefined) {
-        const wait = options.deadline - Date.now();
-        if (wait <= 0) return reject(MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent"));
-        pending.wait = wait;
-        pending.bucket = this.deadlines.add(id, options.deadline);
-      }
-      if (options.signal) {
-        if (options.signal.aborted) return reject(MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled"));
-        pending.signal = options.signal;
-        pending.onAbort = () => this.cancel(id, new MicroError(CLIENT_ID, 499, "call cancelled"));
-        options.signal.addEventListener("abort", pending.onAbort, { once: true });
-      }
-      this.calls.set(id, pending);
+      const refused = this.calls.add(id, options, resolve, reject);
+      if (refused) return reject(refused);
       try {
         this.link.nc.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body), { reply: `${this.inbox}.${id}` });
       } catch (err) {
@@ -232,13 +209,6 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.endIfIdle();
   }
 
-  /** A call's deadline passed: fail it with 408, and check the server is still there. */
-  private expire(id: number): void {
-    const wait = this.calls.get(id)?.wait;
-    this.cancel(id, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${wait} ms`));
-    this.checkAlive();
-  }
-
   private cancel(id: number, err: Error): void {
     const pending = this.settle(id);
     if (!pending) return;
@@ -247,12 +217,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   }
 
   private settle(id: number): PendingCall | undefined {
-    const pending = this.calls.get(id);
-    if (!pending) return undefined;
-    this.calls.delete(id);
-    if (pending.bucket !== undefined) this.deadlines.clear(id, pending.bucket);
-    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
-    this.endIfIdle();
+    const pending = this.calls.settle(id);
+    if (pending) this.endIfIdle();
     return pending;
   }
 
@@ -264,7 +230,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (this.dead) return;
     this.shutDown();
     if (this.calls.size > 0) this.log.debug("nats transport: connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
-    for (const id of [...this.calls.keys()]) this.settle(id)?.reject(new ConnectionLostError(reason, this.address));
+    this.calls.failAll(new ConnectionLostError(reason, this.address));
     for (const stream of [...this.streams.values()]) stream.lost(reason);
   }
 
