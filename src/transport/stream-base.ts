@@ -4,7 +4,7 @@
  * ends and cancellations reach the wire, and its flow control (through onQueued / onTaken).
  */
 import { MicroError } from "../errors/errors.js";
-import type { Message, TransportStream } from "./transport.js";
+import type { CallOptions, Message, TransportStream } from "./transport.js";
 
 const ID = "go.micro.transport";
 
@@ -46,6 +46,17 @@ export abstract class StreamBase implements TransportStream {
     const wait = deadline - Date.now();
     if (wait <= 0) expire();
     else this.timer = setTimeout(expire, wait);
+  }
+
+  /** Applies a caller's call options: the deadline, and cancelling when their signal fires. */
+  follow(options: CallOptions): void {
+    if (options.deadline !== undefined) this.setDeadline(options.deadline);
+    const signal = options.signal;
+    if (!signal) return;
+    if (signal.aborted) return this.cancel("stream cancelled");
+    const onAbort = (): void => this.cancel("stream cancelled");
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
   }
 
   recv(): Promise<Message | undefined> {

@@ -161,16 +161,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
       return stream;
     }
     this.streams.set(id, stream);
-    if (options.deadline !== undefined) stream.setDeadline(options.deadline);
-    if (options.signal) {
-      const signal = options.signal;
-      if (signal.aborted) stream.cancel("stream cancelled");
-      else {
-        const onAbort = (): void => stream.cancel("stream cancelled");
-        signal.addEventListener("abort", onAbort, { once: true });
-        stream.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
-      }
-    }
+    stream.follow(options);
     this.writer.pushMessage(FrameType.Request, id, request, FrameFlag.Stream);
     return stream;
   }

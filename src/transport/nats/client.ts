@@ -88,16 +88,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.streams.set(id, stream);
     // The open goes first, so that a cancel from the deadline or signal below follows it.
     this.publish(this.address, encodeFrame(FrameType.Request, encodeHeader(request.header), request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
-    if (options.deadline !== undefined) stream.setDeadline(options.deadline);
-    if (options.signal) {
-      const signal = options.signal;
-      if (signal.aborted) stream.cancel("stream cancelled");
-      else {
-        const onAbort = (): void => stream.cancel("stream cancelled");
-        signal.addEventListener("abort", onAbort, { once: true });
-        stream.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
-      }
-    }
+    stream.follow(options);
     return stream;
   }
 
