@@ -109,16 +109,20 @@ const reason = (err: unknown): string => (err as Error).message.replace(/\s+/g, 
 
 /**
  * All load runs at one concurrency. Repetitions go round-robin over the peers (all servers stay
- * up, idle when not measured), so a burst of other work on the machine lands on every peer alike
- * instead of on whichever peer was being measured; the ratios stay meaningful on a busy machine.
+ * up), so a burst of other work on the machine lands on every peer alike instead of on whichever
+ * peer was being measured; the ratios stay meaningful on a busy machine. The servers not being
+ * measured are paused (SIGSTOP): idle as they are, their timers (heartbeats, gossip, registry
+ * refreshes) would otherwise run on the measured server's core and show up in its tail latency.
  */
 async function measureConcurrency(running: Map<Peer, Running>, concurrency: number, failed: (peer: Peer, why: string) => Promise<void>): Promise<RpcPoint[]> {
   const runs = new Map<Peer, RpcPoint[]>();
   for (let r = 0; r < plan.repetitions; r++) {
-    for (const [peer, { address }] of running) {
+    for (const [peer, { address, server }] of running) {
       progress(`${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`);
+      server.pause(false);
       try {
         runs.set(peer, [...(runs.get(peer) ?? []), await loadOnce(peer, address, concurrency)]);
+        server.pause(true);
       } catch (err) {
         await failed(peer, `failed at c=${concurrency}: ${reason(err)}`);
         runs.delete(peer);
@@ -126,7 +130,17 @@ async function measureConcurrency(running: Map<Peer, Running>, concurrency: numb
       done++;
     }
   }
-  return [...runs].map(([peer, points]) => ({ ...median(points, (x) => x.rps), rss_mb: rssMb(running.get(peer)?.server.child.pid) ?? null }));
+  return [...runs].map(([peer, points]) => ({ ...medians(points), rss_mb: rssMb(running.get(peer)?.server.child.pid) ?? null }));
+}
+
+/**
+ * The median of each figure on its own: one run's p99 is the noisiest figure of all (a single
+ * preemption of either process moves it), so it is not taken from whichever run had the median
+ * req/s.
+ */
+function medians(points: RpcPoint[]): RpcPoint {
+  const of = (key: "rps" | "p50_us" | "p99_us"): number => median(points, (x) => x[key])[key];
+  return { ...points[0], rps: of("rps"), p50_us: of("p50_us"), p99_us: of("p99_us"), errors: points.reduce((sum, x) => sum + x.errors, 0) };
 }
 
 function runInfo(): RunInfo {
@@ -141,7 +155,7 @@ function runInfo(): RunInfo {
     load: `Load average when the run started: ${load1.toFixed(2)}${load1 > 0.5 ? " (other work was running: figures are noisy)" : ""}.`,
     method:
       `Closed loops at c = ${plan.concurrencies.join(", ")}; ${plan.repetitions} run(s) per point of ${plan.warmup} s warm-up + ${plan.seconds} s measured, ` +
-      `median by req/s; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset). Start-up: median of ${plan.startupSamples}.`,
+      `median of each figure; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset). Start-up: median of ${plan.startupSamples}.`,
   };
 }
 
@@ -188,6 +202,7 @@ async function main(): Promise<void> {
       try {
         const measured = await measureStartup(peer);
         running.set(peer, measured.running);
+        measured.running.server.pause(true);
         emit(measured.point);
         startup.push(measured.point);
       } catch (err) {

@@ -23,6 +23,8 @@ export interface Proc {
   /** Resolves with the last line printed on stdout once the process exits. */
   lastLine(): Promise<string>;
   send(line: string): void;
+  /** Freezes the process (SIGSTOP) or lets it run again (SIGCONT). */
+  pause(paused: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -68,8 +70,12 @@ export function spawnPinned(command: Command, env: Record<string, string>, core:
     send(line) {
       child.stdin!.write(`${line}\n`);
     },
+    pause(paused) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(paused ? "SIGSTOP" : "SIGCONT");
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGCONT"); // a paused process would not act on SIGTERM
       child.kill("SIGTERM");
       const killer = setTimeout(() => child.kill("SIGKILL"), 3_000);
       await exited;
