@@ -176,6 +176,28 @@ describe("mux frame header blocks", () => {
     }
   });
 
+  it("decodes header blocks in place, the same text whether or not a string came from its cache", () => {
+    // Many distinct names and values of equal length go through the same cache slots: every
+    // decode must still give back exactly the bytes of its own block.
+    const letters = (n: number): string => Array.from({ length: 4 }, (_, i) => String.fromCharCode(65 + (Math.floor(n / 26 ** i) % 26))).join("");
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2_000; i++) {
+        const header: Header = {
+          "Micro-Service": i % 2 ? "greeter" : "greetes",
+          [`X-${letters(i)}`]: letters(i * 7 + round),
+          "Micro-Id": String(i),
+          Timeout: "0",
+          "X-Empty": "",
+          "X-Ünïcode": `naïve ${i}`,
+        };
+        const block = Buffer.from(`junk${encodeHeader(header)}junk`, "utf8");
+        assert.deepEqual(decodeHeader(block, 4, block.length - 4), header);
+      }
+    }
+    assert.deepEqual(decodeHeader(Buffer.alloc(0)), {});
+    assert.deepEqual(decodeHeader(Buffer.from("lonely-key")), {}, "a key without a value is dropped");
+  });
+
   it("carries non-ASCII metadata through a call", async () => {
     const transport = new MuxTransport();
     const listener = await transport.listen("127.0.0.1:0", { handler: async (request) => ({ header: {}, body: Buffer.from(request.header["X-Name"]) }) });

@@ -63,7 +63,7 @@ export function decodeFrame(data: Uint8Array): Frame | string {
     type,
     flags: buf[1],
     stream: 0,
-    header: decodeHeader(buf.subarray(PREFIX, PREFIX + headerLen)),
+    header: decodeHeader(buf, PREFIX, PREFIX + headerLen),
     body: buf.subarray(PREFIX + headerLen),
   };
 }
