@@ -75,6 +75,11 @@ export class RequestContext implements Context {
     private readonly incoming: IncomingCall,
   ) {}
 
+  /** The call's Micro-Id, for codecs that answer with it (JSON-RPC). */
+  get callId(): string | undefined {
+    return this.header["Micro-Id"];
+  }
+
   get metadata(): Metadata {
     return (this.metadata_ ??= new Metadata(this.header));
   }
