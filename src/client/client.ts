@@ -171,16 +171,39 @@ export class Client {
     }
     if (node instanceof Promise) return this.retryLoop(request, options, deadline, 0, undefined, node) as Promise<Res>;
     const first = node;
-    let attempt: Promise<unknown>;
-    try {
-      attempt = this.attempt(first, request, deadline, options.signal);
-    } catch (err) {
-      attempt = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
+    const retry = (err: unknown): Promise<unknown> => this.afterFirstFailure(err, request, options, deadline, first);
+    if (this.attempt !== this.send) {
+      let attempt: Promise<unknown>;
+      try {
+        attempt = this.attempt(first, request, deadline, options.signal);
+      } catch (err) {
+        attempt = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
+      }
+      return attempt.then(undefined, retry) as Promise<Res>;
     }
-    return attempt.then(undefined, (err: unknown) => {
-      if (!this.shouldRetry(err, 0, request, options)) throw this.surface(err, service);
-      return this.retryLoop(request, options, deadline, 1, new Set([first.address]));
-    }) as Promise<Res>;
+    // Without call wrappers the attempt's own reply handling and the retry share one promise.
+    let sent: Promise<Message>;
+    try {
+      sent = this.dispatch(first, request, deadline, options.signal);
+    } catch (err) {
+      return Promise.reject(err).then(undefined, retry) as Promise<Res>; // the encoder threw
+    }
+    return sent.then(
+      (reply) => {
+        try {
+          return this.answer(first.address, request, reply);
+        } catch (err) {
+          return retry(err);
+        }
+      },
+      (err: unknown) => retry(this.undelivered(first.address, err)),
+    ) as Promise<Res>;
+  }
+
+  /** After the first attempt failed with `err`: the retry loop, or the error for the caller. */
+  private afterFirstFailure(err: unknown, request: ClientRequest, options: CallOptions, deadline: number, first: Node): Promise<unknown> {
+    if (!this.shouldRetry(err, 0, request, options)) return Promise.reject(this.surface(err, request.service));
+    return this.retryLoop(request, options, deadline, 1, new Set([first.address]));
   }
 
   /** Whether attempt `attempt`, failed with `err`, may be followed by one on another node. */
@@ -324,6 +347,17 @@ export class Client {
 
   /** One attempt: connect, send, decode. Call wrappers wrap this. */
   private readonly send: CallFunc = (node, request, deadline, signal) => {
+    const address = node.address;
+    return this.dispatch(node, request, deadline, signal).then(
+      (reply) => this.answer(address, request, reply),
+      (err: unknown) => {
+        throw this.undelivered(address, err);
+      },
+    );
+  };
+
+  /** Sends `request` to `node` (counted in flight by the selector) and resolves with the raw reply. */
+  private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
     const codec = this.codecs.get(request.contentType, CLIENT_ID);
     const header: Header = {
       "Micro-Service": request.service,
@@ -340,22 +374,24 @@ export class Client {
     const address = node.address;
     this.selector.begin(address);
     const pooled = this.poolFor(node).get(address);
-    const response = pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
-    return response.then(
-      (reply) => {
-        this.selector.end(address);
-        this.selector.mark(address, false);
-        const error = reply.header["Micro-Error"];
-        if (error !== undefined) throw MicroError.parse(error);
-        return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
-      },
-      (err: unknown) => {
-        this.selector.end(address);
-        if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(address, true);
-        throw err;
-      },
-    );
-  };
+    return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
+  }
+
+  /** The reply `address` sent: the decoded response, or the error it carries, thrown. */
+  private answer(address: string, request: ClientRequest, reply: Message): unknown {
+    this.selector.end(address);
+    this.selector.mark(address, false);
+    const error = reply.header["Micro-Error"];
+    if (error !== undefined) throw MicroError.parse(error);
+    return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
+  }
+
+  /** A request that got no reply from `address`: ends it in the selector and returns the error. */
+  private undelivered(address: string, err: unknown): unknown {
+    this.selector.end(address);
+    if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(address, true);
+    return err;
+  }
 
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
   private poolFor(node: Node): ConnectionPool {

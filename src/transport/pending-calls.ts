@@ -49,7 +49,8 @@ export class PendingCalls {
    * when the deadline has already passed or the signal has already fired (nothing registered).
    */
   add(id: number, options: CallOptions, resolve: PendingCall["resolve"], reject: PendingCall["reject"]): MicroError | undefined {
-    const pending: PendingCall = { resolve, reject };
+    // Every field from the start: one object shape, no property store added later.
+    const pending: PendingCall = { resolve, reject, bucket: undefined, wait: undefined, signal: undefined, onAbort: undefined };
     if (options.deadline !== undefined) {
       const wait = options.deadline - Date.now();
       if (wait <= 0) return MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
