@@ -133,6 +133,7 @@ export class Client {
   private readonly attempt: CallFunc;
   private readonly log: Logger;
   private sequence = 0;
+  private lastTimeout = { ms: -1, text: "" };
 
   constructor(private readonly options: ClientOptions) {
     this.selector = options.selector ?? new Selector();
@@ -365,7 +366,7 @@ export class Client {
       "Micro-Method": request.endpoint,
       "Micro-Id": decimal(++this.sequence),
       "Content-Type": request.contentType,
-      Timeout: decimal(Math.max(1, deadline - Date.now()) * 1e6),
+      Timeout: this.timeoutHeader(Math.max(1, deadline - Date.now())),
     };
     // The caller's metadata, which cannot override the headers above (cheaper than a spread).
     for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
@@ -375,6 +376,12 @@ export class Client {
     this.selector.begin(address);
     const pooled = this.poolFor(node).get(address);
     return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
+  }
+
+  /** The Timeout header (ns) for `ms` left. Calls made in the same millisecond share one string. */
+  private timeoutHeader(ms: number): string {
+    if (ms !== this.lastTimeout.ms) this.lastTimeout = { ms, text: decimal(ms * 1e6) };
+    return this.lastTimeout.text;
   }
 
   /** The reply `address` sent: the decoded response, or the error it carries, thrown. */

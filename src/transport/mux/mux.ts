@@ -235,7 +235,7 @@ class MuxClientConnection implements ClientConnection, StreamOutput {
   private onFrame(frame: Frame): void {
     switch (frame.type) {
       case FrameType.Response:
-        this.settle(frame.stream)?.resolve({ header: frame.header, body: frame.body });
+        this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
         break;
       case FrameType.Refused:
         this.settle(frame.stream)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
@@ -412,7 +412,7 @@ class ServerConnection implements StreamOutput {
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote);
     this.calls.set(frame.stream, call);
-    this.handler({ header: frame.header, body: frame.body }, call).then(
+    this.handler(frame, call).then(
       (response) => this.respond(frame.stream, call, response),
       (err: unknown) => {
         // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.

@@ -170,7 +170,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (stream) return stream.onFrame(frame);
     switch (frame.type) {
       case FrameType.Response:
-        return this.settle(id)?.resolve({ header: frame.header, body: frame.body });
+        return this.settle(id)?.resolve(frame); // a Frame is a Message (header and body)
       case FrameType.Refused:
         this.goingAway = true;
         return this.settle(id)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
