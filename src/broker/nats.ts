@@ -12,6 +12,7 @@ import type { Header } from "../transport/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
+import { DEFAULT_NATS_SERVER, parseServers } from "../driver/nats.js";
 import { Dispatcher, encodeEnvelope, unwrapMessage } from "./util.js";
 
 export interface NatsBrokerOptions {
@@ -58,7 +59,7 @@ export class NatsBroker implements Broker {
   private makeHeaders: NatsDriver["headers"] | undefined;
 
   constructor(private readonly options: NatsBrokerOptions = {}) {
-    this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? "127.0.0.1:4222";
+    this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? DEFAULT_NATS_SERVER;
     this.log = options.logger ?? defaultLogger();
     this.format = options.format ?? formatFromEnv();
     this.connection = new Lazy(() => this.open());
@@ -123,8 +124,7 @@ export class NatsBroker implements Broker {
   private async open(): Promise<NatsConnection> {
     const { connect, headers } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats broker");
     this.makeHeaders = headers;
-    const servers = this.address.split(",").map((s) => s.trim()).filter(Boolean);
-    const nc = await connect({ servers, name: "ts-micro", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
+    const nc = await connect({ servers: parseServers(this.address), name: "ts-micro", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
     void this.watch(nc);
     this.current = nc;
     return nc;

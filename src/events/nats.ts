@@ -16,6 +16,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { Lazy, loadDriver } from "../driver/driver.js";
+import { DEFAULT_NATS_SERVER, parseServers } from "../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
 
@@ -57,7 +58,7 @@ export class NatsStream implements Stream {
   private readonly consumers = new Set<Consumer>();
 
   constructor(private readonly options: NatsStreamOptions = {}) {
-    this.address = options.address ?? process.env.MICRO_EVENTS_ADDRESS ?? "127.0.0.1:4222";
+    this.address = options.address ?? process.env.MICRO_EVENTS_ADDRESS ?? DEFAULT_NATS_SERVER;
     this.log = options.logger ?? defaultLogger();
     this.connection = new Lazy(() => this.open());
   }
@@ -106,8 +107,7 @@ export class NatsStream implements Stream {
   private async open(): Promise<Connection> {
     const { connect } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats events");
     const driver = await loadDriver<JetStreamDriver>("@nats-io/jetstream", "nats events");
-    const servers = this.address.split(",").map((s) => s.trim()).filter(Boolean);
-    const nc = await connect({ servers, name: "ts-micro-events", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
+    const nc = await connect({ servers: parseServers(this.address), name: "ts-micro-events", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
     return { nc, js: driver.jetstream(nc), jsm: await driver.jetstreamManager(nc), driver };
   }
 

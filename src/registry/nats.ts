@@ -25,6 +25,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { logger } from "../logger/logger.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
+import { DEFAULT_NATS_SERVER, NATS_START_HINT, parseServers } from "../driver/nats.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_REGISTER_TTL,
@@ -70,7 +71,7 @@ interface Announcement {
   ttl: number | undefined;
 }
 
-export const DEFAULT_NATS_SERVER = "nats://127.0.0.1:4222";
+export { DEFAULT_NATS_SERVER, parseServers };
 
 export class NatsRegistry implements Registry {
   readonly name = "nats";
@@ -174,7 +175,7 @@ export class NatsRegistry implements Registry {
       });
     } catch (err) {
       throw new Error(
-        `nats registry: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (is nats-server running? start one with: nats-server -a 127.0.0.1 -p 4222)`,
+        `nats registry: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (${NATS_START_HINT})`,
       );
     }
     if (this.closed) {
@@ -305,13 +306,6 @@ export class NatsRegistry implements Registry {
 
 function nodeKey(service: Service, nodeId: string): string {
   return `${service.name}\u0000${service.version}\u0000${nodeId}`;
-}
-
-/** `a:4222,nats://b:4222` → `["nats://a:4222", "nats://b:4222"]`, as Go Micro's setAddrs. */
-export function parseServers(servers: string | string[] | undefined): string[] {
-  const list = (Array.isArray(servers) ? servers : (servers ?? "").split(",")).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) return [DEFAULT_NATS_SERVER];
-  return list.map((s) => (/^[a-z]+:\/\//i.test(s) ? s : `nats://${s}`));
 }
 
 function decodeJson<T>(data: Uint8Array, parse: (value: unknown) => T | undefined): T | undefined {

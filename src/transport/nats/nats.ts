@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { Lazy, loadDriver } from "../../driver/driver.js";
+import { DEFAULT_NATS_SERVER, NATS_START_HINT, parseServers } from "../../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { DEFAULT_STREAM_WINDOW } from "../mux/stream.js";
@@ -39,7 +40,7 @@ export interface NatsTransportOptions {
 
 type NatsDriver = typeof import("@nats-io/transport-node");
 
-export const DEFAULT_NATS_TRANSPORT_SERVER = "nats://127.0.0.1:4222";
+export const DEFAULT_NATS_TRANSPORT_SERVER = DEFAULT_NATS_SERVER;
 
 export class NatsTransport implements Transport {
   readonly name = "nats";
@@ -139,7 +140,7 @@ export class NatsTransport implements Transport {
     try {
       return await connect({ servers: this.servers, name: "ts-micro transport", maxReconnectAttempts: -1, reconnectTimeWait: 250, ...this.options.connectOptions });
     } catch (err) {
-      throw new Error(`nats transport: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (is nats-server running? start one with: nats-server -a 127.0.0.1 -p 4222)`);
+      throw new Error(`nats transport: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (${NATS_START_HINT})`);
     }
   }
 
@@ -174,8 +175,3 @@ function randomId(): string {
   return randomBytes(12).toString("hex");
 }
 
-export function parseServers(servers: string | string[] | undefined): string[] {
-  const list = (Array.isArray(servers) ? servers : (servers ?? "").split(",")).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) return [DEFAULT_NATS_TRANSPORT_SERVER];
-  return list.map((s) => (/^[a-z]+:\/\//i.test(s) ? s : `nats://${s}`));
-}
