@@ -152,16 +152,7 @@ export class HttpClientConnection implements ClientConnection {
       message: (response) => stream.deliver(this.toMessage(response)),
       failed: (reason) => stream.lost(`connection to ${this.address} lost: ${reason}`),
     });
-    if (options.deadline !== undefined) stream.setDeadline(options.deadline);
-    if (options.signal) {
-      const signal = options.signal;
-      const onAbort = (): void => stream.cancel("stream cancelled");
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener("abort", onAbort, { once: true });
-        stream.signal.addEventListener("abort", () => signal.removeEventListener("abort", onAbort), { once: true });
-      }
-    }
+    stream.follow(options);
     // The opening message: Go Micro's server reads it and discards its body.
     void this.streamWrite(conn, opening, { header: {}, body: request.body }).catch(() => {});
     return stream;
