@@ -171,8 +171,10 @@ export class Server {
     } catch (err) {
       return Promise.resolve(this.finish(ctx, this.failure(err, endpoint)));
     }
-    if (!(result instanceof Promise)) return Promise.resolve(this.finish(ctx, this.reply(result, codec, ctx)));
-    return result.then(
+    if (!isThenable(result)) return Promise.resolve(this.finish(ctx, this.reply(result, codec, ctx)));
+    // Promise.resolve adopts any thenable (a query builder, another library's promise) and
+    // returns a native promise as it is.
+    return Promise.resolve(result).then(
       (value: unknown) => this.finish(ctx, this.reply(value, codec, ctx)),
       (err: unknown) => this.finish(ctx, this.failure(err, endpoint)),
     );
@@ -285,6 +287,10 @@ async function* decodeMessages(stream: TransportStream, codec: Codec, id: string
       throw MicroError.badRequest(id, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -42,6 +42,24 @@ class Relay {
   }
 }
 
+/** Handlers that are not async functions: values, throws and thenables straight from the method. */
+class Plain {
+  Sum(req: { a: number; b: number }): { sum: number } {
+    return { sum: req.a + req.b };
+  }
+  Refuse(): never {
+    throw MicroError.forbidden("relay", "not you");
+  }
+  Break(): never {
+    throw new Error("internal detail");
+  }
+  Nothing(): void {}
+  /** A thenable that is not a Promise, as query builders return. */
+  Deferred(req: { value: string }): PromiseLike<{ value: string }> {
+    return { then: (resolve) => Promise.resolve(resolve?.({ value: req.value.toUpperCase() })) } as PromiseLike<{ value: string }>;
+  }
+}
+
 describe("rpc over mux with a memory registry", () => {
   const registry = new MemoryRegistry();
   const order: string[] = [];
@@ -59,6 +77,7 @@ describe("rpc over mux with a memory registry", () => {
   let relay: Service;
   relay = createService({ name: "relay", registry, logger: quiet });
   relay.handle(new Relay(() => relay));
+  relay.handle(new Plain());
   const client = createClient({ registry, logger: quiet });
 
   before(async () => {
@@ -86,6 +105,15 @@ describe("rpc over mux with a memory registry", () => {
     const proxy = client.service<Greeter>("greeter");
     const { msg } = await proxy.Greeter.Hello({ name: "Ada" });
     assert.equal(msg, "Hello Ada");
+  });
+
+  it("serves handlers that return values, throw or return thenables without being async", async () => {
+    assert.deepEqual(await client.call("relay", "Plain.Sum", { a: 2, b: 3 }), { sum: 5 });
+    await assert.rejects(client.call("relay", "Plain.Refuse", {}), (err: unknown) => err instanceof MicroError && err.code === 403 && err.detail === "not you");
+    await assert.rejects(client.call("relay", "Plain.Break", {}), (err: unknown) => err instanceof MicroError && err.code === 500 && !err.detail.includes("internal detail"));
+    assert.equal(await client.call("relay", "Plain.Nothing", {}), undefined);
+    assert.deepEqual(await client.call("relay", "Plain.Deferred", { value: "later" }), { value: "LATER" });
+    assert.equal(relay.server.pending, 0, "every call is counted out");
   });
 
   it("calls an endpoint untyped", async () => {
