@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { connect, headers } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { NatsBroker } from "../../src/broker/nats.js";
 import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-import { createService } from "../../src/service/service.js";
+import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
 import { brokerConformance } from "../conformance/broker.js";
 import { PrivateServer, requireServer, SERVERS } from "./servers.js";
@@ -36,16 +36,32 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
   const registry = new MemoryRegistry();
   after(() => registry.close());
 
-  it("a plain NATS publish of JSON reaches service.subscribe, NATS headers as metadata", async () => {
+  /**
+   * Runs `test` with a started service on a raw-format NATS broker (`prepare` adds its
+   * subscriptions first) and a plain NATS connection beside it; closes all three afterwards.
+   */
+  async function withRawService(name: string, prepare: (service: Service) => void, test: (service: Service, nc: NatsConnection) => Promise<void>): Promise<void> {
     await requireServer("NATS", SERVERS.nats.port, SERVERS.nats.start);
-    const topic = `raw.orders.${process.pid}`;
-    const broker = new NatsBroker({ format: "raw", logger: quiet });
-    const service = createService({ name: "orders", registry, transport: new MemoryTransport(), broker, logger: quiet });
-    const got: Array<{ order: { id: number }; topic: string; tenant?: string }> = [];
-    service.subscribe<{ id: number }>(topic, (order, ctx) => void got.push({ order, topic: ctx.topic, tenant: ctx.metadata.get("Tenant") }));
-    await service.start();
     const nc = await connect({ servers: "127.0.0.1:4222" });
+    const broker = new NatsBroker({ format: "raw", logger: quiet });
+    const service = createService({ name, registry, transport: new MemoryTransport(), broker, logger: quiet });
+    prepare(service);
+    await service.start();
     try {
+      await test(service, nc);
+    } finally {
+      await nc.close();
+      await service.stop();
+      await broker.disconnect(); // given to the service, so still ours to close
+    }
+  }
+
+  it("a plain NATS publish of JSON reaches service.subscribe, NATS headers as metadata", async () => {
+    const topic = `raw.orders.${process.pid}`;
+    const got: Array<{ order: { id: number }; topic: string; tenant?: string }> = [];
+    const subscribe = (service: Service): void =>
+      void service.subscribe<{ id: number }>(topic, (order, ctx) => void got.push({ order, topic: ctx.topic, tenant: ctx.metadata.get("Tenant") }));
+    await withRawService("orders", subscribe, async (_service, nc) => {
       const h = headers();
       h.set("Tenant", "acme");
       nc.publish(topic, JSON.stringify({ id: 1 }));
@@ -55,24 +71,15 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
         { order: { id: 1 }, topic, tenant: undefined },
         { order: { id: 2 }, topic, tenant: "acme" },
       ]);
-    } finally {
-      await nc.close();
-      await service.stop();
-      await broker.disconnect(); // given to the service, so still ours to close
-    }
+    });
   });
 
   it("client.publish sends the bare body a plain NATS subscriber can read, metadata as NATS headers", async () => {
-    await requireServer("NATS", SERVERS.nats.port, SERVERS.nats.start);
     const topic = `raw.events.${process.pid}`;
-    const nc = await connect({ servers: "127.0.0.1:4222" });
     const seen: Array<{ data: string; tenant?: string; contentType?: string }> = [];
-    nc.subscribe(topic, { callback: (_err, msg) => void seen.push({ data: msg.string(), tenant: msg.headers?.get("Tenant") || undefined, contentType: msg.headers?.get("Content-Type") || undefined }) });
-    await nc.flush();
-    const broker = new NatsBroker({ format: "raw", logger: quiet });
-    const service = createService({ name: "events", registry, transport: new MemoryTransport(), broker, logger: quiet });
-    await service.start();
-    try {
+    await withRawService("events", () => {}, async (service, nc) => {
+      nc.subscribe(topic, { callback: (_err, msg) => void seen.push({ data: msg.string(), tenant: msg.headers?.get("Tenant") || undefined, contentType: msg.headers?.get("Content-Type") || undefined }) });
+      await nc.flush();
       await service.client.publish(topic, { id: 3 });
       await service.client.publish(topic, { id: 4 }, { metadata: { Tenant: "acme" } });
       await service.client.publish(topic, "plain text", { contentType: "text/plain" });
@@ -82,11 +89,7 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
         { data: '{"id":4}', tenant: "acme", contentType: undefined },
         { data: "plain text", tenant: undefined, contentType: "text/plain" },
       ]);
-    } finally {
-      await nc.close();
-      await service.stop();
-      await broker.disconnect(); // given to the service, so still ours to close
-    }
+    });
   });
 
   it("refuses a header name NATS cannot carry, saying which, and keeps publishing", async () => {
