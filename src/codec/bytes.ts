@@ -1,8 +1,8 @@
-import type { Codec } from "./codec.js";
+import { type Codec, ContentType } from "./codec.js";
 
 /** `application/octet-stream`: the body is the value, a Uint8Array (or Buffer) passed through untouched. */
 export const bytesCodec: Codec = {
-  contentType: "application/octet-stream",
+  contentType: ContentType.bytes,
   encode(value: unknown): Uint8Array {
     if (value instanceof Uint8Array) return value;
     if (typeof value === "string") return Buffer.from(value);

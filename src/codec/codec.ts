@@ -22,3 +22,14 @@ export interface CodecContext {
   /** The call's sequence number (`Micro-Id`), carried by the envelope codecs. */
   readonly id?: string;
 }
+
+/** The Content-Types of the built-in codecs: the one place their spelling is written. */
+export const ContentType = {
+  json: "application/json",
+  jsonRpc: "application/json-rpc",
+  protobuf: "application/protobuf",
+  protoRpc: "application/proto-rpc",
+  msgpack: "application/msgpack",
+  bytes: "application/octet-stream",
+  text: "text/plain",
+} as const;

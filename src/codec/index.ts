@@ -1,6 +1,6 @@
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 import { bytesCodec } from "./bytes.js";
-import type { Codec } from "./codec.js";
+import { type Codec, ContentType } from "./codec.js";
 import { jsonCodec } from "./json.js";
 import { jsonRpcCodec } from "./jsonrpc.js";
 import { msgpackCodec } from "./msgpack.js";
@@ -8,10 +8,10 @@ import { protobufCodec, protoJsonCodec, ProtoSchema, type ProtoSchemaOptions, ra
 import { protoRpcCodec } from "./protorpc.js";
 import { textCodec } from "./text.js";
 
-export type { Codec, CodecContext } from "./codec.js";
+export { type Codec, type CodecContext, ContentType } from "./codec.js";
 export { bytesCodec, jsonCodec, jsonRpcCodec, msgpackCodec, textCodec, protobufCodec, protoJsonCodec, protoRpcCodec, ProtoSchema, type ProtoSchemaOptions, rawProtobufCodec };
 
-export const DEFAULT_CONTENT_TYPE = "application/json";
+export const DEFAULT_CONTENT_TYPE: string = ContentType.json;
 
 /**
  * Codecs by Content-Type. `register` adds or replaces one; lookups ignore parameters such as
@@ -36,11 +36,11 @@ export class Codecs {
     const exact = contentType === undefined ? undefined : this.byType.get(contentType);
     if (exact) return exact;
     const type = normalize(contentType);
-    return this.byType.get(type) ?? (type.startsWith("text/") ? this.byType.get("text/plain") : undefined);
+    return this.byType.get(type) ?? (type.startsWith("text/") ? this.byType.get(ContentType.text) : undefined);
   }
 
   /** The codec for a Content-Type; a 415 MicroError naming the supported types when there is none. */
-  get(contentType: string | undefined, errorId = "go.micro.codec"): Codec {
+  get(contentType: string | undefined, errorId: string = ErrorId.codec): Codec {
     const codec = this.find(contentType);
     if (codec) return codec;
     throw new MicroError(errorId, 415, `unsupported Content-Type: ${contentType ?? "(none)"} (supported: ${[...this.byType.keys()].join(", ")})`);

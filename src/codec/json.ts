@@ -1,4 +1,4 @@
-import type { Codec } from "./codec.js";
+import { type Codec, ContentType } from "./codec.js";
 
 const decoder = new TextDecoder();
 
@@ -7,7 +7,7 @@ const decoder = new TextDecoder();
  * json.Encoder writes; an empty body decodes to `{}` (Go Micro sends empty bodies for empty messages).
  */
 export const jsonCodec: Codec = {
-  contentType: "application/json",
+  contentType: ContentType.json,
   encode(value: unknown): Uint8Array {
     return Buffer.from(JSON.stringify(value ?? null));
   },

@@ -5,7 +5,7 @@
  * not advertise `protocol: mucp`; events (no context) are bare JSON, as Go Micro's codec.Event.
  */
 import { MicroError } from "../errors/errors.js";
-import type { Codec, CodecContext } from "./codec.js";
+import { type Codec, type CodecContext, ContentType } from "./codec.js";
 import { jsonCodec } from "./json.js";
 
 interface Envelope {
@@ -17,7 +17,7 @@ interface Envelope {
 }
 
 export const jsonRpcCodec: Codec = {
-  contentType: "application/json-rpc",
+  contentType: ContentType.jsonRpc,
   encode(value: unknown, context?: CodecContext): Uint8Array {
     if (!context) return jsonCodec.encode(value);
     const envelope =

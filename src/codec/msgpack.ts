@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { Packr } from "msgpackr";
-import type { Codec } from "./codec.js";
+import { type Codec, ContentType } from "./codec.js";
 
 // msgpackr takes tens of milliseconds to load (it probes for its native extension), and most
 // services never see a msgpack message: load it on first use, synchronously, as codecs are sync.
@@ -14,7 +14,7 @@ function instance(): Packr {
 
 /** `application/msgpack`: compact binary, a good fit for Buffers and numbers-heavy payloads. */
 export const msgpackCodec: Codec = {
-  contentType: "application/msgpack",
+  contentType: ContentType.msgpack,
   encode(value: unknown): Uint8Array {
     return instance().pack(value);
   },

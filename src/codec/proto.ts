@@ -8,7 +8,7 @@
  * types. Values are plain objects with lowerCamel field names (protojson's), int64 as strings.
  */
 import { createRequire } from "node:module";
-import type { Codec, CodecContext } from "./codec.js";
+import { type Codec, type CodecContext, ContentType } from "./codec.js";
 import { jsonCodec } from "./json.js";
 
 // protobufjs's own types, narrowed to what is used here (the package is optional at run time).
@@ -129,7 +129,7 @@ export class ProtoSchema {
 /** `application/protobuf` for the endpoints `schema` describes. */
 export function protobufCodec(schema: ProtoSchema): Codec {
   return {
-    contentType: "application/protobuf",
+    contentType: ContentType.protobuf,
     encode(value: unknown, context?: CodecContext): Uint8Array {
       if (value instanceof Uint8Array) return value;
       return schema.encode(requireType(schema, context), value);
@@ -150,7 +150,7 @@ export function protobufCodec(schema: ProtoSchema): Codec {
  */
 export function protoJsonCodec(schema: ProtoSchema): Codec {
   return {
-    contentType: "application/json",
+    contentType: ContentType.json,
     encode(value: unknown, context?: CodecContext): Uint8Array {
       const type = context && schema.typeFor(context);
       return jsonCodec.encode(type ? schema.normalize(type, value) : value);
@@ -259,7 +259,7 @@ function loadProtobufjs(): Protobufjs {
  * to get objects instead.
  */
 export const rawProtobufCodec: Codec = {
-  contentType: "application/protobuf",
+  contentType: ContentType.protobuf,
   encode(value: unknown): Uint8Array {
     if (value instanceof Uint8Array) return value;
     if (value === undefined || value === null) return new Uint8Array(0);

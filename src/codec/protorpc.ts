@@ -5,11 +5,11 @@
  * `inner` (normally protobufCodec(schema)). Events (no context) are the bare body.
  */
 import { MicroError } from "../errors/errors.js";
-import type { Codec, CodecContext } from "./codec.js";
+import { type Codec, type CodecContext, ContentType } from "./codec.js";
 
 export function protoRpcCodec(inner: Codec): Codec {
   return {
-    contentType: "application/proto-rpc",
+    contentType: ContentType.protoRpc,
     encode(value: unknown, context?: CodecContext): Uint8Array {
       const body = inner.encode(value, context);
       if (!context) return body;

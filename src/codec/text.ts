@@ -1,8 +1,8 @@
-import type { Codec } from "./codec.js";
+import { type Codec, ContentType } from "./codec.js";
 
 /** `text/plain`: the value is a string, sent as UTF-8. */
 export const textCodec: Codec = {
-  contentType: "text/plain",
+  contentType: ContentType.text,
   encode(value: unknown): Uint8Array {
     return Buffer.from(value === undefined || value === null ? "" : String(value));
   },

@@ -35,6 +35,15 @@ export function statusText(code: number): string {
   return STATUS_TEXT[code] ?? "";
 }
 
+/** The ids of errors the framework raises itself (Go Micro's names), rather than a service. */
+export const ErrorId = {
+  client: "go.micro.client",
+  server: "go.micro.server",
+  transport: "go.micro.transport",
+  broker: "go.micro.broker",
+  codec: "go.micro.codec",
+} as const;
+
 export class MicroError extends Error {
   override readonly name = "MicroError";
 

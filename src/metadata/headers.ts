@@ -1,0 +1,30 @@
+/**
+ * Every header name ts-micro reads or writes, in one place, spelled as Go Micro sends them.
+ * Headers are read case-insensitively where they arrive over HTTP; the mux and NATS transports
+ * carry them exactly as written here.
+ */
+export const MicroHeader = {
+  /** The service a request is for. */
+  Service: "Micro-Service",
+  /** `<Handler>.<Method>` of the request. */
+  Endpoint: "Micro-Endpoint",
+  /** Go Micro sends the endpoint again under this name. */
+  Method: "Micro-Method",
+  /** The call (or message) id. */
+  Id: "Micro-Id",
+  /** Present on a stream's opening request. */
+  Stream: "Micro-Stream",
+  /** ts-micro: the caller sends a stream of requests (client and bidirectional streams). */
+  StreamInput: "Micro-Stream-Input",
+  /** A reply's error, as MicroError JSON. */
+  Error: "Micro-Error",
+  /** The topic of a published message. */
+  Topic: "Micro-Topic",
+  /** The service that made a call or published a message. */
+  FromService: "Micro-From-Service",
+  ContentType: "Content-Type",
+  /** What is left of the caller's deadline, in nanoseconds. */
+  Timeout: "Timeout",
+} as const;
+
+export type MicroHeaderName = (typeof MicroHeader)[keyof typeof MicroHeader];
