@@ -8,6 +8,7 @@
  * - the body does not decode, or its Content-Type is unknown: logged and nacked without requeue
  *   (dead-lettered where the broker can), because no retry can fix it.
  */
+import { compose } from "../middleware/compose.js";
 import { randomUUID } from "node:crypto";
 import type { Codecs } from "../codec/index.js";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
@@ -90,9 +91,8 @@ export class Subscriptions {
 
   add<T>(topic: string, handler: SubscriptionHandler<T>, options: SubscriptionOptions = {}): void {
     if (!topic) throw new TypeError("subscribe(): a topic is required");
-    let invoke: SubscriberFunc = async (message, ctx) => handler(message.payload as T, ctx);
-    const wrappers = [...(this.options.wrappers ?? []), ...(options.wrappers ?? [])];
-    for (let i = wrappers.length - 1; i >= 0; i--) invoke = wrappers[i](invoke);
+    const handle: SubscriberFunc = async (message, ctx) => handler(message.payload as T, ctx);
+    const invoke = compose(handle, [...(this.options.wrappers ?? []), ...(options.wrappers ?? [])]);
     this.entries.push({ topic, options, invoke });
   }
 

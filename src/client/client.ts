@@ -5,6 +5,7 @@
  * another node, and only when repeating the call cannot run it twice on the server (or the call is
  * marked idempotent).
  */
+import { compose } from "../middleware/compose.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
@@ -145,10 +146,7 @@ export class Client {
     this.retries = options.retries ?? 3;
     this.backoff = options.backoff ?? defaultBackoff;
     this.log = options.logger ?? defaultLogger();
-    let attempt: CallFunc = this.send;
-    const wrappers = options.wrappers ?? [];
-    for (let i = wrappers.length - 1; i >= 0; i--) attempt = wrappers[i](attempt);
-    this.attempt = attempt;
+    this.attempt = compose<CallFunc>(this.send, options.wrappers);
   }
 
   /** Calls `endpoint` (`<Handler>.<Method>`) of `service` and resolves with the decoded response. */

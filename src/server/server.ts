@@ -8,6 +8,7 @@
  * A thrown MicroError travels to the caller as Go Micro's `{id, code, detail, status}`; anything
  * else is logged here and reaches the caller as a plain 500, never with a stack trace.
  */
+import { compose } from "../middleware/compose.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
@@ -272,9 +273,7 @@ export class Server {
   }
 
   private wrap(fn: HandlerFunc): HandlerFunc {
-    let wrapped = fn;
-    for (let i = this.wrappers.length - 1; i >= 0; i--) wrapped = this.wrappers[i](wrapped);
-    return wrapped;
+    return compose(fn, this.wrappers);
   }
 }
 
