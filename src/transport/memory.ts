@@ -4,8 +4,9 @@
  * For tests and for several services in one process.
  */
 import { MicroError } from "../errors/errors.js";
-import { decodeHeader, type FrameType } from "./mux/frame.js";
-import { MuxStream, type StreamOutput } from "./mux/stream.js";
+import type { FrameType } from "./framing/frame.js";
+import { FramedStream, type StreamOutput } from "./framing/framed-stream.js";
+import { decodeHeader } from "./framing/header-block.js";
 import type { CallOptions, ClientConnection, Header, IncomingCall, Listener, ListenOptions, Message, Transport, TransportStream } from "./transport.js";
 import { NotDeliveredError } from "./transport.js";
 
@@ -72,18 +73,18 @@ class MemoryConnection implements ClientConnection {
   }
 
   /**
-   * A stream is two MuxStreams (the same flow control as over TCP) whose frames are handed to
+   * A stream is two FramedStreams (the same flow control as over TCP) whose frames are handed to
    * each other in a microtask instead of crossing a socket.
    */
   stream(request: Message, options: CallOptions = {}): TransportStream {
     const listener = listeners.get(this.address);
-    let server: MuxStream | undefined;
-    const client = new MuxStream(1, link(() => server));
+    let server: FramedStream | undefined;
+    const client = new FramedStream(1, link(() => server));
     if (!listener?.streamHandler || this.closed) {
       client.lost(listener ? `${this.address} does not take streams` : `${this.address}: listener closed`);
       return client;
     }
-    server = new MuxStream(1, link(() => client));
+    server = new FramedStream(1, link(() => client));
     if (options.deadline !== undefined) client.setDeadline(options.deadline);
     options.signal?.addEventListener("abort", () => client.cancel("stream cancelled"), { once: true });
     listener.streamHandler(copy(request), server, { remote: "memory", signal: server.signal });
@@ -96,9 +97,9 @@ class MemoryConnection implements ClientConnection {
 }
 
 /** Delivers one end's frames to the other end, asynchronously as a socket would. */
-function link(peer: () => MuxStream | undefined): StreamOutput {
+function link(peer: () => FramedStream | undefined): StreamOutput {
   return {
-    maxFrameSize: Infinity,
+    maxMessageSize: Infinity,
     frame(type: FrameType, stream: number, headerText: string, body: Uint8Array) {
       const frame = { type, flags: 0, stream, header: decodeHeader(Buffer.from(headerText)), body: Buffer.from(body) };
       queueMicrotask(() => peer()?.onFrame(frame));

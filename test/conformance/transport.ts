@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
+import { MicroHeader } from "../../src/metadata/headers.js";
 import {
   type IncomingCall,
   type Listener,
@@ -35,11 +36,11 @@ export function transportConformance(name: string, create: () => Transport, list
     }
 
     it("delivers a request and its response with headers and body intact", async () => {
-      const { transport, listener } = await serve(async (req) => msg({ Echo: req.header["Micro-Endpoint"], "Content-Type": "text/plain" }, `got ${text(req)}`));
+      const { transport, listener } = await serve(async (req) => msg({ Echo: req.header[MicroHeader.Endpoint], [MicroHeader.ContentType]: "text/plain" }, `got ${text(req)}`));
       const conn = await transport.dial(listener.address);
-      const rsp = await conn.call(msg({ "Micro-Endpoint": "Echo.Say", "X-Ünicode": "värde" }, "hi ✓"));
+      const rsp = await conn.call(msg({ [MicroHeader.Endpoint]: "Echo.Say", "X-Ünicode": "värde" }, "hi ✓"));
       assert.equal(rsp.header.Echo, "Echo.Say");
-      assert.equal(rsp.header["Content-Type"], "text/plain");
+      assert.equal(rsp.header[MicroHeader.ContentType], "text/plain");
       assert.equal(text(rsp), "got hi ✓");
       conn.close();
     });
@@ -124,13 +125,13 @@ export function transportConformance(name: string, create: () => Transport, list
     it("streams messages both ways, in order, with half-close", async () => {
       const { transport, listener } = await serve(noCalls, (request, stream) => {
         void (async () => {
-          assert.equal(request.header["Micro-Endpoint"], "Echo.Stream");
+          assert.equal(request.header[MicroHeader.Endpoint], "Echo.Stream");
           for (let m = await stream.recv(); m; m = await stream.recv()) await stream.send(msg({}, `echo ${text(m)}`));
           stream.end();
         })();
       });
       const conn = await transport.dial(listener.address);
-      const stream = conn.stream(msg({ "Micro-Endpoint": "Echo.Stream" }, ""));
+      const stream = conn.stream(msg({ [MicroHeader.Endpoint]: "Echo.Stream" }, ""));
       for (let i = 0; i < 100; i++) await stream.send(msg({}, String(i)));
       stream.end();
       assert.deepEqual(await drain(stream), Array.from({ length: 100 }, (_, i) => `echo ${i}`));

@@ -7,9 +7,11 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
-import { decodeHeader, encodeHeader, headerBound, PREFACE, writeHeader } from "../../src/transport/mux/frame.js";
+import { PREFACE } from "../../src/transport/framing/frame.js";
+import { decodeHeader, encodeHeader, headerBound, writeHeader } from "../../src/transport/framing/header-block.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Header, Listener } from "../../src/transport/transport.js";
+import { MicroHeader } from "../../src/metadata/headers.js";
 
 function recordingLogger(lines: string[]): Logger {
   const log: Logger = {
@@ -133,7 +135,7 @@ describe("mux transport: bad input", () => {
     try {
       const conn = await transport.dial(big.address);
       const rsp = await conn.call({ header: {}, body: Buffer.from("x") });
-      assert.equal(MicroError.parse(rsp.header["Micro-Error"]).code, 413);
+      assert.equal(MicroError.parse(rsp.header[MicroHeader.Error]).code, 413);
       conn.close();
     } finally {
       big.destroy();
@@ -162,8 +164,8 @@ describe("mux frame header blocks", () => {
   it("writes header objects byte for byte as their text encoding, UTF-8 included", () => {
     const headers: Header[] = [
       {},
-      { "Micro-Endpoint": "Greeter.Hello" },
-      { "Micro-Service": "greeter", "Micro-Id": "17", Timeout: "30000000000", "X-Name": "Zoë 🚀 日本", "Ünïcode-Key": "" },
+      { [MicroHeader.Endpoint]: "Greeter.Hello" },
+      { [MicroHeader.Service]: "greeter", [MicroHeader.Id]: "17", [MicroHeader.Timeout]: "30000000000", "X-Name": "Zoë 🚀 日本", "Ünïcode-Key": "" },
     ];
     for (const header of headers) {
       const text = encodeHeader(header);
@@ -183,9 +185,9 @@ describe("mux frame header blocks", () => {
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 2_000; i++) {
         const header: Header = {
-          "Micro-Service": i % 2 ? "greeter" : "greetes",
+          [MicroHeader.Service]: i % 2 ? "greeter" : "greetes",
           [`X-${letters(i)}`]: letters(i * 7 + round),
-          "Micro-Id": String(i),
+          [MicroHeader.Id]: String(i),
           Timeout: "0",
           "X-Empty": "",
           "X-Ünïcode": `naïve ${i}`,
@@ -203,7 +205,7 @@ describe("mux frame header blocks", () => {
     const listener = await transport.listen("127.0.0.1:0", { handler: async (request) => ({ header: {}, body: Buffer.from(request.header["X-Name"]) }) });
     const conn = await transport.dial(listener.address);
     try {
-      const response = await conn.call({ header: { "Micro-Endpoint": "Echo.Name", "X-Name": "Zoë 🚀" }, body: Buffer.alloc(0) });
+      const response = await conn.call({ header: { [MicroHeader.Endpoint]: "Echo.Name", "X-Name": "Zoë 🚀" }, body: Buffer.alloc(0) });
       assert.equal(Buffer.from(response.body).toString("utf8"), "Zoë 🚀");
     } finally {
       conn.close();

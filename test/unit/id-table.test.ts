@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { IdTable } from "../../src/transport/id-table.js";
+import { IdTable } from "../../src/transport/framing/id-table.js";
 
 describe("IdTable", () => {
   it("agrees with a Map over 200,000 random sets, gets and deletes, through growth and wrap-around", () => {

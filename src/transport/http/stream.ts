@@ -9,7 +9,7 @@
  * wait for the socket to drain.
  */
 import { MicroError } from "../../errors/errors.js";
-import { StreamBase } from "../stream-base.js";
+import { StreamBase } from "../framing/stream-base.js";
 import type { Message } from "../transport.js";
 
 /** Go Micro's end-of-stream marker in `Micro-Error`. */

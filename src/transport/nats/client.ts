@@ -5,10 +5,10 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import { IdTable } from "../id-table.js";
-import { type PendingCall, PendingCalls } from "../pending-calls.js";
-import { encodeHeader } from "../mux/frame.js";
-import { MuxStream, type StreamOutput } from "../mux/stream.js";
+import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
+import { encodeHeader } from "../framing/header-block.js";
+import { IdTable } from "../framing/id-table.js";
+import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
 import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
@@ -17,7 +17,7 @@ const EMPTY = new Uint8Array(0);
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
   private readonly calls = new PendingCalls((id, err) => this.cancel(id, err), () => this.checkAlive());
-  private readonly streams = new IdTable<MuxStream>();
+  private readonly streams = new IdTable<FramedStream>();
   private readonly sub: Subscription;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
@@ -47,8 +47,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.probe = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
 
-  get maxFrameSize(): number {
-    return this.link.maxFrameSize;
+  get maxMessageSize(): number {
+    return this.link.maxMessageSize;
   }
 
   get closed(): boolean {
@@ -80,7 +80,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   stream(request: Message, options: CallOptions = {}): TransportStream {
     const id = this.takeId();
-    const stream = new MuxStream(id, this, this.window);
+    const stream = new FramedStream(id, this, this.window);
     if (this.closed) {
       stream.lost(`connection to ${this.address} is closed`);
       return stream;

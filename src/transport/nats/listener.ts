@@ -6,8 +6,8 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import { encodeHeader } from "../mux/frame.js";
-import { MuxStream, type StreamOutput } from "../mux/stream.js";
+import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
+import { encodeHeader } from "../framing/header-block.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
@@ -41,7 +41,7 @@ const inboxOf = (key: string): string => key.slice(0, key.lastIndexOf("."));
 
 export class NatsListener implements Listener, LinkUser {
   private readonly calls = new Map<string, ServerCall>();
-  private readonly streams = new Map<string, MuxStream>();
+  private readonly streams = new Map<string, FramedStream>();
   private readonly requests: Subscription;
   private readonly control: Subscription;
   /** `<subject>.c.`: the prefix of every call's control subject. */
@@ -156,7 +156,7 @@ export class NatsListener implements Listener, LinkUser {
       const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
       return this.publish(key, encodeFrame(FrameType.End, encodeHeader({ "Micro-Error": err.toString() }), EMPTY));
     }
-    const stream = new MuxStream(0, this.streamOutput(key), this.window);
+    const stream = new FramedStream(0, this.streamOutput(key), this.window);
     this.streams.set(key, stream);
     this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: inboxOf(key), signal: stream.signal });
   }
@@ -165,7 +165,7 @@ export class NatsListener implements Listener, LinkUser {
   private streamOutput(key: string): StreamOutput {
     const reply = this.controlPrefix + key;
     return {
-      maxFrameSize: this.link.maxFrameSize,
+      maxMessageSize: this.link.maxMessageSize,
       frame: (type, _stream, headerText, body) => this.publish(key, encodeFrame(type, headerText, body), reply),
       streamClosed: () => {
         this.streams.delete(key);

@@ -14,10 +14,10 @@ import { Lazy, loadDriver } from "../../driver/driver.js";
 import { DEFAULT_NATS_SERVER, NATS_START_HINT, parseServers } from "../../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
-import { DEFAULT_STREAM_WINDOW } from "../mux/stream.js";
+import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
 import { NatsClientConnection } from "./client.js";
 import { NatsListener } from "./listener.js";
-import { type LinkUser, MUX_PREFIX_SURPLUS, type NatsLink } from "./wire.js";
+import { type LinkUser, maxMessageSize, type NatsLink } from "./wire.js";
 
 export interface NatsTransportOptions {
   /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `127.0.0.1:4222`. */
@@ -98,7 +98,7 @@ export class NatsTransport implements Transport {
     const link: NatsLink = {
       nc,
       maxPayload,
-      maxFrameSize: maxPayload + MUX_PREFIX_SURPLUS,
+      maxMessageSize: maxMessageSize(maxPayload),
       probeInterval: this.probeInterval,
       release: () => {
         if (released) return;

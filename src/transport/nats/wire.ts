@@ -2,10 +2,10 @@
  * The NATS transport's wire format and subjects. Every NATS message the transport sends is one
  * frame:
  *
- *   u8  type       a mux FrameType (Request, Response, Cancel, Refused, Ping, Pong, Data, End, Window)
+ *   u8  type       a FrameType (Request, Response, Cancel, Refused, Ping, Pong, Data, End, Window)
  *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call)
  *   u32 headerLen  bytes of the header block
- *   header block   UTF-8 "key\0value\0key\0value", as mux (headers never contain NUL)
+ *   header block   UTF-8 "key\0value\0key\0value", as every framed transport (see framing/header-block.ts)
  *   body           the rest
  *
  * There is no length or stream id: NATS delimits messages, and the subject says which call a
@@ -21,18 +21,18 @@
  * (an empty message with header code 503): that is how each side learns the other died.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeHeader, type Frame, FrameType, LAST_FRAME_TYPE } from "../mux/frame.js";
+import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
+import { decodeHeader } from "../framing/header-block.js";
 
-export { FrameFlag, FrameType, type Frame } from "../mux/frame.js";
+export { FrameFlag, FrameType, type Frame } from "../framing/frame.js";
 
 /** type + flags + headerLen. */
 const PREFIX = 6;
 
-/**
- * The mux code sizes frames with a 14-byte prefix (see mux/frame.ts frameSize); ours is 6 bytes,
- * so a limit of `max_payload + 8` in mux terms is exactly NATS's `max_payload` for our frames.
- */
-export const MUX_PREFIX_SURPLUS = 8;
+/** The largest header block plus body that fits a NATS message of `maxPayload` bytes. */
+export function maxMessageSize(maxPayload: number): number {
+  return maxPayload - PREFIX;
+}
 
 export function encodeFrame(type: FrameType, headerText: string, body: Uint8Array, flags = 0): Buffer {
   const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
@@ -78,8 +78,8 @@ export interface NatsLink {
   readonly nc: NatsConnection;
   /** Largest message the NATS server accepts (its max_payload). */
   readonly maxPayload: number;
-  /** The same limit in mux frame-size terms, for MuxStream (see MUX_PREFIX_SURPLUS). */
-  readonly maxFrameSize: number;
+  /** The largest header block plus body of one frame (see maxMessageSize), for FramedStream. */
+  readonly maxMessageSize: number;
   /** Milliseconds between checks that the peers of open calls and streams are still there. */
   readonly probeInterval: number;
   /** The user is done with the connection (the last one closes it). */

@@ -3,10 +3,10 @@
  * the two half-closes, failure, the deadline and the AbortSignal. A transport adds how messages,
  * ends and cancellations reach the wire, and its flow control (through onQueued / onTaken).
  */
-import { MicroError } from "../errors/errors.js";
-import type { CallOptions, Message, TransportStream } from "./transport.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import type { CallOptions, Message, TransportStream } from "../transport.js";
 
-const ID = "go.micro.transport";
+const ID = ErrorId.transport;
 
 interface Waiter {
   resolve(message: Message | undefined): void;
@@ -42,7 +42,7 @@ export abstract class StreamBase implements TransportStream {
 
   /** Ends the stream with 408 at `deadline` (ms since the epoch). */
   setDeadline(deadline: number): void {
-    const expire = (): void => this.fail(MicroError.timeout("go.micro.client", "stream deadline exceeded"), true);
+    const expire = (): void => this.fail(MicroError.timeout(ErrorId.client, "stream deadline exceeded"), true);
     const wait = deadline - Date.now();
     if (wait <= 0) expire();
     else this.timer = setTimeout(expire, wait);

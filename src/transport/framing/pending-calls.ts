@@ -3,12 +3,12 @@
  * each call's promise callbacks, its deadline (in shared 5 ms buckets) and the caller's
  * AbortSignal. The transport decides what a timeout or a cancellation puts on the wire.
  */
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
 import { Deadlines } from "./deadlines.js";
 import { IdTable } from "./id-table.js";
-import type { CallOptions, Message } from "./transport.js";
+import type { CallOptions, Message } from "../transport.js";
 
-const CLIENT_ID = "go.micro.client";
+const CLIENT_ID = ErrorId.client;
 
 export interface PendingCall {
   resolve(message: Message): void;

@@ -1,13 +1,15 @@
 /**
- * One stream on a mux connection, used the same way by client and server. Flow control is by
+ * One stream on a framed connection (mux, NATS, memory), used the same way by client and server. Flow control is by
  * credit in bytes: each side may have at most `window` bytes of messages unread by the other; the
  * reader grants more (a Window frame) as the application consumes messages. A producer's `send`
  * therefore waits while its consumer is behind, and one slow stream never blocks the others.
  */
-import { MicroError } from "../../errors/errors.js";
-import { StreamBase } from "../stream-base.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import type { Message } from "../transport.js";
-import { encodeHeader, type Frame, frameSize, FrameType } from "./frame.js";
+import { type Frame, FrameType } from "./frame.js";
+import { encodeHeader } from "./header-block.js";
+import { StreamBase } from "./stream-base.js";
 
 export const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 
@@ -16,22 +18,25 @@ const cost = (message: { body: Uint8Array }): number => message.body.length + 64
 
 /** How a stream writes frames onto its connection. */
 export interface StreamOutput {
-  /** Largest frame the connection may send; a bigger message is refused with 413. */
-  readonly maxFrameSize: number;
+  /**
+   * Largest header block plus body the connection may send in one frame (its frame limit less
+   * its own framing bytes); a bigger message is refused with 413.
+   */
+  readonly maxMessageSize: number;
   frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void;
   /** The stream is finished; the connection forgets it. */
   streamClosed(stream: number): void;
 }
 
 const EMPTY = new Uint8Array(0);
-const ID = "go.micro.transport";
+const ID = ErrorId.transport;
 
 interface CreditWaiter {
   resolve(): void;
   reject(err: Error): void;
 }
 
-export class MuxStream extends StreamBase {
+export class FramedStream extends StreamBase {
   private inboundBytes = 0;
   private readonly creditWaiters: CreditWaiter[] = [];
   private credit: number;
@@ -50,9 +55,9 @@ export class MuxStream extends StreamBase {
     if (this.failure) throw this.failure;
     if (this.localEnded) throw new MicroError(ID, 500, "send after the stream's sending side ended");
     const headerText = encodeHeader(message.header);
-    const bytes = frameSize(headerText, message.body);
-    if (bytes > this.output.maxFrameSize) {
-      throw MicroError.tooLarge(ID, `stream message of ${bytes} bytes exceeds the maximum frame size of ${this.output.maxFrameSize} bytes`);
+    const bytes = Buffer.byteLength(headerText) + message.body.length;
+    if (bytes > this.output.maxMessageSize) {
+      throw MicroError.tooLarge(ID, `stream message of ${bytes} bytes (header and body) exceeds the maximum of ${this.output.maxMessageSize} bytes`);
     }
     const size = cost(message);
     // A message larger than the whole window may go when nothing is outstanding.
@@ -69,22 +74,22 @@ export class MuxStream extends StreamBase {
       case FrameType.Data:
         return this.receive({ header: frame.header, body: frame.body });
       case FrameType.End:
-        return this.remoteEnd(frame.header["Micro-Error"]);
+        return this.remoteEnd(frame.header[MicroHeader.Error]);
       case FrameType.Window:
         return this.onWindow(frame.body.length >= 4 ? frame.body.readUInt32BE(0) : 0);
       case FrameType.Cancel:
-        return this.fail(new MicroError(ID, 499, frame.header["Micro-Error"] ?? "stream cancelled by the peer"), false);
+        return this.fail(new MicroError(ID, 499, frame.header[MicroHeader.Error] ?? "stream cancelled by the peer"), false);
       default:
         return;
     }
   }
 
   protected sendEnd(error: string | undefined): void {
-    this.output.frame(FrameType.End, this.id, error === undefined ? "" : encodeHeader({ "Micro-Error": error }), EMPTY);
+    this.output.frame(FrameType.End, this.id, error === undefined ? "" : encodeHeader({ [MicroHeader.Error]: error }), EMPTY);
   }
 
   protected sendCancel(err: MicroError): void {
-    this.output.frame(FrameType.Cancel, this.id, encodeHeader({ "Micro-Error": err.detail }), EMPTY);
+    this.output.frame(FrameType.Cancel, this.id, encodeHeader({ [MicroHeader.Error]: err.detail }), EMPTY);
   }
 
   protected onQueued(message: Message): void {

@@ -1,0 +1,92 @@
+/** Writes frames onto a byte stream (see frame.ts for the layout), many per socket write. */
+import type { Header, Message } from "../transport.js";
+import { FRAME_PREFIX, type FrameType } from "./frame.js";
+import { encodeHeader, headerBound, writeHeader } from "./header-block.js";
+
+/**
+ * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
+ * at the end of the tick made client and server take turns (one batch of 64 each way); writing
+ * every ~4 KiB overlaps them and about doubled calls/s on two cores. Larger values lose that
+ * overlap, smaller ones pay for more write(2) calls.
+ */
+const EAGER_FLUSH_BYTES = 4096;
+
+/**
+ * Accumulates encoded frames and writes them in one batch. Frames are encoded straight into a
+ * slab; a flush hands the filled part to the socket and keeps filling the rest of the slab, so a
+ * busy connection allocates one slab per ~64 KiB of output rather than one buffer per frame.
+ */
+export class FrameWriter {
+  private slab = Buffer.allocUnsafe(64 * 1024);
+  private start = 0; // first byte not yet handed to the socket
+  private end = 0; // first free byte
+  private scheduled = false;
+
+  /**
+   * @param eagerFlushBytes once this much is buffered it is written at once rather than at the
+   *   end of the tick, so the peer starts on the first frames of a burst while the rest are still
+   *   being produced: both processes work at the same time instead of taking turns.
+   */
+  constructor(
+    private readonly write: (chunk: Buffer) => void,
+    private readonly eagerFlushBytes = EAGER_FLUSH_BYTES,
+  ) {}
+
+  push(type: FrameType, stream: number, headerText: string, body: Uint8Array, flags = 0): void {
+    const headerLen = headerText.length === 0 ? 0 : Buffer.byteLength(headerText);
+    this.reserve(FRAME_PREFIX + headerLen + body.length);
+    const headerStart = this.end + FRAME_PREFIX;
+    if (headerLen > 0) this.slab.write(headerText, headerStart, headerLen, "utf8");
+    this.finish(type, stream, flags, headerStart + headerLen, body);
+  }
+
+  /**
+   * Like push, but writes the header block straight from the header object, without building
+   * its text first: the client's request path, where a string per call was most of the garbage.
+   */
+  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0): void {
+    this.reserve(FRAME_PREFIX + headerBound(header) + body.length);
+    this.finish(type, stream, flags, writeHeader(this.slab, this.end + FRAME_PREFIX, header), body);
+  }
+
+  /** Fills in the prefix of the frame whose header block ends at `headerEnd`, then copies the body. */
+  private finish(type: FrameType, stream: number, flags: number, headerEnd: number, body: Uint8Array): void {
+    const buf = this.slab;
+    const at = this.end;
+    const end = headerEnd + body.length;
+    buf.writeUInt32BE(end - at - 4, at);
+    buf[at + 4] = type;
+    buf[at + 5] = flags;
+    buf.writeUInt32BE(stream, at + 6);
+    buf.writeUInt32BE(headerEnd - at - FRAME_PREFIX, at + 10);
+    if (body.length > 0) buf.set(body, headerEnd);
+    this.end = end;
+    if (this.end - this.start >= this.eagerFlushBytes) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  pushMessage(type: FrameType, stream: number, message: Message, flags = 0): void {
+    this.push(type, stream, encodeHeader(message.header), message.body, flags);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.end === this.start) return;
+    const chunk = this.slab.subarray(this.start, this.end);
+    this.start = this.end;
+    this.write(chunk);
+  };
+
+  private reserve(size: number): void {
+    if (this.slab.length - this.end >= size) return;
+    // Hand what is buffered to the socket first; the socket keeps a reference to it, so the
+    // next frames go into a fresh slab.
+    this.flush();
+    this.slab = Buffer.allocUnsafe(Math.max(64 * 1024, size));
+    this.start = 0;
+    this.end = 0;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The client end of a mux connection: unary calls and streams multiplexed on one socket, each
+ * call an odd stream id. A silent peer is found by pings (see MuxOptions.probeTimeout).
+ */
+import type net from "node:net";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import type { Logger } from "../../logger/logger.js";
+import { MicroHeader } from "../../metadata/headers.js";
+import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } from "../framing/frame.js";
+import { FrameReader } from "../framing/frame-reader.js";
+import { FrameWriter } from "../framing/frame-writer.js";
+import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
+import { encodeHeader, headerBound } from "../framing/header-block.js";
+import { IdTable } from "../framing/id-table.js";
+import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
+import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
+import type { MuxLimits } from "./mux.js";
+
+const EMPTY = Buffer.alloc(0);
+const CLIENT_ID = ErrorId.client;
+
+export class MuxClientConnection implements ClientConnection, StreamOutput {
+  private readonly calls = new PendingCalls((stream, err) => this.cancel(stream, err), () => this.checkAlive());
+  private readonly streams = new IdTable<FramedStream>();
+  private readonly writer: FrameWriter;
+  private readonly maxFrameSize: number;
+  /** StreamOutput: what a stream message may take of a frame. */
+  readonly maxMessageSize: number;
+  private nextStream = 1;
+  private goingAway = false;
+  private dead = false;
+  private probe: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly address: string,
+    private readonly limits: MuxLimits,
+    private readonly log: Logger,
+  ) {
+    this.maxFrameSize = limits.maxFrameSize;
+    this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
+    this.writer = new FrameWriter((chunk) => socket.write(chunk));
+    socket.write(PREFACE);
+    const reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
+    socket.on("data", (chunk: Buffer) => {
+      const problem = reader.push(chunk);
+      if (problem) this.fail(`bad frame from ${address}: ${problem}`);
+    });
+    socket.on("error", (err) => this.fail(`connection to ${address} failed: ${err.message}`));
+    socket.on("close", () => this.fail(`connection to ${address} closed`));
+  }
+
+  get closed(): boolean {
+    return this.dead || this.goingAway;
+  }
+
+  get pending(): number {
+    return this.calls.size + this.streams.size;
+  }
+
+  stream(request: Message, options: CallOptions = {}): TransportStream {
+    const id = this.nextId();
+    const stream = new FramedStream(id, this, this.limits.streamWindow);
+    if (this.dead || this.goingAway) {
+      stream.lost(`connection to ${this.address} is closed`);
+      return stream;
+    }
+    this.streams.set(id, stream);
+    stream.follow(options);
+    this.writer.pushMessage(FrameType.Request, id, request, FrameFlag.Stream);
+    return stream;
+  }
+
+  /** StreamOutput: streams write through the connection's batching writer. */
+  frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    if (!this.dead) this.writer.push(type, stream, headerText, body);
+  }
+
+  /** StreamOutput: a finished stream is forgotten. */
+  streamClosed(stream: number): void {
+    this.streams.delete(stream);
+    this.endIfIdle();
+  }
+
+  call(request: Message, options: CallOptions = {}): Promise<Message> {
+    if (this.dead || this.goingAway) {
+      return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
+    }
+    if (FRAME_PREFIX + headerBound(request.header) + request.body.length > this.maxFrameSize) {
+      const size = frameSize(encodeHeader(request.header), request.body);
+      if (size > this.maxFrameSize) {
+        return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
+      }
+    }
+    const stream = this.nextId();
+    return new Promise<Message>((resolve, reject) => {
+      const refused = this.calls.add(stream, options, resolve, reject);
+      if (refused) return reject(refused);
+      this.writer.pushHeader(FrameType.Request, stream, request.header, request.body);
+    });
+  }
+
+  close(): void {
+    this.goingAway = true;
+    this.endIfIdle();
+  }
+
+  private nextId(): number {
+    const id = this.nextStream;
+    this.nextStream = (this.nextStream + 2) >>> 0 || 1;
+    return id;
+  }
+
+  /** After a GoAway or close(), the socket ends once nothing is in flight. */
+  private endIfIdle(): void {
+    if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
+  }
+
+  /** Pings the peer once; a connection that stays silent is dropped (see MuxOptions.probeTimeout). */
+  private checkAlive(): void {
+    if (this.probe || this.dead) return;
+    this.writer.push(FrameType.Ping, 0, "", EMPTY);
+    this.probe = setTimeout(() => this.fail(`${this.address} did not answer a ping within ${this.limits.probeTimeout} ms`), this.limits.probeTimeout);
+    this.probe.unref();
+  }
+
+  private cancel(stream: number, err: Error): void {
+    const pending = this.settle(stream);
+    if (!pending) return;
+    if (!this.dead) this.writer.push(FrameType.Cancel, stream, "", EMPTY);
+    pending.reject(err);
+  }
+
+  private settle(stream: number): PendingCall | undefined {
+    const pending = this.calls.settle(stream);
+    if (pending) this.endIfIdle();
+    return pending;
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Response:
+        this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
+        break;
+      case FrameType.Refused:
+        this.settle(frame.stream)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address));
+        this.streams.get(frame.stream)?.lost(`${this.address} refused the stream: ${frame.header[MicroHeader.Error] ?? "server stopping"}`);
+        break;
+      case FrameType.GoAway:
+        this.goingAway = true;
+        this.endIfIdle();
+        break;
+      case FrameType.Ping:
+        this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
+        break;
+      case FrameType.Pong:
+        clearTimeout(this.probe);
+        this.probe = undefined;
+        break;
+      case FrameType.Data:
+      case FrameType.End:
+      case FrameType.Window:
+      case FrameType.Cancel:
+        this.streams.get(frame.stream)?.onFrame(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.probe);
+    this.socket.destroy();
+    if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
+    this.calls.failAll(new ConnectionLostError(reason, this.address));
+    for (const stream of [...this.streams.values()]) stream.lost(reason);
+  }
+}
+

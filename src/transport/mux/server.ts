@@ -1,0 +1,211 @@
+/**
+ * The server end of a mux connection: checks the preface (or hands the socket to a sniffer, e.g.
+ * Go Micro's HTTP transport on the same port), then serves each request frame as a call and each
+ * stream-opening request as a stream. Bad input closes this connection with a logged reason.
+ */
+import type net from "node:net";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import type { Logger } from "../../logger/logger.js";
+import { MicroHeader } from "../../metadata/headers.js";
+import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } from "../framing/frame.js";
+import { FrameReader } from "../framing/frame-reader.js";
+import { FrameWriter } from "../framing/frame-writer.js";
+import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
+import { encodeHeader } from "../framing/header-block.js";
+import { IdTable } from "../framing/id-table.js";
+import { joinHostPort } from "../tcp.js";
+import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
+import type { MuxLimits, MuxOptions, SniffedConnection } from "./mux.js";
+
+const EMPTY = Buffer.alloc(0);
+const CLIENT_ID = ErrorId.client;
+const SERVER_ID = ErrorId.server;
+
+/** The server's state for one incoming call. The AbortSignal is made only if someone asks for it. */
+class ServerCall implements IncomingCall {
+  private controller: AbortController | undefined;
+  cancelled = false;
+
+  constructor(readonly remote: string) {}
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort(new MicroError(CLIENT_ID, 499, "call cancelled by the caller"));
+    return this.controller.signal;
+  }
+
+  cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.controller?.abort(new MicroError(CLIENT_ID, 499, reason));
+  }
+}
+
+export class ServerConnection implements StreamOutput {
+  private readonly calls = new IdTable<ServerCall>();
+  private readonly streams = new IdTable<FramedStream>();
+  private readonly handler: RequestHandler;
+  private readonly streamHandler: StreamHandler | undefined;
+  private readonly maxFrameSize: number;
+  /** StreamOutput: what a stream message may take of a frame. */
+  readonly maxMessageSize: number;
+  private readonly writer: FrameWriter;
+  private readonly reader: FrameReader;
+  private readonly remote: string;
+  private sawPreface = false;
+  private goneAway = false;
+  private dead = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    options: ListenOptions,
+    private readonly limits: MuxLimits,
+    private readonly log: Logger,
+    private readonly sniff?: MuxOptions["sniff"],
+  ) {
+    this.listenOptions = options;
+    this.handler = options.handler;
+    this.streamHandler = options.streamHandler;
+    this.maxFrameSize = limits.maxFrameSize;
+    this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
+    this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    this.writer = new FrameWriter((chunk) => {
+      if (!this.dead) socket.write(chunk);
+    });
+    this.reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
+    socket.on("data", this.onData);
+    socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
+    socket.on("close", () => this.close("closed by peer", "debug"));
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let data = chunk;
+    if (!this.sawPreface) {
+      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk;
+      if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) {
+        this.pendingPreface = head; // wait for the rest of the preface
+        return;
+      }
+      this.pendingPreface = undefined;
+      if (!head.subarray(0, PREFACE.length).equals(PREFACE)) {
+        this.socket.off("data", this.onData);
+        this.handedOff = this.sniff?.(this.socket, head, this.listenOptions);
+        if (this.handedOff) return;
+        return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
+      }
+      this.sawPreface = true;
+      data = head.subarray(PREFACE.length);
+      if (data.length === 0) return;
+    }
+    const problem = this.reader.push(data);
+    if (problem) this.close(problem, "warn");
+  };
+  private pendingPreface: Buffer | undefined;
+  private readonly listenOptions: ListenOptions;
+  private handedOff: SniffedConnection | undefined;
+
+  goAway(): void {
+    if (this.handedOff) return this.handedOff.goAway();
+    if (this.goneAway || this.dead) return;
+    this.goneAway = true;
+    this.writer.push(FrameType.GoAway, 0, "", EMPTY);
+    this.endIfIdle();
+  }
+
+  frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
+    if (!this.dead) this.writer.push(type, stream, headerText, body);
+  }
+
+  streamClosed(stream: number): void {
+    this.streams.delete(stream);
+    this.endIfIdle();
+  }
+
+  private endIfIdle(): void {
+    if (!this.goneAway || this.dead || this.calls.size > 0 || this.streams.size > 0) return;
+    this.writer.flush();
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.handedOff) return this.handedOff.destroy();
+    this.close("server shut down", "debug");
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Request:
+        return this.onRequest(frame);
+      case FrameType.Cancel:
+        this.calls.get(frame.stream)?.cancel("call cancelled by the caller");
+        this.calls.delete(frame.stream);
+        this.streams.get(frame.stream)?.onFrame(frame);
+        return;
+      case FrameType.Data:
+      case FrameType.End:
+      case FrameType.Window:
+        this.streams.get(frame.stream)?.onFrame(frame);
+        return;
+      case FrameType.Ping:
+        return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
+      default:
+        return; // Pong needs nothing; the others only flow server → client
+    }
+  }
+
+  private onRequest(frame: Frame): void {
+    if (this.goneAway) {
+      this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: "server stopping" }), EMPTY);
+      return;
+    }
+    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
+    const call = new ServerCall(this.remote);
+    this.calls.set(frame.stream, call);
+    this.handler(frame, call).then(
+      (response) => this.respond(frame.stream, call, response),
+      (err: unknown) => {
+        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
+        this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
+        this.respond(frame.stream, call, { header: { [MicroHeader.Error]: MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
+      },
+    );
+  }
+
+  private onStream(frame: Frame): void {
+    if (!this.streamHandler) {
+      const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
+      this.writer.push(FrameType.End, frame.stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+      return;
+    }
+    const stream = new FramedStream(frame.stream, this, this.limits.streamWindow);
+    this.streams.set(frame.stream, stream);
+    this.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: this.remote, signal: stream.signal });
+  }
+
+  private respond(stream: number, call: ServerCall, response: Message): void {
+    if (this.calls.get(stream) !== call) return; // cancelled: the caller is no longer listening
+    this.calls.delete(stream);
+    if (this.dead) return;
+    const headerText = encodeHeader(response.header);
+    const size = frameSize(headerText, response.body);
+    if (size > this.maxFrameSize) {
+      const err = MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`);
+      this.log.warn("response too large", { remote: this.remote, size });
+      this.writer.push(FrameType.Response, stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+    } else {
+      this.writer.push(FrameType.Response, stream, headerText, response.body);
+    }
+    this.endIfIdle();
+  }
+
+  private close(reason: string, level: "debug" | "warn"): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
+    for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
+    this.calls.clear();
+    for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
+    this.socket.destroy();
+  }
+}
