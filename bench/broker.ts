@@ -18,7 +18,7 @@ import { MqttBroker } from "../src/broker/mqtt.js";
 import { NatsBroker } from "../src/broker/nats.js";
 import { RabbitMQBroker } from "../src/broker/rabbitmq.js";
 import { RedisBroker } from "../src/broker/redis.js";
-import { encodeEnvelope } from "../src/broker/util.js";
+import { encodeEnvelope } from "../src/broker/envelope.js";
 import { createLogger } from "../src/logger/logger.js";
 import { MemoryRegistry } from "../src/registry/memory.js";
 

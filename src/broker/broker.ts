@@ -55,7 +55,9 @@ export interface SubscribeOptions {
   concurrency?: number;
 }
 
-export interface PublishOptions {
+/** Options of Broker.publish (the client's `publish` takes `PublishOptions`, which add encoding). */
+export interface BrokerPublishOptions {
+  /** Gives up on the publish: a broker still delivering or retrying stops and rejects. */
   signal?: AbortSignal;
 }
 
@@ -76,9 +78,6 @@ export interface Broker {
   /** Ends every subscription and closes connections (idempotent). */
   disconnect(): Promise<void>;
   /** Resolves once the broker has taken the message (or, for http, queued it for delivery). */
-  publish(topic: string, message: BrokerMessage, options?: PublishOptions): Promise<void>;
+  publish(topic: string, message: BrokerMessage, options?: BrokerPublishOptions): Promise<void>;
   subscribe(topic: string, handler: BrokerHandler, options?: SubscribeOptions): Promise<Subscriber>;
 }
-
-/** The header carrying the topic in every message (Go Micro's). */
-export const TOPIC_HEADER = "Micro-Topic";

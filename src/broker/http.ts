@@ -24,9 +24,11 @@ import { MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
-import { type Broker, type BrokerHandler, type BrokerMessage, type SubscribeOptions, type Subscriber, TOPIC_HEADER } from "./broker.js";
+import { headerValue, MicroHeader } from "../metadata/headers.js";
+import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy } from "../driver/driver.js";
-import { decodeEnvelope, Dispatcher, encodeEnvelope, headerValue } from "./util.js";
+import { Dispatcher } from "./dispatcher.js";
+import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 
 export const HTTP_BROKER_SERVICE = "micro.http.broker";
 export const BROADCAST_VERSION = "ff.http.broadcast";
@@ -118,7 +120,7 @@ export class HttpBroker implements Broker {
 
   /** Delivers to the subscribers registered now; failures are retried from the inbox. */
   async publish(topic: string, message: BrokerMessage): Promise<void> {
-    const body = encodeEnvelope({ header: { ...message.header, [TOPIC_HEADER]: topic }, body: message.body });
+    const body = encodeEnvelope({ header: { ...message.header, [MicroHeader.Topic]: topic }, body: message.body });
     const services = this.registry.getCached(HTTP_BROKER_SERVICE) ?? (await this.registry.getService(HTTP_BROKER_SERVICE));
     const deliveries: Promise<void>[] = [];
     for (const service of services) {
@@ -192,7 +194,7 @@ export class HttpBroker implements Broker {
       this.log.warn("http broker: dropped a malformed message", { remote: req.socket.remoteAddress, err: (err as Error).message });
       return fail(500, `Error parsing request body: ${(err as Error).message}`);
     }
-    const topic = headerValue(message.header, TOPIC_HEADER);
+    const topic = headerValue(message.header, MicroHeader.Topic);
     if (!topic) return fail(500, "Topic not found");
     const id = new URL(req.url ?? "/", "http://x").searchParams.get("id") ?? "";
     const subscription = this.subscriptions.get(id);

@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Dispatcher } from "./util.js";
+import { Dispatcher } from "./dispatcher.js";
 
 export interface MemoryBrokerOptions {
   /** Milliseconds before a nacked message is delivered again (default 100). */

@@ -16,7 +16,8 @@ import type { IClientOptions, MqttClient } from "mqtt";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
-import { Dispatcher, encodeEnvelope, unwrapMessage } from "./util.js";
+import { Dispatcher } from "./dispatcher.js";
+import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
 export interface MqttBrokerOptions {
   /** `mqtt://host:port` or `host:port` (default `127.0.0.1:1883`; `MICRO_BROKER_ADDRESS`). */

@@ -13,7 +13,8 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
 import { DEFAULT_NATS_SERVER, parseServers } from "../driver/nats.js";
-import { Dispatcher, encodeEnvelope, unwrapMessage } from "./util.js";
+import { Dispatcher } from "./dispatcher.js";
+import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
 export interface NatsBrokerOptions {
   /** `host:port` or `nats://host:port`, comma-separated for a cluster (default `127.0.0.1:4222`; `MICRO_BROKER_ADDRESS`). */

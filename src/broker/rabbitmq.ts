@@ -16,7 +16,8 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqp
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
-import { delay, Dispatcher } from "./util.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { Dispatcher } from "./dispatcher.js";
 
 export interface RabbitMQBrokerOptions {
   /** `amqp://user:pass@host:port/vhost` or `host:port` (default `amqp://guest:guest@127.0.0.1:5672`; `MICRO_BROKER_ADDRESS`). */

@@ -18,7 +18,8 @@ import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy, loadDriver } from "../driver/driver.js";
-import { delay, Dispatcher } from "./util.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { Dispatcher } from "./dispatcher.js";
 
 export interface RedisBrokerOptions {
   /** `host:port` or `redis://…` (default `127.0.0.1:6379`; `MICRO_BROKER_ADDRESS`). */

@@ -5,14 +5,12 @@
  * until Ctrl-C. Each returns the exit code; mistakes in the arguments are UsageErrors.
  */
 import type { BrokerEvent } from "../broker/broker.js";
-import { resolveBroker } from "../broker/resolve.js";
-import { publishPayload } from "../broker/subscriber.js";
-import { headerValue } from "../broker/util.js";
-import { defaultCodecs } from "../codec/index.js";
+import { publishPayload } from "../client/publish.js";
+import { ContentType, defaultCodecs } from "../codec/index.js";
 import type { Event } from "../events/events.js";
-import { resolveEvents } from "../events/resolve.js";
 import { createLogger } from "../logger/logger.js";
-import { resolveRegistry } from "../service/resolve.js";
+import { headerValue, MicroHeader } from "../metadata/headers.js";
+import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 
 export class PubSubUsageError extends Error {}
 
@@ -69,7 +67,7 @@ export async function eventsCommand(args: string[], flags: PubSubFlags): Promise
     }
     if (action === "consume") {
       if (!topic) throw new PubSubUsageError("events consume needs a topic, e.g. micro events consume orders --group billing");
-      await stream.consume(topic, { group: flags.group, offset: parseOffset(flags.offset) }, (event) => print(eventLine(event)));
+      await stream.consume(topic, (event) => print(eventLine(event)), { group: flags.group, offset: parseOffset(flags.offset) });
       process.stderr.write(`consuming ${topic}${flags.group ? ` as group ${flags.group}` : ""}; Ctrl-C to stop\n`);
       await untilSignal();
       return 0;
@@ -82,11 +80,11 @@ export async function eventsCommand(args: string[], flags: PubSubFlags): Promise
 
 function messageLine(event: BrokerEvent): Record<string, unknown> {
   const { header, body } = event.message;
-  return { topic: event.topic, id: headerValue(header, "Micro-Id"), metadata: header, payload: decodeBody(body, headerValue(header, "Content-Type")) };
+  return { topic: event.topic, id: headerValue(header, MicroHeader.Id), metadata: header, payload: decodeBody(body, headerValue(header, MicroHeader.ContentType)) };
 }
 
 function eventLine(event: Event): Record<string, unknown> {
-  return { topic: event.topic, id: event.id, sequence: event.sequence, timestamp: event.timestamp.toISOString(), metadata: event.metadata, payload: decodeBody(event.payload, "application/json") };
+  return { topic: event.topic, id: event.id, sequence: event.sequence, timestamp: event.timestamp.toISOString(), metadata: event.metadata, payload: decodeBody(event.payload, ContentType.json) };
 }
 
 /** The decoded body when its codec can decode it to something JSON can print, else its text. */

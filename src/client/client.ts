@@ -17,7 +17,7 @@ import { ConnectionLostError, type Header, type Message, NotDeliveredError, type
 import { CallHandle, isAsyncIterable } from "./handle.js";
 import { ConnectionPool } from "./pool.js";
 import type { Broker } from "../broker/broker.js";
-import { type PublishOptions, publishPayload } from "../broker/subscriber.js";
+import { type PublishOptions, publishPayload } from "./publish.js";
 
 const CLIENT_ID = "go.micro.client";
 const NO_OPTIONS: CallOptions = Object.freeze({});

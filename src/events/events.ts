@@ -4,7 +4,7 @@
  * published with no consumer running is kept, and a consumer group resumes where it left off.
  *
  * - `publish(topic, payload)` stores an event; the payload is JSON-encoded unless it is bytes.
- * - `consume(topic, { group }, handler)`: consumers sharing a group share its events (each event
+ * - `consume(topic, handler, { group })`: consumers sharing a group share its events (each event
  *   to one of them); each group, and each consumer without a group, gets every event.
  * - An event not acked within `ackWait` (or nacked) is delivered again, up to `retryLimit` times.
  * - `offset`: where a new group starts, a sequence number or a time. A named group otherwise
@@ -66,7 +66,7 @@ export interface Stream {
   /** `memory` or `nats`. */
   readonly name: string;
   publish(topic: string, payload: unknown, options?: EventPublishOptions): Promise<void>;
-  consume<T = unknown>(topic: string, options: ConsumeOptions, handler: EventHandler<T>): Promise<Consumer>;
+  consume<T = unknown>(topic: string, handler: EventHandler<T>, options?: ConsumeOptions): Promise<Consumer>;
   /** Stops every consumer and closes connections. */
   close(): Promise<void>;
 }

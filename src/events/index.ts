@@ -1,3 +1,2 @@
 export type { ConsumeOptions, Consumer, Event, EventHandler, EventPublishOptions, Stream } from "./events.js";
 export { MemoryStream } from "./memory.js";
-export { resolveEvents } from "./resolve.js";

@@ -64,7 +64,7 @@ export class MemoryStream implements Stream {
     for (const group of t.groups.values()) this.pump(t, group);
   }
 
-  async consume<T = unknown>(topic: string, options: ConsumeOptions, handler: EventHandler<T>): Promise<Consumer> {
+  async consume<T = unknown>(topic: string, handler: EventHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
     const t = this.topic(topic);
     const name = options.group ?? `ephemeral-${randomUUID()}`;
     let group = t.groups.get(name);

@@ -77,7 +77,7 @@ export class NatsStream implements Stream {
     await js.publish(topic, JSON.stringify(envelope), { msgID: id });
   }
 
-  async consume<T = unknown>(topic: string, options: ConsumeOptions, handler: EventHandler<T>): Promise<Consumer> {
+  async consume<T = unknown>(topic: string, handler: EventHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
     const { js } = await this.connection.get();
     const stream = await this.ensureStream(topic);
     const name = await this.ensureConsumer(stream, topic, options);

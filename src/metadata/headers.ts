@@ -28,3 +28,15 @@ export const MicroHeader = {
 } as const;
 
 export type MicroHeaderName = (typeof MicroHeader)[keyof typeof MicroHeader];
+
+/**
+ * A header's value by case-insensitive name, from a plain record of headers (a broker message's,
+ * say): the exact spelling is tried first, since Go Micro versions canonicalise names differently
+ * (`Micro-ID` vs `Micro-Id`).
+ */
+export function headerValue(header: Record<string, string>, name: string): string | undefined {
+  if (name in header) return header[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(header)) if (key.toLowerCase() === lower) return header[key];
+  return undefined;
+}

@@ -5,9 +5,8 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
-import { envDuration, envInt, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { envDuration, envInt, resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 import type { Broker } from "../broker/broker.js";
-import { resolveBroker } from "../broker/resolve.js";
 
 export interface CreateClientOptions {
   registry?: Registry;

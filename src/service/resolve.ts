@@ -1,7 +1,20 @@
 /**
- * Maps implementation names (from options or Go Micro's env vars) to plugins. A name may be a
- * plain name (`memory`) or a URL whose scheme names the plugin (`nats://127.0.0.1:4222`).
+ * The one place that maps implementation names (from options or Go Micro's env vars) to plugins:
+ * registry, transport, broker and events. A name may be a plain name (`memory`) or a URL whose
+ * scheme names the plugin (`nats://127.0.0.1:4222`). Networked plugins load their drivers only
+ * when used, so resolving costs nothing for programs that stay on the defaults.
  */
+import type { Broker } from "../broker/broker.js";
+import { HttpBroker } from "../broker/http.js";
+import { MemoryBroker } from "../broker/memory.js";
+import { MqttBroker } from "../broker/mqtt.js";
+import { NatsBroker } from "../broker/nats.js";
+import { RabbitMQBroker } from "../broker/rabbitmq.js";
+import { RedisBroker } from "../broker/redis.js";
+import type { Stream } from "../events/events.js";
+import { MemoryStream } from "../events/memory.js";
+import { NatsStream } from "../events/nats.js";
+import type { Logger } from "../logger/logger.js";
 import { MemoryRegistry } from "../registry/memory.js";
 import { LocalRegistry } from "../registry/local.js";
 import { EtcdRegistry } from "../registry/etcd.js";
@@ -67,6 +80,77 @@ export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", ad
 /** The transport for nodes that do not speak the client's own: Go Micro services speak HTTP. */
 export function resolveForeignTransport(): Transport {
   return new HttpTransport();
+}
+
+export const BROKERS = ["http", "memory", "nats", "redis", "rabbitmq", "mqtt"] as const;
+
+export interface ResolveBrokerOptions {
+  /** The registry the http broker registers subscribers in (default: the one MICRO_REGISTRY names). */
+  registry?: Registry;
+  logger?: Logger;
+}
+
+let sharedMemoryBroker: MemoryBroker | undefined;
+
+/**
+ * The broker named by `name` (default: `MICRO_BROKER`, else `http`) at `address` (default:
+ * `MICRO_BROKER_ADDRESS`, else the URL's host, else the plugin's default).
+ */
+export function resolveBroker(name = process.env.MICRO_BROKER || "http", address = process.env.MICRO_BROKER_ADDRESS || undefined, options: ResolveBrokerOptions = {}): Broker {
+  const { plugin, address: where } = parsePluginName(name, address);
+  const logger = options.logger;
+  switch (plugin) {
+    case "http":
+      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger });
+    case "memory":
+      // One per process, so that services and clients in one process reach each other.
+      return (sharedMemoryBroker ??= new MemoryBroker({ logger }));
+    case "nats":
+      return new NatsBroker({ address: where, logger });
+    case "redis":
+    case "rediss":
+      return new RedisBroker({ address: name.includes("://") && !address ? name : where, logger });
+    case "rabbitmq":
+    case "amqp":
+    case "amqps":
+      return new RabbitMQBroker({ address: name.includes("://") && !address && plugin !== "rabbitmq" ? name : where, logger });
+    case "mqtt":
+    case "mqtts":
+      return new MqttBroker({ address: where, logger });
+    default:
+      throw new Error(`unknown broker ${JSON.stringify(plugin)} (MICRO_BROKER): available are ${BROKERS.join(", ")}`);
+  }
+}
+
+let sharedMemoryStream: MemoryStream | undefined;
+
+/**
+ * The events stream named by `name` (`MICRO_EVENTS`). When MICRO_EVENTS is unset and the broker
+ * is NATS (`MICRO_BROKER=nats`), events use the same NATS server, so one setting moves a system
+ * to NATS; otherwise the default is `memory`.
+ */
+export function resolveEvents(name = defaultEventsName(), address = process.env.MICRO_EVENTS_ADDRESS || defaultEventsAddress(), options: { logger?: Logger } = {}): Stream {
+  const { plugin, address: where } = parsePluginName(name, address);
+  switch (plugin) {
+    case "memory":
+      return (sharedMemoryStream ??= new MemoryStream(options));
+    case "nats":
+    case "natsjs":
+      return new NatsStream({ address: where, logger: options.logger });
+    default:
+      throw new Error(`unknown events backend ${JSON.stringify(plugin)} (MICRO_EVENTS): available are memory, nats`);
+  }
+}
+
+function defaultEventsName(): string {
+  if (process.env.MICRO_EVENTS) return process.env.MICRO_EVENTS;
+  return process.env.MICRO_BROKER && parsePluginName(process.env.MICRO_BROKER).plugin === "nats" ? "nats" : "memory";
+}
+
+function defaultEventsAddress(): string | undefined {
+  if (process.env.MICRO_EVENTS || !process.env.MICRO_BROKER) return undefined;
+  const broker = parsePluginName(process.env.MICRO_BROKER, process.env.MICRO_BROKER_ADDRESS || undefined);
+  return broker.plugin === "nats" ? broker.address : undefined;
 }
 
 /** Reads a duration from the environment: plain numbers are seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */

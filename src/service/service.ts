@@ -16,7 +16,7 @@ import { type HandleOptions, type HandlerWrapper, Server } from "../server/serve
 import type { Listener, Transport } from "../transport/transport.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Broker } from "../broker/broker.js";
-import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../broker/subscriber.js";
+import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
 import { envDuration, envMetadata, resolveTransport } from "./resolve.js";
 

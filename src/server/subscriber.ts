@@ -8,17 +8,15 @@
  * - the body does not decode, or its Content-Type is unknown: logged and nacked without requeue
  *   (dead-lettered where the broker can), because no retry can fix it.
  */
-import { compose } from "../middleware/compose.js";
-import { randomUUID } from "node:crypto";
+import type { Broker, BrokerEvent, Header, Subscriber } from "../broker/broker.js";
 import type { Codecs } from "../codec/index.js";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
+import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
+import { compose } from "../middleware/compose.js";
 import type { Endpoint } from "../registry/registry.js";
-import { type Caller, type Context, propagatedMetadata } from "../server/context.js";
-import type { Broker, BrokerEvent, Header, Subscriber } from "./broker.js";
-import { TOPIC_HEADER } from "./broker.js";
-import { headerValue } from "./util.js";
+import type { Caller, Context } from "./context.js";
 
 /** What a subscriber handler gets besides the payload. Usable as `ctx` in client calls, to pass the metadata on. */
 export interface MessageContext extends Context {
@@ -142,7 +140,7 @@ export class Subscriptions {
   private async handle(entry: Entry, event: BrokerEvent): Promise<void> {
     const { header, body } = event.message;
     const log = this.options.logger;
-    const contentType = headerValue(header, "Content-Type") ?? DEFAULT_CONTENT_TYPE;
+    const contentType = headerValue(header, MicroHeader.ContentType) ?? DEFAULT_CONTENT_TYPE;
     const codec = this.options.codecs.find(contentType);
     let payload: unknown;
     try {
@@ -181,13 +179,13 @@ class EventContext implements MessageContext {
     return this.topic;
   }
   get id(): string | undefined {
-    return headerValue(this.header, "Micro-Id");
+    return headerValue(this.header, MicroHeader.Id);
   }
   get metadata(): Metadata {
     return (this.metadata_ ??= new Metadata(this.header));
   }
   get caller(): Caller {
-    return { service: headerValue(this.header, "Micro-From-Service"), address: "" };
+    return { service: headerValue(this.header, MicroHeader.FromService), address: "" };
   }
   ack(): Promise<void> {
     return this.event.ack();
@@ -195,37 +193,4 @@ class EventContext implements MessageContext {
   nack(): Promise<void> {
     return this.event.nack();
   }
-}
-
-export interface PublishOptions {
-  /** Sent as message headers. */
-  metadata?: Record<string, string> | Metadata;
-  /** Content-Type of the payload (default: the client's, normally application/json; Uint8Array payloads: application/octet-stream). */
-  contentType?: string;
-  /** The context being served, to pass its metadata on (tracing ids, auth). */
-  ctx?: Context;
-}
-
-/**
- * Encodes `payload` by Content-Type and publishes it with Go Micro's headers: the metadata,
- * `Content-Type`, `Micro-Topic` and a fresh `Micro-Id`.
- */
-export async function publishPayload(
-  broker: Broker,
-  codecs: Codecs,
-  topic: string,
-  payload: unknown,
-  options: PublishOptions & { defaultContentType?: string; from?: string } = {},
-): Promise<void> {
-  const contentType = options.contentType ?? (payload instanceof Uint8Array ? "application/octet-stream" : (options.defaultContentType ?? DEFAULT_CONTENT_TYPE));
-  const body = codecs.get(contentType, "go.micro.client").encode(payload);
-  const header: Header = {};
-  if (options.ctx) for (const [key, value] of propagatedMetadata(options.ctx)) header[key] = value;
-  const metadata = options.metadata instanceof Metadata ? options.metadata : new Metadata(options.metadata ?? {});
-  for (const [key, value] of metadata) header[key] = value;
-  if (options.from) header["Micro-From-Service"] = options.from;
-  header["Content-Type"] = contentType;
-  header[TOPIC_HEADER] = topic;
-  header["Micro-Id"] = randomUUID();
-  await broker.publish(topic, { header, body });
 }
