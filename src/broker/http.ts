@@ -25,7 +25,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { type Broker, type BrokerHandler, type BrokerMessage, type SubscribeOptions, type Subscriber, TOPIC_HEADER } from "./broker.js";
-import { Lazy } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { decodeEnvelope, Dispatcher, encodeEnvelope, headerValue } from "./util.js";
 
 export const HTTP_BROKER_SERVICE = "micro.http.broker";

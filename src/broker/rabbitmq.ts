@@ -15,7 +15,8 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { delay, Dispatcher } from "./util.js";
 
 export interface RabbitMQBrokerOptions {
