@@ -26,7 +26,7 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { Dispatcher } from "./dispatcher.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 

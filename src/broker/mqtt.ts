@@ -15,7 +15,8 @@ import { randomUUID } from "node:crypto";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { Dispatcher } from "./dispatcher.js";
 import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 

@@ -6,22 +6,24 @@
  * no-op. The connection reconnects forever and NATS restores the subscriptions; messages
  * published while disconnected are buffered by the client and sent on reconnect.
  */
-import type { ConnectionOptions, Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import type { Header } from "../transport/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
-import { DEFAULT_NATS_SERVER, parseServers } from "../driver/nats.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
+import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { Dispatcher } from "./dispatcher.js";
 import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
-export interface NatsBrokerOptions {
-  /** `host:port` or `nats://host:port`, comma-separated for a cluster (default `127.0.0.1:4222`; `MICRO_BROKER_ADDRESS`). */
+/**
+ * Where NATS is (`servers`, default `MICRO_BROKER_ADDRESS`, else `127.0.0.1:4222`; or a shared
+ * `connection`), TLS, logger (see NatsConnectionOptions), and the broker's own settings.
+ */
+export interface NatsBrokerOptions extends NatsConnectionOptions {
+  /** @deprecated the old name of `servers`. */
   address?: string;
-  /** Extra options for the driver's connect() (credentials, TLS, …). */
-  connection?: Partial<ConnectionOptions>;
-  logger?: Logger;
   /**
    * How a message travels (default `go-micro`, or `MICRO_BROKER_FORMAT`):
    * - `go-micro`: Go Micro's JSON envelope with a base64 body, readable by Go Micro services;
@@ -49,9 +51,12 @@ const PUBLISHED: Promise<void> = Promise.resolve();
 
 export class NatsBroker implements Broker {
   readonly name = "nats";
+  /** The servers, comma-separated (the Broker contract's address). */
   readonly address: string;
+  readonly servers: string[];
   private readonly log: Logger;
   private readonly connection: Lazy<NatsConnection>;
+  private handle: NatsHandle | undefined;
   private readonly subscriptions = new Set<Subscriber>();
   private readonly format: NatsFormat;
   /** The open connection, for the publish fast path. */
@@ -60,7 +65,8 @@ export class NatsBroker implements Broker {
   private makeHeaders: NatsDriver["headers"] | undefined;
 
   constructor(private readonly options: NatsBrokerOptions = {}) {
-    this.address = options.address ?? process.env.MICRO_BROKER_ADDRESS ?? DEFAULT_NATS_SERVER;
+    this.servers = parseServers(options.servers ?? options.address ?? process.env.MICRO_BROKER_ADDRESS);
+    this.address = this.servers.join(",");
     this.log = options.logger ?? defaultLogger();
     this.format = options.format ?? formatFromEnv();
     this.connection = new Lazy(() => this.open());
@@ -76,12 +82,15 @@ export class NatsBroker implements Broker {
   }
 
   async disconnect(): Promise<void> {
-    const opening = this.connection;
-    this.subscriptions.clear();
-    const nc = await opening.get().catch(() => undefined);
-    opening.reset();
+    await this.connection.peek()?.catch(() => undefined);
+    this.connection.reset();
     this.current = undefined;
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    const handle = this.handle;
+    this.handle = undefined;
+    // A connection of ours is drained, which ends its subscriptions after what is in flight; a shared one stays open without ours.
+    if (handle && !handle.owned) for (const subscriber of [...this.subscriptions]) await subscriber.unsubscribe();
+    this.subscriptions.clear();
+    await handle?.release();
   }
 
   publish(topic: string, message: BrokerMessage): Promise<void> {
@@ -123,12 +132,11 @@ export class NatsBroker implements Broker {
   }
 
   private async open(): Promise<NatsConnection> {
-    const { connect, headers } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats broker");
-    this.makeHeaders = headers;
-    const nc = await connect({ servers: parseServers(this.address), name: "ts-micro", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
-    void this.watch(nc);
-    this.current = nc;
-    return nc;
+    this.makeHeaders ??= (await loadDriver<NatsDriver>("@nats-io/transport-node", "nats broker")).headers;
+    const handle = await openNatsConnection({ ...this.options, servers: this.servers, logger: this.log }, { plugin: "nats broker", name: "ts-micro broker" });
+    this.handle = handle;
+    this.current = handle.nc;
+    return handle.nc;
   }
 
   /** NATS headers for what a raw message cannot imply; none (the fast path) for a plain JSON message. */
@@ -141,14 +149,6 @@ export class NatsBroker implements Broker {
       (headers ??= this.makeHeaders!()).set(key, value);
     }
     return headers && { headers };
-  }
-
-  /** Logs connection changes, so an outage shows up in the service's log. */
-  private async watch(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect") this.log.warn("nats broker: disconnected, reconnecting", { server: this.address });
-      else if (status.type === "reconnect") this.log.info("nats broker: reconnected", { server: this.address });
-    }
   }
 }
 

@@ -15,7 +15,8 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { Dispatcher } from "./dispatcher.js";
 

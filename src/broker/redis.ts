@@ -17,7 +17,8 @@ import { randomUUID } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { Dispatcher } from "./dispatcher.js";
 

@@ -1,6 +1,7 @@
 /**
  * Plugins talk to servers through drivers that are optional peer dependencies, so a user who
- * never picks etcd needs no etcd3 installed. They are imported on first use, here.
+ * never picks etcd needs no etcd3 installed. They are imported on first use, here and nowhere else.
+ * A plugin opens its connection on first use too (./lazy.ts); NATS plugins share ./nats.ts.
  */
 
 /**
@@ -17,28 +18,5 @@ export async function loadDriver<T>(specifier: string, user: string): Promise<T>
       throw new Error(`the ${user} needs the package ${specifier}: npm install ${specifier}`);
     }
     throw err;
-  }
-}
-
-/** Runs `open` once; concurrent callers share it; a failure lets the next caller try again. */
-export class Lazy<T> {
-  private promise: Promise<T> | undefined;
-  constructor(private readonly open: () => Promise<T>) {}
-
-  get(): Promise<T> {
-    return (this.promise ??= this.open().catch((err: unknown) => {
-      this.promise = undefined;
-      throw err;
-    }));
-  }
-
-  /** The value if it was opened, without opening it. */
-  peek(): Promise<T> | undefined {
-    return this.promise;
-  }
-
-  /** Forgets the value: the next get() opens again. */
-  reset(): void {
-    this.promise = undefined;
   }
 }

@@ -14,26 +14,28 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
-import { Lazy, loadDriver } from "../driver/driver.js";
-import { DEFAULT_NATS_SERVER, parseServers } from "../driver/nats.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
+import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
 
-export interface NatsStreamOptions {
-  /** `host:port` or `nats://…`, comma-separated for a cluster (default `127.0.0.1:4222`; `MICRO_EVENTS_ADDRESS`). */
+/**
+ * Where NATS is (`servers`, default `MICRO_EVENTS_ADDRESS`, else `127.0.0.1:4222`; or a shared
+ * `connection`), TLS, logger (see NatsConnectionOptions), and the stream's own settings.
+ */
+export interface NatsStreamOptions extends NatsConnectionOptions {
+  /** @deprecated the old name of `servers`. */
   address?: string;
   /** How long streams keep events, in ms (default: forever). */
   maxAge?: number;
-  /** Extra options for the driver's connect(). */
-  connection?: Partial<ConnectionOptions>;
-  logger?: Logger;
 }
 
-type NatsDriver = typeof import("@nats-io/transport-node");
 type JetStreamDriver = typeof import("@nats-io/jetstream");
 
 interface Connection {
+  handle: NatsHandle;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -51,14 +53,14 @@ interface Envelope {
 
 export class NatsStream implements Stream {
   readonly name = "nats";
-  readonly address: string;
+  readonly servers: string[];
   private readonly log: Logger;
   private readonly connection: Lazy<Connection>;
   private readonly streams = new Map<string, Promise<string>>();
   private readonly consumers = new Set<Consumer>();
 
   constructor(private readonly options: NatsStreamOptions = {}) {
-    this.address = options.address ?? process.env.MICRO_EVENTS_ADDRESS ?? DEFAULT_NATS_SERVER;
+    this.servers = parseServers(options.servers ?? options.address ?? process.env.MICRO_EVENTS_ADDRESS);
     this.log = options.logger ?? defaultLogger();
     this.connection = new Lazy(() => this.open());
   }
@@ -98,17 +100,21 @@ export class NatsStream implements Stream {
 
   async close(): Promise<void> {
     for (const consumer of [...this.consumers]) await consumer.stop();
-    const connection = await this.connection.get().catch(() => undefined);
+    const connection = await this.connection.peek()?.catch(() => undefined);
     this.connection.reset();
     this.streams.clear();
-    if (connection && !connection.nc.isClosed()) await connection.nc.drain().catch(() => connection.nc.close());
+    await connection?.handle.release();
   }
 
   private async open(): Promise<Connection> {
-    const { connect } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats events");
     const driver = await loadDriver<JetStreamDriver>("@nats-io/jetstream", "nats events");
-    const nc = await connect({ servers: parseServers(this.address), name: "ts-micro-events", maxReconnectAttempts: -1, reconnectTimeWait: 500, ...this.options.connection });
-    return { nc, js: driver.jetstream(nc), jsm: await driver.jetstreamManager(nc), driver };
+    const handle = await openNatsConnection({ ...this.options, servers: this.servers, logger: this.log }, { plugin: "nats events", name: "ts-micro events" });
+    try {
+      return { handle, nc: handle.nc, js: driver.jetstream(handle.nc), jsm: await driver.jetstreamManager(handle.nc), driver };
+    } catch (err) {
+      await handle.release();
+      throw err;
+    }
   }
 
   /** Creates the topic's stream unless it exists; resolves with its name. */

@@ -12,7 +12,7 @@
  * prefix, a NATS subject), so a client hears only about services it calls, and a broken watch
  * degrades only the one entry it feeds.
  */
-import { logger } from "../logger/logger.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { RegisterOptions, Registry, Service, WatchEvent, WatchOptions, Watcher } from "./registry.js";
 import { cloneService } from "./util.js";
 
@@ -25,6 +25,8 @@ export interface CacheRegistryOptions {
   maxBackoff?: number;
   /** Whether close() also closes the wrapped registry. Default: false. */
   closeInner?: boolean;
+  /** Where failures are logged. Default: the process logger. */
+  logger?: Logger;
 }
 
 interface Entry {
@@ -54,6 +56,7 @@ export class CacheRegistry implements Registry {
   private readonly retryInterval: number;
   private readonly maxBackoff: number;
   private readonly closeInner: boolean;
+  private readonly log: Logger;
   private closed = false;
 
   constructor(
@@ -65,6 +68,7 @@ export class CacheRegistry implements Registry {
     this.retryInterval = options.retryInterval ?? 5_000;
     this.maxBackoff = options.maxBackoff ?? 30_000;
     this.closeInner = options.closeInner ?? false;
+    this.log = options.logger ?? defaultLogger();
   }
 
   /**
@@ -175,7 +179,7 @@ export class CacheRegistry implements Registry {
     entry.expiresAt = Date.now() + this.retryInterval;
     if (!entry.warned) {
       entry.warned = true;
-      logger().warn("registry: lookup failed, serving cached nodes", { service: entry.name, error: String(err) });
+      this.log.warn("registry: lookup failed, serving cached nodes", { service: entry.name, error: String(err) });
     }
     return services;
   }
@@ -213,7 +217,7 @@ export class CacheRegistry implements Registry {
     if (this.closed || this.entries.get(entry.name) !== entry) return;
     const delay = Math.min(this.maxBackoff, 100 * 2 ** entry.failures) * (0.5 + Math.random() / 2);
     entry.failures++;
-    logger().debug("registry: watch ended, restarting", { service: entry.name, delay, error: failure && String(failure) });
+    this.log.debug("registry: watch ended, restarting", { service: entry.name, delay, error: failure && String(failure) });
     entry.restartTimer = setTimeout(() => this.restartWatch(entry), delay).unref();
   }
 

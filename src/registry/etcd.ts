@@ -14,11 +14,13 @@
  */
 import type { Etcd3, IKeyValue, IOptions, Lease, Watcher as EtcdWatcher } from "etcd3";
 import path from "node:path/posix";
-import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { mergeServices, withNodes } from "./util.js";
-import { WatchQueue } from "./watch-queue.js";
+import type { WatchQueue } from "./watch-queue.js";
+import { WatcherSet } from "./watchers.js";
 import { decodeService, encodeService } from "./wire.js";
 
 type EtcdDriver = typeof import("etcd3");
@@ -30,6 +32,20 @@ export interface EtcdRegistryOptions {
   timeout?: number;
   /** `ETCD_USERNAME` / `ETCD_PASSWORD` are used when this is not set, as Go Micro does. */
   auth?: { username: string; password: string };
+  /**
+   * TLS, as PEM contents (read files with fs.readFileSync): `ca` is the CA that signed etcd's
+   * certificate; `cert` and `key` are this client's, for an etcd that checks client certificates.
+   * With `tls`, hosts written without a scheme are `https://`.
+   */
+  tls?: EtcdTlsOptions;
+  /** Where watch failures are logged. Default: the process logger. */
+  logger?: Logger;
+}
+
+export interface EtcdTlsOptions {
+  ca: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 const PREFIX = "/micro/registry/";
@@ -48,12 +64,21 @@ export class EtcdRegistry implements Registry {
   private readonly auth: { username: string; password: string } | undefined;
   private readonly client = new Lazy(() => this.connect());
   private readonly registrations = new Map<string, Registration>();
-  private readonly watchers = new Set<{ queue: WatchQueue; watch?: Promise<EtcdWatcher | undefined> }>();
+  private readonly watchers = new WatcherSet();
+  /** Each open watch, until etcd has it: writes wait for them (see ready()). */
+  private readonly watches = new Set<Promise<EtcdWatcher | undefined>>();
+  private readonly tls: EtcdTlsOptions | undefined;
+  private readonly log: Logger;
   private driver: EtcdDriver | undefined;
   private closed = false;
 
   constructor(options: EtcdRegistryOptions = {}) {
-    this.hosts = parseHosts(options.hosts);
+    if (options.tls && (options.tls.cert === undefined) !== (options.tls.key === undefined)) {
+      throw new TypeError("etcd registry: tls.cert and tls.key go together (a client certificate needs its key)");
+    }
+    this.tls = options.tls;
+    this.hosts = parseHosts(options.hosts, options.tls ? "https" : "http");
+    this.log = options.logger ?? defaultLogger();
     this.timeout = options.timeout ?? 5_000;
     const { ETCD_USERNAME: username, ETCD_PASSWORD: password } = process.env;
     this.auth = options.auth ?? (username && password ? { username, password } : undefined);
@@ -91,27 +116,27 @@ export class EtcdRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
-    const entry: { queue: WatchQueue; watch?: Promise<EtcdWatcher | undefined> } = { queue: undefined as unknown as WatchQueue };
-    entry.queue = new WatchQueue(() => {
-      this.watchers.delete(entry);
-      void entry.watch?.then((watcher) => watcher?.cancel().catch(() => {}));
+    // etcd filters by key prefix, so each watcher has a watch of its own and is not fanned out to.
+    const queue = this.watchers.add(options, () => {
+      this.watches.delete(watch);
+      void watch.then((watcher) => watcher?.cancel().catch(() => {}));
     });
     const prefix = options.service ? `${servicePath(options.service)}/` : PREFIX;
-    entry.watch = this.client.get().then(
-      (client) => this.openWatch(client, prefix, options.service, entry.queue),
+    const watch = this.client.get().then(
+      (client) => this.openWatch(client, prefix, options.service, queue),
       (err: unknown) => {
-        logger().debug("etcd registry: watch failed", { error: String(err) });
-        entry.queue.stop();
+        this.log.debug("etcd registry: watch failed", { error: String(err) });
+        queue.stop();
         return undefined;
       },
     );
-    this.watchers.add(entry);
-    return entry.queue;
+    if (!queue.isStopped) this.watches.add(watch);
+    return queue;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const entry of [...this.watchers]) entry.queue.stop();
+    this.watchers.stopAll();
     const client = await this.client.peek()?.catch(() => undefined);
     client?.close();
   }
@@ -153,7 +178,7 @@ export class EtcdRegistry implements Registry {
     watcher.on("delete", (_kv, previous) => emit("delete", previous));
     // The driver resumes a dropped watch from its last revision; only a watch it gives up on ends ours.
     watcher.on("error", (err) => {
-      logger().debug("etcd registry: watch ended", { error: String(err) });
+      this.log.debug("etcd registry: watch ended", { error: String(err) });
       queue.stop();
     });
     watcher.on("end", () => queue.stop());
@@ -167,7 +192,7 @@ export class EtcdRegistry implements Registry {
    */
   private async ready(): Promise<Etcd3> {
     const client = await this.client.get();
-    await Promise.all([...this.watchers].map((entry) => entry.watch));
+    await Promise.all(this.watches);
     return client;
   }
 
@@ -182,6 +207,7 @@ export class EtcdRegistry implements Registry {
     const options: IOptions = {
       hosts: this.hosts,
       auth: this.auth,
+      credentials: this.tls && credentials(this.tls),
       dialTimeout: this.timeout,
       // No circuit breaker per host: after an outage the next heartbeat should reach etcd at once,
       // not after the breaker's half-open delay. Requests have deadlines instead.
@@ -246,12 +272,22 @@ function merge(values: string[]): Service[] {
   return mergeServices(values.map((value) => decodeService(value)).filter((s): s is Service => s !== undefined));
 }
 
-/** `a, b:2380, http://c:2379` → `["http://a:2379", "http://b:2380", "http://c:2379"]` (2379 when no port, as Go Micro). */
-export function parseHosts(hosts: string | string[] | undefined): string[] {
+/**
+ * `a, b:2380, http://c:2379` → `["http://a:2379", "http://b:2380", "http://c:2379"]` (2379 when no
+ * port, as Go Micro); hosts without a scheme get `scheme`.
+ */
+export function parseHosts(hosts: string | string[] | undefined, scheme: "http" | "https" = "http"): string[] {
   const list = (Array.isArray(hosts) ? hosts : (hosts ?? "").split(",")).map((h) => h.trim()).filter(Boolean);
-  if (list.length === 0) return ["http://127.0.0.1:2379"];
+  if (list.length === 0) return [`${scheme}://127.0.0.1:2379`];
   return list.map((host) => {
-    const url = /^[a-z]+:\/\//i.test(host) ? host : `http://${host}`;
+    const url = /^[a-z]+:\/\//i.test(host) ? host : `${scheme}://${host}`;
     return /:\d+\/?$/.test(url) ? url : `${url}:2379`;
   });
+}
+
+/** TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when given. */
+function credentials(tls: EtcdTlsOptions): NonNullable<IOptions["credentials"]> {
+  const pem = (value: string | Buffer): Buffer => (typeof value === "string" ? Buffer.from(value) : value);
+  const client = tls.cert !== undefined && tls.key !== undefined ? { certChain: pem(tls.cert), privateKey: pem(tls.key) } : {};
+  return { rootCertificate: pem(tls.ca), ...client };
 }

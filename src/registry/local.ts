@@ -12,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import fs, { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { logger } from "../logger/logger.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import {
   DEFAULT_REGISTER_TTL,
   type Endpoint,
@@ -24,8 +24,8 @@ import {
   type WatchOptions,
   type Watcher,
 } from "./registry.js";
-import { cloneService, mergeServices, withNodes } from "./util.js";
-import { WatchQueue } from "./watch-queue.js";
+import { mergeServices, withNodes } from "./util.js";
+import { WatcherSet } from "./watchers.js";
 
 export interface LocalRegistryOptions {
   /** Directory holding the records. Default: {@link defaultLocalRegistryPath}. */
@@ -37,6 +37,8 @@ export interface LocalRegistryOptions {
   checkPid?: boolean;
   /** Milliseconds between a watcher's rescans, which notice expiries and missed notifications. Default: 1000. */
   rescanInterval?: number;
+  /** Where failed directory scans are logged. Default: the process logger. */
+  logger?: Logger;
 }
 
 /** What one node's file holds. */
@@ -71,13 +73,19 @@ export class LocalRegistry implements Registry {
   readonly path: string;
   private readonly checkPid: boolean;
   private readonly rescanInterval: number;
-  private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
+  private readonly log: Logger;
+  /** The directory is watched only while someone watches the registry. */
+  private readonly watchers = new WatcherSet(() => {
+    this.directoryWatch?.stop();
+    this.directoryWatch = undefined;
+  });
   private directoryWatch: DirectoryWatch | undefined;
 
   constructor(options: LocalRegistryOptions = {}) {
     this.path = path.resolve(options.path ?? defaultLocalRegistryPath());
     this.checkPid = options.checkPid ?? true;
     this.rescanInterval = options.rescanInterval ?? 1_000;
+    this.log = options.logger ?? defaultLogger();
     fs.mkdirSync(this.path, { recursive: true, mode: DIR_MODE });
     // In a shared /tmp another user could have created our directory first and could then read
     // or forge our records; refuse to use it rather than route traffic to their addresses.
@@ -114,33 +122,17 @@ export class LocalRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
-    const watcher = { queue: undefined as unknown as WatchQueue, service: options.service };
-    watcher.queue = new WatchQueue(() => this.unwatch(watcher));
     this.directoryWatch ??= new DirectoryWatch(this.path, this.rescanInterval, {
       isLive: (record, now) => this.isLive(record, now),
       reap: (file, ino) => void reapFile(path.join(this.path, file), ino),
-      emit: (action, service) => this.notify(action, service),
+      emit: (action, service) => this.watchers.emit(action, service),
+      log: this.log,
     });
-    this.watchers.add(watcher);
-    return watcher.queue;
+    return this.watchers.add(options);
   }
 
   async close(): Promise<void> {
-    for (const watcher of [...this.watchers]) watcher.queue.stop();
-  }
-
-  private unwatch(watcher: { queue: WatchQueue; service?: string }): void {
-    this.watchers.delete(watcher);
-    if (this.watchers.size > 0) return;
-    this.directoryWatch?.stop();
-    this.directoryWatch = undefined;
-  }
-
-  private notify(action: WatchAction, service: Service): void {
-    for (const watcher of this.watchers) {
-      if (watcher.service && watcher.service !== service.name) continue;
-      watcher.queue.push({ action, service: cloneService(service) });
-    }
+    this.watchers.stopAll();
   }
 
   /** Reads the records whose file names start with `prefix`, deleting the dead ones on the way. */
@@ -202,6 +194,7 @@ interface DirectoryWatchHooks {
   isLive(record: LocalRecord, now: number): boolean;
   reap(file: string, ino: number): void;
   emit(action: WatchAction, service: Service): void;
+  log: Logger;
 }
 
 /**
@@ -273,7 +266,7 @@ class DirectoryWatch {
         await this.scan();
       } while (this.rescanRequested && !this.stopped);
     } catch (err) {
-      logger().debug("local registry: scan failed", { dir: this.dir, error: String(err) });
+      this.hooks.log.debug("local registry: scan failed", { dir: this.dir, error: String(err) });
     } finally {
       this.scanning = false;
     }

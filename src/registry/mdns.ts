@@ -23,8 +23,9 @@ import os from "node:os";
 import type { Packet } from "dns-packet";
 import type { MulticastDNS, Options as MdnsOptions } from "multicast-dns";
 import type { RemoteInfo } from "node:dgram";
-import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_MDNS_DOMAIN,
@@ -38,9 +39,9 @@ import {
   serviceName,
   splitAddress,
 } from "./mdns-records.js";
-import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
+import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./util.js";
-import { WatchQueue } from "./watch-queue.js";
+import { WatcherSet } from "./watchers.js";
 
 type MdnsFactory = (options?: MdnsOptions) => MulticastDNS;
 
@@ -53,6 +54,8 @@ export interface MdnsRegistryOptions {
   domain?: string;
   /** Milliseconds between expiry checks. Default 500. */
   sweepInterval?: number;
+  /** Where failures are logged. Default: the process logger. */
+  logger?: Logger;
 }
 
 const MDNS_PORT = 5353;
@@ -72,11 +75,12 @@ export class MdnsRegistry implements Registry {
   private readonly timeout: number;
   private readonly domain: string;
   private readonly sweepInterval: number;
+  private readonly log: Logger;
   /** The SRV target and A record name: the host name, as Go Micro (dns-packet names have no trailing dot). */
   private readonly hostName = os.hostname();
   private readonly owned = new Map<string, OwnedNode>();
-  private readonly heard = new NodeLiveness({ emit: (action, record) => this.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
-  private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
+  private readonly heard = new NodeLiveness({ emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
+  private readonly watchers = new WatcherSet();
   private readonly responder = new Lazy(() => this.open());
   private factory: MdnsFactory | undefined;
   private sweeper: NodeJS.Timeout | undefined;
@@ -88,6 +92,7 @@ export class MdnsRegistry implements Registry {
     this.timeout = options.timeout ?? 100;
     this.domain = options.domain ?? DEFAULT_MDNS_DOMAIN;
     this.sweepInterval = options.sweepInterval ?? 500;
+    this.log = options.logger ?? defaultLogger();
   }
 
   async register(service: Service, options: RegisterOptions = {}): Promise<void> {
@@ -134,21 +139,19 @@ export class MdnsRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
-    const watcher = { queue: undefined as unknown as WatchQueue, service: options.service };
-    watcher.queue = new WatchQueue(() => this.watchers.delete(watcher));
-    this.watchers.add(watcher);
+    const watcher = this.watchers.add(options);
     this.watching = true;
     this.responder.get().catch((err: unknown) => {
-      logger().warn("mdns registry: cannot listen", { error: String(err) });
-      watcher.queue.stop();
+      this.log.warn("mdns registry: cannot listen", { error: String(err) });
+      watcher.stop();
     });
-    return watcher.queue;
+    return watcher;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const watcher of [...this.watchers]) watcher.queue.stop();
+    this.watchers.stopAll();
     const mdns = await this.responder.peek()?.catch(() => undefined);
     await new Promise<void>((resolve) => (mdns ? mdns.destroy(() => resolve()) : resolve()));
   }
@@ -163,8 +166,8 @@ export class MdnsRegistry implements Registry {
       mdns.once("ready", resolve);
       mdns.once("error", (err: Error) => reject(new Error(`mdns registry: cannot listen on UDP ${MDNS_PORT}: ${err.message}`)));
     });
-    mdns.on("error", (err: Error) => logger().warn("mdns registry: socket error", { error: err.message }));
-    mdns.on("warning", (err: Error) => logger().debug("mdns registry: warning", { error: err.message }));
+    mdns.on("error", (err: Error) => this.log.warn("mdns registry: socket error", { error: err.message }));
+    mdns.on("warning", (err: Error) => this.log.debug("mdns registry: warning", { error: err.message }));
     mdns.on("query", (packet: Packet, rinfo: RemoteInfo) => this.answer(mdns, packet, rinfo));
     mdns.on("response", (packet: Packet) => this.onResponse(packet));
     this.sweeper = setInterval(() => this.sweep(mdns), this.sweepInterval).unref();
@@ -230,13 +233,6 @@ export class MdnsRegistry implements Registry {
       if (!record) continue;
       if (entry.ttl === 0) this.heard.removed(record);
       else this.heard.announced(record, entry.ttl * 1000);
-    }
-  }
-
-  private emit(action: WatchAction, record: Service): void {
-    for (const watcher of this.watchers) {
-      if (watcher.service && watcher.service !== record.name) continue;
-      watcher.queue.push({ action, service: cloneService(record) });
     }
   }
 

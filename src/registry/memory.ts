@@ -1,6 +1,6 @@
 import { DEFAULT_REGISTER_TTL, type Node, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, withNodes } from "./util.js";
-import { WatchQueue } from "./watch-queue.js";
+import { WatcherSet } from "./watchers.js";
 
 interface NodeEntry {
   node: Node;
@@ -19,7 +19,7 @@ interface VersionEntry {
 export class MemoryRegistry implements Registry {
   readonly name = "memory";
   private readonly services = new Map<string, Map<string, VersionEntry>>();
-  private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
+  private readonly watchers = new WatcherSet();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: { sweepInterval?: number } = {}) {
@@ -57,15 +57,12 @@ export class MemoryRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
-    const watcher = { queue: undefined as unknown as WatchQueue, service: options.service };
-    watcher.queue = new WatchQueue(() => this.watchers.delete(watcher));
-    this.watchers.add(watcher);
-    return watcher.queue;
+    return this.watchers.add(options);
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    for (const watcher of [...this.watchers]) watcher.queue.stop();
+    this.watchers.stopAll();
   }
 
   private snapshot(entry: VersionEntry): Service {
@@ -95,9 +92,6 @@ export class MemoryRegistry implements Registry {
   }
 
   private notify(action: WatchAction, service: Service, node: Node): void {
-    for (const watcher of this.watchers) {
-      if (watcher.service && watcher.service !== service.name) continue;
-      watcher.queue.push({ action, service: cloneService(withNodes(service, [node])) });
-    }
+    this.watchers.emit(action, withNodes(service, [node]));
   }
 }

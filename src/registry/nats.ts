@@ -23,28 +23,27 @@
  *   CacheRegistry) watch again and re-read what they missed.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { logger } from "../logger/logger.js";
-import { Lazy, loadDriver } from "../driver/driver.js";
-import { DEFAULT_NATS_SERVER, NATS_START_HINT, parseServers } from "../driver/nats.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
+import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_REGISTER_TTL,
   type RegisterOptions,
   type Registry,
   type Service,
-  type WatchAction,
   type WatchOptions,
   type Watcher,
 } from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./util.js";
-import { WatchQueue } from "./watch-queue.js";
+import { WatcherSet } from "./watchers.js";
 import { encodeService, parseService, toGo } from "./wire.js";
 
 type NatsDriver = typeof import("@nats-io/transport-node");
 
-export interface NatsRegistryOptions {
-  /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `nats://127.0.0.1:4222`. */
-  servers?: string | string[];
+/** Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), and the registry's own settings. */
+export interface NatsRegistryOptions extends NatsConnectionOptions {
   /** Milliseconds a lookup collects answers. Default 100 (Go Micro's). */
   queryTimeout?: number;
   /** Milliseconds between expiry checks. Default 500. */
@@ -71,8 +70,6 @@ interface Announcement {
   ttl: number | undefined;
 }
 
-export { DEFAULT_NATS_SERVER, parseServers };
-
 export class NatsRegistry implements Registry {
   readonly name = "nats";
   readonly servers: string[];
@@ -84,17 +81,21 @@ export class NatsRegistry implements Registry {
   /** Nodes this process registered and answers for. */
   private readonly owned = new Map<string, Map<string, NodeRecord>>(); // service name → node key → record
   /** Nodes heard of through announcements or answers (only while watching). */
-  private readonly heard = new NodeLiveness({ emit: (action, record) => this.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
-  private readonly watchers = new Set<{ queue: WatchQueue; service?: string }>();
+  private readonly heard = new NodeLiveness({ emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
+  private readonly watchers = new WatcherSet();
   private readonly connection = new Lazy(() => this.connect());
-  private driver: NatsDriver | undefined;
+  private readonly log: Logger;
+  private handle: NatsHandle | undefined;
+  private createInbox: NatsDriver["createInbox"] | undefined;
+  private querySubscription: Subscription | undefined;
   private watchSubscription: Subscription | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private connected = false;
   private closed = false;
 
-  constructor(options: NatsRegistryOptions = {}) {
+  constructor(private readonly options: NatsRegistryOptions = {}) {
     this.servers = parseServers(options.servers);
+    this.log = options.logger ?? defaultLogger();
     this.queryTimeout = options.queryTimeout ?? 100;
     this.sweepInterval = options.sweepInterval ?? 500;
     this.connectTimeout = options.connectTimeout ?? 2_000;
@@ -131,83 +132,65 @@ export class NatsRegistry implements Registry {
   }
 
   watch(options: WatchOptions = {}): Watcher {
-    const watcher = { queue: undefined as unknown as WatchQueue, service: options.service };
-    watcher.queue = new WatchQueue(() => this.watchers.delete(watcher));
-    this.watchers.add(watcher);
+    const watcher = this.watchers.add(options);
     // Subscribes before any later register() publishes: both wait on the same connection promise,
     // and this continuation was queued first.
     this.connection.get().then(
       (nc) => this.startWatching(nc),
       (err: unknown) => {
-        logger().debug("nats registry: watch failed", { error: String(err) });
-        watcher.queue.stop();
+        this.log.debug("nats registry: watch failed", { error: String(err) });
+        watcher.stop();
       },
     );
-    return watcher.queue;
+    return watcher;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const watcher of [...this.watchers]) watcher.queue.stop();
-    const nc = await this.connection.peek()?.catch(() => undefined);
-    await nc?.close().catch(() => {});
+    this.watchers.stopAll();
+    await this.connection.peek()?.catch(() => undefined);
+    // A shared connection stays open: what we subscribed on it goes.
+    this.querySubscription?.unsubscribe();
+    this.watchSubscription?.unsubscribe();
+    await this.handle?.release();
   }
 
   // --- connection ------------------------------------------------------------------------------
 
   private async connect(): Promise<NatsConnection> {
     if (this.closed) throw new Error("nats registry: closed");
-    const driver = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats registry");
-    let nc: NatsConnection;
-    try {
-      nc = await driver.connect({
-        servers: this.servers,
+    this.createInbox ??= (await loadDriver<NatsDriver>("@nats-io/transport-node", "nats registry")).createInbox;
+    const handle = await openNatsConnection(
+      { ...this.options, logger: this.log },
+      {
+        plugin: "nats registry",
         name: "ts-micro registry",
         timeout: this.connectTimeout,
-        // Once connected, never give up: a registry outage must end with us registered again.
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        reconnectJitter: 250,
-        // A silent network partition is noticed within about three ping intervals.
-        pingInterval: 5_000,
-        maxPingOut: 2,
-      });
-    } catch (err) {
-      throw new Error(
-        `nats registry: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (${NATS_START_HINT})`,
-      );
-    }
+        onDisconnect: () => (this.connected = false),
+        onReconnect: () => {
+          this.connected = true;
+          this.resync(handle.nc);
+        },
+      },
+    );
     if (this.closed) {
-      await nc.close();
+      await handle.release();
       throw new Error("nats registry: closed");
     }
-    this.driver = driver;
+    const nc = handle.nc;
+    this.handle = handle;
     this.connected = true;
-    nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
-    void this.followStatus(nc);
+    this.querySubscription = nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
     this.sweeper = setInterval(() => this.sweep(nc), this.sweepInterval).unref();
     return nc;
-  }
-
-  private async followStatus(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect") {
-        this.connected = false;
-        logger().warn("nats registry: disconnected, reconnecting", { server: status.server });
-      } else if (status.type === "reconnect") {
-        this.connected = true;
-        logger().info("nats registry: reconnected", { server: status.server });
-        this.resync(nc);
-      }
-    }
   }
 
   /** After an outage: tell everyone about our nodes again, and make watchers re-read. */
   private resync(nc: NatsConnection): void {
     for (const record of this.ownedRecords()) this.announce(nc, "create", record.service, record.ttl);
     this.heard.restartClocks();
-    for (const watcher of [...this.watchers]) watcher.queue.stop();
+    this.watchers.stopAll();
   }
 
   // --- announcements -----------------------------------------------------------------------------
@@ -233,20 +216,13 @@ export class NatsRegistry implements Registry {
     }
   }
 
-  private emit(action: WatchAction, service: Service): void {
-    for (const watcher of this.watchers) {
-      if (watcher.service && watcher.service !== service.name) continue;
-      watcher.queue.push({ action, service: cloneService(service) });
-    }
-  }
-
   // --- queries -------------------------------------------------------------------------------------
 
   /** Publishes a query and collects the answers for `queryTimeout`. */
   private async query(action: "get" | "list", service: object | null): Promise<Service[]> {
     const nc = await this.connection.get();
     this.assertConnected();
-    const inbox = this.driver!.createInbox();
+    const inbox = this.createInbox!();
     const answers: Service[] = [];
     const subscription = nc.subscribe(inbox, {
       callback: (err, msg) => {

@@ -9,9 +9,9 @@
  * is the caller's and is never closed here). Wire format and subjects: wire.ts.
  */
 import { randomBytes } from "node:crypto";
-import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
-import { Lazy, loadDriver } from "../../driver/driver.js";
-import { DEFAULT_NATS_SERVER, NATS_START_HINT, parseServers } from "../../driver/nats.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Lazy } from "../../driver/lazy.js";
+import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
@@ -19,13 +19,8 @@ import { NatsClientConnection } from "./client.js";
 import { NatsListener } from "./listener.js";
 import { type LinkUser, maxMessageSize, type NatsLink } from "./wire.js";
 
-export interface NatsTransportOptions {
-  /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `127.0.0.1:4222`. */
-  servers?: string | string[];
-  /** An open connection to use instead of connecting; it stays open when the transport is done. */
-  connection?: NatsConnection;
-  /** Extra options for the driver's connect() (credentials, TLS, …). */
-  connectOptions?: Partial<ConnectionOptions>;
+/** Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), and the transport's own settings. */
+export interface NatsTransportOptions extends NatsConnectionOptions {
   /** Bytes of stream messages a receiver may have unread, per stream and direction (default 1 MiB). */
   streamWindow?: number;
   /** Milliseconds a dial waits for the listener to answer (default 5 s). */
@@ -35,12 +30,7 @@ export interface NatsTransportOptions {
    * (default 2 s). A peer that died without a word is noticed within about this long.
    */
   probeInterval?: number;
-  logger?: Logger;
 }
-
-type NatsDriver = typeof import("@nats-io/transport-node");
-
-export const DEFAULT_NATS_TRANSPORT_SERVER = DEFAULT_NATS_SERVER;
 
 export class NatsTransport implements Transport {
   readonly name = "nats";
@@ -87,7 +77,7 @@ export class NatsTransport implements Transport {
     this.holders++;
     let nc: NatsConnection;
     try {
-      nc = await this.connection.get();
+      nc = (await this.connection.get()).nc;
     } catch (err) {
       this.holders--;
       throw err;
@@ -124,47 +114,29 @@ export class NatsTransport implements Transport {
     const opened = this.connection.peek();
     this.connection.reset();
     void opened?.then(
-      (nc) => nc.drain().catch(() => nc.close()),
+      (handle) => handle.release(),
       () => {},
     );
-  }
-
-  private async open(): Promise<NatsConnection> {
-    const nc = this.options.connection ?? (await this.connect());
-    void this.follow(nc);
-    return nc;
-  }
-
-  private async connect(): Promise<NatsConnection> {
-    const { connect } = await loadDriver<NatsDriver>("@nats-io/transport-node", "nats transport");
-    try {
-      return await connect({ servers: this.servers, name: "ts-micro transport", maxReconnectAttempts: -1, reconnectTimeWait: 250, ...this.options.connectOptions });
-    } catch (err) {
-      throw new Error(`nats transport: cannot connect to ${this.servers.join(", ")}: ${(err as Error).message} (${NATS_START_HINT})`);
-    }
   }
 
   /**
    * A disconnect fails every call and stream in flight: their messages may be lost, and NATS
    * would not tell us. Listeners stay: NATS restores their subscriptions on reconnect.
    */
-  private async follow(nc: NatsConnection): Promise<void> {
-    void nc.closed().then(() => this.lose(nc, "nats connection closed"));
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect") {
-        this.log.warn("nats transport: disconnected, reconnecting", { server: status.server });
-        this.lose(nc, `nats connection to ${status.server} lost`);
-      } else if (status.type === "reconnect") {
-        this.log.info("nats transport: reconnected", { server: status.server });
-      }
-    }
+  private async open(): Promise<NatsHandle> {
+    const handle: NatsHandle = await openNatsConnection(
+      { ...this.options, logger: this.log },
+      { plugin: "nats transport", name: "ts-micro transport", onDisconnect: (server) => this.lose(handle.nc, `nats connection to ${server} lost`) },
+    );
+    void handle.nc.closed().then(() => this.lose(handle.nc, "nats connection closed"));
+    return handle;
   }
 
   private lose(nc: NatsConnection, reason: string): void {
     // A connection we closed after its last user left, or replaced since, has nobody to tell.
     void this.connection.peek()?.then(
       (current) => {
-        if (current === nc) for (const user of [...this.users]) user.connectionLost(reason);
+        if (current.nc === nc) for (const user of [...this.users]) user.connectionLost(reason);
       },
       () => {},
     );
