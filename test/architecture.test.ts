@@ -67,7 +67,9 @@ const KNOWN_VIOLATIONS: readonly string[] = [
   "client/client.ts -> server/context.ts",
 ];
 
-const SRC = path.resolve(import.meta.dirname, "..", "..", "src");
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+const SRC = path.join(ROOT, "src");
+const EXAMPLES = path.join(ROOT, "examples");
 const SELF = "ts-micro";
 
 interface Finding {
@@ -93,8 +95,8 @@ function folderOf(file: string): string {
   return parts.length > 1 ? parts[0] : ".";
 }
 
-function sourceFiles(): string[] {
-  return (fs.readdirSync(SRC, { recursive: true }) as string[])
+function sourceFiles(dir = SRC): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
     .map((f) => f.split(path.sep).join("/"))
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
     .sort();
@@ -112,8 +114,8 @@ function resolveImport(file: string, specifier: string): string | undefined {
 }
 
 /** Every static import, `export … from` and literal dynamic `import("…")` in a file, with its line. */
-function importsOf(file: string): { specifier: string; line: number }[] {
-  const text = fs.readFileSync(path.join(SRC, file), "utf8");
+function importsOf(file: string, dir = SRC): { specifier: string; line: number }[] {
+  const text = fs.readFileSync(path.join(dir, file), "utf8");
   const info = ts.preProcessFile(text, true, true);
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
   return info.importedFiles.map((ref) => ({ specifier: ref.fileName, line: source.getLineAndCharacterOfPosition(ref.pos).line + 1 }));
@@ -183,5 +185,19 @@ describe("architecture: imports point down the layers (docs/architecture.md)", (
     assert.ok(sourceFiles().length > 50, "src/**/*.ts found");
     const dynamic = ts.preProcessFile('const m = await import("../a/b.js");\nexport * from "./c.js";\nimport type { X } from "../d/e.js";', true, true);
     assert.deepEqual(dynamic.importedFiles.map((f) => f.fileName), ["../a/b.js", "./c.js", "../d/e.js"]);
+  });
+});
+
+describe("examples import ts-micro as a user's project does", () => {
+  it("imports only \"ts-micro\", its subpaths, packages and files of the same example", () => {
+    const wrong: string[] = [];
+    for (const file of sourceFiles(EXAMPLES)) {
+      for (const { specifier, line } of importsOf(file, EXAMPLES)) {
+        if (!specifier.startsWith(".")) continue;
+        const target = path.relative(EXAMPLES, path.resolve(EXAMPLES, path.dirname(file), specifier)).split(path.sep).join("/");
+        if (target.split("/")[0] !== file.split("/")[0]) wrong.push(`examples/${file}:${line} imports "${specifier}"; import it from "ts-micro" instead`);
+      }
+    }
+    assert.deepEqual(wrong, [], `copied into a project, these imports would not resolve:\n  ${wrong.join("\n  ")}`);
   });
 });
