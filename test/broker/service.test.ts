@@ -7,13 +7,11 @@ import { after, describe, it } from "node:test";
 import { HttpBroker } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
 import type { MessageContext, SubscriberWrapper } from "../../src/broker/subscriber.js";
-import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { createClient } from "../../src/service/create-client.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
-
-const quiet = createLogger({ level: "silent" });
+import { quiet } from "../setup/logger.js";
 
 async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeout;
