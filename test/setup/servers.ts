@@ -102,7 +102,8 @@ export class OwnedServer {
     child.once("error", (err) => keep(`\n${String(err)}`));
     // A server that exits (or never spawns) fails at once rather than after the whole timeout.
     const running = async (): Promise<boolean> => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) throw new Error(`${this.label} (${this.command}) exited; output:\n${this.output}`);
+      if (child.pid === undefined) throw new Error(`${this.label}: cannot run ${this.command}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.label} (${this.command}) exited; output:\n${this.output}`);
       return canConnect(this.host, this.port);
     };
     try {
