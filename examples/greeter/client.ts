@@ -2,7 +2,7 @@
  * Calls the greeter service: `node dist/examples/greeter/client.js Ada` (with the server running).
  * Request and response types come from the Greeter class: no code generation.
  */
-import { createClient, MicroError } from "../../src/index.js";
+import { createClient, MicroError } from "ts-micro";
 import type { Greeter } from "./greeter.js";
 
 const client = createClient();

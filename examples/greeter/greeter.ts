@@ -1,4 +1,4 @@
-import { type Context, MicroError } from "../../src/index.js";
+import { type Context, MicroError } from "ts-micro";
 
 export interface HelloRequest {
   name: string;

@@ -2,7 +2,7 @@
  * The greeter service. Run it with `npm start`, then from another terminal:
  *   npx micro call greeter Greeter.Hello '{"name":"Ada"}'
  */
-import { createService } from "../../src/index.js";
+import { createService } from "ts-micro";
 import { Greeter, greeterEndpoints } from "./greeter.js";
 
 const service = createService({ name: "greeter", version: "1.0.0" });

@@ -10,7 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { streamName } from "../../src/events/nats.js";
 import { cli, runCli, tempRegistry, waitFor } from "../process/harness.js";
-import { requireServer, SERVERS } from "./servers.js";
+import { requireServer, SERVERS } from "../setup/servers.js";
 
 const children: ChildProcess[] = [];
 const streams: string[] = [];

@@ -1,6 +1,6 @@
 import { MqttBroker } from "../../src/broker/mqtt.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { PrivateServer, requireServer, SERVERS } from "./servers.js";
+import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
 brokerConformance("mqtt", {
   create: () => new MqttBroker({ address: "127.0.0.1:1883" }),

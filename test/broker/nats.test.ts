@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { NatsBroker } from "../../src/broker/nats.js";
-import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { PrivateServer, requireServer, SERVERS } from "./servers.js";
+import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
+import { quiet } from "../setup/logger.js";
 
 for (const format of ["go-micro", "raw"] as const) {
   brokerConformance(format === "raw" ? "nats-raw" : "nats", {
@@ -32,7 +32,6 @@ async function until(check: () => boolean, what: () => string): Promise<void> {
 }
 
 describe("nats broker, format raw: plain NATS clients on the other side", () => {
-  const quiet = createLogger({ level: "silent" });
   const registry = new MemoryRegistry();
   after(() => registry.close());
 

@@ -1,7 +1,7 @@
 import amqp from "amqplib";
 import { RabbitMQBroker } from "../../src/broker/rabbitmq.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { rabbitmqctl, requireServer, SERVERS } from "./servers.js";
+import { rabbitmqctl, requireServer, SERVERS } from "../setup/servers.js";
 
 brokerConformance("rabbitmq", {
   create: () => new RabbitMQBroker({ address: "127.0.0.1:5672", redeliveryDelay: 50 }),

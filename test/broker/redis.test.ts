@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { RedisBroker } from "../../src/broker/redis.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { PrivateServer, requireServer, SERVERS } from "./servers.js";
+import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
 brokerConformance("redis", {
   create: () => new RedisBroker({ address: "127.0.0.1:6379", redeliveryDelay: 50 }),

@@ -12,8 +12,7 @@ import { MemoryRegistry } from "../../src/registry/memory.js";
 import { createClient } from "../../src/service/create-client.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
-
-const quiet = createLogger({ level: "silent" });
+import { quiet } from "../setup/logger.js";
 
 async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeout;

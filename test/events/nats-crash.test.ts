@@ -9,7 +9,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NatsStream, streamName } from "../../src/events/nats.js";
 import { createLogger } from "../../src/logger/logger.js";
-import { requireServer, SERVERS } from "../broker/servers.js";
+import { requireServer, SERVERS } from "../setup/servers.js";
 import { fixture, type ServiceProcess, startProcess, waitFor } from "../process/harness.js";
 
 const topic = `events-crash-${randomUUID().slice(0, 8)}`;

@@ -1,11 +1,10 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NatsStream, streamName } from "../../src/events/nats.js";
-import { createLogger } from "../../src/logger/logger.js";
-import { requireServer, SERVERS } from "../broker/servers.js";
+import { requireServer, SERVERS } from "../setup/servers.js";
 import { eventsConformance } from "../conformance/events.js";
+import { quiet } from "../setup/logger.js";
 
-const quiet = createLogger({ level: "silent" });
 eventsConformance("nats", {
   create: () => new NatsStream({ address: "127.0.0.1:4222", logger: quiet }),
   preflight: () => requireServer("NATS with JetStream", SERVERS.nats.port, SERVERS.nats.start),

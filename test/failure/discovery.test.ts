@@ -15,7 +15,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client } from "../../src/client/client.js";
-import { createLogger } from "../../src/logger/logger.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { EtcdRegistry } from "../../src/registry/etcd.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
@@ -25,10 +24,10 @@ import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { fixture, type ServiceProcess, startProcess, stopAll, waitFor } from "../process/harness.js";
 import { type OwnedServer, privateEtcd, privateNats } from "../setup/servers.js";
 import { CuttableProxy } from "../setup/proxy.js";
+import { quiet } from "../setup/logger.js";
 
 const TTL_S = 3;
 const CALL_TIMEOUT = 2_000;
-const quiet = createLogger({ level: "silent" });
 
 interface Setup {
   name: "nats" | "etcd";

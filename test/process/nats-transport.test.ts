@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createClient, createLogger, MicroError } from "../../src/index.js";
+import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { resolveTransport } from "../../src/service/resolve.js";
 import type { Greeter } from "../../examples/greeter/greeter.js";
 import { requireSharedNats } from "../setup/servers.js";
 import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
+import { quiet } from "../setup/logger.js";
 
 const servers = await requireSharedNats();
 
@@ -18,7 +19,7 @@ describe("the nats transport between processes", () => {
   const dir = tempRegistry();
   const env = { MICRO_REGISTRY_ADDRESS: dir, MICRO_TRANSPORT: "nats", MICRO_TRANSPORT_ADDRESS: servers };
   const registry = new LocalRegistry({ path: dir });
-  const client = createClient({ registry, transport: resolveTransport("nats", servers), logger: createLogger({ level: "silent" }) });
+  const client = createClient({ registry, transport: resolveTransport("nats", servers), logger: quiet });
   const greeter = client.service<Greeter>("streamer").Greeter;
   const started: ServiceProcess[] = [];
 

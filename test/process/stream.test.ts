@@ -4,12 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createClient, createLogger, MicroError } from "../../src/index.js";
+import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import type { Greeter } from "../../examples/greeter/greeter.js";
 import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
-
-const quiet = createLogger({ level: "silent" });
+import { quiet } from "../setup/logger.js";
 
 async function* numbers(...ns: number[]): AsyncIterable<{ n: number }> {
   for (const n of ns) yield { n };

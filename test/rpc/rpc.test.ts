@@ -5,10 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+import { quiet } from "../setup/logger.js";
 
 class Greeter {
   async Hello(req: { name: string }, _ctx: Context): Promise<{ msg: string }> {

@@ -3,10 +3,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type CallWrapper, createClient, createLogger, createService, MicroError } from "../../src/index.js";
+import { type CallWrapper, createClient, createService, MicroError } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-
-const quiet = createLogger({ level: "silent" });
+import { quiet } from "../setup/logger.js";
 
 class Ping {
   async Ping(): Promise<{ pong: true }> {

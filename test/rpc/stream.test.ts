@@ -3,11 +3,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Context, createClient, createLogger, createService, MicroError, roundRobin } from "../../src/index.js";
+import { type Context, createClient, createService, MicroError, roundRobin } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
-
-const quiet = createLogger({ level: "silent" });
+import { quiet } from "../setup/logger.js";
 
 class Probe {
   produced = 0;

@@ -1,42 +1,77 @@
 /**
- * Real servers for registry tests. A test that needs a server that isn't there fails with how to
- * start it; servers a test starts itself (a private nats-server, an etcd) are stopped by it.
+ * Real servers for tests. The shared servers on their standard loopback ports are checked, never
+ * started: a test that needs one that isn't there fails (never skips) saying how to start it.
+ * Servers a test owns (a private nats-server, redis, mosquitto or etcd) run on their own port and
+ * data directory, so a test may kill and restart them without disturbing other tests.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 
-/** Resolves when something accepts TCP connections at host:port; rejects with `hint` after `timeout` ms. */
-export async function waitForPort(host: string, port: number, timeout: number, hint: string): Promise<void> {
+/** Whether something accepts TCP connections at host:port within `timeout` ms. */
+export function canConnect(host: string, port: number, timeout = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeout, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Polls `check` every 50 ms; rejects with `failure()` after `timeout` ms. */
+async function waitUntil(check: () => Promise<boolean>, timeout: number, failure: () => string): Promise<void> {
   const deadline = Date.now() + timeout;
   for (;;) {
-    if (await canConnect(host, port)) return;
-    if (Date.now() >= deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeout} ms. ${hint}`);
+    if (await check()) return;
+    if (Date.now() >= deadline) throw new Error(failure());
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-export function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    socket.setTimeout(500);
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => (socket.destroy(), resolve(false)));
+/** Resolves when something accepts TCP connections at host:port; rejects with `hint` after `timeout` ms. */
+export function waitForPort(host: string, port: number, timeout: number, hint: string): Promise<void> {
+  return waitUntil(() => canConnect(host, port), timeout, () => `nothing listens on ${host}:${port} after ${timeout} ms. ${hint}`);
+}
+
+/** The shared servers (never stopped by a test) and how to start each. */
+export const SERVERS = {
+  nats: { port: 4222, start: "nats-server -js -a 127.0.0.1 -p 4222 -sd /var/lib/nats-server &" },
+  redis: { port: 6379, start: "redis-server --bind 127.0.0.1 --port 6379 --daemonize yes" },
+  rabbitmq: { port: 5672, start: "rabbitmq-server -detached (user guest/guest)" },
+  mqtt: { port: 1883, start: "mosquitto -d -c /etc/mosquitto/mosquitto.conf (listener 1883 127.0.0.1, allow_anonymous true)" },
+} as const;
+
+/** Fails (does not skip) when the shared server on 127.0.0.1:`port` is down, saying how to start it. */
+export async function requireServer(what: string, port: number, howToStart: string): Promise<void> {
+  if (!(await canConnect("127.0.0.1", port, 2_000))) throw new Error(`${what} is not running on 127.0.0.1:${port}; start it with: ${howToStart}`);
+}
+
+/** The shared NATS server's URL, once it is known to be up. */
+export async function requireSharedNats(): Promise<string> {
+  await requireServer("NATS", SERVERS.nats.port, SERVERS.nats.start);
+  return `nats://127.0.0.1:${SERVERS.nats.port}`;
+}
+
+/** A loopback port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once("error", reject);
   });
 }
 
-/** The shared NATS server every NATS test uses (never stopped by a test). */
-export const SHARED_NATS = { host: "127.0.0.1", port: 4222 };
-
-export async function requireSharedNats(): Promise<string> {
-  await waitForPort(SHARED_NATS.host, SHARED_NATS.port, 2_000, "These tests need a NATS server: start one with `nats-server -a 127.0.0.1 -p 4222`.");
-  return `nats://${SHARED_NATS.host}:${SHARED_NATS.port}`;
-}
-
-/** A server process the test owns: started, stopped, restarted on the same port and data. */
+/** A server process the test owns: started, killed, restarted on the same port and data. */
 export class OwnedServer {
   private child: ChildProcess | undefined;
   private output = "";
@@ -50,27 +85,40 @@ export class OwnedServer {
     private readonly cleanup: () => void = () => {},
   ) {}
 
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
   async start(timeout = 10_000): Promise<void> {
     if (this.child) return;
-    if (await canConnect(this.host, this.port)) throw new Error(`${this.label}: ${this.host}:${this.port} is already in use; stop whatever listens there`);
+    if (await canConnect(this.host, this.port)) throw new Error(`${this.label}: ${this.address} is already in use; stop whatever listens there`);
     const child = spawn(this.command, this.args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    child.stdout!.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
-    child.stderr!.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
-    child.once("error", (err) => (this.output += `\n${String(err)}`));
+    const keep = (d: unknown): void => {
+      this.output = (this.output + String(d)).slice(-20_000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    child.once("error", (err) => keep(`\n${String(err)}`));
+    // A server that exits (or never spawns) fails at once rather than after the whole timeout.
+    const running = async (): Promise<boolean> => {
+      if (child.pid === undefined) throw new Error(`${this.label}: cannot run ${this.command}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.label} (${this.command}) exited; output:\n${this.output}`);
+      return canConnect(this.host, this.port);
+    };
     try {
-      await waitForPort(this.host, this.port, timeout, `${this.label} did not start; output:\n${this.output}`);
+      await waitUntil(running, timeout, () => `${this.label} on ${this.address} did not start (${this.command}); output:\n${this.output}`);
     } catch (err) {
       await this.stop();
       throw err;
     }
   }
 
-  /** Kills the server (SIGKILL: an outage, not a clean shutdown) and waits for it to exit. */
+  /** Kills the server (SIGKILL: an outage or a crash, not a clean shutdown) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;
@@ -84,8 +132,14 @@ export class OwnedServer {
 
 /** A private nats-server on `port` (never the shared one on 4222). */
 export function privateNats(port: number): OwnedServer {
+  return new OwnedServer("nats-server", ...natsCommand(port), "127.0.0.1", port);
+}
+
+/** nats-server on loopback `port`; with `jetstreamDir`, JetStream on, storing there. */
+function natsCommand(port: number, jetstreamDir?: string): [string, string[]] {
   const binary = findBinary("nats-server", ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]);
-  return new OwnedServer("nats-server", binary, ["-a", "127.0.0.1", "-p", String(port)], "127.0.0.1", port);
+  const jetstream = jetstreamDir ? ["-js", "-sd", jetstreamDir] : [];
+  return [binary, ["-a", "127.0.0.1", "-p", String(port), ...jetstream]];
 }
 
 /** An etcd of our own on loopback `port` (peer port `port + 1`) with a throwaway data dir. */
@@ -107,11 +161,51 @@ export function privateEtcd(port: number): OwnedServer {
   return new OwnedServer("etcd", binary, args, "127.0.0.1", port, () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
+/** A broker server of our own on a spare loopback port with a throwaway data dir, already started. */
+export class PrivateServer extends OwnedServer {
+  static async create(kind: "nats" | "redis" | "mqtt", options: { jetstream?: boolean } = {}): Promise<PrivateServer> {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-server-"));
+    const [command, args] = PrivateServer.commandLine(kind, port, dir, options.jetstream ?? false);
+    const server = new PrivateServer(kind, command, args, "127.0.0.1", port, () => fs.rmSync(dir, { recursive: true, force: true }));
+    await server.start();
+    return server;
+  }
+
+  /** The same as dispose(). */
+  destroy(): Promise<void> {
+    return this.dispose();
+  }
+
+  private static commandLine(kind: "nats" | "redis" | "mqtt", port: number, dir: string, jetstream: boolean): [string, string[]] {
+    switch (kind) {
+      case "nats":
+        return natsCommand(port, jetstream ? dir : undefined);
+      case "redis":
+        return [findBinary("redis-server", ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]), ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir]];
+      case "mqtt": {
+        const conf = path.join(dir, "mosquitto.conf");
+        fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+        return [findBinary("mosquitto", ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]), ["-c", conf]];
+      }
+    }
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** RabbitMQ is too heavy for a private instance: stop and start the app of the shared node (only broker tests use it). */
+export async function rabbitmqctl(command: "stop_app" | "start_app"): Promise<void> {
+  await execFileAsync("rabbitmqctl", [command], { timeout: 60_000 });
+  if (command === "start_app") await waitForPort("127.0.0.1", SERVERS.rabbitmq.port, 30_000, "RabbitMQ did not accept connections again");
+}
+
 function findBinary(name: string, candidates: string[]): string {
   const found = candidates.find((file) => fs.existsSync(file));
   if (found) return found;
   const which = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
   if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
-  const install = name === "etcd" ? "apt-get install -y etcd-server" : "apt-get install -y nats-server";
-  throw new Error(`${name} is not installed: install it with \`${install}\``);
+  throw new Error(`${name} is not installed: install it with \`apt-get install -y ${PACKAGES[name] ?? name}\``);
 }
+
+const PACKAGES: Record<string, string> = { etcd: "etcd-server", "nats-server": "nats-server", "redis-server": "redis-server", mosquitto: "mosquitto" };

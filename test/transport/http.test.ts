@@ -7,12 +7,10 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { goMicroSniffer, HttpTransport } from "../../src/transport/http/http.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Listener, ListenOptions, Message, Transport } from "../../src/transport/transport.js";
-
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
+import { quiet } from "../setup/logger.js";
 
 /** Sends raw bytes; resolves with everything the server wrote once it closes (or after `wait` ms). */
 function exchange(address: string, bytes: string | Buffer, wait = 1_000): Promise<{ text: string; closed: boolean }> {

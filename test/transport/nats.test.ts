@@ -6,15 +6,15 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { MicroError } from "../../src/errors/errors.js";
-import { createLogger, type Logger } from "../../src/logger/logger.js";
+import type { Logger } from "../../src/logger/logger.js";
 import { resolveTransport } from "../../src/service/resolve.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
 import { requireSharedNats } from "../setup/servers.js";
+import { quiet } from "../setup/logger.js";
 
 const servers = await requireSharedNats();
-const quiet = createLogger({ level: "silent" });
 
 transportConformance("nats", () => new NatsTransport({ servers, logger: quiet }), "");
 
