@@ -7,8 +7,9 @@
  */
 import { compose } from "../middleware/compose.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { MicroHeader } from "../metadata/headers.js";
 import { Metadata, type MetadataInit } from "../metadata/metadata.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
@@ -19,7 +20,6 @@ import { ConnectionPool } from "./pool.js";
 import type { Broker } from "../broker/broker.js";
 import { type PublishOptions, publishPayload } from "./publish.js";
 
-const CLIENT_ID = "go.micro.client";
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
 export interface CallOptions {
@@ -31,6 +31,13 @@ export interface CallOptions {
   retries?: number;
   /** The endpoint can safely run twice: allows retrying after timeouts (408) and dropped connections. */
   idempotent?: boolean;
+  /**
+   * Longest wait for one attempt, in ms, so that a retry on another node fits in the deadline
+   * (default: the client's `attemptTimeout` for idempotent calls; none for the others, which wait
+   * up to their deadline since a retry could run them twice). A cut attempt fails the call unless
+   * it may be retried.
+   */
+  attemptTimeout?: number;
   /** Call these addresses instead of asking the registry. */
   address?: string | string[];
   strategy?: Strategy;
@@ -82,6 +89,12 @@ export interface ClientOptions {
   timeout?: number;
   /** Default extra attempts (default 3, `MICRO_CLIENT_RETRIES`). */
   retries?: number;
+  /**
+   * Milliseconds a node may leave calls unanswered (answering nothing else meanwhile) before it
+   * is ejected from selection for a while, as a node refusing connections is; also the longest
+   * wait for one attempt of an idempotent call (default 1 s).
+   */
+  attemptTimeout?: number;
   /** Milliseconds to wait before attempt `n` (n ≥ 1). */
   backoff?: (attempt: number) => number;
   wrappers?: CallWrapper[];
@@ -130,8 +143,11 @@ export class Client {
   private readonly contentType: string;
   private readonly timeout: number;
   private readonly retries: number;
+  private readonly attemptTimeout: number;
   private readonly backoff: (attempt: number) => number;
-  private readonly attempt: CallFunc;
+  /** `send` inside the call wrappers: what one attempt runs. */
+  private readonly runAttempt: CallFunc;
+  private readonly watchdog: NodeJS.Timeout;
   private readonly log: Logger;
   private sequence = 0;
   private lastTimeout = { ms: -1, text: "" };
@@ -144,14 +160,22 @@ export class Client {
     this.contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
     this.timeout = options.timeout ?? 30_000;
     this.retries = options.retries ?? 3;
+    this.attemptTimeout = options.attemptTimeout ?? 1_000;
     this.backoff = options.backoff ?? defaultBackoff;
     this.log = options.logger ?? defaultLogger();
-    this.attempt = compose<CallFunc>(this.send, options.wrappers);
+    this.runAttempt = compose<CallFunc>(this.send, options.wrappers);
+    // A frozen process keeps its connections open, so only silence gives it away.
+    this.watchdog = setInterval(() => this.ejectUnanswering(), Math.max(10, this.attemptTimeout / 4));
+    this.watchdog.unref();
   }
 
-  /** Calls `endpoint` (`<Handler>.<Method>`) of `service` and resolves with the decoded response. */
+  /**
+   * Calls `endpoint` (`<Handler>.<Method>`) of `service` and resolves with the decoded response.
+   * A call is a chain of attempts, each on a node not tried before:
+   * `attempt` (pick a node) → `attemptOn` (run the wrappers and `send`) → on failure,
+   * `afterFailure` decides between the caller's error and attempt n + 1.
+   */
   call<Res = unknown, Req = unknown>(service: string, endpoint: string, req: Req, options: CallOptions = NO_OPTIONS): Promise<Res> {
-    const deadline = this.deadlineOf(options);
     const request: ClientRequest = {
       service,
       endpoint,
@@ -159,73 +183,64 @@ export class Client {
       body: req,
       header: this.headersFor(options),
     };
-    // The common case runs without an async frame: the node comes from the registry cache and the
-    // first attempt succeeds. Everything else (lookups, failures, retries) takes the retry loop.
-    if (Date.now() >= deadline) return this.retryLoop(request, options, deadline, 0, undefined) as Promise<Res>; // fails with 408
+    return this.attempt(request, options, this.deadlineOf(options), 0, undefined) as Promise<Res>;
+  }
+
+  /**
+   * Attempt `n` of a call: picks a node not in `tried`, synchronously when the registry cache
+   * has the service. Promise chains rather than async functions: the common case (a cached node,
+   * a first attempt that succeeds) then costs no async frame.
+   */
+  private attempt(request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
+    if (Date.now() >= deadline) {
+      return Promise.reject(new LocalError(408, `call timeout: ${request.service} ${request.endpoint} had no answer before its deadline`));
+    }
     let node: Node | Promise<Node>;
     try {
-      node = this.pick(service, options, undefined);
+      node = this.pick(request.service, options, tried);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (node instanceof Promise) return this.retryLoop(request, options, deadline, 0, undefined, node) as Promise<Res>;
-    const first = node;
-    const retry = (err: unknown): Promise<unknown> => this.afterFirstFailure(err, request, options, deadline, first);
-    if (this.attempt !== this.send) {
-      let attempt: Promise<unknown>;
-      try {
-        attempt = this.attempt(first, request, deadline, options.signal);
-      } catch (err) {
-        attempt = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
-      }
-      return attempt.then(undefined, retry) as Promise<Res>;
-    }
-    // Without call wrappers the attempt's own reply handling and the retry share one promise.
-    let sent: Promise<Message>;
+    if (node instanceof Promise) return node.then((picked) => this.attemptOn(picked, request, options, deadline, n, tried));
+    return this.attemptOn(node, request, options, deadline, n, tried);
+  }
+
+  /** Runs attempt `n` on `node`, bounded by the attempt's own deadline. */
+  private attemptOn(node: Node, request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
+    let result: Promise<unknown>;
     try {
-      sent = this.dispatch(first, request, deadline, options.signal);
+      result = this.runAttempt(node, request, this.attemptDeadline(options, deadline), options.signal);
     } catch (err) {
-      return Promise.reject(err).then(undefined, retry) as Promise<Res>; // the encoder threw
+      result = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
     }
-    return sent.then(
-      (reply) => {
-        try {
-          return this.answer(first.address, request, reply);
-        } catch (err) {
-          return retry(err);
-        }
-      },
-      (err: unknown) => retry(this.undelivered(first.address, err)),
-    ) as Promise<Res>;
+    return result.then(undefined, (err: unknown) => this.afterFailure(err, node, request, options, deadline, n, tried));
   }
 
-  /** After the first attempt failed with `err`: the retry loop, or the error for the caller. */
-  private afterFirstFailure(err: unknown, request: ClientRequest, options: CallOptions, deadline: number, first: Node): Promise<unknown> {
-    if (!this.shouldRetry(err, 0, request, options)) return Promise.reject(this.surface(err, request.service));
-    return this.retryLoop(request, options, deadline, 1, new Set([first.address]));
+  /** After attempt `n` failed on `node` with `err`: the next attempt, or the error for the caller. */
+  private afterFailure(err: unknown, node: Node, request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
+    if (n >= (options.retries ?? this.retries) || Date.now() >= deadline || !retryable(err, options)) {
+      return Promise.reject(this.surface(err, request.service));
+    }
+    this.log.debug("retrying call", { service: request.service, endpoint: request.endpoint, attempt: n + 1, reason: (err as Error).message });
+    const next = tried ?? new Set<string>();
+    next.add(node.address);
+    return sleep(Math.min(this.backoff(n + 1), Math.max(0, deadline - Date.now()))).then(() => this.attempt(request, options, deadline, n + 1, next));
   }
 
-  /** Whether attempt `attempt`, failed with `err`, may be followed by one on another node. */
-  private shouldRetry(err: unknown, attempt: number, request: ClientRequest, options: CallOptions): boolean {
-    if (attempt >= (options.retries ?? this.retries) || !this.retryable(err, options)) return false;
-    this.log.debug("retrying call", { service: request.service, endpoint: request.endpoint, attempt: attempt + 1, reason: (err as Error).message });
-    return true;
+  /**
+   * Where one attempt stops waiting: the call's deadline, or sooner by `attemptTimeout` so that a
+   * retry fits. Only calls that may be retried after a timeout are cut by default: cutting any
+   * other call short could only turn a late answer into a failure.
+   */
+  private attemptDeadline(options: CallOptions, deadline: number): number {
+    const limit = options.attemptTimeout ?? (options.idempotent ? this.attemptTimeout : undefined);
+    return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit);
   }
 
-  /** Attempts from `attempt` on, each after its backoff, each on a node not yet tried. */
-  private async retryLoop(request: ClientRequest, options: CallOptions, deadline: number, attempt: number, tried: Set<string> | undefined, picked?: Promise<Node>): Promise<unknown> {
-    for (; ; attempt++) {
-      if (attempt > 0) await sleep(Math.min(this.backoff(attempt), Math.max(0, deadline - Date.now())));
-      if (Date.now() >= deadline) throw MicroError.timeout(CLIENT_ID, `call timeout: ${request.service} ${request.endpoint} had no answer before its deadline`);
-      const next = picked ?? this.pick(request.service, options, tried);
-      picked = undefined;
-      const node = next instanceof Promise ? await next : next;
-      try {
-        return await this.attempt(node, request, deadline, options.signal);
-      } catch (err) {
-        (tried ??= new Set()).add(node.address);
-        if (!this.shouldRetry(err, attempt, request, options)) throw this.surface(err, request.service);
-      }
+  /** Ejects nodes that left calls unanswered for `attemptTimeout` (see Selector.ejectUnanswering). */
+  private ejectUnanswering(): void {
+    for (const address of this.selector.ejectUnanswering(this.attemptTimeout)) {
+      this.log.warn("node ejected: it answered nothing while calls waited", { address, quietMs: this.attemptTimeout });
     }
   }
 
@@ -273,21 +288,21 @@ export class Client {
    */
   async *stream<Res = unknown, Req = unknown>(service: string, endpoint: string, input: Req | AsyncIterable<Req>, options: CallOptions = {}): AsyncGenerator<Res, void, undefined> {
     const contentType = options.contentType ?? this.contentType;
-    const codec = this.codecs.get(contentType, CLIENT_ID);
+    const codec = this.codecs.get(contentType, ErrorId.client);
     const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options) : undefined;
     const header: Header = {
       ...this.headersFor(options),
-      "Micro-Service": service,
-      "Micro-Endpoint": endpoint,
-      "Micro-Method": endpoint,
-      "Micro-Id": decimal(++this.sequence),
-      "Micro-Stream": decimal(this.sequence),
-      "Content-Type": contentType,
+      [MicroHeader.Service]: service,
+      [MicroHeader.Endpoint]: endpoint,
+      [MicroHeader.Method]: endpoint,
+      [MicroHeader.Id]: decimal(++this.sequence),
+      [MicroHeader.Stream]: decimal(this.sequence),
+      [MicroHeader.ContentType]: contentType,
     };
-    if (deadline !== undefined) header.Timeout = decimal(Math.max(1, deadline - Date.now()) * 1e6);
-    if (isAsyncIterable(input)) header["Micro-Stream-Input"] = "true";
+    if (deadline !== undefined) header[MicroHeader.Timeout] = decimal(Math.max(1, deadline - Date.now()) * 1e6);
+    if (isAsyncIterable(input)) header[MicroHeader.StreamInput] = "true";
     const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
-    this.selector.begin(node.address);
+    this.selector.beginStream(node.address);
     const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value, { endpoint, kind: "request" }) });
     void sendInput(stream, input, encode);
     try {
@@ -295,7 +310,7 @@ export class Client {
         yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service, endpoint)) as Res;
       }
     } finally {
-      this.selector.end(node.address);
+      this.selector.endStream(node.address);
       stream.cancel("the caller stopped reading"); // no-op when the stream already ended
     }
   }
@@ -320,11 +335,11 @@ export class Client {
   }
 
   private decodeResponse(message: Message, contentType: string, service: string, endpoint: string): unknown {
-    const codec = this.codecs.get(message.header["Content-Type"] ?? contentType, CLIENT_ID);
+    const codec = this.codecs.get(message.header[MicroHeader.ContentType] ?? contentType, ErrorId.client);
     try {
-      return codec.decode(message.body, { endpoint, kind: "response", id: message.header["Micro-Id"] });
+      return codec.decode(message.body, { endpoint, kind: "response", id: message.header[MicroHeader.Id] });
     } catch (err) {
-      throw new MicroError(CLIENT_ID, 500, `malformed response from ${service}: ${(err as Error).message}`);
+      throw new LocalError(500, `malformed response from ${service}: ${(err as Error).message}`);
     }
   }
 
@@ -339,40 +354,51 @@ export class Client {
 
   /** Closes pooled connections, then runs the `onClose` the client was created with. */
   async close(): Promise<void> {
+    clearInterval(this.watchdog);
     this.pool.close();
     this.foreignPool?.close();
     await this.options.onClose?.();
   }
 
-  /** One attempt: connect, send, decode. Call wrappers wrap this. */
+  /**
+   * One attempt on `node`: encode, send, decode; call wrappers wrap it. It also tells the
+   * selector how the node did: a reply proves it alive; a refused or dropped connection ejects
+   * it, and so does a timeout when the node answered nothing else while this call waited.
+   */
   private readonly send: CallFunc = (node, request, deadline, signal) => {
     const address = node.address;
-    return this.dispatch(node, request, deadline, signal).then(
+    const answers = this.selector.begin(address);
+    let sent: Promise<Message>;
+    try {
+      sent = this.dispatch(node, request, deadline, signal);
+    } catch (err) {
+      this.selector.end(address, false); // the encoder threw: nothing was sent
+      throw err;
+    }
+    return sent.then(
       (reply) => this.answer(address, request, reply),
       (err: unknown) => {
-        throw this.undelivered(address, err);
+        throw this.failed(address, answers, err);
       },
     );
   };
 
-  /** Sends `request` to `node` (counted in flight by the selector) and resolves with the raw reply. */
+  /** Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded. */
   private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
-    const codec = this.codecs.get(request.contentType, CLIENT_ID);
+    const codec = this.codecs.get(request.contentType, ErrorId.client);
     const header: Header = {
-      "Micro-Service": request.service,
-      "Micro-Endpoint": request.endpoint,
-      "Micro-Method": request.endpoint,
-      "Micro-Id": decimal(++this.sequence),
-      "Content-Type": request.contentType,
-      Timeout: this.timeoutHeader(Math.max(1, deadline - Date.now())),
+      [MicroHeader.Service]: request.service,
+      [MicroHeader.Endpoint]: request.endpoint,
+      [MicroHeader.Method]: request.endpoint,
+      [MicroHeader.Id]: decimal(++this.sequence),
+      [MicroHeader.ContentType]: request.contentType,
+      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - Date.now())),
     };
     // The caller's metadata, which cannot override the headers above (cheaper than a spread).
     for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
-    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header["Micro-Id"] }) };
+    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header[MicroHeader.Id] }) };
     const options = { deadline, signal };
-    const address = node.address;
-    this.selector.begin(address);
-    const pooled = this.poolFor(node).get(address);
+    const pooled = this.poolFor(node).get(node.address);
     return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
   }
 
@@ -382,22 +408,28 @@ export class Client {
     return this.lastTimeout.text;
   }
 
-  /** The reply `address` sent: the decoded response, or the error it carries, thrown. */
+  /** The reply `address` sent: the decoded response, or the error it carries (the server's), thrown. */
   private answer(address: string, request: ClientRequest, reply: Message): unknown {
-    this.selector.end(address);
+    this.selector.end(address, true);
     this.selector.mark(address, false);
-    const error = reply.header["Micro-Error"];
+    const error = reply.header[MicroHeader.Error];
     if (error !== undefined) throw MicroError.parse(error);
     return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
   }
 
-  /** A request that got no reply from `address`: ends it in the selector and returns the error. */
-  private undelivered(address: string, err: unknown): unknown {
-    this.selector.end(address);
-    if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) this.selector.mark(address, true);
-    return err;
+  /**
+   * A request that got no reply from `address` (its node had `answers` replies when it was sent).
+   * Every such error was raised on this side of the wire: NotDeliveredError and
+   * ConnectionLostError keep their types, any other comes back as a LocalError.
+   */
+  private failed(address: string, answers: number, err: unknown): unknown {
+    const lost = err instanceof NotDeliveredError || err instanceof ConnectionLostError;
+    const local = lost ? err : LocalError.of(err);
+    const unanswered = local instanceof LocalError && local.code === 408 && !this.selector.answeredSince(address, answers);
+    this.selector.end(address, false);
+    if (lost || unanswered) this.selector.mark(address, true);
+    return local;
   }
-
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
   private poolFor(node: Node): ConnectionPool {
     if (!this.foreignPool || node.metadata?.transport === this.options.transport.name) return this.pool;
@@ -410,7 +442,7 @@ export class Client {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
       const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
       const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], { exclude: tried, strategy: options.strategy });
-      if (!node) throw MicroError.internal(CLIENT_ID, `no address to call for ${service}`);
+      if (!node) throw new LocalError(500, `no address to call for ${service}`);
       return node;
     }
     const cached = this.options.registry.getCached?.(service);
@@ -419,10 +451,10 @@ export class Client {
   }
 
   private pickFrom(service: string, services: readonly Service[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
-    if (services.length === 0) throw MicroError.notFound(CLIENT_ID, `service ${service}: not found`);
+    if (services.length === 0) throw new LocalError(404, `service ${service}: not found`);
     const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
     if (!node) {
-      throw MicroError.unavailable(CLIENT_ID, tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
+      throw new LocalError(503, tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
     }
     return node;
   }
@@ -431,23 +463,13 @@ export class Client {
     try {
       return await this.options.registry.getService(service);
     } catch (err) {
-      throw MicroError.internal(CLIENT_ID, `registry ${this.options.registry.name}: looking up ${service} failed: ${(err as Error).message}`);
+      throw new LocalError(500, `registry ${this.options.registry.name}: looking up ${service} failed: ${(err as Error).message}`);
     }
   }
 
-  private retryable(err: unknown, options: CallOptions): boolean {
-    if (options.signal?.aborted) return false;
-    if (err instanceof NotDeliveredError) return true; // never reached the server
-    if (!options.idempotent) return false;
-    if (err instanceof ConnectionLostError) return true;
-    return err instanceof MicroError && (err.code === 408 || err.code === 503) && err.id !== CLIENT_ID;
-  }
-
-  /** Turns transport failures into MicroErrors the caller can inspect. */
+  /** Turns transport failures into MicroErrors the caller can inspect (still LocalErrors). */
   private surface(err: unknown, service: string): unknown {
-    if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) {
-      return new MicroError(CLIENT_ID, 503, `service ${service}: ${err.message}`);
-    }
+    if (err instanceof NotDeliveredError || err instanceof ConnectionLostError) return new LocalError(503, `service ${service}: ${err.message}`);
     return err;
   }
 
@@ -459,12 +481,27 @@ export class Client {
 
   private headersFor(options: CallOptions): Header {
     const header: Header = {};
-    if (this.options.from) header["Micro-From-Service"] = this.options.from;
+    if (this.options.from) header[MicroHeader.FromService] = this.options.from;
     const inherited = options.ctx ? propagatedMetadata(options.ctx) : undefined;
     const metadata = inherited ? inherited.merge(options.metadata ?? {}) : options.metadata ? new Metadata(options.metadata) : undefined;
     if (metadata) for (const [key, value] of metadata) header[key] = value;
     return header;
   }
+}
+
+/**
+ * Whether an attempt that failed with `err` may be repeated on another node (while the deadline
+ * allows). NotDeliveredError: the request never reached a server, so nothing ran. Any other
+ * failure may have run the call, so only an idempotent call is repeated, and only after a
+ * dropped connection or a timeout or unavailability: an attempt this client cut short (a
+ * LocalError) or a server's 408/503.
+ */
+function retryable(err: unknown, options: CallOptions): boolean {
+  if (options.signal?.aborted) return false;
+  if (err instanceof NotDeliveredError) return true;
+  if (!options.idempotent) return false;
+  if (err instanceof ConnectionLostError) return true;
+  return err instanceof MicroError && (err.code === 408 || err.code === 503);
 }
 
 /** Sends the caller's requests: one message, or each item of an AsyncIterable; then half-closes. */

@@ -127,3 +127,23 @@ export class MicroError extends Error {
 export function isMicroError(err: unknown, code?: number): err is MicroError {
   return err instanceof MicroError && (code === undefined || err.code === code);
 }
+
+/**
+ * An error the client raised on its own side of the wire: a deadline that passed while waiting, a
+ * call cancelled by its caller, no node to call, a connection that failed. No server sent it, so
+ * it says nothing about what the service thinks; retries tell it apart from a server's 408 or 503
+ * by this type, not by its id. Once it crosses the wire (a handler rethrows it) it arrives as a
+ * plain MicroError: for the next caller it is the server's answer.
+ */
+export class LocalError extends MicroError {
+  constructor(code: number, detail: string, id: string = ErrorId.client) {
+    super(id, code, detail);
+  }
+
+  /** `err` as raised on this side: a MicroError keeps its id, code and detail; anything else is a 500. */
+  static of(err: unknown): LocalError {
+    if (err instanceof LocalError) return err;
+    if (err instanceof MicroError) return new LocalError(err.code, err.detail, err.id);
+    return new LocalError(500, err instanceof Error ? err.message : String(err));
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * Client-side load balancing. A Filter narrows the services (versions) a call may go to; a
- * Strategy picks one node among what is left. Nodes that refuse connections are ejected for a
- * while (with backoff) so that calls stop trying them before the registry notices they are gone.
+ * Strategy picks one node among what is left. Outliers (nodes that refuse connections, drop them,
+ * or leave calls unanswered) are ejected for a while, with backoff, so that calls stop going to
+ * them before the registry notices; an ejected node comes back on trial, one call at a time.
  */
 import type { Node, Service } from "../registry/registry.js";
 
@@ -86,9 +87,24 @@ export function filterEndpoint(endpoint: string): Filter {
   return (services) => services.filter((s) => !s.endpoints?.length || s.endpoints.some((e) => e.name === endpoint));
 }
 
+/** A node that failed: left out of selection until `until`, then on trial. */
 interface Ejection {
   until: number;
+  /** Consecutive failures: each one doubles the next ejection. */
   failures: number;
+}
+
+/** This client's traffic to one node. */
+interface NodeLoad {
+  /** Unary calls waiting for a reply. */
+  calls: number;
+  /** Streams open (they may rightly stay silent for long, so they say nothing about liveness). */
+  streams: number;
+  /** Replies received so far: a node that answers anything is alive. */
+  answers: number;
+  /** `answers` when the node was last seen answering, and since when it has been quiet. */
+  seen: number;
+  quietSince: number;
 }
 
 export interface SelectorOptions {
@@ -97,6 +113,8 @@ export interface SelectorOptions {
   ejectBase?: number;
   /** Longest ejection, in ms (default 30 s). */
   ejectMax?: number;
+  /** The time in ms since the epoch (default Date.now); tests pass a clock they move by hand. */
+  clock?: () => number;
 }
 
 export interface SelectOptions {
@@ -109,19 +127,27 @@ export interface SelectOptions {
 /**
  * Chooses nodes for calls. Stateless about the registry: the caller passes the service records
  * (from the registry cache) and the selector applies filters, ejections and the strategy.
+ *
+ * Ejection: `mark(address, true)` after a failure ejects the node for `ejectBase` ms, doubling
+ * with each consecutive failure up to `ejectMax`. When the time is up the node is on trial: it
+ * takes one call at a time until one succeeds (`mark(address, false)`), which readmits it fully;
+ * a failed trial ejects it again for twice as long. Selection never comes back empty because of
+ * ejections: when every candidate is ejected, the one whose ejection ends first is picked.
  */
 export class Selector implements LoadInfo {
   readonly strategy: Strategy;
   private readonly ejections = new Map<string, Ejection>();
-  private readonly inflightByAddress = new Map<string, number>();
+  private readonly loads = new Map<string, NodeLoad>();
   private readonly flattened = new WeakMap<readonly Service[], Node[]>();
   private readonly ejectBase: number;
   private readonly ejectMax: number;
+  private readonly clock: () => number;
 
   constructor(options: SelectorOptions = {}) {
     this.strategy = options.strategy ?? random;
     this.ejectBase = options.ejectBase ?? 250;
     this.ejectMax = options.ejectMax ?? 30_000;
+    this.clock = options.clock ?? Date.now;
   }
 
   /** Picks a node, or returns undefined when no node is left after filtering and exclusions. */
@@ -132,35 +158,104 @@ export class Selector implements LoadInfo {
     return (options.strategy ?? this.strategy).pick(usable, key, this);
   }
 
-  /** Records the outcome of talking to a node: a connection failure ejects it for a while. */
-  mark(address: string, connectionFailed: boolean): void {
-    if (!connectionFailed) {
+  /**
+   * Records the outcome of talking to a node: a failure (refused or dropped connection, a call
+   * left unanswered) ejects it for a while; a success readmits it.
+   */
+  mark(address: string, failed: boolean): void {
+    if (!failed) {
       if (this.ejections.size > 0) this.ejections.delete(address);
       return;
     }
     const failures = (this.ejections.get(address)?.failures ?? 0) + 1;
     const wait = Math.min(this.ejectMax, this.ejectBase * 2 ** (failures - 1));
-    this.ejections.set(address, { until: Date.now() + wait, failures });
+    this.ejections.set(address, { until: this.clock() + wait, failures });
   }
 
   isEjected(address: string): boolean {
     const ejection = this.ejections.get(address);
-    return ejection !== undefined && ejection.until > Date.now();
+    return ejection !== undefined && ejection.until > this.clock();
   }
 
   inflight(address: string): number {
-    return this.inflightByAddress.get(address) ?? 0;
+    const load = this.loads.get(address);
+    return load ? load.calls + load.streams : 0;
   }
 
-  /** Counts a call in flight to `address`; pair it with `end(address)`. */
-  begin(address: string): void {
-    this.inflightByAddress.set(address, this.inflight(address) + 1);
+  /**
+   * Counts a unary call in flight to `address`; pair it with `end(address, answered)`. Returns
+   * the node's reply count so far, for `answeredSince`.
+   */
+  begin(address: string): number {
+    const load = this.load(address);
+    load.calls++;
+    return load.answers;
   }
 
-  end(address: string): void {
-    const n = this.inflight(address) - 1;
-    if (n <= 0) this.inflightByAddress.delete(address);
-    else this.inflightByAddress.set(address, n);
+  /** Ends a call counted by `begin`; `answered` when the node replied (with a result or an error). */
+  end(address: string, answered: boolean): void {
+    const load = this.loads.get(address);
+    if (!load) return;
+    if (answered) load.answers++;
+    load.calls--;
+    this.release(address, load);
+  }
+
+  /** Counts a stream open to `address` (for leastRequests); pair it with `endStream`. */
+  beginStream(address: string): void {
+    this.load(address).streams++;
+  }
+
+  endStream(address: string): void {
+    const load = this.loads.get(address);
+    if (!load) return;
+    load.streams--;
+    this.release(address, load);
+  }
+
+  /**
+   * Whether `address` replied to anything since `begin` returned `answers`, while that call was
+   * still in flight: a node that answers other calls is alive, merely slow on this one.
+   */
+  answeredSince(address: string, answers: number): boolean {
+    return (this.loads.get(address)?.answers ?? answers) > answers;
+  }
+
+  /**
+   * Ejects every node that has had calls waiting for `quietFor` ms without answering any of them
+   * (a frozen or wedged process: its connection is up, so nothing else notices). Returns the
+   * addresses it ejected. Run it periodically: a node still quiet when its ejection ends is
+   * ejected again, for twice as long.
+   */
+  ejectUnanswering(quietFor: number): string[] {
+    const now = this.clock();
+    const ejected: string[] = [];
+    for (const [address, load] of this.loads) {
+      if (load.calls === 0 || load.answers !== load.seen) {
+        load.seen = load.answers;
+        load.quietSince = now;
+      } else if (now - load.quietSince >= quietFor) {
+        load.quietSince = now;
+        if (this.isEjected(address)) continue;
+        this.mark(address, true);
+        ejected.push(address);
+      }
+    }
+    return ejected;
+  }
+
+  private load(address: string): NodeLoad {
+    let load = this.loads.get(address);
+    if (!load) {
+      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock() };
+      this.loads.set(address, load);
+    }
+    return load;
+  }
+
+  /** Forgets a node with nothing in flight (nodes come and go; their records must not pile up). */
+  private release(address: string, load: NodeLoad): void {
+    if (load.calls <= 0 && load.streams <= 0) this.loads.delete(address);
   }
 
   private candidates(services: readonly Service[], filters?: readonly Filter[]): Node[] {
@@ -178,14 +273,35 @@ export class Selector implements LoadInfo {
   }
 
   /**
-   * Prefers nodes not excluded and not ejected; when that leaves nothing, falls back to the
-   * excluded ones, then the ejected ones (a retry on a tried node beats no retry at all).
+   * Prefers nodes not excluded and not ejected; when every node was excluded, the excluded ones
+   * are allowed again (a retry on a tried node beats no retry at all); when every allowed node is
+   * ejected, the least bad one.
    */
   private usable(nodes: Node[], exclude?: ReadonlySet<string>): Node[] {
     if (this.ejections.size === 0 && (!exclude || exclude.size === 0)) return nodes;
     const untried = exclude && exclude.size > 0 ? nodes.filter((n) => !exclude.has(n.address)) : nodes;
     const allowed = untried.length > 0 ? untried : nodes;
-    const healthy = allowed.filter((n) => !this.isEjected(n.address));
-    return healthy.length > 0 ? healthy : allowed;
+    if (this.ejections.size === 0) return allowed;
+    const now = this.clock();
+    const admitted = allowed.filter((n) => this.admits(n.address, now));
+    return admitted.length > 0 || allowed.length === 0 ? admitted : [this.leastBad(allowed)];
+  }
+
+  /** A node takes calls unless ejected; once its ejection is over, one call at a time (a trial). */
+  private admits(address: string, now: number): boolean {
+    const ejection = this.ejections.get(address);
+    if (!ejection) return true;
+    return ejection.until <= now && this.inflight(address) === 0;
+  }
+
+  /** Among nodes that are all ejected or on trial: the one whose ejection ends first. */
+  private leastBad(nodes: Node[]): Node {
+    let best = nodes[0];
+    let bestUntil = this.ejections.get(best.address)?.until ?? 0;
+    for (const node of nodes) {
+      const until = this.ejections.get(node.address)?.until ?? 0;
+      if (until < bestUntil) [best, bestUntil] = [node, until];
+    }
+    return best;
   }
 }

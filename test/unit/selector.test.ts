@@ -32,7 +32,7 @@ describe("selector", () => {
     selector.begin("a1");
     selector.begin("a2");
     assert.equal(selector.select("svc", services)!.address, "b1");
-    selector.end("a1");
+    selector.end("a1", false);
     selector.begin("b1");
     assert.equal(selector.select("svc", services)!.address, "a1");
   });
