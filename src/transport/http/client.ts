@@ -5,7 +5,8 @@
  * was opened); any failure discards the connection. A stream gets a connection of its own.
  */
 import net from "node:net";
-import { MicroError } from "../../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import { splitHostPort } from "../tcp.js";
 import {
   type CallOptions,
@@ -29,8 +30,9 @@ export interface ClientSettings extends ParserLimits {
   streamWindow: number;
 }
 
-const CLIENT_ID = "go.micro.client";
-const TRANSPORT_ID = "go.micro.client.transport";
+const CLIENT_ID = ErrorId.client;
+/** Go Micro's id for a failed HTTP exchange (`go.micro.client.transport`). */
+const TRANSPORT_ID = `${ErrorId.client}.transport`;
 /** Framing headers of the HTTP message itself, not part of the transport message. */
 const FRAMING = ["Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive"];
 
@@ -117,7 +119,7 @@ export class HttpClientConnection implements ClientConnection {
     if (options.signal?.aborted) throw MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled");
     if (options.deadline !== undefined && options.deadline <= Date.now()) throw MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
     const head = this.requestHead(request.header, request.body.length);
-    const conn = this.idle.pop() ?? (await this.open());
+    const conn = this.takeIdle() ?? (await this.open());
     this.calls++;
     try {
       return await this.exchange(conn, head, request.body, options);
@@ -127,9 +129,9 @@ export class HttpClientConnection implements ClientConnection {
   }
 
   stream(request: Message, options: CallOptions = {}): TransportStream {
-    const conn = this.idle.pop() ?? this.connectNow();
+    const conn = this.takeIdle() ?? this.connectNow();
     const opening = canonicalHeader(request.header);
-    opening["Micro-Stream"] ??= opening["Micro-Id"] ?? String(Date.now());
+    opening[MicroHeader.Stream] ??= opening[MicroHeader.Id] ?? String(Date.now());
     this.streams++;
     let finished = false;
     const stream: HttpStream = new HttpStream(
@@ -184,7 +186,9 @@ export class HttpClientConnection implements ClientConnection {
           conn.receiver = undefined;
           if (wantsClose(response)) conn.fail("server closed the connection");
           else this.release(conn);
-          resolve(this.toMessage(response));
+          // A transport-level 503 (a server at its connection limit) comes before the request is read.
+          if (response.status === 503) reject(new NotDeliveredError(`${this.address} refused the call: ${bodyText(response)}`, this.address));
+          else resolve(this.toMessage(response));
         },
         failed: (reason, answered) => {
           settle();
@@ -235,12 +239,22 @@ export class HttpClientConnection implements ClientConnection {
   /** A response as a transport message; anything but 200 becomes a transport error, as in Go Micro. */
   private toMessage(response: HttpMessage): Message {
     if (response.status !== 200) {
-      const detail = `${response.status} ${response.reason}: ${response.body.toString("utf8").trim()}`;
-      return { header: { "Micro-Error": new MicroError(TRANSPORT_ID, response.status, detail).toString() }, body: new Uint8Array(0) };
+      const detail = `${response.status} ${response.reason}: ${bodyText(response)}`;
+      return { header: { [MicroHeader.Error]: new MicroError(TRANSPORT_ID, response.status, detail).toString() }, body: new Uint8Array(0) };
     }
     const header = response.header;
     for (const key of FRAMING) delete header[key];
     return { header, body: response.body };
+  }
+
+  /** An idle connection still within its pool TTL (older ones are closed, as Go Micro's pool does). */
+  private takeIdle(): HttpSocket | undefined {
+    for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) {
+      if (Date.now() - conn.opened <= this.settings.poolTtl) return conn;
+      conn.receiver = undefined;
+      conn.socket.end();
+    }
+    return undefined;
   }
 
   /** Puts a connection back for reuse, unless it is old, the pool is full, or this connection is closed. */
@@ -292,4 +306,9 @@ export class HttpClientConnection implements ClientConnection {
 function wantsClose(response: HttpMessage): boolean {
   const connection = response.header.Connection?.toLowerCase();
   return connection === "close" || (response.minor === 0 && connection !== "keep-alive");
+}
+
+/** A short, single-line excerpt of an error response's body for an error's detail. */
+function bodyText(response: HttpMessage): string {
+  return response.body.toString("utf8", 0, Math.min(response.body.length, 512)).trim();
 }

@@ -44,18 +44,31 @@ export function canonicalHeader(header: Header): Header {
   return out;
 }
 
-/** Characters that would break the HTTP framing if written into a header line. */
-const UNSAFE = /[\r\n\0]/;
+/**
+ * Control characters a header value may not hold (all but horizontal tab), as Go's net/http
+ * refuses them on both ends: CR, LF and NUL would split or cut the message, and the rest have no
+ * business in a header.
+ */
+export const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /** Serialises header lines; keys and values that could split the message are rejected. */
 export function headerLines(header: Header): string {
   let out = "";
   for (const key in header) {
     const value = header[key];
-    if (UNSAFE.test(key) || UNSAFE.test(value) || key.includes(":") || key.length === 0) {
-      throw new TypeError(`header ${JSON.stringify(key)} cannot be sent over HTTP (it contains a line break, NUL or colon)`);
+    if (key.length === 0 || !validName(key) || UNSAFE_VALUE.test(value)) {
+      throw new TypeError(`header ${JSON.stringify(key)} cannot be sent over HTTP (it contains a line break, NUL, colon or other control character)`);
     }
     out += `${key}: ${value}\r\n`;
   }
   return out;
+}
+
+/** A name holds no colon, space or control character (non-ASCII letters from metadata keys may pass). */
+function validName(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c <= 0x20 || c === 0x3a || c === 0x7f) return false;
+  }
+  return true;
 }

@@ -4,8 +4,9 @@
  * default a service listens with `mux`, whose port also answers this protocol (see
  * `goMicroSniffer`), and a client uses this transport for nodes that do not advertise mux.
  */
-import net from "node:net";
+import type net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
+import { throttledLog } from "../../logger/throttle.js";
 import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
@@ -14,8 +15,10 @@ import { type ServedConnection, type ServerSettings, serveHttpConnection } from 
 export interface HttpTransportOptions {
   /** Largest message body accepted, in bytes (default 4 MiB; larger requests get 413). */
   maxMessageSize?: number;
-  /** Largest request or response head, in bytes (default 1 MiB, as Go's http.Server). */
+  /** Largest request or response head, in bytes (default 1 MiB, as Go's http.Server; larger gets 431). */
   maxHeaderBytes?: number;
+  /** Most header lines in one request or response (default 256; more gets 431). */
+  maxHeaders?: number;
   /** Milliseconds to wait for a TCP connection (default 5 s). */
   dialTimeout?: number;
   /** Idle connections kept per server address (default 100, as Go Micro). */
@@ -24,8 +27,26 @@ export interface HttpTransportOptions {
   poolTtl?: number;
   /** Bytes a stream's reader may fall behind before the connection stops being read (default 1 MiB). */
   streamWindow?: number;
-  /** Milliseconds a client may take to send one whole request once it started (default 10 s). */
-  requestTimeout?: number;
+  /** Milliseconds from a request's first byte to the end of its head (default 10 s; then 408 and close). */
+  headerTimeout?: number;
+  /** Milliseconds from the end of a request's head to the end of its body (default 30 s; then 408 and close). */
+  bodyTimeout?: number;
+  /**
+   * Milliseconds a server connection with nothing in flight stays open waiting for a request
+   * (default 90 s: longer than a client keeps a pooled connection, 60 s, so a pooled connection
+   * is never closed under a client about to use it).
+   */
+  idleTimeout?: number;
+  /** Connections a listener serves at once (default 4096); more are answered 503 and closed. */
+  maxConnections?: number;
+  /** Pipelined calls handled at once per connection (default 64); past it the connection is not read. */
+  maxCallsPerConnection?: number;
+  /** Bytes of replies a connection may leave unread before it is dropped (default 16 MiB, at least twice maxMessageSize). */
+  maxWriteBuffer?: number;
+  /** Milliseconds a connection may leave its replies unread before it is dropped (default 30 s). */
+  writeTimeout?: number;
+  /** Milliseconds between two log lines about the same kind of limit hit or bad input (default 10 s; 0 logs each). */
+  logInterval?: number;
   logger?: Logger;
 }
 
@@ -33,18 +54,29 @@ interface Settings extends ServerSettings {
   dialTimeout: number;
   poolSize: number;
   poolTtl: number;
+  maxConnections: number;
 }
 
 function settingsFrom(options: HttpTransportOptions): Settings {
+  const log = options.logger ?? logger();
+  const maxBodyBytes = options.maxMessageSize ?? 4 * 1024 * 1024;
   return {
-    maxBodyBytes: options.maxMessageSize ?? 4 * 1024 * 1024,
+    maxBodyBytes,
     maxHeaderBytes: options.maxHeaderBytes ?? 1024 * 1024,
+    maxHeaders: options.maxHeaders ?? 256,
     dialTimeout: options.dialTimeout ?? 5_000,
     poolSize: options.poolSize ?? 100,
     poolTtl: options.poolTtl ?? 60_000,
     streamWindow: options.streamWindow ?? 1024 * 1024,
-    requestTimeout: options.requestTimeout ?? 10_000,
-    logger: options.logger ?? logger(),
+    headerTimeout: options.headerTimeout ?? 10_000,
+    bodyTimeout: options.bodyTimeout ?? 30_000,
+    idleTimeout: options.idleTimeout ?? 90_000,
+    maxConnections: options.maxConnections ?? 4096,
+    maxCallsPerConnection: options.maxCallsPerConnection ?? 64,
+    maxWriteBuffer: Math.max(options.maxWriteBuffer ?? 16 * 1024 * 1024, 2 * maxBodyBytes),
+    writeTimeout: options.writeTimeout ?? 30_000,
+    logger: log,
+    limitLog: throttledLog(log, "warn", options.logInterval ?? 10_000),
   };
 }
 
@@ -57,13 +89,43 @@ export class HttpTransport implements Transport {
   }
 
   listen(address: string, options: ListenOptions): Promise<Listener> {
-    return listenTcp(address, (socket) => serveHttpConnection(socket, Buffer.alloc(0), options, this.settings), this.settings.logger, "http transport");
+    const settings = this.settings;
+    let open = 0;
+    return listenTcp(
+      address,
+      (socket) => {
+        if (open >= settings.maxConnections) return refuse(socket, settings);
+        open++;
+        socket.once("close", () => open--);
+        return serveHttpConnection(socket, Buffer.alloc(0), options, settings);
+      },
+      settings.logger,
+      "http transport",
+    );
   }
 
   async dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
     const settings = options.timeout === undefined ? this.settings : { ...this.settings, dialTimeout: options.timeout };
     return new HttpClientConnection(address, settings).connect();
   }
+}
+
+/**
+ * Past maxConnections a connection gets `503` and is closed without its request being read: a
+ * ts-micro client takes that as "not delivered" and goes to another node. Logged (throttled), so
+ * that a full server is visible rather than a silent failure.
+ */
+function refuse(socket: net.Socket, settings: Settings): undefined {
+  settings.limitLog("http transport: connection limit reached, refusing a connection", {
+    remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
+    limit: settings.maxConnections,
+  });
+  const body = `connection limit of ${settings.maxConnections} reached`;
+  socket.on("error", () => {});
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  socket.resume(); // drop what the client sends, so that its close arrives
+  setTimeout(() => socket.destroy(), 2_000).unref();
+  return undefined;
 }
 
 /** What a mux listener calls with a connection that did not start with the mux preface. */

@@ -4,11 +4,13 @@
  * what Go's `http.ReadRequest` / `http.ReadResponse` accept on a hijacked connection: a start
  * line, header lines, and a body framed by Content-Length or chunked transfer coding.
  *
- * Malformed or oversize input is reported once, with the HTTP status a server should answer
- * (400, 413, 431); the connection is unusable after that.
+ * Every byte is looked at once: a head or body that arrives in many small reads is kept as the
+ * list of reads and joined once when complete, so a peer trickling a message costs O(n), not
+ * O(n²). Malformed or oversize input is reported once, with the HTTP status a server should
+ * answer (400, 413, 431); the connection is unusable after that.
  */
 import type { Header } from "../transport.js";
-import { canonicalKey, isTokenChar } from "./headers.js";
+import { canonicalKey, isTokenChar, UNSAFE_VALUE } from "./headers.js";
 
 export interface HttpMessage {
   /** Requests: the method and target. */
@@ -32,23 +34,50 @@ export interface ParseError {
 export interface ParserLimits {
   /** Bytes of start line plus headers (Go's DefaultMaxHeaderBytes: 1 MiB). */
   maxHeaderBytes: number;
+  /** Header lines in one head. */
+  maxHeaders: number;
   /** Bytes of one body. */
   maxBodyBytes: number;
 }
 
+/** Where the reader is: between messages, inside a head, or inside a body. */
+export type ParsePhase = "idle" | "head" | "body";
+
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailer" | "until-close" | "failed";
 
-const CRLF_CRLF = Buffer.from("\r\n\r\n");
-const LF_LF = Buffer.from("\n\n");
+/** How far the search for the blank line that ends a head has got (carried across reads). */
+const enum Blank {
+  None,
+  AfterLf,
+  AfterLfCr,
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+/** Longest chunk-size line (size, extensions) accepted. */
+const MAX_CHUNK_LINE = 1024;
+const CONTENT_LENGTH = "Content-Length";
+const TRANSFER_ENCODING = "Transfer-Encoding";
 
 export class HttpParser {
   private state: State = "head";
-  private buffer: Buffer = EMPTY;
+  /** Bytes not yet looked at; non-empty only while the reader is held. */
+  private input: Buffer = EMPTY;
+  private held = false;
+  /** The head so far, as the reads it came in. */
+  private headParts: Buffer[] = [];
+  private headBytes = 0;
+  private blank = Blank.None;
+  /** A chunk-size line so far (small: at most MAX_CHUNK_LINE bytes). */
+  private line: Buffer = EMPTY;
+  private sawCr = false;
   private message: HttpMessage | undefined;
-  private chunks: Buffer[] = [];
+  private bodyParts: Buffer[] = [];
   private bodyBytes = 0;
   private remaining = 0;
+  /** Messages handed out so far; tells one message's head from the next one's. */
+  messages = 0;
 
   constructor(
     private readonly kind: "request" | "response",
@@ -59,94 +88,142 @@ export class HttpParser {
   /** Feeds bytes; returns a ParseError once the input cannot be a valid message. */
   push(chunk: Buffer): ParseError | undefined {
     if (this.state === "failed") return undefined;
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const problem = this.drain();
-    if (problem) {
-      this.state = "failed";
-      this.buffer = EMPTY;
-    }
-    return problem;
+    // Only a held reader keeps input; its connection has stopped reading, so this stays small.
+    this.input = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    return this.run();
+  }
+
+  /** Stops after the message being handed out: what follows waits for release(). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Goes on with input kept while held. */
+  release(): ParseError | undefined {
+    this.held = false;
+    return this.state === "failed" ? undefined : this.run();
   }
 
   /** The peer closed: a response framed by the end of the connection is complete now. */
   end(): void {
-    if (this.state === "until-close" && this.message) {
-      this.chunks.push(this.buffer);
-      this.buffer = EMPTY;
-      this.finish();
-    }
+    if (this.state === "until-close" && this.message) this.finish();
   }
 
   /** Stops reading: bytes after the current message are ignored (the connection is closing). */
   stop(): void {
     this.state = "failed";
-    this.buffer = EMPTY;
+    this.input = EMPTY;
+    this.headParts = [];
+    this.bodyParts = [];
+  }
+
+  get phase(): ParsePhase {
+    if (this.state === "head") return this.headBytes > 0 || this.input.length > 0 ? "head" : "idle";
+    return this.state === "failed" ? "idle" : "body";
   }
 
   /** True while part of a message has arrived but not all of it. */
   get partial(): boolean {
-    return this.buffer.length > 0 || this.state !== "head";
+    return this.phase !== "idle";
   }
 
-  private drain(): ParseError | undefined {
-    while (this.state !== "failed") {
-      const before = this.buffer.length;
-      const state = this.state;
-      const problem = this.step();
-      if (problem) return problem;
-      if (this.state === state && this.buffer.length === before) return undefined; // needs more bytes
+  private run(): ParseError | undefined {
+    while (this.input.length > 0 && !this.held) {
+      const used = this.step(this.input);
+      if (typeof used !== "number") {
+        this.stop();
+        return used;
+      }
+      if (this.state === "failed") return undefined; // stopped by the message handler
+      this.input = used === this.input.length ? EMPTY : this.input.subarray(used);
     }
     return undefined;
   }
 
-  private step(): ParseError | undefined {
+  /** Consumes bytes from the front of `data`: returns how many, or why the input is bad. */
+  private step(data: Buffer): number | ParseError {
     switch (this.state) {
       case "head":
-        return this.readHead();
+        return this.readHead(data);
       case "length":
-        return this.readLength();
-      case "chunk-size":
-        return this.readChunkSize();
       case "chunk-data":
-        return this.readChunkData();
+        return this.readBody(data);
+      case "chunk-size":
+        return this.readChunkSize(data);
       case "chunk-end":
-        return this.readChunkEnd();
+        return this.readChunkEnd(data);
       case "trailer":
-        return this.readTrailer();
+        return this.readTrailer(data);
       case "until-close":
-        return this.readUntilClose();
+        return this.readUntilClose(data);
       default:
-        return undefined;
+        return data.length;
     }
   }
 
-  private readHead(): ParseError | undefined {
+  private readHead(data: Buffer): number | ParseError {
+    let from = 0;
     // Go tolerates empty lines before a request (left over from a previous message's CRLF).
-    let start = 0;
-    while (start < this.buffer.length && (this.buffer[start] === 0x0d || this.buffer[start] === 0x0a)) start++;
-    if (start > 0) this.buffer = this.buffer.subarray(start);
-    if (this.buffer.length === 0) return undefined;
-    const { end, skip } = headEnd(this.buffer);
-    if (end === -1) {
-      return this.buffer.length > this.limits.maxHeaderBytes ? { status: 431, reason: "request header fields too large" } : undefined;
+    if (this.headBytes === 0) {
+      while (from < data.length && (data[from] === CR || data[from] === LF)) from++;
+      if (from === data.length) return from;
     }
-    if (end > this.limits.maxHeaderBytes) return { status: 431, reason: "request header fields too large" };
-    const text = this.buffer.toString("utf8", 0, end);
-    this.buffer = this.buffer.subarray(end + skip);
-    const lines = text.split(/\r?\n/);
+    const end = this.findBlankLine(data, from);
+    const upTo = end === -1 ? data.length : end + 1;
+    this.headBytes += upTo - from;
+    if (this.headBytes > this.limits.maxHeaderBytes) return { status: 431, reason: "request header fields too large" };
+    this.headParts.push(data.subarray(from, upTo));
+    if (end === -1) return upTo;
+    const head = this.headParts.length === 1 ? this.headParts[0] : Buffer.concat(this.headParts);
+    this.headParts = [];
+    this.headBytes = 0;
+    this.blank = Blank.None;
+    const problem = this.parseHead(head);
+    return problem ?? upTo;
+  }
+
+  /**
+   * The index in `data` of the LF that ends an empty line, or -1. A line may end in CRLF or a
+   * bare LF, as Go's textproto reads it; the search state carries over to the next read.
+   */
+  private findBlankLine(data: Buffer, from: number): number {
+    let i = from;
+    while (i < data.length) {
+      if (this.blank === Blank.AfterLf) {
+        if (data[i] === LF) return i;
+        if (data[i] === CR) {
+          this.blank = Blank.AfterLfCr;
+          i++;
+          continue;
+        }
+        this.blank = Blank.None;
+      } else if (this.blank === Blank.AfterLfCr) {
+        if (data[i] === LF) return i;
+        this.blank = Blank.None;
+      }
+      const lf = data.indexOf(LF, i);
+      if (lf === -1) return -1;
+      this.blank = Blank.AfterLf;
+      i = lf + 1;
+    }
+    return -1;
+  }
+
+  private parseHead(head: Buffer): ParseError | undefined {
+    const lines = head.toString("utf8").split(/\r?\n/);
+    lines.length -= 2; // the blank line's two empty strings
+    if (lines.length - 1 > this.limits.maxHeaders) return { status: 431, reason: `more than ${this.limits.maxHeaders} header fields` };
     const message = this.kind === "request" ? parseRequestLine(lines[0]) : parseStatusLine(lines[0]);
     if (!("header" in message)) return message;
-    const problem = parseHeaderLines(lines, message.header);
-    if (problem) return problem;
-    return this.startBody(message);
+    return parseHeaderLines(lines, message.header) ?? this.startBody(message);
   }
 
   private startBody(message: HttpMessage): ParseError | undefined {
     this.message = message;
-    this.chunks = [];
+    this.bodyParts = [];
     this.bodyBytes = 0;
-    const encoding = message.header["Transfer-Encoding"];
-    const length = message.header["Content-Length"];
+    const encoding = message.header[TRANSFER_ENCODING];
+    const length = message.header[CONTENT_LENGTH];
     if (encoding !== undefined) {
       if (encoding.toLowerCase() !== "chunked") return { status: 400, reason: `unsupported Transfer-Encoding ${JSON.stringify(encoding)}` };
       if (length !== undefined) return { status: 400, reason: "both Transfer-Encoding and Content-Length" };
@@ -154,14 +231,15 @@ export class HttpParser {
       return undefined;
     }
     if (length !== undefined) {
-      if (!/^\d{1,15}$/.test(length.trim())) return { status: 400, reason: `bad Content-Length ${JSON.stringify(length)}` };
-      this.remaining = Number(length.trim());
+      if (!/^\d{1,15}$/.test(length)) return { status: 400, reason: `bad Content-Length ${JSON.stringify(length.slice(0, 32))}` };
+      this.remaining = Number(length);
       if (this.remaining > this.limits.maxBodyBytes) return tooLarge(this.remaining, this.limits.maxBodyBytes);
-      this.state = "length";
-      return undefined;
-    }
-    // A response without framing runs to the end of the connection; a request has no body.
-    if (this.kind === "response" && message.status >= 200 && message.status !== 204 && message.status !== 304) {
+      if (this.remaining > 0) {
+        this.state = "length";
+        return undefined;
+      }
+    } else if (this.kind === "response" && message.status >= 200 && message.status !== 204 && message.status !== 304) {
+      // A response without framing runs to the end of the connection; a request has no body.
       this.state = "until-close";
       return undefined;
     }
@@ -169,85 +247,85 @@ export class HttpParser {
     return undefined;
   }
 
-  private readLength(): ParseError | undefined {
-    if (this.remaining > 0) {
-      const take = Math.min(this.remaining, this.buffer.length);
-      if (take === 0) return undefined;
-      this.chunks.push(this.buffer.subarray(0, take));
-      this.buffer = this.buffer.subarray(take);
-      this.remaining -= take;
+  /** Content-Length bodies and chunk data: `remaining` bytes, kept as the reads they came in. */
+  private readBody(data: Buffer): number {
+    const take = Math.min(this.remaining, data.length);
+    this.bodyParts.push(take === data.length ? data : data.subarray(0, take));
+    this.remaining -= take;
+    if (this.remaining === 0) {
+      if (this.state === "length") this.finish();
+      else this.state = "chunk-end";
     }
-    if (this.remaining === 0) this.finish();
-    return undefined;
+    return take;
   }
 
-  private readChunkSize(): ParseError | undefined {
-    const eol = this.buffer.indexOf(0x0a);
-    if (eol === -1) return this.buffer.length > 1024 ? { status: 400, reason: "chunk size line too long" } : undefined;
-    const line = this.buffer.toString("latin1", 0, eol).replace(/\r$/, "");
-    this.buffer = this.buffer.subarray(eol + 1);
-    const size = line.split(";")[0].trim();
-    if (!/^[0-9a-fA-F]{1,12}$/.test(size)) return { status: 400, reason: `bad chunk size ${JSON.stringify(size)}` };
+  private readChunkSize(data: Buffer): number | ParseError {
+    const eol = data.indexOf(LF);
+    const part = eol === -1 ? data : data.subarray(0, eol);
+    if (this.line.length + part.length > MAX_CHUNK_LINE) return { status: 400, reason: "chunk size line too long" };
+    this.line = this.line.length === 0 ? part : Buffer.concat([this.line, part]);
+    if (eol === -1) return data.length;
+    const text = this.line.toString("latin1").replace(/\r$/, "");
+    this.line = EMPTY;
+    const size = text.split(";")[0].trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(size)) return { status: 400, reason: `bad chunk size ${JSON.stringify(size.slice(0, 32))}` };
     this.remaining = parseInt(size, 16);
     if (this.remaining === 0) {
       this.state = "trailer";
-      return undefined;
+      this.blank = Blank.AfterLf; // an empty line right away ends the trailer
+      this.headBytes = 0;
+      return eol + 1;
     }
     if (this.bodyBytes + this.remaining > this.limits.maxBodyBytes) return tooLarge(this.bodyBytes + this.remaining, this.limits.maxBodyBytes);
     this.bodyBytes += this.remaining;
     this.state = "chunk-data";
-    return undefined;
+    return eol + 1;
   }
 
-  private readChunkData(): ParseError | undefined {
-    const take = Math.min(this.remaining, this.buffer.length);
-    if (take > 0) {
-      this.chunks.push(this.buffer.subarray(0, take));
-      this.buffer = this.buffer.subarray(take);
-      this.remaining -= take;
+  /** The CRLF (or bare LF) after a chunk's data. */
+  private readChunkEnd(data: Buffer): number | ParseError {
+    const byte = data[0];
+    if (byte === LF) {
+      this.sawCr = false;
+      this.state = "chunk-size";
+      return 1;
     }
-    if (this.remaining === 0) this.state = "chunk-end";
-    return undefined;
-  }
-
-  private readChunkEnd(): ParseError | undefined {
-    if (this.buffer.length < 1) return undefined;
-    if (this.buffer[0] === 0x0a) this.buffer = this.buffer.subarray(1);
-    else if (this.buffer.length < 2) return undefined;
-    else if (this.buffer[0] === 0x0d && this.buffer[1] === 0x0a) this.buffer = this.buffer.subarray(2);
-    else return { status: 400, reason: "chunk data not followed by CRLF" };
-    this.state = "chunk-size";
-    return undefined;
-  }
-
-  private readTrailer(): ParseError | undefined {
-    // Trailer fields are read and dropped (Go Micro never sends them); an empty line ends them.
-    for (;;) {
-      const eol = this.buffer.indexOf(0x0a);
-      if (eol === -1) return this.buffer.length > this.limits.maxHeaderBytes ? { status: 431, reason: "trailer too large" } : undefined;
-      const empty = eol === 0 || (eol === 1 && this.buffer[0] === 0x0d);
-      this.buffer = this.buffer.subarray(eol + 1);
-      if (empty) {
-        this.finish();
-        return undefined;
-      }
+    if (byte === CR && !this.sawCr) {
+      this.sawCr = true;
+      return 1;
     }
+    return { status: 400, reason: "chunk data not followed by CRLF" };
   }
 
-  private readUntilClose(): ParseError | undefined {
-    this.bodyBytes += this.buffer.length;
+  /** Trailer fields are read and dropped (Go Micro never sends them); an empty line ends them. */
+  private readTrailer(data: Buffer): number | ParseError {
+    const end = this.findBlankLine(data, 0);
+    const upTo = end === -1 ? data.length : end + 1;
+    this.headBytes += upTo;
+    if (this.headBytes > this.limits.maxHeaderBytes) return { status: 431, reason: "trailer too large" };
+    if (end !== -1) {
+      this.headBytes = 0;
+      this.blank = Blank.None;
+      this.finish();
+    }
+    return upTo;
+  }
+
+  private readUntilClose(data: Buffer): number | ParseError {
+    this.bodyBytes += data.length;
     if (this.bodyBytes > this.limits.maxBodyBytes) return tooLarge(this.bodyBytes, this.limits.maxBodyBytes);
-    if (this.buffer.length > 0) this.chunks.push(this.buffer);
-    this.buffer = EMPTY;
-    return undefined;
+    this.bodyParts.push(data);
+    return data.length;
   }
 
   private finish(): void {
     const message = this.message!;
-    message.body = this.chunks.length === 1 ? this.chunks[0] : this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks);
+    const parts = this.bodyParts;
+    message.body = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
     this.message = undefined;
-    this.chunks = [];
+    this.bodyParts = [];
     this.state = "head";
+    this.messages++;
     this.onMessage(message);
   }
 }
@@ -256,21 +334,18 @@ function tooLarge(size: number, limit: number): ParseError {
   return { status: 413, reason: `body of ${size} bytes exceeds the limit of ${limit} bytes` };
 }
 
-/** Where the head ends (index of the blank line) and how many bytes the terminator takes. */
-function headEnd(buffer: Buffer): { end: number; skip: number } {
-  const crlf = buffer.indexOf(CRLF_CRLF);
-  const lf = buffer.indexOf(LF_LF);
-  if (crlf !== -1 && (lf === -1 || crlf < lf)) return { end: crlf, skip: 4 };
-  if (lf !== -1) return { end: lf, skip: 2 };
-  return { end: -1, skip: 0 };
-}
-
 function blank(): HttpMessage {
   return { method: "", target: "", status: 0, reason: "", minor: 1, header: {}, body: EMPTY };
 }
 
+/**
+ * `METHOD target HTTP/1.x`. The target is what Go's server takes: a path (`/`, as Go Micro
+ * sends), an absolute URL (through a proxy) or `*`, in visible ASCII.
+ */
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}) (\/[\x21-\x7e]*|https?:\/\/[\x21-\x7e]+|\*) HTTP\/1\.([01])$/;
+
 function parseRequestLine(line: string): HttpMessage | ParseError {
-  const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(line);
+  const match = REQUEST_LINE.exec(line);
   if (!match) return { status: 400, reason: `malformed request line ${JSON.stringify(line.slice(0, 64))}` };
   const message = blank();
   message.method = match[1];
@@ -280,7 +355,7 @@ function parseRequestLine(line: string): HttpMessage | ParseError {
 }
 
 function parseStatusLine(line: string): HttpMessage | ParseError {
-  const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(line);
+  const match = /^HTTP\/1\.([01]) (\d{3})(?: ([^\0\r\n]*))?$/.exec(line);
   if (!match) return { status: 400, reason: `malformed status line ${JSON.stringify(line.slice(0, 64))}` };
   const message = blank();
   message.minor = Number(match[1]);
@@ -289,6 +364,12 @@ function parseStatusLine(line: string): HttpMessage | ParseError {
   return message;
 }
 
+/**
+ * Header lines into `header`. Names are tokens; values hold no control characters (NUL, a bare
+ * CR …), as Go's server requires. A repeated header keeps its first value, except the two that
+ * frame the body: differing Content-Lengths, or two Transfer-Encodings, are refused, since two
+ * readers could otherwise split the stream into different messages (request smuggling).
+ */
 function parseHeaderLines(lines: string[], header: Header): ParseError | undefined {
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
@@ -296,8 +377,12 @@ function parseHeaderLines(lines: string[], header: Header): ParseError | undefin
     if (colon <= 0 || line[0] === " " || line[0] === "\t") return { status: 400, reason: `malformed header line ${JSON.stringify(line.slice(0, 64))}` };
     const rawKey = line.slice(0, colon);
     if (!validKey(rawKey)) return { status: 400, reason: `malformed header name ${JSON.stringify(rawKey.slice(0, 64))}` };
+    const value = line.slice(colon + 1).trim();
+    if (UNSAFE_VALUE.test(value)) return { status: 400, reason: `control character in the value of header ${JSON.stringify(rawKey.slice(0, 64))}` };
     const key = canonicalKey(rawKey);
-    if (!(key in header)) header[key] = line.slice(colon + 1).trim();
+    const earlier = header[key];
+    if (earlier === undefined) header[key] = value;
+    else if (key === TRANSFER_ENCODING || (key === CONTENT_LENGTH && earlier !== value)) return { status: 400, reason: `conflicting ${key} headers` };
   }
   return undefined;
 }

@@ -5,25 +5,45 @@
  * `Micro-Stream` belong to a stream (the first one opens it); others are unary calls, answered in
  * the order they arrived (HTTP pipelining), though handled concurrently.
  *
- * Bad input gets a 400/413/431 with `Connection: close` and the connection ends; the server
- * keeps serving everyone else. A request with `Connection: close` is answered, then the
+ * Bad input gets a 400/405/408/413/431 with `Connection: close` and the connection ends; the
+ * server keeps serving everyone else. A request with `Connection: close` is answered, then the
  * connection ends, as Go Micro's ServeConn does.
+ *
+ * What one peer can make the server hold is bounded (see ServerSettings): a request head and a
+ * body must arrive within their timeouts once started, an idle connection is closed, at most
+ * `maxCallsPerConnection` pipelined calls run at once, and a peer that does not read its replies
+ * stops being read (it cannot queue more work) and is dropped past `maxWriteBuffer` bytes or
+ * `writeTimeout` ms.
  */
 import type net from "node:net";
-import { MicroError } from "../../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import type { ThrottledLog } from "../../logger/throttle.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import type { ServedConnection } from "../tcp.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
 import { canonicalHeader, headerLines } from "./headers.js";
-import { type HttpMessage, HttpParser, type ParserLimits } from "./parser.js";
+import { type HttpMessage, HttpParser, type ParsePhase, type ParserLimits } from "./parser.js";
 import { HttpStream, type StreamWire } from "./stream.js";
 
 export interface ServerSettings extends ParserLimits {
   /** Bytes a stream's reader may fall behind before the socket stops being read. */
   streamWindow: number;
-  /** Milliseconds a client may take to send a whole request once it started (Go gives 5 s for the first head). */
-  requestTimeout: number;
+  /** Milliseconds from a request's first byte to the end of its head (slowloris guard). */
+  headerTimeout: number;
+  /** Milliseconds from the end of a request's head to the end of its body. */
+  bodyTimeout: number;
+  /** Milliseconds a connection with nothing in flight may stay open without a request. */
+  idleTimeout: number;
+  /** Pipelined calls handled at once on one connection; past it the connection is not read. */
+  maxCallsPerConnection: number;
+  /** Bytes of replies a connection may leave unsent before it is dropped. */
+  maxWriteBuffer: number;
+  /** Milliseconds a connection may leave its replies unread before it is dropped. */
+  writeTimeout: number;
   logger: Logger;
+  /** Limit hits and bad input: at most one line per kind per interval. */
+  limitLog: ThrottledLog;
 }
 
 export type { ServedConnection };
@@ -31,9 +51,12 @@ export type { ServedConnection };
 /** Headers that describe one HTTP message's framing and are never echoed. */
 const HOP_BY_HOP = new Set(["Content-Length", "Transfer-Encoding", "Trailer", "Connection", "Keep-Alive", "Expect", "Host", "Upgrade"]);
 /** Go Micro's server sets these from the request on every reply, and again with an `X-` prefix. */
-const MIRRORED = ["Micro-Id", "Micro-Service", "Micro-Method", "Micro-Endpoint"];
+const MIRRORED = [MicroHeader.Id, MicroHeader.Service, MicroHeader.Method, MicroHeader.Endpoint];
+const X_ERROR = `X-${MicroHeader.Error}`;
+const X_STREAM = `X-${MicroHeader.Stream}`;
 const EMPTY = new Uint8Array(0);
-const SERVER_ID = "go.micro.server";
+/** Milliseconds a connection we ended may wait for its peer to close before it is destroyed. */
+const LINGER = 2_000;
 
 /** One unary call, in arrival order; its response waits until the ones before it are written. */
 interface Slot {
@@ -41,6 +64,9 @@ interface Slot {
   response?: Message;
   controller?: AbortController;
 }
+
+/** What the connection's one timer is waiting for (see `rearm`). */
+type Wait = ParsePhase | "write" | "none";
 
 class Call implements IncomingCall {
   constructor(
@@ -57,6 +83,7 @@ class Call implements IncomingCall {
 export function serveHttpConnection(socket: net.Socket, firstBytes: Buffer, options: ListenOptions, settings: ServerSettings): ServedConnection {
   const connection = new HttpServerConnection(socket, options, settings);
   if (firstBytes.length > 0) connection.onData(firstBytes);
+  else connection.rearm();
   return connection;
 }
 
@@ -67,7 +94,15 @@ class HttpServerConnection implements ServedConnection {
   private readonly remote: string;
   private closing = false;
   private dead = false;
-  private headerTimer: NodeJS.Timeout | undefined;
+  /** Streams whose reader fell behind: the socket is not read while any is. */
+  private pausedStreams = 0;
+  private reading = true;
+  /** The wait the timer is for, since which message, and when it runs out. */
+  private waiting: Wait = "none";
+  private waitingSince = -1;
+  private deadline = Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
 
   constructor(
     private readonly socket: net.Socket,
@@ -78,20 +113,23 @@ class HttpServerConnection implements ServedConnection {
     this.parser = new HttpParser("request", settings, (message) => this.onRequest(message));
     socket.setNoDelay(true);
     socket.on("data", this.onData);
+    socket.on("drain", () => this.guard(() => this.flowChanged()));
     socket.on("error", () => this.teardown("socket error"));
     socket.on("close", () => this.teardown("closed by the client"));
-    socket.on("end", () => this.onEnd());
+    socket.on("end", () => this.guard(() => this.onEnd()));
   }
 
   readonly onData = (chunk: Buffer): void => {
-    const problem = this.parser.push(chunk);
-    if (problem) return this.reject(problem.status, problem.reason);
-    this.watchHeaderTime();
+    this.guard(() => {
+      const problem = this.parser.push(chunk);
+      if (problem) return this.reject(problem.status, problem.reason);
+      this.flowChanged();
+    });
   };
 
   goAway(): void {
     this.closing = true;
-    this.endIfIdle();
+    this.guard(() => this.endIfIdle());
   }
 
   destroy(): void {
@@ -106,7 +144,7 @@ class HttpServerConnection implements ServedConnection {
       this.parser.stop();
     }
     const message: Message = { header: request.header, body: request.body };
-    const streamId = request.header["Micro-Stream"] ?? request.header["X-Micro-Stream"];
+    const streamId = request.header[MicroHeader.Stream] ?? request.header[X_STREAM];
     if (streamId !== undefined) return this.onStreamMessage(streamId, request, message);
     this.onCall(request, message);
   }
@@ -114,57 +152,91 @@ class HttpServerConnection implements ServedConnection {
   private onCall(request: HttpMessage, message: Message): void {
     const slot: Slot = { request };
     this.slots.push(slot);
-    this.options.handler(message, new Call(this.remote, slot)).then(
-      (response) => this.answer(slot, response),
+    if (this.slots.length >= this.settings.maxCallsPerConnection) this.parser.hold();
+    let reply: Promise<Message>;
+    try {
+      reply = this.options.handler(message, new Call(this.remote, slot));
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    reply.then(
+      (response) => this.guard(() => this.answer(slot, response)),
       (err: unknown) => {
         // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
         this.settings.logger.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
-        this.answer(slot, { header: { "Micro-Error": MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
+        const failure = MicroError.internal(ErrorId.server, "internal server error").toString();
+        this.guard(() => this.answer(slot, { header: { [MicroHeader.Error]: failure }, body: EMPTY }));
       },
     );
   }
 
   /** Records a finished call and writes every response that is now next in line. */
   private answer(slot: Slot, response: Message): void {
+    if (this.dead) return;
     slot.response = response;
     while (this.slots.length > 0 && this.slots[0].response) {
       const done = this.slots.shift()!;
       this.write(done.request.header, done.response!);
     }
-    this.endIfIdle();
+    if (this.endIfIdle()) return;
+    if (this.slots.length < this.settings.maxCallsPerConnection) {
+      const problem = this.parser.release();
+      if (problem) return this.reject(problem.status, problem.reason);
+    }
+    this.flowChanged();
   }
 
   private onStreamMessage(id: string, request: HttpMessage, message: Message): void {
     const stream = this.streams.get(id);
     if (stream) return stream.deliver(message);
     // A client's EOS for a stream that has already finished needs nothing more.
-    if (request.header["Micro-Error"] !== undefined) return;
+    if (request.header[MicroHeader.Error] !== undefined) return;
     if (!this.options.streamHandler) {
-      const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
-      this.write(request.header, { header: { "Micro-Error": err.toString() }, body: EMPTY });
+      const err = new MicroError(ErrorId.server, 501, "this server does not take streams");
+      this.write(request.header, { header: { [MicroHeader.Error]: err.toString() }, body: EMPTY });
       return;
     }
     const opened = new HttpStream(this.streamWire(id, request.header), this.settings.streamWindow);
     this.streams.set(id, opened);
     // The opening message addresses the stream; Go Micro's server discards its body.
-    this.options.streamHandler(message, opened, { remote: this.remote, signal: opened.signal });
+    try {
+      this.options.streamHandler(message, opened, { remote: this.remote, signal: opened.signal });
+    } catch (err) {
+      this.settings.logger.error("stream handler failed", { err: err instanceof Error ? err.stack : String(err) });
+      opened.end(MicroError.internal(ErrorId.server, "internal server error").toString());
+    }
   }
 
   private streamWire(id: string, opening: Header): StreamWire {
+    let paused = false;
     return {
       write: (message) => this.writeAndWait(opening, message),
-      pause: () => this.socket.pause(),
-      resume: () => this.socket.resume(),
+      pause: () => {
+        if (paused) return;
+        paused = true;
+        this.pausedStreams++;
+        this.flowChanged();
+      },
+      resume: () => {
+        if (!paused) return;
+        paused = false;
+        this.pausedStreams--;
+        this.guard(() => this.flowChanged());
+      },
       abort: () => this.teardown(`stream ${id} cancelled by the server`),
       finished: () => {
+        if (paused) this.pausedStreams--;
+        paused = false;
         this.streams.delete(id);
-        this.endIfIdle();
+        this.guard(() => {
+          if (!this.endIfIdle()) this.flowChanged();
+        });
       },
     };
   }
 
   private writeAndWait(request: Header, message: Message): Promise<void> {
-    if (this.dead) return Promise.reject(new MicroError("go.micro.transport", 503, "connection closed"));
+    if (this.dead) return Promise.reject(new MicroError(ErrorId.transport, 503, "connection closed"));
     if (this.write(request, message)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
@@ -173,7 +245,7 @@ class HttpServerConnection implements ServedConnection {
       };
       const onClose = (): void => {
         this.socket.off("drain", onDrain);
-        reject(new MicroError("go.micro.transport", 503, "connection closed"));
+        reject(new MicroError(ErrorId.transport, 503, "connection closed"));
       };
       this.socket.once("drain", onDrain).once("close", onClose);
     });
@@ -188,40 +260,128 @@ class HttpServerConnection implements ServedConnection {
     try {
       head = `HTTP/1.1 200 OK\r\n${headerLines(header)}Content-Length: ${message.body.length}\r\n\r\n`;
     } catch (err) {
-      const error = MicroError.internal(SERVER_ID, `reply not sendable: ${(err as Error).message}`).toString();
-      head = `HTTP/1.1 200 OK\r\nMicro-Error: ${error}\r\nX-Micro-Error: ${error}\r\nContent-Length: 0\r\n\r\n`;
+      const error = MicroError.internal(ErrorId.server, `reply not sendable: ${(err as Error).message}`).toString();
+      head = `HTTP/1.1 200 OK\r\n${MicroHeader.Error}: ${error}\r\n${X_ERROR}: ${error}\r\nContent-Length: 0\r\n\r\n`;
       message = { header: {}, body: EMPTY };
     }
-    if (message.body.length === 0) return this.socket.write(head);
-    if (message.body.length < 16 * 1024) return this.socket.write(Buffer.concat([Buffer.from(head), message.body]));
-    this.socket.cork();
-    this.socket.write(head);
-    const ok = this.socket.write(message.body);
-    this.socket.uncork();
+    let ok: boolean;
+    if (message.body.length === 0) ok = this.socket.write(head);
+    else if (message.body.length < 16 * 1024) ok = this.socket.write(Buffer.concat([Buffer.from(head), message.body]));
+    else {
+      this.socket.cork();
+      this.socket.write(head);
+      ok = this.socket.write(message.body);
+      this.socket.uncork();
+    }
+    if (!ok && this.socket.writableLength > this.settings.maxWriteBuffer) {
+      this.settings.limitLog("http transport: a client left too many reply bytes unread, closing its connection", {
+        remote: this.remote,
+        buffered: this.socket.writableLength,
+        limit: this.settings.maxWriteBuffer,
+      });
+      this.teardown("reply buffer limit");
+    }
     return ok;
   }
 
   /** Answers malformed input with an HTTP error and closes, as Go's http.Server does. */
   private reject(status: number, reason: string): void {
     if (this.dead) return;
-    this.settings.logger.warn("bad HTTP request, closing the connection", { remote: this.remote, status, reason });
+    this.settings.limitLog(`http transport: bad request (${status}), closing the connection`, { remote: this.remote, status, reason });
     this.parser.stop();
-    const body = `${status} ${STATUS[status] ?? "Bad Request"}: ${reason}`;
-    this.socket.end(`HTTP/1.1 ${status} ${STATUS[status] ?? "Bad Request"}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    this.dead = true;
+    const text = STATUS[status] ?? "Bad Request";
+    const body = `${status} ${text}: ${reason}`;
+    this.endSocket(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     this.abortAll("bad request");
   }
 
-  /** A client that starts a request must finish it in time (slowloris guard). */
-  private watchHeaderTime(): void {
-    if (!this.parser.partial || this.dead) {
-      if (this.headerTimer) clearTimeout(this.headerTimer);
-      this.headerTimer = undefined;
-      return;
+  /**
+   * Reads the socket unless something says not to: a stream's reader fell behind, the calls
+   * cap is reached, or (with no stream open) replies are not being read. A peer that does not
+   * read its replies thus cannot make the server take on more work.
+   */
+  private flowChanged(): void {
+    if (this.dead) return;
+    const hold = this.pausedStreams > 0 || this.slots.length >= this.settings.maxCallsPerConnection || this.writeBacklogged();
+    if (hold && this.reading) {
+      this.reading = false;
+      this.socket.pause();
+    } else if (!hold && !this.reading) {
+      this.reading = true;
+      this.socket.resume();
     }
-    if (this.headerTimer) return;
-    this.headerTimer = setTimeout(() => this.reject(408, "request not completed in time"), this.settings.requestTimeout);
-    this.headerTimer.unref();
+    this.rearm();
+  }
+
+  /** Unary replies wait in the socket's buffer (streams pace themselves: their sends wait for drain). */
+  private writeBacklogged(): boolean {
+    return this.socket.writableNeedDrain && this.streams.size === 0;
+  }
+
+  /**
+   * Points the connection's one timer at what it waits for now: the replies to drain, the rest
+   * of a head or body, or the next request of an idle connection. Nothing while calls run or
+   * while the server itself stopped reading. A wait that goes on keeps its start.
+   */
+  rearm(): void {
+    if (this.dead) return;
+    const s = this.settings;
+    if (this.writeBacklogged()) return this.arm("write", s.writeTimeout);
+    if (!this.reading) return this.arm("none", Infinity);
+    const phase = this.parser.phase;
+    if (phase === "head") return this.arm("head", s.headerTimeout);
+    if (phase === "body") return this.arm("body", s.bodyTimeout);
+    if (this.slots.length > 0 || this.streams.size > 0) return this.arm("none", Infinity);
+    this.arm("idle", s.idleTimeout);
+  }
+
+  /**
+   * Moving a deadline later does not touch the timer: it fires, sees the deadline moved and
+   * waits the rest. Busy connections thus cost no timer work per request.
+   */
+  private arm(wait: Wait, ms: number): void {
+    if (wait === this.waiting && this.waitingSince === this.parser.messages) return;
+    this.waiting = wait;
+    this.waitingSince = this.parser.messages;
+    this.deadline = ms === Infinity ? Infinity : Date.now() + ms;
+    if (this.deadline < this.timerAt) this.schedule(ms);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = Date.now() + ms;
+    this.timer = setTimeout(this.onTimer, ms).unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.dead || this.deadline === Infinity) return;
+    const left = this.deadline - Date.now();
+    if (left > 0) return this.schedule(left);
+    this.guard(() => this.expired(this.waiting));
+  };
+
+  private expired(wait: Wait): void {
+    const s = this.settings;
+    switch (wait) {
+      case "head":
+        s.limitLog("http transport: request head not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.headerTimeout });
+        return this.reject(408, `request head not completed within ${s.headerTimeout} ms`);
+      case "body":
+        s.limitLog("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
+        return this.reject(408, `request body not completed within ${s.bodyTimeout} ms`);
+      case "write":
+        s.limitLog("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
+        return this.teardown("replies not read in time");
+      case "idle":
+        s.logger.debug("http transport: closing an idle connection", { remote: this.remote, timeoutMs: s.idleTimeout });
+        this.closing = true;
+        this.endIfIdle();
+        return;
+      default:
+        return;
+    }
   }
 
   private onEnd(): void {
@@ -230,24 +390,51 @@ class HttpServerConnection implements ServedConnection {
     this.endIfIdle();
   }
 
-  private endIfIdle(): void {
-    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0) return;
+  /** Ends a closing connection once nothing is in flight; true if it did. */
+  private endIfIdle(): boolean {
+    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0) return false;
+    this.endSocket();
+    return true;
+  }
+
+  /** Ends our side; a peer that keeps its side open is cut off after LINGER ms. */
+  private endSocket(last?: string): void {
     this.dead = true;
-    this.socket.end();
+    this.clearTimer();
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last);
+    this.socket.resume(); // read (and drop) what the peer still sends, so that its close arrives
+    setTimeout(() => this.socket.destroy(), LINGER).unref();
   }
 
   private teardown(reason: string): void {
-    if (this.headerTimer) clearTimeout(this.headerTimer);
+    this.clearTimer();
     const wasDead = this.dead;
     this.dead = true;
     this.abortAll(reason);
     if (!wasDead || !this.socket.destroyed) this.socket.destroy();
   }
 
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
   private abortAll(reason: string): void {
-    for (const slot of this.slots.splice(0)) slot.controller?.abort(new MicroError("go.micro.client", 499, `call cancelled: ${reason}`));
+    for (const slot of this.slots.splice(0)) slot.controller?.abort(new MicroError(ErrorId.client, 499, `call cancelled: ${reason}`));
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`, 499);
     this.streams.clear();
+  }
+
+  /** Whatever a peer sends, an exception stays here: the connection is dropped, the process serves on. */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.settings.logger.error("http transport: internal error, dropping the connection", { remote: this.remote, err: err instanceof Error ? err.stack : String(err) });
+      this.teardown("internal error");
+    }
   }
 }
 
@@ -261,11 +448,11 @@ function replyHeader(request: Header, message: Message): Header {
   const header: Header = {};
   for (const key in request) if (!HOP_BY_HOP.has(key)) header[key] = request[key];
   for (const key of MIRRORED) if (request[key] !== undefined) header[`X-${key}`] = request[key];
-  delete header["Micro-Error"];
-  delete header["X-Micro-Error"];
+  delete header[MicroHeader.Error];
+  delete header[X_ERROR];
   Object.assign(header, canonicalHeader(message.header));
-  if (header["Micro-Error"] !== undefined) header["X-Micro-Error"] = header["Micro-Error"];
-  if (message.body.length === 0 && message.header["Content-Type"] === undefined) delete header["Content-Type"];
+  if (header[MicroHeader.Error] !== undefined) header[X_ERROR] = header[MicroHeader.Error];
+  if (message.body.length === 0 && message.header[MicroHeader.ContentType] === undefined) delete header[MicroHeader.ContentType];
   return header;
 }
 

@@ -8,14 +8,15 @@
  * receiver that falls `window` bytes behind stops reading the socket, and the sender's writes
  * wait for the socket to drain.
  */
-import { MicroError } from "../../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import { StreamBase } from "../framing/stream-base.js";
 import type { Message } from "../transport.js";
 
 /** Go Micro's end-of-stream marker in `Micro-Error`. */
 export const EOS = "EOS";
 
-const ID = "go.micro.transport";
+const ID = ErrorId.transport;
 
 /** How a stream reaches its connection. */
 export interface StreamWire {
@@ -45,7 +46,7 @@ export class HttpStream extends StreamBase {
   async send(message: Message): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.localEnded) throw new MicroError(ID, 500, "send after the stream's sending side ended");
-    if (message.header["Micro-Error"] !== undefined) throw new TypeError("stream messages cannot carry Micro-Error; use end(error)");
+    if (message.header[MicroHeader.Error] !== undefined) throw new TypeError("stream messages cannot carry Micro-Error; use end(error)");
     await this.wire.write(message);
     // A socket that always takes more never makes `send` wait, and a tight send loop would then
     // starve the event loop (a cancellation could not even arrive): yield now and then.
@@ -54,13 +55,13 @@ export class HttpStream extends StreamBase {
 
   /** A message from the peer. `Micro-Error` ends the peer's side: EOS cleanly, anything else with that error. */
   deliver(message: Message): void {
-    const error = message.header["Micro-Error"];
+    const error = message.header[MicroHeader.Error];
     if (error !== undefined) return this.remoteEnd(error === EOS ? undefined : error);
     this.receive(message);
   }
 
   protected sendEnd(error: string | undefined): void {
-    void this.wire.write({ header: { "Micro-Error": error ?? EOS }, body: new Uint8Array(0) }).catch(() => {});
+    void this.wire.write({ header: { [MicroHeader.Error]: error ?? EOS }, body: new Uint8Array(0) }).catch(() => {});
   }
 
   /** HTTP/1.1 has no way to cancel one message exchange but dropping the connection. */
