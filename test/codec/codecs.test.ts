@@ -50,6 +50,9 @@ describe("application/json", () => {
 
   it("rejects malformed JSON", () => {
     assert.throws(() => jsonCodec.decode(Buffer.from('{"name":')), SyntaxError);
+    // Invalid UTF-8 (a lone continuation byte, an overlong encoding) is refused, not replaced with U+FFFD.
+    assert.throws(() => jsonCodec.decode(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0x80, 0x22, 0x7d])), /not valid UTF-8/);
+    assert.throws(() => jsonCodec.decode(new Uint8Array([0x22, 0xc0, 0xaf, 0x22])), /not valid UTF-8/);
   });
 
   it("with a schema, reads proto field names and lowerCamel alike and writes lowerCamel (protojson)", () => {
