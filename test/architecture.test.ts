@@ -140,7 +140,8 @@ function findViolations(): Finding[] {
     }
     if (layerOf(from) === undefined) {
       const key = `${from}/ has no layer`;
-      if (!findings.some((f) => f.key === key)) findings.push({ key, message: `src/${from}/ is not in LAYERS (test/architecture.test.ts): add it to the layer it belongs to` });
+      if (!findings.some((f) => f.key === key))
+        findings.push({ key, message: `src/${from}/ is not in LAYERS (test/architecture.test.ts): add it to the layer it belongs to` });
       continue;
     }
     for (const { specifier, line } of importsOf(file)) {
