@@ -34,6 +34,12 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
  * here is refused, so a new sideways dependency is a decision someone writes down.
  */
 const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
+  // errors/ is the very bottom: the rest of the foundation may raise a MicroError.
+  metadata: ["errors"],
+  logger: ["errors"],
+  middleware: ["errors"],
+  // Driver helpers (lazy loading, shared connection settings) report through the logger.
+  driver: ["errors", "logger"],
   // Every driver may encode payloads; codec itself imports nothing of its layer.
   transport: ["codec"],
   registry: ["codec"],
