@@ -9,7 +9,8 @@ import { after, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { streamName } from "../../src/events/nats.js";
-import { cli, runCli, tempRegistry, waitFor } from "../process/harness.js";
+import { cli, runCli, tempRegistry } from "../process/harness.js";
+import { waitFor } from "../setup/wait.js";
 import { requireServer, SERVERS } from "../setup/servers.js";
 
 const children: ChildProcess[] = [];

@@ -9,17 +9,10 @@ import { after, describe, it } from "node:test";
 import { BROADCAST_VERSION, HTTP_BROKER_SERVICE, HttpBroker } from "../../src/broker/http.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { brokerConformance } from "../conformance/broker.js";
+import { until } from "../setup/wait.js";
 
 const registry = new MemoryRegistry();
 brokerConformance("http", { create: () => new HttpBroker({ registry, retryInterval: 50 }), ordered: false, redelivers: true });
-
-async function until(check: () => boolean, timeout: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("http broker: Go Micro's format", () => {
   const brokers: HttpBroker[] = [];

@@ -13,14 +13,7 @@ import { createClient } from "../../src/service/create-client.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
 import { quiet } from "../setup/logger.js";
-
-async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "../setup/wait.js";
 
 interface UserCreated {
   id: number;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Broker, BrokerEvent, BrokerMessage, SubscribeOptions, Subscriber } from "../../src/broker/broker.js";
+import { until } from "../setup/wait.js";
 
 export interface BrokerHarness {
   /** A new broker instance, as another process would have. */
@@ -61,14 +62,6 @@ class Recorder {
 
 const text = (body: Uint8Array): string => Buffer.from(body).toString();
 const msg = (seq: number | string, extra: Record<string, string> = {}): BrokerMessage => ({ header: { "X-Seq": String(seq), "Content-Type": "text/plain", ...extra }, body: Buffer.from(`message ${seq}`) });
-
-async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeout} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Publishes probes until every recorder has seen one. */
 async function settle(publisher: Broker, topic: string, recorders: Array<{ label: string; probes: number }>, timeout = 15_000): Promise<void> {

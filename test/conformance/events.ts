@@ -5,19 +5,12 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Event, Stream } from "../../src/events/events.js";
+import { until } from "../setup/wait.js";
 
 export interface EventsHarness {
   create(): Stream;
   preflight?: () => Promise<void>;
   cleanup?: (topics: string[]) => Promise<void>;
-}
-
-async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeout} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);

@@ -10,7 +10,8 @@ import { connect } from "@nats-io/transport-node";
 import { NatsStream, streamName } from "../../src/events/nats.js";
 import { createLogger } from "../../src/logger/logger.js";
 import { requireServer, SERVERS } from "../setup/servers.js";
-import { fixture, type ServiceProcess, startProcess, waitFor } from "../process/harness.js";
+import { fixture, type ServiceProcess, startProcess } from "../process/harness.js";
+import { waitFor } from "../setup/wait.js";
 
 const topic = `events-crash-${randomUUID().slice(0, 8)}`;
 const children: ServiceProcess[] = [];

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "../process/harness.js";
+import { waitFor } from "../setup/wait.js";
 import { type GoProcess, runGo, startGo } from "./go.js";
 import { createWorld, REGISTRY_KINDS, type RegistryKind, type TsProcess, TsPeer, startTs, type World } from "./world.js";
 

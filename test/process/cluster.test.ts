@@ -7,7 +7,8 @@ import { after, describe, it } from "node:test";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
-import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry, waitFor } from "./harness.js";
+import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
+import { waitFor } from "../setup/wait.js";
 import { quiet } from "../setup/logger.js";
 
 describe("services in separate processes", () => {

@@ -70,16 +70,6 @@ export function runCli(args: string[], env: Record<string, string>, timeout = 15
   });
 }
 
-/** Polls `check` until it returns true or `timeout` ms pass; returns whether it succeeded. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeout: number, every = 50): Promise<boolean> {
-  const until = Date.now() + timeout;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-  return check();
-}
-
 export function stopAll(processes: Array<ServiceProcess | undefined>): void {
   for (const p of processes) if (p && p.child.exitCode === null) p.child.kill("SIGKILL");
 }

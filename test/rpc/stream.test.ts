@@ -7,6 +7,7 @@ import { type Context, createClient, createService, MicroError, roundRobin } fro
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
 import { quiet } from "../setup/logger.js";
+import { waitFor } from "../setup/wait.js";
 
 class Probe {
   produced = 0;
@@ -201,8 +202,3 @@ describe("streaming rpc", () => {
   });
 });
 
-async function waitFor(check: () => boolean, timeout: number): Promise<boolean> {
-  const until = Date.now() + timeout;
-  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  return check();
-}

@@ -48,9 +48,7 @@ export function createNetnsPair(): NetnsPair {
     }
   } catch (err) {
     dispose();
-    throw new Error(
-      `cannot create network namespaces for the mDNS tests (${(err as Error).message}); run the tests as root (CI does), e.g. sudo npm test`,
-    );
+    throw new Error(`cannot create network namespaces for the mDNS tests (${(err as Error).message}); run the tests as root (CI does), e.g. sudo npm test`);
   }
   return {
     a,

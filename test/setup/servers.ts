@@ -37,7 +37,11 @@ async function waitUntil(check: () => Promise<boolean>, timeout: number, failure
 
 /** Resolves when something accepts TCP connections at host:port; rejects with `hint` after `timeout` ms. */
 export function waitForPort(host: string, port: number, timeout: number, hint: string): Promise<void> {
-  return waitUntil(() => canConnect(host, port), timeout, () => `nothing listens on ${host}:${port} after ${timeout} ms. ${hint}`);
+  return waitUntil(
+    () => canConnect(host, port),
+    timeout,
+    () => `nothing listens on ${host}:${port} after ${timeout} ms. ${hint}`,
+  );
 }
 
 /** The shared servers (never stopped by a test) and how to start each. */
@@ -148,16 +152,17 @@ export function privateEtcd(port: number): OwnedServer {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-etcd-"));
   const client = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${port + 1}`;
-  const args = [
-    "--name", "ts-micro-test",
-    "--data-dir", dir,
-    "--listen-client-urls", client,
-    "--advertise-client-urls", client,
-    "--listen-peer-urls", peer,
-    "--initial-advertise-peer-urls", peer,
-    "--initial-cluster", `ts-micro-test=${peer}`,
-    "--log-level", "error",
-  ];
+  const flags = {
+    name: "ts-micro-test",
+    "data-dir": dir,
+    "listen-client-urls": client,
+    "advertise-client-urls": client,
+    "listen-peer-urls": peer,
+    "initial-advertise-peer-urls": peer,
+    "initial-cluster": `ts-micro-test=${peer}`,
+    "log-level": "error",
+  };
+  const args = Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]);
   return new OwnedServer("etcd", binary, args, "127.0.0.1", port, () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
@@ -182,7 +187,10 @@ export class PrivateServer extends OwnedServer {
       case "nats":
         return natsCommand(port, jetstream ? dir : undefined);
       case "redis":
-        return [findBinary("redis-server", ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]), ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir]];
+        return [
+          findBinary("redis-server", ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]),
+          ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir],
+        ];
       case "mqtt": {
         const conf = path.join(dir, "mosquitto.conf");
         fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
