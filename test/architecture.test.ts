@@ -56,8 +56,6 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   // The client picks nodes with a selector, and a call made while serving another takes its
   // deadline, metadata and caller from the server's Context.
   client: ["selector", "server"],
-  // The NATS connection helper logs reconnects.
-  driver: ["logger"],
 };
 
 /**
