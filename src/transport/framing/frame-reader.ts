@@ -4,6 +4,16 @@ import { decodeHeader } from "./header-block.js";
 
 export type FrameErrorReason = string;
 
+/** What a reader accepts: larger frames or header blocks are errors, not allocations. */
+export interface FrameLimits {
+  /** Largest frame, prefix included. */
+  readonly maxFrameSize: number;
+  /** Most headers in one frame's header block. */
+  readonly maxHeaderCount: number;
+  /** Largest header block, in bytes. */
+  readonly maxHeaderBytes: number;
+}
+
 /**
  * Splits an incoming byte stream into frames. Returns a reason string when the input is not a
  * valid frame stream (the caller closes the connection); otherwise delivers each frame.
@@ -12,7 +22,7 @@ export class FrameReader {
   private pending: Buffer | undefined;
 
   constructor(
-    private readonly maxFrameSize: number,
+    private readonly limits: FrameLimits,
     private readonly onFrame: (frame: Frame) => void,
   ) {}
 
@@ -23,7 +33,7 @@ export class FrameReader {
     let at = 0;
     while (buf.length - at >= 4) {
       const length = buf.readUInt32BE(at);
-      if (length + 4 > this.maxFrameSize) return `frame of ${length + 4} bytes exceeds the maximum of ${this.maxFrameSize}`;
+      if (length + 4 > this.limits.maxFrameSize) return `frame of ${length + 4} bytes exceeds the maximum of ${this.limits.maxFrameSize}`;
       if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
       if (buf.length - at < length + 4) break;
       const type = buf[at + 4] as FrameType;
@@ -34,13 +44,10 @@ export class FrameReader {
       const bodyStart = headerStart + headerLen;
       const frameEnd = at + 4 + length;
       if (bodyStart > frameEnd) return `header block of ${headerLen} bytes overruns its frame`;
-      this.onFrame({
-        type,
-        flags: buf[at + 5],
-        stream,
-        header: decodeHeader(buf, headerStart, bodyStart),
-        body: buf.subarray(bodyStart, frameEnd),
-      });
+      if (headerLen > this.limits.maxHeaderBytes) return `header block of ${headerLen} bytes exceeds the maximum of ${this.limits.maxHeaderBytes}`;
+      const header = decodeHeader(buf, headerStart, bodyStart, this.limits.maxHeaderCount);
+      if (typeof header === "string") return `bad header block on stream ${stream}: ${header}`;
+      this.onFrame({ type, flags: buf[at + 5], stream, header, body: buf.subarray(bodyStart, frameEnd) });
       at = frameEnd;
     }
     if (at < buf.length) this.pending = at === 0 ? buf : buf.subarray(at);

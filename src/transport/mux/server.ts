@@ -7,19 +7,22 @@ import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { MicroHeader } from "../../metadata/headers.js";
-import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } from "../framing/frame.js";
+import { type Frame, FrameFlag, FRAME_PREFIX, FrameType, PREFACE } from "../framing/frame.js";
 import { FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader } from "../framing/header-block.js";
+import { encodeHeader, headerBound, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { joinHostPort } from "../tcp.js";
 import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
-import type { MuxLimits, MuxOptions, SniffedConnection } from "./mux.js";
+import type { MuxLimits, MuxOptions, SniffedConnection } from "./options.js";
+import { frameProblem } from "./protocol.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
 const SERVER_ID = ErrorId.server;
+/** How long a connection closed for a protocol error may take to deliver the error. */
+const LINGER_MS = 1_000;
 
 /** The server's state for one incoming call. The AbortSignal is made only if someone asks for it. */
 class ServerCall implements IncomingCall {
@@ -72,13 +75,24 @@ export class ServerConnection implements StreamOutput {
     this.writer = new FrameWriter((chunk) => {
       if (!this.dead) socket.write(chunk);
     });
-    this.reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
+    this.reader = new FrameReader(limits, (frame) => this.onFrame(frame));
     socket.on("data", this.onData);
     socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
     socket.on("close", () => this.close("closed by peer", "debug"));
   }
 
+  /** Bytes from the client. Whatever they hold, nothing thrown here may reach the process. */
   private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.read(chunk);
+    } catch (err) {
+      this.log.error("mux connection failed on its input", { remote: this.remote, err: err instanceof Error ? err.stack : String(err) });
+      this.close("internal error while reading its input", "debug");
+    }
+  };
+
+  private read(chunk: Buffer): void {
+    if (this.dead) return;
     let data = chunk;
     if (!this.sawPreface) {
       const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk;
@@ -98,8 +112,8 @@ export class ServerConnection implements StreamOutput {
       if (data.length === 0) return;
     }
     const problem = this.reader.push(data);
-    if (problem) this.close(problem, "warn");
-  };
+    if (problem) this.protocolError(problem);
+  }
   private pendingPreface: Buffer | undefined;
   private readonly listenOptions: ListenOptions;
   private handedOff: SniffedConnection | undefined;
@@ -133,6 +147,9 @@ export class ServerConnection implements StreamOutput {
   }
 
   private onFrame(frame: Frame): void {
+    if (this.dead) return;
+    const problem = frameProblem(frame, "client");
+    if (problem) return this.protocolError(problem);
     switch (frame.type) {
       case FrameType.Request:
         return this.onRequest(frame);
@@ -149,7 +166,7 @@ export class ServerConnection implements StreamOutput {
       case FrameType.Ping:
         return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
       default:
-        return; // Pong needs nothing; the others only flow server → client
+        return; // Pong needs nothing
     }
   }
 
@@ -158,7 +175,7 @@ export class ServerConnection implements StreamOutput {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: "server stopping" }), EMPTY);
       return;
     }
-    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.protocolError(`stream id ${frame.stream} reused while in flight`);
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote);
     this.calls.set(frame.stream, call);
@@ -187,25 +204,51 @@ export class ServerConnection implements StreamOutput {
     if (this.calls.get(stream) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(stream);
     if (this.dead) return;
-    const headerText = encodeHeader(response.header);
-    const size = frameSize(headerText, response.body);
-    if (size > this.maxFrameSize) {
-      const err = MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`);
-      this.log.warn("response too large", { remote: this.remote, size });
-      this.writer.push(FrameType.Response, stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+    if (FRAME_PREFIX + headerBound(response.header) + response.body.length <= this.maxFrameSize) {
+      if (!this.writer.pushHeader(FrameType.Response, stream, response.header, response.body, 0, this.limits.maxHeaderCount)) {
+        const problem = headerProblem(response.header, this.limits.maxHeaderCount);
+        this.log.warn("response header cannot be sent", { remote: this.remote, problem });
+        this.respondError(stream, MicroError.internal(SERVER_ID, `response not sent: ${problem}`));
+      }
     } else {
-      this.writer.push(FrameType.Response, stream, headerText, response.body);
+      const size = FRAME_PREFIX + Buffer.byteLength(encodeHeader(response.header)) + response.body.length;
+      this.log.warn("response too large", { remote: this.remote, size });
+      this.respondError(stream, MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
     }
     this.endIfIdle();
   }
 
-  private close(reason: string, level: "debug" | "warn"): void {
+  private respondError(stream: number, err: MicroError): void {
+    this.writer.push(FrameType.Response, stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+  }
+
+  /**
+   * The client broke the protocol: tell it why (a GoAway carrying the error, which a ts-micro
+   * client logs) and close the connection.
+   */
+  private protocolError(reason: string): void {
+    if (this.dead) return;
+    const err = new MicroError(ErrorId.transport, 400, `protocol error: ${reason}`);
+    this.writer.push(FrameType.GoAway, 0, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+    this.writer.flush();
+    this.close(`protocol error: ${reason}`, "warn", true);
+  }
+
+  /**
+   * Ends the connection and everything on it. `linger`: let what was written reach the client
+   * first (a protocol error's GoAway), for at most a second, since a peer that stopped reading
+   * would hold the socket open.
+   */
+  private close(reason: string, level: "debug" | "warn", linger = false): void {
     if (this.dead) return;
     this.dead = true;
     if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
     for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
     this.calls.clear();
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
-    this.socket.destroy();
+    if (!linger) return void this.socket.destroy();
+    this.socket.pause();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 }
