@@ -7,17 +7,23 @@
  */
 import net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { joinHostPort, listenTcp, splitHostPort } from "../tcp.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { MuxClientConnection } from "./client.js";
 import { type MuxLimits, muxLimits, type MuxOptions } from "./options.js";
-import { ServerConnection } from "./server.js";
+import { ServerConnection, type ServerContext } from "./server.js";
 
 export { joinHostPort, splitHostPort };
 export type { MuxOptions, SniffedConnection } from "./options.js";
 
 /** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
 const KEEPALIVE_MS = 15_000;
+
+/** How often a listener checks its connections' timeouts: a quarter of the shortest, within 10 ms .. 1 s. */
+function watchdogInterval(limits: MuxLimits): number {
+  return Math.min(1_000, Math.max(10, Math.min(limits.prefaceTimeout, limits.frameTimeout, limits.idleTimeout) / 4));
+}
 
 export class MuxTransport implements Transport {
   readonly name = "mux";
@@ -29,16 +35,44 @@ export class MuxTransport implements Transport {
     this.log = options.logger ?? logger();
   }
 
-  listen(address: string, options: ListenOptions): Promise<Listener> {
-    return listenTcp(
+  async listen(address: string, options: ListenOptions): Promise<Listener> {
+    const limits = this.limits;
+    const limitLog = new RateLimitedLog(this.log, limits.limitLogInterval);
+    const context: ServerContext = {
+      limits,
+      log: this.log,
+      limitLog,
+      partialFrames: { limit: limits.maxPartialFrameBytes, used: 0 },
+      listenOptions: options,
+      sniff: this.options.sniff,
+    };
+    const connections = new Set<ServerConnection>();
+    const forget = (conn: ServerConnection): void => void connections.delete(conn);
+    const listener = await listenTcp(
       address,
       (socket) => {
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        return new ServerConnection(socket, options, this.limits, this.log, this.options.sniff);
+        const conn = new ServerConnection(socket, context, forget);
+        connections.add(conn);
+        return conn;
       },
       this.log,
       "mux",
+      { maxConnections: limits.maxConnections, refused: (remote) => limitLog.warn("mux connection refused: connection limit reached", { remote, limit: limits.maxConnections }) },
     );
+    const watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const conn of connections) conn.check(now);
+    }, watchdogInterval(limits)).unref();
+    return {
+      address: listener.address,
+      // Connections finishing their calls after close() are still watched until they are gone.
+      close: () => listener.close().finally(() => clearInterval(watchdog)),
+      destroy: () => {
+        clearInterval(watchdog);
+        listener.destroy();
+      },
+    };
   }
 
   dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {

@@ -2,13 +2,18 @@
  * The server end of a mux connection: checks the preface (or hands the socket to a sniffer, e.g.
  * Go Micro's HTTP transport on the same port), then serves each request frame as a call and each
  * stream-opening request as a stream. Bad input closes this connection with a logged reason.
+ *
+ * Nothing a client does makes the connection hold more than its limits (see options.ts): a
+ * listener-wide watchdog (check) closes connections that stall in the preface or mid-frame and
+ * idle ones; replies a client does not read stop the reading of its requests, then close it.
  */
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { type Frame, FrameFlag, FRAME_PREFIX, FrameType, PREFACE } from "../framing/frame.js";
-import { FrameReader } from "../framing/frame-reader.js";
+import { type FrameBudget, FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerBound, headerProblem } from "../framing/header-block.js";
@@ -44,6 +49,18 @@ class ServerCall implements IncomingCall {
   }
 }
 
+/** What a listener's connections share. */
+export interface ServerContext {
+  readonly limits: MuxLimits;
+  readonly log: Logger;
+  /** Lines about limits and bad input: at most one per kind per interval. */
+  readonly limitLog: RateLimitedLog;
+  /** The listener's allowance for partly received frames. */
+  readonly partialFrames: FrameBudget;
+  readonly listenOptions: ListenOptions;
+  readonly sniff: MuxOptions["sniff"];
+}
+
 export class ServerConnection implements StreamOutput {
   private readonly calls = new IdTable<ServerCall>();
   private readonly streams = new IdTable<FramedStream>();
@@ -55,30 +72,88 @@ export class ServerConnection implements StreamOutput {
   private readonly writer: FrameWriter;
   private readonly reader: FrameReader;
   private readonly remote: string;
+  private readonly limits: MuxLimits;
+  private readonly log: Logger;
   private sawPreface = false;
+  private pendingPreface: Buffer | undefined;
+  private handedOff: SniffedConnection | undefined;
   private goneAway = false;
   private dead = false;
+  /** Reading paused until the client takes the replies queued for it. */
+  private paused = false;
+  // The watchdog's view (see check): what it saw last time, and since when.
+  private readonly openedAt = Date.now();
+  private framesSeen = 0;
+  private framesSeenAt = this.openedAt;
 
   constructor(
     private readonly socket: net.Socket,
-    options: ListenOptions,
-    private readonly limits: MuxLimits,
-    private readonly log: Logger,
-    private readonly sniff?: MuxOptions["sniff"],
+    private readonly context: ServerContext,
+    /** Called once the connection is closed. */
+    private readonly onClosed: (conn: ServerConnection) => void,
   ) {
-    this.listenOptions = options;
-    this.handler = options.handler;
-    this.streamHandler = options.streamHandler;
+    const { limits, listenOptions } = context;
+    this.limits = limits;
+    this.log = context.log;
+    this.handler = listenOptions.handler;
+    this.streamHandler = listenOptions.streamHandler;
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
-    this.writer = new FrameWriter((chunk) => {
-      if (!this.dead) socket.write(chunk);
-    });
-    this.reader = new FrameReader(limits, (frame) => this.onFrame(frame));
+    this.writer = new FrameWriter(this.write);
+    this.reader = new FrameReader(limits, (frame) => this.onFrame(frame), context.partialFrames);
     socket.on("data", this.onData);
     socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
     socket.on("close", () => this.close("closed by peer", "debug"));
+  }
+
+  /**
+   * Called by the listener every so often: closes the connection if it has been too long in
+   * the preface, in one frame, or idle. Time is read here, not per frame: the hot path only
+   * counts frames.
+   */
+  check(now: number): void {
+    if (this.dead || this.handedOff) return;
+    const limits = this.limits;
+    if (!this.sawPreface) {
+      if (now - this.openedAt > limits.prefaceTimeout) this.limitClose(`no mux preface within ${limits.prefaceTimeout} ms`, "preface timeout");
+      return;
+    }
+    if (this.reader.frames !== this.framesSeen) {
+      this.framesSeen = this.reader.frames;
+      this.framesSeenAt = now;
+      return;
+    }
+    const quiet = now - this.framesSeenAt;
+    if (this.reader.holding > 0) {
+      if (quiet > limits.frameTimeout && !this.paused) this.limitClose(`frame not completed within ${limits.frameTimeout} ms (${this.reader.holding} bytes received)`, "frame timeout");
+    } else if (quiet > limits.idleTimeout && this.calls.size === 0 && this.streams.size === 0) {
+      this.context.limitLog.debug("closing idle mux connection", { remote: this.remote, idleTimeout: limits.idleTimeout });
+      this.goAway();
+    }
+  }
+
+  /** Writes replies, and stops reading requests while the client is not taking them. */
+  private readonly write = (chunk: Buffer): void => {
+    if (this.dead) return;
+    const socket = this.socket;
+    socket.write(chunk);
+    if (socket.writableLength > this.limits.pauseReadingAt) this.backOff();
+  };
+
+  private backOff(): void {
+    const queued = this.socket.writableLength;
+    if (queued > this.limits.maxReplyBuffer) {
+      return this.limitClose(`client not reading its replies: ${queued} bytes queued (limit ${this.limits.maxReplyBuffer})`, "reply buffer limit");
+    }
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    this.context.limitLog.debug("mux connection paused: replies not drained", { remote: this.remote, queued });
+    this.socket.once("drain", () => {
+      this.paused = false;
+      if (!this.dead) this.socket.resume();
+    });
   }
 
   /** Bytes from the client. Whatever they hold, nothing thrown here may reach the process. */
@@ -95,7 +170,7 @@ export class ServerConnection implements StreamOutput {
     if (this.dead) return;
     let data = chunk;
     if (!this.sawPreface) {
-      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk;
+      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk; // < 8 bytes held
       if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) {
         this.pendingPreface = head; // wait for the rest of the preface
         return;
@@ -103,7 +178,7 @@ export class ServerConnection implements StreamOutput {
       this.pendingPreface = undefined;
       if (!head.subarray(0, PREFACE.length).equals(PREFACE)) {
         this.socket.off("data", this.onData);
-        this.handedOff = this.sniff?.(this.socket, head, this.listenOptions);
+        this.handedOff = this.context.sniff?.(this.socket, head, this.context.listenOptions);
         if (this.handedOff) return;
         return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
       }
@@ -114,9 +189,6 @@ export class ServerConnection implements StreamOutput {
     const problem = this.reader.push(data);
     if (problem) this.protocolError(problem);
   }
-  private pendingPreface: Buffer | undefined;
-  private readonly listenOptions: ListenOptions;
-  private handedOff: SniffedConnection | undefined;
 
   goAway(): void {
     if (this.handedOff) return this.handedOff.goAway();
@@ -176,6 +248,12 @@ export class ServerConnection implements StreamOutput {
       return;
     }
     if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.protocolError(`stream id ${frame.stream} reused while in flight`);
+    if (this.calls.size + this.streams.size >= this.limits.maxCallsPerConnection) {
+      const limit = this.limits.maxCallsPerConnection;
+      this.context.limitLog.warn("mux call refused: calls per connection limit reached", { remote: this.remote, limit });
+      this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: `more than ${limit} calls in flight on this connection` }), EMPTY);
+      return;
+    }
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote);
     this.calls.set(frame.stream, call);
@@ -234,15 +312,22 @@ export class ServerConnection implements StreamOutput {
     this.close(`protocol error: ${reason}`, "warn", true);
   }
 
+  /** A limit was hit: close, with one log line per `kind` per interval. */
+  private limitClose(reason: string, kind: string): void {
+    this.close(reason, "warn", false, kind);
+  }
+
   /**
    * Ends the connection and everything on it. `linger`: let what was written reach the client
    * first (a protocol error's GoAway), for at most a second, since a peer that stopped reading
    * would hold the socket open.
    */
-  private close(reason: string, level: "debug" | "warn", linger = false): void {
+  private close(reason: string, level: "debug" | "warn", linger = false, kind = reason): void {
     if (this.dead) return;
     this.dead = true;
-    if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
+    this.reader.release();
+    this.onClosed(this);
+    if (level === "warn") this.context.limitLog.warn("closing mux connection", { remote: this.remote, reason }, kind);
     for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
     this.calls.clear();
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
