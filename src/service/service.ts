@@ -29,7 +29,11 @@ export interface ServiceOptions {
   version?: string;
   /** Node metadata published in the registry (`MICRO_SERVER_METADATA=a=1,b=2`). */
   metadata?: Record<string, string>;
-  /** Listen address, `host:port` (default `:0`, any port; `MICRO_SERVER_ADDRESS`). */
+  /**
+   * Listen address, `host:port` (default `:0`, any port; `MICRO_SERVER_ADDRESS`). Without a host
+   * the node listens only on the host it advertises; `0.0.0.0:port` or `[::]:port` listens on
+   * every interface.
+   */
   address?: string;
   /** Address to publish instead of the listen address (`MICRO_SERVER_ADVERTISE`). */
   advertise?: string;
@@ -147,7 +151,7 @@ export class Service {
     this.state = "starting";
     await runHooks(this.options.beforeStart);
     await this.broker.connect();
-    this.listener = await this.transport.listen(this.options.address, { handler: this.server.serve, streamHandler: this.server.serveStream });
+    this.listener = await this.transport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     await this.register();
     this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
@@ -236,6 +240,28 @@ export class Service {
   }
 
   /**
+   * The configured listen address, with an empty host replaced by the host peers are told to use:
+   * a port is not opened on every interface unless asked for with 0.0.0.0 or ::. An advertised
+   * host that is not this machine's (behind NAT) leaves the host empty.
+   */
+  private listenAddress(): string {
+    const address = this.options.address;
+    if (!address.includes(":")) return address;
+    const { host, port } = splitHostPort(address);
+    if (host) return address;
+    if (!this.options.advertise) return joinHostPort(this.reachableHost(), port);
+    const advertised = splitHostPort(this.options.advertise).host;
+    const local = Object.values(os.networkInterfaces()).some((addresses) => addresses?.some((a) => a.address === advertised));
+    return local ? joinHostPort(advertised, port) : address;
+  }
+
+  /** A host-local registry only has peers on this host; otherwise a private address. */
+  private reachableHost(): string {
+    const hostLocal = this.registry.name === "local" || this.registry.name === "memory";
+    return hostLocal ? "127.0.0.1" : privateAddress();
+  }
+
+  /**
    * A wildcard listen host is replaced by an address peers can reach. An address that is not
    * `host:port` (the NATS transport's subject) is the only way to reach the node: published as is.
    */
@@ -244,9 +270,7 @@ export class Service {
     if (this.options.advertise) return this.options.advertise;
     const { host, port } = splitHostPort(bound);
     if (host && host !== "0.0.0.0" && host !== "::") return bound;
-    // A host-local registry only has peers on this host; otherwise publish a private address.
-    const hostLocal = this.registry.name === "local" || this.registry.name === "memory";
-    return joinHostPort(hostLocal ? "127.0.0.1" : privateAddress(), port);
+    return joinHostPort(this.reachableHost(), port);
   }
 }
 

@@ -101,7 +101,8 @@ function link(peer: () => FramedStream | undefined): StreamOutput {
   return {
     maxMessageSize: Infinity,
     frame(type: FrameType, stream: number, headerText: string, body: Uint8Array) {
-      const frame = { type, flags: 0, stream, header: decodeHeader(Buffer.from(headerText)), body: Buffer.from(body) };
+      // FramedStream sends only valid header blocks: this decodes to a Header.
+      const frame = { type, flags: 0, stream, header: decodeHeader(Buffer.from(headerText)) as Header, body: Buffer.from(body) };
       queueMicrotask(() => peer()?.onFrame(frame));
     },
     streamClosed() {},

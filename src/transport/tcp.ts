@@ -13,11 +13,19 @@ export interface ServedConnection {
   destroy(): void;
 }
 
+/** How many connections a listener takes, and who hears of the ones it refuses. */
+export interface ConnectionCap {
+  maxConnections: number;
+  /** A connection over the cap was accepted and closed at once. */
+  refused(remote: string): void;
+}
+
 /**
  * Listens on `address` (`host:port`; an empty host means every interface, port 0 any port) and
- * hands each socket to `serve`.
+ * hands each socket to `serve`. With a `cap`, connections beyond it are closed as they arrive:
+ * running out of file descriptors would otherwise fail every call, including outgoing ones.
  */
-export async function listenTcp(address: string, serve: (socket: net.Socket) => ServedConnection | undefined, log: Logger, label: string): Promise<Listener> {
+export async function listenTcp(address: string, serve: (socket: net.Socket) => ServedConnection | undefined, log: Logger, label: string, cap?: ConnectionCap): Promise<Listener> {
   const { host, port } = splitHostPort(address);
   const connections = new Set<ServedConnection>();
   const server = net.createServer({ noDelay: true }, (socket) => {
@@ -26,6 +34,10 @@ export async function listenTcp(address: string, serve: (socket: net.Socket) => 
     connections.add(conn);
     socket.once("close", () => connections.delete(conn));
   });
+  if (cap) {
+    server.maxConnections = cap.maxConnections;
+    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => cap.refused(joinHostPort(peer?.remoteAddress ?? "?", peer?.remotePort ?? 0)));
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: host || undefined, port }, () => {

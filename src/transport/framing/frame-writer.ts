@@ -1,7 +1,7 @@
 /** Writes frames onto a byte stream (see frame.ts for the layout), many per socket write. */
-import type { Header, Message } from "../transport.js";
+import type { Header } from "../transport.js";
 import { FRAME_PREFIX, type FrameType } from "./frame.js";
-import { encodeHeader, headerBound, writeHeader } from "./header-block.js";
+import { DEFAULT_MAX_HEADER_COUNT, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
 
 /**
  * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
@@ -43,10 +43,14 @@ export class FrameWriter {
   /**
    * Like push, but writes the header block straight from the header object, without building
    * its text first: the client's request path, where a string per call was most of the garbage.
+   * Returns false, writing nothing, when the header cannot be sent (see writeHeader).
    */
-  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0): void {
+  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0, maxHeaderCount = DEFAULT_MAX_HEADER_COUNT): boolean {
     this.reserve(FRAME_PREFIX + headerBound(header) + body.length);
-    this.finish(type, stream, flags, writeHeader(this.slab, this.end + FRAME_PREFIX, header), body);
+    const headerEnd = writeHeader(this.slab, this.end + FRAME_PREFIX, header, maxHeaderCount);
+    if (headerEnd === UNSENDABLE) return false;
+    this.finish(type, stream, flags, headerEnd, body);
+    return true;
   }
 
   /** Fills in the prefix of the frame whose header block ends at `headerEnd`, then copies the body. */
@@ -68,9 +72,6 @@ export class FrameWriter {
     }
   }
 
-  pushMessage(type: FrameType, stream: number, message: Message, flags = 0): void {
-    this.push(type, stream, encodeHeader(message.header), message.body, flags);
-  }
 
   readonly flush = (): void => {
     this.scheduled = false;

@@ -8,7 +8,7 @@ import { ErrorId, MicroError } from "../../errors/errors.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import type { Message } from "../transport.js";
 import { type Frame, FrameType } from "./frame.js";
-import { encodeHeader } from "./header-block.js";
+import { encodeHeader, headerProblem } from "./header-block.js";
 import { StreamBase } from "./stream-base.js";
 
 export const DEFAULT_STREAM_WINDOW = 1024 * 1024;
@@ -30,6 +30,9 @@ export interface StreamOutput {
 
 const EMPTY = new Uint8Array(0);
 const ID = ErrorId.transport;
+
+/** An error text as a header value: NUL, CR and LF would break the header block (see header-block.ts). */
+const headerSafe = (text: string): string => text.replace(/[\0\r\n]/g, " ");
 
 interface CreditWaiter {
   resolve(): void;
@@ -54,6 +57,8 @@ export class FramedStream extends StreamBase {
   async send(message: Message): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.localEnded) throw new MicroError(ID, 500, "send after the stream's sending side ended");
+    const problem = headerProblem(message.header);
+    if (problem) throw new MicroError(ID, 400, `stream message not sent: ${problem}`);
     const headerText = encodeHeader(message.header);
     const bytes = Buffer.byteLength(headerText) + message.body.length;
     if (bytes > this.output.maxMessageSize) {
@@ -85,11 +90,11 @@ export class FramedStream extends StreamBase {
   }
 
   protected sendEnd(error: string | undefined): void {
-    this.output.frame(FrameType.End, this.id, error === undefined ? "" : encodeHeader({ [MicroHeader.Error]: error }), EMPTY);
+    this.output.frame(FrameType.End, this.id, error === undefined ? "" : encodeHeader({ [MicroHeader.Error]: headerSafe(error) }), EMPTY);
   }
 
   protected sendCancel(err: MicroError): void {
-    this.output.frame(FrameType.Cancel, this.id, encodeHeader({ [MicroHeader.Error]: err.detail }), EMPTY);
+    this.output.frame(FrameType.Cancel, this.id, encodeHeader({ [MicroHeader.Error]: headerSafe(err.detail) }), EMPTY);
   }
 
   protected onQueued(message: Message): void {

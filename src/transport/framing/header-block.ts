@@ -1,8 +1,40 @@
 /**
- * The header block of a frame: UTF-8 "key\0value\0key\0value". Header names and values never
- * contain NUL (nor CR or LF, which other transports would carry them in).
+ * The header block of a frame: UTF-8 "key\0value\0key\0value". Names are non-empty and unique;
+ * names and values never contain NUL, CR or LF. NUL is the separator, so a value holding one
+ * would smuggle extra headers (`"hi\0Micro-Endpoint\0Other.Method"` would call another endpoint);
+ * CR and LF would do the same on the HTTP transport. Senders refuse such headers (writeHeader,
+ * headerProblem) and receivers refuse blocks that break these rules (decodeHeader).
  */
 import type { Header } from "../transport.js";
+
+/** Headers a block may hold, unless a transport is configured otherwise. */
+export const DEFAULT_MAX_HEADER_COUNT = 128;
+/** Bytes a header block may take, unless a transport is configured otherwise. */
+export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+
+/** Why a header block or a header object cannot be used; the caller closes or refuses. */
+export type HeaderProblem = string;
+
+const UNSAFE = /[\0\r\n]/;
+
+/**
+ * Why `header` cannot be sent in a header block (an empty name, NUL/CR/LF in a name or value,
+ * more than `maxCount` headers), or undefined. For paths that build the block's text with
+ * encodeHeader; writeHeader checks as it writes.
+ */
+export function headerProblem(header: Header, maxCount = DEFAULT_MAX_HEADER_COUNT): HeaderProblem | undefined {
+  let count = 0;
+  for (const key in header) {
+    if (++count > maxCount) return `more than ${maxCount} headers`;
+    if (key.length === 0) return "a header with an empty name";
+    if (UNSAFE.test(key) || UNSAFE.test(header[key])) return unsafeField(key);
+  }
+  return undefined;
+}
+
+function unsafeField(key: string): HeaderProblem {
+  return `header ${JSON.stringify(key)} contains NUL, CR or LF in its name or value, which cannot be sent`;
+}
 
 const EMPTY_HEADER = "";
 
@@ -15,14 +47,16 @@ export function encodeHeader(header: Header): string {
 }
 
 /**
- * Decodes the header block in `buf` from `start` to `end`. Straight from the frame's bytes, with
- * names and repeated values taken from a small cache: splitting a decoded block made a dozen
- * strings per call, most of a server's garbage per request.
+ * Decodes the header block in `buf` from `start` to `end`, or says why it is not a valid block
+ * (see the rules above; at most `maxCount` headers). Straight from the frame's bytes, with names
+ * and repeated values taken from a small cache: splitting a decoded block made a dozen strings
+ * per call, most of a server's garbage per request.
  */
-export function decodeHeader(buf: Buffer, start = 0, end = buf.length): Header {
+export function decodeHeader(buf: Buffer, start = 0, end = buf.length, maxCount = DEFAULT_MAX_HEADER_COUNT): Header | HeaderProblem {
   const header: Header = {};
   if (start >= end) return header;
   let key: string | undefined;
+  let count = 0;
   let from = start;
   let hash = FNV_OFFSET;
   let ascii = true;
@@ -31,11 +65,17 @@ export function decodeHeader(buf: Buffer, start = 0, end = buf.length): Header {
     if (byte !== 0) {
       hash = Math.imul(hash ^ byte, FNV_PRIME);
       if (byte >= 0x80) ascii = false;
+      else if (byte === 0x0a || byte === 0x0d) return "a header name or value contains CR or LF";
       continue;
     }
     const text = ascii ? headerText(buf, from, i, hash) : buf.toString("utf8", from, i);
-    if (key === undefined) key = text;
-    else {
+    if (key === undefined) {
+      if (text.length === 0) return "a header with an empty name";
+      if (++count > maxCount) return `more than ${maxCount} headers`;
+      key = text;
+    } else {
+      // Names are unique in a block a sender encoded from an object: a repeat was smuggled in.
+      if (Object.hasOwn(header, key)) return `header ${JSON.stringify(key)} appears twice`;
       header[key] = text;
       key = undefined;
     }
@@ -43,6 +83,7 @@ export function decodeHeader(buf: Buffer, start = 0, end = buf.length): Header {
     hash = FNV_OFFSET;
     ascii = true;
   }
+  if (key !== undefined) return `header ${JSON.stringify(key)} has no value`;
   return header;
 }
 
@@ -80,19 +121,26 @@ export function headerBound(header: Header): number {
   return units * 3;
 }
 
+/** writeHeader's answer for a header that cannot be sent (see headerProblem for why). */
+export const UNSENDABLE = -1;
+
 /**
- * Writes a header block into `buf` at `at` and returns where it ends. Header names and values
- * are nearly always ASCII, copied by a byte loop; any other string is encoded by Buffer.write.
- * The caller has reserved headerBound(header) bytes.
+ * Writes a header block into `buf` at `at` and returns where it ends, or UNSENDABLE when a name
+ * is empty, a name or value holds NUL, CR or LF, or there are more than `maxCount` headers (what
+ * was written is then garbage the caller discards). Header names and values are nearly always
+ * ASCII, copied by a byte loop that also spots the forbidden bytes; any other string is encoded
+ * by Buffer.write. The caller has reserved headerBound(header) bytes.
  */
-export function writeHeader(buf: Buffer, at: number, header: Header): number {
-  let first = true;
+export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = DEFAULT_MAX_HEADER_COUNT): number {
+  let count = 0;
   for (const key in header) {
-    if (!first) buf[at++] = 0;
-    first = false;
+    if (count > 0) buf[at++] = 0;
+    if (++count > maxCount || key.length === 0) return UNSENDABLE;
     at = writeText(buf, at, key);
+    if (at < 0) return UNSENDABLE;
     buf[at++] = 0;
     at = writeText(buf, at, header[key]);
+    if (at < 0) return UNSENDABLE;
   }
   return at;
 }
@@ -101,7 +149,8 @@ function writeText(buf: Buffer, at: number, text: string): number {
   const length = text.length;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (code >= 0x80) return at + buf.write(text, at, "utf8");
+    if (code >= 0x80) return UNSAFE.test(text) ? UNSENDABLE : at + buf.write(text, at, "utf8");
+    if (code < 0x20 && (code === 0 || code === 0x0a || code === 0x0d)) return UNSENDABLE;
     buf[at + i] = code;
   }
   return at + length;

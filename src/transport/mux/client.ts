@@ -10,11 +10,12 @@ import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } fr
 import { FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader, headerBound } from "../framing/header-block.js";
+import { encodeHeader, headerBound, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import type { MuxLimits } from "./mux.js";
+import type { MuxLimits } from "./options.js";
+import { frameProblem } from "./protocol.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
@@ -41,10 +42,16 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.writer = new FrameWriter((chunk) => socket.write(chunk));
     socket.write(PREFACE);
-    const reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
+    const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
     socket.on("data", (chunk: Buffer) => {
-      const problem = reader.push(chunk);
-      if (problem) this.fail(`bad frame from ${address}: ${problem}`);
+      if (this.dead) return;
+      try {
+        const problem = reader.push(chunk);
+        if (problem) this.protocolError(problem);
+      } catch (err) {
+        this.log.error("mux connection failed on its input", { address, err: err instanceof Error ? err.stack : String(err) });
+        this.fail(`internal error reading from ${address}`);
+      }
     });
     socket.on("error", (err) => this.fail(`connection to ${address} failed: ${err.message}`));
     socket.on("close", () => this.fail(`connection to ${address} closed`));
@@ -65,9 +72,12 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
+    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream, this.limits.maxHeaderCount)) {
+      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits.maxHeaderCount)}`, 400);
+      return stream;
+    }
     this.streams.set(id, stream);
     stream.follow(options);
-    this.writer.pushMessage(FrameType.Request, id, request, FrameFlag.Stream);
     return stream;
   }
 
@@ -96,7 +106,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(stream, options, resolve, reject);
       if (refused) return reject(refused);
-      this.writer.pushHeader(FrameType.Request, stream, request.header, request.body);
+      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, 0, this.limits.maxHeaderCount)) return;
+      this.calls.settle(stream);
+      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits.maxHeaderCount)}`));
     });
   }
 
@@ -138,6 +150,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   }
 
   private onFrame(frame: Frame): void {
+    if (this.dead) return;
+    const problem = frameProblem(frame, "server");
+    if (problem) return this.protocolError(problem);
     switch (frame.type) {
       case FrameType.Response:
         this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
@@ -147,6 +162,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         this.streams.get(frame.stream)?.lost(`${this.address} refused the stream: ${frame.header[MicroHeader.Error] ?? "server stopping"}`);
         break;
       case FrameType.GoAway:
+        // With an error, the server is closing the connection over a protocol error of ours.
+        if (frame.header[MicroHeader.Error] !== undefined) return this.protocolError(`${this.address} closed the connection: ${frame.header[MicroHeader.Error]}`);
         this.goingAway = true;
         this.endIfIdle();
         break;
@@ -166,6 +183,11 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       default:
         break;
     }
+  }
+
+  private protocolError(reason: string): void {
+    this.log.warn("closing mux connection", { address: this.address, reason: `protocol error: ${reason}` });
+    this.fail(`protocol error on the connection to ${this.address}: ${reason}`);
   }
 
   private fail(reason: string): void {

@@ -1,76 +1,83 @@
 /**
  * `mux`, the default transport: one TCP connection carries any number of concurrent calls as
- * length-prefixed frames (see framing/frame.ts), written in batches. The client end is
- * client.ts, the server end server.ts. Garbage or oversize input closes only
- * the connection it arrived on, with a logged reason.
+ * length-prefixed frames (see framing/frame.ts), written in batches. The client end of a
+ * connection is client.ts, the server end server.ts, the rules each end checks protocol.ts and
+ * the options options.ts. Garbage or oversize input closes only the connection it arrived on,
+ * with a logged reason.
  */
 import net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
-import { DEFAULT_MAX_FRAME_SIZE } from "../framing/frame.js";
-import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
-import { joinHostPort, listenTcp, type ServedConnection, splitHostPort } from "../tcp.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
+import { joinHostPort, listenTcp, splitHostPort } from "../tcp.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { MuxClientConnection } from "./client.js";
-import { ServerConnection } from "./server.js";
+import { type MuxLimits, muxLimits, type MuxOptions } from "./options.js";
+import { ServerConnection, type ServerContext } from "./server.js";
 
 export { joinHostPort, splitHostPort };
+export type { MuxOptions, SniffedConnection } from "./options.js";
 
-export interface MuxOptions {
-  /** Largest frame accepted or sent, in bytes (default 4 MiB). */
-  maxFrameSize?: number;
-  /** Bytes of stream messages a receiver may have unread, per stream and direction (default 1 MiB). */
-  streamWindow?: number;
-  /** Milliseconds to wait for a TCP connection (default 5 s). */
-  dialTimeout?: number;
-  /**
-   * After a call times out, the client pings the connection; no answer within this many ms means
-   * the peer is gone (e.g. a network partition, where no reset ever arrives) and the connection
-   * is dropped so later calls go elsewhere (default 2 s).
-   */
-  probeTimeout?: number;
-  logger?: Logger;
-  /**
-   * Called with a connection whose first bytes are not the mux preface. Returns the connection
-   * when it took the socket over (the HTTP transport uses this to answer Go Micro clients on the
-   * same port); the listener then stops and drops it through that handle.
-   */
-  sniff?: (socket: net.Socket, firstBytes: Buffer, options: ListenOptions) => SniffedConnection | undefined;
+/** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
+const KEEPALIVE_MS = 15_000;
+
+/** How often a listener checks its connections' timeouts: a quarter of the shortest, within 10 ms .. 1 s. */
+function watchdogInterval(limits: MuxLimits): number {
+  return Math.min(1_000, Math.max(10, Math.min(limits.prefaceTimeout, limits.frameTimeout, limits.idleTimeout) / 4));
 }
-
-/** A connection on a mux port served by something else (see MuxOptions.sniff). */
-export type SniffedConnection = ServedConnection;
 
 export class MuxTransport implements Transport {
   readonly name = "mux";
-  readonly maxFrameSize: number;
-  readonly streamWindow: number;
-  readonly probeTimeout: number;
-  private readonly dialTimeout: number;
+  readonly limits: MuxLimits;
   private readonly log: Logger;
 
   constructor(private readonly options: MuxOptions = {}) {
-    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
-    this.dialTimeout = options.dialTimeout ?? 5_000;
-    this.probeTimeout = options.probeTimeout ?? 2_000;
+    this.limits = muxLimits(options);
     this.log = options.logger ?? logger();
   }
 
-  listen(address: string, options: ListenOptions): Promise<Listener> {
-    return listenTcp(
+  async listen(address: string, options: ListenOptions): Promise<Listener> {
+    const limits = this.limits;
+    const limitLog = new RateLimitedLog(this.log, limits.limitLogInterval);
+    const context: ServerContext = {
+      limits,
+      log: this.log,
+      limitLog,
+      partialFrames: { limit: limits.maxPartialFrameBytes, used: 0 },
+      listenOptions: options,
+      sniff: this.options.sniff,
+    };
+    const connections = new Set<ServerConnection>();
+    const forget = (conn: ServerConnection): void => void connections.delete(conn);
+    const listener = await listenTcp(
       address,
       (socket) => {
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        return new ServerConnection(socket, options, this, this.log, this.options.sniff);
+        const conn = new ServerConnection(socket, context, forget);
+        connections.add(conn);
+        return conn;
       },
       this.log,
       "mux",
+      { maxConnections: limits.maxConnections, refused: (remote) => limitLog.warn("mux connection refused: connection limit reached", { remote, limit: limits.maxConnections }) },
     );
+    const watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const conn of connections) conn.check(now);
+    }, watchdogInterval(limits)).unref();
+    return {
+      address: listener.address,
+      // Connections finishing their calls after close() are still watched until they are gone.
+      close: () => listener.close().finally(() => clearInterval(watchdog)),
+      destroy: () => {
+        clearInterval(watchdog);
+        listener.destroy();
+      },
+    };
   }
 
   dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
     const { host, port } = splitHostPort(address);
-    const timeout = options.timeout ?? this.dialTimeout;
+    const timeout = options.timeout ?? this.limits.dialTimeout;
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: host || "127.0.0.1", port, noDelay: true });
       const timer = setTimeout(() => {
@@ -85,19 +92,8 @@ export class MuxTransport implements Transport {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        resolve(new MuxClientConnection(socket, address, this, this.log));
+        resolve(new MuxClientConnection(socket, address, this.limits, this.log));
       });
     });
   }
 }
-
-/** Limits shared by both ends of a mux connection. */
-export interface MuxLimits {
-  readonly maxFrameSize: number;
-  readonly streamWindow: number;
-  readonly probeTimeout: number;
-}
-
-/** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
-const KEEPALIVE_MS = 15_000;
-

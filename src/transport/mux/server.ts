@@ -2,24 +2,32 @@
  * The server end of a mux connection: checks the preface (or hands the socket to a sniffer, e.g.
  * Go Micro's HTTP transport on the same port), then serves each request frame as a call and each
  * stream-opening request as a stream. Bad input closes this connection with a logged reason.
+ *
+ * Nothing a client does makes the connection hold more than its limits (see options.ts): a
+ * listener-wide watchdog (check) closes connections that stall in the preface or mid-frame and
+ * idle ones; replies a client does not read stop the reading of its requests, then close it.
  */
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
-import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } from "../framing/frame.js";
-import { FrameReader } from "../framing/frame-reader.js";
+import { type Frame, FrameFlag, FRAME_PREFIX, FrameType, PREFACE } from "../framing/frame.js";
+import { type FrameBudget, FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader } from "../framing/header-block.js";
+import { encodeHeader, headerBound, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { joinHostPort } from "../tcp.js";
 import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
-import type { MuxLimits, MuxOptions, SniffedConnection } from "./mux.js";
+import type { MuxLimits, MuxOptions, SniffedConnection } from "./options.js";
+import { frameProblem } from "./protocol.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
 const SERVER_ID = ErrorId.server;
+/** How long a connection closed for a protocol error may take to deliver the error. */
+const LINGER_MS = 1_000;
 
 /** The server's state for one incoming call. The AbortSignal is made only if someone asks for it. */
 class ServerCall implements IncomingCall {
@@ -41,6 +49,18 @@ class ServerCall implements IncomingCall {
   }
 }
 
+/** What a listener's connections share. */
+export interface ServerContext {
+  readonly limits: MuxLimits;
+  readonly log: Logger;
+  /** Lines about limits and bad input: at most one per kind per interval. */
+  readonly limitLog: RateLimitedLog;
+  /** The listener's allowance for partly received frames. */
+  readonly partialFrames: FrameBudget;
+  readonly listenOptions: ListenOptions;
+  readonly sniff: MuxOptions["sniff"];
+}
+
 export class ServerConnection implements StreamOutput {
   private readonly calls = new IdTable<ServerCall>();
   private readonly streams = new IdTable<FramedStream>();
@@ -52,36 +72,105 @@ export class ServerConnection implements StreamOutput {
   private readonly writer: FrameWriter;
   private readonly reader: FrameReader;
   private readonly remote: string;
+  private readonly limits: MuxLimits;
+  private readonly log: Logger;
   private sawPreface = false;
+  private pendingPreface: Buffer | undefined;
+  private handedOff: SniffedConnection | undefined;
   private goneAway = false;
   private dead = false;
+  /** Reading paused until the client takes the replies queued for it. */
+  private paused = false;
+  // The watchdog's view (see check): what it saw last time, and since when.
+  private readonly openedAt = Date.now();
+  private framesSeen = 0;
+  private framesSeenAt = this.openedAt;
 
   constructor(
     private readonly socket: net.Socket,
-    options: ListenOptions,
-    private readonly limits: MuxLimits,
-    private readonly log: Logger,
-    private readonly sniff?: MuxOptions["sniff"],
+    private readonly context: ServerContext,
+    /** Called once the connection is closed. */
+    private readonly onClosed: (conn: ServerConnection) => void,
   ) {
-    this.listenOptions = options;
-    this.handler = options.handler;
-    this.streamHandler = options.streamHandler;
+    const { limits, listenOptions } = context;
+    this.limits = limits;
+    this.log = context.log;
+    this.handler = listenOptions.handler;
+    this.streamHandler = listenOptions.streamHandler;
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
-    this.writer = new FrameWriter((chunk) => {
-      if (!this.dead) socket.write(chunk);
-    });
-    this.reader = new FrameReader(this.maxFrameSize, (frame) => this.onFrame(frame));
+    this.writer = new FrameWriter(this.write);
+    this.reader = new FrameReader(limits, (frame) => this.onFrame(frame), context.partialFrames);
     socket.on("data", this.onData);
     socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
     socket.on("close", () => this.close("closed by peer", "debug"));
   }
 
+  /**
+   * Called by the listener every so often: closes the connection if it has been too long in
+   * the preface, in one frame, or idle. Time is read here, not per frame: the hot path only
+   * counts frames.
+   */
+  check(now: number): void {
+    if (this.dead || this.handedOff) return;
+    const limits = this.limits;
+    if (!this.sawPreface) {
+      if (now - this.openedAt > limits.prefaceTimeout) this.limitClose(`no mux preface within ${limits.prefaceTimeout} ms`, "preface timeout");
+      return;
+    }
+    if (this.reader.frames !== this.framesSeen) {
+      this.framesSeen = this.reader.frames;
+      this.framesSeenAt = now;
+      return;
+    }
+    const quiet = now - this.framesSeenAt;
+    if (this.reader.holding > 0) {
+      if (quiet > limits.frameTimeout && !this.paused) this.limitClose(`frame not completed within ${limits.frameTimeout} ms (${this.reader.holding} bytes received)`, "frame timeout");
+    } else if (quiet > limits.idleTimeout && this.calls.size === 0 && this.streams.size === 0) {
+      this.context.limitLog.debug("closing idle mux connection", { remote: this.remote, idleTimeout: limits.idleTimeout });
+      this.goAway();
+    }
+  }
+
+  /** Writes replies, and stops reading requests while the client is not taking them. */
+  private readonly write = (chunk: Buffer): void => {
+    if (this.dead) return;
+    const socket = this.socket;
+    socket.write(chunk);
+    if (socket.writableLength > this.limits.pauseReadingAt) this.backOff();
+  };
+
+  private backOff(): void {
+    const queued = this.socket.writableLength;
+    if (queued > this.limits.maxReplyBuffer) {
+      return this.limitClose(`client not reading its replies: ${queued} bytes queued (limit ${this.limits.maxReplyBuffer})`, "reply buffer limit");
+    }
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    this.context.limitLog.debug("mux connection paused: replies not drained", { remote: this.remote, queued });
+    this.socket.once("drain", () => {
+      this.paused = false;
+      if (!this.dead) this.socket.resume();
+    });
+  }
+
+  /** Bytes from the client. Whatever they hold, nothing thrown here may reach the process. */
   private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.read(chunk);
+    } catch (err) {
+      this.log.error("mux connection failed on its input", { remote: this.remote, err: err instanceof Error ? err.stack : String(err) });
+      this.close("internal error while reading its input", "debug");
+    }
+  };
+
+  private read(chunk: Buffer): void {
+    if (this.dead) return;
     let data = chunk;
     if (!this.sawPreface) {
-      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk;
+      const head = this.pendingPreface ? Buffer.concat([this.pendingPreface, chunk]) : chunk; // < 8 bytes held
       if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) {
         this.pendingPreface = head; // wait for the rest of the preface
         return;
@@ -89,7 +178,7 @@ export class ServerConnection implements StreamOutput {
       this.pendingPreface = undefined;
       if (!head.subarray(0, PREFACE.length).equals(PREFACE)) {
         this.socket.off("data", this.onData);
-        this.handedOff = this.sniff?.(this.socket, head, this.listenOptions);
+        this.handedOff = this.context.sniff?.(this.socket, head, this.context.listenOptions);
         if (this.handedOff) return;
         return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
       }
@@ -98,11 +187,8 @@ export class ServerConnection implements StreamOutput {
       if (data.length === 0) return;
     }
     const problem = this.reader.push(data);
-    if (problem) this.close(problem, "warn");
-  };
-  private pendingPreface: Buffer | undefined;
-  private readonly listenOptions: ListenOptions;
-  private handedOff: SniffedConnection | undefined;
+    if (problem) this.protocolError(problem);
+  }
 
   goAway(): void {
     if (this.handedOff) return this.handedOff.goAway();
@@ -133,6 +219,9 @@ export class ServerConnection implements StreamOutput {
   }
 
   private onFrame(frame: Frame): void {
+    if (this.dead) return;
+    const problem = frameProblem(frame, "client");
+    if (problem) return this.protocolError(problem);
     switch (frame.type) {
       case FrameType.Request:
         return this.onRequest(frame);
@@ -149,7 +238,7 @@ export class ServerConnection implements StreamOutput {
       case FrameType.Ping:
         return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
       default:
-        return; // Pong needs nothing; the others only flow server → client
+        return; // Pong needs nothing
     }
   }
 
@@ -158,7 +247,13 @@ export class ServerConnection implements StreamOutput {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: "server stopping" }), EMPTY);
       return;
     }
-    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.close(`stream id ${frame.stream} reused while in flight`, "warn");
+    if (this.calls.has(frame.stream) || this.streams.has(frame.stream)) return this.protocolError(`stream id ${frame.stream} reused while in flight`);
+    if (this.calls.size + this.streams.size >= this.limits.maxCallsPerConnection) {
+      const limit = this.limits.maxCallsPerConnection;
+      this.context.limitLog.warn("mux call refused: calls per connection limit reached", { remote: this.remote, limit });
+      this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: `more than ${limit} calls in flight on this connection` }), EMPTY);
+      return;
+    }
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote);
     this.calls.set(frame.stream, call);
@@ -187,25 +282,58 @@ export class ServerConnection implements StreamOutput {
     if (this.calls.get(stream) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(stream);
     if (this.dead) return;
-    const headerText = encodeHeader(response.header);
-    const size = frameSize(headerText, response.body);
-    if (size > this.maxFrameSize) {
-      const err = MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`);
-      this.log.warn("response too large", { remote: this.remote, size });
-      this.writer.push(FrameType.Response, stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+    if (FRAME_PREFIX + headerBound(response.header) + response.body.length <= this.maxFrameSize) {
+      if (!this.writer.pushHeader(FrameType.Response, stream, response.header, response.body, 0, this.limits.maxHeaderCount)) {
+        const problem = headerProblem(response.header, this.limits.maxHeaderCount);
+        this.log.warn("response header cannot be sent", { remote: this.remote, problem });
+        this.respondError(stream, MicroError.internal(SERVER_ID, `response not sent: ${problem}`));
+      }
     } else {
-      this.writer.push(FrameType.Response, stream, headerText, response.body);
+      const size = FRAME_PREFIX + Buffer.byteLength(encodeHeader(response.header)) + response.body.length;
+      this.log.warn("response too large", { remote: this.remote, size });
+      this.respondError(stream, MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes`));
     }
     this.endIfIdle();
   }
 
-  private close(reason: string, level: "debug" | "warn"): void {
+  private respondError(stream: number, err: MicroError): void {
+    this.writer.push(FrameType.Response, stream, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+  }
+
+  /**
+   * The client broke the protocol: tell it why (a GoAway carrying the error, which a ts-micro
+   * client logs) and close the connection.
+   */
+  private protocolError(reason: string): void {
+    if (this.dead) return;
+    const err = new MicroError(ErrorId.transport, 400, `protocol error: ${reason}`);
+    this.writer.push(FrameType.GoAway, 0, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY);
+    this.writer.flush();
+    this.close(`protocol error: ${reason}`, "warn", true);
+  }
+
+  /** A limit was hit: close, with one log line per `kind` per interval. */
+  private limitClose(reason: string, kind: string): void {
+    this.close(reason, "warn", false, kind);
+  }
+
+  /**
+   * Ends the connection and everything on it. `linger`: let what was written reach the client
+   * first (a protocol error's GoAway), for at most a second, since a peer that stopped reading
+   * would hold the socket open.
+   */
+  private close(reason: string, level: "debug" | "warn", linger = false, kind = reason): void {
     if (this.dead) return;
     this.dead = true;
-    if (level === "warn") this.log.warn("closing mux connection", { remote: this.remote, reason });
+    this.reader.release();
+    this.onClosed(this);
+    if (level === "warn") this.context.limitLog.warn("closing mux connection", { remote: this.remote, reason }, kind);
     for (const call of this.calls.values()) call.cancel(`connection closed: ${reason}`);
     this.calls.clear();
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`);
-    this.socket.destroy();
+    if (!linger) return void this.socket.destroy();
+    this.socket.pause();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 }

@@ -59,11 +59,13 @@ export function decodeFrame(data: Uint8Array): Frame | string {
   if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
   const headerLen = buf.readUInt32BE(2);
   if (PREFIX + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
+  const header = decodeHeader(buf, PREFIX, PREFIX + headerLen);
+  if (typeof header === "string") return header;
   return {
     type,
     flags: buf[1],
     stream: 0,
-    header: decodeHeader(buf, PREFIX, PREFIX + headerLen),
+    header,
     body: buf.subarray(PREFIX + headerLen),
   };
 }

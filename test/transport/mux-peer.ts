@@ -1,0 +1,70 @@
+/**
+ * A raw mux peer for tests: writes hand-made frames to a server and watches what comes back and
+ * whether the server closes the connection. Shared by the mux hardening tests and the fuzzer.
+ */
+import net from "node:net";
+import type { Logger } from "../../src/logger/logger.js";
+import { PREFACE } from "../../src/transport/framing/frame.js";
+import { splitHostPort } from "../../src/transport/tcp.js";
+
+/** One frame's bytes, exactly as given (nothing is checked: tests build bad frames too). */
+export function rawFrame(type: number, stream: number, header: string | Buffer = "", body: Buffer = Buffer.alloc(0), flags = 0): Buffer {
+  const headerBytes = typeof header === "string" ? Buffer.from(header, "utf8") : header;
+  const out = Buffer.alloc(14 + headerBytes.length + body.length);
+  out.writeUInt32BE(10 + headerBytes.length + body.length, 0);
+  out[4] = type;
+  out[5] = flags;
+  out.writeUInt32BE(stream >>> 0, 6);
+  out.writeUInt32BE(headerBytes.length, 10);
+  headerBytes.copy(out, 14);
+  body.copy(out, 14 + headerBytes.length);
+  return out;
+}
+
+export interface RawPeer {
+  readonly socket: net.Socket;
+  /** Every byte the server sent. */
+  received(): Buffer;
+  /** Resolves true when the server closes the connection within `ms`, false otherwise (then it is destroyed). */
+  closedWithin(ms: number): Promise<boolean>;
+  destroy(): void;
+}
+
+/** Connects to `address`; writes the preface first unless `preface` is false. */
+export async function rawPeer(address: string, preface = true): Promise<RawPeer> {
+  const socket = net.connect(splitHostPort(address));
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on("data", (d: Buffer) => chunks.push(d));
+  const closing = new Promise<void>((resolve) => socket.once("close", () => resolve(void (closed = true))));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  if (preface) socket.write(PREFACE);
+  return {
+    socket,
+    received: () => Buffer.concat(chunks),
+    closedWithin: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closing, new Promise((r) => (timer = setTimeout(r, ms)))]);
+      clearTimeout(timer);
+      if (!closed) socket.destroy();
+      return closed;
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** A logger that keeps warnings and errors, for asserting that a reason was logged. */
+export function recordingLogger(lines: string[]): Logger {
+  const log: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
+    error: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
+    child: () => log,
+  };
+  return log;
+}
