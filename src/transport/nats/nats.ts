@@ -16,10 +16,11 @@ import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { DEFAULT_STREAM_WINDOW } from "../mux/stream.js";
 import { NatsClientConnection } from "./client.js";
-import { NatsListener } from "./listener.js";
+import { NatsListener, type NatsListenerLimits } from "./listener.js";
 import { type LinkUser, MUX_PREFIX_SURPLUS, type NatsLink } from "./wire.js";
 
-export interface NatsTransportOptions {
+/** The listener limits (maxCallsPerClient, maxHeaders, maxHeaderBytes, maxMessageSize, logInterval) are in NatsListenerLimits. */
+export interface NatsTransportOptions extends NatsListenerLimits {
   /** NATS servers, `host:port` or `nats://host:port`; a string may list several, comma-separated. Default `127.0.0.1:4222`. */
   servers?: string | string[];
   /** An open connection to use instead of connecting; it stays open when the transport is done. */
@@ -66,7 +67,7 @@ export class NatsTransport implements Transport {
   /** `address` is ignored: a listener's address is a fresh subject. */
   async listen(_address: string, options: ListenOptions): Promise<Listener> {
     const subject = `micro.transport.${randomId()}`;
-    return this.withLink((link) => NatsListener.open(link, subject, options, this.streamWindow, this.log));
+    return this.withLink((link) => NatsListener.open(link, subject, options, this.streamWindow, this.log, this.options));
   }
 
   async dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
