@@ -12,6 +12,7 @@ import { type PendingCall, PendingCalls } from "../pending-calls.js";
 import { encodeHeader } from "../mux/frame.js";
 import { MuxStream, type StreamOutput } from "../mux/stream.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
+import { sendableHeaderProblem } from "./header-check.js";
 import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
@@ -68,6 +69,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
     const headerText = encodeHeader(request.header);
+    const unsendable = sendableHeaderProblem(request.header, headerText);
+    if (unsendable) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${unsendable}`));
     const size = encodedSize(headerText, request.body);
     if (size > this.link.maxPayload) {
       return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`));
@@ -91,9 +94,15 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
+    const headerText = encodeHeader(request.header);
+    const unsendable = sendableHeaderProblem(request.header, headerText);
+    if (unsendable) {
+      stream.lost(`headers cannot be sent over NATS: ${unsendable}`, 400);
+      return stream;
+    }
     this.streams.set(id, stream);
     // The open goes first, so that a cancel from the deadline or signal below follows it.
-    this.publish(this.address, encodeFrame(FrameType.Request, encodeHeader(request.header), request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
+    this.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
     stream.follow(options);
     return stream;
   }

@@ -9,6 +9,7 @@ import type { Logger } from "../../logger/logger.js";
 import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { encodeHeader } from "../mux/frame.js";
+import { receivedHeaderProblem } from "./header-check.js";
 import { MuxStream, type StreamOutput } from "../mux/stream.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
@@ -71,8 +72,6 @@ class ServerCall implements IncomingCall {
 
 /** The client's inbox, from a call's reply subject `I.<id>`: who made the call. */
 const inboxOf = (key: string): string => key.slice(0, key.lastIndexOf("."));
-/** Header names and values never hold a line break (NUL cannot occur: it separates them). */
-const LINE_BREAK = /[\r\n]/;
 
 export class NatsListener implements Listener, LinkUser {
   private readonly calls = new Map<string, ServerCall>();
@@ -175,7 +174,7 @@ export class NatsListener implements Listener, LinkUser {
     if (!answerable) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
-    const bad = this.checkRequest(frame);
+    const bad = this.checkRequest(frame, msg.data);
     if (bad) return this.refuse(msg, true, bad);
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
     const inbox = inboxOf(key);
@@ -196,17 +195,12 @@ export class NatsListener implements Listener, LinkUser {
     return undefined;
   }
 
-  /** Flags and headers of a decoded request: no unknown flag, few enough headers, no line breaks or empty names. */
-  private checkRequest(frame: Frame): Refusal | undefined {
+  /** Flags and headers of a decoded request or stream message (see header-check.ts). */
+  private checkRequest(frame: Frame, data: Uint8Array): Refusal | undefined {
     if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
-    let count = 0;
-    for (const key in frame.header) {
-      if (++count > this.limits.maxHeaders) return { code: 400, reason: `more than ${this.limits.maxHeaders} headers` };
-      if (key.length === 0 || LINE_BREAK.test(key) || LINE_BREAK.test(frame.header[key])) {
-        return { code: 400, reason: `header ${JSON.stringify(key.slice(0, 64))} holds a line break or has no name` };
-      }
-    }
-    return undefined;
+    const block = Buffer.from(data.buffer, data.byteOffset + FRAME_PREFIX, data.byteLength - FRAME_PREFIX - frame.body.length);
+    const problem = receivedHeaderProblem(frame.header, block, this.limits.maxHeaders);
+    return problem ? { code: 400, reason: problem } : undefined;
   }
 
   /** Counts a call or stream against its client's limit; false when the client is at it. */
@@ -307,7 +301,7 @@ export class NatsListener implements Listener, LinkUser {
     const frame = decodeFrame(msg.data);
     if (typeof frame === "string") return this.dropped(msg, frame);
     if (frame.type === FrameType.Data) {
-      const bad = this.checkRequest(frame);
+      const bad = this.checkRequest(frame, msg.data);
       if (bad) {
         this.dropped(msg, bad.reason);
         return this.streams.get(key)?.end(new MicroError(SERVER_ID, bad.code, bad.reason).toString());
