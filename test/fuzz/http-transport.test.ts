@@ -127,6 +127,8 @@ describe(`http transport fuzzing (seed ${SEED}, ${ONLY === undefined ? `${CASES}
     const warmup = Math.min(50, indexes.length);
     for (const i of indexes.slice(0, warmup)) await send(listener.address, caseAt(i));
     await sleep(500);
+    (globalThis as { gc?: () => void }).gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
     const rssBefore = process.memoryUsage.rss();
     const fdsBefore = openDescriptors();
     let rssPeak = rssBefore;
@@ -159,7 +161,11 @@ describe(`http transport fuzzing (seed ${SEED}, ${ONLY === undefined ? `${CASES}
     }
     const rssAfter = process.memoryUsage.rss();
     const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
-    t.diagnostic(`${indexes.length - warmup} cases in ${Date.now() - started} ms; RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} → ${mib(rssAfter)} MiB; descriptors ${fdsBefore} → ${fdsAfter}`);
+    // With --expose-gc, the heap left after a full collection shows whether anything is retained.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const heap = gc ? `; heap after GC ${mib(process.memoryUsage().heapUsed)} MiB (${mib(heapBefore)} before)` : "";
+    t.diagnostic(`${indexes.length - warmup} cases in ${Date.now() - started} ms; RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} → ${mib(rssAfter)} MiB; descriptors ${fdsBefore} → ${fdsAfter}${heap}`);
     assert.deepEqual(errors.errors, []);
     assert.ok(rssPeak - rssBefore < 150 * 2 ** 20, `RSS grew by ${mib(rssPeak - rssBefore)} MiB`);
     assert.ok(fdsAfter <= fdsBefore + 4, `open descriptors ${fdsBefore} → ${fdsAfter}: connections leak`);
