@@ -11,6 +11,9 @@ export type ThrottledLevel = "debug" | "info" | "warn" | "error";
 /** Writes `msg` with `fields`, at most once per interval per distinct `msg`. */
 export type ThrottledLog = (msg: string, fields?: LogFields) => void;
 
+/** Kinds remembered at once; past this many the oldest is forgotten (a bound, whatever callers pass). */
+const MAX_KINDS = 256;
+
 interface Kind {
   /** When the last line of this kind was written (ms since the epoch). */
   last: number;
@@ -33,6 +36,8 @@ export function throttledLog(log: Logger, level: ThrottledLevel = "warn", interv
       return;
     }
     const suppressed = kind?.suppressed ?? 0;
+    if (kind) kinds.delete(msg); // re-inserted last: a Map iterates oldest first
+    else if (kinds.size >= MAX_KINDS) kinds.delete(kinds.keys().next().value!);
     kinds.set(msg, { last: now, suppressed: 0 });
     log[level](msg, suppressed > 0 ? { ...fields, suppressed, suppressedOverMs: now - kind!.last } : fields);
   };

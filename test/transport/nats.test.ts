@@ -49,7 +49,8 @@ describe("nats transport", () => {
       warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
       child: () => log,
     };
-    const transport = new NatsTransport({ servers, logger: log });
+    // logInterval 0: every bad message is logged (by default one line per kind per 10 s).
+    const transport = new NatsTransport({ servers, logger: log, logInterval: 0 });
     const listener = await transport.listen("", { handler: echo });
     closers.push(() => listener.destroy());
     const raw = await connect({ servers });

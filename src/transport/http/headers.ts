@@ -7,12 +7,14 @@ import type { Header } from "../transport.js";
 
 const cache = new Map<string, string>();
 const CACHE_LIMIT = 1024;
+/** Longer names are not cached: the cache is for the few names every request repeats, and stays small. */
+const CACHED_KEY_LENGTH = 64;
 
 export function canonicalKey(key: string): string {
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
   const canonical = canonicalize(key);
-  if (cache.size < CACHE_LIMIT) cache.set(key, canonical);
+  if (cache.size < CACHE_LIMIT && key.length <= CACHED_KEY_LENGTH) cache.set(key, canonical);
   return canonical;
 }
 

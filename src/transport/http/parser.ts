@@ -69,6 +69,8 @@ export class HttpParser {
   private headParts: Buffer[] = [];
   private headBytes = 0;
   private blank = Blank.None;
+  /** The start line of the head being read was found well-formed. */
+  private startChecked = false;
   /** A chunk-size line so far (small: at most MAX_CHUNK_LINE bytes). */
   private line: Buffer = EMPTY;
   private sawCr = false;
@@ -173,13 +175,28 @@ export class HttpParser {
     this.headBytes += upTo - from;
     if (this.headBytes > this.limits.maxHeaderBytes) return { status: 431, reason: "request header fields too large" };
     this.headParts.push(data.subarray(from, upTo));
-    if (end === -1) return upTo;
+    if (end === -1) return this.checkStartLine() ?? upTo;
     const head = this.headParts.length === 1 ? this.headParts[0] : Buffer.concat(this.headParts);
     this.headParts = [];
     this.headBytes = 0;
     this.blank = Blank.None;
     const problem = this.parseHead(head);
     return problem ?? upTo;
+  }
+
+  /**
+   * While a head is incomplete, its start line is checked as soon as it is whole: garbage is
+   * refused at once rather than held until the head timeout.
+   */
+  private checkStartLine(): ParseError | undefined {
+    if (this.startChecked) return undefined;
+    const last = this.headParts[this.headParts.length - 1];
+    if (last.indexOf(LF) === -1) return undefined;
+    this.startChecked = true;
+    const head = this.headParts.length === 1 ? last : Buffer.concat(this.headParts);
+    const line = head.toString("utf8", 0, head.indexOf(LF)).replace(/\r$/, "");
+    const message = this.kind === "request" ? parseRequestLine(line) : parseStatusLine(line);
+    return "header" in message ? undefined : message;
   }
 
   /**
@@ -210,6 +227,7 @@ export class HttpParser {
   }
 
   private parseHead(head: Buffer): ParseError | undefined {
+    this.startChecked = false;
     const lines = head.toString("utf8").split(/\r?\n/);
     lines.length -= 2; // the blank line's two empty strings
     if (lines.length - 1 > this.limits.maxHeaders) return { status: 431, reason: `more than ${this.limits.maxHeaders} header fields` };

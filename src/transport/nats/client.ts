@@ -3,16 +3,21 @@
  * routes every response and stream frame by the id in its subject. See wire.ts for the subjects.
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { MicroError } from "../../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
+import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
+import { sendableHeaderProblem } from "./header-check.js";
 import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
-const CLIENT_ID = "go.micro.client";
+const CLIENT_ID = ErrorId.client;
+/** The call id at the end of an inbox subject `I.<id>`. */
+const CALL_ID = /^\d{1,10}$/;
 const EMPTY = new Uint8Array(0);
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
@@ -22,6 +27,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
   private readonly probe: NodeJS.Timeout;
+  private readonly badMessageLog: ThrottledLog;
   private nextId = 1;
   private goingAway = false;
   private dead = false;
@@ -43,7 +49,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     private readonly log: Logger,
   ) {
     this.control = `${address}.c.${inbox}.`;
-    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.onMessage(msg)) });
+    this.badMessageLog = throttledLog(log);
+    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.guard(msg)) });
     this.probe = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
 
@@ -62,6 +69,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
     const headerText = encodeHeader(request.header);
+    const unsendable = sendableHeaderProblem(request.header, headerText);
+    if (unsendable) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${unsendable}`));
     const size = encodedSize(headerText, request.body);
     if (size > this.link.maxPayload) {
       return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`));
@@ -85,9 +94,15 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
+    const headerText = encodeHeader(request.header);
+    const unsendable = sendableHeaderProblem(request.header, headerText);
+    if (unsendable) {
+      stream.lost(`headers cannot be sent over NATS: ${unsendable}`, 400);
+      return stream;
+    }
     this.streams.set(id, stream);
     // The open goes first, so that a cancel from the deadline or signal below follows it.
-    this.publish(this.address, encodeFrame(FrameType.Request, encodeHeader(request.header), request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
+    this.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
     stream.follow(options);
     return stream;
   }
@@ -158,14 +173,24 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (!this.dead) this.publish(this.control + "0", encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
   }
 
+  /** Whatever arrives in the inbox, an exception stays here: the message is dropped, the connection goes on. */
+  private guard(msg: Msg): void {
+    try {
+      this.onMessage(msg);
+    } catch (err) {
+      this.log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
+    }
+  }
+
   private onMessage(msg: Msg): void {
     const subject = msg.subject;
-    const id = Number(subject.slice(this.inbox.length + 1));
-    if (!Number.isInteger(id)) return;
+    const idText = subject.slice(this.inbox.length + 1);
+    if (!CALL_ID.test(idText)) return this.badMessageLog("nats transport: dropped a bad message", { subject, reason: "not a call id" });
+    const id = Number(idText);
     if (id === 0) return this.onPingAnswer(msg);
     if (isNoResponders(msg)) return this.onNobodyThere(id);
     const frame = decodeFrame(msg.data);
-    if (typeof frame === "string") return this.log.warn("nats transport: dropped a bad message", { subject, reason: frame });
+    if (typeof frame === "string") return this.badMessageLog("nats transport: dropped a bad message", { subject, reason: frame });
     const stream = this.streams.get(id);
     if (stream) return stream.onFrame(frame);
     switch (frame.type) {
@@ -173,10 +198,10 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
         return this.settle(id)?.resolve(frame); // a Frame is a Message (header and body)
       case FrameType.Refused:
         this.goingAway = true;
-        return this.settle(id)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header["Micro-Error"] ?? "server stopping"}`, this.address));
+        return this.settle(id)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address));
       case FrameType.Cancel:
         // The server dropped the call (it was destroyed) after it may have run.
-        return this.settle(id)?.reject(new ConnectionLostError(`${this.address} dropped the call: ${frame.header["Micro-Error"] ?? "server shut down"}`, this.address));
+        return this.settle(id)?.reject(new ConnectionLostError(`${this.address} dropped the call: ${frame.header[MicroHeader.Error] ?? "server shut down"}`, this.address));
       default:
         return;
     }

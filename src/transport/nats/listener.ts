@@ -4,17 +4,51 @@
  * call is known by the client's reply subject (`I.<id>`), which is also where its answers go.
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { MicroError } from "../../errors/errors.js";
+import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader } from "../framing/header-block.js";
+import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
+import { MicroHeader } from "../../metadata/headers.js";
+import { receivedHeaderProblem } from "./header-check.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
-const SERVER_ID = "go.micro.server";
+const SERVER_ID = ErrorId.server;
 const EMPTY = new Uint8Array(0);
 /** How long close() waits for NATS to confirm the listener subject is unsubscribed. */
 const DRAIN_TIMEOUT = 2_000;
+/** type + flags + headerLen, as wire.ts frames them. */
+const FRAME_PREFIX = 6;
+/** A call's reply subject: the client's inbox (a subject without wildcards), a dot, the call id. */
+const REPLY_SUBJECT = /^[^\s*>]{1,200}\.\d{1,10}$/;
+
+/** What a listener lets one remote make it hold (options of the NATS transport). */
+export interface NatsListenerLimits {
+  /** Calls and streams one client (reply inbox) may have in flight at once (default 4096; more get 429). */
+  maxCallsPerClient?: number;
+  /** Headers in one message (default 256; more get 400). */
+  maxHeaders?: number;
+  /** Bytes of one message's header block (default 64 KiB; more get 400). */
+  maxHeaderBytes?: number;
+  /** Bytes of one message (default: the NATS server's max_payload; more get 413). */
+  maxMessageSize?: number;
+  /** Milliseconds between two log lines about the same kind of bad message or limit hit (default 10 s; 0 logs each). */
+  logInterval?: number;
+}
+
+interface Limits {
+  maxCallsPerClient: number;
+  maxHeaders: number;
+  maxHeaderBytes: number;
+  maxMessageSize: number;
+}
+
+/** Why a message is refused, and the error code its sender gets. */
+interface Refusal {
+  code: number;
+  reason: string;
+}
 
 /** The server's state for one unary call. The AbortSignal is made only if someone asks for it. */
 class ServerCall implements IncomingCall {
@@ -31,7 +65,7 @@ class ServerCall implements IncomingCall {
 
   cancel(reason: string): void {
     if (this.cancelled) return;
-    this.cancelled = new MicroError("go.micro.client", 499, reason);
+    this.cancelled = new MicroError(ErrorId.client, 499, reason);
     this.controller?.abort(this.cancelled);
   }
 }
@@ -47,13 +81,17 @@ export class NatsListener implements Listener, LinkUser {
   /** `<subject>.c.`: the prefix of every call's control subject. */
   private readonly controlPrefix: string;
   private readonly probe: NodeJS.Timeout;
+  /** Calls and streams in flight per client inbox (see maxCallsPerClient). */
+  private readonly perClient = new Map<string, number>();
+  private readonly limits: Limits;
+  private readonly limitLog: ThrottledLog;
   private closing = false;
   private drained = false;
   private dead = false;
 
   /** Subscribes, and resolves once the NATS server has the subscriptions (calls can arrive). */
-  static async open(link: NatsLink, subject: string, options: ListenOptions, window: number, log: Logger): Promise<NatsListener> {
-    const listener = new NatsListener(link, subject, options, window, log);
+  static async open(link: NatsLink, subject: string, options: ListenOptions, window: number, log: Logger, limits: NatsListenerLimits = {}): Promise<NatsListener> {
+    const listener = new NatsListener(link, subject, options, window, log, limits);
     await link.nc.flush();
     return listener;
   }
@@ -64,10 +102,18 @@ export class NatsListener implements Listener, LinkUser {
     private readonly options: ListenOptions,
     private readonly window: number,
     private readonly log: Logger,
+    limits: NatsListenerLimits,
   ) {
+    this.limits = {
+      maxCallsPerClient: limits.maxCallsPerClient ?? 4096,
+      maxHeaders: limits.maxHeaders ?? 256,
+      maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
+      maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
+    };
+    this.limitLog = throttledLog(log, "warn", limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
-    this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onRequest(msg)) });
-    this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.onControl(msg)) });
+    this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
+    this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)) });
     this.probe = setInterval(() => this.checkClients(), link.probeInterval).unref();
   }
 
@@ -93,13 +139,14 @@ export class NatsListener implements Listener, LinkUser {
     const gone = new MicroError(SERVER_ID, 503, "server shut down");
     for (const [key, call] of this.calls) {
       call.cancel("server shut down");
-      this.publish(key, encodeFrame(FrameType.Cancel, encodeHeader({ "Micro-Error": gone.detail }), EMPTY));
+      this.publish(key, encodeFrame(FrameType.Cancel, encodeHeader({ [MicroHeader.Error]: gone.detail }), EMPTY));
     }
     this.calls.clear();
     for (const [key, stream] of [...this.streams]) {
-      this.publish(key, encodeFrame(FrameType.End, encodeHeader({ "Micro-Error": gone.toString() }), EMPTY));
+      this.publish(key, encodeFrame(FrameType.End, encodeHeader({ [MicroHeader.Error]: gone.toString() }), EMPTY));
       stream.lost("server shut down");
     }
+    this.perClient.clear();
     this.finish();
   }
 
@@ -108,30 +155,93 @@ export class NatsListener implements Listener, LinkUser {
     for (const call of this.calls.values()) call.cancel(reason);
     this.calls.clear();
     for (const stream of [...this.streams.values()]) stream.lost(reason);
+    this.perClient.clear();
     this.finishIfIdle();
   }
 
-  private onRequest(msg: Msg): void {
-    const frame = decodeFrame(msg.data);
-    if (typeof frame === "string") return this.dropped(msg, frame);
+  /**
+   * A request or stream open. Every field is checked before use: the reply subject, the frame's
+   * type, flags and sizes, the header count and text; a bad message from a caller that can be
+   * answered gets an error reply, anything else is dropped, and both are logged (throttled).
+   */
+  private readonly onRequest = (msg: Msg): void => {
     const key = msg.reply;
-    if (!key) return this.dropped(msg, "no reply subject");
+    const answerable = key !== undefined && REPLY_SUBJECT.test(key);
+    const tooBig = this.checkSize(msg.data);
+    if (tooBig) return this.refuse(msg, answerable, tooBig);
+    const frame = decodeFrame(msg.data);
+    if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
+    if (!answerable) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
+    const bad = this.checkRequest(frame, msg.data);
+    if (bad) return this.refuse(msg, true, bad);
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
+    const inbox = inboxOf(key);
+    if (!this.admit(inbox)) {
+      this.limitLog("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
+      return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
+    }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, frame);
     this.serveCall(key, frame);
+  };
+
+  /** The size limits, read from the frame's prefix before anything is decoded. */
+  private checkSize(data: Uint8Array): Refusal | undefined {
+    if (data.length > this.limits.maxMessageSize) return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
+    if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
+    const headerBytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(2);
+    if (headerBytes > this.limits.maxHeaderBytes) return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
+    return undefined;
+  }
+
+  /** Flags and headers of a decoded request or stream message (see header-check.ts). */
+  private checkRequest(frame: Frame, data: Uint8Array): Refusal | undefined {
+    if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
+    const block = Buffer.from(data.buffer, data.byteOffset + FRAME_PREFIX, data.byteLength - FRAME_PREFIX - frame.body.length);
+    const problem = receivedHeaderProblem(frame.header, block, this.limits.maxHeaders);
+    return problem ? { code: 400, reason: problem } : undefined;
+  }
+
+  /** Counts a call or stream against its client's limit; false when the client is at it. */
+  private admit(inbox: string): boolean {
+    const n = this.perClient.get(inbox) ?? 0;
+    if (n >= this.limits.maxCallsPerClient) return false;
+    this.perClient.set(inbox, n + 1);
+    return true;
+  }
+
+  private leave(key: string): void {
+    const inbox = inboxOf(key);
+    const n = this.perClient.get(inbox) ?? 0;
+    if (n <= 1) this.perClient.delete(inbox);
+    else this.perClient.set(inbox, n - 1);
+  }
+
+  private refuse(msg: Msg, answerable: boolean, refusal: Refusal): void {
+    this.dropped(msg, refusal.reason);
+    if (answerable) this.answerError(msg.reply!, new MicroError(SERVER_ID, refusal.code, refusal.reason));
+  }
+
+  private answerError(key: string, err: MicroError): void {
+    this.publish(key, encodeFrame(FrameType.Response, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
   }
 
   private serveCall(key: string, frame: Frame): void {
     const call = new ServerCall(inboxOf(key));
     this.calls.set(key, call);
-    this.options.handler({ header: frame.header, body: frame.body }, call).then(
+    let reply: Promise<Message>;
+    try {
+      reply = this.options.handler({ header: frame.header, body: frame.body }, call);
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    reply.then(
       (response) => this.respond(key, call, response),
       (err: unknown) => {
         // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
         this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
-        this.respond(key, call, { header: { "Micro-Error": MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
+        this.respond(key, call, { header: { [MicroHeader.Error]: MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
       },
     );
   }
@@ -139,12 +249,13 @@ export class NatsListener implements Listener, LinkUser {
   private respond(key: string, call: ServerCall, response: Message): void {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
+    this.leave(key);
     let headerText = encodeHeader(response.header);
     let body = response.body;
     const size = encodedSize(headerText, body);
     if (size > this.link.maxPayload) {
       this.log.warn("response too large", { remote: call.remote, size });
-      headerText = encodeHeader({ "Micro-Error": MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`).toString() });
+      headerText = encodeHeader({ [MicroHeader.Error]: MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`).toString() });
       body = EMPTY;
     }
     this.publish(key, encodeFrame(FrameType.Response, headerText, body));
@@ -154,11 +265,17 @@ export class NatsListener implements Listener, LinkUser {
   private openStream(key: string, frame: Frame): void {
     if (!this.options.streamHandler) {
       const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
-      return this.publish(key, encodeFrame(FrameType.End, encodeHeader({ "Micro-Error": err.toString() }), EMPTY));
+      this.leave(key);
+      return this.publish(key, encodeFrame(FrameType.End, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
     }
     const stream = new FramedStream(0, this.streamOutput(key), this.window);
     this.streams.set(key, stream);
-    this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: inboxOf(key), signal: stream.signal });
+    try {
+      this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: inboxOf(key), signal: stream.signal });
+    } catch (err) {
+      this.log.error("stream handler failed", { err: err instanceof Error ? err.stack : String(err) });
+      stream.end(MicroError.internal(SERVER_ID, "internal server error").toString());
+    }
   }
 
   /** Where one stream's frames go: the client's inbox for it, with our subject for it as reply. */
@@ -168,22 +285,35 @@ export class NatsListener implements Listener, LinkUser {
       maxMessageSize: this.link.maxMessageSize,
       frame: (type, _stream, headerText, body) => this.publish(key, encodeFrame(type, headerText, body), reply),
       streamClosed: () => {
-        this.streams.delete(key);
+        if (this.streams.delete(key)) this.leave(key);
         this.finishIfIdle();
       },
     };
   }
 
   /** What clients send about calls in flight: cancels, stream frames, and liveness pings. */
-  private onControl(msg: Msg): void {
+  private readonly onControl = (msg: Msg): void => {
     const key = msg.subject.slice(this.controlPrefix.length);
+    if (!REPLY_SUBJECT.test(key)) return this.dropped(msg, "control subject does not name a call");
     if (isNoResponders(msg)) return this.clientGone(inboxOf(key));
+    const tooBig = this.checkSize(msg.data);
+    if (tooBig) return this.dropped(msg, tooBig.reason);
     const frame = decodeFrame(msg.data);
     if (typeof frame === "string") return this.dropped(msg, frame);
+    if (frame.type === FrameType.Data) {
+      const bad = this.checkRequest(frame, msg.data);
+      if (bad) {
+        this.dropped(msg, bad.reason);
+        return this.streams.get(key)?.end(new MicroError(SERVER_ID, bad.code, bad.reason).toString());
+      }
+    }
     switch (frame.type) {
       case FrameType.Cancel:
         this.calls.get(key)?.cancel("call cancelled by the caller");
-        if (this.calls.delete(key)) this.finishIfIdle();
+        if (this.calls.delete(key)) {
+          this.leave(key);
+          this.finishIfIdle();
+        }
         return this.streams.get(key)?.onFrame(frame);
       case FrameType.Data:
       case FrameType.End:
@@ -192,7 +322,7 @@ export class NatsListener implements Listener, LinkUser {
       default:
         return; // Ping: the client only wanted NATS to see that we are subscribed
     }
-  }
+  };
 
   /**
    * While calls or streams are open, pings each client's inbox with a reply on our control
@@ -214,6 +344,7 @@ export class NatsListener implements Listener, LinkUser {
       if (!key.startsWith(prefix)) continue;
       call.cancel("the caller is gone");
       this.calls.delete(key);
+      this.leave(key);
     }
     for (const [key, stream] of [...this.streams]) if (key.startsWith(prefix)) stream.lost("the caller is gone");
     this.finishIfIdle();
@@ -229,7 +360,16 @@ export class NatsListener implements Listener, LinkUser {
   }
 
   private dropped(msg: Msg, reason: string): void {
-    this.log.warn("nats transport: dropped a bad message", { subject: msg.subject, bytes: msg.data.length, reason });
+    this.limitLog("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
+  }
+
+  /** Whatever a remote sends, an exception stays here: the message is dropped, the listener serves on. */
+  private guard(msg: Msg, handle: (msg: Msg) => void): void {
+    try {
+      handle(msg);
+    } catch (err) {
+      this.log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
+    }
   }
 
   private subscriptionFailed(err: Error): void {

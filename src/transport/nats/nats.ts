@@ -16,11 +16,14 @@ import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
 import { NatsClientConnection } from "./client.js";
-import { NatsListener } from "./listener.js";
+import { NatsListener, type NatsListenerLimits } from "./listener.js";
 import { type LinkUser, maxMessageSize, type NatsLink } from "./wire.js";
 
-/** Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), and the transport's own settings. */
-export interface NatsTransportOptions extends NatsConnectionOptions {
+/**
+ * Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), the
+ * listener's limits (NatsListenerLimits), and the transport's own settings.
+ */
+export interface NatsTransportOptions extends NatsConnectionOptions, NatsListenerLimits {
   /** Bytes of stream messages a receiver may have unread, per stream and direction (default 1 MiB). */
   streamWindow?: number;
   /** Milliseconds a dial waits for the listener to answer (default 5 s). */
@@ -56,7 +59,7 @@ export class NatsTransport implements Transport {
   /** `address` is ignored: a listener's address is a fresh subject. */
   async listen(_address: string, options: ListenOptions): Promise<Listener> {
     const subject = `micro.transport.${randomId()}`;
-    return this.withLink((link) => NatsListener.open(link, subject, options, this.streamWindow, this.log));
+    return this.withLink((link) => NatsListener.open(link, subject, options, this.streamWindow, this.log, this.options));
   }
 
   async dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
