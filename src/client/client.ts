@@ -90,9 +90,10 @@ export interface ClientOptions {
   /** Default extra attempts (default 3, `MICRO_CLIENT_RETRIES`). */
   retries?: number;
   /**
-   * Milliseconds a node may leave calls unanswered (answering nothing else meanwhile) before it
-   * is ejected from selection for a while, as a node refusing connections is; also the longest
-   * wait for one attempt of an idempotent call (default 1 s).
+   * The longest wait for one attempt of an idempotent call before it is retried on another node
+   * (default 1 s). A quarter of it is how long a node may leave calls unanswered, while other
+   * nodes answer, before it is ejected from selection for a while, as a node refusing
+   * connections is.
    */
   attemptTimeout?: number;
   /** Milliseconds to wait before attempt `n` (n ≥ 1). */
@@ -164,8 +165,8 @@ export class Client {
     this.backoff = options.backoff ?? defaultBackoff;
     this.log = options.logger ?? defaultLogger();
     this.runAttempt = compose<CallFunc>(this.send, options.wrappers);
-    // A frozen process keeps its connections open, so only silence gives it away.
-    this.watchdog = setInterval(() => this.ejectUnanswering(), Math.max(10, this.attemptTimeout / 4));
+    // A frozen process keeps its connections open, so only its silence gives it away.
+    this.watchdog = setInterval(() => this.ejectUnanswering(), Math.max(10, this.attemptTimeout / 20));
     this.watchdog.unref();
   }
 
@@ -237,10 +238,11 @@ export class Client {
     return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit);
   }
 
-  /** Ejects nodes that left calls unanswered for `attemptTimeout` (see Selector.ejectUnanswering). */
+  /** Ejects nodes that left calls unanswered for a quarter of `attemptTimeout` (see Selector.ejectUnanswering). */
   private ejectUnanswering(): void {
-    for (const address of this.selector.ejectUnanswering(this.attemptTimeout)) {
-      this.log.warn("node ejected: it answered nothing while calls waited", { address, quietMs: this.attemptTimeout });
+    const quietFor = this.attemptTimeout / 4;
+    for (const address of this.selector.ejectUnanswering(quietFor)) {
+      this.log.debug("node ejected: it answered nothing while calls waited and other nodes answered", { address, quietMs: quietFor });
     }
   }
 

@@ -105,6 +105,8 @@ interface NodeLoad {
   /** `answers` when the node was last seen answering, and since when it has been quiet. */
   seen: number;
   quietSince: number;
+  /** Replies from every node when this one fell quiet. */
+  allSince: number;
 }
 
 export interface SelectorOptions {
@@ -138,6 +140,8 @@ export class Selector implements LoadInfo {
   readonly strategy: Strategy;
   private readonly ejections = new Map<string, Ejection>();
   private readonly loads = new Map<string, NodeLoad>();
+  /** Replies from every node so far. */
+  private answers = 0;
   private readonly flattened = new WeakMap<readonly Service[], Node[]>();
   private readonly ejectBase: number;
   private readonly ejectMax: number;
@@ -196,7 +200,10 @@ export class Selector implements LoadInfo {
   end(address: string, answered: boolean): void {
     const load = this.loads.get(address);
     if (!load) return;
-    if (answered) load.answers++;
+    if (answered) {
+      load.answers++;
+      this.answers++;
+    }
     load.calls--;
     this.release(address, load);
   }
@@ -223,9 +230,10 @@ export class Selector implements LoadInfo {
 
   /**
    * Ejects every node that has had calls waiting for `quietFor` ms without answering any of them
-   * (a frozen or wedged process: its connection is up, so nothing else notices). Returns the
-   * addresses it ejected. Run it periodically: a node still quiet when its ejection ends is
-   * ejected again, for twice as long.
+   * while other nodes answered this client (a frozen or wedged process: its connections stay
+   * up, so nothing else notices). A quiet client proves nothing: a lone slow call is not a dead
+   * node. Returns the addresses it ejected. Run it periodically: a node still quiet when its
+   * ejection ends is ejected again, for twice as long.
    */
   ejectUnanswering(quietFor: number): string[] {
     const now = this.clock();
@@ -234,8 +242,10 @@ export class Selector implements LoadInfo {
       if (load.calls === 0 || load.answers !== load.seen) {
         load.seen = load.answers;
         load.quietSince = now;
-      } else if (now - load.quietSince >= quietFor) {
+        load.allSince = this.answers;
+      } else if (now - load.quietSince >= quietFor && this.answers > load.allSince) {
         load.quietSince = now;
+        load.allSince = this.answers;
         if (this.isEjected(address)) continue;
         this.mark(address, true);
         ejected.push(address);
@@ -247,7 +257,7 @@ export class Selector implements LoadInfo {
   private load(address: string): NodeLoad {
     let load = this.loads.get(address);
     if (!load) {
-      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock() };
+      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock(), allSince: this.answers };
       this.loads.set(address, load);
     }
     return load;
