@@ -105,7 +105,7 @@ interface NodeLoad {
   /** `answers` when the node was last seen answering, and since when it has been quiet. */
   seen: number;
   quietSince: number;
-  /** Replies from every node when this one fell quiet. */
+  /** Replies from every node when this one fell quiet: its quiet time counts once others answer. */
   allSince: number;
 }
 
@@ -229,11 +229,11 @@ export class Selector implements LoadInfo {
   }
 
   /**
-   * Ejects every node that has had calls waiting for `quietFor` ms without answering any of them
-   * while other nodes answered this client (a frozen or wedged process: its connections stay
-   * up, so nothing else notices). A quiet client proves nothing: a lone slow call is not a dead
-   * node. Returns the addresses it ejected. Run it periodically: a node still quiet when its
-   * ejection ends is ejected again, for twice as long.
+   * Ejects every node that has had calls waiting without answering any of them for `quietFor` ms
+   * after other nodes answered this client (a frozen or wedged process: its connections stay up,
+   * so nothing else notices). A quiet client proves nothing: a lone slow call is not a dead node.
+   * Returns the addresses it ejected. Run it periodically: a node still quiet when its ejection
+   * ends is ejected again, for twice as long.
    */
   ejectUnanswering(quietFor: number): string[] {
     const now = this.clock();
@@ -243,9 +243,10 @@ export class Selector implements LoadInfo {
         load.seen = load.answers;
         load.quietSince = now;
         load.allSince = this.answers;
-      } else if (now - load.quietSince >= quietFor && this.answers > load.allSince) {
+      } else if (this.answers === load.allSince) {
+        load.quietSince = now; // no node has answered since: the client is quiet, not this node
+      } else if (now - load.quietSince >= quietFor) {
         load.quietSince = now;
-        load.allSince = this.answers;
         if (this.isEjected(address)) continue;
         this.mark(address, true);
         ejected.push(address);
