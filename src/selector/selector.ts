@@ -302,7 +302,7 @@ export class Selector implements LoadInfo {
   private admits(address: string, now: number): boolean {
     const ejection = this.ejections.get(address);
     if (!ejection) return true;
-    return ejection.until <= now && this.inflight(address) === 0;
+    return ejection.until <= now && (this.loads.get(address)?.calls ?? 0) === 0;
   }
 
   /** Among nodes that are all ejected or on trial: the one whose ejection ends first. */
