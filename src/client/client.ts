@@ -90,9 +90,10 @@ export interface ClientOptions {
   /** Default extra attempts (default 3, `MICRO_CLIENT_RETRIES`). */
   retries?: number;
   /**
-   * Milliseconds a node may leave calls unanswered (answering nothing else meanwhile) before it
-   * is ejected from selection for a while, as a node refusing connections is; also the longest
-   * wait for one attempt of an idempotent call (default 1 s).
+   * The longest wait for one attempt of an idempotent call before it is retried on another node
+   * (default 1 s). A quarter of it is how long a node may leave calls unanswered, while other
+   * nodes answer, before it is ejected from selection for a while, as a node refusing
+   * connections is.
    */
   attemptTimeout?: number;
   /** Milliseconds to wait before attempt `n` (n ≥ 1). */
@@ -164,8 +165,8 @@ export class Client {
     this.backoff = options.backoff ?? defaultBackoff;
     this.log = options.logger ?? defaultLogger();
     this.runAttempt = compose<CallFunc>(this.send, options.wrappers);
-    // A frozen process keeps its connections open, so only silence gives it away.
-    this.watchdog = setInterval(() => this.ejectUnanswering(), Math.max(10, this.attemptTimeout / 4));
+    // A frozen process keeps its connections open, so only its silence gives it away.
+    this.watchdog = setInterval(() => this.ejectUnanswering(), Math.max(10, this.attemptTimeout / 20));
     this.watchdog.unref();
   }
 
@@ -237,13 +238,84 @@ export class Client {
     return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit);
   }
 
-  /** Ejects nodes that left calls unanswered for `attemptTimeout` (see Selector.ejectUnanswering). */
+  /** Ejects nodes that left calls unanswered for a quarter of `attemptTimeout` (see Selector.ejectUnanswering). */
   private ejectUnanswering(): void {
-    for (const address of this.selector.ejectUnanswering(this.attemptTimeout)) {
-      this.log.warn("node ejected: it answered nothing while calls waited", { address, quietMs: this.attemptTimeout });
+    const quietFor = this.attemptTimeout / 4;
+    for (const address of this.selector.ejectUnanswering(quietFor)) {
+      this.log.debug("node ejected: it answered nothing while calls waited and other nodes answered", { address, quietMs: quietFor });
     }
   }
 
+  /**
+   * One attempt on `node`: encode, send, decode; call wrappers wrap it. It also tells the
+   * selector how the node did: a reply proves it alive; a refused or dropped connection ejects
+   * it, and so does a timeout when the node answered nothing else while this call waited.
+   */
+  private readonly send: CallFunc = (node, request, deadline, signal) => {
+    const address = node.address;
+    const answers = this.selector.begin(address);
+    let sent: Promise<Message>;
+    try {
+      sent = this.dispatch(node, request, deadline, signal);
+    } catch (err) {
+      this.selector.end(address, false); // the encoder threw: nothing was sent
+      throw err;
+    }
+    return sent.then(
+      (reply) => this.answer(address, request, reply),
+      (err: unknown) => {
+        throw this.failed(address, answers, err);
+      },
+    );
+  };
+
+  /** Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded. */
+  private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
+    const codec = this.codecs.get(request.contentType, ErrorId.client);
+    const header: Header = {
+      [MicroHeader.Service]: request.service,
+      [MicroHeader.Endpoint]: request.endpoint,
+      [MicroHeader.Method]: request.endpoint,
+      [MicroHeader.Id]: decimal(++this.sequence),
+      [MicroHeader.ContentType]: request.contentType,
+      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - Date.now())),
+    };
+    // The caller's metadata, which cannot override the headers above (cheaper than a spread).
+    for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
+    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header[MicroHeader.Id] }) };
+    const options = { deadline, signal };
+    const pooled = this.poolFor(node).get(node.address);
+    return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
+  }
+
+  /** The Timeout header (ns) for `ms` left. Calls made in the same millisecond share one string. */
+  private timeoutHeader(ms: number): string {
+    if (ms !== this.lastTimeout.ms) this.lastTimeout = { ms, text: decimal(ms * 1e6) };
+    return this.lastTimeout.text;
+  }
+
+  /** The reply `address` sent: the decoded response, or the error it carries (the server's), thrown. */
+  private answer(address: string, request: ClientRequest, reply: Message): unknown {
+    this.selector.end(address, true);
+    this.selector.mark(address, false);
+    const error = reply.header[MicroHeader.Error];
+    if (error !== undefined) throw MicroError.parse(error);
+    return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
+  }
+
+  /**
+   * A request that got no reply from `address` (its node had `answers` replies when it was sent).
+   * Every such error was raised on this side of the wire: NotDeliveredError and
+   * ConnectionLostError keep their types, any other comes back as a LocalError.
+   */
+  private failed(address: string, answers: number, err: unknown): unknown {
+    const lost = err instanceof NotDeliveredError || err instanceof ConnectionLostError;
+    const local = lost ? err : LocalError.of(err);
+    const unanswered = local instanceof LocalError && local.code === 408 && !this.selector.answeredSince(address, answers);
+    this.selector.end(address, false);
+    if (lost || unanswered) this.selector.mark(address, true);
+    return local;
+  }
   /** A typed proxy: `client.service<Greeter>("greeter").Greeter.Hello({ name })`. */
   service<H extends object>(name: string): ServiceClient<H> {
     const handlers = new Map<string, HandlerClient<H>>();
@@ -360,76 +432,6 @@ export class Client {
     await this.options.onClose?.();
   }
 
-  /**
-   * One attempt on `node`: encode, send, decode; call wrappers wrap it. It also tells the
-   * selector how the node did: a reply proves it alive; a refused or dropped connection ejects
-   * it, and so does a timeout when the node answered nothing else while this call waited.
-   */
-  private readonly send: CallFunc = (node, request, deadline, signal) => {
-    const address = node.address;
-    const answers = this.selector.begin(address);
-    let sent: Promise<Message>;
-    try {
-      sent = this.dispatch(node, request, deadline, signal);
-    } catch (err) {
-      this.selector.end(address, false); // the encoder threw: nothing was sent
-      throw err;
-    }
-    return sent.then(
-      (reply) => this.answer(address, request, reply),
-      (err: unknown) => {
-        throw this.failed(address, answers, err);
-      },
-    );
-  };
-
-  /** Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded. */
-  private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
-    const codec = this.codecs.get(request.contentType, ErrorId.client);
-    const header: Header = {
-      [MicroHeader.Service]: request.service,
-      [MicroHeader.Endpoint]: request.endpoint,
-      [MicroHeader.Method]: request.endpoint,
-      [MicroHeader.Id]: decimal(++this.sequence),
-      [MicroHeader.ContentType]: request.contentType,
-      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - Date.now())),
-    };
-    // The caller's metadata, which cannot override the headers above (cheaper than a spread).
-    for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
-    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header[MicroHeader.Id] }) };
-    const options = { deadline, signal };
-    const pooled = this.poolFor(node).get(node.address);
-    return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
-  }
-
-  /** The Timeout header (ns) for `ms` left. Calls made in the same millisecond share one string. */
-  private timeoutHeader(ms: number): string {
-    if (ms !== this.lastTimeout.ms) this.lastTimeout = { ms, text: decimal(ms * 1e6) };
-    return this.lastTimeout.text;
-  }
-
-  /** The reply `address` sent: the decoded response, or the error it carries (the server's), thrown. */
-  private answer(address: string, request: ClientRequest, reply: Message): unknown {
-    this.selector.end(address, true);
-    this.selector.mark(address, false);
-    const error = reply.header[MicroHeader.Error];
-    if (error !== undefined) throw MicroError.parse(error);
-    return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
-  }
-
-  /**
-   * A request that got no reply from `address` (its node had `answers` replies when it was sent).
-   * Every such error was raised on this side of the wire: NotDeliveredError and
-   * ConnectionLostError keep their types, any other comes back as a LocalError.
-   */
-  private failed(address: string, answers: number, err: unknown): unknown {
-    const lost = err instanceof NotDeliveredError || err instanceof ConnectionLostError;
-    const local = lost ? err : LocalError.of(err);
-    const unanswered = local instanceof LocalError && local.code === 408 && !this.selector.answeredSince(address, answers);
-    this.selector.end(address, false);
-    if (lost || unanswered) this.selector.mark(address, true);
-    return local;
-  }
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
   private poolFor(node: Node): ConnectionPool {
     if (!this.foreignPool || node.metadata?.transport === this.options.transport.name) return this.pool;

@@ -105,6 +105,8 @@ interface NodeLoad {
   /** `answers` when the node was last seen answering, and since when it has been quiet. */
   seen: number;
   quietSince: number;
+  /** Replies from every node when this one fell quiet: its quiet time counts once others answer. */
+  allSince: number;
 }
 
 export interface SelectorOptions {
@@ -138,6 +140,8 @@ export class Selector implements LoadInfo {
   readonly strategy: Strategy;
   private readonly ejections = new Map<string, Ejection>();
   private readonly loads = new Map<string, NodeLoad>();
+  /** Replies from every node so far. */
+  private answers = 0;
   private readonly flattened = new WeakMap<readonly Service[], Node[]>();
   private readonly ejectBase: number;
   private readonly ejectMax: number;
@@ -196,7 +200,10 @@ export class Selector implements LoadInfo {
   end(address: string, answered: boolean): void {
     const load = this.loads.get(address);
     if (!load) return;
-    if (answered) load.answers++;
+    if (answered) {
+      load.answers++;
+      this.answers++;
+    }
     load.calls--;
     this.release(address, load);
   }
@@ -222,10 +229,11 @@ export class Selector implements LoadInfo {
   }
 
   /**
-   * Ejects every node that has had calls waiting for `quietFor` ms without answering any of them
-   * (a frozen or wedged process: its connection is up, so nothing else notices). Returns the
-   * addresses it ejected. Run it periodically: a node still quiet when its ejection ends is
-   * ejected again, for twice as long.
+   * Ejects every node that has had calls waiting without answering any of them for `quietFor` ms
+   * after other nodes answered this client (a frozen or wedged process: its connections stay up,
+   * so nothing else notices). A quiet client proves nothing: a lone slow call is not a dead node.
+   * Returns the addresses it ejected. Run it periodically: a node still quiet when its ejection
+   * ends is ejected again, for twice as long.
    */
   ejectUnanswering(quietFor: number): string[] {
     const now = this.clock();
@@ -234,6 +242,9 @@ export class Selector implements LoadInfo {
       if (load.calls === 0 || load.answers !== load.seen) {
         load.seen = load.answers;
         load.quietSince = now;
+        load.allSince = this.answers;
+      } else if (this.answers === load.allSince) {
+        load.quietSince = now; // no node has answered since: the client is quiet, not this node
       } else if (now - load.quietSince >= quietFor) {
         load.quietSince = now;
         if (this.isEjected(address)) continue;
@@ -247,7 +258,7 @@ export class Selector implements LoadInfo {
   private load(address: string): NodeLoad {
     let load = this.loads.get(address);
     if (!load) {
-      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock() };
+      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock(), allSince: this.answers };
       this.loads.set(address, load);
     }
     return load;
@@ -291,7 +302,7 @@ export class Selector implements LoadInfo {
   private admits(address: string, now: number): boolean {
     const ejection = this.ejections.get(address);
     if (!ejection) return true;
-    return ejection.until <= now && this.inflight(address) === 0;
+    return ejection.until <= now && (this.loads.get(address)?.calls ?? 0) === 0;
   }
 
   /** Among nodes that are all ejected or on trial: the one whose ejection ends first. */

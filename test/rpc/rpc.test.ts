@@ -3,7 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service } from "../../src/index.js";
+import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service, type Strategy } from "../../src/index.js";
+import { LocalError } from "../../src/errors/errors.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { quiet } from "../setup/logger.js";
@@ -209,3 +210,112 @@ describe("rpc over mux with a memory registry", () => {
     assert.deepEqual(await client.call("greeter", "Greeter.Hello", { name: "direct" }, { address: greeter.address }), { msg: "Hello direct" });
   });
 });
+
+/** Answers after `delay` ms whatever happens; counts runs, and calls whose caller gave up. */
+class Patient {
+  runs = 0;
+  cancelled = 0;
+  forwarded = 0;
+  constructor(private readonly delay: number) {}
+  async Work(_req: unknown, ctx: Context): Promise<{ delay: number }> {
+    this.runs++;
+    ctx.signal.addEventListener("abort", () => this.cancelled++);
+    await new Promise((resolve) => setTimeout(resolve, this.delay));
+    return { delay: this.delay };
+  }
+  /** Calls to PassOn on every node. */
+  static passedOn = 0;
+  /** Fails the first call (on any node) with the 408 its own call to a backend got, passed on as is. */
+  async PassOn(): Promise<{ call: number }> {
+    this.forwarded++;
+    if (Patient.passedOn++ === 0) throw new LocalError(408, "call timeout: the backend had no answer before its deadline");
+    return { call: Patient.passedOn };
+  }
+}
+
+describe("attempts: per-attempt timeouts and where errors come from", () => {
+  const registry = new MemoryRegistry();
+  const slowHandler = new Patient(1_500);
+  const fastHandler = new Patient(0);
+  const slow = createService({ name: "patient", registry, logger: quiet });
+  const fast = createService({ name: "patient", registry, logger: quiet });
+  slow.handle(slowHandler);
+  fast.handle(fastHandler);
+  /** Picks the slow node while it may be picked. */
+  const slowFirst: Strategy = { name: "slowFirst", pick: (nodes) => nodes.find((n) => n.address === slow.address) ?? nodes[0] };
+  const reset = (): void => {
+    for (const h of [slowHandler, fastHandler]) h.runs = h.cancelled = h.forwarded = 0;
+    Patient.passedOn = 0;
+  };
+
+  before(async () => {
+    await slow.start();
+    await fast.start();
+  });
+  after(async () => {
+    await slow.stop();
+    await fast.stop();
+    await registry.close();
+  });
+
+  it("cuts an idempotent attempt at attemptTimeout and retries it on another node within the caller's deadline", async () => {
+    reset();
+    const client = createClient({ registry, logger: quiet });
+    try {
+      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }), { delay: 0 });
+      assert.equal(slowHandler.runs, 1);
+      assert.equal(fastHandler.runs, 1);
+      assert.ok(await eventually(() => slowHandler.cancelled === 1), "the cut attempt was cancelled on the slow node");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("lets a call that is not idempotent wait up to its deadline: cutting it short could not lead to a retry", async () => {
+    reset();
+    const client = createClient({ registry, logger: quiet });
+    try {
+      // Longer than the default attemptTimeout (1 s), shorter than the call's timeout.
+      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { timeout: 5_000, strategy: slowFirst }), { delay: 1_500 });
+      assert.equal(slowHandler.cancelled, 0);
+      assert.equal(fastHandler.runs, 0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("fails a call that is not idempotent when an explicit attemptTimeout cuts it, with a LocalError, without retrying it", async () => {
+    reset();
+    const client = createClient({ registry, logger: quiet });
+    try {
+      await assert.rejects(client.call("patient", "Patient.Work", {}, { attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }), (err: unknown) => err instanceof LocalError && err.code === 408);
+      assert.equal(slowHandler.runs, 1);
+      assert.equal(fastHandler.runs, 0, "not run a second time elsewhere");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("tells its own timeouts from a server's: a 408 a server passed on from its own call is retried for idempotent calls", async () => {
+    reset();
+    const client = createClient({ registry, logger: quiet });
+    try {
+      await assert.rejects(client.call("patient", "Patient.Work", {}, { timeout: 100, strategy: slowFirst }), (err: unknown) => err instanceof LocalError && err.code === 408);
+      const passedOn = await client.call("patient", "Patient.PassOn", {}, { strategy: slowFirst }).catch((err: unknown) => err);
+      assert.ok(passedOn instanceof MicroError && !(passedOn instanceof LocalError), "the server's answer, though its id is go.micro.client");
+      assert.equal((passedOn as MicroError).id, "go.micro.client");
+      reset();
+      assert.deepEqual(await client.call("patient", "Patient.PassOn", {}, { idempotent: true }), { call: 2 });
+      assert.equal(slowHandler.forwarded, 1, "retried once, on the other node");
+      assert.equal(fastHandler.forwarded, 1, "retried once, on the other node");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+async function eventually(check: () => boolean, timeout = 2_000): Promise<boolean> {
+  const until = Date.now() + timeout;
+  while (!check() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+  return check();
+}

@@ -62,4 +62,111 @@ describe("selector", () => {
     selector.mark("x", true);
     assert.equal(selector.isEjected("x"), true);
   });
+
+  describe("ejection and readmission", () => {
+    const three = [service("1", "a1", "a2", "a3")];
+    /** A selector on a clock the test moves by hand. */
+    function manual(): { selector: Selector; advance: (ms: number) => void } {
+      let now = 1_000_000;
+      return { selector: new Selector({ ejectBase: 100, ejectMax: 1_000, clock: () => now }), advance: (ms) => void (now += ms) };
+    }
+    const picks = (selector: Selector, n = 60): Set<string> => new Set(Array.from({ length: n }, () => selector.select("svc", three)!.address));
+
+    it("ejects a failed node for ejectBase, doubling per consecutive failure up to ejectMax", () => {
+      const { selector, advance } = manual();
+      selector.mark("a1", true);
+      assert.equal(picks(selector).has("a1"), false);
+      advance(99);
+      assert.equal(selector.isEjected("a1"), true);
+      advance(1);
+      assert.equal(selector.isEjected("a1"), false, "ejected for 100 ms");
+      selector.mark("a1", true);
+      advance(199);
+      assert.equal(selector.isEjected("a1"), true, "second failure: 200 ms");
+      for (let i = 0; i < 6; i++) selector.mark("a1", true);
+      advance(999);
+      assert.equal(selector.isEjected("a1"), true);
+      advance(1);
+      assert.equal(selector.isEjected("a1"), false, "never longer than ejectMax");
+    });
+
+    it("takes a node back on trial, one call at a time, and fully after a success", () => {
+      const { selector, advance } = manual();
+      selector.mark("a1", true);
+      selector.beginStream("a1");
+      advance(100);
+      assert.equal(picks(selector).has("a1"), true, "on trial once the ejection is over (an open stream does not hold it back)");
+      selector.begin("a1");
+      assert.equal(picks(selector).has("a1"), false, "no second call while the trial call is in flight");
+      selector.end("a1", true);
+      selector.mark("a1", false);
+      selector.begin("a1");
+      assert.equal(picks(selector).has("a1"), true, "readmitted: takes calls alongside those in flight");
+    });
+
+    it("ejects a node again, for twice as long, when its trial call fails", () => {
+      const { selector, advance } = manual();
+      selector.mark("a1", true);
+      advance(100);
+      selector.mark("a1", true);
+      advance(199);
+      assert.equal(picks(selector).has("a1"), false);
+      advance(1);
+      assert.equal(picks(selector).has("a1"), true);
+    });
+
+    it("never ejects every node: with all ejected, the one whose ejection ends first is picked", () => {
+      const { selector, advance } = manual();
+      selector.mark("a2", true);
+      selector.mark("a2", true); // 200 ms
+      advance(50);
+      selector.mark("a1", true); // ends at +150
+      selector.mark("a3", true);
+      selector.mark("a3", true);
+      selector.mark("a3", true); // 400 ms
+      assert.deepEqual([...picks(selector)], ["a1"]);
+      assert.deepEqual([...new Set(Array.from({ length: 30 }, () => selector.select("svc", three, { exclude: new Set(["a1"]) })!.address))], ["a2"]);
+    });
+
+    it("ejects a node that leaves calls unanswered while other nodes answer", () => {
+      const { selector, advance } = manual();
+      selector.begin("a1"); // a1 froze with this call
+      selector.ejectUnanswering(250);
+      for (let i = 0; i < 3; i++) {
+        advance(100);
+        selector.begin("a2");
+        selector.end("a2", true);
+        assert.deepEqual(selector.ejectUnanswering(250), i < 2 ? [] : ["a1"], `after ${100 * (i + 1)} ms`);
+      }
+      assert.equal(selector.isEjected("a1"), true);
+      assert.deepEqual(selector.ejectUnanswering(250), [], "reported once per ejection");
+    });
+
+    it("does not eject a node that answers, a node with a lone slow call, or a node with a silent stream", () => {
+      const { selector, advance } = manual();
+      selector.begin("a1");
+      selector.begin("a1");
+      selector.beginStream("a3");
+      const token = selector.begin("a2"); // a lone slow call: nothing else answers
+      for (let i = 0; i < 5; i++) {
+        advance(100);
+        assert.deepEqual(selector.ejectUnanswering(250), []);
+      }
+      selector.end("a1", true); // a1 answers one of its two calls; a2 still says nothing
+      assert.equal(selector.answeredSince("a1", 0), true);
+      assert.equal(selector.answeredSince("a2", token), false);
+      for (let i = 0; i < 2; i++) {
+        advance(100);
+        selector.begin("a1");
+        selector.end("a1", true);
+        assert.deepEqual(selector.ejectUnanswering(250), []);
+      }
+      advance(100);
+      selector.begin("a1");
+      selector.end("a1", true);
+      assert.deepEqual(selector.ejectUnanswering(250), ["a2"], "quiet for 300 ms while a1 answered");
+      assert.equal(selector.isEjected("a3"), false, "an open stream says nothing about liveness");
+      assert.equal(selector.inflight("a3"), 1);
+    });
+  });
 });
