@@ -83,6 +83,12 @@ export interface HttpBrokerOptions {
   requestTimeout?: number;
   /** An idle keep-alive connection is closed after this long, in ms (default 60 s). */
   idleTimeout?: number;
+  /**
+   * Bytes of messages the subscriber port holds at once, received or waiting for their handler
+   * (default 64 MiB). Past it, a delivery is answered 503 and its publisher retries: memory stays
+   * bounded however many publishers send at once.
+   */
+  maxBufferedBytes?: number;
   /** Connections the subscriber port holds at once (default 1,024); more are closed, and logged. */
   maxConnections?: number;
   /** How long disconnect() waits for handlers still running, in ms (default 30 s). */
@@ -164,6 +170,8 @@ export class HttpBroker implements Broker {
   private closing = new AbortController();
   /** Requests being received or handled on the subscriber port (disconnect waits for them). */
   private inflight = 0;
+  /** Bytes of messages held by requests on the subscriber port (see maxBufferedBytes). */
+  private buffered = 0;
   private inflightDrained: Array<() => void> = [];
 
   constructor(private readonly options: HttpBrokerOptions) {
@@ -319,13 +327,28 @@ export class HttpBroker implements Broker {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     if (req.method !== "POST") return reply(res, 405, "Method not allowed");
     const limit = this.options.maxBodySize ?? 16 << 20;
+    const budget = this.options.maxBufferedBytes ?? 64 << 20;
+    // Bytes of this request counted in `buffered` until its answer is sent (the message is held
+    // until its handler finishes, queued behind others or running).
+    let held = 0;
+    res.once("close", () => (this.buffered -= held));
+    const reserve = (n: number): boolean => {
+      if (this.buffered + n > budget) return false;
+      this.buffered += n;
+      held += n;
+      return true;
+    };
     let bytes: Buffer;
     try {
-      bytes = await readBody(req, limit);
+      bytes = await readBody(req, limit, reserve);
     } catch (err) {
       if (err instanceof TooLarge) {
         this.limitLog.hit("message too large", { peer, limit });
         return reply(res, 413, err.message, true);
+      }
+      if (err instanceof Busy) {
+        this.limitLog.hit("messages held at maxBufferedBytes: refusing more until handlers catch up", { peer, limit: budget });
+        return reply(res, 503, `subscriber busy: ${budget} bytes of messages already waiting for handlers; retry later`, true);
       }
       return reply(res, 400, `reading the request failed: ${(err as Error).message}`, true);
     }
@@ -436,8 +459,10 @@ function reply(res: http.ServerResponse, code: number, detail: string, close = f
 }
 
 class TooLarge extends Error {}
+class Busy extends Error {}
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** The request's body, up to `limit` bytes, each chunk first reserved against the port's budget. */
+function readBody(req: http.IncomingMessage, limit: number, reserve: (bytes: number) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"]);
     if (declared > limit) return reject(new TooLarge(`message of ${declared} bytes is larger than the limit of ${limit} bytes`));
@@ -445,10 +470,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
+      if (size <= limit && reserve(chunk.length)) return void chunks.push(chunk);
       req.off("data", onData);
       req.pause();
-      reject(new TooLarge(`message larger than the limit of ${limit} bytes`));
+      reject(size > limit ? new TooLarge(`message larger than the limit of ${limit} bytes`) : new Busy());
     };
     req.on("data", onData);
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));

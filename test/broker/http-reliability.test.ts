@@ -185,6 +185,32 @@ describe("http broker: its port turns bad requests away and keeps serving", () =
     assert.deepEqual(got, ["after"], "a normal publish is still delivered");
   });
 
+  it("answers 503 once the messages it holds reach maxBufferedBytes, and takes them again when its handler catches up", async () => {
+    const topic = "reliability.buffered";
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const got: string[] = [];
+    await broker({ maxBufferedBytes: 10 * 1_024 }).subscribe(topic, async (e) => {
+      await gate;
+      got.push(e.message.header["X-Seq"]);
+    });
+    const node = await nodeOf(topic);
+    // Each envelope is about 4 KiB: at most two fit in 10 KiB (one running, one queued).
+    const envelope = (n: number): string => JSON.stringify({ Header: { "Micro-Topic": topic, "X-Seq": String(n) }, Body: Buffer.alloc(3 * 1_024, n).toString("base64") });
+    const answers: Array<{ status: number; text: string }> = [];
+    const sent = [0, 1, 2, 3, 4].map((n) => post(node.address, node.id, envelope(n)).then((a) => void answers.push(a)));
+    await until(() => answers.length >= 3, 5_000, () => `${answers.length} of 5 answered while the handler is stuck`);
+    for (const a of answers) assert.equal(a.status, 503, "refused while the handler holds what fits");
+    assert.match(MicroError.parse(answers[0].text).detail, /busy/);
+    open();
+    await Promise.all(sent);
+    const accepted = answers.filter((a) => a.status === 200).length;
+    assert.ok(accepted >= 1 && accepted <= 2, `${accepted} accepted`);
+    assert.equal(got.length, accepted, "every accepted message was handled");
+    await broker().publish(topic, message("after"));
+    assert.equal(got.at(-1), "after", "taken again once the handler caught up");
+  });
+
   it("closes a connection that never finishes its headers, refuses connections past the limit, and still delivers", async () => {
     const topic = "reliability.limits";
     const got: string[] = [];
