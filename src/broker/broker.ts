@@ -77,7 +77,10 @@ export interface Broker {
   connect(): Promise<void>;
   /** Ends every subscription and closes connections (idempotent). */
   disconnect(): Promise<void>;
-  /** Resolves once the broker has taken the message (or, for http, queued it for delivery). */
+  /**
+   * Resolves once the broker has taken the message; the http broker resolves once every current
+   * subscriber handled it, and rejects naming those it could not deliver to.
+   */
   publish(topic: string, message: BrokerMessage, options?: BrokerPublishOptions): Promise<void>;
   subscribe(topic: string, handler: BrokerHandler, options?: SubscribeOptions): Promise<Subscriber>;
 }

@@ -9,23 +9,27 @@
  * - publish POSTs `/?id=<node id>` with `{"Header":{…,"Micro-Topic":topic},"Body":"<base64>"}` to
  *   every node of the broadcast version and to one random node of each queue version.
  *
- * Unlike Go Micro (which forgets failures after at most 64 messages), a failed delivery (node
- * unreachable, or the subscriber nacked and answered 503) is retried from a bounded per-topic
- * inbox until `retryFor` has passed; for a queue group the retry may go to another member.
+ * Delivery is at-most-once, and publish() says how it went (Go Micro's publish never does):
+ * it resolves once every subscriber registered for the topic has handled the message, and
+ * rejects with an UndeliveredError naming each subscriber it could not deliver to after retrying
+ * for `retryFor` (a queue group's retry may go to another member). Nothing is kept once publish()
+ * settles: for at-least-once delivery that survives restarts, use events (JetStream).
  * Each subscription gets its own node id, so two subscriptions in one process never see each
  * other's messages.
  */
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
-import { MicroError } from "../errors/errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ContentType } from "../codec/codec.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
-import { headerValue, MicroHeader } from "../metadata/headers.js";
-import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
+import type { Broker, BrokerHandler, BrokerMessage, BrokerPublishOptions, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy } from "../driver/lazy.js";
 import { Dispatcher } from "./dispatcher.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
@@ -34,7 +38,21 @@ export const HTTP_BROKER_SERVICE = "micro.http.broker";
 export const BROADCAST_VERSION = "ff.http.broadcast";
 const REGISTER_TTL = 60_000;
 const REGISTER_INTERVAL = 30_000;
-const ERROR_ID = "go.micro.broker";
+/** A delivery whose subscriber has not answered in this long is failed (and retried). */
+const DELIVERY_TIMEOUT = 30_000;
+/** A limit hit is logged at most once per this interval (with how many were not logged). */
+const LIMIT_LOG_INTERVAL = 10_000;
+
+export interface HttpBrokerTlsOptions {
+  /** Certificates (PEM) to trust for secure subscribers instead of Node's default CAs. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /**
+   * Deliver to secure subscribers without verifying their certificates (default false). For
+   * development only: Go Micro's secure subscribers present a self-signed certificate made at
+   * start, which only this (or its CA in `ca`) accepts.
+   */
+  insecureSkipVerify?: boolean;
+}
 
 export interface HttpBrokerOptions {
   /** Where subscribers are registered and found. The service's registry, normally. */
@@ -45,15 +63,66 @@ export interface HttpBrokerOptions {
    * (Go Micro always defaults to loopback, which silently breaks cross-host delivery).
    */
   address?: string;
-  /** Undelivered messages kept per topic for retry (default 1,000; Go Micro keeps 64). */
-  inboxSize?: number;
-  /** How long a failed delivery is retried, in ms (default 60 s). */
+  /**
+   * How long publish() keeps retrying a delivery that failed (subscriber unreachable, or it
+   * nacked) before rejecting with an UndeliveredError, in ms (default 5 s; 0: one attempt).
+   */
   retryFor?: number;
-  /** Milliseconds between retry rounds (default 200). */
+  /** Milliseconds between retries of a failed delivery (default 200). */
   retryInterval?: number;
-  /** Largest accepted message, in bytes (default 16 MiB). */
+  /**
+   * Reject publish() when no subscriber of the topic is registered (default false: as every
+   * pub/sub broker, a message nobody subscribes to is dropped without error).
+   */
+  requireSubscribers?: boolean;
+  /** Largest accepted message, in bytes (default 16 MiB); a larger one is answered 413. */
   maxBodySize?: number;
+  /** Time a client has to send a request's headers, in ms (default 10 s). */
+  headersTimeout?: number;
+  /** Time a client has to send a whole request, in ms (default 30 s). */
+  requestTimeout?: number;
+  /** An idle keep-alive connection is closed after this long, in ms (default 60 s). */
+  idleTimeout?: number;
+  /**
+   * Bytes of messages the subscriber port holds at once, received or waiting for their handler
+   * (default 64 MiB). Past it, a delivery is answered 503 and its publisher retries: memory stays
+   * bounded however many publishers send at once.
+   */
+  maxBufferedBytes?: number;
+  /** Connections the subscriber port holds at once (default 1,024); more are closed, and logged. */
+  maxConnections?: number;
+  /** How long disconnect() waits for handlers still running, in ms (default 30 s). */
+  drainTimeout?: number;
+  /** TLS for delivering to secure subscribers (Go Micro's `secure: "true"`): verified by default. */
+  tls?: HttpBrokerTlsOptions;
   logger?: Logger;
+}
+
+/** A subscriber publish() could not deliver to. */
+export interface UndeliveredSubscriber {
+  /** Its node id in the registry. */
+  subscriber: string;
+  address: string;
+  /** Its queue group; undefined for a plain (broadcast) subscriber. */
+  queue: string | undefined;
+  /** Why the last attempt failed. */
+  reason: string;
+}
+
+/**
+ * publish() could not deliver the message to some subscribers (503, `go.micro.broker`). The
+ * others got it; publishing again reaches them again as well.
+ */
+export class UndeliveredError extends MicroError {
+  constructor(
+    readonly topic: string,
+    readonly undelivered: UndeliveredSubscriber[],
+    /** Subscribers the message was for. */
+    readonly subscribers: number,
+  ) {
+    const list = undelivered.map((u) => `${u.subscriber} at ${u.address}${u.queue ? ` (queue ${u.queue})` : ""}: ${u.reason}`).join("; ");
+    super(ErrorId.broker, 503, `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`);
+  }
 }
 
 interface HttpSubscription extends Subscriber {
@@ -61,13 +130,28 @@ interface HttpSubscription extends Subscriber {
   dispatcher: Dispatcher;
 }
 
-interface Undelivered {
-  topic: string;
-  /** The queue version to retry with any member of; undefined: retry `node` itself (broadcast). */
-  version: string | undefined;
-  nodeId: string;
-  body: Buffer;
-  since: number;
+/** Where one publish goes: a broadcast node, or a queue group (any one member). */
+interface Target {
+  node: Node;
+  queue: string | undefined;
+}
+
+/** A failed POST; `permanent` when no retry can succeed (the subscriber refused the message). */
+class DeliveryFailure extends Error {
+  constructor(
+    message: string,
+    readonly status = 0,
+  ) {
+    super(message);
+  }
+  /** 400 bad message, 413 too large: sending it again changes nothing. */
+  get permanent(): boolean {
+    return this.status === 400 || this.status === 413;
+  }
+  /** 404: no such subscriber there (any more: it unsubscribed or is stopping). */
+  get gone(): boolean {
+    return this.status === 404;
+  }
 }
 
 export class HttpBroker implements Broker {
@@ -75,20 +159,28 @@ export class HttpBroker implements Broker {
   private registry: CacheRegistry;
   private readonly log: Logger;
   private readonly subscriptions = new Map<string, HttpSubscription>();
-  private readonly inbox = new Map<string, Undelivered[]>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  private readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false });
+  private readonly tlsAgent: https.Agent;
   private readonly listening: Lazy<http.Server>;
+  private readonly limitLog: LimitLog;
   private server: http.Server | undefined;
   private advertised = "";
   private heartbeat: NodeJS.Timeout | undefined;
-  private retrier: NodeJS.Timeout | undefined;
-  private retrying = false;
+  /** Aborted by disconnect(): publishes still retrying give up and report. */
+  private closing = new AbortController();
+  /** Requests being received or handled on the subscriber port (disconnect waits for them). */
+  private inflight = 0;
+  /** Bytes of messages held by requests on the subscriber port (see maxBufferedBytes). */
+  private buffered = 0;
+  private inflightDrained: Array<() => void> = [];
 
   constructor(private readonly options: HttpBrokerOptions) {
     this.registry = options.registry instanceof CacheRegistry ? options.registry : new CacheRegistry(options.registry);
     this.log = options.logger ?? defaultLogger();
+    this.limitLog = new LimitLog(this.log);
     this.listening = new Lazy(() => this.listen());
+    const tls = options.tls ?? {};
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca, rejectUnauthorized: !tls.insecureSkipVerify });
   }
 
   /** The advertised `host:port` subscribers receive on (empty until connected). */
@@ -100,11 +192,17 @@ export class HttpBroker implements Broker {
     await this.listening.get();
   }
 
+  /**
+   * Ends every subscription and closes: new deliveries are refused, handlers running finish
+   * (within `drainTimeout`) and their answers are sent, then connections close. Publishes still
+   * retrying stop and reject.
+   */
   async disconnect(): Promise<void> {
     clearInterval(this.heartbeat);
-    clearInterval(this.retrier);
-    this.heartbeat = this.retrier = undefined;
-    for (const s of [...this.subscriptions.values()]) await s.unsubscribe();
+    this.heartbeat = undefined;
+    this.closing.abort();
+    this.closing = new AbortController();
+    await Promise.all([...this.subscriptions.values()].map((s) => s.unsubscribe()));
     if (this.registry !== this.options.registry) {
       // Our own cache: close its watches, and start a fresh one should we connect again.
       await this.registry.close();
@@ -113,27 +211,33 @@ export class HttpBroker implements Broker {
     const server = this.server;
     this.server = undefined;
     this.listening.reset();
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (!(await this.requestsDone(this.options.drainTimeout ?? 30_000))) this.log.warn("http broker: deliveries still being handled after drainTimeout; closing", { pending: this.inflight });
+      server.closeAllConnections();
+      await closed;
+    }
     this.agent.destroy();
     this.tlsAgent.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
   }
 
-  /** Delivers to the subscribers registered now; failures are retried from the inbox. */
-  async publish(topic: string, message: BrokerMessage): Promise<void> {
+  /**
+   * Delivers to every subscriber registered for `topic` now, retrying failures for `retryFor`;
+   * rejects with an UndeliveredError naming those it could not reach.
+   */
+  async publish(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<void> {
     const body = encodeEnvelope({ header: { ...message.header, [MicroHeader.Topic]: topic }, body: message.body });
     const services = this.registry.getCached(HTTP_BROKER_SERVICE) ?? (await this.registry.getService(HTTP_BROKER_SERVICE));
-    const deliveries: Promise<void>[] = [];
-    for (const service of services) {
-      const nodes = service.nodes.filter((n) => n.metadata?.broker === "http" && n.metadata?.topic === topic);
-      if (nodes.length === 0) continue;
-      if (service.version === BROADCAST_VERSION) {
-        for (const node of nodes) deliveries.push(this.deliver(node, body, { topic, version: undefined, nodeId: node.id, body, since: Date.now() }));
-      } else {
-        const node = nodes[randomInt(nodes.length)];
-        deliveries.push(this.deliver(node, body, { topic, version: service.version, nodeId: node.id, body, since: Date.now() }));
-      }
+    const targets = targetsOf(services, topic);
+    if (targets.length === 0) {
+      if (this.options.requireSubscribers) throw new UndeliveredError(topic, [], 0);
+      return;
     }
-    await Promise.all(deliveries);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
+    const results = await Promise.all(targets.map((target) => this.deliver(topic, body, target, signal, options.signal)));
+    const undelivered = results.filter((r): r is UndeliveredSubscriber => r !== undefined);
+    if (undelivered.length > 0) throw new UndeliveredError(topic, undelivered, targets.length);
   }
 
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
@@ -141,12 +245,16 @@ export class HttpBroker implements Broker {
     const queue = options.queue || undefined;
     const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: "false" } };
     const record: Service = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };
+    const dispatcher = new Dispatcher(handler, { autoAck: options.autoAck ?? true, concurrency: options.concurrency ?? 1, log: this.log });
     const subscription: HttpSubscription = {
       topic,
       queue,
       record,
-      dispatcher: new Dispatcher(handler, { autoAck: options.autoAck ?? true, concurrency: options.concurrency ?? 1, log: this.log }),
+      dispatcher,
       unsubscribe: async () => {
+        // Publishers stop choosing it; deliveries still arriving are answered 404 (so a queue
+        // group's publisher tries another member); the ones accepted are handled to the end
+        // (disconnect() waits for them: a service drains its own handlers within its grace period).
         if (!this.subscriptions.delete(node.id)) return;
         await this.registry.deregister(record).catch((err: Error) => this.log.warn("http broker: deregistering a subscriber failed", { topic, err: err.message }));
       },
@@ -157,8 +265,21 @@ export class HttpBroker implements Broker {
   }
 
   private async listen(): Promise<http.Server> {
-    const server = http.createServer((req, res) => void this.receive(req, res));
-    server.keepAliveTimeout = 60_000;
+    const headersTimeout = this.options.headersTimeout ?? 10_000;
+    const requestTimeout = Math.max(this.options.requestTimeout ?? 30_000, headersTimeout);
+    const server = http.createServer(
+      // Node checks these timeouts every connectionsCheckingInterval (30 s by default): too coarse.
+      { headersTimeout, requestTimeout, keepAliveTimeout: this.options.idleTimeout ?? 60_000, connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 2)) },
+      (req, res) => void this.receive(req, res),
+    );
+    server.maxConnections = this.options.maxConnections ?? 1_024;
+    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => this.limitLog.hit("connection refused: maxConnections reached", { peer: `${peer?.remoteAddress}:${peer?.remotePort}`, limit: server.maxConnections }));
+    server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
+      this.limitLog.hit("bad or timed-out request", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message });
+      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.destroy();
+    });
     const { host, port } = splitAddress(this.options.address ?? process.env.MICRO_BROKER_ADDRESS ?? this.defaultAddress());
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -181,117 +302,206 @@ export class HttpBroker implements Broker {
     }
   }
 
-  /** Go Micro's ServeHTTP, plus 404 for an unknown subscriber and 503 when the handler nacked. */
+  /** Resolves when no request is being received or handled, or false after `timeout` ms. */
+  private requestsDone(timeout: number): Promise<boolean> {
+    if (this.inflight === 0) return Promise.resolve(true);
+    return withTimeout(new Promise<void>((resolve) => this.inflightDrained.push(resolve)), timeout);
+  }
+
   private async receive(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const fail = (code: number, detail: string): void => {
-      res.writeHead(code, { "Content-Type": "application/json" }).end(new MicroError(ERROR_ID, code, detail).toString());
+    this.inflight++;
+    res.once("close", () => {
+      if (--this.inflight === 0) for (const resolve of this.inflightDrained.splice(0)) resolve();
+    });
+    try {
+      await this.handle(req, res);
+    } catch (err) {
+      // Never reached by design; a bug here must not take the process down.
+      this.log.error("http broker: failed to handle a delivery", { err: (err as Error).message });
+      if (!res.headersSent) reply(res, 500, "internal error");
+    }
+  }
+
+  /** Go Micro's ServeHTTP, with 400 for a bad message, 404 for an unknown subscriber, 413 for an oversize one and 503 when the handler nacked. */
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    if (req.method !== "POST") return reply(res, 405, "Method not allowed");
+    const limit = this.options.maxBodySize ?? 16 << 20;
+    const budget = this.options.maxBufferedBytes ?? 64 << 20;
+    // Bytes of this request counted in `buffered` until its answer is sent (the message is held
+    // until its handler finishes, queued behind others or running).
+    let held = 0;
+    res.once("close", () => (this.buffered -= held));
+    const reserve = (n: number): boolean => {
+      if (this.buffered + n > budget) return false;
+      this.buffered += n;
+      held += n;
+      return true;
     };
-    if (req.method !== "POST") return fail(405, "Method not allowed");
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(req, limit, reserve);
+    } catch (err) {
+      if (err instanceof TooLarge) {
+        this.limitLog.hit("message too large", { peer, limit });
+        return reply(res, 413, err.message, true);
+      }
+      if (err instanceof Busy) {
+        this.limitLog.hit("messages held at maxBufferedBytes: refusing more until handlers catch up", { peer, limit: budget });
+        return reply(res, 503, `subscriber busy: ${budget} bytes of messages already waiting for handlers; retry later`, true);
+      }
+      return reply(res, 400, `reading the request failed: ${(err as Error).message}`, true);
+    }
     let message: BrokerMessage;
     try {
-      message = decodeEnvelope(await readBody(req, this.options.maxBodySize ?? 16 << 20));
+      message = decodeEnvelope(bytes);
     } catch (err) {
-      this.log.warn("http broker: dropped a malformed message", { remote: req.socket.remoteAddress, err: (err as Error).message });
-      return fail(500, `Error parsing request body: ${(err as Error).message}`);
+      this.limitLog.hit("malformed message", { peer, err: (err as Error).message });
+      return reply(res, 400, `invalid message: ${(err as Error).message}; expected Go Micro's {"Header":{…},"Body":"<base64>"}`);
     }
     const topic = headerValue(message.header, MicroHeader.Topic);
-    if (!topic) return fail(500, "Topic not found");
+    if (!topic) return reply(res, 400, `invalid message: no ${MicroHeader.Topic} header`);
     const id = new URL(req.url ?? "/", "http://x").searchParams.get("id") ?? "";
     const subscription = this.subscriptions.get(id);
-    if (!subscription || subscription.topic !== topic) return fail(404, `no subscriber ${id} for topic ${topic} here`);
+    if (!subscription || subscription.topic !== topic) return reply(res, 404, `no subscriber ${id} for topic ${topic} here`);
     let redeliver = false;
     await subscription.dispatcher.pushAndWait({ topic, message, nack: (requeue) => void (redeliver = requeue) });
-    if (redeliver) return fail(503, "subscriber asked for redelivery");
+    if (redeliver) return reply(res, 503, "subscriber asked for redelivery");
     res.writeHead(200).end();
   }
 
-  /** One POST; a failure goes to the inbox. Never rejects. */
-  private async deliver(node: Node, body: Buffer, item: Undelivered): Promise<void> {
-    try {
-      await this.post(node, body);
-    } catch (err) {
-      this.log.debug("http broker: delivery failed, will retry", { topic: item.topic, node: node.id, err: (err as Error).message });
-      this.saveForRetry(item);
+  /**
+   * Delivers to one target, retrying a failure every `retryInterval` until `retryFor` has
+   * passed (a queue group's retry goes to any member registered then). Resolves undefined once
+   * delivered, or with what went wrong.
+   */
+  private async deliver(topic: string, body: Buffer, target: Target, signal: AbortSignal, callerSignal: AbortSignal | undefined): Promise<UndeliveredSubscriber | undefined> {
+    const started = Date.now();
+    const retryFor = this.options.retryFor ?? 5_000;
+    const gone = new Set<string>();
+    let node = target.node;
+    for (;;) {
+      const failure = await this.post(node, body, callerSignal).then(
+        () => undefined,
+        (err: unknown) => (err instanceof DeliveryFailure ? err : new DeliveryFailure((err as Error).message)),
+      );
+      if (!failure) return undefined;
+      const report: UndeliveredSubscriber = { subscriber: node.id, address: node.address, queue: target.queue, reason: failure.message };
+      // A plain subscriber that is gone (it unsubscribed, or stopped before taking the message) stays gone.
+      if (failure.gone && target.queue === undefined) return report;
+      if (failure.gone) gone.add(node.id);
+      if (failure.permanent || signal.aborted || Date.now() - started >= retryFor) return signal.aborted ? { ...report, reason: `${report.reason} (publish aborted)` } : report;
+      this.log.debug("http broker: delivery failed, retrying", { topic, node: node.id, err: failure.message });
+      if (!failure.gone && !(await sleep(this.options.retryInterval ?? 200, true, { signal }).catch(() => false))) return { ...report, reason: `${report.reason} (publish aborted)` };
+      const next = await this.retryNode(topic, target, gone);
+      if (!next) return { ...report, reason: `${report.reason}; no longer registered` };
+      node = next;
     }
   }
 
-  private post(node: Node, body: Buffer): Promise<void> {
+  /** Who to retry with: the same broadcast node if still registered, else any member of the queue group not known to be gone. */
+  private async retryNode(topic: string, target: Target, gone: Set<string>): Promise<Node | undefined> {
+    const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as Service[]);
+    const version = target.queue ?? BROADCAST_VERSION;
+    const nodes = services.filter((s) => s.version === version).flatMap((s) => s.nodes).filter((n) => n.metadata?.topic === topic && !gone.has(n.id));
+    if (target.queue === undefined) return nodes.find((n) => n.id === target.node.id);
+    return nodes.length > 0 ? nodes[randomInt(nodes.length)] : undefined;
+  }
+
+  /**
+   * One POST; rejects with a DeliveryFailure unless the subscriber answered 200. Only a caller's
+   * signal is attached: a signal on every request costs ~20 % of throughput, and disconnect()
+   * ends requests under way by destroying the agents.
+   */
+  private post(node: Node, body: Buffer, signal: AbortSignal | undefined): Promise<void> {
     const secure = node.metadata?.secure === "true";
     const { host, port } = splitAddress(node.address);
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request(
-        { host, port, method: "POST", path: `/?id=${encodeURIComponent(node.id)}`, agent: secure ? this.tlsAgent : this.agent, headers: { "Content-Type": "application/json", "Content-Length": body.length } },
+        { host, port, method: "POST", path: `/?id=${encodeURIComponent(node.id)}`, agent: secure ? this.tlsAgent : this.agent, ...(signal && { signal }), headers: { [MicroHeader.ContentType]: ContentType.json, "Content-Length": body.length } },
         (res) => {
-          res.resume();
-          res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          if (res.statusCode === 200) {
+            res.resume();
+            res.on("end", resolve);
+          } else {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => void (text.length < 1_024 && (text += chunk)));
+            res.on("end", () => reject(new DeliveryFailure(`HTTP ${res.statusCode}${text ? ` ${MicroError.parse(text).detail}` : ""}`, res.statusCode)));
+          }
           res.on("error", reject);
         },
       );
-      req.setTimeout(30_000, () => req.destroy(new Error("delivery timed out")));
+      req.setTimeout(DELIVERY_TIMEOUT, () => req.destroy(new Error("delivery timed out")));
       req.on("error", reject);
       req.end(body);
     });
   }
-
-  private saveForRetry(item: Undelivered): void {
-    const queue = this.inbox.get(item.topic) ?? [];
-    this.inbox.set(item.topic, queue);
-    if (queue.length >= (this.options.inboxSize ?? 1_000)) {
-      this.log.warn("http broker: inbox full, dropping an undelivered message", { topic: item.topic });
-      return;
-    }
-    queue.push(item);
-    this.retrier ??= setInterval(() => void this.retry(), this.options.retryInterval ?? 200).unref();
-  }
-
-  /** Retries everything in the inbox once; items that fail again go back in. */
-  private async retry(): Promise<void> {
-    if (this.retrying) return;
-    if (this.inbox.size === 0) {
-      clearInterval(this.retrier);
-      this.retrier = undefined;
-      return;
-    }
-    this.retrying = true;
-    try {
-      const items = [...this.inbox.values()].flat();
-      this.inbox.clear();
-      const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as Service[]);
-      await Promise.all(items.map((item) => this.retryOne(item, services)));
-    } finally {
-      this.retrying = false;
-    }
-  }
-
-  private async retryOne(item: Undelivered, services: Service[]): Promise<void> {
-    if (Date.now() - item.since > (this.options.retryFor ?? 60_000)) {
-      this.log.warn("http broker: giving up on an undelivered message", { topic: item.topic, node: item.nodeId });
-      return;
-    }
-    const candidates = services
-      .filter((s) => (item.version === undefined ? s.version === BROADCAST_VERSION : s.version === item.version))
-      .flatMap((s) => s.nodes)
-      .filter((n) => n.metadata?.topic === item.topic && (item.version !== undefined || n.id === item.nodeId));
-    // A broadcast node that deregistered is gone for good; a queue group may have other members.
-    if (candidates.length === 0 && item.version === undefined) return;
-    if (candidates.length === 0) return this.saveForRetry(item);
-    const node = candidates[randomInt(candidates.length)];
-    await this.deliver(node, item.body, item);
-  }
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** Every broadcast node of `topic`, and one random member of each of its queue groups. */
+function targetsOf(services: Service[], topic: string): Target[] {
+  const targets: Target[] = [];
+  for (const service of services) {
+    const nodes = service.nodes.filter((n) => n.metadata?.broker === "http" && n.metadata?.topic === topic);
+    if (nodes.length === 0) continue;
+    if (service.version === BROADCAST_VERSION) for (const node of nodes) targets.push({ node, queue: undefined });
+    else targets.push({ node: nodes[randomInt(nodes.length)], queue: service.version });
+  }
+  return targets;
+}
+
+function reply(res: http.ServerResponse, code: number, detail: string, close = false): void {
+  const headers: Record<string, string> = { [MicroHeader.ContentType]: ContentType.json };
+  // The rest of an oversize or broken body is not read: the connection cannot carry another request.
+  if (close) headers.Connection = "close";
+  res.writeHead(code, headers).end(new MicroError(ErrorId.broker, code, detail).toString());
+}
+
+class TooLarge extends Error {}
+class Busy extends Error {}
+
+/** The request's body, up to `limit` bytes, each chunk first reserved against the port's budget. */
+function readBody(req: http.IncomingMessage, limit: number, reserve: (bytes: number) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (declared > limit) return reject(new TooLarge(`message of ${declared} bytes is larger than the limit of ${limit} bytes`));
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) req.destroy(new Error(`message larger than ${limit} bytes`));
-      else chunks.push(chunk);
-    });
+      if (size <= limit && reserve(chunk.length)) return void chunks.push(chunk);
+      req.off("data", onData);
+      req.pause();
+      reject(size > limit ? new TooLarge(`message larger than the limit of ${limit} bytes`) : new Busy());
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** Resolves true when `promise` settles within `timeout` ms, else false. */
+function withTimeout(promise: Promise<unknown>, timeout: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout)))]).finally(() => clearTimeout(timer));
+}
+
+/** Logs a limit hit at most once per interval per kind, with the peer and how many went unlogged. */
+class LimitLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  constructor(private readonly log: Logger) {}
+
+  hit(what: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    const entry = this.last.get(what);
+    if (entry && now - entry.at < LIMIT_LOG_INTERVAL) {
+      entry.suppressed++;
+      return;
+    }
+    this.log.warn(`http broker: ${what}`, { ...fields, ...(entry?.suppressed ? { alsoSince: entry.suppressed } : {}) });
+    this.last.set(what, { at: now, suppressed: 0 });
+  }
 }
 
 function splitAddress(address: string): { host: string; port: number } {

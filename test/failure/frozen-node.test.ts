@@ -16,7 +16,8 @@ import { after, describe, it } from "node:test";
 import { createClient } from "../../src/index.js";
 import { createLogger } from "../../src/logger/logger.js";
 import { LocalRegistry } from "../../src/registry/local.js";
-import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry, waitFor } from "../process/harness.js";
+import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
+import { waitFor } from "../setup/wait.js";
 
 const TICK_MS = 20;
 const MAX_IN_FLIGHT = 50;
