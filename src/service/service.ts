@@ -12,7 +12,8 @@ import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
-import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { MissingDriverError } from "../driver/driver.js";
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
@@ -257,6 +258,11 @@ export class Service {
         return true;
       } catch (err) {
         if (signal.aborted) break;
+        if (err instanceof InvalidRecordError || err instanceof MissingDriverError) {
+          // Waiting will not install a driver or shorten a name: fail now, as with any bad input.
+          this.log.error("registration failed", { registry: this.registry.name, err: err.message });
+          throw err;
+        }
         this.log.warn("registration failed, retrying", { registry: this.registry.name, attempt, retryIn: delay, err: (err as Error).message });
         await abortableDelay(delay, signal);
         delay = Math.min(delay * 2, maxDelay);

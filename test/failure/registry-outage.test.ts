@@ -5,6 +5,7 @@
  *   and resolves once the registry is back; then a client that finds the service through the
  *   registry calls it;
  * - stop() during those retries ends start() and closes the listener.
+ * A registration that can never succeed (a name too long for mDNS) fails start() at once.
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -13,6 +14,7 @@ import { MemoryBroker } from "../../src/broker/memory.js";
 import { Client } from "../../src/client/client.js";
 import type { LogFields, Logger } from "../../src/logger/logger.js";
 import { EtcdRegistry } from "../../src/registry/etcd.js";
+import { MdnsRegistry } from "../../src/registry/mdns.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
 import type { Registry } from "../../src/registry/registry.js";
 import { Selector } from "../../src/selector/selector.js";
@@ -143,6 +145,20 @@ for (const setup of setups) {
     });
   });
 }
+
+describe("start with a registration no registry would accept", () => {
+  it("fails start() at once instead of retrying, and stop() then closes the listener", async () => {
+    const log = new CapturingLogger();
+    // mDNS checks the name before it opens a socket, so nothing is multicast.
+    const service = newService("a-service-name-far-too-long-for-one-dns-label", new MdnsRegistry({ logger: log }), log);
+    await assert.rejects(service.start(), /too long for DNS/);
+    assert.equal(log.retries().length, 0, "no retry");
+    assert.ok(log.lines.some((line) => line.level === "error" && line.msg === "registration failed"), "the failure is logged as an error");
+    const listening = service.address!;
+    await service.stop();
+    assert.equal(await canConnect(listening), false, "the listener is closed");
+  });
+});
 
 async function until(condition: () => boolean, timeout: number): Promise<void> {
   const deadline = Date.now() + timeout;
