@@ -4,6 +4,11 @@
  * A plugin opens its connection on first use too (./lazy.ts); NATS plugins share ./nats.ts.
  */
 
+/** An optional driver that is not installed: the message says what to install. */
+export class MissingDriverError extends Error {
+  override name = "MissingDriverError";
+}
+
 /**
  * Imports an optional driver, or fails with the command that installs it (`user` names the
  * plugin, e.g. "etcd registry"). The specifier is a variable, so TypeScript and bundlers leave
@@ -15,7 +20,7 @@ export async function loadDriver<T>(specifier: string, user: string): Promise<T>
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((err as Error).message).includes(specifier)) {
-      throw new Error(`the ${user} needs the package ${specifier}: npm install ${specifier}`);
+      throw new MissingDriverError(`the ${user} needs the package ${specifier}: npm install ${specifier}`);
     }
     throw err;
   }

@@ -107,6 +107,7 @@ export async function openNatsConnection(options: NatsConnectionOptions, profile
     release: async () => {
       if (released) return;
       released = true;
+      // The driver's status iterator can be stopped, though its type only says AsyncIterable.
       (status as { stop?: () => void }).stop?.();
       if (!owned || nc.isClosed()) return;
       // Drain delivers what is in flight; bounded, since a drain waits for a server that may be gone.

@@ -10,7 +10,7 @@ export type {
   WatchOptions,
   Watcher,
 } from "./registry.js";
-export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL } from "./registry.js";
+export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError } from "./registry.js";
 export { MemoryRegistry } from "./memory.js";
 export { LocalRegistry, defaultLocalRegistryPath, type LocalRecord, type LocalRegistryOptions } from "./local.js";
 export { CacheRegistry, type CacheRegistryOptions } from "./cache.js";

@@ -87,9 +87,11 @@ export class LocalRegistry implements Registry {
     this.rescanInterval = options.rescanInterval ?? 1_000;
     this.log = options.logger ?? defaultLogger();
     fs.mkdirSync(this.path, { recursive: true, mode: DIR_MODE });
-    // In a shared /tmp another user could have created our directory first and could then read
-    // or forge our records; refuse to use it rather than route traffic to their addresses.
-    if (!options.path) assertOwnedByUs(this.path, path.dirname(this.path));
+    // Whoever can write to the directory can forge records and route our calls to their
+    // addresses (in a shared /tmp another user could even have created our default directory
+    // first): refuse a directory that is not ours alone, wherever its path came from. The default
+    // one's parent (`micro-<uid>`) is ours too; a given directory's parent may be anyone's.
+    assertPrivate(options.path ? [fs.realpathSync(this.path)] : [this.path, path.dirname(this.path)]);
   }
 
   async register(service: Service, options: RegisterOptions = {}): Promise<void> {
@@ -526,15 +528,20 @@ function isWritableDir(dir: string): boolean {
   }
 }
 
-function assertOwnedByUs(...dirs: string[]): void {
+function assertPrivate(dirs: string[]): void {
   const uid = process.getuid?.();
   if (uid === undefined) return;
   for (const dir of dirs) {
     const stat = fs.lstatSync(dir);
-    if (stat.uid !== uid || !stat.isDirectory()) {
-      throw new Error(
-        `local registry: ${dir} is not a directory owned by uid ${uid}; remove it or set MICRO_REGISTRY_ADDRESS to another directory`,
-      );
+    const problem = !stat.isDirectory()
+      ? "is not a directory"
+      : stat.uid !== uid
+        ? `is owned by uid ${stat.uid}, not by this process's uid ${uid}`
+        : (stat.mode & 0o022) !== 0
+          ? `is writable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}), who could forge records`
+          : undefined;
+    if (problem) {
+      throw new Error(`local registry: ${dir} ${problem}; use a directory only this user can write to (e.g. chmod 700 it), or set MICRO_REGISTRY_ADDRESS to another one`);
     }
   }
 }

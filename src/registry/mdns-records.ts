@@ -11,7 +11,7 @@
 import { deflateSync, inflateSync } from "node:zlib";
 import net from "node:net";
 import type { Answer, Packet } from "dns-packet";
-import type { Endpoint, Service } from "./registry.js";
+import { type Endpoint, InvalidRecordError, type Service } from "./registry.js";
 
 export const DEFAULT_MDNS_DOMAIN = "micro";
 const LISTING = "_services";
@@ -104,7 +104,7 @@ export function splitAddress(address: string): { host: string; port: number } {
   const host = match?.[1] ?? "";
   const port = Number(match?.[2]);
   if (!net.isIP(host) || !(port > 0 && port < 65_536)) {
-    throw new Error(`mdns registry: node address ${JSON.stringify(address)} is not ip:port (mDNS publishes an IP address)`);
+    throw new InvalidRecordError(`mdns registry: node address ${JSON.stringify(address)} is not ip:port (mDNS publishes an IP address)`);
   }
   return { host, port };
 }

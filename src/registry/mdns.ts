@@ -39,7 +39,7 @@ import {
   serviceName,
   splitAddress,
 } from "./mdns-records.js";
-import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchOptions, type Watcher } from "./registry.js";
+import { DEFAULT_REGISTER_TTL, InvalidRecordError, type RegisterOptions, type Registry, type Service, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./util.js";
 import { WatcherSet } from "./watchers.js";
 
@@ -281,7 +281,7 @@ export class MdnsRegistry implements Registry {
 function assertDnsName(name: string): void {
   const tooLong = name.split(".").find((label) => Buffer.byteLength(label) > 63);
   if (tooLong !== undefined || Buffer.byteLength(name) > 253) {
-    throw new Error(`mdns registry: ${JSON.stringify(tooLong ?? name)} is too long for DNS (labels up to 63 bytes, names up to 253); use a shorter service name or node id`);
+    throw new InvalidRecordError(`mdns registry: ${JSON.stringify(tooLong ?? name)} is too long for DNS (labels up to 63 bytes, names up to 253); use a shorter service name or node id`);
   }
 }
 

@@ -74,5 +74,13 @@ export interface Registry {
   close(): Promise<void>;
 }
 
+/**
+ * A record this registry cannot hold (a name too long for DNS, an address it cannot publish):
+ * unlike an unreachable registry, trying again will not help.
+ */
+export class InvalidRecordError extends Error {
+  override name = "InvalidRecordError";
+}
+
 export const DEFAULT_REGISTER_TTL = 90_000;
 export const DEFAULT_REGISTER_INTERVAL = 30_000;

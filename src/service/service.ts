@@ -1,6 +1,8 @@
 /**
  * A Service ties a server, a client, a registry and a transport together and runs the lifecycle:
  * start → listen → register → heartbeat; stop → deregister → stop accepting → drain → close.
+ * A registry that cannot be reached at start is retried with backoff until it can (the service
+ * serves calls by address meanwhile); stop() ends the wait.
  * Every option has a default that works on one host with nothing installed, and Go Micro's env
  * vars (`MICRO_SERVER_NAME`, `MICRO_REGISTRY`, `MICRO_REGISTER_TTL`, …) fill in what code leaves out.
  */
@@ -10,7 +12,8 @@ import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
-import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { MissingDriverError } from "../driver/driver.js";
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import type { Listener, Transport } from "../transport/transport.js";
@@ -41,6 +44,11 @@ export interface ServiceOptions {
   registerTtl?: number;
   /** Re-registration interval in ms (default 30 s; `MICRO_REGISTER_INTERVAL` in seconds). */
   registerInterval?: number;
+  /**
+   * While the registry cannot be reached at start: ms before the first retry (default 250),
+   * doubling up to `maxDelay` (default 5 s). Every failed attempt is logged with its error.
+   */
+  registerRetry?: { initialDelay?: number; maxDelay?: number };
   /** Longest wait for calls in flight on stop, in ms (default 10 s; `MICRO_SERVER_GRACE`). */
   gracePeriod?: number;
   registry?: Registry;
@@ -83,7 +91,14 @@ export class Service {
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private registered = false;
   private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  /** Aborted by a stop() that comes while start() is still waiting for the registry. */
+  private readonly startAborted = new AbortController();
+  /** start() in progress, for a stop() during it to wait on. */
+  private starting: Promise<void> | undefined;
+  /** stop() in progress, for a second stop() to wait on. */
+  private stopping: Promise<void> | undefined;
 
   constructor(options: ServiceOptions = {}) {
     const name = options.name ?? process.env.MICRO_SERVER_NAME;
@@ -146,15 +161,24 @@ export class Service {
     return this.record?.nodes[0]?.address;
   }
 
+  /**
+   * Listens, registers, subscribes. While the registry cannot be reached, registration is retried
+   * with backoff (see `registerRetry`); a stop() meanwhile ends start() without error, stopped.
+   */
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`service ${this.name} is ${this.state}; a service starts once`);
     this.state = "starting";
+    this.starting = this.startSteps();
+    await this.starting;
+  }
+
+  private async startSteps(): Promise<void> {
     await runHooks(this.options.beforeStart);
     await this.broker.connect();
     this.listener = await this.transport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
-    await this.register();
-    this.heartbeat = setInterval(() => void this.register().catch(() => {}), this.options.registerInterval).unref();
+    if (!(await this.registerUntilDone())) return; // stop() was called: it finishes the shutdown
+    this.heartbeat = setInterval(() => void this.renew(), this.options.registerInterval).unref();
     // As Go Micro: subscribe once registered, so the service is discoverable before it consumes.
     await this.subscriptions.start();
     this.state = "running";
@@ -164,11 +188,24 @@ export class Service {
 
   /** Deregisters, stops taking calls, waits for calls in flight (up to the grace period), closes. */
   async stop(): Promise<void> {
+    if (this.state === "starting") {
+      // Only a registration retry can be interrupted; other start steps finish first.
+      this.startAborted.abort();
+      await this.starting?.catch(() => {});
+      if (this.state !== "starting") return this.stop();
+      this.state = "running"; // stopped while waiting for the registry: shut down what started
+    }
+    if (this.state === "stopping") return this.stopping;
     if (this.state !== "running") return;
     this.state = "stopping";
+    this.stopping = this.stopSteps();
+    return this.stopping;
+  }
+
+  private async stopSteps(): Promise<void> {
     await runHooks(this.options.beforeStop);
     clearInterval(this.heartbeat);
-    if (this.record) {
+    if (this.record && this.registered) {
       await this.registry.deregister(this.record).catch((err: Error) => this.log.warn("deregister failed", { err: err.message }));
     }
     await this.subscriptions.stop();
@@ -185,34 +222,66 @@ export class Service {
     await runHooks(this.options.afterStop);
   }
 
-  /** start(), then wait for SIGINT or SIGTERM and stop(). A second signal exits at once. */
+  /** start(), then wait for SIGINT or SIGTERM and stop(). A signal during start stops it too; a second signal exits at once. */
   async run(): Promise<void> {
-    await this.start();
-    await new Promise<void>((resolve) => {
-      const onSignal = (signal: NodeJS.Signals): void => {
+    let onSignal: (signal: NodeJS.Signals) => void = () => {};
+    const signalled = new Promise<void>((resolve) => {
+      onSignal = (signal) => {
         this.log.info("signal received, stopping", { signal });
         process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
         process.once("SIGINT", () => process.exit(130)).once("SIGTERM", () => process.exit(143));
         resolve();
+        void this.stop();
       };
       process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
     });
+    try {
+      await this.start();
+    } catch (err) {
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+      throw err;
+    }
+    await signalled;
     await this.stop();
   }
 
-  private async register(): Promise<void> {
-    const record = this.record!;
-    for (let attempt = 1; ; attempt++) {
+  /**
+   * Registers, retrying with backoff while the registry cannot be reached. Resolves false if
+   * stop() was called before it succeeded.
+   */
+  private async registerUntilDone(): Promise<boolean> {
+    const signal = this.startAborted.signal;
+    let delay = this.options.registerRetry?.initialDelay ?? 250;
+    const maxDelay = this.options.registerRetry?.maxDelay ?? 5_000;
+    const since = Date.now();
+    for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        await this.registry.register(record, { ttl: this.options.registerTtl });
-        return;
+        await this.registry.register(this.record!, { ttl: this.options.registerTtl });
+        this.registered = true;
+        if (attempt > 1) this.log.info("registered after retrying", { registry: this.registry.name, attempts: attempt, waited: Date.now() - since });
+        return true;
       } catch (err) {
-        if (attempt >= 3) {
-          this.log.error("registration failed", { registry: this.registry.name, err: (err as Error).message });
+        if (signal.aborted) break;
+        if (err instanceof InvalidRecordError || err instanceof MissingDriverError) {
+          // Waiting will not install a driver or shorten a name: fail now, as with any bad input.
+          this.log.error("registration failed", { registry: this.registry.name, err: err.message });
           throw err;
         }
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt ** 2));
+        this.log.warn("registration failed, retrying", { registry: this.registry.name, attempt, retryIn: delay, err: (err as Error).message });
+        await abortableDelay(delay, signal);
+        delay = Math.min(delay * 2, maxDelay);
       }
+    }
+    this.log.info("stopped before registration succeeded", { registry: this.registry.name });
+    return false;
+  }
+
+  /** A heartbeat: a failure is logged, and the next heartbeat tries again. */
+  private async renew(): Promise<void> {
+    try {
+      await this.registry.register(this.record!, { ttl: this.options.registerTtl });
+    } catch (err) {
+      this.log.warn("re-registration failed; retrying at the next heartbeat", { registry: this.registry.name, err: (err as Error).message });
     }
   }
 
@@ -279,6 +348,19 @@ function privateAddress(): string {
     for (const address of addresses ?? []) if (address.family === "IPv4" && !address.internal) return address.address;
   }
   return "127.0.0.1";
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 async function runHooks(hooks: Hook[] | undefined): Promise<void> {

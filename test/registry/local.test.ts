@@ -8,6 +8,7 @@ import { afterEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { LocalRegistry, defaultLocalRegistryPath } from "../../src/registry/local.js";
 import type { Registry, Service } from "../../src/registry/registry.js";
+import { resolveRegistry } from "../../src/service/resolve.js";
 import { eventually, makeService, nextEvent, within } from "../conformance/registry.js";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/register-node.js", import.meta.url));
@@ -156,6 +157,33 @@ describe("LocalRegistry files", () => {
     const dir = path.join(tempDir(), "nested", "registry");
     open({ path: dir });
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+  });
+
+  it("refuses a given directory that other users can write to", () => {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o777);
+    assert.throws(() => new LocalRegistry({ path: dir }), /local registry: .* is writable by other users \(mode 0777\)/);
+    fs.chmodSync(dir, 0o770);
+    assert.throws(() => new LocalRegistry({ path: dir }), /is writable by other users \(mode 0770\)/);
+    fs.chmodSync(dir, 0o700);
+    open({ path: dir });
+  });
+
+  it("refuses a directory owned by another user, also when named by MICRO_REGISTRY_ADDRESS", () => {
+    // As root, a directory handed to another uid; otherwise the root directory, which is root's.
+    let foreign = "/";
+    if (process.getuid?.() === 0) {
+      foreign = tempDir();
+      fs.chownSync(foreign, 54321, 54321);
+    }
+    const saved = process.env.MICRO_REGISTRY_ADDRESS;
+    process.env.MICRO_REGISTRY_ADDRESS = foreign;
+    try {
+      assert.throws(() => resolveRegistry("local"), /local registry: .* is owned by uid \d+, not by this process's uid/);
+    } finally {
+      if (saved === undefined) delete process.env.MICRO_REGISTRY_ADDRESS;
+      else process.env.MICRO_REGISTRY_ADDRESS = saved;
+    }
   });
 
   it("defaults to XDG_RUNTIME_DIR when it is writable, else the temp directory", () => {

@@ -125,4 +125,32 @@ describe("nats registry specifics", () => {
       await watcherSide.close();
     }
   });
+
+  it("uses a shared connection (option connection) and leaves it open, without its subscriptions, on close", async () => {
+    const shared = await connect({ servers });
+    try {
+      const a = new NatsRegistry({ connection: shared });
+      const b = new NatsRegistry({ connection: shared });
+      const service = makeService(`shared-${randomUUID().slice(0, 8)}`, "1.0.0", ["a"]);
+      const watcher = b.watch({ service: service.name });
+      await b.getService(service.name);
+      const sentBefore = shared.stats().outMsgs;
+      await a.register(service, { ttl: 5_000 });
+      assert.ok(shared.stats().outMsgs > sentBefore, "the announcement went out on the shared connection");
+      await nextEvent(watcher, (e) => e.action === "create");
+      assert.deepEqual((await b.getService(service.name)).flatMap((s) => s.nodes.map((n) => n.id)), [service.nodes[0].id]);
+      await a.close();
+      await b.close();
+      assert.equal(shared.isClosed(), false, "the shared connection stays open");
+      // The owner's query subscription left with it: nobody answers for its node any more.
+      const other = new NatsRegistry({ servers });
+      try {
+        assert.deepEqual(await other.getService(service.name), []);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await shared.close();
+    }
+  });
 });

@@ -134,23 +134,30 @@ export class OwnedServer {
   }
 }
 
-/** A private nats-server on `port` (never the shared one on 4222). */
-export function privateNats(port: number): OwnedServer {
-  return new OwnedServer("nats-server", ...natsCommand(port), "127.0.0.1", port);
+/** A private nats-server on `port` (never the shared one on 4222); `extraArgs` such as TLS flags. */
+export function privateNats(port: number, extraArgs: string[] = []): OwnedServer {
+  return new OwnedServer("nats-server", ...natsCommand(port, undefined, extraArgs), "127.0.0.1", port);
 }
 
-/** nats-server on loopback `port`; with `jetstreamDir`, JetStream on, storing there. */
-function natsCommand(port: number, jetstreamDir?: string): [string, string[]] {
+/** nats-server on loopback `port`; with `jetstreamDir`, JetStream on, storing there; `extraArgs` such as TLS flags. */
+function natsCommand(port: number, jetstreamDir?: string, extraArgs: string[] = []): [string, string[]] {
   const binary = findBinary("nats-server", ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]);
   const jetstream = jetstreamDir ? ["-js", "-sd", jetstreamDir] : [];
-  return [binary, ["-a", "127.0.0.1", "-p", String(port), ...jetstream]];
+  return [binary, ["-a", "127.0.0.1", "-p", String(port), ...jetstream, ...extraArgs]];
 }
 
-/** An etcd of our own on loopback `port` (peer port `port + 1`) with a throwaway data dir. */
-export function privateEtcd(port: number): OwnedServer {
+/** TLS for a private etcd's client port: its certificate and key, and the CA its clients' certificates must be signed by. */
+export interface EtcdTlsFiles {
+  cert: string;
+  key: string;
+  clientCa: string;
+}
+
+/** An etcd of our own on loopback `port` (peer port `port + 1`) with a throwaway data dir; https and client certificates with `tls`. */
+export function privateEtcd(port: number, tls?: EtcdTlsFiles): OwnedServer {
   const binary = findBinary("etcd", ["/usr/bin/etcd", "/usr/local/bin/etcd"]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-etcd-"));
-  const client = `http://127.0.0.1:${port}`;
+  const client = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${port + 1}`;
   const flags = {
     name: "ts-micro-test",
@@ -162,7 +169,8 @@ export function privateEtcd(port: number): OwnedServer {
     "initial-cluster": `ts-micro-test=${peer}`,
     "log-level": "error",
   };
-  const args = Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]);
+  const tlsArgs = tls ? ["--cert-file", tls.cert, "--key-file", tls.key, "--trusted-ca-file", tls.clientCa, "--client-cert-auth"] : [];
+  const args = [...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]), ...tlsArgs];
   return new OwnedServer("etcd", binary, args, "127.0.0.1", port, () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
