@@ -34,8 +34,8 @@ export interface EtcdRegistryOptions {
   auth?: { username: string; password: string };
   /**
    * TLS, as PEM contents (read files with fs.readFileSync): `ca` is the CA that signed etcd's
-   * certificate; `cert` and `key` are this client's, for an etcd that checks client certificates.
-   * With `tls`, hosts written without a scheme are `https://`.
+   * certificate (default: the system's CAs); `cert` and `key` are this client's, for an etcd that
+   * checks client certificates. With `tls`, hosts written without a scheme are `https://`.
    */
   tls?: EtcdTlsOptions;
   /** Where watch failures are logged. Default: the process logger. */
@@ -43,7 +43,7 @@ export interface EtcdRegistryOptions {
 }
 
 export interface EtcdTlsOptions {
-  ca: string | Buffer;
+  ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
 }
@@ -285,9 +285,14 @@ export function parseHosts(hosts: string | string[] | undefined, scheme: "http" 
   });
 }
 
-/** TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when given. */
-function credentials(tls: EtcdTlsOptions): NonNullable<IOptions["credentials"]> {
+/**
+ * TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when
+ * given. None at all for `https://` hosts is TLS trusting the system's CAs.
+ */
+function credentials(tls: EtcdTlsOptions): IOptions["credentials"] {
+  if (tls.ca === undefined && tls.cert === undefined) return undefined;
   const pem = (value: string | Buffer): Buffer => (typeof value === "string" ? Buffer.from(value) : value);
   const client = tls.cert !== undefined && tls.key !== undefined ? { certChain: pem(tls.cert), privateKey: pem(tls.key) } : {};
-  return { rootCertificate: pem(tls.ca), ...client };
+  // createSsl takes no root certificate as "the system's CAs"; the driver's type insists on one.
+  return { rootCertificate: (tls.ca === undefined ? undefined : pem(tls.ca)) as Buffer, ...client };
 }

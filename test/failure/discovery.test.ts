@@ -9,7 +9,9 @@
  * - kill the registry server for a few seconds: calls to known nodes keep succeeding, and the
  *   nodes are registered again once it is back;
  * - cut one node off from the registry (a partition): it leaves, and comes back registered when
- *   the link is restored.
+ *   the link is restored;
+ * - start a node while the registry server is down: it waits (retrying, logged) instead of exiting,
+ *   and registers and is called once the server is back.
  * No call may take longer than its deadline.
  */
 import assert from "node:assert/strict";
@@ -60,14 +62,18 @@ for (const setup of setups) {
       await server.dispose();
     });
 
-    async function startNode(service: string, registryAddress = address): Promise<ServiceProcess> {
-      const node = await startProcess(fixture("echo-service"), {
-        SERVICE_NAME: service,
-        MICRO_REGISTRY: setup.name,
-        MICRO_REGISTRY_ADDRESS: registryAddress,
-        MICRO_REGISTER_TTL: String(TTL_S),
-        MICRO_REGISTER_INTERVAL: "1",
-      });
+    async function startNode(service: string, registryAddress = address, timeout?: number): Promise<ServiceProcess> {
+      const node = await startProcess(
+        fixture("echo-service"),
+        {
+          SERVICE_NAME: service,
+          MICRO_REGISTRY: setup.name,
+          MICRO_REGISTRY_ADDRESS: registryAddress,
+          MICRO_REGISTER_TTL: String(TTL_S),
+          MICRO_REGISTER_INTERVAL: "1",
+        },
+        timeout,
+      );
       processes.push(node);
       return node;
     }
@@ -170,6 +176,29 @@ for (const setup of setups) {
       // The node itself stayed up and reachable all along, so no call may fail.
       assert.deepEqual(result.errors, [], `${result.failures} of ${result.calls} calls failed`);
       assert.ok(backAfter < 10_000, `back ${backAfter} ms after the link returned`);
+    });
+
+    it("a node started while the registry server is down keeps retrying, and registers and is called once it is back", async () => {
+      const service = `fail-late-registry-${setup.name}`;
+      const { client } = newClient();
+      await server.stop();
+      let startFailure: unknown;
+      // The fixture prints READY once start() has resolved, that is once it is registered.
+      const starting = startNode(service, address, 40_000).catch((err: unknown) => {
+        startFailure = err;
+        return undefined;
+      });
+      await sleep(3_000);
+      assert.equal(startFailure, undefined, `the node gave up while the registry was down: ${String(startFailure)}`);
+      await server.start();
+      const backAt = Date.now();
+      const node = await starting;
+      assert.ok(node, `the node registered once the registry was back: ${String(startFailure)}`);
+      const readyAfter = Date.now() - backAt;
+      assert.ok(await waitFor(async () => (await registeredIds(observer, service)).length === 1, 5_000), "the node is in the registry");
+      const reply = await client.call<{ node: string }>(service, "Echo.Echo", {}, { timeout: CALL_TIMEOUT });
+      assert.ok(reply.node.startsWith(`${service}-`), `called through the registry: ${reply.node}`);
+      console.log(`${setup.name}: a node started during a 3 s registry outage was ready ${readyAfter} ms after the server came back`);
     });
   });
 }
