@@ -14,7 +14,7 @@
  */
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { RegisterOptions, Registry, Service, WatchEvent, WatchOptions, Watcher } from "./registry.js";
-import { cloneService } from "./util.js";
+import { cloneService } from "./records.js";
 
 export interface CacheRegistryOptions {
   /** Milliseconds an entry is trusted without a live watch. Default: 60 s (Go Micro's). */

@@ -18,7 +18,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
-import { mergeServices, withNodes } from "./util.js";
+import { mergeServices, withNodes } from "./records.js";
 import type { WatchQueue } from "./watch-queue.js";
 import { WatcherSet } from "./watchers.js";
 import { decodeService, encodeService } from "./wire.js";

@@ -14,5 +14,3 @@ export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError } f
 export { MemoryRegistry } from "./memory.js";
 export { LocalRegistry, defaultLocalRegistryPath, type LocalRecord, type LocalRegistryOptions } from "./local.js";
 export { CacheRegistry, type CacheRegistryOptions } from "./cache.js";
-export { WatchQueue } from "./watch-queue.js";
-export { cloneService, mergeServices, withNodes } from "./util.js";

@@ -24,7 +24,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from "./registry.js";
-import { mergeServices, withNodes } from "./util.js";
+import { mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
 export interface LocalRegistryOptions {

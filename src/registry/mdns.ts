@@ -40,7 +40,7 @@ import {
   splitAddress,
 } from "./mdns-records.js";
 import { DEFAULT_REGISTER_TTL, InvalidRecordError, type RegisterOptions, type Registry, type Service, type WatchOptions, type Watcher } from "./registry.js";
-import { cloneService, mergeServices, withNodes } from "./util.js";
+import { cloneService, mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
 type MdnsFactory = (options?: MdnsOptions) => MulticastDNS;

@@ -1,5 +1,5 @@
 import { DEFAULT_REGISTER_TTL, type Node, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
-import { cloneService, withNodes } from "./util.js";
+import { cloneService, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
 interface NodeEntry {

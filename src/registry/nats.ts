@@ -36,7 +36,7 @@ import {
   type WatchOptions,
   type Watcher,
 } from "./registry.js";
-import { cloneService, mergeServices, withNodes } from "./util.js";
+import { cloneService, mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 import { encodeService, parseService, toGo } from "./wire.js";
 

@@ -1,5 +1,5 @@
 import type { Service, WatchAction, WatchOptions } from "./registry.js";
-import { cloneService } from "./util.js";
+import { cloneService } from "./records.js";
 import { WatchQueue } from "./watch-queue.js";
 
 /**

@@ -1,3 +1,4 @@
+/** Operations on service records that every registry needs: copying, narrowing to some nodes, merging. */
 import type { Node, Service } from "./registry.js";
 
 /** A deep copy, so callers can't mutate what a registry holds. */
