@@ -121,7 +121,11 @@ export class UndeliveredError extends MicroError {
     readonly subscribers: number,
   ) {
     const list = undelivered.map((u) => `${u.subscriber} at ${u.address}${u.queue ? ` (queue ${u.queue})` : ""}: ${u.reason}`).join("; ");
-    super(ErrorId.broker, 503, `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`);
+    super(
+      ErrorId.broker,
+      503,
+      subscribers === 0 ? `http broker: no subscriber of ${JSON.stringify(topic)} is registered (requireSubscribers)` : `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`,
+    );
   }
 }
 

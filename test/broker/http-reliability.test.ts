@@ -84,6 +84,11 @@ describe("http broker: publish() reports what it could not deliver", () => {
     await registry.deregister({ name: HTTP_BROKER_SERVICE, version: "ff.http.broadcast", metadata: null, endpoints: null, nodes: [crashed] });
   });
 
+  it("with no subscriber registered, resolves by default and rejects with requireSubscribers", async () => {
+    await broker().publish("reliability.nobody", message(1));
+    await assert.rejects(broker({ requireSubscribers: true }).publish("reliability.nobody", message(1)), (err: Error) => err instanceof MicroError && err.code === 503 && /no subscriber of "reliability\.nobody"/.test(err.message));
+  });
+
   it("a subscriber that stops finishes every message it accepted before disconnect() resolves, and publish() resolves for them", async () => {
     const topic = "reliability.drain";
     const subscriber = broker();
