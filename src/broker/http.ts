@@ -121,7 +121,11 @@ export class UndeliveredError extends MicroError {
     readonly subscribers: number,
   ) {
     const list = undelivered.map((u) => `${u.subscriber} at ${u.address}${u.queue ? ` (queue ${u.queue})` : ""}: ${u.reason}`).join("; ");
-    super(ErrorId.broker, 503, `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`);
+    super(
+      ErrorId.broker,
+      503,
+      subscribers === 0 ? `http broker: no subscriber of ${JSON.stringify(topic)} is registered (requireSubscribers)` : `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`,
+    );
   }
 }
 
@@ -390,13 +394,26 @@ export class HttpBroker implements Broker {
       // A plain subscriber that is gone (it unsubscribed, or stopped before taking the message) stays gone.
       if (failure.gone && target.queue === undefined) return report;
       if (failure.gone) gone.add(node.id);
-      if (failure.permanent || signal.aborted || Date.now() - started >= retryFor) return signal.aborted ? { ...report, reason: `${report.reason} (publish aborted)` } : report;
+      const aborted = { ...report, reason: `${report.reason} (publish aborted)` };
+      const timeLeft = (): boolean => Date.now() - started < retryFor;
+      if (signal.aborted) return aborted;
+      if (failure.permanent || !timeLeft()) return report;
       this.log.debug("http broker: delivery failed, retrying", { topic, node: node.id, err: failure.message });
-      if (!failure.gone && !(await sleep(this.options.retryInterval ?? 200, true, { signal }).catch(() => false))) return { ...report, reason: `${report.reason} (publish aborted)` };
-      const next = await this.retryNode(topic, target, gone);
+      if (!failure.gone && !(await this.pause(signal))) return aborted;
+      let next = await this.retryNode(topic, target, gone);
+      // A queue group with no member registered right now (one restarting, say) may get one in time.
+      while (!next && target.queue !== undefined && timeLeft()) {
+        if (!(await this.pause(signal))) return aborted;
+        next = await this.retryNode(topic, target, gone);
+      }
       if (!next) return { ...report, reason: `${report.reason}; no longer registered` };
       node = next;
     }
+  }
+
+  /** Waits `retryInterval`; false when the publish was aborted meanwhile. */
+  private pause(signal: AbortSignal): Promise<boolean> {
+    return sleep(this.options.retryInterval ?? 200, true, { signal }).catch(() => false);
   }
 
   /** Who to retry with: the same broadcast node if still registered, else any member of the queue group not known to be gone. */

@@ -84,6 +84,24 @@ describe("http broker: publish() reports what it could not deliver", () => {
     await registry.deregister({ name: HTTP_BROKER_SERVICE, version: "ff.http.broadcast", metadata: null, endpoints: null, nodes: [crashed] });
   });
 
+  it("retries a queue group's message until a member is back (within retryFor), then resolves", async () => {
+    const topic = "reliability.queue-restart";
+    const crashed = await registerNode(topic, `127.0.0.1:${await closedPort()}`, { version: "workers" });
+    const published = broker({ retryFor: 10_000 }).publish(topic, message("while-down"));
+    await new Promise((r) => setTimeout(r, 300));
+    await registry.deregister({ name: HTTP_BROKER_SERVICE, version: "workers", metadata: null, endpoints: null, nodes: [crashed] });
+    await new Promise((r) => setTimeout(r, 300)); // a moment with no member at all
+    const got: string[] = [];
+    await broker().subscribe(topic, (e) => void got.push(e.message.header["X-Seq"]), { queue: "workers" });
+    await published;
+    assert.deepEqual(got, ["while-down"]);
+  });
+
+  it("with no subscriber registered, resolves by default and rejects with requireSubscribers", async () => {
+    await broker().publish("reliability.nobody", message(1));
+    await assert.rejects(broker({ requireSubscribers: true }).publish("reliability.nobody", message(1)), (err: Error) => err instanceof MicroError && err.code === 503 && /no subscriber of "reliability\.nobody"/.test(err.message));
+  });
+
   it("a subscriber that stops finishes every message it accepted before disconnect() resolves, and publish() resolves for them", async () => {
     const topic = "reliability.drain";
     const subscriber = broker();
