@@ -15,7 +15,9 @@
  *   throws, it is negatively acknowledged, so brokers that can redeliver do.
  */
 
-export type Header = Record<string, string>;
+import type { Header } from "../metadata/headers.js";
+
+export type { Header };
 
 /** Go Micro's `broker.Message`. */
 export interface BrokerMessage {

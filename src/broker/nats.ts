@@ -8,7 +8,7 @@
  */
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
-import type { Header } from "../transport/transport.js";
+import { type Header, MicroHeader } from "../metadata/headers.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { loadDriver } from "../driver/driver.js";
@@ -39,7 +39,7 @@ export interface NatsBrokerOptions extends NatsConnectionOptions {
 export type NatsFormat = "go-micro" | "raw";
 
 /** Headers a raw message does not carry: the subject is the topic, and ids are the envelope's. */
-const IMPLIED_BY_RAW = new Set(["Micro-Topic", "Micro-Id"]);
+const IMPLIED_BY_RAW = new Set<string>([MicroHeader.Topic, MicroHeader.Id]);
 
 /** What NATS (like HTTP) accepts as a header name: an RFC 7230 token. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -144,7 +144,7 @@ export class NatsBroker implements Broker {
     let headers: MsgHdrs | undefined;
     for (const key in header) {
       const value = header[key];
-      if (IMPLIED_BY_RAW.has(key) || (key === "Content-Type" && value === DEFAULT_CONTENT_TYPE)) continue;
+      if (IMPLIED_BY_RAW.has(key) || (key === MicroHeader.ContentType && value === DEFAULT_CONTENT_TYPE)) continue;
       if (!HEADER_NAME.test(key)) throw new Error(`nats broker (format raw): ${JSON.stringify(key)} cannot be a NATS header name (ASCII letters, digits and !#$%&'*+-.^_\`|~); the go-micro format carries any name`);
       (headers ??= this.makeHeaders!()).set(key, value);
     }
@@ -154,7 +154,7 @@ export class NatsBroker implements Broker {
 
 /** A raw NATS message as a broker message: the subject is the topic, NATS headers the headers. */
 function fromRaw(msg: Msg): BrokerMessage {
-  const header: Header = { "Micro-Topic": msg.subject };
+  const header: Header = { [MicroHeader.Topic]: msg.subject };
   if (msg.headers) for (const [key, values] of msg.headers) header[key] = values[0];
   return { header, body: msg.data };
 }

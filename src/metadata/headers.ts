@@ -3,6 +3,9 @@
  * Headers are read case-insensitively where they arrive over HTTP; the mux and NATS transports
  * carry them exactly as written here.
  */
+/** Headers as they travel with a call or a message: names as written, one value each. */
+export type Header = Record<string, string>;
+
 export const MicroHeader = {
   /** The service a request is for. */
   Service: "Micro-Service",

@@ -3,7 +3,8 @@
  * the call, the deadline, and an AbortSignal that fires when the caller gives up or the deadline
  * passes. `ctx.client` makes calls that inherit the remaining deadline and the metadata.
  */
-import { MicroError } from "../errors/errors.js";
+import { MicroHeader } from "../metadata/headers.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 import { Metadata } from "../metadata/metadata.js";
 import type { Header, IncomingCall } from "../transport/transport.js";
 
@@ -77,7 +78,7 @@ export class RequestContext implements Context {
 
   /** The call's Micro-Id, for codecs that answer with it (JSON-RPC). */
   get callId(): string | undefined {
-    return this.header["Micro-Id"];
+    return this.header[MicroHeader.Id];
   }
 
   get metadata(): Metadata {
@@ -85,7 +86,7 @@ export class RequestContext implements Context {
   }
 
   get caller(): Caller {
-    return { service: this.header["Micro-From-Service"], address: this.incoming.remote };
+    return { service: this.header[MicroHeader.FromService], address: this.incoming.remote };
   }
 
   get signal(): AbortSignal {
@@ -96,7 +97,7 @@ export class RequestContext implements Context {
     else transport.addEventListener("abort", () => controller.abort(transport.reason), { once: true });
     if (this.deadline !== undefined && !controller.signal.aborted) {
       const wait = this.deadline - Date.now();
-      const expire = () => controller.abort(MicroError.timeout("go.micro.server", `deadline of ${this.endpoint} exceeded`));
+      const expire = () => controller.abort(MicroError.timeout(ErrorId.server, `deadline of ${this.endpoint} exceeded`));
       if (wait <= 0) expire();
       else this.timer = setTimeout(expire, wait).unref();
     }

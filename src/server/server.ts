@@ -8,6 +8,7 @@
  * A thrown MicroError travels to the caller as Go Micro's `{id, code, detail, status}`; anything
  * else is logged here and reaches the caller as a plain 500, never with a stack trace.
  */
+import { MicroHeader } from "../metadata/headers.js";
 import { compose } from "../middleware/compose.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { MicroError } from "../errors/errors.js";
@@ -151,8 +152,8 @@ export class Server {
    */
   readonly serve = (request: Message, call: IncomingCall): Promise<Message> => {
     const header = request.header;
-    const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"];
-    const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
+    const endpoint = header[MicroHeader.Endpoint] ?? header[MicroHeader.Method];
+    const contentType = header[MicroHeader.ContentType] ?? DEFAULT_CONTENT_TYPE;
     if (!endpoint) return this.refuse(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
     const route = this.routes.get(endpoint);
     if (!route) return this.refuse(this.unknownEndpoint(endpoint));
@@ -160,11 +161,11 @@ export class Server {
     if (!codec) return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
     let body: unknown;
     try {
-      body = codec.decode(request.body, { endpoint, kind: "request", id: header["Micro-Id"] });
+      body = codec.decode(request.body, { endpoint, kind: "request", id: header[MicroHeader.Id] });
     } catch (err) {
       return this.refuse(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
     }
-    const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
+    const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
     this.inflight++;
     let result: unknown;
     try {
@@ -220,15 +221,15 @@ export class Server {
 
   private async runStream(request: Message, stream: TransportStream, call: IncomingCall): Promise<void> {
     const header = request.header;
-    const endpoint = header["Micro-Endpoint"] ?? header["Micro-Method"] ?? "";
-    const contentType = header["Content-Type"] ?? DEFAULT_CONTENT_TYPE;
+    const endpoint = header[MicroHeader.Endpoint] ?? header[MicroHeader.Method] ?? "";
+    const contentType = header[MicroHeader.ContentType] ?? DEFAULT_CONTENT_TYPE;
     const route = this.routes.get(endpoint);
     const codec = this.codecs.find(contentType);
     if (!route) return stream.end(this.unknownEndpoint(endpoint).toString());
     if (!codec) return stream.end(new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`).toString());
-    const ctx = new RequestContext(header["Micro-Service"] ?? this.name, endpoint, header, deadlineFrom(header["Timeout"]), call);
+    const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
     try {
-      const body = header["Micro-Stream-Input"] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
+      const body = header[MicroHeader.StreamInput] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
       // Stream messages carry no headers: the request's Content-Type applies to every reply.
       const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value, { endpoint, kind: "response" }) });
@@ -264,7 +265,7 @@ export class Server {
   }
 
   private error(err: MicroError): Message {
-    return { header: { "Micro-Error": err.toString() }, body: EMPTY };
+    return { header: { [MicroHeader.Error]: err.toString() }, body: EMPTY };
   }
 
   private unknownEndpoint(endpoint: string): MicroError {

@@ -8,7 +8,9 @@
  * (HTTP) canonicalises on receipt.
  */
 
-export type Header = Record<string, string>;
+import type { Header } from "../metadata/headers.js";
+
+export type { Header };
 
 export interface Message {
   header: Header;
