@@ -14,7 +14,7 @@ export {
   type ServiceClient,
 } from "./client/client.js";
 export { Server, type HandlerFunc, type HandlerWrapper, type HandleOptions, type EndpointDescription, type ServerRequest } from "./server/server.js";
-export type { Context, Caller } from "./server/context.js";
+export type { Context, Caller } from "./metadata/context.js";
 export { ErrorId, MicroError, isMicroError, type MicroErrorJSON } from "./errors/errors.js";
 export { MicroHeader, type MicroHeaderName } from "./metadata/headers.js";
 export { Metadata, type MetadataInit } from "./metadata/metadata.js";

@@ -53,19 +53,9 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   sync: ["codec"],
   config: ["codec"],
   auth: ["codec"],
-  // The client picks nodes with a selector, and a call made while serving another takes its
-  // deadline, metadata and caller from the server's Context.
-  client: ["selector", "server"],
+  // The client picks nodes with a selector.
+  client: ["selector"],
 };
-
-/**
- * Violations present in the tree when this check was written, while the files involved were being
- * moved. The check fails on any violation not listed here AND on any entry here that no longer
- * occurs, so the list only shrinks. Empty it once the moves have landed.
- * Format: "<file> -> <imported file>" (paths relative to src/), or "<file> is named util*".
- */
-const KNOWN_VIOLATIONS: readonly string[] = [
-];
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const SRC = path.join(ROOT, "src");
@@ -73,7 +63,7 @@ const EXAMPLES = path.join(ROOT, "examples");
 const SELF = "ts-micro";
 
 interface Finding {
-  /** Stable key matched against KNOWN_VIOLATIONS. */
+  /** What and where, in one line (file -> imported file). */
   key: string;
   /** What a reader needs to fix it: where, what, and which rule. */
   message: string;
@@ -169,20 +159,12 @@ describe("architecture: imports point down the layers (docs/architecture.md)", (
   const findings = findViolations();
 
   it("no import points up a layer or sideways without a SIDEWAYS entry, and no file is named util*", () => {
-    const known = new Set(KNOWN_VIOLATIONS);
-    const fresh = findings.filter((f) => !known.has(f.key));
     assert.ok(
-      fresh.length === 0,
-      `${fresh.length} layering violation(s) (layers, bottom first: ${LAYERS.map((l, i) => `${i} ${l.name}`).join(", ")}):\n` +
-        fresh.map((f) => `  ${f.message}`).join("\n") +
+      findings.length === 0,
+      `${findings.length} layering violation(s) (layers, bottom first: ${LAYERS.map((l, i) => `${i} ${l.name}`).join(", ")}):\n` +
+        findings.map((f) => `  ${f.message}`).join("\n") +
         "\nMove the code to the layer it belongs to, or import what it needs from a lower layer.",
     );
-  });
-
-  it("KNOWN_VIOLATIONS lists only violations that still occur (the list only shrinks)", () => {
-    const present = new Set(findings.map((f) => f.key));
-    const stale = KNOWN_VIOLATIONS.filter((key) => !present.has(key));
-    assert.deepEqual(stale, [], `these no longer occur; delete them from KNOWN_VIOLATIONS in test/architecture.test.ts:\n  ${stale.join("\n  ")}`);
   });
 
   it("reads imports of every form (a check that sees nothing passes for nothing)", () => {

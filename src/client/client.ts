@@ -13,7 +13,7 @@ import { MicroHeader } from "../metadata/headers.js";
 import { Metadata, type MetadataInit } from "../metadata/metadata.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
-import { type Context, propagatedMetadata } from "../server/context.js";
+import { type Context, propagatedMetadata } from "../metadata/context.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
 import { ConnectionPool } from "./pool.js";

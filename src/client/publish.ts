@@ -9,7 +9,7 @@ import { type Codecs, ContentType, DEFAULT_CONTENT_TYPE } from "../codec/index.j
 import { ErrorId } from "../errors/errors.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
-import { type Context, propagatedMetadata } from "../server/context.js";
+import { type Context, propagatedMetadata } from "../metadata/context.js";
 
 export interface PublishOptions extends BrokerPublishOptions {
   /** Sent as message headers. */

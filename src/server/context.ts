@@ -6,58 +6,11 @@
 import { MicroHeader } from "../metadata/headers.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import { Metadata } from "../metadata/metadata.js";
+import type { Caller, Context } from "../metadata/context.js";
 import type { Header, IncomingCall } from "../transport/transport.js";
 
-export interface Caller {
-  /** The calling service's name, when the caller is a ts-micro or Go Micro service that says so. */
-  service?: string;
-  /** The caller's network address. */
-  address: string;
-}
 
-export interface Context {
-  /** The service the call was addressed to. */
-  readonly service: string;
-  /** `<Handler>.<Method>`. */
-  readonly endpoint: string;
-  /** The call's metadata (the request headers); keys are case-insensitive. */
-  readonly metadata: Metadata;
-  /** When the caller stops waiting, in ms since the epoch (undefined: no deadline). */
-  readonly deadline: number | undefined;
-  /** Fires when the caller cancels, disconnects, or the deadline passes. */
-  readonly signal: AbortSignal;
-  readonly caller: Caller;
-}
 
-/** Headers that describe one hop and must not be copied onto the next one. */
-const HOP_HEADERS = new Set([
-  "micro-service",
-  "micro-endpoint",
-  "micro-method",
-  "micro-id",
-  "micro-stream",
-  "micro-error",
-  "micro-topic",
-  "micro-from-service",
-  "content-type",
-  "content-length",
-  "accept",
-  "timeout",
-  "host",
-  "user-agent",
-  "connection",
-]);
-
-export function isHopHeader(key: string): boolean {
-  return HOP_HEADERS.has(key.toLowerCase());
-}
-
-/** Metadata to carry onto calls made while serving `ctx` (hop headers removed). */
-export function propagatedMetadata(ctx: Context): Metadata {
-  const out = new Metadata();
-  for (const [key, value] of ctx.metadata) if (!isHopHeader(key)) out.set(key, value);
-  return out;
-}
 
 /**
  * The server's Context. Metadata and the AbortSignal are built on first use: most handlers never

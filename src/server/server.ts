@@ -16,9 +16,10 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Endpoint, Value } from "../registry/registry.js";
 import type { Codec } from "../codec/codec.js";
 import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
-import { type Context, RequestContext } from "./context.js";
+import type { Context } from "../metadata/context.js";
+import { RequestContext } from "./context.js";
 
-export type { Caller, Context } from "./context.js";
+export type { Caller, Context } from "../metadata/context.js";
 
 /**
  * A request as wrappers see it: addressing plus the decoded body (an AsyncIterable of decoded

@@ -16,7 +16,7 @@ import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint } from "../registry/registry.js";
-import type { Caller, Context } from "./context.js";
+import type { Caller, Context } from "../metadata/context.js";
 
 /** What a subscriber handler gets besides the payload. Usable as `ctx` in client calls, to pass the metadata on. */
 export interface MessageContext extends Context {

@@ -1,0 +1,52 @@
+/**
+ * The context of a call being served: who is calling, the metadata that came with the call, the
+ * deadline and an AbortSignal. The server makes one per request; the client reads one to make a
+ * call on the caller's behalf (it inherits the metadata, minus hop headers, and the deadline).
+ */
+import { MicroHeader } from "./headers.js";
+import { Metadata } from "./metadata.js";
+
+export interface Caller {
+  /** The calling service's name, when the caller is a ts-micro or Go Micro service that says so. */
+  service?: string;
+  /** The caller's network address. */
+  address: string;
+}
+
+export interface Context {
+  /** The service the call was addressed to. */
+  readonly service: string;
+  /** `<Handler>.<Method>`. */
+  readonly endpoint: string;
+  /** The call's metadata (the request headers); keys are case-insensitive. */
+  readonly metadata: Metadata;
+  /** When the caller stops waiting, in ms since the epoch (undefined: no deadline). */
+  readonly deadline: number | undefined;
+  /** Fires when the caller cancels, disconnects, or the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly caller: Caller;
+}
+
+/**
+ * Headers that describe one hop and must not be copied onto the next one: every framework header
+ * (they name this call's service, endpoint, id, deadline …) and HTTP's per-connection headers.
+ */
+const HOP_HEADERS = new Set([
+  ...Object.values(MicroHeader).map((name) => name.toLowerCase()),
+  "content-length",
+  "accept",
+  "host",
+  "user-agent",
+  "connection",
+]);
+
+export function isHopHeader(key: string): boolean {
+  return HOP_HEADERS.has(key.toLowerCase());
+}
+
+/** Metadata to carry onto calls made while serving `ctx` (hop headers removed). */
+export function propagatedMetadata(ctx: Context): Metadata {
+  const out = new Metadata();
+  for (const [key, value] of ctx.metadata) if (!isHopHeader(key)) out.set(key, value);
+  return out;
+}
