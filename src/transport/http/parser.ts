@@ -55,6 +55,8 @@ const enum Blank {
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+const LF_LF = Buffer.from("\n\n");
+const LF_CR_LF = Buffer.from("\n\r\n");
 /** Longest chunk-size line (size, extensions) accepted. */
 const MAX_CHUNK_LINE = 1024;
 const CONTENT_LENGTH = "Content-Length";
@@ -201,28 +203,30 @@ export class HttpParser {
 
   /**
    * The index in `data` of the LF that ends an empty line, or -1. A line may end in CRLF or a
-   * bare LF, as Go's textproto reads it; the search state carries over to the next read.
+   * bare LF, as Go's textproto reads it; a blank line begun at the end of one read is finished
+   * in the next. The search itself is two native scans, not a loop over the lines.
    */
   private findBlankLine(data: Buffer, from: number): number {
     let i = from;
-    while (i < data.length) {
-      if (this.blank === Blank.AfterLf) {
-        if (data[i] === LF) return i;
-        if (data[i] === CR) {
+    if (this.blank === Blank.AfterLf) {
+      if (data[i] === LF) return i;
+      if (data[i] === CR) {
+        if (i + 1 === data.length) {
           this.blank = Blank.AfterLfCr;
-          i++;
-          continue;
+          return -1;
         }
-        this.blank = Blank.None;
-      } else if (this.blank === Blank.AfterLfCr) {
-        if (data[i] === LF) return i;
-        this.blank = Blank.None;
+        if (data[i + 1] === LF) return i + 1;
       }
-      const lf = data.indexOf(LF, i);
-      if (lf === -1) return -1;
-      this.blank = Blank.AfterLf;
-      i = lf + 1;
+    } else if (this.blank === Blank.AfterLfCr) {
+      if (data[i] === LF) return i;
     }
+    this.blank = Blank.None;
+    const lfLf = data.indexOf(LF_LF, i);
+    const lfCrLf = data.indexOf(LF_CR_LF, i);
+    if (lfLf !== -1 || lfCrLf !== -1) return Math.min(lfLf === -1 ? Infinity : lfLf + 1, lfCrLf === -1 ? Infinity : lfCrLf + 2);
+    i = data.length;
+    if (data[i - 1] === LF) this.blank = Blank.AfterLf;
+    else if (i - from >= 2 && data[i - 1] === CR && data[i - 2] === LF) this.blank = Blank.AfterLfCr;
     return -1;
   }
 
