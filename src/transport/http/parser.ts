@@ -102,6 +102,10 @@ export class HttpParser {
     this.held = true;
   }
 
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   /** Goes on with input kept while held. */
   release(): ParseError | undefined {
     this.held = false;
@@ -116,6 +120,7 @@ export class HttpParser {
   /** Stops reading: bytes after the current message are ignored (the connection is closing). */
   stop(): void {
     this.state = "failed";
+    this.held = false;
     this.input = EMPTY;
     this.headParts = [];
     this.bodyParts = [];

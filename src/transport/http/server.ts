@@ -178,11 +178,6 @@ class HttpServerConnection implements ServedConnection {
       const done = this.slots.shift()!;
       this.write(done.request.header, done.response!);
     }
-    if (this.endIfIdle()) return;
-    if (this.slots.length < this.settings.maxCallsPerConnection) {
-      const problem = this.parser.release();
-      if (problem) return this.reject(problem.status, problem.reason);
-    }
     this.flowChanged();
   }
 
@@ -228,9 +223,7 @@ class HttpServerConnection implements ServedConnection {
         if (paused) this.pausedStreams--;
         paused = false;
         this.streams.delete(id);
-        this.guard(() => {
-          if (!this.endIfIdle()) this.flowChanged();
-        });
+        this.guard(() => this.flowChanged());
       },
     };
   }
@@ -296,13 +289,22 @@ class HttpServerConnection implements ServedConnection {
   }
 
   /**
-   * Reads the socket unless something says not to: a stream's reader fell behind, the calls
-   * cap is reached, or (with no stream open) replies are not being read. A peer that does not
-   * read its replies thus cannot make the server take on more work.
+   * Takes requests unless something says not to: a stream's reader fell behind, the calls cap
+   * is reached, or (with no stream open) replies are not being read. Then the parser holds
+   * what it has and the socket is not read, so a peer that does not read its replies cannot
+   * make the server take on more work. Also where a closing connection ends once idle.
    */
   private flowChanged(): void {
     if (this.dead) return;
-    const hold = this.pausedStreams > 0 || this.slots.length >= this.settings.maxCallsPerConnection || this.writeBacklogged();
+    if (this.parser.isHeld && this.mayTakeCalls()) {
+      const problem = this.parser.release();
+      if (problem) return this.reject(problem.status, problem.reason);
+      if (this.dead) return;
+    }
+    if (this.endIfIdle()) return;
+    const full = !this.mayTakeCalls();
+    if (full) this.parser.hold();
+    const hold = full || this.pausedStreams > 0;
     if (hold && this.reading) {
       this.reading = false;
       this.socket.pause();
@@ -311,6 +313,10 @@ class HttpServerConnection implements ServedConnection {
       this.socket.resume();
     }
     this.rearm();
+  }
+
+  private mayTakeCalls(): boolean {
+    return this.slots.length < this.settings.maxCallsPerConnection && !this.writeBacklogged();
   }
 
   /** Unary replies wait in the socket's buffer (streams pace themselves: their sends wait for drain). */
@@ -390,9 +396,9 @@ class HttpServerConnection implements ServedConnection {
     this.endIfIdle();
   }
 
-  /** Ends a closing connection once nothing is in flight; true if it did. */
+  /** Ends a closing connection once nothing is in flight or waiting to be read; true if it did. */
   private endIfIdle(): boolean {
-    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0) return false;
+    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0 || this.parser.isHeld) return false;
     this.endSocket();
     return true;
   }
