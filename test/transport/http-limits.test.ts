@@ -9,6 +9,7 @@ import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
+import { throttledLog } from "../../src/logger/throttle.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { Server } from "../../src/server/server.js";
 import { HttpTransport, type HttpTransportOptions } from "../../src/transport/http/http.js";
@@ -274,6 +275,46 @@ describe("http transport limits", () => {
     } finally {
       slow.destroy();
     }
+  });
+});
+
+describe("http transport: limit hits are logged once per interval", () => {
+  it("logs the first of 20 bad requests, with its peer, and not the other 19", async () => {
+    const log = new Recorder();
+    const listener = await new HttpTransport({ ...LIMITS, logInterval: 60_000, logger: log }).listen("127.0.0.1:0", { handler: echo });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const peer = await connectRaw(listener.address);
+        peer.socket.write("NOT HTTP AT ALL\r\n\r\n");
+        assert.ok(await peer.closed(3_000));
+        assert.match(peer.text(), /^HTTP\/1\.1 400 /);
+        peer.socket.destroy();
+      }
+      const lines = log.lines.filter((line) => line.msg.includes("bad request"));
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.match(String(lines[0].fields.remote), /^127\.0\.0\.1:\d+$/);
+    } finally {
+      listener.destroy();
+    }
+  });
+});
+
+describe("throttledLog", () => {
+  it("writes the first line of a kind, counts the rest within the interval, and reports the count with the next line", async () => {
+    const log = new Recorder();
+    const limited = throttledLog(log, "warn", 50);
+    for (let i = 0; i < 5; i++) limited("limit hit", { i });
+    limited("another kind", {});
+    await sleep(60);
+    limited("limit hit", { i: 5 });
+    assert.deepEqual(
+      log.lines.map((line) => [line.msg, line.fields.i, line.fields.suppressed]),
+      [
+        ["limit hit", 0, undefined],
+        ["another kind", undefined, undefined],
+        ["limit hit", 5, 4],
+      ],
+    );
   });
 });
 
