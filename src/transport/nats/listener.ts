@@ -190,7 +190,7 @@ export class NatsListener implements Listener, LinkUser {
   private checkSize(data: Uint8Array): Refusal | undefined {
     if (data.length > this.limits.maxMessageSize) return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
     if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
-    const headerBytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(2);
+    const headerBytes = ((data[2] << 24) | (data[3] << 16) | (data[4] << 8) | data[5]) >>> 0; // wire.ts: u32 at offset 2
     if (headerBytes > this.limits.maxHeaderBytes) return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
     return undefined;
   }
