@@ -198,7 +198,7 @@ export class NatsListener implements Listener, LinkUser {
   /** Flags and headers of a decoded request or stream message (see header-check.ts). */
   private checkRequest(frame: Frame, data: Uint8Array): Refusal | undefined {
     if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
-    const block = Buffer.from(data.buffer, data.byteOffset + FRAME_PREFIX, data.byteLength - FRAME_PREFIX - frame.body.length);
+    const block = data.subarray(FRAME_PREFIX, data.byteLength - frame.body.length);
     const problem = receivedHeaderProblem(frame.header, block, this.limits.maxHeaders);
     return problem ? { code: 400, reason: problem } : undefined;
   }
