@@ -10,7 +10,7 @@ import { throttledLog } from "../../logger/throttle.js";
 import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
-import { type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
+import { RequestBudget, type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
 
 export interface HttpTransportOptions {
   /** Largest message body accepted, in bytes (default 4 MiB; larger requests get 413). */
@@ -45,6 +45,12 @@ export interface HttpTransportOptions {
   maxWriteBuffer?: number;
   /** Milliseconds a connection may leave its replies unread before it is dropped (default 30 s). */
   writeTimeout?: number;
+  /**
+   * Bytes of requests this transport's connections hold at once, together: received of requests
+   * not yet complete, plus bodies of calls not yet answered (default 256 MiB, at least twice
+   * maxMessageSize). The connection that would go past it gets 503 and is closed.
+   */
+  maxBufferedBytes?: number;
   /** Milliseconds between two log lines about the same kind of limit hit or bad input (default 10 s; 0 logs each). */
   logInterval?: number;
   logger?: Logger;
@@ -75,6 +81,7 @@ function settingsFrom(options: HttpTransportOptions): Settings {
     maxCallsPerConnection: options.maxCallsPerConnection ?? 64,
     maxWriteBuffer: Math.max(options.maxWriteBuffer ?? 16 * 1024 * 1024, 2 * maxBodyBytes),
     writeTimeout: options.writeTimeout ?? 30_000,
+    budget: new RequestBudget(Math.max(options.maxBufferedBytes ?? 256 * 1024 * 1024, 2 * maxBodyBytes)),
     logger: log,
     limitLog: throttledLog(log, "warn", options.logInterval ?? 10_000),
   };

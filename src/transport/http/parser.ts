@@ -78,6 +78,8 @@ export class HttpParser {
   private sawCr = false;
   private message: HttpMessage | undefined;
   private bodyParts: Buffer[] = [];
+  /** Bytes in bodyParts. */
+  private partBytes = 0;
   private bodyBytes = 0;
   private remaining = 0;
   /** Messages handed out so far; tells one message's head from the next one's. */
@@ -124,11 +126,17 @@ export class HttpParser {
     this.input = EMPTY;
     this.headParts = [];
     this.bodyParts = [];
+    this.partBytes = 0;
   }
 
   get phase(): ParsePhase {
     if (this.state === "head") return this.headBytes > 0 || this.input.length > 0 ? "head" : "idle";
     return this.state === "failed" ? "idle" : "body";
+  }
+
+  /** Bytes of the message being read (and of input held back) that this reader keeps. */
+  get buffered(): number {
+    return (this.state === "head" ? this.headBytes : 0) + this.partBytes + this.input.length;
   }
 
   /** True while part of a message has arrived but not all of it. */
@@ -248,6 +256,7 @@ export class HttpParser {
   private startBody(message: HttpMessage): ParseError | undefined {
     this.message = message;
     this.bodyParts = [];
+    this.partBytes = 0;
     this.bodyBytes = 0;
     const encoding = message.header[TRANSFER_ENCODING];
     const length = message.header[CONTENT_LENGTH];
@@ -278,6 +287,7 @@ export class HttpParser {
   private readBody(data: Buffer): number {
     const take = Math.min(this.remaining, data.length);
     this.bodyParts.push(take === data.length ? data : data.subarray(0, take));
+    this.partBytes += take;
     this.remaining -= take;
     if (this.remaining === 0) {
       if (this.state === "length") this.finish();
@@ -342,6 +352,7 @@ export class HttpParser {
     this.bodyBytes += data.length;
     if (this.bodyBytes > this.limits.maxBodyBytes) return tooLarge(this.bodyBytes, this.limits.maxBodyBytes);
     this.bodyParts.push(data);
+    this.partBytes += data.length;
     return data.length;
   }
 
@@ -351,6 +362,7 @@ export class HttpParser {
     message.body = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
     this.message = undefined;
     this.bodyParts = [];
+    this.partBytes = 0;
     this.state = "head";
     this.messages++;
     this.onMessage(message);

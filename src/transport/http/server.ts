@@ -41,9 +41,22 @@ export interface ServerSettings extends ParserLimits {
   maxWriteBuffer: number;
   /** Milliseconds a connection may leave its replies unread before it is dropped. */
   writeTimeout: number;
+  /** Bytes of requests held at once by all connections sharing these settings (see RequestBudget). */
+  budget: RequestBudget;
   logger: Logger;
   /** Limit hits and bad input: at most one line per kind per interval. */
   limitLog: ThrottledLog;
+}
+
+/**
+ * What the connections of one transport hold of their requests, together: bytes received of
+ * requests not yet complete, and bodies of calls not yet answered. Timeouts bound how long one
+ * connection holds bytes and maxConnections how many connections there are, but not their
+ * product: without this, many connections each sending most of a large body would fill memory.
+ */
+export class RequestBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
 }
 
 export type { ServedConnection };
@@ -103,6 +116,9 @@ class HttpServerConnection implements ServedConnection {
   private deadline = Infinity;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** Bytes of calls not yet answered, and what this connection counts against the budget. */
+  private callBytes = 0;
+  private charged = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -152,6 +168,7 @@ class HttpServerConnection implements ServedConnection {
   private onCall(request: HttpMessage, message: Message): void {
     const slot: Slot = { request };
     this.slots.push(slot);
+    this.callBytes += request.body.length;
     if (this.slots.length >= this.settings.maxCallsPerConnection) this.parser.hold();
     let reply: Promise<Message>;
     try {
@@ -176,6 +193,7 @@ class HttpServerConnection implements ServedConnection {
     slot.response = response;
     while (this.slots.length > 0 && this.slots[0].response) {
       const done = this.slots.shift()!;
+      this.callBytes -= done.request.body.length;
       this.write(done.request.header, done.response!);
     }
     this.flowChanged();
@@ -301,6 +319,7 @@ class HttpServerConnection implements ServedConnection {
       if (problem) return this.reject(problem.status, problem.reason);
       if (this.dead) return;
     }
+    if (!this.charge()) return;
     if (this.endIfIdle()) return;
     const full = !this.mayTakeCalls();
     if (full) this.parser.hold();
@@ -313,6 +332,33 @@ class HttpServerConnection implements ServedConnection {
       this.socket.resume();
     }
     this.rearm();
+  }
+
+  /**
+   * Counts what this connection holds against the transport's budget. The connection whose
+   * bytes take the total past the limit gets 503 and is closed (the others go on); false then.
+   */
+  private charge(): boolean {
+    const holds = this.parser.buffered + this.callBytes;
+    const grew = holds > this.charged;
+    const budget = this.settings.budget;
+    budget.used += holds - this.charged;
+    this.charged = holds;
+    if (budget.used <= budget.limit || !grew) return true;
+    this.settings.limitLog("http transport: requests in progress hold too many bytes, closing a connection", {
+      remote: this.remote,
+      holds,
+      total: budget.used,
+      limit: budget.limit,
+    });
+    this.reject(503, `the server holds too many bytes of requests in progress (limit ${budget.limit})`);
+    return false;
+  }
+
+  /** The connection is done: what it held no longer counts. */
+  private uncharge(): void {
+    this.settings.budget.used -= this.charged;
+    this.charged = 0;
   }
 
   private mayTakeCalls(): boolean {
@@ -407,6 +453,7 @@ class HttpServerConnection implements ServedConnection {
   private endSocket(last?: string): void {
     this.dead = true;
     this.clearTimer();
+    this.uncharge();
     if (last === undefined) this.socket.end();
     else this.socket.end(last);
     this.socket.resume(); // read (and drop) what the peer still sends, so that its close arrives
@@ -415,6 +462,7 @@ class HttpServerConnection implements ServedConnection {
 
   private teardown(reason: string): void {
     this.clearTimer();
+    this.uncharge();
     const wasDead = this.dead;
     this.dead = true;
     this.abortAll(reason);
@@ -428,6 +476,7 @@ class HttpServerConnection implements ServedConnection {
   }
 
   private abortAll(reason: string): void {
+    this.callBytes = 0;
     for (const slot of this.slots.splice(0)) slot.controller?.abort(new MicroError(ErrorId.client, 499, `call cancelled: ${reason}`));
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`, 499);
     this.streams.clear();
@@ -473,4 +522,5 @@ const STATUS: Record<number, string> = {
   408: "Request Timeout",
   413: "Payload Too Large",
   431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
 };
