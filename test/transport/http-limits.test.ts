@@ -9,7 +9,7 @@ import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
-import { throttledLog } from "../../src/logger/throttle.js";
+import { RateLimitedLog } from "../../src/logger/rate-limited.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { Server } from "../../src/server/server.js";
 import { HttpTransport, type HttpTransportOptions } from "../../src/transport/http/http.js";
@@ -326,14 +326,14 @@ describe("http transport: limit hits are logged once per interval", () => {
   });
 });
 
-describe("throttledLog", () => {
+describe("RateLimitedLog", () => {
   it("writes the first line of a kind, counts the rest within the interval, and reports the count with the next line", async () => {
     const log = new Recorder();
-    const limited = throttledLog(log, "warn", 50);
-    for (let i = 0; i < 5; i++) limited("limit hit", { i });
-    limited("another kind", {});
+    const limited = new RateLimitedLog(log, 50);
+    for (let i = 0; i < 5; i++) limited.warn("limit hit", { i });
+    limited.warn("another kind", {});
     await sleep(60);
-    limited("limit hit", { i: 5 });
+    limited.warn("limit hit", { i: 5 });
     assert.deepEqual(
       log.lines.map((line) => [line.msg, line.fields.i, line.fields.suppressed]),
       [

@@ -6,7 +6,7 @@
  */
 import type net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
-import { throttledLog } from "../../logger/throttle.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
@@ -83,7 +83,7 @@ function settingsFrom(options: HttpTransportOptions): Settings {
     writeTimeout: options.writeTimeout ?? 30_000,
     budget: new RequestBudget(Math.max(options.maxBufferedBytes ?? 256 * 1024 * 1024, 2 * maxBodyBytes)),
     logger: log,
-    limitLog: throttledLog(log, "warn", options.logInterval ?? 10_000),
+    limitLog: new RateLimitedLog(log, options.logInterval ?? 10_000),
   };
 }
 
@@ -119,11 +119,11 @@ export class HttpTransport implements Transport {
 
 /**
  * Past maxConnections a connection gets `503` and is closed without its request being read: a
- * ts-micro client takes that as "not delivered" and goes to another node. Logged (throttled), so
+ * ts-micro client takes that as "not delivered" and goes to another node. Logged (rate-limited), so
  * that a full server is visible rather than a silent failure.
  */
 function refuse(socket: net.Socket, settings: Settings): undefined {
-  settings.limitLog("http transport: connection limit reached, refusing a connection", {
+  settings.limitLog.warn("http transport: connection limit reached, refusing a connection", {
     remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
     limit: settings.maxConnections,
   });

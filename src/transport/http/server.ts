@@ -18,7 +18,7 @@
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import type { ThrottledLog } from "../../logger/throttle.js";
+import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import type { ServedConnection } from "../tcp.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
@@ -45,7 +45,7 @@ export interface ServerSettings extends ParserLimits {
   budget: RequestBudget;
   logger: Logger;
   /** Limit hits and bad input: at most one line per kind per interval. */
-  limitLog: ThrottledLog;
+  limitLog: RateLimitedLog;
 }
 
 /**
@@ -285,7 +285,7 @@ class HttpServerConnection implements ServedConnection {
       this.socket.uncork();
     }
     if (!ok && this.socket.writableLength > this.settings.maxWriteBuffer) {
-      this.settings.limitLog("http transport: a client left too many reply bytes unread, closing its connection", {
+      this.settings.limitLog.warn("http transport: a client left too many reply bytes unread, closing its connection", {
         remote: this.remote,
         buffered: this.socket.writableLength,
         limit: this.settings.maxWriteBuffer,
@@ -298,7 +298,7 @@ class HttpServerConnection implements ServedConnection {
   /** Answers malformed input with an HTTP error and closes, as Go's http.Server does. */
   private reject(status: number, reason: string): void {
     if (this.dead) return;
-    this.settings.limitLog(`http transport: bad request (${status}), closing the connection`, { remote: this.remote, status, reason });
+    this.settings.limitLog.warn(`http transport: bad request (${status}), closing the connection`, { remote: this.remote, status, reason });
     this.parser.stop();
     const text = STATUS[status] ?? "Bad Request";
     const body = `${status} ${text}: ${reason}`;
@@ -345,7 +345,7 @@ class HttpServerConnection implements ServedConnection {
     budget.used += holds - this.charged;
     this.charged = holds;
     if (budget.used <= budget.limit || !grew) return true;
-    this.settings.limitLog("http transport: requests in progress hold too many bytes, closing a connection", {
+    this.settings.limitLog.warn("http transport: requests in progress hold too many bytes, closing a connection", {
       remote: this.remote,
       holds,
       total: budget.used,
@@ -418,13 +418,13 @@ class HttpServerConnection implements ServedConnection {
     const s = this.settings;
     switch (wait) {
       case "head":
-        s.limitLog("http transport: request head not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.headerTimeout });
+        s.limitLog.warn("http transport: request head not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.headerTimeout });
         return this.reject(408, `request head not completed within ${s.headerTimeout} ms`);
       case "body":
-        s.limitLog("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
+        s.limitLog.warn("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
         return this.reject(408, `request body not completed within ${s.bodyTimeout} ms`);
       case "write":
-        s.limitLog("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
+        s.limitLog.warn("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
         return this.teardown("replies not read in time");
       case "idle":
         s.logger.debug("http transport: closing an idle connection", { remote: this.remote, timeoutMs: s.idleTimeout });

@@ -6,7 +6,7 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { encodeHeader } from "../mux/frame.js";
 import { receivedHeaderProblem } from "./header-check.js";
@@ -84,7 +84,7 @@ export class NatsListener implements Listener, LinkUser {
   /** Calls and streams in flight per client inbox (see maxCallsPerClient). */
   private readonly perClient = new Map<string, number>();
   private readonly limits: Limits;
-  private readonly limitLog: ThrottledLog;
+  private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
   private dead = false;
@@ -110,7 +110,7 @@ export class NatsListener implements Listener, LinkUser {
       maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
       maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
     };
-    this.limitLog = throttledLog(log, "warn", limits.logInterval ?? 10_000);
+    this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
     this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)) });
@@ -162,7 +162,7 @@ export class NatsListener implements Listener, LinkUser {
   /**
    * A request or stream open. Every field is checked before use: the reply subject, the frame's
    * type, flags and sizes, the header count and text; a bad message from a caller that can be
-   * answered gets an error reply, anything else is dropped, and both are logged (throttled).
+   * answered gets an error reply, anything else is dropped, and both are logged (rate-limited).
    */
   private readonly onRequest = (msg: Msg): void => {
     const key = msg.reply;
@@ -179,7 +179,7 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
     const inbox = inboxOf(key);
     if (!this.admit(inbox)) {
-      this.limitLog("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
+      this.limitLog.warn("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
       return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
     }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, frame);
@@ -360,7 +360,7 @@ export class NatsListener implements Listener, LinkUser {
   }
 
   private dropped(msg: Msg, reason: string): void {
-    this.limitLog("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
+    this.limitLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
   }
 
   /** Whatever a remote sends, an exception stays here: the message is dropped, the listener serves on. */
