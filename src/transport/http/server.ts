@@ -119,6 +119,7 @@ class HttpServerConnection implements ServedConnection {
   /** Bytes of calls not yet answered, and what this connection counts against the budget. */
   private callBytes = 0;
   private charged = 0;
+  private chargedPartial = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -335,12 +336,16 @@ class HttpServerConnection implements ServedConnection {
   }
 
   /**
-   * Counts what this connection holds against the transport's budget. The connection whose
-   * bytes take the total past the limit gets 503 and is closed (the others go on); false then.
+   * Counts what this connection holds against the transport's budget. Past the limit, the
+   * connection whose incomplete request grew is refused: with nothing of it running, a 503 (the
+   * client may retry elsewhere: nothing ran); with calls running, it is dropped (they may have
+   * run). Calls already taken only count. False when the connection was refused.
    */
   private charge(): boolean {
-    const holds = this.parser.buffered + this.callBytes;
-    const grew = holds > this.charged;
+    const partial = this.parser.buffered;
+    const grew = partial > this.chargedPartial;
+    this.chargedPartial = partial;
+    const holds = partial + this.callBytes;
     const budget = this.settings.budget;
     budget.used += holds - this.charged;
     this.charged = holds;
@@ -351,7 +356,8 @@ class HttpServerConnection implements ServedConnection {
       total: budget.used,
       limit: budget.limit,
     });
-    this.reject(503, `the server holds too many bytes of requests in progress (limit ${budget.limit})`);
+    if (this.slots.length > 0 || this.streams.size > 0) this.teardown("request bytes limit");
+    else this.reject(503, `the server holds too many bytes of requests in progress (limit ${budget.limit})`);
     return false;
   }
 
@@ -359,6 +365,7 @@ class HttpServerConnection implements ServedConnection {
   private uncharge(): void {
     this.settings.budget.used -= this.charged;
     this.charged = 0;
+    this.chargedPartial = 0;
   }
 
   private mayTakeCalls(): boolean {
