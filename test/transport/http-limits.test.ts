@@ -9,6 +9,7 @@ import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
+import { RateLimitedLog } from "../../src/logger/rate-limited.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { Server } from "../../src/server/server.js";
 import { HttpTransport, type HttpTransportOptions } from "../../src/transport/http/http.js";
@@ -216,6 +217,33 @@ describe("http transport limits", () => {
     }
   });
 
+  it("refuses the connection whose partial request takes the bytes held past maxBufferedBytes with 503; the others complete", async () => {
+    const budgetLog = new Recorder();
+    const options = { ...LIMITS, bodyTimeout: 10_000, maxMessageSize: 200 * 1024, maxBufferedBytes: 400 * 1024, logger: budgetLog };
+    const budgeted = await new HttpTransport(options).listen("127.0.0.1:0", { handler: echo });
+    const uploads: Peer[] = [];
+    try {
+      const head = `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${190 * 1024}\r\n\r\n`;
+      for (let i = 0; i < 3; i++) {
+        const peer = await connectRaw(budgeted.address);
+        uploads.push(peer);
+        peer.socket.write(head + "a".repeat(150 * 1024));
+        await sleep(100); // received before the next one starts
+      }
+      const [first, second, third] = uploads;
+      assert.ok(await third.closed(3_000), "the third upload is refused");
+      assert.match(third.text(), /^HTTP\/1\.1 503 /);
+      assert.ok(budgetLog.lines.find((line) => line.msg.includes("too many bytes")), "the refusal is logged");
+      for (const peer of [first, second]) peer.socket.write("b".repeat(40 * 1024));
+      for (let i = 0; i < 300 && !(first.text().includes("200 OK") && second.text().includes("200 OK")); i++) await sleep(10);
+      assert.match(first.text(), /^HTTP\/1\.1 200 OK/);
+      assert.match(second.text(), /^HTTP\/1\.1 200 OK/);
+    } finally {
+      for (const peer of uploads) peer.socket.destroy();
+      budgeted.destroy();
+    }
+  });
+
   it("stops reading a client that never reads its replies, keeps its RSS bounded, and drops it after writeTimeout", async (t) => {
     const peer = await open({ read: false });
     const dropLine = () => log.lines.find((line) => line.fields.remote === `127.0.0.1:${peer.socket.localPort}` && /replies|reply bytes/.test(line.msg));
@@ -274,6 +302,46 @@ describe("http transport limits", () => {
     } finally {
       slow.destroy();
     }
+  });
+});
+
+describe("http transport: limit hits are logged once per interval", () => {
+  it("logs the first of 20 bad requests, with its peer, and not the other 19", async () => {
+    const log = new Recorder();
+    const listener = await new HttpTransport({ ...LIMITS, logInterval: 60_000, logger: log }).listen("127.0.0.1:0", { handler: echo });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const peer = await connectRaw(listener.address);
+        peer.socket.write("NOT HTTP AT ALL\r\n\r\n");
+        assert.ok(await peer.closed(3_000));
+        assert.match(peer.text(), /^HTTP\/1\.1 400 /);
+        peer.socket.destroy();
+      }
+      const lines = log.lines.filter((line) => line.msg.includes("bad request"));
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.match(String(lines[0].fields.remote), /^127\.0\.0\.1:\d+$/);
+    } finally {
+      listener.destroy();
+    }
+  });
+});
+
+describe("RateLimitedLog", () => {
+  it("writes the first line of a kind, counts the rest within the interval, and reports the count with the next line", async () => {
+    const log = new Recorder();
+    const limited = new RateLimitedLog(log, 50);
+    for (let i = 0; i < 5; i++) limited.warn("limit hit", { i });
+    limited.warn("another kind", {});
+    await sleep(60);
+    limited.warn("limit hit", { i: 5 });
+    assert.deepEqual(
+      log.lines.map((line) => [line.msg, line.fields.i, line.fields.suppressed]),
+      [
+        ["limit hit", 0, undefined],
+        ["another kind", undefined, undefined],
+        ["limit hit", 5, 4],
+      ],
+    );
   });
 });
 

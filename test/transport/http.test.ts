@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
+import type { Logger } from "../../src/logger/logger.js";
+import { MicroHeader } from "../../src/metadata/headers.js";
 import { goMicroSniffer, HttpTransport } from "../../src/transport/http/http.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Listener, ListenOptions, Message, Transport } from "../../src/transport/transport.js";
@@ -37,8 +39,8 @@ const post = (headers: Record<string, string>, body: string): string =>
 
 const echo: ListenOptions = {
   handler: async (req): Promise<Message> => {
-    if (req.header["Micro-Endpoint"] === "Fail.Call") return { header: { "Micro-Error": MicroError.notFound("svc", "no such thing").toString() }, body: new Uint8Array(0) };
-    return { header: { "Content-Type": req.header["Content-Type"] ?? "application/json" }, body: req.body };
+    if (req.header[MicroHeader.Endpoint] === "Fail.Call") return { header: { [MicroHeader.Error]: MicroError.notFound("svc", "no such thing").toString() }, body: new Uint8Array(0) };
+    return { header: { [MicroHeader.ContentType]: req.header[MicroHeader.ContentType] ?? "application/json" }, body: req.body };
   },
 };
 
@@ -137,7 +139,7 @@ describe("HTTP transport client", () => {
     try {
       const conn = await new HttpTransport().dial(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
       const rsp = await conn.call({ header: {}, body: Buffer.from("x") });
-      const err = MicroError.parse(rsp.header["Micro-Error"]);
+      const err = MicroError.parse(rsp.header[MicroHeader.Error]);
       assert.equal(err.code, 413);
       assert.equal(err.id, "go.micro.client.transport");
       assert.match(err.detail, /too big!/);

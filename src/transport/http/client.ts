@@ -58,8 +58,13 @@ class HttpSocket {
     this.parser = new HttpParser("response", limits, (response) => this.receiver?.message(response));
     socket.on("data", (chunk: Buffer) => {
       this.answered = true;
-      const problem = this.parser.push(chunk);
-      if (problem) this.fail(`bad HTTP response: ${problem.reason}`);
+      // Whatever a server sends, an exception stays here: the connection fails, the process goes on.
+      try {
+        const problem = this.parser.push(chunk);
+        if (problem) this.fail(`bad HTTP response: ${problem.reason}`);
+      } catch (err) {
+        this.fail(`internal error on a response: ${err instanceof Error ? err.message : String(err)}`);
+      }
     });
     socket.on("end", () => {
       this.parser.end();

@@ -6,11 +6,11 @@
  */
 import type net from "node:net";
 import { logger, type Logger } from "../../logger/logger.js";
-import { throttledLog } from "../../logger/throttle.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
-import { type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
+import { RequestBudget, type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
 
 export interface HttpTransportOptions {
   /** Largest message body accepted, in bytes (default 4 MiB; larger requests get 413). */
@@ -45,6 +45,12 @@ export interface HttpTransportOptions {
   maxWriteBuffer?: number;
   /** Milliseconds a connection may leave its replies unread before it is dropped (default 30 s). */
   writeTimeout?: number;
+  /**
+   * Bytes of requests this transport's connections hold at once, together: received of requests
+   * not yet complete, plus bodies of calls not yet answered (default 256 MiB, at least twice
+   * maxMessageSize). The connection that would go past it gets 503 and is closed.
+   */
+  maxBufferedBytes?: number;
   /** Milliseconds between two log lines about the same kind of limit hit or bad input (default 10 s; 0 logs each). */
   logInterval?: number;
   logger?: Logger;
@@ -75,8 +81,9 @@ function settingsFrom(options: HttpTransportOptions): Settings {
     maxCallsPerConnection: options.maxCallsPerConnection ?? 64,
     maxWriteBuffer: Math.max(options.maxWriteBuffer ?? 16 * 1024 * 1024, 2 * maxBodyBytes),
     writeTimeout: options.writeTimeout ?? 30_000,
+    budget: new RequestBudget(Math.max(options.maxBufferedBytes ?? 256 * 1024 * 1024, 2 * maxBodyBytes)),
     logger: log,
-    limitLog: throttledLog(log, "warn", options.logInterval ?? 10_000),
+    limitLog: new RateLimitedLog(log, options.logInterval ?? 10_000),
   };
 }
 
@@ -112,11 +119,11 @@ export class HttpTransport implements Transport {
 
 /**
  * Past maxConnections a connection gets `503` and is closed without its request being read: a
- * ts-micro client takes that as "not delivered" and goes to another node. Logged (throttled), so
+ * ts-micro client takes that as "not delivered" and goes to another node. Logged (rate-limited), so
  * that a full server is visible rather than a silent failure.
  */
 function refuse(socket: net.Socket, settings: Settings): undefined {
-  settings.limitLog("http transport: connection limit reached, refusing a connection", {
+  settings.limitLog.warn("http transport: connection limit reached, refusing a connection", {
     remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
     limit: settings.maxConnections,
   });

@@ -55,6 +55,8 @@ const enum Blank {
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+const LF_LF = Buffer.from("\n\n");
+const LF_CR_LF = Buffer.from("\n\r\n");
 /** Longest chunk-size line (size, extensions) accepted. */
 const MAX_CHUNK_LINE = 1024;
 const CONTENT_LENGTH = "Content-Length";
@@ -76,6 +78,8 @@ export class HttpParser {
   private sawCr = false;
   private message: HttpMessage | undefined;
   private bodyParts: Buffer[] = [];
+  /** Bytes in bodyParts. */
+  private partBytes = 0;
   private bodyBytes = 0;
   private remaining = 0;
   /** Messages handed out so far; tells one message's head from the next one's. */
@@ -100,6 +104,10 @@ export class HttpParser {
     this.held = true;
   }
 
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   /** Goes on with input kept while held. */
   release(): ParseError | undefined {
     this.held = false;
@@ -114,14 +122,21 @@ export class HttpParser {
   /** Stops reading: bytes after the current message are ignored (the connection is closing). */
   stop(): void {
     this.state = "failed";
+    this.held = false;
     this.input = EMPTY;
     this.headParts = [];
     this.bodyParts = [];
+    this.partBytes = 0;
   }
 
   get phase(): ParsePhase {
     if (this.state === "head") return this.headBytes > 0 || this.input.length > 0 ? "head" : "idle";
     return this.state === "failed" ? "idle" : "body";
+  }
+
+  /** Bytes of the message being read (and of input held back) that this reader keeps. */
+  get buffered(): number {
+    return (this.state === "head" ? this.headBytes : 0) + this.partBytes + this.input.length;
   }
 
   /** True while part of a message has arrived but not all of it. */
@@ -201,28 +216,30 @@ export class HttpParser {
 
   /**
    * The index in `data` of the LF that ends an empty line, or -1. A line may end in CRLF or a
-   * bare LF, as Go's textproto reads it; the search state carries over to the next read.
+   * bare LF, as Go's textproto reads it; a blank line begun at the end of one read is finished
+   * in the next. The search itself is two native scans, not a loop over the lines.
    */
   private findBlankLine(data: Buffer, from: number): number {
     let i = from;
-    while (i < data.length) {
-      if (this.blank === Blank.AfterLf) {
-        if (data[i] === LF) return i;
-        if (data[i] === CR) {
+    if (this.blank === Blank.AfterLf) {
+      if (data[i] === LF) return i;
+      if (data[i] === CR) {
+        if (i + 1 === data.length) {
           this.blank = Blank.AfterLfCr;
-          i++;
-          continue;
+          return -1;
         }
-        this.blank = Blank.None;
-      } else if (this.blank === Blank.AfterLfCr) {
-        if (data[i] === LF) return i;
-        this.blank = Blank.None;
+        if (data[i + 1] === LF) return i + 1;
       }
-      const lf = data.indexOf(LF, i);
-      if (lf === -1) return -1;
-      this.blank = Blank.AfterLf;
-      i = lf + 1;
+    } else if (this.blank === Blank.AfterLfCr) {
+      if (data[i] === LF) return i;
     }
+    this.blank = Blank.None;
+    const lfLf = data.indexOf(LF_LF, i);
+    const lfCrLf = data.indexOf(LF_CR_LF, i);
+    if (lfLf !== -1 || lfCrLf !== -1) return Math.min(lfLf === -1 ? Infinity : lfLf + 1, lfCrLf === -1 ? Infinity : lfCrLf + 2);
+    i = data.length;
+    if (data[i - 1] === LF) this.blank = Blank.AfterLf;
+    else if (i - from >= 2 && data[i - 1] === CR && data[i - 2] === LF) this.blank = Blank.AfterLfCr;
     return -1;
   }
 
@@ -239,6 +256,7 @@ export class HttpParser {
   private startBody(message: HttpMessage): ParseError | undefined {
     this.message = message;
     this.bodyParts = [];
+    this.partBytes = 0;
     this.bodyBytes = 0;
     const encoding = message.header[TRANSFER_ENCODING];
     const length = message.header[CONTENT_LENGTH];
@@ -269,6 +287,7 @@ export class HttpParser {
   private readBody(data: Buffer): number {
     const take = Math.min(this.remaining, data.length);
     this.bodyParts.push(take === data.length ? data : data.subarray(0, take));
+    this.partBytes += take;
     this.remaining -= take;
     if (this.remaining === 0) {
       if (this.state === "length") this.finish();
@@ -333,6 +352,7 @@ export class HttpParser {
     this.bodyBytes += data.length;
     if (this.bodyBytes > this.limits.maxBodyBytes) return tooLarge(this.bodyBytes, this.limits.maxBodyBytes);
     this.bodyParts.push(data);
+    this.partBytes += data.length;
     return data.length;
   }
 
@@ -342,6 +362,7 @@ export class HttpParser {
     message.body = parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
     this.message = undefined;
     this.bodyParts = [];
+    this.partBytes = 0;
     this.state = "head";
     this.messages++;
     this.onMessage(message);

@@ -18,7 +18,7 @@
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import type { ThrottledLog } from "../../logger/throttle.js";
+import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import type { ServedConnection } from "../tcp.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
@@ -41,9 +41,22 @@ export interface ServerSettings extends ParserLimits {
   maxWriteBuffer: number;
   /** Milliseconds a connection may leave its replies unread before it is dropped. */
   writeTimeout: number;
+  /** Bytes of requests held at once by all connections sharing these settings (see RequestBudget). */
+  budget: RequestBudget;
   logger: Logger;
   /** Limit hits and bad input: at most one line per kind per interval. */
-  limitLog: ThrottledLog;
+  limitLog: RateLimitedLog;
+}
+
+/**
+ * What the connections of one transport hold of their requests, together: bytes received of
+ * requests not yet complete, and bodies of calls not yet answered. Timeouts bound how long one
+ * connection holds bytes and maxConnections how many connections there are, but not their
+ * product: without this, many connections each sending most of a large body would fill memory.
+ */
+export class RequestBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
 }
 
 export type { ServedConnection };
@@ -103,6 +116,10 @@ class HttpServerConnection implements ServedConnection {
   private deadline = Infinity;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** Bytes of calls not yet answered, and what this connection counts against the budget. */
+  private callBytes = 0;
+  private charged = 0;
+  private chargedPartial = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -152,6 +169,7 @@ class HttpServerConnection implements ServedConnection {
   private onCall(request: HttpMessage, message: Message): void {
     const slot: Slot = { request };
     this.slots.push(slot);
+    this.callBytes += request.body.length;
     if (this.slots.length >= this.settings.maxCallsPerConnection) this.parser.hold();
     let reply: Promise<Message>;
     try {
@@ -176,12 +194,8 @@ class HttpServerConnection implements ServedConnection {
     slot.response = response;
     while (this.slots.length > 0 && this.slots[0].response) {
       const done = this.slots.shift()!;
+      this.callBytes -= done.request.body.length;
       this.write(done.request.header, done.response!);
-    }
-    if (this.endIfIdle()) return;
-    if (this.slots.length < this.settings.maxCallsPerConnection) {
-      const problem = this.parser.release();
-      if (problem) return this.reject(problem.status, problem.reason);
     }
     this.flowChanged();
   }
@@ -228,9 +242,7 @@ class HttpServerConnection implements ServedConnection {
         if (paused) this.pausedStreams--;
         paused = false;
         this.streams.delete(id);
-        this.guard(() => {
-          if (!this.endIfIdle()) this.flowChanged();
-        });
+        this.guard(() => this.flowChanged());
       },
     };
   }
@@ -274,7 +286,7 @@ class HttpServerConnection implements ServedConnection {
       this.socket.uncork();
     }
     if (!ok && this.socket.writableLength > this.settings.maxWriteBuffer) {
-      this.settings.limitLog("http transport: a client left too many reply bytes unread, closing its connection", {
+      this.settings.limitLog.warn("http transport: a client left too many reply bytes unread, closing its connection", {
         remote: this.remote,
         buffered: this.socket.writableLength,
         limit: this.settings.maxWriteBuffer,
@@ -287,7 +299,7 @@ class HttpServerConnection implements ServedConnection {
   /** Answers malformed input with an HTTP error and closes, as Go's http.Server does. */
   private reject(status: number, reason: string): void {
     if (this.dead) return;
-    this.settings.limitLog(`http transport: bad request (${status}), closing the connection`, { remote: this.remote, status, reason });
+    this.settings.limitLog.warn(`http transport: bad request (${status}), closing the connection`, { remote: this.remote, status, reason });
     this.parser.stop();
     const text = STATUS[status] ?? "Bad Request";
     const body = `${status} ${text}: ${reason}`;
@@ -296,13 +308,23 @@ class HttpServerConnection implements ServedConnection {
   }
 
   /**
-   * Reads the socket unless something says not to: a stream's reader fell behind, the calls
-   * cap is reached, or (with no stream open) replies are not being read. A peer that does not
-   * read its replies thus cannot make the server take on more work.
+   * Takes requests unless something says not to: a stream's reader fell behind, the calls cap
+   * is reached, or (with no stream open) replies are not being read. Then the parser holds
+   * what it has and the socket is not read, so a peer that does not read its replies cannot
+   * make the server take on more work. Also where a closing connection ends once idle.
    */
   private flowChanged(): void {
     if (this.dead) return;
-    const hold = this.pausedStreams > 0 || this.slots.length >= this.settings.maxCallsPerConnection || this.writeBacklogged();
+    if (this.parser.isHeld && this.mayTakeCalls()) {
+      const problem = this.parser.release();
+      if (problem) return this.reject(problem.status, problem.reason);
+      if (this.dead) return;
+    }
+    if (!this.charge()) return;
+    if (this.endIfIdle()) return;
+    const full = !this.mayTakeCalls();
+    if (full) this.parser.hold();
+    const hold = full || this.pausedStreams > 0;
     if (hold && this.reading) {
       this.reading = false;
       this.socket.pause();
@@ -311,6 +333,43 @@ class HttpServerConnection implements ServedConnection {
       this.socket.resume();
     }
     this.rearm();
+  }
+
+  /**
+   * Counts what this connection holds against the transport's budget. Past the limit, the
+   * connection whose incomplete request grew is refused: with nothing of it running, a 503 (the
+   * client may retry elsewhere: nothing ran); with calls running, it is dropped (they may have
+   * run). Calls already taken only count. False when the connection was refused.
+   */
+  private charge(): boolean {
+    const partial = this.parser.buffered;
+    const grew = partial > this.chargedPartial;
+    this.chargedPartial = partial;
+    const holds = partial + this.callBytes;
+    const budget = this.settings.budget;
+    budget.used += holds - this.charged;
+    this.charged = holds;
+    if (budget.used <= budget.limit || !grew) return true;
+    this.settings.limitLog.warn("http transport: requests in progress hold too many bytes, closing a connection", {
+      remote: this.remote,
+      holds,
+      total: budget.used,
+      limit: budget.limit,
+    });
+    if (this.slots.length > 0 || this.streams.size > 0) this.teardown("request bytes limit");
+    else this.reject(503, `the server holds too many bytes of requests in progress (limit ${budget.limit})`);
+    return false;
+  }
+
+  /** The connection is done: what it held no longer counts. */
+  private uncharge(): void {
+    this.settings.budget.used -= this.charged;
+    this.charged = 0;
+    this.chargedPartial = 0;
+  }
+
+  private mayTakeCalls(): boolean {
+    return this.slots.length < this.settings.maxCallsPerConnection && !this.writeBacklogged();
   }
 
   /** Unary replies wait in the socket's buffer (streams pace themselves: their sends wait for drain). */
@@ -366,13 +425,13 @@ class HttpServerConnection implements ServedConnection {
     const s = this.settings;
     switch (wait) {
       case "head":
-        s.limitLog("http transport: request head not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.headerTimeout });
+        s.limitLog.warn("http transport: request head not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.headerTimeout });
         return this.reject(408, `request head not completed within ${s.headerTimeout} ms`);
       case "body":
-        s.limitLog("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
+        s.limitLog.warn("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
         return this.reject(408, `request body not completed within ${s.bodyTimeout} ms`);
       case "write":
-        s.limitLog("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
+        s.limitLog.warn("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
         return this.teardown("replies not read in time");
       case "idle":
         s.logger.debug("http transport: closing an idle connection", { remote: this.remote, timeoutMs: s.idleTimeout });
@@ -390,9 +449,9 @@ class HttpServerConnection implements ServedConnection {
     this.endIfIdle();
   }
 
-  /** Ends a closing connection once nothing is in flight; true if it did. */
+  /** Ends a closing connection once nothing is in flight or waiting to be read; true if it did. */
   private endIfIdle(): boolean {
-    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0) return false;
+    if (!this.closing || this.dead || this.slots.length > 0 || this.streams.size > 0 || this.parser.isHeld) return false;
     this.endSocket();
     return true;
   }
@@ -401,6 +460,7 @@ class HttpServerConnection implements ServedConnection {
   private endSocket(last?: string): void {
     this.dead = true;
     this.clearTimer();
+    this.uncharge();
     if (last === undefined) this.socket.end();
     else this.socket.end(last);
     this.socket.resume(); // read (and drop) what the peer still sends, so that its close arrives
@@ -409,6 +469,7 @@ class HttpServerConnection implements ServedConnection {
 
   private teardown(reason: string): void {
     this.clearTimer();
+    this.uncharge();
     const wasDead = this.dead;
     this.dead = true;
     this.abortAll(reason);
@@ -422,6 +483,7 @@ class HttpServerConnection implements ServedConnection {
   }
 
   private abortAll(reason: string): void {
+    this.callBytes = 0;
     for (const slot of this.slots.splice(0)) slot.controller?.abort(new MicroError(ErrorId.client, 499, `call cancelled: ${reason}`));
     for (const stream of [...this.streams.values()]) stream.lost(`connection closed: ${reason}`, 499);
     this.streams.clear();
@@ -467,4 +529,5 @@ const STATUS: Record<number, string> = {
   408: "Request Timeout",
   413: "Payload Too Large",
   431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
 };

@@ -9,7 +9,7 @@ import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
-import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
 import { sendableHeaderProblem } from "./header-check.js";
@@ -27,7 +27,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
   private readonly probe: NodeJS.Timeout;
-  private readonly badMessageLog: ThrottledLog;
+  private readonly badMessageLog: RateLimitedLog;
   private nextId = 1;
   private goingAway = false;
   private dead = false;
@@ -49,7 +49,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     private readonly log: Logger,
   ) {
     this.control = `${address}.c.${inbox}.`;
-    this.badMessageLog = throttledLog(log);
+    this.badMessageLog = new RateLimitedLog(log);
     this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.guard(msg)) });
     this.probe = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
@@ -185,12 +185,12 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private onMessage(msg: Msg): void {
     const subject = msg.subject;
     const idText = subject.slice(this.inbox.length + 1);
-    if (!CALL_ID.test(idText)) return this.badMessageLog("nats transport: dropped a bad message", { subject, reason: "not a call id" });
+    if (!CALL_ID.test(idText)) return this.badMessageLog.warn("nats transport: dropped a bad message", { subject, reason: "not a call id" });
     const id = Number(idText);
     if (id === 0) return this.onPingAnswer(msg);
     if (isNoResponders(msg)) return this.onNobodyThere(id);
     const frame = decodeFrame(msg.data);
-    if (typeof frame === "string") return this.badMessageLog("nats transport: dropped a bad message", { subject, reason: frame });
+    if (typeof frame === "string") return this.badMessageLog.warn("nats transport: dropped a bad message", { subject, reason: frame });
     const stream = this.streams.get(id);
     if (stream) return stream.onFrame(frame);
     switch (frame.type) {

@@ -8,7 +8,7 @@ import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader } from "../framing/header-block.js";
-import { type ThrottledLog, throttledLog } from "../../logger/throttle.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { receivedHeaderProblem } from "./header-check.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
@@ -84,7 +84,7 @@ export class NatsListener implements Listener, LinkUser {
   /** Calls and streams in flight per client inbox (see maxCallsPerClient). */
   private readonly perClient = new Map<string, number>();
   private readonly limits: Limits;
-  private readonly limitLog: ThrottledLog;
+  private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
   private dead = false;
@@ -110,7 +110,7 @@ export class NatsListener implements Listener, LinkUser {
       maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
       maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
     };
-    this.limitLog = throttledLog(log, "warn", limits.logInterval ?? 10_000);
+    this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
     this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)) });
@@ -162,7 +162,7 @@ export class NatsListener implements Listener, LinkUser {
   /**
    * A request or stream open. Every field is checked before use: the reply subject, the frame's
    * type, flags and sizes, the header count and text; a bad message from a caller that can be
-   * answered gets an error reply, anything else is dropped, and both are logged (throttled).
+   * answered gets an error reply, anything else is dropped, and both are logged (rate-limited).
    */
   private readonly onRequest = (msg: Msg): void => {
     const key = msg.reply;
@@ -179,7 +179,7 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
     const inbox = inboxOf(key);
     if (!this.admit(inbox)) {
-      this.limitLog("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
+      this.limitLog.warn("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
       return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
     }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, frame);
@@ -190,7 +190,7 @@ export class NatsListener implements Listener, LinkUser {
   private checkSize(data: Uint8Array): Refusal | undefined {
     if (data.length > this.limits.maxMessageSize) return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
     if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
-    const headerBytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(2);
+    const headerBytes = ((data[2] << 24) | (data[3] << 16) | (data[4] << 8) | data[5]) >>> 0; // wire.ts: u32 at offset 2
     if (headerBytes > this.limits.maxHeaderBytes) return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
     return undefined;
   }
@@ -198,7 +198,7 @@ export class NatsListener implements Listener, LinkUser {
   /** Flags and headers of a decoded request or stream message (see header-check.ts). */
   private checkRequest(frame: Frame, data: Uint8Array): Refusal | undefined {
     if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
-    const block = Buffer.from(data.buffer, data.byteOffset + FRAME_PREFIX, data.byteLength - FRAME_PREFIX - frame.body.length);
+    const block = data.subarray(FRAME_PREFIX, data.byteLength - frame.body.length);
     const problem = receivedHeaderProblem(frame.header, block, this.limits.maxHeaders);
     return problem ? { code: 400, reason: problem } : undefined;
   }
@@ -360,7 +360,7 @@ export class NatsListener implements Listener, LinkUser {
   }
 
   private dropped(msg: Msg, reason: string): void {
-    this.limitLog("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
+    this.limitLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
   }
 
   /** Whatever a remote sends, an exception stays here: the message is dropped, the listener serves on. */
