@@ -6,13 +6,12 @@ import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader } from "../framing/header-block.js";
+import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { sendableHeaderProblem } from "./header-check.js";
 import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
@@ -69,7 +68,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
     const headerText = encodeHeader(request.header);
-    const unsendable = sendableHeaderProblem(request.header, headerText);
+    const unsendable = headerProblem(request.header);
     if (unsendable) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${unsendable}`));
     const size = encodedSize(headerText, request.body);
     if (size > this.link.maxPayload) {
@@ -95,7 +94,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
       return stream;
     }
     const headerText = encodeHeader(request.header);
-    const unsendable = sendableHeaderProblem(request.header, headerText);
+    const unsendable = headerProblem(request.header);
     if (unsendable) {
       stream.lost(`headers cannot be sent over NATS: ${unsendable}`, 400);
       return stream;

@@ -10,7 +10,6 @@ import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader } from "../framing/header-block.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
-import { receivedHeaderProblem } from "./header-check.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
@@ -169,12 +168,12 @@ export class NatsListener implements Listener, LinkUser {
     const answerable = key !== undefined && REPLY_SUBJECT.test(key);
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.refuse(msg, answerable, tooBig);
-    const frame = decodeFrame(msg.data);
+    const frame = decodeFrame(msg.data, this.limits.maxHeaders);
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (!answerable) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
-    const bad = this.checkRequest(frame, msg.data);
+    const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
     const inbox = inboxOf(key);
@@ -195,12 +194,10 @@ export class NatsListener implements Listener, LinkUser {
     return undefined;
   }
 
-  /** Flags and headers of a decoded request or stream message (see header-check.ts). */
-  private checkRequest(frame: Frame, data: Uint8Array): Refusal | undefined {
+  /** Flags of a decoded request or stream message (its header block was checked as it was decoded). */
+  private checkRequest(frame: Frame): Refusal | undefined {
     if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
-    const block = data.subarray(FRAME_PREFIX, data.byteLength - frame.body.length);
-    const problem = receivedHeaderProblem(frame.header, block, this.limits.maxHeaders);
-    return problem ? { code: 400, reason: problem } : undefined;
+    return undefined;
   }
 
   /** Counts a call or stream against its client's limit; false when the client is at it. */
@@ -301,7 +298,7 @@ export class NatsListener implements Listener, LinkUser {
     const frame = decodeFrame(msg.data);
     if (typeof frame === "string") return this.dropped(msg, frame);
     if (frame.type === FrameType.Data) {
-      const bad = this.checkRequest(frame, msg.data);
+      const bad = this.checkRequest(frame);
       if (bad) {
         this.dropped(msg, bad.reason);
         return this.streams.get(key)?.end(new MicroError(SERVER_ID, bad.code, bad.reason).toString());

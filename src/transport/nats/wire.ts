@@ -51,15 +51,19 @@ export function encodedSize(headerText: string, body: Uint8Array): number {
   return PREFIX + Buffer.byteLength(headerText) + body.length;
 }
 
-/** Parses one NATS message payload; a string says why it is not a frame. */
-export function decodeFrame(data: Uint8Array): Frame | string {
+/**
+ * Parses one NATS message payload; a string says why it is not a frame. The header block is
+ * checked as it is decoded (see decodeHeader): at most `maxHeaders` names, each once, no empty
+ * name, no CR or LF, every name with a value.
+ */
+export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | string {
   if (data.length < PREFIX) return `${data.length} bytes is shorter than a frame header`;
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const type = buf[0] as FrameType;
   if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
   const headerLen = buf.readUInt32BE(2);
   if (PREFIX + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
-  const header = decodeHeader(buf, PREFIX, PREFIX + headerLen);
+  const header = decodeHeader(buf, PREFIX, PREFIX + headerLen, maxHeaders);
   if (typeof header === "string") return header;
   return {
     type,
