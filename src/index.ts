@@ -23,7 +23,7 @@ export type { Registry, Service as ServiceRecord, Node, Endpoint, Value, WatchEv
 export type { Transport, Message } from "./transport/transport.js";
 export type { Codec } from "./codec/codec.js";
 export type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker/broker.js";
-export { resolveBroker, resolveEvents } from "./service/resolve.js";
+export { resolveBroker, resolveEvents, resolveRegistry, resolveTransport } from "./service/resolve.js";
 export type { PublishOptions } from "./client/publish.js";
 export type { MessageContext, Publication, SubscriberFunc, SubscriberWrapper, SubscriptionHandler, SubscriptionOptions } from "./server/subscriber.js";
 export { Selector, random, roundRobin, leastRequests, filterVersion, filterMetadata, filterEndpoint, type Filter, type Strategy } from "./selector/selector.js";

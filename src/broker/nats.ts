@@ -17,6 +17,8 @@ import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseS
 import { Dispatcher } from "./dispatcher.js";
 import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
+export type { NatsConnectionOptions, NatsTlsOptions } from "../driver/nats.js";
+
 /**
  * Where NATS is (`servers`, default `MICRO_BROKER_ADDRESS`, else `127.0.0.1:4222`; or a shared
  * `connection`), TLS, logger (see NatsConnectionOptions), and the broker's own settings.

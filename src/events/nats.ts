@@ -21,6 +21,8 @@ import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseS
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
 
+export type { NatsConnectionOptions, NatsTlsOptions } from "../driver/nats.js";
+
 /**
  * Where NATS is (`servers`, default `MICRO_EVENTS_ADDRESS`, else `127.0.0.1:4222`; or a shared
  * `connection`), TLS, logger (see NatsConnectionOptions), and the stream's own settings.

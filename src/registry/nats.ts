@@ -40,6 +40,8 @@ import { cloneService, mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 import { encodeService, parseService, toGo } from "./wire.js";
 
+export type { NatsConnectionOptions, NatsTlsOptions } from "../driver/nats.js";
+
 type NatsDriver = typeof import("@nats-io/transport-node");
 
 /** Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), and the registry's own settings. */

@@ -19,6 +19,8 @@ import { NatsClientConnection } from "./client.js";
 import { NatsListener, type NatsListenerLimits } from "./listener.js";
 import { type LinkUser, maxMessageSize, type NatsLink } from "./wire.js";
 
+export type { NatsConnectionOptions, NatsTlsOptions } from "../../driver/nats.js";
+
 /**
  * Where NATS is (`servers` or a shared `connection`), TLS, logger (see NatsConnectionOptions), the
  * listener's limits (NatsListenerLimits), and the transport's own settings.
