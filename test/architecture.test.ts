@@ -16,7 +16,7 @@ import ts from "typescript";
 /** Layers from the bottom up; a folder is a top-level directory of src/ ("." = files directly in src/). */
 const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   // Knows nothing of the framework's abstractions; everything may use it.
-  { name: "foundation", folders: ["errors", "metadata", "logger", "middleware", "driver"] },
+  { name: "foundation", folders: ["errors", "metadata", "logger", "middleware", "lifecycle", "driver"] },
   // Contracts and their drivers: they know nothing of services, servers or clients.
   { name: "contracts", folders: ["codec", "transport", "registry", "broker", "events", "store", "sync", "config", "auth"] },
   // RPC machinery built on the contracts.

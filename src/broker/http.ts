@@ -25,7 +25,9 @@ import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
+import { InFlight } from "../lifecycle/in-flight.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { RateLimitedLog } from "../logger/rate-limited.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, Service } from "../registry/registry.js";
@@ -166,22 +168,21 @@ export class HttpBroker implements Broker {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly tlsAgent: https.Agent;
   private readonly listening: Lazy<http.Server>;
-  private readonly limitLog: LimitLog;
+  private readonly limitLog: RateLimitedLog;
   private server: http.Server | undefined;
   private advertised = "";
   private heartbeat: NodeJS.Timeout | undefined;
   /** Aborted by disconnect(): publishes still retrying give up and report. */
   private closing = new AbortController();
   /** Requests being received or handled on the subscriber port (disconnect waits for them). */
-  private inflight = 0;
+  private readonly inflight = new InFlight();
   /** Bytes of messages held by requests on the subscriber port (see maxBufferedBytes). */
   private buffered = 0;
-  private inflightDrained: Array<() => void> = [];
 
   constructor(private readonly options: HttpBrokerOptions) {
     this.registry = options.registry instanceof CacheRegistry ? options.registry : new CacheRegistry(options.registry);
     this.log = options.logger ?? defaultLogger();
-    this.limitLog = new LimitLog(this.log);
+    this.limitLog = new RateLimitedLog(this.log, LIMIT_LOG_INTERVAL);
     this.listening = new Lazy(() => this.listen());
     const tls = options.tls ?? {};
     this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca, rejectUnauthorized: !tls.insecureSkipVerify });
@@ -218,7 +219,7 @@ export class HttpBroker implements Broker {
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      if (!(await this.requestsDone(this.options.drainTimeout ?? 30_000))) this.log.warn("http broker: deliveries still being handled after drainTimeout; closing", { pending: this.inflight });
+      if (!(await this.inflight.drained(this.options.drainTimeout ?? 30_000))) this.log.warn("http broker: deliveries still being handled after drainTimeout; closing", { pending: this.inflight.size });
       server.closeAllConnections();
       await closed;
     }
@@ -277,9 +278,9 @@ export class HttpBroker implements Broker {
       (req, res) => void this.receive(req, res),
     );
     server.maxConnections = this.options.maxConnections ?? 1_024;
-    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => this.limitLog.hit("connection refused: maxConnections reached", { peer: `${peer?.remoteAddress}:${peer?.remotePort}`, limit: server.maxConnections }));
+    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => this.limitLog.warn("http broker: connection refused: maxConnections reached", { peer: `${peer?.remoteAddress}:${peer?.remotePort}`, limit: server.maxConnections }));
     server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
-      this.limitLog.hit("bad or timed-out request", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message });
+      this.limitLog.warn("http broker: bad or timed-out request", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message });
       const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
       if (socket.writable) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
@@ -306,16 +307,10 @@ export class HttpBroker implements Broker {
     }
   }
 
-  /** Resolves when no request is being received or handled, or false after `timeout` ms. */
-  private requestsDone(timeout: number): Promise<boolean> {
-    if (this.inflight === 0) return Promise.resolve(true);
-    return withTimeout(new Promise<void>((resolve) => this.inflightDrained.push(resolve)), timeout);
-  }
-
   private async receive(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    this.inflight++;
+    this.inflight.begin();
     res.once("close", () => {
-      if (--this.inflight === 0) for (const resolve of this.inflightDrained.splice(0)) resolve();
+      this.inflight.end();
     });
     try {
       await this.handle(req, res);
@@ -347,11 +342,11 @@ export class HttpBroker implements Broker {
       bytes = await readBody(req, limit, reserve);
     } catch (err) {
       if (err instanceof TooLarge) {
-        this.limitLog.hit("message too large", { peer, limit });
+        this.limitLog.warn("http broker: message too large", { peer, limit });
         return reply(res, 413, err.message, true);
       }
       if (err instanceof Busy) {
-        this.limitLog.hit("messages held at maxBufferedBytes: refusing more until handlers catch up", { peer, limit: budget });
+        this.limitLog.warn("http broker: messages held at maxBufferedBytes: refusing more until handlers catch up", { peer, limit: budget });
         return reply(res, 503, `subscriber busy: ${budget} bytes of messages already waiting for handlers; retry later`, true);
       }
       return reply(res, 400, `reading the request failed: ${(err as Error).message}`, true);
@@ -360,7 +355,7 @@ export class HttpBroker implements Broker {
     try {
       message = decodeEnvelope(bytes);
     } catch (err) {
-      this.limitLog.hit("malformed message", { peer, err: (err as Error).message });
+      this.limitLog.warn("http broker: malformed message", { peer, err: (err as Error).message });
       return reply(res, 400, `invalid message: ${(err as Error).message}; expected Go Micro's {"Header":{…},"Body":"<base64>"}`);
     }
     const topic = headerValue(message.header, MicroHeader.Topic);
@@ -498,28 +493,7 @@ function readBody(req: http.IncomingMessage, limit: number, reserve: (bytes: num
   });
 }
 
-/** Resolves true when `promise` settles within `timeout` ms, else false. */
-function withTimeout(promise: Promise<unknown>, timeout: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout)))]).finally(() => clearTimeout(timer));
-}
 
-/** Logs a limit hit at most once per interval per kind, with the peer and how many went unlogged. */
-class LimitLog {
-  private readonly last = new Map<string, { at: number; suppressed: number }>();
-  constructor(private readonly log: Logger) {}
-
-  hit(what: string, fields: Record<string, unknown>): void {
-    const now = Date.now();
-    const entry = this.last.get(what);
-    if (entry && now - entry.at < LIMIT_LOG_INTERVAL) {
-      entry.suppressed++;
-      return;
-    }
-    this.log.warn(`http broker: ${what}`, { ...fields, ...(entry?.suppressed ? { alsoSince: entry.suppressed } : {}) });
-    this.last.set(what, { at: now, suppressed: 0 });
-  }
-}
 
 function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(":");

@@ -9,6 +9,7 @@
  * else is logged here and reaches the caller as a plain 500, never with a stack trace.
  */
 import { MicroHeader } from "../metadata/headers.js";
+import { InFlight } from "../lifecycle/in-flight.js";
 import { compose } from "../middleware/compose.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { MicroError } from "../errors/errors.js";
@@ -84,8 +85,7 @@ export class Server {
   private readonly codecs: Codecs;
   private readonly wrappers: HandlerWrapper[];
   private readonly log: Logger;
-  private inflight = 0;
-  private idle: Array<() => void> = [];
+  private readonly inflight = new InFlight();
 
   constructor(options: ServerOptions) {
     this.name = options.name;
@@ -131,19 +131,12 @@ export class Server {
 
   /** Calls in progress. */
   get pending(): number {
-    return this.inflight;
+    return this.inflight.size;
   }
 
   /** Resolves when no call is in progress, or with false after `timeout` ms. */
   drain(timeout: number): Promise<boolean> {
-    if (this.inflight === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeout);
-      this.idle.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.inflight.drained(timeout);
   }
 
   /**
@@ -167,7 +160,7 @@ export class Server {
       return this.refuse(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
     }
     const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
-    this.inflight++;
+    this.inflight.begin();
     let result: unknown;
     try {
       result = route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
@@ -203,7 +196,7 @@ export class Server {
   /** Ends a call that ran its handler: releases its deadline timer, counts it out. */
   private finish(ctx: RequestContext, response: Message): Message {
     ctx.done();
-    if (--this.inflight === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
+    this.inflight.end();
     return response;
   }
 
@@ -214,9 +207,9 @@ export class Server {
 
   /** The transport's stream handler: runs one streaming call to completion. */
   readonly serveStream = (request: Message, stream: TransportStream, call: IncomingCall): void => {
-    this.inflight++;
+    this.inflight.begin();
     void this.runStream(request, stream, call).finally(() => {
-      if (--this.inflight === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
+      this.inflight.end();
     });
   };
 

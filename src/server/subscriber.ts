@@ -14,6 +14,7 @@ import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
+import { InFlight } from "../lifecycle/in-flight.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint } from "../registry/registry.js";
 import type { Caller, Context } from "../metadata/context.js";
@@ -82,8 +83,7 @@ export interface SubscriptionsOptions {
 /** A service's subscriptions: declared before start, made at start, removed at stop. */
 export class Subscriptions {
   private readonly entries: Entry[] = [];
-  private inflight = 0;
-  private idle: Array<() => void> = [];
+  private readonly inflight = new InFlight();
 
   constructor(private readonly options: SubscriptionsOptions) {}
 
@@ -121,19 +121,15 @@ export class Subscriptions {
 
   /** Resolves true once no handler is running, or false after `timeout` ms. */
   drain(timeout: number): Promise<boolean> {
-    if (this.inflight === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeout);
-      this.idle.push(() => (clearTimeout(timer), resolve(true)));
-    });
+    return this.inflight.drained(timeout);
   }
 
   private async deliver(entry: Entry, event: BrokerEvent): Promise<void> {
-    this.inflight++;
+    this.inflight.begin();
     try {
       await this.handle(entry, event);
     } finally {
-      if (--this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+      this.inflight.end();
     }
   }
 
