@@ -32,10 +32,10 @@ export interface CallOptions {
   /** The endpoint can safely run twice: allows retrying after timeouts (408) and dropped connections. */
   idempotent?: boolean;
   /**
-   * Longest wait for one attempt, in ms, so that a retry on another node fits in the deadline
-   * (default: the client's `attemptTimeout` for idempotent calls; none for the others, which wait
-   * up to their deadline since a retry could run them twice). A cut attempt fails the call unless
-   * it may be retried.
+   * Longest wait for the first attempt, in ms, doubling with each further attempt, so that a
+   * retry on another node fits in the deadline (default: the client's `attemptTimeout` for
+   * idempotent calls; none for the others, which wait up to their deadline since a retry could
+   * run them twice). A cut attempt fails the call unless it may be retried.
    */
   attemptTimeout?: number;
   /** Call these addresses instead of asking the registry. */
@@ -90,8 +90,9 @@ export interface ClientOptions {
   /** Default extra attempts (default 3, `MICRO_CLIENT_RETRIES`). */
   retries?: number;
   /**
-   * The longest wait for one attempt of an idempotent call before it is retried on another node
-   * (default 1 s). A quarter of it is how long a node may leave calls unanswered, while other
+   * The longest wait for the first attempt of an idempotent call before it is retried on another
+   * node, doubling with each further attempt (default 800 ms: a frozen node costs such a call
+   * under a second). A quarter of it is how long a node may leave calls unanswered, while other
    * nodes answer, before it is ejected from selection for a while, as a node refusing
    * connections is.
    */
@@ -161,7 +162,7 @@ export class Client {
     this.contentType = options.contentType ?? DEFAULT_CONTENT_TYPE;
     this.timeout = options.timeout ?? 30_000;
     this.retries = options.retries ?? 3;
-    this.attemptTimeout = options.attemptTimeout ?? 1_000;
+    this.attemptTimeout = options.attemptTimeout ?? 800;
     this.backoff = options.backoff ?? defaultBackoff;
     this.log = options.logger ?? defaultLogger();
     this.runAttempt = compose<CallFunc>(this.send, options.wrappers);
@@ -210,7 +211,7 @@ export class Client {
   private attemptOn(node: Node, request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
     let result: Promise<unknown>;
     try {
-      result = this.runAttempt(node, request, this.attemptDeadline(options, deadline), options.signal);
+      result = this.runAttempt(node, request, this.attemptDeadline(options, deadline, n), options.signal);
     } catch (err) {
       result = Promise.reject(err); // a wrapper or the encoder threw before anything was sent
     }
@@ -229,13 +230,14 @@ export class Client {
   }
 
   /**
-   * Where one attempt stops waiting: the call's deadline, or sooner by `attemptTimeout` so that a
-   * retry fits. Only calls that may be retried after a timeout are cut by default: cutting any
-   * other call short could only turn a late answer into a failure.
+   * Where attempt `n` stops waiting: the call's deadline, or sooner by `attemptTimeout` × 2ⁿ so
+   * that a retry fits, while an endpoint that is merely slow still gets longer on each attempt.
+   * Only calls that may be retried after a timeout are cut by default: cutting any other call
+   * short could only turn a late answer into a failure.
    */
-  private attemptDeadline(options: CallOptions, deadline: number): number {
+  private attemptDeadline(options: CallOptions, deadline: number, n: number): number {
     const limit = options.attemptTimeout ?? (options.idempotent ? this.attemptTimeout : undefined);
-    return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit);
+    return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit * 2 ** n);
   }
 
   /** Ejects nodes that left calls unanswered for a quarter of `attemptTimeout` (see Selector.ejectUnanswering). */

@@ -25,8 +25,8 @@ const FROZEN_MS = 8_000;
 const AFTER_MS = 1_000;
 const MAX_GAP_MS = 1_000;
 /**
- * Calls sent to the node before it is ejected (a quarter of the default 1 s attemptTimeout of
- * silence, at ~8 non-idempotent calls a second to each node) may have run: they fail, not retried.
+ * Calls sent to the node before it is ejected (a quarter of the default attemptTimeout, 200 ms,
+ * of silence, at ~8 non-idempotent calls a second to each node) may have run: they fail, not retried.
  */
 const HANDFUL = 8;
 const quiet = createLogger({ level: "silent" });
