@@ -330,6 +330,7 @@ export class Client {
     if (lost || unanswered) this.selector.mark(address, true);
     return local;
   }
+
   /** A typed proxy: `client.service<Greeter>("greeter").Greeter.Hello({ name })`. */
   service<H extends object>(name: string): ServiceClient<H> {
     const handlers = new Map<string, HandlerClient<H>>();
