@@ -271,6 +271,18 @@ describe("attempts: per-attempt timeouts and where errors come from", () => {
     }
   });
 
+  it("gives each further attempt of an idempotent call twice as long, so a merely slow endpoint still answers", async () => {
+    reset();
+    const client = createClient({ registry, logger: quiet });
+    try {
+      // 1.5 s of work on the only node called: cut at 400 ms, then at 800 ms, answered within 1.6 s.
+      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 400, timeout: 10_000, address: slow.address }), { delay: 1_500 });
+      assert.equal(slowHandler.runs, 3);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("lets a call that is not idempotent wait up to its deadline: cutting it short could not lead to a retry", async () => {
     reset();
     const client = createClient({ registry, logger: quiet });
