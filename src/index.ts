@@ -15,7 +15,7 @@ export {
 } from "./client/client.js";
 export { Server, type HandlerFunc, type HandlerWrapper, type HandleOptions, type EndpointDescription, type ServerRequest } from "./server/server.js";
 export type { Context, Caller } from "./metadata/context.js";
-export { ErrorId, MicroError, isMicroError, type MicroErrorJSON } from "./errors/errors.js";
+export { ErrorId, LocalError, MicroError, isMicroError, type MicroErrorJSON } from "./errors/errors.js";
 export { MicroHeader, type MicroHeaderName } from "./metadata/headers.js";
 export { Metadata, type MetadataInit } from "./metadata/metadata.js";
 export { createLogger, logger, setLogger, type Logger, type LogLevel, type LogFields } from "./logger/logger.js";

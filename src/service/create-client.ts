@@ -17,6 +17,8 @@ export interface CreateClientOptions {
   timeout?: number;
   /** Default extra attempts on other nodes when safe (default 3, `MICRO_CLIENT_RETRIES`). */
   retries?: number;
+  /** First attempt's share of an idempotent call, in ms, doubling per attempt (default 800, `MICRO_CLIENT_ATTEMPT_TIMEOUT`; see docs/client.md). */
+  attemptTimeout?: number;
   strategy?: Strategy;
   wrappers?: CallWrapper[];
   logger?: Logger;
@@ -29,9 +31,9 @@ export interface CreateClientOptions {
  * connections would keep the process alive) — unless it is the per-process memory registry, which
  * every service in the process shares.
  */
-export function cachedRegistry(given?: Registry): CacheRegistry {
-  const inner = given ?? resolveRegistry();
-  return new CacheRegistry(inner, { closeInner: !given && inner.name !== "memory" });
+export function cachedRegistry(given?: Registry, logger?: Logger): CacheRegistry {
+  const inner = given ?? resolveRegistry(undefined, undefined, { logger });
+  return new CacheRegistry(inner, { closeInner: !given && inner.name !== "memory", logger });
 }
 
 /** A broker, and whether it is ours to disconnect (resolved here, and not the shared memory one). */
@@ -41,13 +43,14 @@ export function ownedBroker(given: Broker | undefined, registry: Registry, logge
 }
 
 /** Client settings that come from Go Micro's env vars where options leave them out. */
-export function clientSettings(options: { strategy?: Strategy; timeout?: number; retries?: number }): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries"> {
+export function clientSettings(options: { strategy?: Strategy; timeout?: number; retries?: number; attemptTimeout?: number }): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
   const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
   return {
     foreignTransport: resolveForeignTransport(),
     selector: new Selector({ strategy }),
     timeout: options.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
     retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
+    attemptTimeout: options.attemptTimeout ?? envDuration("MICRO_CLIENT_ATTEMPT_TIMEOUT"),
   };
 }
 
@@ -56,7 +59,7 @@ export function clientSettings(options: { strategy?: Strategy; timeout?: number;
  * uses the same defaults and env vars as a service.
  */
 export function createClient(options: CreateClientOptions = {}): Client {
-  const registry = cachedRegistry(options.registry);
+  const registry = cachedRegistry(options.registry, options.logger);
   const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
   return new Client({
     ...clientSettings(options),

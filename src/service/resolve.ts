@@ -37,22 +37,23 @@ export function parsePluginName(value: string, address?: string): { plugin: stri
 }
 
 /** The registry named by `name` (default: `MICRO_REGISTRY`, else `local`). */
-export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", address = process.env.MICRO_REGISTRY_ADDRESS || undefined): Registry {
+export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", address = process.env.MICRO_REGISTRY_ADDRESS || undefined, options: { logger?: Logger } = {}): Registry {
   const { plugin, address: where } = parsePluginName(name, address);
+  const logger = options.logger;
   switch (plugin) {
     case "local":
-      return new LocalRegistry(where ? { path: where } : {});
+      return new LocalRegistry(where ? { path: where, logger } : { logger });
     case "memory":
       // One per process, so that services and clients in one process find each other.
       return (sharedMemoryRegistry ??= new MemoryRegistry());
     case "nats":
       // Network registries connect (and import their driver) on first use, so this stays synchronous.
-      return new NatsRegistry({ servers: where });
+      return new NatsRegistry({ servers: where, logger });
     case "etcd":
-      return new EtcdRegistry({ hosts: where });
+      return new EtcdRegistry({ hosts: where, logger });
     case "mdns":
       // The address, if any, is the IPv4 address of the interface to multicast on.
-      return new MdnsRegistry({ interface: where });
+      return new MdnsRegistry({ interface: where, logger });
     default:
       throw new Error(`unknown registry ${JSON.stringify(plugin)} (MICRO_REGISTRY): available are local, memory, mdns, nats, etcd`);
   }

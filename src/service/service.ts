@@ -65,8 +65,8 @@ export interface ServiceOptions {
   wrapSubscriber?: SubscriberWrapper[];
   /** Call wrappers for this service's client, outermost first. */
   wrapCall?: CallWrapper[];
-  /** Client defaults: per-call timeout in ms, retries, selection strategy. */
-  client?: { timeout?: number; retries?: number; strategy?: Strategy };
+  /** Client defaults: per-call timeout in ms, retries, per-attempt timeout of idempotent calls, selection strategy. */
+  client?: { timeout?: number; retries?: number; attemptTimeout?: number; strategy?: Strategy };
   logger?: Logger;
   beforeStart?: Hook[];
   afterStart?: Hook[];
@@ -120,7 +120,7 @@ export class Service {
     }
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
-    this.registry = cachedRegistry(options.registry);
+    this.registry = cachedRegistry(options.registry, this.log);
     this.transport = options.transport ?? resolveTransport();
     this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log);
