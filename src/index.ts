@@ -19,7 +19,7 @@ export { ErrorId, LocalError, MicroError, isMicroError, type MicroErrorJSON } fr
 export { MicroHeader, type MicroHeaderName } from "./metadata/headers.js";
 export { Metadata, type MetadataInit } from "./metadata/metadata.js";
 export { createLogger, logger, setLogger, type Logger, type LogLevel, type LogFields } from "./logger/logger.js";
-export type { Registry, Service as ServiceRecord, Node, Endpoint, Value, WatchEvent, Watcher } from "./registry/registry.js";
+export type { Registry, ServiceRecord, Node, Endpoint, Value, WatchEvent, Watcher } from "./registry/registry.js";
 export type { Transport, Message } from "./transport/transport.js";
 export type { Codec } from "./codec/codec.js";
 export type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker/broker.js";

@@ -30,7 +30,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { RateLimitedLog } from "../logger/rate-limited.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { CacheRegistry } from "../registry/cache.js";
-import type { Node, Registry, Service } from "../registry/registry.js";
+import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import type { Broker, BrokerHandler, BrokerMessage, BrokerPublishOptions, SubscribeOptions, Subscriber } from "./broker.js";
 import { Lazy } from "../driver/lazy.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -132,7 +132,7 @@ export class UndeliveredError extends MicroError {
 }
 
 interface HttpSubscription extends Subscriber {
-  record: Service;
+  record: ServiceRecord;
   dispatcher: Dispatcher;
 }
 
@@ -249,7 +249,7 @@ export class HttpBroker implements Broker {
     await this.connect();
     const queue = options.queue || undefined;
     const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: "false" } };
-    const record: Service = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };
+    const record: ServiceRecord = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };
     const dispatcher = new Dispatcher(handler, { autoAck: options.autoAck ?? true, concurrency: options.concurrency ?? 1, log: this.log });
     const subscription: HttpSubscription = {
       topic,
@@ -413,7 +413,7 @@ export class HttpBroker implements Broker {
 
   /** Who to retry with: the same broadcast node if still registered, else any member of the queue group not known to be gone. */
   private async retryNode(topic: string, target: Target, gone: Set<string>): Promise<Node | undefined> {
-    const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as Service[]);
+    const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as ServiceRecord[]);
     const version = target.queue ?? BROADCAST_VERSION;
     const nodes = services.filter((s) => s.version === version).flatMap((s) => s.nodes).filter((n) => n.metadata?.topic === topic && !gone.has(n.id));
     if (target.queue === undefined) return nodes.find((n) => n.id === target.node.id);
@@ -452,7 +452,7 @@ export class HttpBroker implements Broker {
 }
 
 /** Every broadcast node of `topic`, and one random member of each of its queue groups. */
-function targetsOf(services: Service[], topic: string): Target[] {
+function targetsOf(services: ServiceRecord[], topic: string): Target[] {
   const targets: Target[] = [];
   for (const service of services) {
     const nodes = service.nodes.filter((n) => n.metadata?.broker === "http" && n.metadata?.topic === topic);

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import type { CallOptions, Client } from "../client/client.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
-import type { Registry, Service } from "../registry/registry.js";
+import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { parseDuration, resolveRegistry } from "../service/resolve.js";
 import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
@@ -113,7 +113,7 @@ async function describe(registry: Registry, name: string, json: boolean): Promis
   return 0;
 }
 
-function formatService(service: Service): string {
+function formatService(service: ServiceRecord): string {
   const lines = [`service  ${service.name}`, `version  ${service.version}`, "", "nodes:"];
   for (const node of service.nodes) {
     const metadata = Object.entries(node.metadata ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");

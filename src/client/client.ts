@@ -11,7 +11,7 @@ import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { Metadata, type MetadataInit } from "../metadata/metadata.js";
-import type { Node, Registry, Service } from "../registry/registry.js";
+import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
 import { type Context, propagatedMetadata } from "../metadata/context.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
@@ -67,8 +67,8 @@ export type CallWrapper = (next: CallFunc) => CallFunc;
 
 /** Where the client finds services. A CacheRegistry adds a synchronous fast path. */
 export interface ServiceLookup {
-  getService(name: string): Promise<Service[]>;
-  getCached?(name: string): readonly Service[] | undefined;
+  getService(name: string): Promise<ServiceRecord[]>;
+  getCached?(name: string): readonly ServiceRecord[] | undefined;
 }
 
 export interface ClientOptions {
@@ -467,7 +467,7 @@ export class Client {
     return this.lookup(service).then((services) => this.pickFrom(service, services, options, tried));
   }
 
-  private pickFrom(service: string, services: readonly Service[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
+  private pickFrom(service: string, services: readonly ServiceRecord[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
     if (services.length === 0) throw new LocalError(404, `service ${service}: not found`);
     const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
     if (!node) {
@@ -476,7 +476,7 @@ export class Client {
     return node;
   }
 
-  private async lookup(service: string): Promise<readonly Service[]> {
+  private async lookup(service: string): Promise<readonly ServiceRecord[]> {
     try {
       return await this.options.registry.getService(service);
     } catch (err) {

@@ -13,7 +13,7 @@
  * degrades only the one entry it feeds.
  */
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { RegisterOptions, Registry, Service, WatchEvent, WatchOptions, Watcher } from "./registry.js";
+import type { RegisterOptions, Registry, ServiceRecord, WatchEvent, WatchOptions, Watcher } from "./registry.js";
 import { cloneService } from "./records.js";
 
 export interface CacheRegistryOptions {
@@ -32,14 +32,14 @@ export interface CacheRegistryOptions {
 interface Entry {
   name: string;
   /** Deep-frozen; replaced (never mutated) on every change. undefined until the first fetch succeeds. */
-  services: Service[] | undefined;
+  services: ServiceRecord[] | undefined;
   watcher: Watcher | undefined;
   /** The current watch was running before the data was fetched, so the data is exact. */
   synced: boolean;
   /** When data that is not synced must be refreshed. */
   expiresAt: number;
   /** The fetch in flight, shared by concurrent lookups. */
-  fetching: Promise<Service[]> | undefined;
+  fetching: Promise<ServiceRecord[]> | undefined;
   /** Events that arrived during the fetch; replayed onto its result, which may predate them. */
   pending: WatchEvent[] | undefined;
   /** Consecutive watch failures, for backoff. */
@@ -77,31 +77,31 @@ export class CacheRegistry implements Registry {
    * The array and everything in it are frozen and shared: read them, don't modify them. A change
    * produces a new array, so callers may memoize on its identity.
    */
-  getCached(name: string): Service[] | undefined {
+  getCached(name: string): ServiceRecord[] | undefined {
     const entry = this.entries.get(name);
     if (!entry?.services) return undefined;
     return (entry.watcher && entry.synced) || Date.now() < entry.expiresAt ? entry.services : undefined;
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     if (this.closed) return this.inner.getService(name);
     const services = this.getCached(name) ?? (await this.refresh(name));
     return services.map(cloneService);
   }
 
-  async register(service: Service, options?: RegisterOptions): Promise<void> {
+  async register(service: ServiceRecord, options?: RegisterOptions): Promise<void> {
     await this.inner.register(service, options);
     // Apply our own change now, so this process reads its writes; the watch event that follows
     // is idempotent.
     this.applyLocal({ action: "update", service: cloneService(service) });
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     await this.inner.deregister(service);
     this.applyLocal({ action: "delete", service: cloneService(service) });
   }
 
-  listServices(): Promise<Service[]> {
+  listServices(): Promise<ServiceRecord[]> {
     return this.inner.listServices();
   }
 
@@ -119,7 +119,7 @@ export class CacheRegistry implements Registry {
   // --- fetching --------------------------------------------------------------------------------
 
   /** Fetches a service, sharing one registry call among concurrent callers (singleflight). */
-  private refresh(name: string): Promise<Service[]> {
+  private refresh(name: string): Promise<ServiceRecord[]> {
     const entry = this.entries.get(name) ?? this.newEntry(name);
     entry.fetching ??= this.fetch(entry).finally(() => {
       entry.fetching = undefined;
@@ -144,7 +144,7 @@ export class CacheRegistry implements Registry {
     return entry;
   }
 
-  private async fetch(entry: Entry): Promise<Service[]> {
+  private async fetch(entry: Entry): Promise<ServiceRecord[]> {
     // Watch first, fetch second: an event between the two is queued, not lost.
     if (!entry.watcher && !entry.restartTimer) this.startWatch(entry);
     const watcher = entry.watcher;
@@ -167,7 +167,7 @@ export class CacheRegistry implements Registry {
   }
 
   /** Serves stale data if there is any (a registry outage should not fail calls), else throws. */
-  private fetchFailed(entry: Entry, err: unknown): Service[] {
+  private fetchFailed(entry: Entry, err: unknown): ServiceRecord[] {
     if (!entry.services || this.closed) {
       this.forget(entry);
       this.entries.delete(entry.name);
@@ -255,7 +255,7 @@ export class CacheRegistry implements Registry {
  * hands). create/update merge the event's nodes in by id and take its endpoints and metadata;
  * delete removes its nodes and drops a version left with none.
  */
-function applyEvent(services: Service[], event: WatchEvent): Service[] {
+function applyEvent(services: ServiceRecord[], event: WatchEvent): ServiceRecord[] {
   const { service } = event;
   const index = services.findIndex((s) => s.version === service.version);
   const current = services[index];
@@ -269,7 +269,7 @@ function applyEvent(services: Service[], event: WatchEvent): Service[] {
   }
   const nodes = new Map((current?.nodes ?? []).map((node) => [node.id, node]));
   for (const node of service.nodes) nodes.set(node.id, node);
-  const merged: Service = { ...service, nodes: [...nodes.values()] };
+  const merged: ServiceRecord = { ...service, nodes: [...nodes.values()] };
   if (!current) return deepFreeze([...services, merged]);
   return deepFreeze(services.map((s, i) => (i === index ? merged : s)));
 }

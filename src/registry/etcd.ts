@@ -17,7 +17,7 @@ import path from "node:path/posix";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
-import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
+import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type ServiceRecord, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { mergeServices, withNodes } from "./records.js";
 import type { WatchQueue } from "./watch-queue.js";
 import { WatcherSet } from "./watchers.js";
@@ -84,13 +84,13 @@ export class EtcdRegistry implements Registry {
     this.auth = options.auth ?? (username && password ? { username, password } : undefined);
   }
 
-  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+  async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const client = await this.ready();
     const seconds = Math.max(1, Math.ceil((options.ttl ?? DEFAULT_REGISTER_TTL) / 1000));
     await Promise.all(service.nodes.map((node) => this.registerNode(client, withNodes(service, [node]), seconds)));
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     const client = await this.ready();
     await Promise.all(
       service.nodes.map(async (node) => {
@@ -103,13 +103,13 @@ export class EtcdRegistry implements Registry {
     );
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     const client = await this.ready();
     const values = await this.call("getService", () => client.getAll().prefix(`${servicePath(name)}/`).options(this.deadline()).strings());
     return merge(Object.values(values)).filter((service) => service.name === name);
   }
 
-  async listServices(): Promise<Service[]> {
+  async listServices(): Promise<ServiceRecord[]> {
     const client = await this.ready();
     const values = await this.call("listServices", () => client.getAll().prefix(PREFIX).options(this.deadline()).strings());
     return merge(Object.values(values));
@@ -143,7 +143,7 @@ export class EtcdRegistry implements Registry {
 
   // --- registration ------------------------------------------------------------------------------
 
-  private async registerNode(client: Etcd3, record: Service, seconds: number): Promise<void> {
+  private async registerNode(client: Etcd3, record: ServiceRecord, seconds: number): Promise<void> {
     const key = nodePath(record.name, record.nodes[0].id);
     const value = encodeService(record);
     const current = this.registrations.get(key);
@@ -268,8 +268,8 @@ function isCreate(kv: IKeyValue): boolean {
   return kv.create_revision !== undefined && String(kv.create_revision) === String(kv.mod_revision);
 }
 
-function merge(values: string[]): Service[] {
-  return mergeServices(values.map((value) => decodeService(value)).filter((s): s is Service => s !== undefined));
+function merge(values: string[]): ServiceRecord[] {
+  return mergeServices(values.map((value) => decodeService(value)).filter((s): s is ServiceRecord => s !== undefined));
 }
 
 /**

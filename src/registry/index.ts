@@ -3,7 +3,7 @@ export type {
   Node,
   RegisterOptions,
   Registry,
-  Service,
+  ServiceRecord,
   Value,
   WatchAction,
   WatchEvent,

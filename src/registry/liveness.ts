@@ -5,11 +5,11 @@
  * keeps a last-heard time per node: a node silent for its TTL is confirmed with one lookup, and if
  * nobody answers for it any more, watchers get a `delete`.
  */
-import type { Service, WatchAction } from "./registry.js";
+import type { ServiceRecord, WatchAction } from "./registry.js";
 
 interface HeardNode {
   /** One-node record. */
-  service: Service;
+  service: ServiceRecord;
   /** Its JSON, to tell a heartbeat from a change. */
   content: string;
   ttl: number;
@@ -17,9 +17,9 @@ interface HeardNode {
 }
 
 export interface LivenessHooks {
-  emit(action: WatchAction, record: Service): void;
+  emit(action: WatchAction, record: ServiceRecord): void;
   /** Who answers for `name` now; throws when that can't be known (not connected). */
-  lookup(name: string): Promise<Service[]>;
+  lookup(name: string): Promise<ServiceRecord[]>;
 }
 
 export class NodeLiveness {
@@ -33,7 +33,7 @@ export class NodeLiveness {
   ) {}
 
   /** A node announced itself (create or heartbeat); watchers hear only what is news. */
-  announced(record: Service, ttl: number | undefined): void {
+  announced(record: ServiceRecord, ttl: number | undefined): void {
     const key = nodeKey(record);
     const before = this.nodes.get(key);
     const content = JSON.stringify(record);
@@ -44,13 +44,13 @@ export class NodeLiveness {
   }
 
   /** A node announced its end. */
-  removed(record: Service): void {
+  removed(record: ServiceRecord): void {
     this.nodes.delete(nodeKey(record));
     this.hooks.emit("delete", record);
   }
 
   /** Nodes a lookup found are tracked too, so they expire if their owner dies before its next announcement. */
-  lookedUp(services: Service[]): void {
+  lookedUp(services: ServiceRecord[]): void {
     const now = Date.now();
     for (const service of services) {
       for (const node of service.nodes) {
@@ -98,6 +98,6 @@ export class NodeLiveness {
   }
 }
 
-function nodeKey(record: Service): string {
+function nodeKey(record: ServiceRecord): string {
   return `${record.name}\u0000${record.version}\u0000${record.nodes[0]?.id ?? ""}`;
 }

@@ -19,7 +19,7 @@ import {
   type Node,
   type RegisterOptions,
   type Registry,
-  type Service,
+  type ServiceRecord,
   type WatchAction,
   type WatchOptions,
   type Watcher,
@@ -43,7 +43,7 @@ export interface LocalRegistryOptions {
 
 /** What one node's file holds. */
 export interface LocalRecord {
-  service: Service;
+  service: ServiceRecord;
   expiresAt: number;
   pid: number;
   pidNamespace: string;
@@ -94,7 +94,7 @@ export class LocalRegistry implements Registry {
     assertPrivate(options.path ? [fs.realpathSync(this.path)] : [this.path, path.dirname(this.path)]);
   }
 
-  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+  async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const expiresAt = Date.now() + (options.ttl ?? DEFAULT_REGISTER_TTL);
     // Recreate the directory if someone removed it, so a heartbeat repairs the registration.
     await fsp.mkdir(this.path, { recursive: true, mode: DIR_MODE });
@@ -110,16 +110,16 @@ export class LocalRegistry implements Registry {
     );
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     await Promise.all(service.nodes.map((node) => removeFile(path.join(this.path, fileName(service.name, node.id)))));
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     const records = await this.readLiveRecords(filePrefix(name));
     return merge(records.filter((record) => record.service.name === name));
   }
 
-  async listServices(): Promise<Service[]> {
+  async listServices(): Promise<ServiceRecord[]> {
     return merge(await this.readLiveRecords());
   }
 
@@ -171,7 +171,7 @@ export class LocalRegistry implements Registry {
 }
 
 /** Groups one-node records into services per (name, version); the newest record's endpoints win. */
-function merge(records: LocalRecord[]): Service[] {
+function merge(records: LocalRecord[]): ServiceRecord[] {
   return mergeServices(records.sort((a, b) => a.expiresAt - b.expiresAt).map((record) => record.service));
 }
 
@@ -195,7 +195,7 @@ interface LiveRecord {
 interface DirectoryWatchHooks {
   isLive(record: LocalRecord, now: number): boolean;
   reap(file: string, ino: number): void;
-  emit(action: WatchAction, service: Service): void;
+  emit(action: WatchAction, service: ServiceRecord): void;
   log: Logger;
 }
 
@@ -458,7 +458,7 @@ function parseRecord(text: string): LocalRecord | undefined {
   };
 }
 
-function parseService(value: unknown): Service | undefined {
+function parseService(value: unknown): ServiceRecord | undefined {
   if (!isObject(value) || typeof value.name !== "string" || typeof value.version !== "string") return undefined;
   if (!Array.isArray(value.nodes) || !value.nodes.every(isNode)) return undefined;
   if (value.endpoints != null && !Array.isArray(value.endpoints)) return undefined;

@@ -11,7 +11,7 @@
 import { deflateSync, inflateSync } from "node:zlib";
 import net from "node:net";
 import type { Answer, Packet } from "dns-packet";
-import { type Endpoint, InvalidRecordError, type Service } from "./registry.js";
+import { type Endpoint, InvalidRecordError, type ServiceRecord } from "./registry.js";
 
 export const DEFAULT_MDNS_DOMAIN = "micro";
 const LISTING = "_services";
@@ -30,7 +30,7 @@ interface MdnsTxt {
 }
 
 /** TXT strings for a one-node record: json → zlib → lowercase hex → 255-character strings. */
-export function encodeTxt(record: Service): string[] {
+export function encodeTxt(record: ServiceRecord): string[] {
   const txt: MdnsTxt = { Metadata: record.nodes[0]?.metadata ?? null, Service: record.name, Version: record.version, Endpoints: record.endpoints };
   if (record.metadata && Object.keys(record.metadata).length > 0) txt.ServiceMetadata = record.metadata;
   const hex = deflateSync(JSON.stringify(txt)).toString("hex");
@@ -75,7 +75,7 @@ export function instanceName(nodeId: string, service: string, domain: string): s
 }
 
 /** The records that answer for one node (a one-node record), with the TTL in seconds (0: goodbye). */
-export function nodeRecords(record: Service, hostName: string, ttl: number, domain: string): Answer[] {
+export function nodeRecords(record: ServiceRecord, hostName: string, ttl: number, domain: string): Answer[] {
   const node = record.nodes[0];
   const { host, port } = splitAddress(node.address);
   const instance = instanceName(node.id, record.name, domain);
@@ -140,7 +140,7 @@ export function entriesOf(packet: Packet): MdnsEntry[] {
 }
 
 /** The one-node record an entry describes, or undefined when it is not a Go Micro node. */
-export function entryToRecord(entry: MdnsEntry, domain: string): Service | undefined {
+export function entryToRecord(entry: MdnsEntry, domain: string): ServiceRecord | undefined {
   const txt = decodeTxt(entry.txt);
   if (!txt || !txt.Service || !txt.Version) return undefined;
   const suffix = `.${txt.Service}.${domain}`;

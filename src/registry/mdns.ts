@@ -39,7 +39,7 @@ import {
   serviceName,
   splitAddress,
 } from "./mdns-records.js";
-import { DEFAULT_REGISTER_TTL, InvalidRecordError, type RegisterOptions, type Registry, type Service, type WatchOptions, type Watcher } from "./registry.js";
+import { DEFAULT_REGISTER_TTL, InvalidRecordError, type RegisterOptions, type Registry, type ServiceRecord, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
@@ -64,7 +64,7 @@ const MDNS_GROUP = "224.0.0.251";
 const ANSWERED_TYPES = new Set(["PTR", "ANY", "SRV", "TXT"]);
 
 interface OwnedNode {
-  record: Service;
+  record: ServiceRecord;
   ttl: number;
   expiresAt: number;
 }
@@ -95,7 +95,7 @@ export class MdnsRegistry implements Registry {
     this.log = options.logger ?? defaultLogger();
   }
 
-  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+  async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     // Fail now, not in the middle of answering.
     for (const node of service.nodes) {
       splitAddress(node.address);
@@ -114,7 +114,7 @@ export class MdnsRegistry implements Registry {
     }
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     const mdns = await this.responder.get();
     for (const node of service.nodes) {
       const owned = this.owned.get(nodeKey(service.name, node.id));
@@ -122,17 +122,17 @@ export class MdnsRegistry implements Registry {
     }
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     const packets = await this.query(serviceName(name, this.domain));
     const records = packets.flatMap((packet) => entriesOf(packet));
     const nodes = records.filter((entry) => entry.ttl > 0).map((entry) => entryToRecord(entry, this.domain));
-    const services = mergeServices(nodes.filter((record): record is Service => record?.name === name));
+    const services = mergeServices(nodes.filter((record): record is ServiceRecord => record?.name === name));
     if (this.watching) this.heard.lookedUp(services);
     return services;
   }
 
   /** Names from Go Micro's `_services` listing, then each looked up, so versions are known. */
-  async listServices(): Promise<Service[]> {
+  async listServices(): Promise<ServiceRecord[]> {
     const packets = await this.query(listingName(this.domain));
     const names = new Set(packets.flatMap((packet) => listedNames(packet, this.domain)));
     return (await Promise.all([...names].map((name) => this.getService(name)))).flat();

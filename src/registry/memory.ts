@@ -1,4 +1,4 @@
-import { DEFAULT_REGISTER_TTL, type Node, type RegisterOptions, type Registry, type Service, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
+import { DEFAULT_REGISTER_TTL, type Node, type RegisterOptions, type Registry, type ServiceRecord, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
@@ -8,7 +8,7 @@ interface NodeEntry {
 }
 
 interface VersionEntry {
-  service: Service; // endpoints and metadata of the latest registration; nodes live in `nodes`
+  service: ServiceRecord; // endpoints and metadata of the latest registration; nodes live in `nodes`
   nodes: Map<string, NodeEntry>;
 }
 
@@ -26,7 +26,7 @@ export class MemoryRegistry implements Registry {
     this.sweeper = setInterval(() => this.sweep(), options.sweepInterval ?? 1_000).unref();
   }
 
-  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+  async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const expiresAt = Date.now() + (options.ttl ?? DEFAULT_REGISTER_TTL);
     const versions = this.services.get(service.name) ?? new Map<string, VersionEntry>();
     this.services.set(service.name, versions);
@@ -40,19 +40,19 @@ export class MemoryRegistry implements Registry {
     }
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     const entry = this.services.get(service.name)?.get(service.version);
     if (!entry) return;
     for (const node of service.nodes) this.removeNode(entry, node.id);
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     const versions = this.services.get(name);
     if (!versions) return [];
     return [...versions.values()].map((entry) => this.snapshot(entry));
   }
 
-  async listServices(): Promise<Service[]> {
+  async listServices(): Promise<ServiceRecord[]> {
     return [...this.services.values()].flatMap((versions) => [...versions.values()].map((entry) => this.snapshot(entry)));
   }
 
@@ -65,7 +65,7 @@ export class MemoryRegistry implements Registry {
     this.watchers.stopAll();
   }
 
-  private snapshot(entry: VersionEntry): Service {
+  private snapshot(entry: VersionEntry): ServiceRecord {
     return cloneService(withNodes(entry.service, [...entry.nodes.values()].map((n) => n.node)));
   }
 
@@ -91,7 +91,7 @@ export class MemoryRegistry implements Registry {
     }
   }
 
-  private notify(action: WatchAction, service: Service, node: Node): void {
+  private notify(action: WatchAction, service: ServiceRecord, node: Node): void {
     this.watchers.emit(action, withNodes(service, [node]));
   }
 }

@@ -32,7 +32,7 @@ import {
   DEFAULT_REGISTER_TTL,
   type RegisterOptions,
   type Registry,
-  type Service,
+  type ServiceRecord,
   type WatchOptions,
   type Watcher,
 } from "./registry.js";
@@ -60,7 +60,7 @@ export interface NatsRegistryOptions extends NatsConnectionOptions {
 
 /** A one-node record we own and when it expires. */
 interface NodeRecord {
-  service: Service;
+  service: ServiceRecord;
   ttl: number;
   expiresAt: number;
 }
@@ -68,7 +68,7 @@ interface NodeRecord {
 /** Go Micro's `registry.Result` (no json tags, hence the capitals), plus our optional TTL. */
 interface Announcement {
   action: string;
-  service: Service | undefined;
+  service: ServiceRecord | undefined;
   ttl: number | undefined;
 }
 
@@ -105,7 +105,7 @@ export class NatsRegistry implements Registry {
     this.watchTopic = options.watchTopic ?? "micro.nats.watch";
   }
 
-  async register(service: Service, options: RegisterOptions = {}): Promise<void> {
+  async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const nc = await this.connection.get();
     const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
     const owned = this.owned.get(service.name) ?? new Map<string, NodeRecord>();
@@ -116,20 +116,20 @@ export class NatsRegistry implements Registry {
     this.announce(nc, "create", service, ttl);
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: ServiceRecord): Promise<void> {
     const nc = await this.connection.get();
     for (const node of service.nodes) this.disown(service.name, nodeKey(service, node.id));
     this.announce(nc, "delete", service);
   }
 
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     const query = { name, version: "", metadata: null, endpoints: null, nodes: null }; // Go's &Service{Name: name}
     const services = mergeServices((await this.query("get", query)).filter((s) => s.name === name));
     if (this.watchSubscription) this.heard.lookedUp(services);
     return services;
   }
 
-  async listServices(): Promise<Service[]> {
+  async listServices(): Promise<ServiceRecord[]> {
     return mergeServices(await this.query("list", null));
   }
 
@@ -197,7 +197,7 @@ export class NatsRegistry implements Registry {
 
   // --- announcements -----------------------------------------------------------------------------
 
-  private announce(nc: NatsConnection, action: "create" | "delete", service: Service, ttl?: number): void {
+  private announce(nc: NatsConnection, action: "create" | "delete", service: ServiceRecord, ttl?: number): void {
     const result: Record<string, unknown> = { Action: action, Service: toGo(service) };
     if (ttl !== undefined) result.TTL = ttl * 1e6;
     // Published even while reconnecting: the client buffers it and sends it once back.
@@ -221,11 +221,11 @@ export class NatsRegistry implements Registry {
   // --- queries -------------------------------------------------------------------------------------
 
   /** Publishes a query and collects the answers for `queryTimeout`. */
-  private async query(action: "get" | "list", service: object | null): Promise<Service[]> {
+  private async query(action: "get" | "list", service: object | null): Promise<ServiceRecord[]> {
     const nc = await this.connection.get();
     this.assertConnected();
     const inbox = this.createInbox!();
-    const answers: Service[] = [];
+    const answers: ServiceRecord[] = [];
     const subscription = nc.subscribe(inbox, {
       callback: (err, msg) => {
         const answer = err ? undefined : decodeJson(msg.data, parseService);
@@ -282,7 +282,7 @@ export class NatsRegistry implements Registry {
 
 // --- helpers -----------------------------------------------------------------------------------------
 
-function nodeKey(service: Service, nodeId: string): string {
+function nodeKey(service: ServiceRecord, nodeId: string): string {
   return `${service.name}\u0000${service.version}\u0000${nodeId}`;
 }
 

@@ -4,8 +4,11 @@
  * a node that stops re-registering disappears when its TTL runs out.
  */
 
-/** A service at one version, with the nodes that serve it. */
-export interface Service {
+/**
+ * A service at one version, with the nodes that serve it: Go Micro's `registry.Service`, named
+ * apart from the `Service` class a program runs.
+ */
+export interface ServiceRecord {
   name: string;
   version: string;
   metadata: Record<string, string> | null;
@@ -39,7 +42,7 @@ export type WatchAction = "create" | "update" | "delete";
 /** A change to the registry: a node of `service` was created, refreshed or removed. */
 export interface WatchEvent {
   action: WatchAction;
-  service: Service;
+  service: ServiceRecord;
 }
 
 export interface RegisterOptions {
@@ -62,13 +65,13 @@ export interface Registry {
   /** The implementation's name: `memory`, `local`, `mdns`, `nats`, `etcd`. */
   readonly name: string;
   /** Adds or refreshes every node of `service`. */
-  register(service: Service, options?: RegisterOptions): Promise<void>;
+  register(service: ServiceRecord, options?: RegisterOptions): Promise<void>;
   /** Removes the nodes of `service`; the service goes when its last node goes. */
-  deregister(service: Service): Promise<void>;
+  deregister(service: ServiceRecord): Promise<void>;
   /** Every version of a service; an empty array when it is not registered. */
-  getService(name: string): Promise<Service[]>;
+  getService(name: string): Promise<ServiceRecord[]>;
   /** Every registered service (nodes and endpoints may be left out by some implementations). */
-  listServices(): Promise<Service[]>;
+  listServices(): Promise<ServiceRecord[]>;
   watch(options?: WatchOptions): Watcher;
   /** Releases connections, timers and watchers. */
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Service, WatchAction, WatchOptions } from "./registry.js";
+import type { ServiceRecord, WatchAction, WatchOptions } from "./registry.js";
 import { cloneService } from "./records.js";
 import { WatchQueue } from "./watch-queue.js";
 
@@ -26,7 +26,7 @@ export class WatcherSet {
   }
 
   /** Tells every watcher of `service.name` (a copy each, so none can change what another sees). */
-  emit(action: WatchAction, service: Service): void {
+  emit(action: WatchAction, service: ServiceRecord): void {
     for (const watcher of this.watchers) {
       if (watcher.service && watcher.service !== service.name) continue;
       watcher.queue.push({ action, service: cloneService(service) });

@@ -3,15 +3,15 @@
  * put on the wire. Encoding keeps Go's field order; decoding accepts anything a Go program writes
  * (nil slices and maps arrive as `null`, fields may be missing) and rejects what is not a record.
  */
-import type { Endpoint, Node, Service, Value } from "./registry.js";
+import type { Endpoint, Node, ServiceRecord, Value } from "./registry.js";
 
 /** `json.Marshal(registry.Service)`, field for field. */
-export function encodeService(service: Service): string {
+export function encodeService(service: ServiceRecord): string {
   return JSON.stringify(toGo(service));
 }
 
 /** The service with Go's field order, so encoded records match Go Micro's byte for byte. */
-export function toGo(service: Service): Service {
+export function toGo(service: ServiceRecord): ServiceRecord {
   return {
     name: service.name,
     version: service.version,
@@ -22,7 +22,7 @@ export function toGo(service: Service): Service {
 }
 
 /** Parses a JSON Service; undefined when the text is not one. */
-export function decodeService(text: string | Uint8Array): Service | undefined {
+export function decodeService(text: string | Uint8Array): ServiceRecord | undefined {
   try {
     return parseService(JSON.parse(typeof text === "string" ? text : Buffer.from(text).toString("utf8")));
   } catch {
@@ -36,7 +36,7 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-export function parseService(value: unknown): Service | undefined {
+export function parseService(value: unknown): ServiceRecord | undefined {
   if (!isObject(value) || typeof value.name !== "string") return undefined;
   const nodes = value.nodes == null ? [] : value.nodes;
   const endpoints = value.endpoints == null ? null : value.endpoints;

@@ -4,10 +4,10 @@
  * or leave calls unanswered) are ejected for a while, with backoff, so that calls stop going to
  * them before the registry notices; an ejected node comes back on trial, one call at a time.
  */
-import type { Node, Service } from "../registry/registry.js";
+import type { Node, ServiceRecord } from "../registry/registry.js";
 
 /** Narrows the candidate services, e.g. to one version. Pure: returns a new array. */
-export type Filter = (services: readonly Service[]) => Service[];
+export type Filter = (services: readonly ServiceRecord[]) => ServiceRecord[];
 
 /** What a strategy may know about the nodes' current load. */
 export interface LoadInfo {
@@ -142,7 +142,7 @@ export class Selector implements LoadInfo {
   private readonly loads = new Map<string, NodeLoad>();
   /** Replies from every node so far. */
   private answers = 0;
-  private readonly flattened = new WeakMap<readonly Service[], Node[]>();
+  private readonly flattened = new WeakMap<readonly ServiceRecord[], Node[]>();
   private readonly ejectBase: number;
   private readonly ejectMax: number;
   private readonly clock: () => number;
@@ -155,7 +155,7 @@ export class Selector implements LoadInfo {
   }
 
   /** Picks a node, or returns undefined when no node is left after filtering and exclusions. */
-  select(key: string, services: readonly Service[], options: SelectOptions = {}): Node | undefined {
+  select(key: string, services: readonly ServiceRecord[], options: SelectOptions = {}): Node | undefined {
     const nodes = this.candidates(services, options.filters);
     const usable = this.usable(nodes, options.exclude);
     if (usable.length === 0) return undefined;
@@ -269,9 +269,9 @@ export class Selector implements LoadInfo {
     if (load.calls <= 0 && load.streams <= 0) this.loads.delete(address);
   }
 
-  private candidates(services: readonly Service[], filters?: readonly Filter[]): Node[] {
+  private candidates(services: readonly ServiceRecord[], filters?: readonly Filter[]): Node[] {
     if (filters && filters.length > 0) {
-      let filtered: readonly Service[] = services;
+      let filtered: readonly ServiceRecord[] = services;
       for (const filter of filters) filtered = filter(filtered);
       return filtered.flatMap((s) => s.nodes);
     }

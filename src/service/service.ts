@@ -12,7 +12,7 @@ import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
-import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type Service as ServiceRecord } from "../registry/registry.js";
+import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import { MissingDriverError } from "../driver/driver.js";
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";

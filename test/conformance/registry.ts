@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, it } from "node:test";
-import type { Registry, Service, WatchEvent, Watcher } from "../../src/registry/registry.js";
+import type { Registry, ServiceRecord, WatchEvent, Watcher } from "../../src/registry/registry.js";
 
 const TEST = { timeout: 15_000 };
 
@@ -211,7 +211,7 @@ function unique(prefix: string): string {
 }
 
 /** A service using every field of the schema, with one node per id suffix. */
-export function makeService(name: string, version: string, nodeSuffixes: string[]): Service {
+export function makeService(name: string, version: string, nodeSuffixes: string[]): ServiceRecord {
   return {
     name,
     version,
@@ -246,11 +246,11 @@ export function makeService(name: string, version: string, nodeSuffixes: string[
   };
 }
 
-function nodeIds(service: Service): string[] {
+function nodeIds(service: ServiceRecord): string[] {
   return service.nodes.map((n) => n.id).sort();
 }
 
-function sortByVersion(services: Service[]): Service[] {
+function sortByVersion(services: ServiceRecord[]): ServiceRecord[] {
   return [...services].sort((a, b) => a.version.localeCompare(b.version));
 }
 

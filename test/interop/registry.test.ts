@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { Service } from "../../src/registry/registry.js";
+import type { ServiceRecord } from "../../src/registry/registry.js";
 import { waitFor } from "../setup/wait.js";
 import { type GoProcess, runGo, startGo } from "./go.js";
 import { createWorld, REGISTRY_KINDS, type RegistryKind, type TsProcess, TsPeer, startTs, type World } from "./world.js";
 
 interface ListResult {
   services: string[];
-  service?: Service[];
+  service?: ServiceRecord[];
   error?: unknown;
 }
 
@@ -63,7 +63,7 @@ function registrySuite(kind: RegistryKind): void {
       let names: string[] = [];
       await waitFor(async () => (names = await peer!.do<string[]>({ op: "list" })).includes(goName), 5_000, 200);
       assert.ok(names.includes(goName), `ts-micro sees ${names.join(", ")}`);
-      const [record] = await peer!.do<Service[]>({ op: "get", service: goName });
+      const [record] = await peer!.do<ServiceRecord[]>({ op: "get", service: goName });
       assert.deepEqual(record.endpoints?.map((e) => e.name).sort(), ENDPOINTS);
       assert.equal(record.nodes[0].metadata?.transport, "http");
       assert.equal(record.nodes[0].address, goServer!.address);

@@ -4,7 +4,7 @@ import { afterEach, describe, it } from "node:test";
 import { type LogFields, type Logger, logger, setLogger } from "../../src/logger/logger.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-import type { RegisterOptions, Registry, Service, WatchOptions, Watcher } from "../../src/registry/registry.js";
+import type { RegisterOptions, Registry, ServiceRecord, WatchOptions, Watcher } from "../../src/registry/registry.js";
 import { eventually, makeService, sleep } from "../conformance/registry.js";
 
 const TEST = { timeout: 10_000 };
@@ -20,19 +20,19 @@ class ProbeRegistry implements Registry {
   gate: Promise<void> | undefined;
   private readonly watchers: Watcher[] = [];
 
-  register(service: Service, options?: RegisterOptions): Promise<void> {
+  register(service: ServiceRecord, options?: RegisterOptions): Promise<void> {
     return this.inner.register(service, options);
   }
-  deregister(service: Service): Promise<void> {
+  deregister(service: ServiceRecord): Promise<void> {
     return this.inner.deregister(service);
   }
-  async getService(name: string): Promise<Service[]> {
+  async getService(name: string): Promise<ServiceRecord[]> {
     this.getServiceCalls++;
     await this.gate;
     if (this.failing) throw new Error("registry unreachable");
     return this.inner.getService(name);
   }
-  listServices(): Promise<Service[]> {
+  listServices(): Promise<ServiceRecord[]> {
     return this.inner.listServices();
   }
   watch(options?: WatchOptions): Watcher {
@@ -77,7 +77,7 @@ function setup(options: ConstructorParameters<typeof CacheRegistry>[1] = {}): { 
 }
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
-const ids = (services: Service[] | undefined): string[] =>
+const ids = (services: ServiceRecord[] | undefined): string[] =>
   (services ?? []).flatMap((s) => s.nodes.map((n) => n.id)).sort();
 
 describe("CacheRegistry", () => {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { LocalRegistry, defaultLocalRegistryPath } from "../../src/registry/local.js";
-import type { Registry, Service } from "../../src/registry/registry.js";
+import type { Registry, ServiceRecord } from "../../src/registry/registry.js";
 import { resolveRegistry } from "../../src/service/resolve.js";
 import { eventually, makeService, nextEvent, within } from "../conformance/registry.js";
 
@@ -49,7 +49,7 @@ async function spawnNode(dir: string, name: string, ttl: number, interval: numbe
 }
 
 async function nodeIdsOf(registry: Registry, name: string): Promise<string[]> {
-  return (await registry.getService(name)).flatMap((s: Service) => s.nodes.map((n) => n.id));
+  return (await registry.getService(name)).flatMap((s: ServiceRecord) => s.nodes.map((n) => n.id));
 }
 
 describe("LocalRegistry across processes", () => {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { EtcdRegistry } from "../../src/registry/etcd.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
-import type { RegisterOptions, Registry, Service, WatchOptions, Watcher } from "../../src/registry/registry.js";
+import type { RegisterOptions, Registry, ServiceRecord, WatchOptions, Watcher } from "../../src/registry/registry.js";
 import { makeService } from "../conformance/registry.js";
 import { type OwnedServer, privateEtcd, requireSharedNats } from "../setup/servers.js";
 
@@ -25,17 +25,17 @@ class Counting implements Registry {
   get name(): string {
     return this.inner.name;
   }
-  register(service: Service, options?: RegisterOptions): Promise<void> {
+  register(service: ServiceRecord, options?: RegisterOptions): Promise<void> {
     return this.inner.register(service, options);
   }
-  deregister(service: Service): Promise<void> {
+  deregister(service: ServiceRecord): Promise<void> {
     return this.inner.deregister(service);
   }
-  getService(name: string): Promise<Service[]> {
+  getService(name: string): Promise<ServiceRecord[]> {
     this.lookups++;
     return this.inner.getService(name);
   }
-  listServices(): Promise<Service[]> {
+  listServices(): Promise<ServiceRecord[]> {
     return this.inner.listServices();
   }
   watch(options?: WatchOptions): Watcher {

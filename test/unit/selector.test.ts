@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Service } from "../../src/registry/registry.js";
+import type { ServiceRecord } from "../../src/registry/registry.js";
 import { filterMetadata, filterVersion, leastRequests, random, roundRobin, Selector } from "../../src/selector/selector.js";
 
-const service = (version: string, ...addresses: string[]): Service => ({
+const service = (version: string, ...addresses: string[]): ServiceRecord => ({
   name: "svc",
   version,
   metadata: null,
