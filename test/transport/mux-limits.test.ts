@@ -115,7 +115,7 @@ describe("mux limits: connections and calls", () => {
     try {
       const first = conn.call({ header: {}, body: Buffer.from("1") });
       const second = conn.call({ header: {}, body: Buffer.from("2") });
-      await assert.rejects(conn.call({ header: {}, body: Buffer.from("3") }), (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message));
+      await assert.rejects(conn.call({ header: {}, body: Buffer.from("3") }, { deadline: Date.now() + 2_000 }), (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message));
       assert.ok(logged.some((l) => l.includes("calls per connection limit reached")), logged.join("\n"));
       for (const open of gate.splice(0)) open();
       assert.deepEqual([Buffer.from((await first).body).toString(), Buffer.from((await second).body).toString()], ["1", "2"]);
