@@ -78,6 +78,8 @@ export interface ServerProcess {
   address: string;
   /** The process's resident memory now, in bytes. */
   rss(): number;
+  /** False once the process has exited (a crash, for a server that should run until stopped). */
+  alive(): boolean;
   stop(): void;
   /** Sends a signal: SIGSTOP freezes the server, SIGCONT thaws it. */
   signal(signal: NodeJS.Signals): void;
@@ -96,5 +98,5 @@ export async function serverProcess(options: MuxOptions): Promise<ServerProcess>
     child.once("exit", (code) => reject(new Error(`mux server process exited with ${code}`)));
   });
   const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024;
-  return { address, rss, stop: () => child.kill("SIGKILL"), signal: (signal) => child.kill(signal) };
+  return { address, rss, alive: () => child.exitCode === null && child.signalCode === null, stop: () => child.kill("SIGKILL"), signal: (signal) => child.kill(signal) };
 }
