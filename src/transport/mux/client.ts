@@ -51,7 +51,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
-    this.writer = new FrameWriter((chunk) => socket.write(chunk));
+    this.writer = new FrameWriter((chunk) => socket.write(chunk), limits);
     socket.write(PREFACE);
     const reader = (this.reader = new FrameReader(limits, (frame) => this.onFrame(frame)));
     if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
@@ -84,8 +84,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
-    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream, this.limits.maxHeaderCount)) {
-      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits.maxHeaderCount)}`, 400);
+    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream)) {
+      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits)}`, 400);
       return stream;
     }
     this.streams.set(id, stream);
@@ -118,9 +118,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(stream, options, resolve, reject);
       if (refused) return reject(refused);
-      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, 0, this.limits.maxHeaderCount)) return;
+      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body)) return;
       this.calls.settle(stream);
-      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits.maxHeaderCount)}`));
+      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits)}`));
     });
   }
 
