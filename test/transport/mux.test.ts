@@ -6,23 +6,12 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
 import { decodeHeader, encodeHeader, headerBound, writeHeader } from "../../src/transport/framing/header-block.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Header, Listener } from "../../src/transport/transport.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
-
-function recordingLogger(lines: string[]): Logger {
-  const log: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
-    error: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
-    child: () => log,
-  };
-  return log;
-}
+import { recordingLogger } from "./mux-peer.js";
 
 /** Writes raw bytes to the server and resolves when the server closes the connection. */
 function sendRaw(address: string, bytes: Buffer): Promise<{ closed: boolean; received: number }> {
