@@ -4,15 +4,13 @@
  * memory is measured on a server in its own process (its RSS, from /proc).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { after, describe, it } from "node:test";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { FrameReader } from "../../src/transport/framing/frame-reader.js";
 import { MuxTransport, type MuxOptions } from "../../src/transport/mux/mux.js";
 import { NotDeliveredError, type Listener } from "../../src/transport/transport.js";
-import { rawFrame, rawPeer, recordingLogger } from "./mux-peer.js";
+import { rawFrame, rawPeer, serverProcess } from "./mux-peer.js";
+import { recordingLogger } from "../setup/logger.js";
 
 const REQUEST = 1;
 const MiB = 1024 * 1024;
@@ -115,7 +113,7 @@ describe("mux limits: connections and calls", () => {
     try {
       const first = conn.call({ header: {}, body: Buffer.from("1") });
       const second = conn.call({ header: {}, body: Buffer.from("2") });
-      await assert.rejects(conn.call({ header: {}, body: Buffer.from("3") }), (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message));
+      await assert.rejects(conn.call({ header: {}, body: Buffer.from("3") }, { deadline: Date.now() + 2_000 }), (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message));
       assert.ok(logged.some((l) => l.includes("calls per connection limit reached")), logged.join("\n"));
       for (const open of gate.splice(0)) open();
       assert.deepEqual([Buffer.from((await first).body).toString(), Buffer.from((await second).body).toString()], ["1", "2"]);
@@ -129,22 +127,6 @@ describe("mux limits: connections and calls", () => {
     }
   });
 });
-
-/** A mux server in a child process, whose RSS the test reads. */
-async function serverProcess(options: MuxOptions): Promise<{ address: string; rss(): number; stop(): void }> {
-  const script = path.join(import.meta.dirname, "mux-server-process.js");
-  const child: ChildProcess = spawn(process.execPath, [script, JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
-  const address = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) resolve(out.trim());
-    });
-    child.once("exit", (code) => reject(new Error(`mux server process exited with ${code}`)));
-  });
-  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024;
-  return { address, rss, stop: () => child.kill() };
-}
 
 /** The highest RSS seen while `during` runs, sampled every 20 ms. */
 async function peakRss(rss: () => number, during: Promise<unknown>): Promise<number> {

@@ -1,9 +1,14 @@
 /**
- * A raw mux peer for tests: writes hand-made frames to a server and watches what comes back and
- * whether the server closes the connection. Shared by the mux hardening tests and the fuzzer.
+ * Helpers for the mux tests and the fuzzer: a raw peer that writes hand-made frames to a server
+ * and watches what comes back and whether the server closes the connection; a mux server in a
+ * child process (its memory measured, or the process frozen); a logger that records.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import type { Logger } from "../../src/logger/logger.js";
+import type { MuxOptions } from "../../src/transport/mux/mux.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 
@@ -57,14 +62,30 @@ export async function rawPeer(address: string, preface = true): Promise<RawPeer>
   };
 }
 
-/** A logger that keeps warnings and errors, for asserting that a reason was logged. */
-export function recordingLogger(lines: string[]): Logger {
-  const log: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
-    error: (msg, fields) => lines.push(`${msg} ${JSON.stringify(fields)}`),
-    child: () => log,
-  };
-  return log;
+
+export interface ServerProcess {
+  address: string;
+  /** The process's resident memory now, in bytes. */
+  rss(): number;
+  /** False once the process has exited (a crash, for a server that should run until stopped). */
+  alive(): boolean;
+  stop(): void;
+  /** Sends a signal: SIGSTOP freezes the server, SIGCONT thaws it. */
+  signal(signal: NodeJS.Signals): void;
+}
+
+/** A mux server (mux-server-process.ts) in a child process with `options`. */
+export async function serverProcess(options: MuxOptions): Promise<ServerProcess> {
+  const script = path.join(import.meta.dirname, "mux-server-process.js");
+  const child: ChildProcess = spawn(process.execPath, [script, JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.once("exit", (code) => reject(new Error(`mux server process exited with ${code}`)));
+  });
+  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024;
+  return { address, rss, alive: () => child.exitCode === null && child.signalCode === null, stop: () => child.kill("SIGKILL"), signal: (signal) => child.kill(signal) };
 }

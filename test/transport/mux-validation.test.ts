@@ -11,7 +11,8 @@ import { MicroHeader } from "../../src/metadata/headers.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 import type { Listener, Message } from "../../src/transport/transport.js";
-import { rawFrame, rawPeer, recordingLogger } from "./mux-peer.js";
+import { rawFrame, rawPeer } from "./mux-peer.js";
+import { recordingLogger } from "../setup/logger.js";
 
 const REQUEST = 1;
 const RESPONSE = 2;
@@ -117,6 +118,10 @@ describe("mux header injection on the client", () => {
         );
       }
       await assert.rejects(conn.call({ header: { "X\0Bad": "v" }, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400);
+      // Over the header limits the peer enforces: refused here, rather than losing the connection.
+      const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-H${i}`, "v"]));
+      await assert.rejects(conn.call({ header: many, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400 && /more than 128 headers/.test(err.detail));
+      await assert.rejects(conn.call({ header: { "X-Big": "b".repeat(70_000) }, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400 && /exceed the maximum of 65536/.test(err.detail));
       const stream = conn.stream({ header: { "X-Meta": "hi\0Micro-Endpoint\0Other.Method" }, body: Buffer.alloc(0) });
       await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 400);
       // The connection is still good, and nothing with the smuggled endpoint arrived.

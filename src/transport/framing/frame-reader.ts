@@ -1,17 +1,13 @@
 /** Splits a byte stream into frames (see frame.ts for the layout). */
 import { type Frame, FRAME_PREFIX, type FrameType, LAST_FRAME_TYPE } from "./frame.js";
-import { decodeHeader } from "./header-block.js";
+import { decodeHeader, type HeaderLimits } from "./header-block.js";
 
 export type FrameErrorReason = string;
 
 /** What a reader accepts: larger frames or header blocks are errors, not allocations. */
-export interface FrameLimits {
+export interface FrameLimits extends HeaderLimits {
   /** Largest frame, prefix included. */
   readonly maxFrameSize: number;
-  /** Most headers in one frame's header block. */
-  readonly maxHeaderCount: number;
-  /** Largest header block, in bytes. */
-  readonly maxHeaderBytes: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Writes frames onto a byte stream (see frame.ts for the layout), many per socket write. */
 import type { Header } from "../transport.js";
 import { FRAME_PREFIX, type FrameType } from "./frame.js";
-import { DEFAULT_MAX_HEADER_COUNT, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
+import { DEFAULT_HEADER_LIMITS, type HeaderLimits, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
 
 /**
  * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
@@ -23,12 +23,14 @@ export class FrameWriter {
   private scheduled = false;
 
   /**
+   * @param headerLimits what pushHeader refuses to send (the peer would refuse to read it).
    * @param eagerFlushBytes once this much is buffered it is written at once rather than at the
    *   end of the tick, so the peer starts on the first frames of a burst while the rest are still
    *   being produced: both processes work at the same time instead of taking turns.
    */
   constructor(
     private readonly write: (chunk: Buffer) => void,
+    private readonly headerLimits: HeaderLimits = DEFAULT_HEADER_LIMITS,
     private readonly eagerFlushBytes = EAGER_FLUSH_BYTES,
   ) {}
 
@@ -43,12 +45,14 @@ export class FrameWriter {
   /**
    * Like push, but writes the header block straight from the header object, without building
    * its text first: the client's request path, where a string per call was most of the garbage.
-   * Returns false, writing nothing, when the header cannot be sent (see writeHeader).
+   * Returns false, writing nothing, when the header cannot be sent (see writeHeader) or is over
+   * the header limits; headerProblem says why.
    */
-  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0, maxHeaderCount = DEFAULT_MAX_HEADER_COUNT): boolean {
+  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0): boolean {
     this.reserve(FRAME_PREFIX + headerBound(header) + body.length);
-    const headerEnd = writeHeader(this.slab, this.end + FRAME_PREFIX, header, maxHeaderCount);
-    if (headerEnd === UNSENDABLE) return false;
+    const headerStart = this.end + FRAME_PREFIX;
+    const headerEnd = writeHeader(this.slab, headerStart, header, this.headerLimits.maxHeaderCount);
+    if (headerEnd === UNSENDABLE || headerEnd - headerStart > this.headerLimits.maxHeaderBytes) return false;
     this.finish(type, stream, flags, headerEnd, body);
     return true;
   }

@@ -12,6 +12,14 @@ export const DEFAULT_MAX_HEADER_COUNT = 128;
 /** Bytes a header block may take, unless a transport is configured otherwise. */
 export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 
+/** How many headers, and how many bytes of them, one frame may carry. */
+export interface HeaderLimits {
+  readonly maxHeaderCount: number;
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxHeaderCount: DEFAULT_MAX_HEADER_COUNT, maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES };
+
 /** Why a header block or a header object cannot be used; the caller closes or refuses. */
 export type HeaderProblem = string;
 
@@ -19,16 +27,18 @@ const UNSAFE = /[\0\r\n]/;
 
 /**
  * Why `header` cannot be sent in a header block (an empty name, NUL/CR/LF in a name or value,
- * more than `maxCount` headers), or undefined. For paths that build the block's text with
- * encodeHeader; writeHeader checks as it writes.
+ * more headers or bytes than `limits` allow), or undefined. For paths that build the block's
+ * text with encodeHeader, and to explain a refusal by writeHeader or FrameWriter.pushHeader.
  */
-export function headerProblem(header: Header, maxCount = DEFAULT_MAX_HEADER_COUNT): HeaderProblem | undefined {
+export function headerProblem(header: Header, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): HeaderProblem | undefined {
   let count = 0;
   for (const key in header) {
-    if (++count > maxCount) return `more than ${maxCount} headers`;
+    if (++count > limits.maxHeaderCount) return `more than ${limits.maxHeaderCount} headers`;
     if (key.length === 0) return "a header with an empty name";
     if (UNSAFE.test(key) || UNSAFE.test(header[key])) return unsafeField(key);
   }
+  const bytes = Buffer.byteLength(encodeHeader(header));
+  if (bytes > limits.maxHeaderBytes) return `headers of ${bytes} bytes exceed the maximum of ${limits.maxHeaderBytes}`;
   return undefined;
 }
 

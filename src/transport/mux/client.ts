@@ -1,6 +1,12 @@
 /**
  * The client end of a mux connection: unary calls and streams multiplexed on one socket, each
- * call an odd stream id. A silent peer is found by pings (see MuxOptions.probeTimeout).
+ * call an odd stream id.
+ *
+ * A peer that stops answering without closing the connection (a frozen process, a partition)
+ * is found by pings: while calls are in flight and nothing has arrived for a ping interval, the
+ * client pings; no pong within the probe timeout fails the connection and its calls with
+ * ConnectionLostError, as a dropped connection does. A busy connection never pings: its replies
+ * show the peer is alive.
  */
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -31,6 +37,11 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private goingAway = false;
   private dead = false;
   private probe: NodeJS.Timeout | undefined;
+  private readonly reader: FrameReader;
+  /** Checks the peer while calls wait on it (see the header comment). */
+  private readonly health: NodeJS.Timeout | undefined;
+  /** Frames received as of the last health check. */
+  private framesAtCheck = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -40,9 +51,10 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
-    this.writer = new FrameWriter((chunk) => socket.write(chunk));
+    this.writer = new FrameWriter((chunk) => socket.write(chunk), limits);
     socket.write(PREFACE);
-    const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
+    const reader = (this.reader = new FrameReader(limits, (frame) => this.onFrame(frame)));
+    if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
     socket.on("data", (chunk: Buffer) => {
       if (this.dead) return;
       try {
@@ -72,8 +84,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
-    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream, this.limits.maxHeaderCount)) {
-      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits.maxHeaderCount)}`, 400);
+    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream)) {
+      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits)}`, 400);
       return stream;
     }
     this.streams.set(id, stream);
@@ -106,9 +118,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(stream, options, resolve, reject);
       if (refused) return reject(refused);
-      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, 0, this.limits.maxHeaderCount)) return;
+      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body)) return;
       this.calls.settle(stream);
-      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits.maxHeaderCount)}`));
+      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits)}`));
     });
   }
 
@@ -128,11 +140,27 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     if (this.goingAway && !this.dead && this.calls.size === 0 && this.streams.size === 0) this.socket.end();
   }
 
-  /** Pings the peer once; a connection that stays silent is dropped (see MuxOptions.probeTimeout). */
+  /** Pings when calls are waiting and nothing has arrived since the last check. */
+  private readonly checkHealth = (): void => {
+    const frames = this.reader.frames;
+    const quiet = frames === this.framesAtCheck;
+    this.framesAtCheck = frames;
+    if (quiet && this.calls.size + this.streams.size > 0) this.checkAlive();
+  };
+
+  /**
+   * Pings the peer once; a connection on which nothing at all arrives within the probe timeout
+   * is dropped (see MuxOptions.probeTimeout). Any frame counts: a peer busy sending replies
+   * may answer the ping late.
+   */
   private checkAlive(): void {
     if (this.probe || this.dead) return;
+    const frames = this.reader.frames;
     this.writer.push(FrameType.Ping, 0, "", EMPTY);
-    this.probe = setTimeout(() => this.fail(`${this.address} did not answer a ping within ${this.limits.probeTimeout} ms`), this.limits.probeTimeout);
+    this.probe = setTimeout(() => {
+      this.probe = undefined;
+      if (this.reader.frames === frames) this.fail(`${this.address} did not answer a ping within ${this.limits.probeTimeout} ms`);
+    }, this.limits.probeTimeout);
     this.probe.unref();
   }
 
@@ -172,6 +200,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         break;
       case FrameType.Pong:
         clearTimeout(this.probe);
+    clearInterval(this.health);
         this.probe = undefined;
         break;
       case FrameType.Data:
@@ -194,6 +223,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     if (this.dead) return;
     this.dead = true;
     clearTimeout(this.probe);
+    clearInterval(this.health);
     this.socket.destroy();
     if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
     this.calls.failAll(new ConnectionLostError(reason, this.address));

@@ -23,9 +23,15 @@ export interface MuxOptions {
   /** Milliseconds to wait for a TCP connection (default 5 s). */
   dialTimeout?: number;
   /**
-   * After a call times out, the client pings the connection; no answer within this many ms means
-   * the peer is gone (e.g. a network partition, where no reset ever arrives) and the connection
-   * is dropped so later calls go elsewhere (default 2 s).
+   * While calls are in flight on a client connection and nothing has arrived for this many ms,
+   * the client pings the server (default 1 s; 0: only after a call times out).
+   */
+  pingInterval?: number;
+  /**
+   * How long a client waits for anything (a pong) after a ping. No answer means the peer is gone
+   * (a frozen process, a network partition: no reset ever arrives): the connection is dropped and
+   * its calls fail with ConnectionLostError, so later calls go elsewhere (default 2 s). A client
+   * also pings after a call times out.
    */
   probeTimeout?: number;
   /** Milliseconds a new connection has to send the mux preface (default 10 s). */
@@ -64,6 +70,7 @@ export type SniffedConnection = ServedConnection;
 export interface MuxLimits extends FrameLimits {
   readonly streamWindow: number;
   readonly dialTimeout: number;
+  readonly pingInterval: number;
   readonly probeTimeout: number;
   readonly prefaceTimeout: number;
   readonly frameTimeout: number;
@@ -85,6 +92,7 @@ export function muxLimits(options: MuxOptions): MuxLimits {
     maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     streamWindow: options.streamWindow ?? DEFAULT_STREAM_WINDOW,
     dialTimeout: options.dialTimeout ?? 5_000,
+    pingInterval: options.pingInterval ?? 1_000,
     probeTimeout: options.probeTimeout ?? 2_000,
     prefaceTimeout: options.prefaceTimeout ?? 10_000,
     frameTimeout: options.frameTimeout ?? 30_000,

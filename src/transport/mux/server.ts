@@ -100,7 +100,7 @@ export class ServerConnection implements StreamOutput {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
-    this.writer = new FrameWriter(this.write);
+    this.writer = new FrameWriter(this.write, limits);
     this.reader = new FrameReader(limits, (frame) => this.onFrame(frame), context.partialFrames);
     socket.on("data", this.onData);
     socket.on("error", (err) => this.close(`socket error: ${err.message}`, "debug"));
@@ -283,8 +283,8 @@ export class ServerConnection implements StreamOutput {
     this.calls.delete(stream);
     if (this.dead) return;
     if (FRAME_PREFIX + headerBound(response.header) + response.body.length <= this.maxFrameSize) {
-      if (!this.writer.pushHeader(FrameType.Response, stream, response.header, response.body, 0, this.limits.maxHeaderCount)) {
-        const problem = headerProblem(response.header, this.limits.maxHeaderCount);
+      if (!this.writer.pushHeader(FrameType.Response, stream, response.header, response.body)) {
+        const problem = headerProblem(response.header, this.limits);
         this.log.warn("response header cannot be sent", { remote: this.remote, problem });
         this.respondError(stream, MicroError.internal(SERVER_ID, `response not sent: ${problem}`));
       }
