@@ -23,7 +23,8 @@ import { HttpTransport } from "../../src/transport/http/http.js";
 import { HttpParser } from "../../src/transport/http/parser.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 import type { ClientConnection, Listener } from "../../src/transport/transport.js";
-import { type FuzzCase, fuzzCase, Random } from "./http-transport-cases.js";
+import { type FuzzCase, fuzzCase } from "./http-transport-cases.js";
+import { Random } from "./random.js";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 3_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);

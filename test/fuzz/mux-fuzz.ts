@@ -12,25 +12,11 @@ import { FrameType, PREFACE } from "../../src/transport/framing/frame.js";
 import type { MuxOptions } from "../../src/transport/mux/mux.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 import { rawFrame } from "../transport/mux-peer.js";
+import { Random } from "./random.js";
 
 /** The fuzzed server's limits: small, so that cases reach them. */
 export const FUZZ_SERVER_OPTIONS: MuxOptions = { maxFrameSize: 64 * 1024, maxHeaderCount: 32, maxHeaderBytes: 8 * 1024, prefaceTimeout: 300, frameTimeout: 300 };
 
-/** mulberry32: a small, fast, seedable PRNG; returns a function giving numbers in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-const int = (rnd: Random, n: number): number => Math.floor(rnd() * n);
-const pick = <T>(rnd: Random, items: readonly T[]): T => items[int(rnd, items.length)];
 
 const STREAM_IDS = [0, 1, 1, 3, 3, 5, 2, 4, 0xffffffff, 0xfffffffe, 0x80000001];
 const TYPES = [
@@ -43,31 +29,31 @@ const VALUES = ["Echo.Echo", "greeter", "17", "application/json", "30000000000",
 
 /** A header block: usually well formed, sometimes broken in one of the ways a block can be. */
 function headerBlock(rnd: Random): Buffer {
-  const count = rnd() < 0.05 ? 50 + int(rnd, 2000) : int(rnd, 6);
+  const count = rnd.next() < 0.05 ? 50 + rnd.int(2000) : rnd.int(6);
   const parts: string[] = [];
-  for (let i = 0; i < count; i++) parts.push(rnd() < 0.9 ? `${pick(rnd, NAMES)}${rnd() < 0.3 ? i : ""}` : "", pick(rnd, VALUES));
-  if (rnd() < 0.05) parts.pop(); // a name without a value
-  if (rnd() < 0.03) parts.push(""); // a trailing separator
+  for (let i = 0; i < count; i++) parts.push(rnd.next() < 0.9 ? `${rnd.pick(NAMES)}${rnd.next() < 0.3 ? i : ""}` : "", rnd.pick(VALUES));
+  if (rnd.next() < 0.05) parts.pop(); // a name without a value
+  if (rnd.next() < 0.03) parts.push(""); // a trailing separator
   return Buffer.from(parts.join("\0"), "utf8");
 }
 
 function body(rnd: Random, type: number): Buffer {
-  if (type === FrameType.Window && rnd() < 0.8) {
+  if (type === FrameType.Window && rnd.next() < 0.8) {
     const b = Buffer.alloc(4);
-    b.writeUInt32BE(pick(rnd, [0, 1, 65536, 0xffffffff]), 0);
+    b.writeUInt32BE(rnd.pick([0, 1, 65536, 0xffffffff]), 0);
     return b;
   }
-  return rnd() < 0.5 ? Buffer.alloc(0) : Buffer.from(Array.from({ length: int(rnd, 200) }, () => int(rnd, 256)));
+  return rnd.next() < 0.5 ? Buffer.alloc(0) : Buffer.from(Array.from({ length: rnd.int(200) }, () => rnd.int(256)));
 }
 
 /** One generated frame, its length field occasionally a lie. */
 function generatedFrame(rnd: Random): Buffer {
-  const type = pick(rnd, TYPES);
-  const frame = rawFrame(type, pick(rnd, STREAM_IDS), headerBlock(rnd), body(rnd, type), pick(rnd, FLAGS));
-  const lie = rnd();
-  if (lie < 0.03) frame.writeUInt32BE(pick(rnd, [0, 1, 9, 0xffffffff, 100_000_000]), 0);
-  else if (lie < 0.06) frame.writeUInt32BE(frame.readUInt32BE(0) + int(rnd, 64) - 32 >>> 0, 0);
-  else if (lie < 0.09) frame.writeUInt32BE(pick(rnd, [0xffffffff, frame.length * 2]), 10); // the header length
+  const type = rnd.pick(TYPES);
+  const frame = rawFrame(type, rnd.pick(STREAM_IDS), headerBlock(rnd), body(rnd, type), rnd.pick(FLAGS));
+  const lie = rnd.next();
+  if (lie < 0.03) frame.writeUInt32BE(rnd.pick([0, 1, 9, 0xffffffff, 100_000_000]), 0);
+  else if (lie < 0.06) frame.writeUInt32BE(frame.readUInt32BE(0) + rnd.int(64) - 32 >>> 0, 0);
+  else if (lie < 0.09) frame.writeUInt32BE(rnd.pick([0xffffffff, frame.length * 2]), 10); // the header length
   return frame;
 }
 
@@ -83,26 +69,26 @@ function validConversation(rnd: Random): Buffer {
     rawFrame(FrameType.Cancel, 5),
     rawFrame(FrameType.Ping, 0),
   ];
-  return Buffer.concat([PREFACE, ...frames.slice(0, 1 + int(rnd, frames.length))]);
+  return Buffer.concat([PREFACE, ...frames.slice(0, 1 + rnd.int(frames.length))]);
 }
 
 /** `bytes` with a few random mutations. */
 function mutated(rnd: Random, bytes: Buffer): Buffer {
   let out = Buffer.from(bytes);
-  for (let n = 1 + int(rnd, 4); n > 0; n--) {
-    const at = int(rnd, out.length);
-    switch (int(rnd, 5)) {
+  for (let n = 1 + rnd.int(4); n > 0; n--) {
+    const at = rnd.int(out.length);
+    switch (rnd.int(5)) {
       case 0: // flip a byte
-        out[at] ^= 1 << int(rnd, 8);
+        out[at] ^= 1 << rnd.int(8);
         break;
       case 1: // a byte set to an edge value
-        out[at] = pick(rnd, [0, 1, 0x7f, 0x80, 0xff, 0x0a, 0x0d]);
+        out[at] = rnd.pick([0, 1, 0x7f, 0x80, 0xff, 0x0a, 0x0d]);
         break;
       case 2: // insert bytes
-        out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(rnd, 8) }, () => int(rnd, 256))), out.subarray(at)]);
+        out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + rnd.int(8) }, () => rnd.int(256))), out.subarray(at)]);
         break;
       case 3: // delete bytes
-        out = Buffer.concat([out.subarray(0, at), out.subarray(at + 1 + int(rnd, 8))]);
+        out = Buffer.concat([out.subarray(0, at), out.subarray(at + 1 + rnd.int(8))]);
         break;
       default: // cut short
         out = out.subarray(0, at);
@@ -113,10 +99,10 @@ function mutated(rnd: Random, bytes: Buffer): Buffer {
 
 /** The bytes of case number `index` of the run seeded with `seed`. */
 export function fuzzCase(seed: number, index: number): Buffer {
-  const rnd = prng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
-  if (rnd() < 0.5) return mutated(rnd, validConversation(rnd));
-  const frames = Array.from({ length: 1 + int(rnd, 4) }, () => generatedFrame(rnd));
-  const preface = rnd() < 0.9 ? PREFACE : mutated(rnd, PREFACE);
+  const rnd = new Random((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
+  if (rnd.next() < 0.5) return mutated(rnd, validConversation(rnd));
+  const frames = Array.from({ length: 1 + rnd.int(4) }, () => generatedFrame(rnd));
+  const preface = rnd.next() < 0.9 ? PREFACE : mutated(rnd, PREFACE);
   return Buffer.concat([preface, ...frames]);
 }
 
