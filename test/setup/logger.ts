@@ -15,3 +15,23 @@ export function recordingLogger(lines: string[]): Logger {
   };
   return log;
 }
+
+/** Keeps every warning and error with its fields, for asserting what was logged and with which peer. */
+export class LogRecorder implements Logger {
+  readonly lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  debug(): void {}
+  info(): void {}
+  warn(msg: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ msg, fields });
+  }
+  error(msg: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ msg, fields });
+  }
+  child(): Logger {
+    return this;
+  }
+  /** The first line whose message contains `text`. */
+  find(text: string): { msg: string; fields: Record<string, unknown> } | undefined {
+    return this.lines.find((line) => line.msg.includes(text));
+  }
+}

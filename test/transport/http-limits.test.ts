@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { RateLimitedLog } from "../../src/logger/rate-limited.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { Server } from "../../src/server/server.js";
@@ -16,25 +15,8 @@ import { HttpTransport, type HttpTransportOptions } from "../../src/transport/ht
 import { HttpParser } from "../../src/transport/http/parser.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 import { type Listener, type Message, NotDeliveredError } from "../../src/transport/transport.js";
+import { LogRecorder } from "../setup/logger.js";
 
-/** Log lines at warn and above, to check that limit hits are logged with the peer. */
-class Recorder implements Logger {
-  readonly lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-  debug(): void {}
-  info(): void {}
-  warn(msg: string, fields: Record<string, unknown> = {}): void {
-    this.lines.push({ msg, fields });
-  }
-  error(msg: string, fields: Record<string, unknown> = {}): void {
-    this.lines.push({ msg, fields });
-  }
-  child(): Logger {
-    return this;
-  }
-  find(text: string): { msg: string; fields: Record<string, unknown> } | undefined {
-    return this.lines.find((line) => line.msg.includes(text));
-  }
-}
 
 const LIMITS: HttpTransportOptions = {
   headerTimeout: 300,
@@ -100,7 +82,7 @@ async function within(event: Promise<boolean>, ms: number): Promise<boolean> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("http transport limits", () => {
-  const log = new Recorder();
+  const log = new LogRecorder();
   const transport = new HttpTransport({ ...LIMITS, logger: log });
   let listener: Listener;
   const peers: Peer[] = [];
@@ -189,7 +171,7 @@ describe("http transport limits", () => {
   }
 
   it("refuses connections past maxConnections with 503 and a log line; clients already connected go on", async () => {
-    const capLog = new Recorder();
+    const capLog = new LogRecorder();
     const capped = await new HttpTransport({ ...LIMITS, idleTimeout: 30_000, maxConnections: 4, logger: capLog }).listen("127.0.0.1:0", { handler: echo });
     const client = await new HttpTransport({ logger: capLog }).dial(capped.address); // holds one pooled connection
     const squatters: Peer[] = [];
@@ -218,7 +200,7 @@ describe("http transport limits", () => {
   });
 
   it("refuses the connection whose partial request takes the bytes held past maxBufferedBytes with 503; the others complete", async () => {
-    const budgetLog = new Recorder();
+    const budgetLog = new LogRecorder();
     const options = { ...LIMITS, bodyTimeout: 10_000, maxMessageSize: 200 * 1024, maxBufferedBytes: 400 * 1024, logger: budgetLog };
     const budgeted = await new HttpTransport(options).listen("127.0.0.1:0", { handler: echo });
     const uploads: Peer[] = [];
@@ -307,7 +289,7 @@ describe("http transport limits", () => {
 
 describe("http transport: limit hits are logged once per interval", () => {
   it("logs the first of 20 bad requests, with its peer, and not the other 19", async () => {
-    const log = new Recorder();
+    const log = new LogRecorder();
     const listener = await new HttpTransport({ ...LIMITS, logInterval: 60_000, logger: log }).listen("127.0.0.1:0", { handler: echo });
     try {
       for (let i = 0; i < 20; i++) {
@@ -328,7 +310,7 @@ describe("http transport: limit hits are logged once per interval", () => {
 
 describe("RateLimitedLog", () => {
   it("writes the first line of a kind, counts the rest within the interval, and reports the count with the next line", async () => {
-    const log = new Recorder();
+    const log = new LogRecorder();
     const limited = new RateLimitedLog(log, 50);
     for (let i = 0; i < 5; i++) limited.warn("limit hit", { i });
     limited.warn("another kind", {});
@@ -352,9 +334,9 @@ describe("http transport: bad bodies at the RPC layer", () => {
         return { msg: `Hello ${req.name}` };
       }
     }
-    const server = new Server({ name: "greeter", logger: new Recorder() });
+    const server = new Server({ name: "greeter", logger: new LogRecorder() });
     server.handle(new Greeter());
-    const listener = await new HttpTransport({ ...LIMITS, logger: new Recorder() }).listen("127.0.0.1:0", { handler: server.serve });
+    const listener = await new HttpTransport({ ...LIMITS, logger: new LogRecorder() }).listen("127.0.0.1:0", { handler: server.serve });
     try {
       const conn = await new HttpTransport().dial(listener.address);
       const headers = { [MicroHeader.Endpoint]: "Greeter.Hello", [MicroHeader.Service]: "greeter", [MicroHeader.ContentType]: "application/json" };

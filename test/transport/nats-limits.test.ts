@@ -8,28 +8,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
 import type { ClientConnection, Listener, Message } from "../../src/transport/transport.js";
 import { requireSharedNats } from "../setup/servers.js";
+import { LogRecorder } from "../setup/logger.js";
 
 const servers = await requireSharedNats();
 
-class Recorder implements Logger {
-  readonly lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-  debug(): void {}
-  info(): void {}
-  warn(msg: string, fields: Record<string, unknown> = {}): void {
-    this.lines.push({ msg, fields });
-  }
-  error(msg: string, fields: Record<string, unknown> = {}): void {
-    this.lines.push({ msg, fields });
-  }
-  child(): Logger {
-    return this;
-  }
-}
 
 const text = (m: Message): string => Buffer.from(m.body).toString();
 const errorOf = (m: Message): MicroError | undefined => (m.header[MicroHeader.Error] ? MicroError.parse(m.header[MicroHeader.Error]) : undefined);
@@ -48,7 +34,7 @@ const REQUEST = 1;
 const RESPONSE = 2;
 
 describe("nats transport limits", () => {
-  const log = new Recorder();
+  const log = new LogRecorder();
   const transport = new NatsTransport({ servers, logger: log, logInterval: 0, maxHeaders: 16, maxHeaderBytes: 1024, maxMessageSize: 4096, maxCallsPerClient: 4 });
   let release: () => void = () => {};
   let gate = Promise.resolve();
