@@ -176,7 +176,8 @@ describe("mux limits: memory", () => {
     const grew = peak - before;
     process.stderr.write(`300 partial-frame connections: server RSS ${(before / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (+${(grew / MiB).toFixed(0)} MiB)\n`);
     for (const peer of peers) peer.destroy();
-    assert.ok(grew < 150 * MiB, `server RSS grew by ${(grew / MiB).toFixed(0)} MiB holding partial frames`);
+    // The 32 MiB budget plus garbage from reading 300 MiB that is not collected yet; unbounded, it held ~290 MiB.
+    assert.ok(grew < 200 * MiB, `server RSS grew by ${(grew / MiB).toFixed(0)} MiB holding partial frames`);
     assert.equal(await call(client, server.address), "ping");
   });
 });

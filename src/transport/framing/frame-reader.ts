@@ -1,5 +1,5 @@
 /** Splits a byte stream into frames (see frame.ts for the layout). */
-import { type Frame, FRAME_PREFIX, type FrameType, LAST_FRAME_TYPE } from "./frame.js";
+import { type Frame, FRAME_PREFIX, FrameType, LAST_FRAME_TYPE } from "./frame.js";
 import { decodeHeader, type HeaderLimits } from "./header-block.js";
 
 export type FrameErrorReason = string;
@@ -91,7 +91,7 @@ export class FrameReader {
     if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
     if (buf.length - at < length + 4) return INCOMPLETE;
     const type = buf[at + 4] as FrameType;
-    if (type < 1 || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
+    if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
     const stream = buf.readUInt32BE(at + 6);
     const headerLen = buf.readUInt32BE(at + 10);
     const headerStart = at + FRAME_PREFIX;
