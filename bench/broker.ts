@@ -12,13 +12,13 @@
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import type { Broker, BrokerMessage } from "../src/broker/broker.js";
+import { encodeEnvelope } from "../src/broker/envelope.js";
 import { HttpBroker } from "../src/broker/http.js";
 import { MemoryBroker } from "../src/broker/memory.js";
 import { MqttBroker } from "../src/broker/mqtt.js";
 import { NatsBroker } from "../src/broker/nats.js";
 import { RabbitMQBroker } from "../src/broker/rabbitmq.js";
 import { RedisBroker } from "../src/broker/redis.js";
-import { encodeEnvelope } from "../src/broker/envelope.js";
 import { createLogger } from "../src/logger/logger.js";
 import { MemoryRegistry } from "../src/registry/memory.js";
 
@@ -113,7 +113,8 @@ const bareRabbit: Contender = {
     await consumer.consume(queue, (m) => m && (consumer.ack(m), received()));
     const publisher = await connection.createConfirmChannel();
     return {
-      publish: () => new Promise<void>((resolve, reject) => void publisher.publish("amq.topic", topic, BODY, {}, (err: unknown) => (err ? reject(err) : resolve()))),
+      publish: () =>
+        new Promise<void>((resolve, reject) => void publisher.publish("amq.topic", topic, BODY, {}, (err: unknown) => (err ? reject(err) : resolve()))),
       close: () => connection.close(),
     };
   },
@@ -139,7 +140,12 @@ const suites: Record<string, { port?: number; count: number; contenders: Contend
   nats: {
     port: 4222,
     count: 100_000,
-    contenders: [bareNats, micro("ts-micro nats (Go Micro envelope)", () => new NatsBroker({ logger: quiet })), bareNatsEnvelopeSized, micro("ts-micro nats, format raw", () => new NatsBroker({ logger: quiet, format: "raw" }))],
+    contenders: [
+      bareNats,
+      micro("ts-micro nats (Go Micro envelope)", () => new NatsBroker({ logger: quiet })),
+      bareNatsEnvelopeSized,
+      micro("ts-micro nats, format raw", () => new NatsBroker({ logger: quiet, format: "raw" })),
+    ],
   },
   redis: { port: 6379, count: 50_000, contenders: [bareRedis, micro("ts-micro redis (streams)", () => new RedisBroker({ logger: quiet }))] },
   rabbitmq: { port: 5672, count: 20_000, contenders: [bareRabbit, micro("ts-micro rabbitmq", () => new RabbitMQBroker({ logger: quiet }))] },
@@ -158,7 +164,7 @@ async function measure(contender: Contender, count: number): Promise<{ rate: num
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${contender.label}: ${got}/${n} arrived`)), timeout);
       const check = (): void => {
-        if (got >= n) (clearTimeout(timer), (waiter = undefined), resolve());
+        if (got >= n) clearTimeout(timer), (waiter = undefined), resolve();
       };
       waiter = check;
       check();
@@ -223,7 +229,9 @@ for (const [name, suite] of Object.entries(suites)) {
     // Ratios are against the suite's first bare line (the same message as ts-micro's body).
     if (contender.label.startsWith("bare") && bare === undefined) bare = rate;
     const ratio = bare && rate !== bare ? `${(rate / bare).toFixed(2)}×` : "";
-    console.log(`${contender.label.padEnd(34)}${Math.round(rate).toLocaleString("en").padStart(12)}${p50.toFixed(0).padStart(10)}${p99.toFixed(0).padStart(10)}${ratio.padStart(10)}`);
+    console.log(
+      `${contender.label.padEnd(34)}${Math.round(rate).toLocaleString("en").padStart(12)}${p50.toFixed(0).padStart(10)}${p99.toFixed(0).padStart(10)}${ratio.padStart(10)}`,
+    );
   }
 }
 await registry.close();

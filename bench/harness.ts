@@ -55,7 +55,15 @@ export function runClient<T>(script: string, args: Array<string | number>, env: 
   });
 }
 
-export function runLoad(framework: string, address: string, concurrency: number, warmup: number, seconds: number, env: Record<string, string>, core?: number): Promise<LoadResult> {
+export function runLoad(
+  framework: string,
+  address: string,
+  concurrency: number,
+  warmup: number,
+  seconds: number,
+  env: Record<string, string>,
+  core?: number,
+): Promise<LoadResult> {
   return runClient<LoadResult>("clients/load.js", [framework, address, concurrency, warmup, seconds], env, core);
 }
 

@@ -54,7 +54,16 @@ function startGoServer(core: number): Promise<Server> {
 function goLoad(address: string, service: string, concurrency: number): Promise<LoadResult> {
   const binary = path.join(goDir, "client");
   const [cmd, args] = hasTaskset ? ["taskset", ["-c", "1", binary]] : [binary, []];
-  const childEnv = { ...process.env, ...goEnv, INTEROP_MODE: "bench", INTEROP_SERVICE: service, INTEROP_ADDRESS: address, INTEROP_CONCURRENCY: String(concurrency), INTEROP_WARMUP_MS: String(warmup * 1000), INTEROP_DURATION_MS: String(seconds * 1000) };
+  const childEnv = {
+    ...process.env,
+    ...goEnv,
+    INTEROP_MODE: "bench",
+    INTEROP_SERVICE: service,
+    INTEROP_ADDRESS: address,
+    INTEROP_CONCURRENCY: String(concurrency),
+    INTEROP_WARMUP_MS: String(warmup * 1000),
+    INTEROP_DURATION_MS: String(seconds * 1000),
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args as string[], { env: childEnv, stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
@@ -62,7 +71,17 @@ function goLoad(address: string, service: string, concurrency: number): Promise<
     child.once("exit", (code) => {
       try {
         const r = JSON.parse(out.trim().split("\n").pop()!) as { calls: number; errors: number; rps: number; p50_us?: number; p99_us?: number };
-        resolve({ bench: "interop", framework: "go-micro", transport: "http", concurrency, rps: r.rps, p50_us: r.p50_us ?? 0, p99_us: r.p99_us ?? 0, calls: r.calls, errors: r.errors });
+        resolve({
+          bench: "interop",
+          framework: "go-micro",
+          transport: "http",
+          concurrency,
+          rps: r.rps,
+          p50_us: r.p50_us ?? 0,
+          p99_us: r.p99_us ?? 0,
+          calls: r.calls,
+          errors: r.errors,
+        });
       } catch {
         reject(new Error(`Go Micro client exited with ${code}: ${out}`));
       }
@@ -104,6 +123,8 @@ try {
 const lines = ["", "| concurrency | server ← client | req/s | p50 µs | p99 µs | errors | × go ← go |", "|---:|---|---:|---:|---:|---:|---:|"];
 for (const point of points) {
   const base = points.find((p) => p.pair === "go ← go" && p.concurrency === point.concurrency)!;
-  lines.push(`| ${point.concurrency} | ${point.pair} | ${point.rps} | ${point.p50_us} | ${point.p99_us} | ${point.errors} | ${(point.rps / base.rps).toFixed(2)} |`);
+  lines.push(
+    `| ${point.concurrency} | ${point.pair} | ${point.rps} | ${point.p50_us} | ${point.p99_us} | ${point.errors} | ${(point.rps / base.rps).toFixed(2)} |`,
+  );
 }
 process.stdout.write(`${lines.join("\n")}\n`);

@@ -18,7 +18,12 @@ export interface LoadResult {
  * allocates nothing per call (performance.now() and a preallocated, growable Float64Array), so the
  * load generator's own garbage does not weigh on the framework being measured.
  */
-export async function closedLoop(call: () => Promise<unknown>, concurrency: number, warmupSeconds: number, seconds: number): Promise<Omit<LoadResult, "bench" | "framework" | "transport">> {
+export async function closedLoop(
+  call: () => Promise<unknown>,
+  concurrency: number,
+  warmupSeconds: number,
+  seconds: number,
+): Promise<Omit<LoadResult, "bench" | "framework" | "transport">> {
   let measuring = false;
   let stop = false;
   let latencies = new Float64Array(1 << 20);

@@ -96,7 +96,16 @@ async function measureStartup(peer: Peer): Promise<{ running: Running; point: St
   const running = samples[samples.length - 1];
   await sleep(1_000);
   const startupMs = median(samples, (s) => s.startupMs).startupMs;
-  const point: StartupPoint = { bench: "startup", ...names(peer), concurrency: null, rps: null, p50_us: null, p99_us: null, rss_mb: rssMb(running.server.child.pid) ?? null, startup_ms: startupMs };
+  const point: StartupPoint = {
+    bench: "startup",
+    ...names(peer),
+    concurrency: null,
+    rps: null,
+    p50_us: null,
+    p99_us: null,
+    rss_mb: rssMb(running.server.child.pid) ?? null,
+    startup_ms: startupMs,
+  };
   return { running, point };
 }
 
@@ -147,7 +156,9 @@ function medians(points: RpcPoint[]): RpcPoint {
 }
 
 function runInfo(): RunInfo {
-  const go = spawnSync(process.env.GO ?? "go", ["version"], { encoding: "utf8" }).stdout?.trim() || spawnSync("/usr/local/go/bin/go", ["version"], { encoding: "utf8" }).stdout?.trim();
+  const go =
+    spawnSync(process.env.GO ?? "go", ["version"], { encoding: "utf8" }).stdout?.trim() ||
+    spawnSync("/usr/local/go/bin/go", ["version"], { encoding: "utf8" }).stdout?.trim();
   const moleculer = readVersion("moleculer");
   const nest = readVersion("@nestjs/microservices");
   const [load1] = os.loadavg();

@@ -31,7 +31,14 @@ async function lookupCost(): Promise<void> {
   const cache = new CacheRegistry(memory);
   const selector = new Selector();
   const names = Array.from({ length: SERVICES }, (_, i) => `bench-${i}`);
-  for (const name of names) await memory.register(makeService(name, "1.0.0", Array.from({ length: NODES }, (_, n) => `n${n}`)));
+  for (const name of names)
+    await memory.register(
+      makeService(
+        name,
+        "1.0.0",
+        Array.from({ length: NODES }, (_, n) => `n${n}`),
+      ),
+    );
   for (const name of names) await cache.getService(name);
   const floor = new Map(names.map((name) => [name, memory]));
   const ops = quick ? 500_000 : 3_000_000;
@@ -62,7 +69,9 @@ async function lookupCost(): Promise<void> {
     return selector.select(name, cache.getCached(name)!);
   });
   const uncachedNs = await timeAsync("registry.getService every call (no cache)", quick ? 20_000 : 100_000, (i) => memory.getService(names[i % SERVICES]));
-  process.stdout.write(`  cached path: ${(cachedNs / floorNs).toFixed(1)}× the floor; ${(uncachedNs / cachedNs).toFixed(0)}× cheaper than asking the registry each call\n`);
+  process.stdout.write(
+    `  cached path: ${(cachedNs / floorNs).toFixed(1)}× the floor; ${(uncachedNs / cachedNs).toFixed(0)}× cheaper than asking the registry each call\n`,
+  );
   await cache.close();
   await memory.close();
 }
@@ -131,20 +140,29 @@ async function firstCalls(): Promise<void> {
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-bench-"));
   try {
-    report("local", await registrationToFirstCall("local", { env: { MICRO_REGISTRY: "local", MICRO_REGISTRY_ADDRESS: dir }, caller: direct, node: direct }, runs));
+    report(
+      "local",
+      await registrationToFirstCall("local", { env: { MICRO_REGISTRY: "local", MICRO_REGISTRY_ADDRESS: dir }, caller: direct, node: direct }, runs),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
   if (await canConnect("127.0.0.1", 4222)) {
-    report("nats", await registrationToFirstCall("nats", { env: { MICRO_REGISTRY: "nats", MICRO_REGISTRY_ADDRESS: "127.0.0.1:4222" }, caller: direct, node: direct }, runs));
+    report(
+      "nats",
+      await registrationToFirstCall("nats", { env: { MICRO_REGISTRY: "nats", MICRO_REGISTRY_ADDRESS: "127.0.0.1:4222" }, caller: direct, node: direct }, runs),
+    );
   } else process.stdout.write("  nats   skipped: no NATS server on 127.0.0.1:4222 (start one: nats-server -a 127.0.0.1 -p 4222)\n");
 
   let etcd;
   try {
     etcd = privateEtcd(23796);
     await etcd.start();
-    report("etcd", await registrationToFirstCall("etcd", { env: { MICRO_REGISTRY: "etcd", MICRO_REGISTRY_ADDRESS: "127.0.0.1:23796" }, caller: direct, node: direct }, runs));
+    report(
+      "etcd",
+      await registrationToFirstCall("etcd", { env: { MICRO_REGISTRY: "etcd", MICRO_REGISTRY_ADDRESS: "127.0.0.1:23796" }, caller: direct, node: direct }, runs),
+    );
   } catch (err) {
     process.stdout.write(`  etcd   skipped: ${(err as Error).message}\n`);
   } finally {
@@ -155,16 +173,25 @@ async function firstCalls(): Promise<void> {
   try {
     net = createNetnsPair();
     const pair = net;
-    const inNs = (ns: NetnsPair["a"]) => (args: string[]): [string, string[]] => {
-      const { command, args: full } = pair.exec(ns, process.execPath, args);
-      return [command, full];
-    };
-    report("mdns", await registrationToFirstCall("mdns", {
-      env: { MICRO_REGISTRY: "mdns", MICRO_REGISTRY_ADDRESS: pair.a.ip },
-      nodeEnv: { MICRO_REGISTRY_ADDRESS: pair.b.ip },
-      caller: inNs(pair.a),
-      node: inNs(pair.b),
-    }, runs));
+    const inNs =
+      (ns: NetnsPair["a"]) =>
+      (args: string[]): [string, string[]] => {
+        const { command, args: full } = pair.exec(ns, process.execPath, args);
+        return [command, full];
+      };
+    report(
+      "mdns",
+      await registrationToFirstCall(
+        "mdns",
+        {
+          env: { MICRO_REGISTRY: "mdns", MICRO_REGISTRY_ADDRESS: pair.a.ip },
+          nodeEnv: { MICRO_REGISTRY_ADDRESS: pair.b.ip },
+          caller: inNs(pair.a),
+          node: inNs(pair.b),
+        },
+        runs,
+      ),
+    );
   } catch (err) {
     process.stdout.write(`  mdns   skipped: ${(err as Error).message}\n`);
   } finally {

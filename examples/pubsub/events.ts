@@ -20,11 +20,15 @@ if (process.argv[2] === "publish") {
   console.log("published 3 orders");
   await events.close();
 } else {
-  await events.consume<OrderPlaced>("orders", async (event) => {
-    const { order, total } = event.json();
-    console.log(`bill order ${order}: ${total} (event ${event.sequence}, attempt ${event.attempt})`);
-    // Returning acks the event; throwing nacks it, and JetStream delivers it again.
-  }, { group: "billing", ackWait: 10_000 });
+  await events.consume<OrderPlaced>(
+    "orders",
+    async (event) => {
+      const { order, total } = event.json();
+      console.log(`bill order ${order}: ${total} (event ${event.sequence}, attempt ${event.attempt})`);
+      // Returning acks the event; throwing nacks it, and JetStream delivers it again.
+    },
+    { group: "billing", ackWait: 10_000 },
+  );
   console.log("consuming orders as group billing; Ctrl-C to stop");
   process.once("SIGINT", () => void events.close());
 }

@@ -24,6 +24,7 @@ import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContentType } from "../codec/codec.js";
+import { Lazy } from "../driver/lazy.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import { InFlight } from "../lifecycle/in-flight.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
@@ -32,7 +33,6 @@ import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import type { Broker, BrokerHandler, BrokerMessage, BrokerPublishOptions, SubscribeOptions, Subscriber } from "./broker.js";
-import { Lazy } from "../driver/lazy.js";
 import { Dispatcher } from "./dispatcher.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 
@@ -126,7 +126,9 @@ export class UndeliveredError extends MicroError {
     super(
       ErrorId.broker,
       503,
-      subscribers === 0 ? `http broker: no subscriber of ${JSON.stringify(topic)} is registered (requireSubscribers)` : `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`,
+      subscribers === 0
+        ? `http broker: no subscriber of ${JSON.stringify(topic)} is registered (requireSubscribers)`
+        : `http broker: ${JSON.stringify(topic)} not delivered to ${undelivered.length} of ${subscribers} subscribers: ${list}`,
     );
   }
 }
@@ -219,7 +221,8 @@ export class HttpBroker implements Broker {
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      if (!(await this.inflight.drained(this.options.drainTimeout ?? 30_000))) this.log.warn("http broker: deliveries still being handled after drainTimeout; closing", { pending: this.inflight.size });
+      if (!(await this.inflight.drained(this.options.drainTimeout ?? 30_000)))
+        this.log.warn("http broker: deliveries still being handled after drainTimeout; closing", { pending: this.inflight.size });
       server.closeAllConnections();
       await closed;
     }
@@ -261,7 +264,9 @@ export class HttpBroker implements Broker {
         // group's publisher tries another member); the ones accepted are handled to the end
         // (disconnect() waits for them: a service drains its own handlers within its grace period).
         if (!this.subscriptions.delete(node.id)) return;
-        await this.registry.deregister(record).catch((err: Error) => this.log.warn("http broker: deregistering a subscriber failed", { topic, err: err.message }));
+        await this.registry
+          .deregister(record)
+          .catch((err: Error) => this.log.warn("http broker: deregistering a subscriber failed", { topic, err: err.message }));
       },
     };
     await this.registry.register(record, { ttl: REGISTER_TTL });
@@ -274,11 +279,21 @@ export class HttpBroker implements Broker {
     const requestTimeout = Math.max(this.options.requestTimeout ?? 30_000, headersTimeout);
     const server = http.createServer(
       // Node checks these timeouts every connectionsCheckingInterval (30 s by default): too coarse.
-      { headersTimeout, requestTimeout, keepAliveTimeout: this.options.idleTimeout ?? 60_000, connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 2)) },
+      {
+        headersTimeout,
+        requestTimeout,
+        keepAliveTimeout: this.options.idleTimeout ?? 60_000,
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 2)),
+      },
       (req, res) => void this.receive(req, res),
     );
     server.maxConnections = this.options.maxConnections ?? 1_024;
-    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => this.limitLog.warn("http broker: connection refused: maxConnections reached", { peer: `${peer?.remoteAddress}:${peer?.remotePort}`, limit: server.maxConnections }));
+    server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) =>
+      this.limitLog.warn("http broker: connection refused: maxConnections reached", {
+        peer: `${peer?.remoteAddress}:${peer?.remotePort}`,
+        limit: server.maxConnections,
+      }),
+    );
     server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
       this.limitLog.warn("http broker: bad or timed-out request", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message });
       const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
@@ -303,7 +318,9 @@ export class HttpBroker implements Broker {
 
   private async reregister(): Promise<void> {
     for (const s of this.subscriptions.values()) {
-      await this.registry.register(s.record, { ttl: REGISTER_TTL }).catch((err: Error) => this.log.warn("http broker: re-registering a subscriber failed", { topic: s.topic, err: err.message }));
+      await this.registry
+        .register(s.record, { ttl: REGISTER_TTL })
+        .catch((err: Error) => this.log.warn("http broker: re-registering a subscriber failed", { topic: s.topic, err: err.message }));
     }
   }
 
@@ -374,7 +391,13 @@ export class HttpBroker implements Broker {
    * passed (a queue group's retry goes to any member registered then). Resolves undefined once
    * delivered, or with what went wrong.
    */
-  private async deliver(topic: string, body: Buffer, target: Target, signal: AbortSignal, callerSignal: AbortSignal | undefined): Promise<UndeliveredSubscriber | undefined> {
+  private async deliver(
+    topic: string,
+    body: Buffer,
+    target: Target,
+    signal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<UndeliveredSubscriber | undefined> {
     const started = Date.now();
     const retryFor = this.options.retryFor ?? 5_000;
     const gone = new Set<string>();
@@ -415,7 +438,10 @@ export class HttpBroker implements Broker {
   private async retryNode(topic: string, target: Target, gone: Set<string>): Promise<Node | undefined> {
     const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as ServiceRecord[]);
     const version = target.queue ?? BROADCAST_VERSION;
-    const nodes = services.filter((s) => s.version === version).flatMap((s) => s.nodes).filter((n) => n.metadata?.topic === topic && !gone.has(n.id));
+    const nodes = services
+      .filter((s) => s.version === version)
+      .flatMap((s) => s.nodes)
+      .filter((n) => n.metadata?.topic === topic && !gone.has(n.id));
     if (target.queue === undefined) return nodes.find((n) => n.id === target.node.id);
     return nodes.length > 0 ? nodes[randomInt(nodes.length)] : undefined;
   }
@@ -430,7 +456,15 @@ export class HttpBroker implements Broker {
     const { host, port } = splitAddress(node.address);
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request(
-        { host, port, method: "POST", path: `/?id=${encodeURIComponent(node.id)}`, agent: secure ? this.tlsAgent : this.agent, ...(signal && { signal }), headers: { [MicroHeader.ContentType]: ContentType.json, "Content-Length": body.length } },
+        {
+          host,
+          port,
+          method: "POST",
+          path: `/?id=${encodeURIComponent(node.id)}`,
+          agent: secure ? this.tlsAgent : this.agent,
+          ...(signal && { signal }),
+          headers: { [MicroHeader.ContentType]: ContentType.json, "Content-Length": body.length },
+        },
         (res) => {
           if (res.statusCode === 200) {
             res.resume();
@@ -492,8 +526,6 @@ function readBody(req: http.IncomingMessage, limit: number, reserve: (bytes: num
     req.on("error", reject);
   });
 }
-
-
 
 function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(":");

@@ -13,10 +13,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";
 import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
@@ -77,7 +77,9 @@ export class MqttBroker implements Broker {
     const granted = await client.subscribeAsync(filter, { qos: 1 });
     if (granted.some((g) => g.qos > 2)) {
       await client.endAsync(true);
-      throw new Error(`mqtt broker: the server refused the subscription ${filter}${queue ? " (shared subscriptions need MQTT v5 or a server that supports $share)" : ""}`);
+      throw new Error(
+        `mqtt broker: the server refused the subscription ${filter}${queue ? " (shared subscriptions need MQTT v5 or a server that supports $share)" : ""}`,
+      );
     }
     const subscriber: Subscriber = {
       topic,

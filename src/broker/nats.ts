@@ -8,12 +8,12 @@
  */
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
-import { type Header, MicroHeader } from "../metadata/headers.js";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { type Header, MicroHeader } from "../metadata/headers.js";
+import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";
 import { encodeEnvelope, unwrapMessage } from "./envelope.js";
 
@@ -147,7 +147,10 @@ export class NatsBroker implements Broker {
     for (const key in header) {
       const value = header[key];
       if (IMPLIED_BY_RAW.has(key) || (key === MicroHeader.ContentType && value === DEFAULT_CONTENT_TYPE)) continue;
-      if (!HEADER_NAME.test(key)) throw new Error(`nats broker (format raw): ${JSON.stringify(key)} cannot be a NATS header name (ASCII letters, digits and !#$%&'*+-.^_\`|~); the go-micro format carries any name`);
+      if (!HEADER_NAME.test(key))
+        throw new Error(
+          `nats broker (format raw): ${JSON.stringify(key)} cannot be a NATS header name (ASCII letters, digits and !#$%&'*+-.^_\`|~); the go-micro format carries any name`,
+        );
       (headers ??= this.makeHeaders!()).set(key, value);
     }
     return headers && { headers };

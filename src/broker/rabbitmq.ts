@@ -12,12 +12,13 @@
  *   requeue is dead-lettered to `deadLetterExchange` when set, else dropped.
  * - A lost connection is re-established with backoff, and every subscription re-attached.
  */
+
+import { setTimeout as delay } from "node:timers/promises";
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
-import { setTimeout as delay } from "node:timers/promises";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Broker, BrokerHandler, BrokerMessage, Header, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";
 
 export interface RabbitMQBrokerOptions {
@@ -82,10 +83,17 @@ export class RabbitMQBroker implements Broker {
   async publish(topic: string, message: BrokerMessage): Promise<void> {
     const { publisher } = await this.connection.get();
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
-    const properties = { headers: message.header, persistent: true, contentType: headerOf(message.header, "content-type"), messageId: headerOf(message.header, "micro-id") };
+    const properties = {
+      headers: message.header,
+      persistent: true,
+      contentType: headerOf(message.header, "content-type"),
+      messageId: headerOf(message.header, "micro-id"),
+    };
     // The confirm is the flow control: callers that await publish never outrun the broker.
     await new Promise<void>((resolve, reject) => {
-      publisher.publish(this.exchange, topic, body, properties, (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(`rabbitmq: message to ${topic} was not confirmed`)) : resolve()));
+      publisher.publish(this.exchange, topic, body, properties, (err: unknown) =>
+        err ? reject(err instanceof Error ? err : new Error(`rabbitmq: message to ${topic} was not confirmed`)) : resolve(),
+      );
     });
   }
 

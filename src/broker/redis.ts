@@ -14,12 +14,12 @@
  * queues only if publishers knew every group. Streams give both with one write per message.
  */
 import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
-import { setTimeout as delay } from "node:timers/promises";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";
 
 export interface RedisBrokerOptions {
@@ -79,7 +79,17 @@ export class RedisBroker implements Broker {
   async publish(topic: string, message: BrokerMessage): Promise<void> {
     const redis = await this.connection.get();
     const maxLen = this.options.maxLen ?? 100_000;
-    await redis.xadd(this.key(topic), "MAXLEN", "~", maxLen, "*", "header", JSON.stringify(message.header), "body", Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength));
+    await redis.xadd(
+      this.key(topic),
+      "MAXLEN",
+      "~",
+      maxLen,
+      "*",
+      "header",
+      JSON.stringify(message.header),
+      "body",
+      Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    );
   }
 
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
@@ -132,7 +142,9 @@ export class RedisBroker implements Broker {
   private async readAll(s: RedisSubscription, dispatcher: Dispatcher, last: string): Promise<void> {
     while (!s.stopped) {
       try {
-        const reply = (await s.connection.xreadBuffer("COUNT", this.options.batch ?? 256, "BLOCK", 5_000, "STREAMS", this.key(s.topic), last)) as [Buffer, Entry[]][] | null;
+        const reply = (await s.connection.xreadBuffer("COUNT", this.options.batch ?? 256, "BLOCK", 5_000, "STREAMS", this.key(s.topic), last)) as
+          | [Buffer, Entry[]][]
+          | null;
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           last = id.toString();
           dispatcher.push({ topic: s.topic, message: toMessage(fields) });
@@ -154,10 +166,24 @@ export class RedisBroker implements Broker {
         let entries: Entry[];
         if (Date.now() >= nextClaim) {
           nextClaim = Date.now() + ackWait / 2;
-          const claimed = (await s.connection.callBuffer("XAUTOCLAIM", key, group, consumer, ackWait, "0-0", "COUNT", this.options.batch ?? 256)) as [Buffer, Entry[]];
+          const claimed = (await s.connection.callBuffer("XAUTOCLAIM", key, group, consumer, ackWait, "0-0", "COUNT", this.options.batch ?? 256)) as [
+            Buffer,
+            Entry[],
+          ];
           entries = claimed[1].filter((e) => e[1] !== null);
         } else {
-          const reply = (await s.connection.xreadgroupBuffer("GROUP", group, consumer, "COUNT", this.options.batch ?? 256, "BLOCK", Math.min(5_000, ackWait / 2), "STREAMS", key, ">")) as [Buffer, Entry[]][] | null;
+          const reply = (await s.connection.xreadgroupBuffer(
+            "GROUP",
+            group,
+            consumer,
+            "COUNT",
+            this.options.batch ?? 256,
+            "BLOCK",
+            Math.min(5_000, ackWait / 2),
+            "STREAMS",
+            key,
+            ">",
+          )) as [Buffer, Entry[]][] | null;
           entries = reply?.[0]?.[1] ?? [];
         }
         for (const [id, fields] of entries) this.dispatchEntry(s, dispatcher, group, id.toString(), toMessage(fields));

@@ -116,12 +116,16 @@ async function describe(registry: Registry, name: string, json: boolean): Promis
 function formatService(service: ServiceRecord): string {
   const lines = [`service  ${service.name}`, `version  ${service.version}`, "", "nodes:"];
   for (const node of service.nodes) {
-    const metadata = Object.entries(node.metadata ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    const metadata = Object.entries(node.metadata ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     lines.push(`  ${node.id}  ${node.address}  ${metadata}`);
   }
   lines.push("", "endpoints:");
   for (const endpoint of service.endpoints ?? []) {
-    const flags = Object.entries(endpoint.metadata ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    const flags = Object.entries(endpoint.metadata ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     lines.push(`  ${endpoint.name}${flags ? `  (${flags})` : ""}`);
   }
   return `${lines.join("\n")}\n\n`;
@@ -171,7 +175,7 @@ async function withClient(work: (client: Client) => Promise<void>): Promise<numb
 
 async function call(args: string[], values: CallFlags): Promise<number> {
   const [service, endpoint, body = "{}"] = args;
-  if (!service || !endpoint) throw new UsageError("call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello '{\"name\":\"Ada\"}'");
+  if (!service || !endpoint) throw new UsageError('call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello \'{"name":"Ada"}\'');
   const request = parseJson(body, "the request");
   const options = callOptions(values);
   return withClient(async (client) => {
@@ -206,7 +210,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof PubSubUsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+    if (
+      err instanceof UsageError ||
+      err instanceof PubSubUsageError ||
+      (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
       process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
       process.exitCode = 2;
       return;

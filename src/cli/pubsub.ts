@@ -58,10 +58,12 @@ export async function subscribeCommand(args: string[], flags: PubSubFlags): Prom
 export async function eventsCommand(args: string[], flags: PubSubFlags): Promise<number> {
   const [action, topic, body] = args;
   const stream = resolveEvents(undefined, undefined, { logger: log });
-  if (stream.name === "memory") throw new PubSubUsageError("micro events needs a durable stream: set MICRO_EVENTS=nats (or MICRO_BROKER=nats) and MICRO_EVENTS_ADDRESS");
+  if (stream.name === "memory")
+    throw new PubSubUsageError("micro events needs a durable stream: set MICRO_EVENTS=nats (or MICRO_BROKER=nats) and MICRO_EVENTS_ADDRESS");
   try {
     if (action === "publish") {
-      if (!topic || body === undefined) throw new PubSubUsageError(`events publish needs a topic and a JSON event, e.g. micro events publish orders '{"id":1}'`);
+      if (!topic || body === undefined)
+        throw new PubSubUsageError(`events publish needs a topic and a JSON event, e.g. micro events publish orders '{"id":1}'`);
       await stream.publish(topic, parseJson(body), { metadata: parseMetadata(flags.metadata) });
       return 0;
     }
@@ -80,11 +82,23 @@ export async function eventsCommand(args: string[], flags: PubSubFlags): Promise
 
 function messageLine(event: BrokerEvent): Record<string, unknown> {
   const { header, body } = event.message;
-  return { topic: event.topic, id: headerValue(header, MicroHeader.Id), metadata: header, payload: decodeBody(body, headerValue(header, MicroHeader.ContentType)) };
+  return {
+    topic: event.topic,
+    id: headerValue(header, MicroHeader.Id),
+    metadata: header,
+    payload: decodeBody(body, headerValue(header, MicroHeader.ContentType)),
+  };
 }
 
 function eventLine(event: Event): Record<string, unknown> {
-  return { topic: event.topic, id: event.id, sequence: event.sequence, timestamp: event.timestamp.toISOString(), metadata: event.metadata, payload: decodeBody(event.payload, ContentType.json) };
+  return {
+    topic: event.topic,
+    id: event.id,
+    sequence: event.sequence,
+    timestamp: event.timestamp.toISOString(),
+    metadata: event.metadata,
+    payload: decodeBody(event.payload, ContentType.json),
+  };
 }
 
 /** The decoded body when its codec can decode it to something JSON can print, else its text. */

@@ -5,19 +5,20 @@
  * another node, and only when repeating the call cannot run it twice on the server (or the call is
  * marked idempotent).
  */
-import { compose } from "../middleware/compose.js";
+
+import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { type Context, propagatedMetadata } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { Metadata, type MetadataInit } from "../metadata/metadata.js";
+import { compose } from "../middleware/compose.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
-import { type Context, propagatedMetadata } from "../metadata/context.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
 import { ConnectionPool } from "./pool.js";
-import type { Broker } from "../broker/broker.js";
 import { type PublishOptions, publishPayload } from "./publish.js";
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
@@ -224,7 +225,15 @@ export class Client {
   }
 
   /** After attempt `n` failed on `node` with `err`: the next attempt, or the error for the caller. */
-  private afterFailure(err: unknown, node: Node, request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
+  private afterFailure(
+    err: unknown,
+    node: Node,
+    request: ClientRequest,
+    options: CallOptions,
+    deadline: number,
+    n: number,
+    tried: Set<string> | undefined,
+  ): Promise<unknown> {
     if (n >= (options.retries ?? this.retries) || Date.now() >= deadline || !retryable(err, options)) {
       return Promise.reject(this.surface(err, request.service));
     }
@@ -261,7 +270,13 @@ export class Client {
    * the selector how the node did: a reply proves it alive; a refused or dropped connection
    * ejects it, and so does a timeout when the node answered nothing else while this call waited.
    */
-  private exchange(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined, onFailure: (err: unknown) => Promise<unknown>): Promise<unknown> {
+  private exchange(
+    node: Node,
+    request: ClientRequest,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    onFailure: (err: unknown) => Promise<unknown>,
+  ): Promise<unknown> {
     const address = node.address;
     const answers = this.selector.begin(address);
     let sent: Promise<Message>;
@@ -373,7 +388,12 @@ export class Client {
    * The deadline (`timeout`, or the parent context's) covers the whole stream; by default a
    * stream has none.
    */
-  async *stream<Res = unknown, Req = unknown>(service: string, endpoint: string, input: Req | AsyncIterable<Req>, options: CallOptions = {}): AsyncGenerator<Res, void, undefined> {
+  async *stream<Res = unknown, Req = unknown>(
+    service: string,
+    endpoint: string,
+    input: Req | AsyncIterable<Req>,
+    options: CallOptions = {},
+  ): AsyncGenerator<Res, void, undefined> {
     const contentType = options.contentType ?? this.contentType;
     const codec = this.codecs.get(contentType, ErrorId.client);
     const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options) : undefined;
@@ -403,7 +423,13 @@ export class Client {
   }
 
   /** Picks a node and opens the stream, trying other nodes while the chosen one is unreachable. */
-  private async establish(service: string, endpoint: string, request: Message, deadline: number | undefined, options: CallOptions): Promise<{ stream: TransportStream; node: Node }> {
+  private async establish(
+    service: string,
+    endpoint: string,
+    request: Message,
+    deadline: number | undefined,
+    options: CallOptions,
+  ): Promise<{ stream: TransportStream; node: Node }> {
     const tried = new Set<string>();
     const retries = options.retries ?? this.retries;
     for (let attempt = 0; ; attempt++) {
@@ -458,7 +484,10 @@ export class Client {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
       const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
-      const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], { exclude: tried, strategy: options.strategy });
+      const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], {
+        exclude: tried,
+        strategy: options.strategy,
+      });
       if (!node) throw new LocalError(500, `no address to call for ${service}`);
       return node;
     }
@@ -471,7 +500,10 @@ export class Client {
     if (services.length === 0) throw new LocalError(404, `service ${service}: not found`);
     const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
     if (!node) {
-      throw new LocalError(503, tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`);
+      throw new LocalError(
+        503,
+        tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`,
+      );
     }
     return node;
   }

@@ -14,7 +14,10 @@ export class CallHandle<T> implements PromiseLike<T>, AsyncIterable<T> {
     private readonly streamsInput: boolean,
   ) {}
 
-  then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     return this.start().then(onFulfilled, onRejected);
   }
 

@@ -7,9 +7,9 @@ import { randomUUID } from "node:crypto";
 import type { Broker, BrokerPublishOptions, Header } from "../broker/broker.js";
 import { type Codecs, ContentType, DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import { ErrorId } from "../errors/errors.js";
+import { type Context, propagatedMetadata } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
-import { type Context, propagatedMetadata } from "../metadata/context.js";
 
 export interface PublishOptions extends BrokerPublishOptions {
   /** Sent as message headers. */

@@ -4,12 +4,24 @@ import { type Codec, ContentType } from "./codec.js";
 import { jsonCodec } from "./json.js";
 import { jsonRpcCodec } from "./jsonrpc.js";
 import { msgpackCodec } from "./msgpack.js";
-import { protobufCodec, protoJsonCodec, ProtoSchema, type ProtoSchemaOptions, rawProtobufCodec } from "./proto.js";
+import { ProtoSchema, type ProtoSchemaOptions, protobufCodec, protoJsonCodec, rawProtobufCodec } from "./proto.js";
 import { protoRpcCodec } from "./protorpc.js";
 import { textCodec } from "./text.js";
 
 export { type Codec, type CodecContext, ContentType } from "./codec.js";
-export { bytesCodec, jsonCodec, jsonRpcCodec, msgpackCodec, textCodec, protobufCodec, protoJsonCodec, protoRpcCodec, ProtoSchema, type ProtoSchemaOptions, rawProtobufCodec };
+export {
+  bytesCodec,
+  jsonCodec,
+  jsonRpcCodec,
+  msgpackCodec,
+  ProtoSchema,
+  type ProtoSchemaOptions,
+  protobufCodec,
+  protoJsonCodec,
+  protoRpcCodec,
+  rawProtobufCodec,
+  textCodec,
+};
 
 export const DEFAULT_CONTENT_TYPE: string = ContentType.json;
 

@@ -167,7 +167,9 @@ function requireType(schema: ProtoSchema, context: CodecContext | undefined): Pb
   const type = context && schema.typeFor(context);
   if (type) return type;
   const known = schema.endpoints.join(", ") || "none";
-  throw new TypeError(`application/protobuf: no message type for ${context ? `${context.endpoint} ${context.kind}` : "this message"} (endpoints in the .proto: ${known})`);
+  throw new TypeError(
+    `application/protobuf: no message type for ${context ? `${context.endpoint} ${context.kind}` : "this message"} (endpoints in the .proto: ${known})`,
+  );
 }
 
 const VARINT = new Set(["int32", "int64", "uint32", "uint64", "sint32", "sint64", "bool"]);

@@ -6,7 +6,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
+import {
+  type ConsumeOptions,
+  type Consumer,
+  decodeJson,
+  type Event,
+  type EventHandler,
+  type EventPublishOptions,
+  encodePayload,
+  type Stream,
+} from "./events.js";
 
 interface Stored {
   id: string;
@@ -60,7 +69,14 @@ export class MemoryStream implements Stream {
 
   async publish(topic: string, payload: unknown, options: EventPublishOptions = {}): Promise<void> {
     const t = this.topic(topic);
-    t.events.push({ id: options.id ?? randomUUID(), topic, timestamp: options.timestamp ?? new Date(), metadata: { ...options.metadata }, payload: encodePayload(payload), sequence: t.events.length + 1 });
+    t.events.push({
+      id: options.id ?? randomUUID(),
+      topic,
+      timestamp: options.timestamp ?? new Date(),
+      metadata: { ...options.metadata },
+      payload: encodePayload(payload),
+      sequence: t.events.length + 1,
+    });
     for (const group of t.groups.values()) this.pump(t, group);
   }
 
@@ -69,10 +85,24 @@ export class MemoryStream implements Stream {
     const name = options.group ?? `ephemeral-${randomUUID()}`;
     let group = t.groups.get(name);
     if (!group) {
-      group = { next: this.start(t, options), redeliver: [], pending: new Map(), consumers: [], turn: 0, ackWait: options.ackWait ?? 30_000, retryLimit: options.retryLimit ?? Infinity };
+      group = {
+        next: this.start(t, options),
+        redeliver: [],
+        pending: new Map(),
+        consumers: [],
+        turn: 0,
+        ackWait: options.ackWait ?? 30_000,
+        retryLimit: options.retryLimit ?? Infinity,
+      };
       t.groups.set(name, group);
     }
-    const consumer: MemoryConsumer = { handler: handler as EventHandler<unknown>, running: 0, concurrency: options.concurrency ?? 1, autoAck: options.autoAck ?? true, stopped: false };
+    const consumer: MemoryConsumer = {
+      handler: handler as EventHandler<unknown>,
+      running: 0,
+      concurrency: options.concurrency ?? 1,
+      autoAck: options.autoAck ?? true,
+      stopped: false,
+    };
     group.consumers.push(consumer);
     const g = group;
     const handle: Consumer = {
@@ -105,7 +135,7 @@ export class MemoryStream implements Stream {
   private start(t: Topic, options: ConsumeOptions): number {
     const { offset } = options;
     if (typeof offset === "number") return Math.max(1, offset);
-    if (offset instanceof Date) return (t.events.find((e) => e.timestamp >= offset)?.sequence ?? t.events.length + 1);
+    if (offset instanceof Date) return t.events.find((e) => e.timestamp >= offset)?.sequence ?? t.events.length + 1;
     return options.group ? 1 : t.events.length + 1;
   }
 
@@ -169,7 +199,11 @@ export class MemoryStream implements Stream {
         await consumer.handler(event);
         if (consumer.autoAck) await event.ack();
       } catch (err) {
-        this.log.error("event handler failed; the event will be delivered again", { topic: stored.topic, sequence: stored.sequence, err: err instanceof Error ? err.message : String(err) });
+        this.log.error("event handler failed; the event will be delivered again", {
+          topic: stored.topic,
+          sequence: stored.sequence,
+          err: err instanceof Error ? err.message : String(err),
+        });
         if (consumer.autoAck) await event.nack();
       } finally {
         consumer.running--;

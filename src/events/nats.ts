@@ -19,7 +19,16 @@ import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { type ConsumeOptions, type Consumer, decodeJson, encodePayload, type Event, type EventHandler, type EventPublishOptions, type Stream } from "./events.js";
+import {
+  type ConsumeOptions,
+  type Consumer,
+  decodeJson,
+  type Event,
+  type EventHandler,
+  type EventPublishOptions,
+  encodePayload,
+  type Stream,
+} from "./events.js";
 
 export type { NatsConnectionOptions, NatsTlsOptions } from "../driver/nats.js";
 
@@ -154,7 +163,9 @@ export class NatsStream implements Stream {
     try {
       await jsm.consumers.info(stream, durable);
       // It exists: keep its position; only the timing settings can change.
-      await jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait, max_deliver: config.max_deliver }).catch((err: Error) => this.log.warn("events: could not update consumer settings", { group: options.group, err: err.message }));
+      await jsm.consumers
+        .update(stream, durable, { ack_wait: config.ack_wait, max_deliver: config.max_deliver })
+        .catch((err: Error) => this.log.warn("events: could not update consumer settings", { group: options.group, err: err.message }));
     } catch {
       await jsm.consumers.add(stream, { ...config, durable_name: durable });
     }
@@ -178,7 +189,12 @@ export class NatsStream implements Stream {
       await handler(event);
       if (autoAck) await event.ack();
     } catch (err) {
-      this.log.error("event handler failed; the event will be delivered again", { topic, sequence: msg.seq, attempt: event.attempt, err: err instanceof Error ? err.message : String(err) });
+      this.log.error("event handler failed; the event will be delivered again", {
+        topic,
+        sequence: msg.seq,
+        attempt: event.attempt,
+        err: err instanceof Error ? err.message : String(err),
+      });
       if (autoAck) await event.nack();
     }
   }

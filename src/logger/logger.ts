@@ -49,10 +49,7 @@ class PinoLogger implements Logger {
 
 /** Creates a JSON-lines logger on stderr. */
 export function createLogger(options: { level?: LogLevel; fields?: LogFields } = {}): Logger {
-  const log = pino(
-    { level: options.level ?? levelFromEnv(), base: { pid: process.pid, ...options.fields } },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  const log = pino({ level: options.level ?? levelFromEnv(), base: { pid: process.pid, ...options.fields } }, pino.destination({ fd: 2, sync: true }));
   return new PinoLogger(log);
 }
 

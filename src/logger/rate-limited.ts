@@ -39,7 +39,8 @@ export class RateLimitedLog {
       return;
     }
     this.log[level](msg, seen?.suppressed ? { ...fields, suppressed: seen.suppressed } : fields);
-    if (seen) this.seen.delete(kind); // re-inserted last: the Map's order is oldest first
+    if (seen)
+      this.seen.delete(kind); // re-inserted last: the Map's order is oldest first
     else if (this.seen.size >= MAX_KINDS) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(kind, { at: now, suppressed: 0 });
   }

@@ -31,14 +31,7 @@ export interface Context {
  * Headers that describe one hop and must not be copied onto the next one: every framework header
  * (they name this call's service, endpoint, id, deadline …) and HTTP's per-connection headers.
  */
-const HOP_HEADERS = new Set([
-  ...Object.values(MicroHeader).map((name) => name.toLowerCase()),
-  "content-length",
-  "accept",
-  "host",
-  "user-agent",
-  "connection",
-]);
+const HOP_HEADERS = new Set([...Object.values(MicroHeader).map((name) => name.toLowerCase()), "content-length", "accept", "host", "user-agent", "connection"]);
 
 export function isHopHeader(key: string): boolean {
   return HOP_HEADERS.has(key.toLowerCase());

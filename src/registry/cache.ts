@@ -13,8 +13,8 @@
  * degrades only the one entry it feeds.
  */
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { RegisterOptions, Registry, ServiceRecord, WatchEvent, WatchOptions, Watcher } from "./registry.js";
 import { cloneService } from "./records.js";
+import type { RegisterOptions, Registry, ServiceRecord, WatchEvent, Watcher, WatchOptions } from "./registry.js";
 
 export interface CacheRegistryOptions {
   /** Milliseconds an entry is trusted without a live watch. Default: 60 s (Go Micro's). */

@@ -12,13 +12,22 @@
  * back as soon as it can reach etcd. etcd rounds TTLs up to whole seconds (and to its minimum,
  * about 2 s).
  */
-import type { Etcd3, IKeyValue, IOptions, Lease, Watcher as EtcdWatcher } from "etcd3";
+
 import path from "node:path/posix";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, IOptions, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
-import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type ServiceRecord, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { mergeServices, withNodes } from "./records.js";
+import {
+  DEFAULT_REGISTER_TTL,
+  type RegisterOptions,
+  type Registry,
+  type ServiceRecord,
+  type WatchAction,
+  type Watcher,
+  type WatchOptions,
+} from "./registry.js";
 import type { WatchQueue } from "./watch-queue.js";
 import { WatcherSet } from "./watchers.js";
 import { decodeService, encodeService } from "./wire.js";
@@ -105,7 +114,13 @@ export class EtcdRegistry implements Registry {
 
   async getService(name: string): Promise<ServiceRecord[]> {
     const client = await this.ready();
-    const values = await this.call("getService", () => client.getAll().prefix(`${servicePath(name)}/`).options(this.deadline()).strings());
+    const values = await this.call("getService", () =>
+      client
+        .getAll()
+        .prefix(`${servicePath(name)}/`)
+        .options(this.deadline())
+        .strings(),
+    );
     return merge(Object.values(values)).filter((service) => service.name === name);
   }
 
@@ -241,7 +256,9 @@ export class EtcdRegistry implements Registry {
   }
 
   private failure(operation: string, err: unknown): Error {
-    return new Error(`etcd registry: ${operation} at ${this.hosts.join(", ")} failed: ${(err as Error).message} (is etcd running? e.g. etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379)`);
+    return new Error(
+      `etcd registry: ${operation} at ${this.hosts.join(", ")} failed: ${(err as Error).message} (is etcd running? e.g. etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379)`,
+    );
   }
 }
 

@@ -1,3 +1,6 @@
+export { CacheRegistry, type CacheRegistryOptions } from "./cache.js";
+export { defaultLocalRegistryPath, type LocalRecord, LocalRegistry, type LocalRegistryOptions } from "./local.js";
+export { MemoryRegistry } from "./memory.js";
 export type {
   Endpoint,
   Node,
@@ -7,10 +10,7 @@ export type {
   Value,
   WatchAction,
   WatchEvent,
-  WatchOptions,
   Watcher,
+  WatchOptions,
 } from "./registry.js";
 export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError } from "./registry.js";
-export { MemoryRegistry } from "./memory.js";
-export { LocalRegistry, defaultLocalRegistryPath, type LocalRecord, type LocalRegistryOptions } from "./local.js";
-export { CacheRegistry, type CacheRegistryOptions } from "./cache.js";

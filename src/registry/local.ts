@@ -13,6 +13,7 @@ import fs, { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { mergeServices, withNodes } from "./records.js";
 import {
   DEFAULT_REGISTER_TTL,
   type Endpoint,
@@ -21,10 +22,9 @@ import {
   type Registry,
   type ServiceRecord,
   type WatchAction,
-  type WatchOptions,
   type Watcher,
+  type WatchOptions,
 } from "./registry.js";
-import { mergeServices, withNodes } from "./records.js";
 import { WatcherSet } from "./watchers.js";
 
 export interface LocalRegistryOptions {
@@ -541,7 +541,9 @@ function assertPrivate(dirs: string[]): void {
           ? `is writable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}), who could forge records`
           : undefined;
     if (problem) {
-      throw new Error(`local registry: ${dir} ${problem}; use a directory only this user can write to (e.g. chmod 700 it), or set MICRO_REGISTRY_ADDRESS to another one`);
+      throw new Error(
+        `local registry: ${dir} ${problem}; use a directory only this user can write to (e.g. chmod 700 it), or set MICRO_REGISTRY_ADDRESS to another one`,
+      );
     }
   }
 }

@@ -8,8 +8,9 @@
  * entry `<service>._services.micro` (port 9999, address 0.0.0.0, empty TXT) answers
  * `_services.micro`, which is how Go Micro lists services.
  */
-import { deflateSync, inflateSync } from "node:zlib";
+
 import net from "node:net";
+import { deflateSync, inflateSync } from "node:zlib";
 import type { Answer, Packet } from "dns-packet";
 import { type Endpoint, InvalidRecordError, type ServiceRecord } from "./registry.js";
 

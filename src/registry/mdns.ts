@@ -18,14 +18,15 @@
  * Multicast doesn't cross routers and is often blocked in containers and VPNs: use nats or etcd
  * there. `interface` pins the registry to one interface (its IPv4 address).
  */
+
+import type { RemoteInfo } from "node:dgram";
 import dgram from "node:dgram";
 import os from "node:os";
 import type { Packet } from "dns-packet";
-import type { MulticastDNS, Options as MdnsOptions } from "multicast-dns";
-import type { RemoteInfo } from "node:dgram";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Options as MdnsOptions, MulticastDNS } from "multicast-dns";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { NodeLiveness } from "./liveness.js";
 import {
   DEFAULT_MDNS_DOMAIN,
@@ -39,8 +40,16 @@ import {
   serviceName,
   splitAddress,
 } from "./mdns-records.js";
-import { DEFAULT_REGISTER_TTL, InvalidRecordError, type RegisterOptions, type Registry, type ServiceRecord, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./records.js";
+import {
+  DEFAULT_REGISTER_TTL,
+  InvalidRecordError,
+  type RegisterOptions,
+  type Registry,
+  type ServiceRecord,
+  type Watcher,
+  type WatchOptions,
+} from "./registry.js";
 import { WatcherSet } from "./watchers.js";
 
 type MdnsFactory = (options?: MdnsOptions) => MulticastDNS;
@@ -79,7 +88,10 @@ export class MdnsRegistry implements Registry {
   /** The SRV target and A record name: the host name, as Go Micro (dns-packet names have no trailing dot). */
   private readonly hostName = os.hostname();
   private readonly owned = new Map<string, OwnedNode>();
-  private readonly heard = new NodeLiveness({ emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
+  private readonly heard = new NodeLiveness(
+    { emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) },
+    DEFAULT_REGISTER_TTL,
+  );
   private readonly watchers = new WatcherSet();
   private readonly responder = new Lazy(() => this.open());
   private factory: MdnsFactory | undefined;
@@ -264,7 +276,9 @@ export class MdnsRegistry implements Registry {
     client.on("warning", () => {});
     try {
       await new Promise<void>((resolve, reject) =>
-        client.query({ questions: [{ name, type: "PTR" }] }, { port: MDNS_PORT, address: MDNS_GROUP } as RemoteInfo, (err?: Error | null) => (err ? reject(err) : resolve())),
+        client.query({ questions: [{ name, type: "PTR" }] }, { port: MDNS_PORT, address: MDNS_GROUP } as RemoteInfo, (err?: Error | null) =>
+          err ? reject(err) : resolve(),
+        ),
       );
       await new Promise((resolve) => setTimeout(resolve, this.timeout));
     } finally {
@@ -281,7 +295,9 @@ export class MdnsRegistry implements Registry {
 function assertDnsName(name: string): void {
   const tooLong = name.split(".").find((label) => Buffer.byteLength(label) > 63);
   if (tooLong !== undefined || Buffer.byteLength(name) > 253) {
-    throw new InvalidRecordError(`mdns registry: ${JSON.stringify(tooLong ?? name)} is too long for DNS (labels up to 63 bytes, names up to 253); use a shorter service name or node id`);
+    throw new InvalidRecordError(
+      `mdns registry: ${JSON.stringify(tooLong ?? name)} is too long for DNS (labels up to 63 bytes, names up to 253); use a shorter service name or node id`,
+    );
   }
 }
 

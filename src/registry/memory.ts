@@ -1,5 +1,14 @@
-import { DEFAULT_REGISTER_TTL, type Node, type RegisterOptions, type Registry, type ServiceRecord, type WatchAction, type WatchOptions, type Watcher } from "./registry.js";
 import { cloneService, withNodes } from "./records.js";
+import {
+  DEFAULT_REGISTER_TTL,
+  type Node,
+  type RegisterOptions,
+  type Registry,
+  type ServiceRecord,
+  type WatchAction,
+  type Watcher,
+  type WatchOptions,
+} from "./registry.js";
 import { WatcherSet } from "./watchers.js";
 
 interface NodeEntry {
@@ -66,7 +75,12 @@ export class MemoryRegistry implements Registry {
   }
 
   private snapshot(entry: VersionEntry): ServiceRecord {
-    return cloneService(withNodes(entry.service, [...entry.nodes.values()].map((n) => n.node)));
+    return cloneService(
+      withNodes(
+        entry.service,
+        [...entry.nodes.values()].map((n) => n.node),
+      ),
+    );
   }
 
   private removeNode(entry: VersionEntry, nodeId: string): void {

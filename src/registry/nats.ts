@@ -23,20 +23,13 @@
  *   CacheRegistry) watch again and re-read what they missed.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { NodeLiveness } from "./liveness.js";
-import {
-  DEFAULT_REGISTER_TTL,
-  type RegisterOptions,
-  type Registry,
-  type ServiceRecord,
-  type WatchOptions,
-  type Watcher,
-} from "./registry.js";
 import { cloneService, mergeServices, withNodes } from "./records.js";
+import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type ServiceRecord, type Watcher, type WatchOptions } from "./registry.js";
 import { WatcherSet } from "./watchers.js";
 import { encodeService, parseService, toGo } from "./wire.js";
 
@@ -83,7 +76,10 @@ export class NatsRegistry implements Registry {
   /** Nodes this process registered and answers for. */
   private readonly owned = new Map<string, Map<string, NodeRecord>>(); // service name → node key → record
   /** Nodes heard of through announcements or answers (only while watching). */
-  private readonly heard = new NodeLiveness({ emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) }, DEFAULT_REGISTER_TTL);
+  private readonly heard = new NodeLiveness(
+    { emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) },
+    DEFAULT_REGISTER_TTL,
+  );
   private readonly watchers = new WatcherSet();
   private readonly connection = new Lazy(() => this.connect());
   private readonly log: Logger;

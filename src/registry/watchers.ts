@@ -1,5 +1,5 @@
-import type { ServiceRecord, WatchAction, WatchOptions } from "./registry.js";
 import { cloneService } from "./records.js";
+import type { ServiceRecord, WatchAction, WatchOptions } from "./registry.js";
 import { WatchQueue } from "./watch-queue.js";
 
 /**

@@ -78,8 +78,7 @@ export function filterVersion(...versions: string[]): Filter {
 
 /** Only nodes whose metadata has `key` = `value`. */
 export function filterMetadata(key: string, value: string): Filter {
-  return (services) =>
-    services.map((s) => ({ ...s, nodes: s.nodes.filter((n) => n.metadata?.[key] === value) })).filter((s) => s.nodes.length > 0);
+  return (services) => services.map((s) => ({ ...s, nodes: s.nodes.filter((n) => n.metadata?.[key] === value) })).filter((s) => s.nodes.length > 0);
 }
 
 /** Only services that advertise the endpoint (services that list no endpoints are kept). */

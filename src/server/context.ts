@@ -3,14 +3,12 @@
  * the call, the deadline, and an AbortSignal that fires when the caller gives up or the deadline
  * passes. `ctx.client` makes calls that inherit the remaining deadline and the metadata.
  */
-import { MicroHeader } from "../metadata/headers.js";
+
 import { ErrorId, MicroError } from "../errors/errors.js";
-import { Metadata } from "../metadata/metadata.js";
 import type { Caller, Context } from "../metadata/context.js";
+import { MicroHeader } from "../metadata/headers.js";
+import { Metadata } from "../metadata/metadata.js";
 import type { Header, IncomingCall } from "../transport/transport.js";
-
-
-
 
 /**
  * The server's Context. Metadata and the AbortSignal are built on first use: most handlers never

@@ -8,16 +8,17 @@
  * A thrown MicroError travels to the caller as Go Micro's `{id, code, detail, status}`; anything
  * else is logged here and reaches the caller as a plain 500, never with a stack trace.
  */
-import { MicroHeader } from "../metadata/headers.js";
-import { InFlight } from "../lifecycle/in-flight.js";
-import { compose } from "../middleware/compose.js";
+
+import type { Codec } from "../codec/codec.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { MicroError } from "../errors/errors.js";
+import { InFlight } from "../lifecycle/in-flight.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Endpoint, Value } from "../registry/registry.js";
-import type { Codec } from "../codec/codec.js";
-import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
 import type { Context } from "../metadata/context.js";
+import { MicroHeader } from "../metadata/headers.js";
+import { compose } from "../middleware/compose.js";
+import type { Endpoint, Value } from "../registry/registry.js";
+import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
 import { RequestContext } from "./context.js";
 
 export type { Caller, Context } from "../metadata/context.js";
@@ -152,7 +153,8 @@ export class Server {
     const route = this.routes.get(endpoint);
     if (!route) return this.refuse(this.unknownEndpoint(endpoint));
     const codec = this.codecs.find(contentType);
-    if (!codec) return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
+    if (!codec)
+      return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
     let body: unknown;
     try {
       body = codec.decode(request.body, { endpoint, kind: "request", id: header[MicroHeader.Id] });
@@ -178,7 +180,8 @@ export class Server {
 
   /** The response to a unary call whose handler returned `value`. */
   private reply(value: unknown, codec: Codec, ctx: RequestContext): Message {
-    if (isAsyncIterable(value)) return this.error(MicroError.badRequest(this.name, `${ctx.endpoint} is a stream: call it with a stream (client.stream or a for await loop)`));
+    if (isAsyncIterable(value))
+      return this.error(MicroError.badRequest(this.name, `${ctx.endpoint} is a stream: call it with a stream (client.stream or a for await loop)`));
     if (value === undefined) return { header: {}, body: EMPTY };
     try {
       // No Content-Type: the response is in the request's, which the caller knows (and the HTTP
@@ -223,7 +226,8 @@ export class Server {
     if (!codec) return stream.end(new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`).toString());
     const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
     try {
-      const body = header[MicroHeader.StreamInput] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
+      const body =
+        header[MicroHeader.StreamInput] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
       // Stream messages carry no headers: the request's Content-Type applies to every reply.
       const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value, { endpoint, kind: "response" }) });

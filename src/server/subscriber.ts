@@ -11,13 +11,13 @@
 import type { Broker, BrokerEvent, Header, Subscriber } from "../broker/broker.js";
 import type { Codecs } from "../codec/index.js";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
+import { InFlight } from "../lifecycle/in-flight.js";
 import type { Logger } from "../logger/logger.js";
+import type { Caller, Context } from "../metadata/context.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
-import { InFlight } from "../lifecycle/in-flight.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint } from "../registry/registry.js";
-import type { Caller, Context } from "../metadata/context.js";
 
 /** What a subscriber handler gets besides the payload. Usable as `ctx` in client calls, to pass the metadata on. */
 export interface MessageContext extends Context {
@@ -100,7 +100,12 @@ export class Subscriptions {
 
   /** Go Micro publishes subscribers as endpoints with metadata `{topic, subscriber: "true"}`. */
   endpoints(): Endpoint[] {
-    return this.entries.map((e) => ({ name: e.options.name ?? "Func", request: null, response: null, metadata: { topic: e.topic, subscriber: "true", ...(e.options.queue ? { queue: e.options.queue } : {}) } }));
+    return this.entries.map((e) => ({
+      name: e.options.name ?? "Func",
+      request: null,
+      response: null,
+      metadata: { topic: e.topic, subscriber: "true", ...(e.options.queue ? { queue: e.options.queue } : {}) },
+    }));
   }
 
   async start(): Promise<void> {

@@ -1,12 +1,12 @@
-import { Client, type CallWrapper, type ClientOptions } from "../client/client.js";
+import type { Broker } from "../broker/broker.js";
+import { type CallWrapper, Client, type ClientOptions } from "../client/client.js";
 import type { Codecs } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
-import { Selector, strategyByName, type Strategy } from "../selector/selector.js";
+import { Selector, type Strategy, strategyByName } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
 import { envDuration, envInt, resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
-import type { Broker } from "../broker/broker.js";
 
 export interface CreateClientOptions {
   registry?: Registry;
@@ -43,7 +43,12 @@ export function ownedBroker(given: Broker | undefined, registry: Registry, logge
 }
 
 /** Client settings that come from Go Micro's env vars where options leave them out. */
-export function clientSettings(options: { strategy?: Strategy; timeout?: number; retries?: number; attemptTimeout?: number }): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
+export function clientSettings(options: {
+  strategy?: Strategy;
+  timeout?: number;
+  retries?: number;
+  attemptTimeout?: number;
+}): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
   const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
   return {
     foreignTransport: resolveForeignTransport(),

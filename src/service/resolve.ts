@@ -15,14 +15,14 @@ import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
 import type { Logger } from "../logger/logger.js";
-import { MemoryRegistry } from "../registry/memory.js";
-import { LocalRegistry } from "../registry/local.js";
 import { EtcdRegistry } from "../registry/etcd.js";
+import { LocalRegistry } from "../registry/local.js";
 import { MdnsRegistry } from "../registry/mdns.js";
+import { MemoryRegistry } from "../registry/memory.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
-import { MemoryTransport } from "../transport/memory.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
+import { MemoryTransport } from "../transport/memory.js";
 import { MuxTransport } from "../transport/mux/mux.js";
 import { NatsTransport } from "../transport/nats/nats.js";
 import type { Transport } from "../transport/transport.js";
@@ -37,7 +37,11 @@ export function parsePluginName(value: string, address?: string): { plugin: stri
 }
 
 /** The registry named by `name` (default: `MICRO_REGISTRY`, else `local`). */
-export function resolveRegistry(name = process.env.MICRO_REGISTRY || "local", address = process.env.MICRO_REGISTRY_ADDRESS || undefined, options: { logger?: Logger } = {}): Registry {
+export function resolveRegistry(
+  name = process.env.MICRO_REGISTRY || "local",
+  address = process.env.MICRO_REGISTRY_ADDRESS || undefined,
+  options: { logger?: Logger } = {},
+): Registry {
   const { plugin, address: where } = parsePluginName(name, address);
   const logger = options.logger;
   switch (plugin) {
@@ -97,7 +101,11 @@ let sharedMemoryBroker: MemoryBroker | undefined;
  * The broker named by `name` (default: `MICRO_BROKER`, else `http`) at `address` (default:
  * `MICRO_BROKER_ADDRESS`, else the URL's host, else the plugin's default).
  */
-export function resolveBroker(name = process.env.MICRO_BROKER || "http", address = process.env.MICRO_BROKER_ADDRESS || undefined, options: ResolveBrokerOptions = {}): Broker {
+export function resolveBroker(
+  name = process.env.MICRO_BROKER || "http",
+  address = process.env.MICRO_BROKER_ADDRESS || undefined,
+  options: ResolveBrokerOptions = {},
+): Broker {
   const { plugin, address: where } = parsePluginName(name, address);
   const logger = options.logger;
   switch (plugin) {
@@ -130,7 +138,11 @@ let sharedMemoryStream: MemoryStream | undefined;
  * is NATS (`MICRO_BROKER=nats`), events use the same NATS server, so one setting moves a system
  * to NATS; otherwise the default is `memory`.
  */
-export function resolveEvents(name = defaultEventsName(), address = process.env.MICRO_EVENTS_ADDRESS || defaultEventsAddress(), options: { logger?: Logger } = {}): Stream {
+export function resolveEvents(
+  name = defaultEventsName(),
+  address = process.env.MICRO_EVENTS_ADDRESS || defaultEventsAddress(),
+  options: { logger?: Logger } = {},
+): Stream {
   const { plugin, address: where } = parsePluginName(name, address);
   switch (plugin) {
     case "memory":

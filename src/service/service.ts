@@ -8,18 +8,18 @@
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
+import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
-import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { CacheRegistry } from "../registry/cache.js";
-import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import { MissingDriverError } from "../driver/driver.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { CacheRegistry } from "../registry/cache.js";
+import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
-import type { Listener, Transport } from "../transport/transport.js";
-import { joinHostPort, splitHostPort } from "../transport/tcp.js";
-import type { Broker } from "../broker/broker.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
+import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
 import { envDuration, envMetadata, resolveTransport } from "./resolve.js";
 
@@ -182,7 +182,13 @@ export class Service {
     // As Go Micro: subscribe once registered, so the service is discoverable before it consumes.
     await this.subscriptions.start();
     this.state = "running";
-    this.log.info("service started", { id: this.id, address: this.address, transport: this.transport.name, registry: this.registry.name, endpoints: this.server.endpoints().map((e) => e.name) });
+    this.log.info("service started", {
+      id: this.id,
+      address: this.address,
+      transport: this.transport.name,
+      registry: this.registry.name,
+      endpoints: this.server.endpoints().map((e) => e.name),
+    });
     await runHooks(this.options.afterStart);
   }
 

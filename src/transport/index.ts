@@ -1,4 +1,4 @@
-export * from "./transport.js";
-export { MemoryTransport } from "./memory.js";
-export { MuxTransport, type MuxOptions } from "./mux/mux.js";
 export { HttpTransport, type HttpTransportOptions } from "./http/http.js";
+export { MemoryTransport } from "./memory.js";
+export { type MuxOptions, MuxTransport } from "./mux/mux.js";
+export * from "./transport.js";

@@ -55,15 +55,19 @@ class MemoryConnection implements ClientConnection {
       if (options.deadline !== undefined) {
         racers.push(
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              const err = MicroError.timeout("go.micro.client", "call timeout: deadline exceeded");
-              cancel(err);
-              reject(err);
-            }, Math.max(0, options.deadline! - Date.now()));
+            timer = setTimeout(
+              () => {
+                const err = MicroError.timeout("go.micro.client", "call timeout: deadline exceeded");
+                cancel(err);
+                reject(err);
+              },
+              Math.max(0, options.deadline! - Date.now()),
+            );
           }),
         );
       }
-      if (options.signal) racers.push(new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })));
+      if (options.signal)
+        racers.push(new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })));
       return await Promise.race(racers);
     } finally {
       this.pending--;
@@ -79,12 +83,18 @@ class MemoryConnection implements ClientConnection {
   stream(request: Message, options: CallOptions = {}): TransportStream {
     const listener = listeners.get(this.address);
     let server: FramedStream | undefined;
-    const client = new FramedStream(1, link(() => server));
+    const client = new FramedStream(
+      1,
+      link(() => server),
+    );
     if (!listener?.streamHandler || this.closed) {
       client.lost(listener ? `${this.address} does not take streams` : `${this.address}: listener closed`);
       return client;
     }
-    server = new FramedStream(1, link(() => client));
+    server = new FramedStream(
+      1,
+      link(() => client),
+    );
     if (options.deadline !== undefined) client.setDeadline(options.deadline);
     options.signal?.addEventListener("abort", () => client.cancel("stream cancelled"), { once: true });
     listener.streamHandler(copy(request), server, { remote: "memory", signal: server.signal });

@@ -25,7 +25,13 @@ export interface ConnectionCap {
  * hands each socket to `serve`. With a `cap`, connections beyond it are closed as they arrive:
  * running out of file descriptors would otherwise fail every call, including outgoing ones.
  */
-export async function listenTcp(address: string, serve: (socket: net.Socket) => ServedConnection | undefined, log: Logger, label: string, cap?: ConnectionCap): Promise<Listener> {
+export async function listenTcp(
+  address: string,
+  serve: (socket: net.Socket) => ServedConnection | undefined,
+  log: Logger,
+  label: string,
+  cap?: ConnectionCap,
+): Promise<Listener> {
   const { host, port } = splitHostPort(address);
   const connections = new Set<ServedConnection>();
   const server = net.createServer({ noDelay: true }, (socket) => {

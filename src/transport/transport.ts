@@ -101,7 +101,10 @@ export interface Transport {
  */
 export class NotDeliveredError extends Error {
   override readonly name = "NotDeliveredError";
-  constructor(message: string, readonly address: string) {
+  constructor(
+    message: string,
+    readonly address: string,
+  ) {
     super(message);
   }
 }
@@ -112,7 +115,10 @@ export class NotDeliveredError extends Error {
  */
 export class ConnectionLostError extends Error {
   override readonly name = "ConnectionLostError";
-  constructor(message: string, readonly address: string) {
+  constructor(
+    message: string,
+    readonly address: string,
+  ) {
     super(message);
   }
 }

@@ -10,8 +10,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { streamName } from "../../src/events/nats.js";
 import { cli, runCli, tempRegistry } from "../process/harness.js";
-import { waitFor } from "../setup/wait.js";
 import { requireServer, SERVERS } from "../setup/servers.js";
+import { waitFor } from "../setup/wait.js";
 
 const children: ChildProcess[] = [];
 const streams: string[] = [];
@@ -32,7 +32,15 @@ function start(args: string[], env: Record<string, string>): { child: ChildProce
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (err += d));
-  return { child, lines: () => out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: () => err };
+  return {
+    child,
+    lines: () =>
+      out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    stderr: () => err,
+  };
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
@@ -77,7 +85,13 @@ it("micro events publish and consume --group --offset on JetStream", async () =>
   for (let n = 0; n < 3; n++) assert.equal((await runCli(["events", "publish", topic, JSON.stringify({ n })], env)).code, 0);
   const consumer = start(["events", "consume", topic, "--group", "cli", "--offset", "2"], env);
   assert.ok(await waitFor(() => consumer.lines().length === 2, 10_000), `${consumer.stderr()} ${JSON.stringify(consumer.lines())}`);
-  assert.deepEqual(consumer.lines().map((l) => [l.sequence, l.payload]), [[2, { n: 1 }], [3, { n: 2 }]]);
+  assert.deepEqual(
+    consumer.lines().map((l) => [l.sequence, l.payload]),
+    [
+      [2, { n: 1 }],
+      [3, { n: 2 }],
+    ],
+  );
   assert.equal(await stop(consumer.child), 0);
 });
 

@@ -8,8 +8,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
 import type { AddressInfo } from "node:net";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -32,7 +32,10 @@ after(async () => {
   await registry.close();
 });
 
-const message = (n: number | string): { header: Record<string, string>; body: Buffer } => ({ header: { "Content-Type": "text/plain", "X-Seq": String(n) }, body: Buffer.from(`message ${n}`) });
+const message = (n: number | string): { header: Record<string, string>; body: Buffer } => ({
+  header: { "Content-Type": "text/plain", "X-Seq": String(n) },
+  body: Buffer.from(`message ${n}`),
+});
 
 async function until(check: () => boolean, timeout: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -44,7 +47,11 @@ async function until(check: () => boolean, timeout: number, what: () => string):
 
 /** A node in the registry as a Go Micro (or crashed ts-micro) subscriber leaves it. */
 async function registerNode(topic: string, address: string, options: { secure?: boolean; version?: string } = {}): Promise<Node> {
-  const node: Node = { id: `${topic}-00000000-0000-4000-8000-${String(Math.floor(Math.random() * 1e12)).padStart(12, "0")}`, address, metadata: { broker: "http", topic, secure: String(options.secure ?? false) } };
+  const node: Node = {
+    id: `${topic}-00000000-0000-4000-8000-${String(Math.floor(Math.random() * 1e12)).padStart(12, "0")}`,
+    address,
+    metadata: { broker: "http", topic, secure: String(options.secure ?? false) },
+  };
   await registry.register({ name: HTTP_BROKER_SERVICE, version: options.version ?? "ff.http.broadcast", metadata: null, endpoints: null, nodes: [node] });
   return node;
 }
@@ -79,8 +86,15 @@ describe("http broker: publish() reports what it could not deliver", () => {
     assert.equal(outcome.code, 503);
     assert.match(outcome.detail, new RegExp(crashed.id), "the error names the subscriber");
     const undelivered = (outcome as MicroError & { undelivered?: Array<{ subscriber: string; address: string }> }).undelivered;
-    assert.deepEqual(undelivered?.map((u) => [u.subscriber, u.address]), [[crashed.id, crashed.address]]);
-    await until(() => got.includes("1"), 5_000, () => `the live subscriber got ${got.join(",")}`);
+    assert.deepEqual(
+      undelivered?.map((u) => [u.subscriber, u.address]),
+      [[crashed.id, crashed.address]],
+    );
+    await until(
+      () => got.includes("1"),
+      5_000,
+      () => `the live subscriber got ${got.join(",")}`,
+    );
     await registry.deregister({ name: HTTP_BROKER_SERVICE, version: "ff.http.broadcast", metadata: null, endpoints: null, nodes: [crashed] });
   });
 
@@ -99,7 +113,10 @@ describe("http broker: publish() reports what it could not deliver", () => {
 
   it("with no subscriber registered, resolves by default and rejects with requireSubscribers", async () => {
     await broker().publish("reliability.nobody", message(1));
-    await assert.rejects(broker({ requireSubscribers: true }).publish("reliability.nobody", message(1)), (err: Error) => err instanceof MicroError && err.code === 503 && /no subscriber of "reliability\.nobody"/.test(err.message));
+    await assert.rejects(
+      broker({ requireSubscribers: true }).publish("reliability.nobody", message(1)),
+      (err: Error) => err instanceof MicroError && err.code === 503 && /no subscriber of "reliability\.nobody"/.test(err.message),
+    );
   });
 
   it("a subscriber that stops finishes every message it accepted before disconnect() resolves, and publish() resolves for them", async () => {
@@ -113,13 +130,24 @@ describe("http broker: publish() reports what it could not deliver", () => {
       handled++;
     });
     const publisher = broker({ retryFor: 0 });
-    const outcomes = Array.from({ length: 4 }, (_, i) => publisher.publish(topic, message(i)).then(() => "delivered", (err: Error) => err.message));
-    await until(() => started === 1, 5_000, () => "the first message reached the handler");
+    const outcomes = Array.from({ length: 4 }, (_, i) =>
+      publisher.publish(topic, message(i)).then(
+        () => "delivered",
+        (err: Error) => err.message,
+      ),
+    );
+    await until(
+      () => started === 1,
+      5_000,
+      () => "the first message reached the handler",
+    );
     await subscriber.disconnect();
     assert.equal(handled, started, `every handler that started finished before disconnect() resolved (${handled} of ${started})`);
     const results = await Promise.all(outcomes);
     assert.equal(results.filter((r) => r === "delivered").length, handled, `publish() resolved exactly for the handled messages: ${JSON.stringify(results)}`);
-    for (const r of results) if (r !== "delivered") assert.match(r, /not delivered to 1 of 1 subscribers: reliability\.drain-.*HTTP 404|ECONNREFUSED|socket hang up/, "the others were reported");
+    for (const r of results)
+      if (r !== "delivered")
+        assert.match(r, /not delivered to 1 of 1 subscribers: reliability\.drain-.*HTTP 404|ECONNREFUSED|socket hang up/, "the others were reported");
   });
 });
 
@@ -128,7 +156,27 @@ describe("http broker: TLS", () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const key = path.join(dir, "key.pem");
   const cert = path.join(dir, "cert.pem");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
 
   /** A Go Micro secure subscriber: https with a self-signed certificate. */
   async function secureSubscriber(topic: string): Promise<{ posts: string[]; node: Node; close(): Promise<void> }> {
@@ -177,11 +225,21 @@ describe("http broker: its port turns bad requests away and keeps serving", () =
   const post = (address: string, id: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
       const [host, port] = address.split(":");
-      const req = http.request({ host, port: Number(port), method: "POST", path: `/?id=${encodeURIComponent(id)}`, headers: { "Content-Type": "application/json", ...headers }, agent: false }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode!, text }));
-      });
+      const req = http.request(
+        {
+          host,
+          port: Number(port),
+          method: "POST",
+          path: `/?id=${encodeURIComponent(id)}`,
+          headers: { "Content-Type": "application/json", ...headers },
+          agent: false,
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode!, text }));
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -214,10 +272,15 @@ describe("http broker: its port turns bad requests away and keeps serving", () =
     });
     const node = await nodeOf(topic);
     // Each envelope is about 4 KiB: at most two fit in 10 KiB (one running, one queued).
-    const envelope = (n: number): string => JSON.stringify({ Header: { "Micro-Topic": topic, "X-Seq": String(n) }, Body: Buffer.alloc(3 * 1_024, n).toString("base64") });
+    const envelope = (n: number): string =>
+      JSON.stringify({ Header: { "Micro-Topic": topic, "X-Seq": String(n) }, Body: Buffer.alloc(3 * 1_024, n).toString("base64") });
     const answers: Array<{ status: number; text: string }> = [];
     const sent = [0, 1, 2, 3, 4].map((n) => post(node.address, node.id, envelope(n)).then((a) => void answers.push(a)));
-    await until(() => answers.length >= 3, 5_000, () => `${answers.length} of 5 answered while the handler is stuck`);
+    await until(
+      () => answers.length >= 3,
+      5_000,
+      () => `${answers.length} of 5 answered while the handler is stuck`,
+    );
     for (const a of answers) assert.equal(a.status, 503, "refused while the handler holds what fits");
     assert.match(MicroError.parse(answers[0].text).detail, /busy/);
     open();
@@ -252,7 +315,11 @@ describe("http broker: its port turns bad requests away and keeps serving", () =
     const held = await Promise.all(Array.from({ length: 8 }, open));
     const closedCount = (): number => held.filter((s) => s.destroyed || s.readyState === "closed" || s.readableEnded).length;
     for (const s of held) s.on("end", () => s.destroy());
-    await until(() => closedCount() >= 4, 5_000, () => `${closedCount()} of 8 held connections closed (limit 4)`);
+    await until(
+      () => closedCount() >= 4,
+      5_000,
+      () => `${closedCount()} of 8 held connections closed (limit 4)`,
+    );
     for (const s of held) s.destroy();
     await new Promise((r) => setTimeout(r, 100));
     await broker().publish(topic, message("after"));

@@ -52,8 +52,15 @@ describe("http broker: Go Micro's format", () => {
     await b.subscribe("format.receive", (e) => void got.push({ header: e.message.header, body: Buffer.from(e.message.body).toString() }));
     const node = (await registry.getService(HTTP_BROKER_SERVICE)).flatMap((s) => s.nodes).find((n) => n.metadata?.topic === "format.receive")!;
     const post = (body: string, method = "POST", id = node.id): Promise<number> =>
-      fetch(`http://${node.address}/?id=${encodeURIComponent(id)}`, { method, headers: { "Content-Type": "application/json" }, body: method === "POST" ? body : undefined }).then((r) => r.status);
-    const goBody = JSON.stringify({ Header: { "Content-Type": "application/json", "Micro-Topic": "format.receive", "Micro-ID": "abc" }, Body: Buffer.from('{"n":1}\n').toString("base64") });
+      fetch(`http://${node.address}/?id=${encodeURIComponent(id)}`, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: method === "POST" ? body : undefined,
+      }).then((r) => r.status);
+    const goBody = JSON.stringify({
+      Header: { "Content-Type": "application/json", "Micro-Topic": "format.receive", "Micro-ID": "abc" },
+      Body: Buffer.from('{"n":1}\n').toString("base64"),
+    });
     assert.equal(await post(goBody), 200);
     assert.deepEqual(got, [{ header: { "Content-Type": "application/json", "Micro-Topic": "format.receive", "Micro-ID": "abc" }, body: '{"n":1}\n' }]);
     // Go Micro answers these 500; its publishers read no status, so a precise 400 costs nothing.
@@ -80,19 +87,28 @@ describe("http broker: Go Micro's format", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((r) => server.close(() => r()));
-    const node = { id: "format.send-0b9d7a4e-2f61-4f4e-9c7d-1f2f2f2f2f2f", address: `127.0.0.1:${port}`, metadata: { broker: "http", topic: "format.send", secure: "false" } };
+    const node = {
+      id: "format.send-0b9d7a4e-2f61-4f4e-9c7d-1f2f2f2f2f2f",
+      address: `127.0.0.1:${port}`,
+      metadata: { broker: "http", topic: "format.send", secure: "false" },
+    };
     await registry.register({ name: HTTP_BROKER_SERVICE, version: "go-workers", metadata: null, endpoints: null, nodes: [node] });
     const publisher = new HttpBroker({ registry, retryInterval: 50, retryFor: 20_000 });
     brokers.push(publisher);
     // publish() keeps retrying while the subscriber is down, and resolves once it got them.
-    const published = Array.from({ length: 3 }, (_, i) => publisher.publish("format.send", { header: { "Content-Type": "application/json", "Micro-Id": String(i) }, body: Buffer.from(`{"n":${i}}`) }));
+    const published = Array.from({ length: 3 }, (_, i) =>
+      publisher.publish("format.send", { header: { "Content-Type": "application/json", "Micro-Id": String(i) }, body: Buffer.from(`{"n":${i}}`) }),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(posts.length, 0);
     server.listen(port, "127.0.0.1");
     await Promise.all(published);
     assert.equal(posts.length, 3, "each message was delivered once");
     const first = posts.map((p) => JSON.parse(p.body)).find((m) => m.Header["Micro-Id"] === "0");
-    assert.deepEqual(first, { Header: { "Content-Type": "application/json", "Micro-Id": "0", "Micro-Topic": "format.send" }, Body: Buffer.from('{"n":0}').toString("base64") });
+    assert.deepEqual(first, {
+      Header: { "Content-Type": "application/json", "Micro-Id": "0", "Micro-Topic": "format.send" },
+      Body: Buffer.from('{"n":0}').toString("base64"),
+    });
     assert.equal(posts[0].url, `/?id=${node.id}`);
     assert.equal(posts[0].contentType, "application/json");
     await registry.deregister({ name: HTTP_BROKER_SERVICE, version: "go-workers", metadata: null, endpoints: null, nodes: [node] });

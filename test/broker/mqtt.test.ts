@@ -11,6 +11,11 @@ brokerConformance("mqtt", {
   preflight: () => requireServer("Mosquitto", SERVERS.mqtt.port, SERVERS.mqtt.start),
   restart: async () => {
     const server = await PrivateServer.create("mqtt");
-    return { create: () => new MqttBroker({ address: server.address }), stop: () => server.stop(), start: () => server.start(), destroy: () => server.destroy() };
+    return {
+      create: () => new MqttBroker({ address: server.address }),
+      stop: () => server.stop(),
+      start: () => server.start(),
+      destroy: () => server.destroy(),
+    };
   },
 });

@@ -6,8 +6,8 @@ import { MemoryRegistry } from "../../src/registry/memory.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 import { quiet } from "../setup/logger.js";
+import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
 for (const format of ["go-micro", "raw"] as const) {
   brokerConformance(format === "raw" ? "nats-raw" : "nats", {
@@ -18,7 +18,12 @@ for (const format of ["go-micro", "raw"] as const) {
     preflight: () => requireServer("NATS", SERVERS.nats.port, SERVERS.nats.start),
     restart: async () => {
       const server = await PrivateServer.create("nats");
-      return { create: () => new NatsBroker({ address: server.address, format }), stop: () => server.stop(), start: () => server.start(), destroy: () => server.destroy() };
+      return {
+        create: () => new NatsBroker({ address: server.address, format }),
+        stop: () => server.stop(),
+        start: () => server.start(),
+        destroy: () => server.destroy(),
+      };
     },
   });
 }
@@ -39,7 +44,11 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
    * Runs `test` with a started service on a raw-format NATS broker (`prepare` adds its
    * subscriptions first) and a plain NATS connection beside it; closes all three afterwards.
    */
-  async function withRawService(name: string, prepare: (service: Service) => void, test: (service: Service, nc: NatsConnection) => Promise<void>): Promise<void> {
+  async function withRawService(
+    name: string,
+    prepare: (service: Service) => void,
+    test: (service: Service, nc: NatsConnection) => Promise<void>,
+  ): Promise<void> {
     await requireServer("NATS", SERVERS.nats.port, SERVERS.nats.start);
     const nc = await connect({ servers: "127.0.0.1:4222" });
     const broker = new NatsBroker({ format: "raw", logger: quiet });
@@ -65,7 +74,10 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
       h.set("Tenant", "acme");
       nc.publish(topic, JSON.stringify({ id: 1 }));
       nc.publish(topic, JSON.stringify({ id: 2 }), { headers: h });
-      await until(() => got.length === 2, () => `received ${JSON.stringify(got)}`);
+      await until(
+        () => got.length === 2,
+        () => `received ${JSON.stringify(got)}`,
+      );
       assert.deepEqual(got, [
         { order: { id: 1 }, topic, tenant: undefined },
         { order: { id: 2 }, topic, tenant: "acme" },
@@ -76,19 +88,29 @@ describe("nats broker, format raw: plain NATS clients on the other side", () => 
   it("client.publish sends the bare body a plain NATS subscriber can read, metadata as NATS headers", async () => {
     const topic = `raw.events.${process.pid}`;
     const seen: Array<{ data: string; tenant?: string; contentType?: string }> = [];
-    await withRawService("events", () => {}, async (service, nc) => {
-      nc.subscribe(topic, { callback: (_err, msg) => void seen.push({ data: msg.string(), tenant: msg.headers?.get("Tenant") || undefined, contentType: msg.headers?.get("Content-Type") || undefined }) });
-      await nc.flush();
-      await service.client.publish(topic, { id: 3 });
-      await service.client.publish(topic, { id: 4 }, { metadata: { Tenant: "acme" } });
-      await service.client.publish(topic, "plain text", { contentType: "text/plain" });
-      await until(() => seen.length === 3, () => `seen ${JSON.stringify(seen)}`);
-      assert.deepEqual(seen, [
-        { data: '{"id":3}', tenant: undefined, contentType: undefined },
-        { data: '{"id":4}', tenant: "acme", contentType: undefined },
-        { data: "plain text", tenant: undefined, contentType: "text/plain" },
-      ]);
-    });
+    await withRawService(
+      "events",
+      () => {},
+      async (service, nc) => {
+        nc.subscribe(topic, {
+          callback: (_err, msg) =>
+            void seen.push({ data: msg.string(), tenant: msg.headers?.get("Tenant") || undefined, contentType: msg.headers?.get("Content-Type") || undefined }),
+        });
+        await nc.flush();
+        await service.client.publish(topic, { id: 3 });
+        await service.client.publish(topic, { id: 4 }, { metadata: { Tenant: "acme" } });
+        await service.client.publish(topic, "plain text", { contentType: "text/plain" });
+        await until(
+          () => seen.length === 3,
+          () => `seen ${JSON.stringify(seen)}`,
+        );
+        assert.deepEqual(seen, [
+          { data: '{"id":3}', tenant: undefined, contentType: undefined },
+          { data: '{"id":4}', tenant: "acme", contentType: undefined },
+          { data: "plain text", tenant: undefined, contentType: "text/plain" },
+        ]);
+      },
+    );
   });
 
   it("refuses a header name NATS cannot carry, saying which, and keeps publishing", async () => {

@@ -10,7 +10,12 @@ brokerConformance("redis", {
   preflight: () => requireServer("Redis", SERVERS.redis.port, SERVERS.redis.start),
   restart: async () => {
     const server = await PrivateServer.create("redis");
-    return { create: () => new RedisBroker({ address: server.address }), stop: () => server.stop(), start: () => server.start(), destroy: () => server.destroy() };
+    return {
+      create: () => new RedisBroker({ address: server.address }),
+      stop: () => server.stop(),
+      start: () => server.start(),
+      destroy: () => server.destroy(),
+    };
   },
   cleanup: async (topics) => {
     const redis = new Redis("redis://127.0.0.1:6379");

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { HttpBroker } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
-import type { MessageContext, SubscriberWrapper } from "../../src/server/subscriber.js";
 import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
+import type { MessageContext, SubscriberWrapper } from "../../src/server/subscriber.js";
 import { createClient } from "../../src/service/create-client.js";
 import { createService, type Service } from "../../src/service/service.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
@@ -50,7 +50,11 @@ describe("service.subscribe and client.publish", () => {
     const publisher = service("publisher");
     await publisher.start();
     await publisher.client.publish<UserCreated>("user.created", { id: 7, name: "Ada" }, { metadata: { "Trace-Id": "t-1" } });
-    await until(() => got.length === 1, 5_000, () => "no message");
+    await until(
+      () => got.length === 1,
+      5_000,
+      () => "no message",
+    );
     const [{ user, ctx }] = got;
     assert.deepEqual(user, { id: 7, name: "Ada" });
     assert.equal(ctx.topic, "user.created");
@@ -66,7 +70,9 @@ describe("service.subscribe and client.publish", () => {
     s.subscribe("item.added", () => {}, { queue: "catalog" });
     await s.start();
     const [record] = await registry.getService("catalog");
-    assert.deepEqual(record.endpoints, [{ name: "Func", request: null, response: null, metadata: { topic: "item.added", subscriber: "true", queue: "catalog" } }]);
+    assert.deepEqual(record.endpoints, [
+      { name: "Func", request: null, response: null, metadata: { topic: "item.added", subscriber: "true", queue: "catalog" } },
+    ]);
     assert.equal(record.nodes[0].metadata?.broker, "memory");
   });
 
@@ -79,8 +85,15 @@ describe("service.subscribe and client.publish", () => {
     }
     const client = createClient({ registry, broker, transport: new MemoryTransport(), logger: quiet });
     for (let n = 0; n < 100; n++) await client.publish("jobs", { n });
-    await until(() => got.a.length + got.b.length === 100, 5_000, () => `${got.a.length} + ${got.b.length}`);
-    assert.deepEqual([...got.a, ...got.b].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+    await until(
+      () => got.a.length + got.b.length === 100,
+      5_000,
+      () => `${got.a.length} + ${got.b.length}`,
+    );
+    assert.deepEqual(
+      [...got.a, ...got.b].sort((x, y) => x - y),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     client.close();
   });
 
@@ -98,7 +111,11 @@ describe("service.subscribe and client.publish", () => {
     const client = createClient({ registry, broker, transport: new MemoryTransport(), logger: quiet });
     await client.publish("robust.topic", { n: 1 });
     await client.publish("robust.topic", { n: 2 });
-    await until(() => seen.includes(1) && seen.includes(2), 5_000, () => `seen ${JSON.stringify(seen)}`);
+    await until(
+      () => seen.includes(1) && seen.includes(2),
+      5_000,
+      () => `seen ${JSON.stringify(seen)}`,
+    );
     assert.equal(attempts, 2, "message 1 failed once and was handled on redelivery");
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(seen.length, 2, "the bad bodies never reached the handler and were not redelivered");
@@ -112,7 +129,11 @@ describe("service.subscribe and client.publish", () => {
     relay.subscribe<Uint8Array>("relay.out", (body, ctx) => void got.push({ body, trace: ctx.metadata.get("Trace-Id"), contentType: ctx.contentType }));
     await relay.start();
     await relay.client.publish("relay.in", { n: 1 }, { metadata: { "Trace-Id": "abc" } });
-    await until(() => got.length === 1, 5_000, () => "nothing relayed");
+    await until(
+      () => got.length === 1,
+      5_000,
+      () => "nothing relayed",
+    );
     assert.deepEqual([...got[0].body], [1, 2, 3]);
     assert.equal(got[0].trace, "abc");
     assert.equal(got[0].contentType, "application/octet-stream");
@@ -124,7 +145,11 @@ describe("service.subscribe and client.publish", () => {
     s.subscribe<{ n: number }>("stopping.topic", ({ n }) => void seen.push(n));
     await s.start();
     await s.client.publish("stopping.topic", { n: 1 });
-    await until(() => seen.length === 1, 5_000, () => "no message");
+    await until(
+      () => seen.length === 1,
+      5_000,
+      () => "no message",
+    );
     await s.stop();
     assert.deepEqual(await registry.getService("stopping"), []);
     await broker.publish("stopping.topic", { header: { "Content-Type": "application/json" }, body: Buffer.from('{"n":2}') });

@@ -10,10 +10,10 @@ import {
   defaultCodecs,
   jsonCodec,
   jsonRpcCodec,
+  ProtoSchema,
   protobufCodec,
   protoJsonCodec,
   protoRpcCodec,
-  ProtoSchema,
   rawProtobufCodec,
 } from "../../src/codec/index.js";
 import { MicroError } from "../../src/errors/errors.js";
@@ -38,7 +38,10 @@ describe("codecs registered by default", () => {
       assert.ok(defaultCodecs.find(type), type);
     }
     assert.equal(defaultCodecs.find("Application/JSON; charset=utf-8"), jsonCodec);
-    assert.throws(() => new Codecs().get("application/x-nope"), (err: unknown) => err instanceof MicroError && err.code === 415);
+    assert.throws(
+      () => new Codecs().get("application/x-nope"),
+      (err: unknown) => err instanceof MicroError && err.code === 415,
+    );
   });
 });
 
@@ -75,7 +78,10 @@ describe("application/json-rpc", () => {
 
   it("surfaces an error in the envelope as a MicroError with its code", () => {
     const body = JSON.stringify({ id: "7", result: null, error: '{"id":"helloworld","code":404,"detail":"nope","status":"Not Found"}' });
-    assert.throws(() => jsonRpcCodec.decode(Buffer.from(body), response), (err: unknown) => err instanceof MicroError && err.code === 404 && err.id === "helloworld");
+    assert.throws(
+      () => jsonRpcCodec.decode(Buffer.from(body), response),
+      (err: unknown) => err instanceof MicroError && err.code === 404 && err.id === "helloworld",
+    );
   });
 
   it("carries events as bare JSON, and rejects bodies that are not envelopes where one is due", () => {
@@ -131,7 +137,10 @@ describe("application/proto-rpc", () => {
     const error = Buffer.from('{"id":"x","code":409,"detail":"taken","status":"Conflict"}');
     const header = Buffer.concat([Buffer.from([0x1a, error.length]), error]);
     const bytes = Buffer.concat([Buffer.from([0, 0, 0, header.length]), header, Buffer.from([0, 0, 0, 0])]);
-    assert.throws(() => codec.decode(bytes, response), (err: unknown) => err instanceof MicroError && err.code === 409);
+    assert.throws(
+      () => codec.decode(bytes, response),
+      (err: unknown) => err instanceof MicroError && err.code === 409,
+    );
   });
 
   it("rejects truncated envelopes", () => {

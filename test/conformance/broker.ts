@@ -61,13 +61,22 @@ class Recorder {
 }
 
 const text = (body: Uint8Array): string => Buffer.from(body).toString();
-const msg = (seq: number | string, extra: Record<string, string> = {}): BrokerMessage => ({ header: { "X-Seq": String(seq), "Content-Type": "text/plain", ...extra }, body: Buffer.from(`message ${seq}`) });
+const msg = (seq: number | string, extra: Record<string, string> = {}): BrokerMessage => ({
+  header: { "X-Seq": String(seq), "Content-Type": "text/plain", ...extra },
+  body: Buffer.from(`message ${seq}`),
+});
 
 /** Publishes probes until every recorder has seen one. */
 async function settle(publisher: Broker, topic: string, recorders: Array<{ label: string; probes: number }>, timeout = 15_000): Promise<void> {
   const deadline = Date.now() + timeout;
   while (recorders.some((r) => r.probes === 0)) {
-    if (Date.now() > deadline) assert.fail(`subscriptions to ${topic} never became visible: ${recorders.filter((r) => r.probes === 0).map((r) => r.label).join(", ")} saw no probe`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `subscriptions to ${topic} never became visible: ${recorders
+          .filter((r) => r.probes === 0)
+          .map((r) => r.label)
+          .join(", ")} saw no probe`,
+      );
     await publisher.publish(topic, { header: { "X-Probe": "1" }, body: Buffer.from("probe") }).catch(() => {});
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -117,7 +126,12 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
       await settle(publisher, t, subs);
       const unicode = harness.asciiHeaderNames ? "X-Unicode" : "X-Ünicode";
       for (let i = 0; i < 20; i++) await publisher.publish(t, msg(i, { [unicode]: "värde ✓" }));
-      for (const sub of subs) await until(() => sub.received.length >= 20, 10_000, () => `${sub.label} got ${sub.received.length}/20`);
+      for (const sub of subs)
+        await until(
+          () => sub.received.length >= 20,
+          10_000,
+          () => `${sub.label} got ${sub.received.length}/20`,
+        );
       for (const sub of subs) {
         assert.deepEqual(new Set(sub.ids()), new Set(Array.from({ length: 20 }, (_, i) => String(i))), `${sub.label} got every message once`);
         assert.equal(sub.received.length, 20, `${sub.label} got no duplicates`);
@@ -138,10 +152,17 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
       const count = 300;
       await publishMany(publisher, t, count, 16);
       const total = (group: Recorder[]): number => group.reduce((n, r) => n + r.received.length, 0);
-      await until(() => total(groupA) >= count && total(groupB) >= count && plain.received.length >= count, 20_000, () => `a: ${total(groupA)}, b: ${total(groupB)}, plain: ${plain.received.length} of ${count}`);
+      await until(
+        () => total(groupA) >= count && total(groupB) >= count && plain.received.length >= count,
+        20_000,
+        () => `a: ${total(groupA)}, b: ${total(groupB)}, plain: ${plain.received.length} of ${count}`,
+      );
       await new Promise((r) => setTimeout(r, 200)); // let any duplicate arrive before counting
       const expected = Array.from({ length: count }, (_, i) => String(i)).sort();
-      for (const [label, group] of [["a", groupA], ["b", groupB]] as const) {
+      for (const [label, group] of [
+        ["a", groupA],
+        ["b", groupB],
+      ] as const) {
         const ids = group.flatMap((r) => r.ids()).sort();
         assert.deepEqual(ids, expected, `group ${label}: every message exactly once among its members`);
       }
@@ -161,10 +182,21 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
             for (let i = 0; i < 300; i++) await p.publish(t, msg(`${n}:${i}`));
           }),
         );
-        await until(() => sub.received.length >= 600, 15_000, () => `got ${sub.received.length}/600`);
+        await until(
+          () => sub.received.length >= 600,
+          15_000,
+          () => `got ${sub.received.length}/600`,
+        );
         for (const n of [0, 1]) {
-          const seen = sub.ids().filter((id) => id.startsWith(`${n}:`)).map((id) => Number(id.slice(2)));
-          assert.deepEqual(seen, Array.from({ length: 300 }, (_, i) => i), `publisher ${n}'s messages arrive in order`);
+          const seen = sub
+            .ids()
+            .filter((id) => id.startsWith(`${n}:`))
+            .map((id) => Number(id.slice(2)));
+          assert.deepEqual(
+            seen,
+            Array.from({ length: 300 }, (_, i) => i),
+            `publisher ${n}'s messages arrive in order`,
+          );
         }
       });
     }
@@ -178,7 +210,11 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
       await settle(publisher, t, [gone, stays]);
       await gone.subscriber.unsubscribe();
       for (let i = 0; i < 10; i++) await publisher.publish(t, msg(i));
-      await until(() => stays.received.length >= 10, 10_000, () => `stays got ${stays.received.length}/10`);
+      await until(
+        () => stays.received.length >= 10,
+        10_000,
+        () => `stays got ${stays.received.length}/10`,
+      );
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(gone.received.length, 0, "the unsubscribed handler got nothing");
       assert.equal(gone.subscriber.topic, t);
@@ -194,7 +230,11 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
       for (let sent = 0; sent < count; sent += chunk) {
         await publishMany(publisher, t, Math.min(chunk, count - sent), 128, sent);
         const target = Math.min(count, sent + chunk);
-        await until(() => sub.received.length >= target, 60_000, () => `got ${sub.received.length}/${target} of ${count}`);
+        await until(
+          () => sub.received.length >= target,
+          60_000,
+          () => `got ${sub.received.length}/${target} of ${count}`,
+        );
       }
       assert.equal(new Set(sub.ids()).size, count, "every message arrived");
     });
@@ -218,9 +258,17 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
       await settle(publisher, t, [counter]);
       await publisher.publish(t, msg("poison"));
       for (let i = 0; i < 5; i++) await publisher.publish(t, msg(i));
-      await until(() => ["0", "1", "2", "3", "4"].every((id) => seen.includes(id)), 10_000, () => `seen ${seen.join(",")}`);
+      await until(
+        () => ["0", "1", "2", "3", "4"].every((id) => seen.includes(id)),
+        10_000,
+        () => `seen ${seen.join(",")}`,
+      );
       if (harness.redelivers) {
-        await until(() => seen.filter((s) => s === "poison").length >= 2, 10_000, () => `the failed message was not redelivered (seen ${seen.join(",")})`);
+        await until(
+          () => seen.filter((s) => s === "poison").length >= 2,
+          10_000,
+          () => `the failed message was not redelivered (seen ${seen.join(",")})`,
+        );
       }
     });
 
@@ -247,7 +295,11 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
         const publisher = broker();
         await settle(publisher, t, [counter]);
         for (let i = 0; i < 3; i++) await publisher.publish(t, msg(i));
-        await until(() => deliveries.filter((d) => d === "1").length >= 2 && deliveries.includes("0") && deliveries.includes("2"), 10_000, () => `deliveries ${deliveries.join(",")}`);
+        await until(
+          () => deliveries.filter((d) => d === "1").length >= 2 && deliveries.includes("0") && deliveries.includes("2"),
+          10_000,
+          () => `deliveries ${deliveries.join(",")}`,
+        );
         await new Promise((r) => setTimeout(r, 500));
         assert.equal(deliveries.filter((d) => d === "0").length, 1, "an acked message is not redelivered");
         assert.equal(deliveries.filter((d) => d === "1").length, 2, "the nacked message came back once, then was acked");
@@ -281,7 +333,11 @@ export function brokerConformance(name: string, harness: BrokerHarness): void {
           }
           for (let i = 0; i < 50; i++) await publisher.publish(t, msg(`after-${i}`));
           for (const r of [plain, grouped]) {
-            await until(() => Array.from({ length: 50 }, (_, i) => `after-${i}`).every((id) => r.ids().includes(id)), 15_000, () => `${r.label} got ${after(r)} after the restart`);
+            await until(
+              () => Array.from({ length: 50 }, (_, i) => `after-${i}`).every((id) => r.ids().includes(id)),
+              15_000,
+              () => `${r.label} got ${after(r)} after the restart`,
+            );
           }
         } finally {
           for (const b of own) await b.disconnect().catch(() => {});

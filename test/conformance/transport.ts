@@ -36,7 +36,9 @@ export function transportConformance(name: string, create: () => Transport, list
     }
 
     it("delivers a request and its response with headers and body intact", async () => {
-      const { transport, listener } = await serve(async (req) => msg({ Echo: req.header[MicroHeader.Endpoint], [MicroHeader.ContentType]: "text/plain" }, `got ${text(req)}`));
+      const { transport, listener } = await serve(async (req) =>
+        msg({ Echo: req.header[MicroHeader.Endpoint], [MicroHeader.ContentType]: "text/plain" }, `got ${text(req)}`),
+      );
       const conn = await transport.dial(listener.address);
       const rsp = await conn.call(msg({ [MicroHeader.Endpoint]: "Echo.Say", "X-Ünicode": "värde" }, "hi ✓"));
       assert.equal(rsp.header.Echo, "Echo.Say");
@@ -96,10 +98,7 @@ export function transportConformance(name: string, create: () => Transport, list
       const address = listener.address;
       listener.destroy();
       await new Promise((r) => setTimeout(r, 20));
-      await assert.rejects(
-        (async () => (await transport.dial(address)).call(msg({}, "x")))(),
-        (err: unknown) => err instanceof NotDeliveredError,
-      );
+      await assert.rejects((async () => (await transport.dial(address)).call(msg({}, "x")))(), (err: unknown) => err instanceof NotDeliveredError);
     });
 
     it("lets calls in flight finish after the listener closes", async () => {
@@ -134,7 +133,10 @@ export function transportConformance(name: string, create: () => Transport, list
       const stream = conn.stream(msg({ [MicroHeader.Endpoint]: "Echo.Stream" }, ""));
       for (let i = 0; i < 100; i++) await stream.send(msg({}, String(i)));
       stream.end();
-      assert.deepEqual(await drain(stream), Array.from({ length: 100 }, (_, i) => `echo ${i}`));
+      assert.deepEqual(
+        await drain(stream),
+        Array.from({ length: 100 }, (_, i) => `echo ${i}`),
+      );
       conn.close();
     });
 
@@ -212,7 +214,12 @@ export function transportConformance(name: string, create: () => Transport, list
       const conn = await transport.dial(listener.address);
       const stalled = conn.stream(msg({ N: "-1" }, "")); // never read: must not hold the others up
       const results = await Promise.all(Array.from({ length: 200 }, (_, n) => drain(conn.stream(msg({ N: String(n) }, "")))));
-      results.forEach((got, n) => assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${n}:${i}`)));
+      results.forEach((got, n) =>
+        assert.deepEqual(
+          got,
+          Array.from({ length: 20 }, (_, i) => `${n}:${i}`),
+        ),
+      );
       stalled.cancel();
       conn.close();
     });

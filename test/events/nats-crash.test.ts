@@ -9,8 +9,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NatsStream, streamName } from "../../src/events/nats.js";
 import { createLogger } from "../../src/logger/logger.js";
-import { requireServer, SERVERS } from "../setup/servers.js";
 import { fixture, type ServiceProcess, startProcess } from "../process/harness.js";
+import { requireServer, SERVERS } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
 
 const topic = `events-crash-${randomUUID().slice(0, 8)}`;

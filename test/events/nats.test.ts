@@ -1,9 +1,9 @@
-import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { NatsStream, streamName } from "../../src/events/nats.js";
-import { requireServer, SERVERS } from "../setup/servers.js";
 import { eventsConformance } from "../conformance/events.js";
 import { quiet } from "../setup/logger.js";
+import { requireServer, SERVERS } from "../setup/servers.js";
 
 eventsConformance("nats", {
   create: () => new NatsStream({ address: "127.0.0.1:4222", logger: quiet }),

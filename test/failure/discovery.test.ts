@@ -24,10 +24,10 @@ import type { Registry } from "../../src/registry/registry.js";
 import { Selector } from "../../src/selector/selector.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { fixture, type ServiceProcess, startProcess, stopAll } from "../process/harness.js";
-import { waitFor } from "../setup/wait.js";
-import { type OwnedServer, privateEtcd, privateNats } from "../setup/servers.js";
-import { CuttableProxy } from "../setup/proxy.js";
 import { quiet } from "../setup/logger.js";
+import { CuttableProxy } from "../setup/proxy.js";
+import { type OwnedServer, privateEtcd, privateNats } from "../setup/servers.js";
+import { waitFor } from "../setup/wait.js";
 
 const TTL_S = 3;
 const CALL_TIMEOUT = 2_000;
@@ -90,8 +90,7 @@ for (const setup of setups) {
 
     const registeredIds = async (registry: Registry, service: string): Promise<string[]> =>
       (await registry.getService(service).catch(() => [])).flatMap((s) => s.nodes.map((n) => n.id)).sort();
-    const cachedIds = (cache: CacheRegistry, service: string): string[] =>
-      (cache.getCached(service) ?? []).flatMap((s) => s.nodes.map((n) => n.id)).sort();
+    const cachedIds = (cache: CacheRegistry, service: string): string[] => (cache.getCached(service) ?? []).flatMap((s) => s.nodes.map((n) => n.id)).sort();
 
     async function nodeId(client: Client, service: string, node: ServiceProcess): Promise<string> {
       return (await client.call<{ node: string }>(service, "Echo.Echo", {}, { address: node.address })).node;
@@ -124,7 +123,10 @@ for (const setup of setups) {
       assert.ok(goneFromRegistry, "the killed node left the registry");
       assert.ok(goneFromCache, "the killed node left the client's cache");
       // The TTL counts from the node's last heartbeat, up to a second before the kill; then the sweep.
-      assert.ok(goneFromCacheAfter <= TTL_S * 1000 + 1_500, `left every view within its TTL: registry ${goneFromRegistryAfter} ms, cache ${goneFromCacheAfter} ms`);
+      assert.ok(
+        goneFromCacheAfter <= TTL_S * 1000 + 1_500,
+        `left every view within its TTL: registry ${goneFromRegistryAfter} ms, cache ${goneFromCacheAfter} ms`,
+      );
       assert.deepEqual(cachedIds(cache, service), ids.slice(1).sort());
     });
 
@@ -204,7 +206,10 @@ for (const setup of setups) {
 }
 
 /** Four workers calling `Echo.Echo` back to back (idempotent, so a failed node may be retried elsewhere). */
-function steadyLoad(client: Client, service: string): { calls: () => number; stop: () => Promise<{ calls: number; failures: number; errors: string[]; slowest: number }> } {
+function steadyLoad(
+  client: Client,
+  service: string,
+): { calls: () => number; stop: () => Promise<{ calls: number; failures: number; errors: string[]; slowest: number }> } {
   let stopped = false;
   let calls = 0;
   let failures = 0;

@@ -96,7 +96,8 @@ for (const setup of setups) {
       assert.equal(startError, undefined, `start() gave up while the registry was down: ${String(startError)}`);
       const retries = log.retries();
       assert.ok(retries.length >= 3, `failed attempts logged (${retries.length})`);
-      for (const fields of retries) assert.ok(typeof fields?.err === "string" && fields.err.length > 0, `each retry is logged with its error: ${JSON.stringify(fields)}`);
+      for (const fields of retries)
+        assert.ok(typeof fields?.err === "string" && fields.err.length > 0, `each retry is logged with its error: ${JSON.stringify(fields)}`);
       const delays = retries.map((fields) => Number(fields?.retryIn));
       assert.ok(delays[1] > delays[0] && delays.every((d) => d <= 400), `backoff grows up to its maximum: ${delays}`);
 
@@ -141,7 +142,10 @@ for (const setup of setups) {
       await new Promise((resolve) => setTimeout(resolve, 600));
       assert.equal(log.retries().length, attempts, "no registration attempt after stop()");
       assert.equal(await canConnect(listening), false, "the listener is closed");
-      assert.ok(log.lines.some((line) => line.msg === "service stopped"), "the service logged its stop");
+      assert.ok(
+        log.lines.some((line) => line.msg === "service stopped"),
+        "the service logged its stop",
+      );
     });
   });
 }
@@ -153,7 +157,10 @@ describe("start with a registration no registry would accept", () => {
     const service = newService("a-service-name-far-too-long-for-one-dns-label", new MdnsRegistry({ logger: log }), log);
     await assert.rejects(service.start(), /too long for DNS/);
     assert.equal(log.retries().length, 0, "no retry");
-    assert.ok(log.lines.some((line) => line.level === "error" && line.msg === "registration failed"), "the failure is logged as an error");
+    assert.ok(
+      log.lines.some((line) => line.level === "error" && line.msg === "registration failed"),
+      "the failure is logged as an error",
+    );
     const listening = service.address!;
     await service.stop();
     assert.equal(await canConnect(listening), false, "the listener is closed");

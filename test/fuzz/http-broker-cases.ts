@@ -6,7 +6,6 @@
  */
 import { Random } from "./random.js";
 
-
 export interface Target {
   /** The subscription's node id (the `?id=` of a valid delivery). */
   id: string;
@@ -20,7 +19,9 @@ export function validRequest(target: Target, body = validEnvelope(target.topic, 
 }
 
 function validEnvelope(topic: string, id: string): Buffer {
-  return Buffer.from(JSON.stringify({ Header: { "Content-Type": "application/json", "Micro-Topic": topic, "Micro-Id": id }, Body: Buffer.from('{"n":1}').toString("base64") }));
+  return Buffer.from(
+    JSON.stringify({ Header: { "Content-Type": "application/json", "Micro-Topic": topic, "Micro-Id": id }, Body: Buffer.from('{"n":1}').toString("base64") }),
+  );
 }
 
 const METHODS = ["POST", "GET", "PUT", "DELETE", "OPTIONS", "post", "P\x00ST", "POSTPOSTPOST", ""];
@@ -37,7 +38,10 @@ function path(r: Random, target: Target): string {
     case 3:
       return `/?id=%${r.pick(["", "zz", "c3", "00", "ff"])}`;
     case 4:
-      return `/${r.bytes(r.int(40)).toString("latin1").replace(/[\r\n ]/g, "_")}`;
+      return `/${r
+        .bytes(r.int(40))
+        .toString("latin1")
+        .replace(/[\r\n ]/g, "_")}`;
     default:
       return `/?id=${encodeURIComponent(target.id)}`;
   }
@@ -71,7 +75,13 @@ function headers(r: Random, bodyLength: number): string[] {
   if (r.int(3) === 0) out.push(`Content-Type: ${r.pick(["application/json", "text/plain", "", "application/json; charset=utf-16", "\x00"])}`);
   if (r.int(8) === 0) out.push(`X-Big: ${"a".repeat(r.int(20_000))}`);
   if (r.int(8) === 0) for (let i = r.int(300); i > 0; i--) out.push(`X-${i}: ${i}`);
-  if (r.int(10) === 0) out.push(`Bad Header\x01: ${r.bytes(8).toString("latin1").replace(/[\r\n]/g, "")}`);
+  if (r.int(10) === 0)
+    out.push(
+      `Bad Header\x01: ${r
+        .bytes(8)
+        .toString("latin1")
+        .replace(/[\r\n]/g, "")}`,
+    );
   if (r.int(10) === 0) out.push("Connection: close");
   return out;
 }
@@ -122,7 +132,9 @@ function generated(r: Random, target: Target): Buffer {
   const chunked = r.int(6) === 0;
   const hs = headers(r, content.length);
   if (chunked) hs.push("Transfer-Encoding: chunked");
-  const payload = chunked ? Buffer.concat([Buffer.from(`${content.length.toString(16)}\r\n`), content, Buffer.from(r.int(3) ? "\r\n0\r\n\r\n" : "\r\nzz\r\n")]) : content;
+  const payload = chunked
+    ? Buffer.concat([Buffer.from(`${content.length.toString(16)}\r\n`), content, Buffer.from(r.int(3) ? "\r\n0\r\n\r\n" : "\r\nzz\r\n")])
+    : content;
   const eol = r.int(20) === 0 ? "\n" : "\r\n";
   return Buffer.concat([Buffer.from(`${line}${eol}${hs.join(eol)}${eol}${eol}`, "latin1"), payload]);
 }

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, it } from "node:test";
-import { HttpBroker, HTTP_BROKER_SERVICE } from "../../src/broker/http.js";
+import { HTTP_BROKER_SERVICE, HttpBroker } from "../../src/broker/http.js";
 import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { fuzzCase, type Target } from "./http-broker-cases.js";

@@ -6,9 +6,9 @@
  * (bytes flipped, inserted, cut, repeated, spliced), and a few are plain garbage. Each case also
  * says where its bytes are cut into separate writes and whether the client half-closes after.
  */
-import { Random } from "./random.js";
-import { MicroHeader } from "../../src/metadata/headers.js";
 
+import { MicroHeader } from "../../src/metadata/headers.js";
+import type { Random } from "./random.js";
 
 export interface FuzzCase {
   /** What the client sends, in order. */
@@ -74,7 +74,17 @@ const METHODS = ["POST", "POST", "POST", "POST", "GET", "PUT", "post", "P\0ST", 
 const TARGETS = ["/", "/", "/", "/x?y=z", "*", "http://h:1/", "", "//", "/\x7f", "/\u00e9", "/a b"];
 const VERSIONS = ["HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 ", "http/1.1", "", "HTTP/1.12"];
 const EOLS = ["\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\n\r"];
-const CONTENT_TYPES = ["application/json", "application/json", "application/protobuf", "application/msgpack", "text/plain", "application/grpc", "", "application/json; charset=utf-8", "x".repeat(300)];
+const CONTENT_TYPES = [
+  "application/json",
+  "application/json",
+  "application/protobuf",
+  "application/msgpack",
+  "text/plain",
+  "application/grpc",
+  "",
+  "application/json; charset=utf-8",
+  "x".repeat(300),
+];
 const TIMEOUTS = ["5000000000", "0", "-1", "abc", "99999999999999999999999", "1", "1e9", ""];
 const BODIES = ['{"n":1}', '{"to":3}', "{}", "", "{", '{"n":', "null", "[1,2", "\u0000\u00ff\u00fe", '"\\ud800"', '{"__proto__":{"x":1}}', "9".repeat(400)];
 
@@ -175,7 +185,22 @@ function chunked(r: Random, body: Buffer, eol: string): Buffer {
 }
 
 /** Interesting insertions: framing pieces and bytes that change how a head is read. */
-const DICTIONARY = ["\r\n", "\r\n\r\n", "\n\n", ":", " ", "\0", "\xff", "\t", "Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n", "POST / HTTP/1.1\r\n", `${MicroHeader.Stream}: 1\r\n`, "Connection: close\r\n"];
+const DICTIONARY = [
+  "\r\n",
+  "\r\n\r\n",
+  "\n\n",
+  ":",
+  " ",
+  "\0",
+  "\xff",
+  "\t",
+  "Content-Length: 5\r\n",
+  "Transfer-Encoding: chunked\r\n",
+  "0\r\n\r\n",
+  "POST / HTTP/1.1\r\n",
+  `${MicroHeader.Stream}: 1\r\n`,
+  "Connection: close\r\n",
+];
 
 /** A valid request (or two, pipelined), then 1 to 8 byte-level mutations. */
 function mutated(r: Random): Buffer {
@@ -202,7 +227,11 @@ function mutateOnce(r: Random, bytes: Buffer): Buffer {
       return Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + r.int(16)))]);
     case 4: {
       const piece = bytes.subarray(at, at + 1 + r.int(64));
-      return Buffer.concat([bytes.subarray(0, at), ...Array.from({ length: 2 + r.int(r.chance(0.1) ? 200 : 4) }, () => piece), bytes.subarray(at + piece.length)]);
+      return Buffer.concat([
+        bytes.subarray(0, at),
+        ...Array.from({ length: 2 + r.int(r.chance(0.1) ? 200 : 4) }, () => piece),
+        bytes.subarray(at + piece.length),
+      ]);
     }
     case 5:
       return bytes.subarray(0, at);

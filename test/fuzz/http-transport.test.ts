@@ -179,7 +179,9 @@ describe(`http transport fuzzing (seed ${SEED}, ${ONLY === undefined ? `${CASES}
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const heap = gc ? `; heap after GC ${mib(process.memoryUsage().heapUsed)} MiB (${mib(heapBefore)} before)` : "";
-    t.diagnostic(`${indexes.length - warmup} cases in ${Date.now() - started} ms; RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} → ${mib(rssAfter)} MiB; descriptors ${fdsBefore} → ${fdsAfter}${heap}`);
+    t.diagnostic(
+      `${indexes.length - warmup} cases in ${Date.now() - started} ms; RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} → ${mib(rssAfter)} MiB; descriptors ${fdsBefore} → ${fdsAfter}${heap}`,
+    );
     assert.deepEqual(errors.errors, []);
     assert.deepEqual(held.slice(0, 10), [], `${held.length} connections held open by the server (FUZZ_SEED=${SEED} FUZZ_CASE=<one of them>)`);
     assert.ok(rssPeak - rssBefore < 150 * 2 ** 20, `RSS grew by ${mib(rssPeak - rssBefore)} MiB`);
@@ -190,7 +192,9 @@ describe(`http transport fuzzing (seed ${SEED}, ${ONLY === undefined ? `${CASES}
     const limits = { maxHeaderBytes: 16 * 1024, maxHeaders: 64, maxBodyBytes: 64 * 1024 };
     const parse = (c: FuzzCase, cuts: number[]): string[] => {
       const out: string[] = [];
-      const parser = new HttpParser("request", limits, (m) => out.push(`${m.method} ${m.target} 1.${m.minor} ${JSON.stringify(m.header)} ${m.body.toString("hex")}`));
+      const parser = new HttpParser("request", limits, (m) =>
+        out.push(`${m.method} ${m.target} 1.${m.minor} ${JSON.stringify(m.header)} ${m.body.toString("hex")}`),
+      );
       let from = 0;
       for (const cut of [...cuts, c.bytes.length]) {
         if (parser.push(c.bytes.subarray(from, cut))) return [...out, "failed"];
@@ -204,7 +208,9 @@ describe(`http transport fuzzing (seed ${SEED}, ${ONLY === undefined ? `${CASES}
       const c = caseAt(i);
       const r = new Random(i);
       const byteByByte = c.bytes.length < 300 && r.chance(0.2);
-      const cuts = byteByByte ? Array.from({ length: c.bytes.length - 1 }, (_, k) => k + 1) : [...new Set([...c.cuts, ...Array.from({ length: 8 }, () => r.int(c.bytes.length))])].filter((x) => x > 0).sort((a, b) => a - b);
+      const cuts = byteByByte
+        ? Array.from({ length: c.bytes.length - 1 }, (_, k) => k + 1)
+        : [...new Set([...c.cuts, ...Array.from({ length: 8 }, () => r.int(c.bytes.length))])].filter((x) => x > 0).sort((a, b) => a - b);
       assert.deepEqual(parse(c, cuts), parse(c, []), `case ${i} (FUZZ_SEED=${SEED} FUZZ_CASE=${i})`);
     }
   });

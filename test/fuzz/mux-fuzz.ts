@@ -15,13 +15,32 @@ import { rawFrame } from "../transport/mux-peer.js";
 import { Random } from "./random.js";
 
 /** The fuzzed server's limits: small, so that cases reach them. */
-export const FUZZ_SERVER_OPTIONS: MuxOptions = { maxFrameSize: 64 * 1024, maxHeaderCount: 32, maxHeaderBytes: 8 * 1024, prefaceTimeout: 300, frameTimeout: 300 };
-
+export const FUZZ_SERVER_OPTIONS: MuxOptions = {
+  maxFrameSize: 64 * 1024,
+  maxHeaderCount: 32,
+  maxHeaderBytes: 8 * 1024,
+  prefaceTimeout: 300,
+  frameTimeout: 300,
+};
 
 const STREAM_IDS = [0, 1, 1, 3, 3, 5, 2, 4, 0xffffffff, 0xfffffffe, 0x80000001];
 const TYPES = [
-  FrameType.Request, FrameType.Request, FrameType.Request, FrameType.Response, FrameType.Cancel, FrameType.GoAway, FrameType.Refused,
-  FrameType.Ping, FrameType.Pong, FrameType.Data, FrameType.Data, FrameType.End, FrameType.Window, 0, 11, 255,
+  FrameType.Request,
+  FrameType.Request,
+  FrameType.Request,
+  FrameType.Response,
+  FrameType.Cancel,
+  FrameType.GoAway,
+  FrameType.Refused,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.Data,
+  FrameType.Data,
+  FrameType.End,
+  FrameType.Window,
+  0,
+  11,
+  255,
 ];
 const FLAGS = [0, 0, 0, 1, 1, 2, 3, 128, 255];
 const NAMES = ["Micro-Endpoint", "Micro-Service", "Micro-Id", "Content-Type", "Timeout", "X-Meta", "x", "Ünï", ""];
@@ -52,7 +71,7 @@ function generatedFrame(rnd: Random): Buffer {
   const frame = rawFrame(type, rnd.pick(STREAM_IDS), headerBlock(rnd), body(rnd, type), rnd.pick(FLAGS));
   const lie = rnd.next();
   if (lie < 0.03) frame.writeUInt32BE(rnd.pick([0, 1, 9, 0xffffffff, 100_000_000]), 0);
-  else if (lie < 0.06) frame.writeUInt32BE(frame.readUInt32BE(0) + rnd.int(64) - 32 >>> 0, 0);
+  else if (lie < 0.06) frame.writeUInt32BE((frame.readUInt32BE(0) + rnd.int(64) - 32) >>> 0, 0);
   else if (lie < 0.09) frame.writeUInt32BE(rnd.pick([0xffffffff, frame.length * 2]), 10); // the header length
   return frame;
 }

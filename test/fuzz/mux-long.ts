@@ -8,8 +8,8 @@
  */
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
-import { serverProcess } from "../transport/mux-peer.js";
 import { recordingLogger } from "../setup/logger.js";
+import { serverProcess } from "../transport/mux-peer.js";
 import { FUZZ_SERVER_OPTIONS, runCases } from "./mux-fuzz.js";
 
 const cases = Number(process.argv[2] ?? 100_000);
@@ -44,7 +44,9 @@ for (let from = 0; from < cases && !failure; from += BATCH) {
   if (!server.alive()) failure = "the server process died";
   else if (!(await normalCall())) failure = "the server no longer answers a normal call";
   else if (grew > 200 * MiB) failure = `the server grew by ${(grew / MiB).toFixed(0)} MiB`;
-  process.stdout.write(`${failure ? "FAIL" : "ok"} cases ${from}..${to - 1} seed ${seed}: RSS +${(grew / MiB).toFixed(0)} MiB${failure ? `: ${failure}` : ""}\n`);
+  process.stdout.write(
+    `${failure ? "FAIL" : "ok"} cases ${from}..${to - 1} seed ${seed}: RSS +${(grew / MiB).toFixed(0)} MiB${failure ? `: ${failure}` : ""}\n`,
+  );
 }
 server.stop();
 process.exit(failure ? 1 : 0);

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
-import { serverProcess } from "../transport/mux-peer.js";
 import { recordingLogger } from "../setup/logger.js";
+import { serverProcess } from "../transport/mux-peer.js";
 import { FUZZ_SERVER_OPTIONS, runCases } from "./mux-fuzz.js";
 
 const seed = Number(process.env.MICRO_FUZZ_SEED ?? 20261130);

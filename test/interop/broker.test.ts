@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "../setup/wait.js";
 import { type GoProcess, runGo, startGo } from "./go.js";
-import { createWorld, REGISTRY_KINDS, type RegistryKind, type TsProcess, TsPeer, startTs, type World } from "./world.js";
+import { createWorld, REGISTRY_KINDS, type RegistryKind, startTs, TsPeer, type TsProcess, type World } from "./world.js";
 
 interface Received {
   event: { id: number; text: string };
@@ -56,7 +56,12 @@ function brokerSuite(kind: RegistryKind): void {
     }
 
     async function goSubscriber(topic: string, queue?: string): Promise<GoProcess> {
-      const p = await startGo("subscriber", { ...world!.go.env, INTEROP_TOPIC: topic, INTEROP_NAME: `go-sub-${run}`, ...(queue ? { INTEROP_QUEUE: queue } : {}) }, 20_000, world!.go.launch);
+      const p = await startGo(
+        "subscriber",
+        { ...world!.go.env, INTEROP_TOPIC: topic, INTEROP_NAME: `go-sub-${run}`, ...(queue ? { INTEROP_QUEUE: queue } : {}) },
+        20_000,
+        world!.go.launch,
+      );
       goSubscribers.push(p);
       return p;
     }
@@ -78,8 +83,17 @@ function brokerSuite(kind: RegistryKind): void {
       const count = async (): Promise<number> => {
         const records =
           from === "ts"
-            ? await publisher!.do<Array<{ nodes: Array<{ metadata: Record<string, string> | null }> }>>({ op: "cached", service: "micro.http.broker" }).catch(() => [])
-            : ((await runGo<{ service?: Array<{ nodes: Array<{ metadata: Record<string, string> | null }> }> }>("client", { ...world!.go.env, INTEROP_MODE: "list", INTEROP_SERVICE: "micro.http.broker" }, 30_000, world!.go.launch)).service ?? []);
+            ? await publisher!
+                .do<Array<{ nodes: Array<{ metadata: Record<string, string> | null }> }>>({ op: "cached", service: "micro.http.broker" })
+                .catch(() => [])
+            : ((
+                await runGo<{ service?: Array<{ nodes: Array<{ metadata: Record<string, string> | null }> }> }>(
+                  "client",
+                  { ...world!.go.env, INTEROP_MODE: "list", INTEROP_SERVICE: "micro.http.broker" },
+                  30_000,
+                  world!.go.launch,
+                )
+              ).service ?? []);
         return records.flatMap((r) => r.nodes).filter((node) => node.metadata?.topic === topic).length;
       };
       assert.ok(await waitFor(async () => (await count()) >= n, 5_000, 200), `the ${from} side does not see ${n} subscribers of ${topic}`);
@@ -142,7 +156,10 @@ function brokerSuite(kind: RegistryKind): void {
         // `dns: bad rdata` for every probe, announcement and answer, and nobody ever finds it.
         assert.ok(await waitFor(() => /bad rdata/.test(sub.output()), 5_000), `Go Micro's mDNS log:\n${sub.output()}`);
         const records = await publisher!.do<Array<{ nodes: Array<{ metadata: Record<string, string> | null }> }>>({ op: "get", service: "micro.http.broker" });
-        assert.deepEqual(records.flatMap((r) => r.nodes).filter((n) => n.metadata?.topic === topic), []);
+        assert.deepEqual(
+          records.flatMap((r) => r.nodes).filter((n) => n.metadata?.topic === topic),
+          [],
+        );
         // ts-micro's mDNS registry says so instead of registering a node nobody can find.
         await assert.rejects(tsSubscriber(topic), /too long for DNS/);
       });

@@ -62,7 +62,9 @@ async function build(): Promise<string> {
   });
   if (code !== 0) {
     fs.rmSync(out, { recursive: true, force: true });
-    throw new Error(`building the Go Micro interop programs failed (go build exited ${code}); the Go module proxy must be reachable for the first build.\n${buildLog}`);
+    throw new Error(
+      `building the Go Micro interop programs failed (go build exited ${code}); the Go module proxy must be reachable for the first build.\n${buildLog}`,
+    );
   }
   process.stderr.write(`# Go Micro interop programs built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return out;
@@ -139,7 +141,12 @@ export async function startGo(program: Program, env: Record<string, string> = {}
 }
 
 /** Runs a program to completion and returns the last JSON line it printed. */
-export async function runGo<T = Record<string, unknown>>(program: Program, env: Record<string, string> = {}, timeout = 30_000, launch: Launcher = direct): Promise<T> {
+export async function runGo<T = Record<string, unknown>>(
+  program: Program,
+  env: Record<string, string> = {},
+  timeout = 30_000,
+  launch: Launcher = direct,
+): Promise<T> {
   const dir = await buildGoPrograms();
   const { command, args } = launch(path.join(dir, program), []);
   return new Promise((resolve, reject) => {

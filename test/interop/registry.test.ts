@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import type { ServiceRecord } from "../../src/registry/registry.js";
 import { waitFor } from "../setup/wait.js";
 import { type GoProcess, runGo, startGo } from "./go.js";
-import { createWorld, REGISTRY_KINDS, type RegistryKind, type TsProcess, TsPeer, startTs, type World } from "./world.js";
+import { createWorld, REGISTRY_KINDS, type RegistryKind, startTs, TsPeer, type TsProcess, type World } from "./world.js";
 
 interface ListResult {
   services: string[];
@@ -68,7 +68,10 @@ function registrySuite(kind: RegistryKind): void {
       assert.equal(record.nodes[0].metadata?.transport, "http");
       assert.equal(record.nodes[0].address, goServer!.address);
       const call = record.endpoints!.find((e) => e.name === "Helloworld.Call")!;
-      assert.deepEqual(call.request?.values?.map((v) => v.name), ["name"]);
+      assert.deepEqual(
+        call.request?.values?.map((v) => v.name),
+        ["name"],
+      );
     });
 
     it("Go Micro calls and streams from the ts-micro service by name", async () => {
@@ -80,14 +83,23 @@ function registrySuite(kind: RegistryKind): void {
 
     it("ts-micro calls and streams from the Go Micro service by name, over HTTP chosen from its node metadata", async () => {
       assert.deepEqual(await peer!.do({ op: "call", service: goName, endpoint: "Helloworld.Call", body: { name: "Alan" } }), { msg: "Hello Alan" });
-      assert.deepEqual(await peer!.do({ op: "stream", service: goName, endpoint: "Helloworld.Stream", body: { count: 3 } }), [{ count: 0 }, { count: 1 }, { count: 2 }]);
+      assert.deepEqual(await peer!.do({ op: "stream", service: goName, endpoint: "Helloworld.Stream", body: { count: 3 } }), [
+        { count: 0 },
+        { count: 1 },
+        { count: 2 },
+      ]);
       const failed = await peer!.request({ op: "call", service: goName, endpoint: "Helloworld.Call", body: { name: "" } });
       assert.equal(failed.error?.name, "MicroError", JSON.stringify(failed));
-      assert.deepEqual({ code: failed.error?.code, id: failed.error?.id, detail: failed.error?.detail }, { code: 400, id: "helloworld", detail: "name is required" });
+      assert.deepEqual(
+        { code: failed.error?.code, id: failed.error?.id, detail: failed.error?.detail },
+        { code: 400, id: "helloworld", detail: "name is required" },
+      );
     });
 
     it("ts-micro calls the ts-micro service by name over mux in the same client", async () => {
-      assert.deepEqual(await peer!.do({ op: "call", service: tsName, endpoint: "Helloworld.Call", body: { name: "Edsger" } }), { msg: "Hello Edsger from ts-micro" });
+      assert.deepEqual(await peer!.do({ op: "call", service: tsName, endpoint: "Helloworld.Call", body: { name: "Edsger" } }), {
+        msg: "Hello Edsger from ts-micro",
+      });
     });
 
     it("sees the ts-micro service leave when it stops (deregistration reaches Go Micro)", async () => {

@@ -42,8 +42,18 @@ for (const transport of ["mux", "http"]) {
     });
 
     it("gets ts-micro's errors with their id and code", async () => {
-      assert.deepEqual((await goClient(server.address, { INTEROP_NAME_ARG: "" })).error, { id: "tshello", code: 400, detail: "name is required", status: "Bad Request" });
-      assert.deepEqual((await goClient(server.address, { INTEROP_NAME_ARG: "missing" })).error, { id: "tshello", code: 404, detail: "no user called missing", status: "Not Found" });
+      assert.deepEqual((await goClient(server.address, { INTEROP_NAME_ARG: "" })).error, {
+        id: "tshello",
+        code: 400,
+        detail: "name is required",
+        status: "Bad Request",
+      });
+      assert.deepEqual((await goClient(server.address, { INTEROP_NAME_ARG: "missing" })).error, {
+        id: "tshello",
+        code: 404,
+        detail: "no user called missing",
+        status: "Not Found",
+      });
       assert.equal((await goClient(server.address, { INTEROP_NAME_ARG: "conflict" })).error?.code, 409);
       const unknown = await goClient(server.address, { INTEROP_ENDPOINT: "Nope.Call" });
       assert.equal(unknown.error?.code, 404);
@@ -104,8 +114,14 @@ describe("ts-micro client → Go Micro service", () => {
   });
 
   it("gets Go Micro's errors as MicroErrors with id and code intact", async () => {
-    await assert.rejects(call("Helloworld.Call", { name: "" }), (err: unknown) => err instanceof MicroError && err.id === "helloworld" && err.code === 400 && err.detail === "name is required");
-    await assert.rejects(call("Helloworld.Call", { name: "missing" }), (err: unknown) => err instanceof MicroError && err.code === 404 && err.status === "Not Found");
+    await assert.rejects(
+      call("Helloworld.Call", { name: "" }),
+      (err: unknown) => err instanceof MicroError && err.id === "helloworld" && err.code === 400 && err.detail === "name is required",
+    );
+    await assert.rejects(
+      call("Helloworld.Call", { name: "missing" }),
+      (err: unknown) => err instanceof MicroError && err.code === 404 && err.status === "Not Found",
+    );
     // Go Micro's router reports an unknown handler as plain text, which arrives as code 0.
     await assert.rejects(call("Nope.Call", {}), (err: unknown) => err instanceof MicroError && err.code === 0 && /can't find service Nope/.test(err.detail));
   });
@@ -113,7 +129,10 @@ describe("ts-micro client → Go Micro service", () => {
   it("reads a Go Micro server stream to EOS", async () => {
     const got: unknown[] = [];
     for await (const message of client.stream("helloworld", "Helloworld.Stream", { count: 4 }, { address })) got.push(message);
-    assert.deepEqual(got, [0, 1, 2, 3].map((count) => ({ count })));
+    assert.deepEqual(
+      got,
+      [0, 1, 2, 3].map((count) => ({ count })),
+    );
   });
 
   it("gets a Go Micro stream's error with its code", async () => {

@@ -65,7 +65,10 @@ input.on("line", (line) => {
     (result) => write({ seq: command.seq, result }),
     (err: unknown) => {
       const e = err as Error;
-      write({ seq: command.seq, error: { name: e.name, message: e.message, ...(isMicroError(err) ? { code: err.code, id: err.id, detail: err.detail } : {}) } });
+      write({
+        seq: command.seq,
+        error: { name: e.name, message: e.message, ...(isMicroError(err) ? { code: err.code, id: err.id, detail: err.detail } : {}) },
+      });
     },
   );
 });

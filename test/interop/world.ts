@@ -61,7 +61,12 @@ export async function createWorld(kind: RegistryKind, etcdPort: number): Promise
         await etcd.dispose();
         throw err;
       }
-      const env = { MICRO_REGISTRY: "etcd", MICRO_REGISTRY_ADDRESS: `${etcd.host}:${etcd.port}`, MICRO_SERVER_ADDRESS: "127.0.0.1:0", MICRO_BROKER_ADDRESS: "127.0.0.1:0" };
+      const env = {
+        MICRO_REGISTRY: "etcd",
+        MICRO_REGISTRY_ADDRESS: `${etcd.host}:${etcd.port}`,
+        MICRO_SERVER_ADDRESS: "127.0.0.1:0",
+        MICRO_BROKER_ADDRESS: "127.0.0.1:0",
+      };
       return { kind, go: { env, launch: direct }, ts: { env, launch: direct }, dispose: () => etcd.dispose() };
     }
     case "mdns": {
@@ -105,7 +110,8 @@ export async function startTs(name: string, side: Side, env: Record<string, stri
   for (;;) {
     const match = /READY (\S+)/.exec(output);
     if (match) return { child, address: match[1], output: () => output, exited, stop };
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${path.basename(script)} exited (${child.exitCode ?? child.signalCode}) before it was ready; output:\n${output}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${path.basename(script)} exited (${child.exitCode ?? child.signalCode}) before it was ready; output:\n${output}`);
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${path.basename(script)} was not ready in ${timeout} ms; output:\n${output}`);

@@ -7,9 +7,9 @@ import { after, describe, it } from "node:test";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
-import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
-import { waitFor } from "../setup/wait.js";
 import { quiet } from "../setup/logger.js";
+import { waitFor } from "../setup/wait.js";
+import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
 
 describe("services in separate processes", () => {
   const dir = tempRegistry();
@@ -84,7 +84,10 @@ describe("services in separate processes", () => {
     assert.equal(failures, 0, "no idempotent call failed");
     const gone = await waitFor(async () => !(await registry.getService("load")).some((s) => s.nodes.some((n) => n.id === victimId)), 4_000);
     assert.ok(gone, "the killed node left the registry within its TTL");
-    assert.ok((await registry.getService("load"))[0].nodes.some((n) => n.address === b.address), "the other node is still registered");
+    assert.ok(
+      (await registry.getService("load"))[0].nodes.some((n) => n.address === b.address),
+      "the other node is still registered",
+    );
   });
 
   it("drains calls in flight on SIGTERM, deregisters, and exits cleanly", async () => {
@@ -93,7 +96,10 @@ describe("services in separate processes", () => {
     await new Promise((r) => setTimeout(r, 150));
     p.child.kill("SIGTERM");
     const results = await Promise.all(slow);
-    assert.ok(results.every((r) => r.aborted === false), "every call in flight completed");
+    assert.ok(
+      results.every((r) => r.aborted === false),
+      "every call in flight completed",
+    );
     assert.equal(await p.exited, 0);
     assert.deepEqual(await registry.getService("drain"), [], "deregistered");
   });
@@ -120,7 +126,10 @@ describe("services in separate processes", () => {
         setTimeout(() => socket.destroy(), 2_000);
       });
     }
-    assert.deepEqual(await client.call("victim", "Echo.Echo", { still: "alive" }, { address: p.address }), { still: "alive", node: (await registry.getService("victim"))[0].nodes[0].id });
+    assert.deepEqual(await client.call("victim", "Echo.Echo", { still: "alive" }, { address: p.address }), {
+      still: "alive",
+      node: (await registry.getService("victim"))[0].nodes[0].id,
+    });
     assert.equal(p.child.exitCode, null, "the service process is still running");
   });
 });

@@ -51,9 +51,17 @@ export function startProcess(script: string, env: Record<string, string>, timeou
 }
 
 /** Runs the micro CLI to completion. */
-export function runCli(args: string[], env: Record<string, string>, timeout = 15_000, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeout = 15_000,
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env },
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     if (stdin !== undefined) child.stdin!.end(stdin);
     let stdout = "";
     let stderr = "";

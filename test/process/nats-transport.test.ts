@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { Greeter } from "../../examples/greeter/greeter.js";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { resolveTransport } from "../../src/service/resolve.js";
-import type { Greeter } from "../../examples/greeter/greeter.js";
+import { quiet } from "../setup/logger.js";
 import { requireSharedNats } from "../setup/servers.js";
 import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
-import { quiet } from "../setup/logger.js";
 
 const servers = await requireSharedNats();
 
@@ -45,7 +45,14 @@ describe("the nats transport between processes", () => {
     const counted: number[] = [];
     for await (const { n } of greeter.Count({ to: 5 })) counted.push(n);
     assert.deepEqual(counted, [1, 2, 3, 4, 5]);
-    assert.deepEqual(await greeter.Sum((async function* () { yield* [10, 20, 30].map((n) => ({ n })); })()), { total: 60 });
+    assert.deepEqual(
+      await greeter.Sum(
+        (async function* () {
+          yield* [10, 20, 30].map((n) => ({ n }));
+        })(),
+      ),
+      { total: 60 },
+    );
   });
 
   it("answers the micro CLI run with the same env", async () => {

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { Greeter } from "../../examples/greeter/greeter.js";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
-import type { Greeter } from "../../examples/greeter/greeter.js";
-import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
 import { quiet } from "../setup/logger.js";
+import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
 
 async function* numbers(...ns: number[]): AsyncIterable<{ n: number }> {
   for (const n of ns) yield { n };
@@ -38,7 +38,12 @@ describe("streams between processes", () => {
     assert.deepEqual(counted, [1, 2, 3, 4, 5]);
     assert.deepEqual(await greeter.Sum(numbers(10, 20, 30)), { total: 60 });
     const echoed: string[] = [];
-    for await (const { text } of greeter.Echo((async function* () { yield* ["x", "y"].map((text) => ({ text })); })())) echoed.push(text);
+    for await (const { text } of greeter.Echo(
+      (async function* () {
+        yield* ["x", "y"].map((text) => ({ text }));
+      })(),
+    ))
+      echoed.push(text);
     assert.deepEqual(echoed, ["x", "y"]);
   });
 

@@ -4,7 +4,7 @@ import { afterEach, describe, it } from "node:test";
 import { type LogFields, type Logger, logger, setLogger } from "../../src/logger/logger.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-import type { RegisterOptions, Registry, ServiceRecord, WatchOptions, Watcher } from "../../src/registry/registry.js";
+import type { RegisterOptions, Registry, ServiceRecord, Watcher, WatchOptions } from "../../src/registry/registry.js";
 import { eventually, makeService, sleep } from "../conformance/registry.js";
 
 const TEST = { timeout: 10_000 };
@@ -77,8 +77,7 @@ function setup(options: ConstructorParameters<typeof CacheRegistry>[1] = {}): { 
 }
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
-const ids = (services: ServiceRecord[] | undefined): string[] =>
-  (services ?? []).flatMap((s) => s.nodes.map((n) => n.id)).sort();
+const ids = (services: ServiceRecord[] | undefined): string[] => (services ?? []).flatMap((s) => s.nodes.map((n) => n.id)).sort();
 
 describe("CacheRegistry", () => {
   it("serves repeated lookups from the cache", TEST, async () => {
@@ -111,7 +110,11 @@ describe("CacheRegistry", () => {
     await probe.deregister(makeService(name, "2.0.0", ["c"]));
     await probe.deregister(makeService(name, "1.0.0", ["a"]));
     await eventually(() => assert.deepEqual(ids(cache.getCached(name)), [`${name}-b`]));
-    assert.deepEqual(cache.getCached(name)?.map((s) => s.version), ["1.0.0"], "the empty version is dropped");
+    assert.deepEqual(
+      cache.getCached(name)?.map((s) => s.version),
+      ["1.0.0"],
+      "the empty version is dropped",
+    );
     assert.equal(probe.getServiceCalls, 1);
   });
 

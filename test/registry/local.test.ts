@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { LocalRegistry, defaultLocalRegistryPath } from "../../src/registry/local.js";
+import { defaultLocalRegistryPath, LocalRegistry } from "../../src/registry/local.js";
 import type { Registry, ServiceRecord } from "../../src/registry/registry.js";
 import { resolveRegistry } from "../../src/service/resolve.js";
 import { eventually, makeService, nextEvent, within } from "../conformance/registry.js";
@@ -125,7 +125,10 @@ describe("LocalRegistry files", () => {
 
     await registry.register(service);
     assert.deepEqual(await registry.getService(service.name), [service]);
-    assert.deepEqual((await registry.listServices()).map((s) => s.name), [service.name]);
+    assert.deepEqual(
+      (await registry.listServices()).map((s) => s.name),
+      [service.name],
+    );
     const event = await nextEvent(watcher, () => true);
     assert.equal(event.action, "create");
     assert.equal(event.service.name, service.name);

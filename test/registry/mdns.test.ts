@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { inflateSync } from "node:zlib";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { decodeTxt, encodeTxt, entriesOf, entryToRecord, listingRecords, nodeRecords } from "../../src/registry/mdns-records.js";
+import { inflateSync } from "node:zlib";
 import { MdnsRegistry } from "../../src/registry/mdns.js";
+import { decodeTxt, encodeTxt, entriesOf, entryToRecord, listingRecords, nodeRecords } from "../../src/registry/mdns-records.js";
 import { makeService } from "../conformance/registry.js";
 import { cli, distRoot, fixture } from "../process/harness.js";
 import { createNetnsPair, type Namespace, type NetnsPair } from "../setup/netns.js";
-import path from "node:path";
 
 describe("mdns records in Go Micro's format", () => {
   it("encodes the TXT as hex(zlib(json)) in 255-character strings with Go's keys", () => {
@@ -72,7 +72,12 @@ describe("mdns between two network namespaces", () => {
     net?.dispose();
   });
 
-  function run(ns: Namespace, script: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  function run(
+    ns: Namespace,
+    script: string,
+    args: string[],
+    env: Record<string, string>,
+  ): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
     const { command, args: full } = net.exec(ns, process.execPath, [script, ...args]);
     const child = spawn(command, full, { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["pipe", "pipe", "pipe"] });
     children.push(child);
@@ -112,7 +117,12 @@ describe("mdns between two network namespaces", () => {
   it("a client in one namespace finds and calls a service in the other; a killed node leaves watchers within its TTL", { timeout: 60_000 }, async () => {
     const name = `mdns-echo-${process.pid}`;
     const registryEnv = (ns: Namespace) => ({ MICRO_REGISTRY: "mdns", MICRO_REGISTRY_ADDRESS: ns.ip });
-    const service = run(net.b, fixture("echo-service"), [], { ...registryEnv(net.b), SERVICE_NAME: name, MICRO_REGISTER_TTL: "3", MICRO_REGISTER_INTERVAL: "1" });
+    const service = run(net.b, fixture("echo-service"), [], {
+      ...registryEnv(net.b),
+      SERVICE_NAME: name,
+      MICRO_REGISTER_TTL: "3",
+      MICRO_REGISTER_INTERVAL: "1",
+    });
     const [, address] = await waitForOutput(service, /READY (\S+)/, 15_000, "service READY");
     assert.ok(address.startsWith(`${net.b.ip}:`), `advertises its link address, got ${address}`);
 

@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
-import { CacheRegistry } from "../../src/registry/cache.js";
 import { parseServers } from "../../src/driver/nats.js";
+import { CacheRegistry } from "../../src/registry/cache.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
-import { eventually, makeService, nextEvent } from "../conformance/registry.js";
-import { registryConformance } from "../conformance/registry.js";
+import { eventually, makeService, nextEvent, registryConformance } from "../conformance/registry.js";
 import { requireSharedNats } from "../setup/servers.js";
 
 const servers = await requireSharedNats();
@@ -69,10 +68,15 @@ describe("nats registry specifics", () => {
       const inbox = `_INBOX.${randomUUID()}`;
       const answers: unknown[] = [];
       const sub = nc.subscribe(inbox, { callback: (_err, msg) => void answers.push(JSON.parse(msg.string())) });
-      nc.publish("micro.nats.query", JSON.stringify({ Action: "get", Service: { name, version: "", metadata: null, endpoints: null, nodes: null } }), { reply: inbox });
+      nc.publish("micro.nats.query", JSON.stringify({ Action: "get", Service: { name, version: "", metadata: null, endpoints: null, nodes: null } }), {
+        reply: inbox,
+      });
       await eventually(() => assert.equal(answers.length, 2));
       sub.unsubscribe();
-      assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(ours)), "we answered with json(Service)");
+      assert.ok(
+        answers.some((a) => JSON.stringify(a) === JSON.stringify(ours)),
+        "we answered with json(Service)",
+      );
       const [merged] = await registry.getService(name);
       assert.deepEqual(merged.nodes.map((n) => n.id).sort(), [`${name}-go`, `${name}-ts`]);
     } finally {
@@ -118,7 +122,10 @@ describe("nats registry specifics", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       nc.publish("micro.nats.watch", JSON.stringify({ Action: "create", Service: node, TTL: 300 * 1e6 }));
       await nextEvent(watcher, (e) => e.action === "create");
-      await assert.rejects(nextEvent(watcher, (e) => e.action === "delete", 1_200), /timed out/);
+      await assert.rejects(
+        nextEvent(watcher, (e) => e.action === "delete", 1_200),
+        /timed out/,
+      );
     } finally {
       peer.unsubscribe();
       watcher.stop();
@@ -138,7 +145,10 @@ describe("nats registry specifics", () => {
       await a.register(service, { ttl: 5_000 });
       assert.ok(shared.stats().outMsgs > sentBefore, "the announcement went out on the shared connection");
       await nextEvent(watcher, (e) => e.action === "create");
-      assert.deepEqual((await b.getService(service.name)).flatMap((s) => s.nodes.map((n) => n.id)), [service.nodes[0].id]);
+      assert.deepEqual(
+        (await b.getService(service.name)).flatMap((s) => s.nodes.map((n) => n.id)),
+        [service.nodes[0].id],
+      );
       await a.close();
       await b.close();
       assert.equal(shared.isClosed(), false, "the shared connection stays open");

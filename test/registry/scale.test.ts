@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { EtcdRegistry } from "../../src/registry/etcd.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
-import type { RegisterOptions, Registry, ServiceRecord, WatchOptions, Watcher } from "../../src/registry/registry.js";
+import type { RegisterOptions, Registry, ServiceRecord, Watcher, WatchOptions } from "../../src/registry/registry.js";
 import { makeService } from "../conformance/registry.js";
 import { type OwnedServer, privateEtcd, requireSharedNats } from "../setup/servers.js";
 
@@ -49,16 +49,22 @@ class Counting implements Registry {
 /** Runs `task` over `items`, at most `limit` at a time. */
 async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await task(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await task(items[next++]);
+    }),
+  );
 }
 
 const setups: Array<{ name: string; start: () => Promise<OwnedServer | undefined>; registry: () => Registry }> = [
   // A nats lookup collects answers for a fixed window (100 ms by default). Here the owner that
   // answers shares this process with three clients on a busy 2-core machine, so the window is
   // widened: this test is about the cache and the watch, not lookup latency.
-  { name: "nats", start: async () => (await requireSharedNats(), undefined), registry: () => new NatsRegistry({ servers: "127.0.0.1:4222", queryTimeout: 1_000 }) },
+  {
+    name: "nats",
+    start: async () => (await requireSharedNats(), undefined),
+    registry: () => new NatsRegistry({ servers: "127.0.0.1:4222", queryTimeout: 1_000 }),
+  },
   {
     name: "etcd",
     start: async () => {
@@ -82,7 +88,16 @@ for (const setup of setups) {
     before(async () => {
       server = await setup.start();
       owner = setup.registry();
-      await pool(names, 50, (name) => owner.register(makeService(name, "1.0.0", Array.from({ length: NODES }, (_, n) => `n${n}`)), { ttl: 300_000 }));
+      await pool(names, 50, (name) =>
+        owner.register(
+          makeService(
+            name,
+            "1.0.0",
+            Array.from({ length: NODES }, (_, n) => `n${n}`),
+          ),
+          { ttl: 300_000 },
+        ),
+      );
       for (let c = 0; c < CLIENTS; c++) {
         const counter = new Counting(setup.registry());
         counters.push(counter);
@@ -105,7 +120,10 @@ for (const setup of setups) {
           if (services?.[0]?.nodes.length !== NODES) assert.fail(`lookup ${i} missed the cache`);
         }
       }
-      assert.deepEqual(counters.map((c) => c.lookups), before);
+      assert.deepEqual(
+        counters.map((c) => c.lookups),
+        before,
+      );
     });
 
     it("a registration and a deregistration reach every client's cache within a second", async (t) => {
@@ -117,13 +135,23 @@ for (const setup of setups) {
       let started = Date.now();
       await owner.register(extra, { ttl: 300_000 });
       const added = await Promise.all(caches.map((cache) => until(() => has(cache), 1_000).then((ok) => (ok ? Date.now() - started : -1))));
-      assert.ok(added.every((ms) => ms >= 0), `every cache saw the new node within 1 s: ${added.join(", ")} ms`);
+      assert.ok(
+        added.every((ms) => ms >= 0),
+        `every cache saw the new node within 1 s: ${added.join(", ")} ms`,
+      );
 
       started = Date.now();
       await owner.deregister(extra);
       const removed = await Promise.all(caches.map((cache) => until(() => !has(cache), 1_000).then((ok) => (ok ? Date.now() - started : -1))));
-      assert.ok(removed.every((ms) => ms >= 0), `every cache dropped the node within 1 s: ${removed.join(", ")} ms`);
-      assert.deepEqual(counters.map((c) => c.lookups), lookups, "through the watch, not by asking the registry");
+      assert.ok(
+        removed.every((ms) => ms >= 0),
+        `every cache dropped the node within 1 s: ${removed.join(", ")} ms`,
+      );
+      assert.deepEqual(
+        counters.map((c) => c.lookups),
+        lookups,
+        "through the watch, not by asking the registry",
+      );
       t.diagnostic(`${setup.name}: registration reached the ${CLIENTS} caches in ${added.join(", ")} ms; deregistration in ${removed.join(", ")} ms`);
     });
   });

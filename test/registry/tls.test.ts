@@ -42,7 +42,11 @@ describe("registry TLS", () => {
 
   it("etcd: a client that does not trust the server's CA, or has no certificate, is refused with the address in the error", async () => {
     // No CA given: the system's CAs, which did not sign this etcd's certificate.
-    const untrusted = [{ hosts: `https://${etcdHosts}` }, { hosts: etcdHosts, tls: {} }, { hosts: etcdHosts, tls: { cert: certs.clientCert, key: certs.clientKey } }];
+    const untrusted = [
+      { hosts: `https://${etcdHosts}` },
+      { hosts: etcdHosts, tls: {} },
+      { hosts: etcdHosts, tls: { cert: certs.clientCert, key: certs.clientKey } },
+    ];
     for (const options of [...untrusted, { hosts: etcdHosts, tls: { ca: certs.ca } }]) {
       const registry = new EtcdRegistry({ ...options, timeout: 1_000, logger: quiet });
       try {

@@ -3,8 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service, type Strategy } from "../../src/index.js";
 import { LocalError } from "../../src/errors/errors.js";
+import { type Context, createClient, createService, type HandlerWrapper, MicroError, roundRobin, type Service, type Strategy } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { quiet } from "../setup/logger.js";
@@ -62,14 +62,17 @@ class Plain {
 describe("rpc over mux with a memory registry", () => {
   const registry = new MemoryRegistry();
   const order: string[] = [];
-  const tag = (name: string): HandlerWrapper => (next) => async (req, ctx) => {
-    order.push(`${name}>`);
-    try {
-      return await next(req, ctx);
-    } finally {
-      order.push(`<${name}`);
-    }
-  };
+  const tag =
+    (name: string): HandlerWrapper =>
+    (next) =>
+    async (req, ctx) => {
+      order.push(`${name}>`);
+      try {
+        return await next(req, ctx);
+      } finally {
+        order.push(`<${name}`);
+      }
+    };
   const greeter = createService({ name: "greeter", registry, logger: quiet, wrapHandler: [tag("outer"), tag("inner")] });
   const handler = new Greeter();
   greeter.handle(handler);
@@ -97,7 +100,10 @@ describe("rpc over mux with a memory registry", () => {
     assert.match(node.id, /^greeter-[0-9a-f-]{36}$/);
     assert.match(node.address, /^127\.0\.0\.1:\d+$/);
     assert.deepEqual({ ...node.metadata }, { transport: "mux", broker: "http", server: "mucp", registry: "memory", protocol: "mucp" });
-    assert.deepEqual(record.endpoints?.map((e) => e.name), ["Greeter.Crash", "Greeter.Flaky", "Greeter.Hello", "Greeter.Meta", "Greeter.Slow"]);
+    assert.deepEqual(
+      record.endpoints?.map((e) => e.name),
+      ["Greeter.Crash", "Greeter.Flaky", "Greeter.Hello", "Greeter.Meta", "Greeter.Slow"],
+    );
   });
 
   it("calls an endpoint through the typed proxy", async () => {
@@ -109,7 +115,10 @@ describe("rpc over mux with a memory registry", () => {
   it("serves handlers that return values, throw or return thenables without being async", async () => {
     assert.deepEqual(await client.call("relay", "Plain.Sum", { a: 2, b: 3 }), { sum: 5 });
     await assert.rejects(client.call("relay", "Plain.Refuse", {}), (err: unknown) => err instanceof MicroError && err.code === 403 && err.detail === "not you");
-    await assert.rejects(client.call("relay", "Plain.Break", {}), (err: unknown) => err instanceof MicroError && err.code === 500 && !err.detail.includes("internal detail"));
+    await assert.rejects(
+      client.call("relay", "Plain.Break", {}),
+      (err: unknown) => err instanceof MicroError && err.code === 500 && !err.detail.includes("internal detail"),
+    );
     assert.equal(await client.call("relay", "Plain.Nothing", {}), undefined);
     assert.deepEqual(await client.call("relay", "Plain.Deferred", { value: "later" }), { value: "LATER" });
     assert.equal(relay.server.pending, 0, "every call is counted out");
@@ -146,7 +155,10 @@ describe("rpc over mux with a memory registry", () => {
   });
 
   it("answers an unknown service with 404 from the client", async () => {
-    await assert.rejects(client.call("nobody", "X.Y", {}), (err: unknown) => err instanceof MicroError && err.code === 404 && /service nobody: not found/.test(err.detail));
+    await assert.rejects(
+      client.call("nobody", "X.Y", {}),
+      (err: unknown) => err instanceof MicroError && err.code === 404 && /service nobody: not found/.test(err.detail),
+    );
   });
 
   it("answers an unsupported content type with 415, on either side", async () => {
@@ -181,19 +193,31 @@ describe("rpc over mux with a memory registry", () => {
   });
 
   it("times out with 408 and fires the handler's signal", async () => {
-    await assert.rejects(client.call("greeter", "Greeter.Slow", { ms: 400 }, { timeout: 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+    await assert.rejects(
+      client.call("greeter", "Greeter.Slow", { ms: 400 }, { timeout: 100 }),
+      (err: unknown) => err instanceof MicroError && err.code === 408,
+    );
   });
 
   it("retries a server's 408 only for calls marked idempotent", async () => {
     handler.timeouts = 0;
-    await assert.rejects(client.call("greeter", "Greeter.Flaky", { failures: 2 }), (err: unknown) => err instanceof MicroError && err.code === 408 && err.id === "greeter");
+    await assert.rejects(
+      client.call("greeter", "Greeter.Flaky", { failures: 2 }),
+      (err: unknown) => err instanceof MicroError && err.code === 408 && err.id === "greeter",
+    );
     assert.equal(handler.timeouts, 1, "a call not marked idempotent ran once");
     handler.timeouts = 0;
     assert.deepEqual(await client.call("greeter", "Greeter.Flaky", { failures: 2 }, { idempotent: true }), { attempts: 3 });
   });
 
   it("retries a call that could not be delivered on another node", async () => {
-    const dead = { name: "greeter", version: "dead", metadata: null, endpoints: null, nodes: [{ id: "greeter-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }] };
+    const dead = {
+      name: "greeter",
+      version: "dead",
+      metadata: null,
+      endpoints: null,
+      nodes: [{ id: "greeter-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }],
+    };
     await registry.register(dead);
     try {
       // Round robin from a fresh client reaches the dead node within the first two calls.
@@ -262,7 +286,9 @@ describe("attempts: per-attempt timeouts and where errors come from", () => {
     reset();
     const client = createClient({ registry, logger: quiet });
     try {
-      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }), { delay: 0 });
+      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }), {
+        delay: 0,
+      });
       assert.equal(slowHandler.runs, 1);
       assert.equal(fastHandler.runs, 1);
       assert.ok(await eventually(() => slowHandler.cancelled === 1), "the cut attempt was cancelled on the slow node");
@@ -276,7 +302,9 @@ describe("attempts: per-attempt timeouts and where errors come from", () => {
     const client = createClient({ registry, logger: quiet });
     try {
       // 1.5 s of work on the only node called: cut at 400 ms, then at 800 ms, answered within 1.6 s.
-      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 400, timeout: 10_000, address: slow.address }), { delay: 1_500 });
+      assert.deepEqual(await client.call("patient", "Patient.Work", {}, { idempotent: true, attemptTimeout: 400, timeout: 10_000, address: slow.address }), {
+        delay: 1_500,
+      });
       assert.equal(slowHandler.runs, 3);
     } finally {
       await client.close();
@@ -300,7 +328,10 @@ describe("attempts: per-attempt timeouts and where errors come from", () => {
     reset();
     const client = createClient({ registry, logger: quiet });
     try {
-      await assert.rejects(client.call("patient", "Patient.Work", {}, { attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }), (err: unknown) => err instanceof LocalError && err.code === 408);
+      await assert.rejects(
+        client.call("patient", "Patient.Work", {}, { attemptTimeout: 200, timeout: 5_000, strategy: slowFirst }),
+        (err: unknown) => err instanceof LocalError && err.code === 408,
+      );
       assert.equal(slowHandler.runs, 1);
       assert.equal(fastHandler.runs, 0, "not run a second time elsewhere");
     } finally {
@@ -312,7 +343,10 @@ describe("attempts: per-attempt timeouts and where errors come from", () => {
     reset();
     const client = createClient({ registry, logger: quiet });
     try {
-      await assert.rejects(client.call("patient", "Patient.Work", {}, { timeout: 100, strategy: slowFirst }), (err: unknown) => err instanceof LocalError && err.code === 408);
+      await assert.rejects(
+        client.call("patient", "Patient.Work", {}, { timeout: 100, strategy: slowFirst }),
+        (err: unknown) => err instanceof LocalError && err.code === 408,
+      );
       const passedOn = await client.call("patient", "Patient.PassOn", {}, { strategy: slowFirst }).catch((err: unknown) => err);
       assert.ok(passedOn instanceof MicroError && !(passedOn instanceof LocalError), "the server's answer, though its id is go.micro.client");
       assert.equal((passedOn as MicroError).id, "go.micro.client");

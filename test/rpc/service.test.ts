@@ -19,8 +19,9 @@ function withEnv<T>(vars: Record<string, string>, run: () => T): T {
   try {
     return run();
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -48,8 +49,15 @@ describe("service lifecycle", () => {
 
   it("takes its configuration from Go Micro's env vars when code leaves it out", async () => {
     const registry = new MemoryRegistry();
-    const service = withEnv({ MICRO_SERVER_NAME: "from-env", MICRO_SERVER_VERSION: "2.1.0", MICRO_SERVER_METADATA: "zone=a,tier=gold", MICRO_REGISTER_TTL: "2", MICRO_REGISTER_INTERVAL: "500ms" }, () =>
-      createService({ registry, logger: quiet }),
+    const service = withEnv(
+      {
+        MICRO_SERVER_NAME: "from-env",
+        MICRO_SERVER_VERSION: "2.1.0",
+        MICRO_SERVER_METADATA: "zone=a,tier=gold",
+        MICRO_REGISTER_TTL: "2",
+        MICRO_REGISTER_INTERVAL: "500ms",
+      },
+      () => createService({ registry, logger: quiet }),
     );
     service.handle(new Ping());
     await service.start();
@@ -75,11 +83,14 @@ describe("service lifecycle", () => {
     service.handle(new Ping());
     await service.start();
     const seen: string[] = [];
-    const tag = (name: string): CallWrapper => (next) => async (node, request, deadline, signal) => {
-      seen.push(`${name}>${request.endpoint}@${node.address}`);
-      request.header["X-Tag"] = name;
-      return next(node, request, deadline, signal);
-    };
+    const tag =
+      (name: string): CallWrapper =>
+      (next) =>
+      async (node, request, deadline, signal) => {
+        seen.push(`${name}>${request.endpoint}@${node.address}`);
+        request.header["X-Tag"] = name;
+        return next(node, request, deadline, signal);
+      };
     const client = createClient({ registry, logger: quiet, wrappers: [tag("outer"), tag("inner")] });
     assert.deepEqual(await client.call("wrapped", "Ping.Ping", {}), { pong: true });
     assert.deepEqual(seen, [`outer>Ping.Ping@${service.address}`, `inner>Ping.Ping@${service.address}`]);

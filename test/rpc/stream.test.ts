@@ -3,9 +3,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
 import { type Context, createClient, createService, MicroError, roundRobin } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
-import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
 import { quiet } from "../setup/logger.js";
 import { waitFor } from "../setup/wait.js";
 
@@ -184,11 +184,18 @@ describe("streaming rpc", () => {
   });
 
   it("opens a stream on another node when the chosen one is unreachable", async () => {
-    const dead = { name: "streams", version: "dead", metadata: null, endpoints: null, nodes: [{ id: "streams-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }] };
+    const dead = {
+      name: "streams",
+      version: "dead",
+      metadata: null,
+      endpoints: null,
+      nodes: [{ id: "streams-dead", address: "127.0.0.1:1", metadata: { transport: "mux" } }],
+    };
     await registry.register(dead);
     try {
       const rr = createClient({ registry, logger: quiet, strategy: roundRobin() });
-      for (let i = 0; i < 4; i++) assert.deepEqual(await collect(rr.service<Greeter>("streams").Greeter.Count({ to: 2 }, { retries: 1 })), [{ n: 1 }, { n: 2 }]);
+      for (let i = 0; i < 4; i++)
+        assert.deepEqual(await collect(rr.service<Greeter>("streams").Greeter.Count({ to: 2 }, { retries: 1 })), [{ n: 1 }, { n: 2 }]);
       assert.equal(rr.selector.isEjected("127.0.0.1:1"), true, "the dead node was tried and ejected");
       rr.close();
     } finally {
@@ -198,7 +205,9 @@ describe("streaming rpc", () => {
 
   it("unknown stream endpoints and unary calls to streams get clear errors", async () => {
     await assert.rejects(collect(client.stream("streams", "Greeter.Nope", {})), (err: unknown) => err instanceof MicroError && err.code === 404);
-    await assert.rejects(client.call("streams", "Greeter.Count", { to: 1 }), (err: unknown) => err instanceof MicroError && err.code === 400 && /is a stream/.test(err.detail));
+    await assert.rejects(
+      client.call("streams", "Greeter.Count", { to: 1 }),
+      (err: unknown) => err instanceof MicroError && err.code === 400 && /is a stream/.test(err.detail),
+    );
   });
 });
-

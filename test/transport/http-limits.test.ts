@@ -17,7 +17,6 @@ import { splitHostPort } from "../../src/transport/tcp.js";
 import { type Listener, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { LogRecorder } from "../setup/logger.js";
 
-
 const LIMITS: HttpTransportOptions = {
   headerTimeout: 300,
   bodyTimeout: 300,
@@ -215,7 +214,10 @@ describe("http transport limits", () => {
       const [first, second, third] = uploads;
       assert.ok(await third.closed(3_000), "the third upload is refused");
       assert.match(third.text(), /^HTTP\/1\.1 503 /);
-      assert.ok(budgetLog.lines.find((line) => line.msg.includes("too many bytes")), "the refusal is logged");
+      assert.ok(
+        budgetLog.lines.find((line) => line.msg.includes("too many bytes")),
+        "the refusal is logged",
+      );
       for (const peer of [first, second]) peer.socket.write("b".repeat(40 * 1024));
       for (let i = 0; i < 300 && !(first.text().includes("200 OK") && second.text().includes("200 OK")); i++) await sleep(10);
       assert.match(first.text(), /^HTTP\/1\.1 200 OK/);
@@ -368,7 +370,12 @@ describe("http parser: reassembly is O(n)", () => {
     try {
       const parser = new HttpParser("request", { maxHeaderBytes: 1024 * 1024, maxHeaders: 1000, maxBodyBytes: 4 * 1024 * 1024 }, (m) => (received = m.body));
       const body = Buffer.alloc(1024 * 1024, 7);
-      const head = Buffer.from(post(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`X-Header-${i}`, "v".repeat(100)]))).replace(/Content-Length: 0/, `Content-Length: ${body.length}`));
+      const head = Buffer.from(
+        post(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`X-Header-${i}`, "v".repeat(100)]))).replace(
+          /Content-Length: 0/,
+          `Content-Length: ${body.length}`,
+        ),
+      );
       const message = Buffer.concat([head, body]);
       copied = 0;
       for (let at = 0; at < message.length; at += 256) assert.equal(parser.push(message.subarray(at, at + 256)), undefined);

@@ -39,7 +39,8 @@ const post = (headers: Record<string, string>, body: string): string =>
 
 const echo: ListenOptions = {
   handler: async (req): Promise<Message> => {
-    if (req.header[MicroHeader.Endpoint] === "Fail.Call") return { header: { [MicroHeader.Error]: MicroError.notFound("svc", "no such thing").toString() }, body: new Uint8Array(0) };
+    if (req.header[MicroHeader.Endpoint] === "Fail.Call")
+      return { header: { [MicroHeader.Error]: MicroError.notFound("svc", "no such thing").toString() }, body: new Uint8Array(0) };
     return { header: { [MicroHeader.ContentType]: req.header[MicroHeader.ContentType] ?? "application/json" }, body: req.body };
   },
 };
@@ -62,12 +63,30 @@ for (const [name, make] of [
     }
 
     it("answers a Go Micro request with 200, the request's headers echoed and canonical, X- copies", async () => {
-      const request = post({ "micro-endpoint": "Echo.Call", "Micro-ID": "7", "Micro-Service": "svc", "Content-Type": "application/json", Timeout: "5000000000", Connection: "close" }, '{"a":1}\n');
+      const request = post(
+        {
+          "micro-endpoint": "Echo.Call",
+          "Micro-ID": "7",
+          "Micro-Service": "svc",
+          "Content-Type": "application/json",
+          Timeout: "5000000000",
+          Connection: "close",
+        },
+        '{"a":1}\n',
+      );
       const { text, closed } = await exchange(listener.address, request);
       assert.ok(closed, "Connection: close ends the connection after the reply");
       const [head, body] = text.split("\r\n\r\n");
       assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
-      for (const line of ["Micro-Endpoint: Echo.Call", "Micro-Id: 7", "X-Micro-Id: 7", "X-Micro-Endpoint: Echo.Call", "Timeout: 5000000000", "Content-Type: application/json", "Content-Length: 8"]) {
+      for (const line of [
+        "Micro-Endpoint: Echo.Call",
+        "Micro-Id: 7",
+        "X-Micro-Id: 7",
+        "X-Micro-Endpoint: Echo.Call",
+        "Timeout: 5000000000",
+        "Content-Type: application/json",
+        "Content-Length: 8",
+      ]) {
         assert.ok(head.split("\r\n").includes(line), `${line} in\n${head}`);
       }
       assert.equal(body, '{"a":1}\n');
@@ -90,7 +109,8 @@ for (const [name, make] of [
     });
 
     it("reads a chunked body", async () => {
-      const chunked = "POST / HTTP/1.1\r\nHost: x\r\nMicro-Endpoint: Echo.Call\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+      const chunked =
+        "POST / HTTP/1.1\r\nHost: x\r\nMicro-Endpoint: Echo.Call\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
       assert.ok((await exchange(listener.address, chunked)).text.endsWith("\r\n\r\nabcde"));
     });
 
@@ -134,7 +154,9 @@ for (const [name, make] of [
 
 describe("HTTP transport client", () => {
   it("turns a non-200 reply into a transport error with the status as its code", async () => {
-    const server = net.createServer((socket) => socket.once("data", () => socket.end("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")));
+    const server = net.createServer((socket) =>
+      socket.once("data", () => socket.end("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")),
+    );
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
       const conn = await new HttpTransport().dial(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);

@@ -8,8 +8,8 @@ import { describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { ConnectionLostError } from "../../src/transport/transport.js";
-import { serverProcess } from "./mux-peer.js";
 import { recordingLogger } from "../setup/logger.js";
+import { serverProcess } from "./mux-peer.js";
 
 describe("mux connection health", () => {
   it("fails the calls on a frozen server with ConnectionLostError, well before their deadline", async () => {

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { FrameReader } from "../../src/transport/framing/frame-reader.js";
-import { MuxTransport, type MuxOptions } from "../../src/transport/mux/mux.js";
-import { NotDeliveredError, type Listener } from "../../src/transport/transport.js";
-import { rawFrame, rawPeer, serverProcess } from "./mux-peer.js";
+import { type MuxOptions, MuxTransport } from "../../src/transport/mux/mux.js";
+import { type Listener, NotDeliveredError } from "../../src/transport/transport.js";
 import { recordingLogger } from "../setup/logger.js";
+import { rawFrame, rawPeer, serverProcess } from "./mux-peer.js";
 
 const REQUEST = 1;
 const MiB = 1024 * 1024;
@@ -40,7 +40,10 @@ describe("mux limits: timeouts", () => {
       for (const peer of peers) peer.socket.write("TSM");
       for (const peer of peers) assert.equal(await peer.closedWithin(3_000), true, "a partial preface is not held open");
       assert.equal(logged.filter((l) => l.includes("no mux preface within 200 ms")).length, 1, logged.join("\n"));
-      assert.ok(logged.some((l) => l.includes('"remote":"127.0.0.1:')), "the line names the peer");
+      assert.ok(
+        logged.some((l) => l.includes('"remote":"127.0.0.1:')),
+        "the line names the peer",
+      );
       assert.equal(await call(transport, listener.address), "ping");
     } finally {
       listener.destroy();
@@ -61,7 +64,10 @@ describe("mux limits: timeouts", () => {
       } finally {
         clearInterval(drip);
       }
-      assert.ok(logged.some((l) => l.includes("frame not completed within 200 ms")), logged.join("\n"));
+      assert.ok(
+        logged.some((l) => l.includes("frame not completed within 200 ms")),
+        logged.join("\n"),
+      );
       assert.equal(await call(transport, listener.address), "ping");
     } finally {
       listener.destroy();
@@ -113,8 +119,14 @@ describe("mux limits: connections and calls", () => {
     try {
       const first = conn.call({ header: {}, body: Buffer.from("1") });
       const second = conn.call({ header: {}, body: Buffer.from("2") });
-      await assert.rejects(conn.call({ header: {}, body: Buffer.from("3") }, { deadline: Date.now() + 2_000 }), (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message));
-      assert.ok(logged.some((l) => l.includes("calls per connection limit reached")), logged.join("\n"));
+      await assert.rejects(
+        conn.call({ header: {}, body: Buffer.from("3") }, { deadline: Date.now() + 2_000 }),
+        (err: unknown) => err instanceof NotDeliveredError && /more than 2 calls in flight/.test(err.message),
+      );
+      assert.ok(
+        logged.some((l) => l.includes("calls per connection limit reached")),
+        logged.join("\n"),
+      );
       for (const open of gate.splice(0)) open();
       assert.deepEqual([Buffer.from((await first).body).toString(), Buffer.from((await second).body).toString()], ["1", "2"]);
       const third = conn.call({ header: {}, body: Buffer.from("3") });
@@ -158,7 +170,9 @@ describe("mux limits: memory", () => {
     peer.socket.write(Buffer.concat(requests));
     const peak = await peakRss(server.rss, peer.closedWithin(5_000));
     const grew = peak - before;
-    process.stderr.write(`never-reading client: server RSS ${(before / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (+${(grew / MiB).toFixed(0)} MiB)\n`);
+    process.stderr.write(
+      `never-reading client: server RSS ${(before / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (+${(grew / MiB).toFixed(0)} MiB)\n`,
+    );
     assert.ok(grew < 100 * MiB, `server RSS grew by ${(grew / MiB).toFixed(0)} MiB for a client that does not read`);
     assert.equal(await call(client, server.address), "ping");
   });
@@ -174,7 +188,9 @@ describe("mux limits: memory", () => {
     const written = Promise.all(peers.map((peer) => new Promise<void>((resolve) => peer.socket.write(partial, () => resolve())))).then(() => sleep(300));
     const peak = await peakRss(server.rss, Promise.race([written, sleep(10_000)]));
     const grew = peak - before;
-    process.stderr.write(`300 partial-frame connections: server RSS ${(before / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (+${(grew / MiB).toFixed(0)} MiB)\n`);
+    process.stderr.write(
+      `300 partial-frame connections: server RSS ${(before / MiB).toFixed(0)} MiB -> peak ${(peak / MiB).toFixed(0)} MiB (+${(grew / MiB).toFixed(0)} MiB)\n`,
+    );
     for (const peer of peers) peer.destroy();
     // The 32 MiB budget plus garbage from reading 300 MiB that is not collected yet; unbounded, it held ~290 MiB.
     assert.ok(grew < 200 * MiB, `server RSS grew by ${(grew / MiB).toFixed(0)} MiB holding partial frames`);

@@ -8,8 +8,8 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Logger } from "../../src/logger/logger.js";
-import type { MuxOptions } from "../../src/transport/mux/mux.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
+import type { MuxOptions } from "../../src/transport/mux/mux.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 
 /** One frame's bytes, exactly as given (nothing is checked: tests build bad frames too). */
@@ -62,7 +62,6 @@ export async function rawPeer(address: string, preface = true): Promise<RawPeer>
   };
 }
 
-
 export interface ServerProcess {
   address: string;
   /** The process's resident memory now, in bytes. */
@@ -87,5 +86,11 @@ export async function serverProcess(options: MuxOptions): Promise<ServerProcess>
     child.once("exit", (code) => reject(new Error(`mux server process exited with ${code}`)));
   });
   const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024;
-  return { address, rss, alive: () => child.exitCode === null && child.signalCode === null, stop: () => child.kill("SIGKILL"), signal: (signal) => child.kill(signal) };
+  return {
+    address,
+    rss,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: () => child.kill("SIGKILL"),
+    signal: (signal) => child.kill(signal),
+  };
 }

@@ -11,8 +11,8 @@ import { MicroHeader } from "../../src/metadata/headers.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
 import type { Listener, Message } from "../../src/transport/transport.js";
-import { rawFrame, rawPeer } from "./mux-peer.js";
 import { recordingLogger } from "../setup/logger.js";
+import { rawFrame, rawPeer } from "./mux-peer.js";
 
 const REQUEST = 1;
 const RESPONSE = 2;
@@ -82,7 +82,11 @@ describe("mux frame validation", () => {
     ["a header name without a value", [rawFrame(REQUEST, 1, "lonely")], 'header \\"lonely\\" has no value'],
     ["an empty header name", [rawFrame(REQUEST, 1, "\0value")], "a header with an empty name"],
     ["a header value with a line feed", [rawFrame(REQUEST, 1, "X-A\0b\nc")], "contains CR or LF"],
-    ["a repeated header name (smuggled by a NUL)", [rawFrame(REQUEST, 1, `${MicroHeader.Endpoint}\0A.B\0X-Meta\0hi\0${MicroHeader.Endpoint}\0Other.Method`)], "appears twice"],
+    [
+      "a repeated header name (smuggled by a NUL)",
+      [rawFrame(REQUEST, 1, `${MicroHeader.Endpoint}\0A.B\0X-Meta\0hi\0${MicroHeader.Endpoint}\0Other.Method`)],
+      "appears twice",
+    ],
     ["a reused stream id", [rawFrame(REQUEST, 1), rawFrame(REQUEST, 1)], "stream id 1 reused while in flight"],
   ];
   for (const [name, frames, why] of cases) {
@@ -120,8 +124,14 @@ describe("mux header injection on the client", () => {
       await assert.rejects(conn.call({ header: { "X\0Bad": "v" }, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400);
       // Over the header limits the peer enforces: refused here, rather than losing the connection.
       const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-H${i}`, "v"]));
-      await assert.rejects(conn.call({ header: many, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400 && /more than 128 headers/.test(err.detail));
-      await assert.rejects(conn.call({ header: { "X-Big": "b".repeat(70_000) }, body: Buffer.alloc(0) }), (err: unknown) => err instanceof MicroError && err.code === 400 && /exceed the maximum of 65536/.test(err.detail));
+      await assert.rejects(
+        conn.call({ header: many, body: Buffer.alloc(0) }),
+        (err: unknown) => err instanceof MicroError && err.code === 400 && /more than 128 headers/.test(err.detail),
+      );
+      await assert.rejects(
+        conn.call({ header: { "X-Big": "b".repeat(70_000) }, body: Buffer.alloc(0) }),
+        (err: unknown) => err instanceof MicroError && err.code === 400 && /exceed the maximum of 65536/.test(err.detail),
+      );
       const stream = conn.stream({ header: { "X-Meta": "hi\0Micro-Endpoint\0Other.Method" }, body: Buffer.alloc(0) });
       await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 400);
       // The connection is still good, and nothing with the smuggled endpoint arrived.

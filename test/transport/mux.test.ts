@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
+import { MicroHeader } from "../../src/metadata/headers.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
 import { decodeHeader, encodeHeader, headerBound, writeHeader } from "../../src/transport/framing/header-block.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Header, Listener } from "../../src/transport/transport.js";
-import { MicroHeader } from "../../src/metadata/headers.js";
 import { recordingLogger } from "../setup/logger.js";
 
 /** Writes raw bytes to the server and resolves when the server closes the connection. */
@@ -62,21 +62,30 @@ describe("mux transport: bad input", () => {
     const garbage = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(Math.random() * 256)));
     const { closed } = await sendRaw(listener.address, garbage);
     assert.ok(closed);
-    assert.ok(logged.some((l) => l.includes("not a mux client")), logged.join("\n"));
+    assert.ok(
+      logged.some((l) => l.includes("not a mux client")),
+      logged.join("\n"),
+    );
     await stillServes();
   });
 
   it("closes a connection that announces a frame larger than the maximum", async () => {
     const { closed } = await sendRaw(listener.address, Buffer.concat([PREFACE, frameHeader(10 * 1024 * 1024, 1)]));
     assert.ok(closed);
-    assert.ok(logged.some((l) => l.includes("exceeds the maximum")), logged.join("\n"));
+    assert.ok(
+      logged.some((l) => l.includes("exceeds the maximum")),
+      logged.join("\n"),
+    );
     await stillServes();
   });
 
   it("closes a connection that sends an unknown frame type", async () => {
     const { closed } = await sendRaw(listener.address, Buffer.concat([PREFACE, frameHeader(10, 99)]));
     assert.ok(closed);
-    assert.ok(logged.some((l) => l.includes("unknown frame type 99")), logged.join("\n"));
+    assert.ok(
+      logged.some((l) => l.includes("unknown frame type 99")),
+      logged.join("\n"),
+    );
     await stillServes();
   });
 
@@ -139,7 +148,10 @@ describe("mux transport: bad input", () => {
     try {
       const probing = new MuxTransport({ probeTimeout: 200, logger: recordingLogger([]) });
       const conn = await probing.dial(`127.0.0.1:${port}`);
-      await assert.rejects(conn.call({ header: {}, body: Buffer.from("x") }, { deadline: Date.now() + 100 }), (err: unknown) => err instanceof MicroError && err.code === 408);
+      await assert.rejects(
+        conn.call({ header: {}, body: Buffer.from("x") }, { deadline: Date.now() + 100 }),
+        (err: unknown) => err instanceof MicroError && err.code === 408,
+      );
       assert.equal(conn.closed, false, "one timeout alone does not condemn the connection");
       for (let i = 0; i < 100 && !conn.closed; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(conn.closed, true, "no pong within the probe timeout: the connection is dropped");

@@ -11,11 +11,10 @@ import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
 import type { ClientConnection, Listener, Message } from "../../src/transport/transport.js";
-import { requireSharedNats } from "../setup/servers.js";
 import { LogRecorder } from "../setup/logger.js";
+import { requireSharedNats } from "../setup/servers.js";
 
 const servers = await requireSharedNats();
-
 
 const text = (m: Message): string => Buffer.from(m.body).toString();
 const errorOf = (m: Message): MicroError | undefined => (m.header[MicroHeader.Error] ? MicroError.parse(m.header[MicroHeader.Error]) : undefined);
@@ -35,7 +34,15 @@ const RESPONSE = 2;
 
 describe("nats transport limits", () => {
   const log = new LogRecorder();
-  const transport = new NatsTransport({ servers, logger: log, logInterval: 0, maxHeaders: 16, maxHeaderBytes: 1024, maxMessageSize: 4096, maxCallsPerClient: 4 });
+  const transport = new NatsTransport({
+    servers,
+    logger: log,
+    logInterval: 0,
+    maxHeaders: 16,
+    maxHeaderBytes: 1024,
+    maxMessageSize: 4096,
+    maxCallsPerClient: 4,
+  });
   let release: () => void = () => {};
   let gate = Promise.resolve();
   let running = 0;
@@ -71,7 +78,12 @@ describe("nats transport limits", () => {
   }
 
   const refused: Array<[string, () => Message, number, RegExp]> = [
-    ["more headers than maxHeaders", () => ({ header: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`X-H${i}`, "v"])), body: Buffer.from("x") }), 400, /more than 16 headers/],
+    [
+      "more headers than maxHeaders",
+      () => ({ header: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`X-H${i}`, "v"])), body: Buffer.from("x") }),
+      400,
+      /more than 16 headers/,
+    ],
     ["a header block over maxHeaderBytes", () => ({ header: { "X-Big": "y".repeat(2000) }, body: Buffer.from("x") }), 400, /header block of \d+ bytes exceeds/],
     ["a message over maxMessageSize", () => ({ header: {}, body: Buffer.alloc(8192) }), 413, /exceeds the limit of 4096/],
   ];
@@ -82,7 +94,10 @@ describe("nats transport limits", () => {
       const err = errorOf(reply);
       assert.equal(err?.code, code, JSON.stringify(reply.header));
       assert.match(err!.detail, detail);
-      assert.ok(log.lines.slice(before).some((line) => line.msg.includes("dropped a bad message")), "logged");
+      assert.ok(
+        log.lines.slice(before).some((line) => line.msg.includes("dropped a bad message")),
+        "logged",
+      );
       await stillServes();
     });
   }
@@ -97,7 +112,10 @@ describe("nats transport limits", () => {
     const replies = await Promise.all(calls);
     const codes = replies.map((reply) => errorOf(reply)?.code ?? 200).sort();
     assert.deepEqual(codes, [200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
-    assert.ok(log.lines.some((line) => line.msg.includes("too many calls in flight")), "the limit hit is logged");
+    assert.ok(
+      log.lines.some((line) => line.msg.includes("too many calls in flight")),
+      "the limit hit is logged",
+    );
     await stillServes();
   });
 
@@ -115,7 +133,10 @@ describe("nats transport limits", () => {
       callback: (_err, msg) => {
         const data = Buffer.from(msg.data);
         const headerLength = data.readUInt32BE(2);
-        const header = data.subarray(6, 6 + headerLength).toString().split("\0");
+        const header = data
+          .subarray(6, 6 + headerLength)
+          .toString()
+          .split("\0");
         const at = header.indexOf(MicroHeader.Error);
         answers.set(msg.subject.slice(inbox.length + 1), data[0] === RESPONSE && at !== -1 ? MicroError.parse(header[at + 1]) : undefined);
       },

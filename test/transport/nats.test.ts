@@ -11,8 +11,8 @@ import { resolveTransport } from "../../src/service/resolve.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
-import { requireSharedNats } from "../setup/servers.js";
 import { quiet } from "../setup/logger.js";
+import { requireSharedNats } from "../setup/servers.js";
 
 const servers = await requireSharedNats();
 
@@ -32,7 +32,10 @@ describe("nats transport", () => {
     const transport = new NatsTransport({ servers, logger: quiet });
     const a = await transport.listen("127.0.0.1:0", { handler: echo });
     const b = await transport.listen(":0", { handler: echo });
-    closers.push(() => a.destroy(), () => b.destroy());
+    closers.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
     assert.match(a.address, /^micro\.transport\.[0-9a-f]+$/);
     assert.notEqual(a.address, b.address);
     const conn = await transport.dial(b.address);

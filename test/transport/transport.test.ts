@@ -1,5 +1,5 @@
-import { MemoryTransport } from "../../src/transport/memory.js";
 import { HttpTransport } from "../../src/transport/http/http.js";
+import { MemoryTransport } from "../../src/transport/memory.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { transportConformance } from "../conformance/transport.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Codecs, jsonCodec, msgpackCodec, bytesCodec, textCodec } from "../../src/codec/index.js";
+import { bytesCodec, Codecs, jsonCodec, msgpackCodec, textCodec } from "../../src/codec/index.js";
 import { MicroError } from "../../src/errors/errors.js";
 import { Metadata } from "../../src/metadata/metadata.js";
 import { parseDuration, parsePluginName } from "../../src/service/resolve.js";
@@ -55,7 +55,10 @@ describe("codecs", () => {
     assert.equal(codecs.get("application/json; charset=utf-8"), jsonCodec);
     assert.equal(codecs.get(undefined), jsonCodec);
     assert.equal(codecs.get("text/html"), textCodec);
-    assert.throws(() => codecs.get("application/x-nope"), (err: unknown) => err instanceof MicroError && err.code === 415 && /application\/x-nope/.test(err.detail));
+    assert.throws(
+      () => codecs.get("application/x-nope"),
+      (err: unknown) => err instanceof MicroError && err.code === 415 && /application\/x-nope/.test(err.detail),
+    );
   });
 });
 

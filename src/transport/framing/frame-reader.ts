@@ -1,5 +1,5 @@
 /** Splits a byte stream into frames (see frame.ts for the layout). */
-import { type Frame, FRAME_PREFIX, FrameType, LAST_FRAME_TYPE } from "./frame.js";
+import { FRAME_PREFIX, type Frame, FrameType, LAST_FRAME_TYPE } from "./frame.js";
 import { decodeHeader, type HeaderLimits } from "./header-block.js";
 
 export type FrameErrorReason = string;

@@ -76,7 +76,6 @@ export class FrameWriter {
     }
   }
 
-
   readonly flush = (): void => {
     this.scheduled = false;
     if (this.end === this.start) return;

@@ -4,9 +4,9 @@
  * AbortSignal. The transport decides what a timeout or a cancellation puts on the wire.
  */
 import { ErrorId, MicroError } from "../../errors/errors.js";
+import type { CallOptions, Message } from "../transport.js";
 import { Deadlines } from "./deadlines.js";
 import { IdTable } from "./id-table.js";
-import type { CallOptions, Message } from "../transport.js";
 
 const CLIENT_ID = ErrorId.client;
 

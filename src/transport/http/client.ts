@@ -122,7 +122,8 @@ export class HttpClientConnection implements ClientConnection {
   async call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.shut) throw new NotDeliveredError(`connection to ${this.address} is closed`, this.address);
     if (options.signal?.aborted) throw MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled");
-    if (options.deadline !== undefined && options.deadline <= Date.now()) throw MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
+    if (options.deadline !== undefined && options.deadline <= Date.now())
+      throw MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
     const head = this.requestHead(request.header, request.body.length);
     const conn = this.takeIdle() ?? (await this.open());
     this.calls++;

@@ -5,7 +5,7 @@
  * `goMicroSniffer`), and a client uses this transport for nodes that do not advertise mux.
  */
 import type net from "node:net";
-import { logger, type Logger } from "../../logger/logger.js";
+import { type Logger, logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { listenTcp } from "../tcp.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
@@ -129,7 +129,9 @@ function refuse(socket: net.Socket, settings: Settings): undefined {
   });
   const body = `connection limit of ${settings.maxConnections} reached`;
   socket.on("error", () => {});
-  socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
   socket.resume(); // drop what the client sends, so that its close arrives
   setTimeout(() => socket.destroy(), 2_000).unref();
   return undefined;

@@ -303,7 +303,9 @@ class HttpServerConnection implements ServedConnection {
     this.parser.stop();
     const text = STATUS[status] ?? "Bad Request";
     const body = `${status} ${text}: ${reason}`;
-    this.endSocket(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    this.endSocket(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     this.abortAll("bad request");
   }
 
@@ -431,7 +433,10 @@ class HttpServerConnection implements ServedConnection {
         s.limitLog.warn("http transport: request body not completed in time, closing the connection", { remote: this.remote, timeoutMs: s.bodyTimeout });
         return this.reject(408, `request body not completed within ${s.bodyTimeout} ms`);
       case "write":
-        s.limitLog.warn("http transport: a client did not read its replies in time, closing its connection", { remote: this.remote, timeoutMs: s.writeTimeout });
+        s.limitLog.warn("http transport: a client did not read its replies in time, closing its connection", {
+          remote: this.remote,
+          timeoutMs: s.writeTimeout,
+        });
         return this.teardown("replies not read in time");
       case "idle":
         s.logger.debug("http transport: closing an idle connection", { remote: this.remote, timeoutMs: s.idleTimeout });
@@ -494,7 +499,10 @@ class HttpServerConnection implements ServedConnection {
     try {
       work();
     } catch (err) {
-      this.settings.logger.error("http transport: internal error, dropping the connection", { remote: this.remote, err: err instanceof Error ? err.stack : String(err) });
+      this.settings.logger.error("http transport: internal error, dropping the connection", {
+        remote: this.remote,
+        err: err instanceof Error ? err.stack : String(err),
+      });
       this.teardown("internal error");
     }
   }

@@ -12,7 +12,7 @@ import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { MicroHeader } from "../../metadata/headers.js";
-import { type Frame, FrameFlag, FRAME_PREFIX, frameSize, FrameType, PREFACE } from "../framing/frame.js";
+import { FRAME_PREFIX, type Frame, FrameFlag, FrameType, frameSize, PREFACE } from "../framing/frame.js";
 import { FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
@@ -27,7 +27,10 @@ const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
 
 export class MuxClientConnection implements ClientConnection, StreamOutput {
-  private readonly calls = new PendingCalls((stream, err) => this.cancel(stream, err), () => this.checkAlive());
+  private readonly calls = new PendingCalls(
+    (stream, err) => this.cancel(stream, err),
+    () => this.checkAlive(),
+  );
   private readonly streams = new IdTable<FramedStream>();
   private readonly writer: FrameWriter;
   private readonly maxFrameSize: number;
@@ -186,12 +189,15 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
         break;
       case FrameType.Refused:
-        this.settle(frame.stream)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address));
+        this.settle(frame.stream)?.reject(
+          new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address),
+        );
         this.streams.get(frame.stream)?.lost(`${this.address} refused the stream: ${frame.header[MicroHeader.Error] ?? "server stopping"}`);
         break;
       case FrameType.GoAway:
         // With an error, the server is closing the connection over a protocol error of ours.
-        if (frame.header[MicroHeader.Error] !== undefined) return this.protocolError(`${this.address} closed the connection: ${frame.header[MicroHeader.Error]}`);
+        if (frame.header[MicroHeader.Error] !== undefined)
+          return this.protocolError(`${this.address} closed the connection: ${frame.header[MicroHeader.Error]}`);
         this.goingAway = true;
         this.endIfIdle();
         break;
@@ -200,7 +206,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         break;
       case FrameType.Pong:
         clearTimeout(this.probe);
-    clearInterval(this.health);
+        clearInterval(this.health);
         this.probe = undefined;
         break;
       case FrameType.Data:
@@ -230,4 +236,3 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     for (const stream of [...this.streams.values()]) stream.lost(reason);
   }
 }
-

@@ -6,16 +6,16 @@
  * with a logged reason.
  */
 import net from "node:net";
-import { logger, type Logger } from "../../logger/logger.js";
+import { type Logger, logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { joinHostPort, listenTcp, splitHostPort } from "../tcp.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { MuxClientConnection } from "./client.js";
-import { type MuxLimits, muxLimits, type MuxOptions } from "./options.js";
+import { type MuxLimits, type MuxOptions, muxLimits } from "./options.js";
 import { ServerConnection, type ServerContext } from "./server.js";
 
-export { joinHostPort, splitHostPort };
 export type { MuxOptions, SniffedConnection } from "./options.js";
+export { joinHostPort, splitHostPort };
 
 /** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
 const KEEPALIVE_MS = 15_000;
@@ -58,7 +58,10 @@ export class MuxTransport implements Transport {
       },
       this.log,
       "mux",
-      { maxConnections: limits.maxConnections, refused: (remote) => limitLog.warn("mux connection refused: connection limit reached", { remote, limit: limits.maxConnections }) },
+      {
+        maxConnections: limits.maxConnections,
+        refused: (remote) => limitLog.warn("mux connection refused: connection limit reached", { remote, limit: limits.maxConnections }),
+      },
     );
     const watchdog = setInterval(() => {
       const now = Date.now();

@@ -12,7 +12,7 @@ import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
-import { type Frame, FrameFlag, FRAME_PREFIX, FrameType, PREFACE } from "../framing/frame.js";
+import { FRAME_PREFIX, type Frame, FrameFlag, FrameType, PREFACE } from "../framing/frame.js";
 import { type FrameBudget, FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
@@ -126,7 +126,8 @@ export class ServerConnection implements StreamOutput {
     }
     const quiet = now - this.framesSeenAt;
     if (this.reader.holding > 0) {
-      if (quiet > limits.frameTimeout && !this.paused) this.limitClose(`frame not completed within ${limits.frameTimeout} ms (${this.reader.holding} bytes received)`, "frame timeout");
+      if (quiet > limits.frameTimeout && !this.paused)
+        this.limitClose(`frame not completed within ${limits.frameTimeout} ms (${this.reader.holding} bytes received)`, "frame timeout");
     } else if (quiet > limits.idleTimeout && this.calls.size === 0 && this.streams.size === 0) {
       this.context.limitLog.debug("closing idle mux connection", { remote: this.remote, idleTimeout: limits.idleTimeout });
       this.goAway();

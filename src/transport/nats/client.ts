@@ -5,14 +5,14 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
+import { RateLimitedLog } from "../../logger/rate-limited.js";
+import { MicroHeader } from "../../metadata/headers.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
-import { RateLimitedLog } from "../../logger/rate-limited.js";
-import { MicroHeader } from "../../metadata/headers.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { decodeFrame, encodeFrame, encodedSize, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import { decodeFrame, encodedSize, encodeFrame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
 /** The call id at the end of an inbox subject `I.<id>`. */
@@ -20,7 +20,10 @@ const CALL_ID = /^\d{1,10}$/;
 const EMPTY = new Uint8Array(0);
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
-  private readonly calls = new PendingCalls((id, err) => this.cancel(id, err), () => this.checkAlive());
+  private readonly calls = new PendingCalls(
+    (id, err) => this.cancel(id, err),
+    () => this.checkAlive(),
+  );
   private readonly streams = new IdTable<FramedStream>();
   private readonly sub: Subscription;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
@@ -197,10 +200,14 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
         return this.settle(id)?.resolve(frame); // a Frame is a Message (header and body)
       case FrameType.Refused:
         this.goingAway = true;
-        return this.settle(id)?.reject(new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address));
+        return this.settle(id)?.reject(
+          new NotDeliveredError(`${this.address} refused the call: ${frame.header[MicroHeader.Error] ?? "server stopping"}`, this.address),
+        );
       case FrameType.Cancel:
         // The server dropped the call (it was destroyed) after it may have run.
-        return this.settle(id)?.reject(new ConnectionLostError(`${this.address} dropped the call: ${frame.header[MicroHeader.Error] ?? "server shut down"}`, this.address));
+        return this.settle(id)?.reject(
+          new ConnectionLostError(`${this.address} dropped the call: ${frame.header[MicroHeader.Error] ?? "server shut down"}`, this.address),
+        );
       default:
         return;
     }

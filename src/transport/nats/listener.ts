@@ -6,12 +6,12 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
-import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader } from "../framing/header-block.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
+import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
+import { encodeHeader } from "../framing/header-block.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
-import { decodeFrame, encodeFrame, encodedSize, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import { decodeFrame, encodedSize, encodeFrame, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const SERVER_ID = ErrorId.server;
 const EMPTY = new Uint8Array(0);
@@ -89,7 +89,14 @@ export class NatsListener implements Listener, LinkUser {
   private dead = false;
 
   /** Subscribes, and resolves once the NATS server has the subscriptions (calls can arrive). */
-  static async open(link: NatsLink, subject: string, options: ListenOptions, window: number, log: Logger, limits: NatsListenerLimits = {}): Promise<NatsListener> {
+  static async open(
+    link: NatsLink,
+    subject: string,
+    options: ListenOptions,
+    window: number,
+    log: Logger,
+    limits: NatsListenerLimits = {},
+  ): Promise<NatsListener> {
     const listener = new NatsListener(link, subject, options, window, log, limits);
     await link.nc.flush();
     return listener;
@@ -112,7 +119,9 @@ export class NatsListener implements Listener, LinkUser {
     this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
-    this.control = link.nc.subscribe(`${this.controlPrefix}>`, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)) });
+    this.control = link.nc.subscribe(`${this.controlPrefix}>`, {
+      callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)),
+    });
     this.probe = setInterval(() => this.checkClients(), link.probeInterval).unref();
   }
 
@@ -187,10 +196,12 @@ export class NatsListener implements Listener, LinkUser {
 
   /** The size limits, read from the frame's prefix before anything is decoded. */
   private checkSize(data: Uint8Array): Refusal | undefined {
-    if (data.length > this.limits.maxMessageSize) return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
+    if (data.length > this.limits.maxMessageSize)
+      return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
     if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
     const headerBytes = ((data[2] << 24) | (data[3] << 16) | (data[4] << 8) | data[5]) >>> 0; // wire.ts: u32 at offset 2
-    if (headerBytes > this.limits.maxHeaderBytes) return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
+    if (headerBytes > this.limits.maxHeaderBytes)
+      return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
     return undefined;
   }
 
@@ -252,7 +263,12 @@ export class NatsListener implements Listener, LinkUser {
     const size = encodedSize(headerText, body);
     if (size > this.link.maxPayload) {
       this.log.warn("response too large", { remote: call.remote, size });
-      headerText = encodeHeader({ [MicroHeader.Error]: MicroError.tooLarge(SERVER_ID, `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`).toString() });
+      headerText = encodeHeader({
+        [MicroHeader.Error]: MicroError.tooLarge(
+          SERVER_ID,
+          `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`,
+        ).toString(),
+      });
       body = EMPTY;
     }
     this.publish(key, encodeFrame(FrameType.Response, headerText, body));

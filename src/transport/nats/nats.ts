@@ -13,8 +13,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Lazy } from "../../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
-import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
+import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
 import { NatsClientConnection } from "./client.js";
 import { NatsListener, type NatsListenerLimits } from "./listener.js";
 import { type LinkUser, maxMessageSize, type NatsLink } from "./wire.js";
@@ -151,4 +151,3 @@ export class NatsTransport implements Transport {
 function randomId(): string {
   return randomBytes(12).toString("hex");
 }
-

@@ -24,7 +24,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
 import { decodeHeader } from "../framing/header-block.js";
 
-export { FrameFlag, FrameType, type Frame } from "../framing/frame.js";
+export { type Frame, FrameFlag, FrameType } from "../framing/frame.js";
 
 /** type + flags + headerLen. */
 const PREFIX = 6;
