@@ -41,7 +41,7 @@ function plainEnvelopeHead(header: Header): string | undefined {
     head += `${first ? "" : ","}"${key}":"${value}"`;
     first = false;
   }
-  return head + '},"Body":"';
+  return `${head}},"Body":"`;
 }
 
 /** Parses an envelope; throws an Error saying what is wrong with anything that is not one. */

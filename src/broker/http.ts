@@ -303,7 +303,10 @@ export class HttpBroker implements Broker {
     const { host, port } = splitAddress(this.options.address ?? process.env.MICRO_BROKER_ADDRESS ?? this.defaultAddress());
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(port, host, () => (server.off("error", reject), resolve()));
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
     const bound = server.address() as AddressInfo;
     this.advertised = joinAddress(advertisedHost(bound.address), bound.port);
@@ -381,7 +384,13 @@ export class HttpBroker implements Broker {
     const subscription = this.subscriptions.get(id);
     if (!subscription || subscription.topic !== topic) return reply(res, 404, `no subscriber ${id} for topic ${topic} here`);
     let redeliver = false;
-    await subscription.dispatcher.pushAndWait({ topic, message, nack: (requeue) => void (redeliver = requeue) });
+    await subscription.dispatcher.pushAndWait({
+      topic,
+      message,
+      nack: (requeue) => {
+        redeliver = requeue;
+      },
+    });
     if (redeliver) return reply(res, 503, "subscriber asked for redelivery");
     res.writeHead(200).end();
   }
@@ -472,7 +481,9 @@ export class HttpBroker implements Broker {
           } else {
             let text = "";
             res.setEncoding("utf8");
-            res.on("data", (chunk: string) => void (text.length < 1_024 && (text += chunk)));
+            res.on("data", (chunk: string) => {
+              if (text.length < 1_024) text += chunk;
+            });
             res.on("end", () => reject(new DeliveryFailure(`HTTP ${res.statusCode}${text ? ` ${MicroError.parse(text).detail}` : ""}`, res.statusCode)));
           }
           res.on("error", reject);

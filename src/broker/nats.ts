@@ -151,7 +151,8 @@ export class NatsBroker implements Broker {
         throw new Error(
           `nats broker (format raw): ${JSON.stringify(key)} cannot be a NATS header name (ASCII letters, digits and !#$%&'*+-.^_\`|~); the go-micro format carries any name`,
         );
-      (headers ??= this.makeHeaders!()).set(key, value);
+      headers ??= this.makeHeaders!();
+      headers.set(key, value);
     }
     return headers && { headers };
   }

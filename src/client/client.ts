@@ -353,7 +353,10 @@ export class Client {
       get: (_target, handler) => {
         if (typeof handler !== "string" || handler === "then") return undefined;
         let proxy = handlers.get(handler);
-        if (!proxy) handlers.set(handler, (proxy = this.handler<H>(name, handler)));
+        if (!proxy) {
+          proxy = this.handler<H>(name, handler);
+          handlers.set(handler, proxy);
+        }
         return proxy;
       },
     });
@@ -408,7 +411,7 @@ export class Client {
     };
     if (deadline !== undefined) header[MicroHeader.Timeout] = decimal(Math.max(1, deadline - Date.now()) * 1e6);
     if (isAsyncIterable(input)) header[MicroHeader.StreamInput] = "true";
-    const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
+    const { stream, node } = await this.establish(service, { header, body: new Uint8Array(0) }, deadline, options);
     this.selector.beginStream(node.address);
     const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value, { endpoint, kind: "request" }) });
     void sendInput(stream, input, encode);
@@ -425,7 +428,6 @@ export class Client {
   /** Picks a node and opens the stream, trying other nodes while the chosen one is unreachable. */
   private async establish(
     service: string,
-    endpoint: string,
     request: Message,
     deadline: number | undefined,
     options: CallOptions,

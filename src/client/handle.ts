@@ -14,6 +14,7 @@ export class CallHandle<T> implements PromiseLike<T>, AsyncIterable<T> {
     private readonly streamsInput: boolean,
   ) {}
 
+  // biome-ignore lint/suspicious/noThenProperty: a CallHandle is a deliberate thenable, so `await proxy.Service.Method(req)` starts a unary call
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
@@ -34,7 +35,8 @@ export class CallHandle<T> implements PromiseLike<T>, AsyncIterable<T> {
   }
 
   private start(): Promise<T> {
-    return (this.promise ??= this.streamsInput ? lastOf(this.stream()) : this.unary());
+    this.promise ??= this.streamsInput ? lastOf(this.stream()) : this.unary();
+    return this.promise;
   }
 }
 

@@ -9,7 +9,8 @@ let packr: Packr | undefined;
 function instance(): Packr {
   const { Packr } = require("msgpackr") as typeof import("msgpackr");
   // useRecords: false keeps the output plain MessagePack that any other implementation can read.
-  return (packr ??= new Packr({ useRecords: false }));
+  packr ??= new Packr({ useRecords: false });
+  return packr;
 }
 
 /** `application/msgpack`: compact binary, a good fit for Buffers and numbers-heavy payloads. */

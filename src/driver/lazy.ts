@@ -10,10 +10,11 @@ export class Lazy<T> {
   constructor(private readonly open: () => Promise<T>) {}
 
   get(): Promise<T> {
-    return (this.promise ??= this.open().catch((err: unknown) => {
+    this.promise ??= this.open().catch((err: unknown) => {
       this.promise = undefined;
       throw err;
-    }));
+    });
+    return this.promise;
   }
 
   /** The value if it was opened, without opening it. */

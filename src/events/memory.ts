@@ -127,7 +127,10 @@ export class MemoryStream implements Stream {
 
   private topic(name: string): Topic {
     let t = this.topics.get(name);
-    if (!t) this.topics.set(name, (t = { events: [], groups: new Map() }));
+    if (!t) {
+      t = { events: [], groups: new Map() };
+      this.topics.set(name, t);
+    }
     return t;
   }
 

@@ -57,7 +57,8 @@ let defaultLogger: Logger | undefined;
 
 /** The process-wide default logger (created on first use). */
 export function logger(): Logger {
-  return (defaultLogger ??= createLogger());
+  defaultLogger ??= createLogger();
+  return defaultLogger;
 }
 
 /** Replaces the process-wide default logger. */

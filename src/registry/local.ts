@@ -279,7 +279,10 @@ class DirectoryWatch {
     const states = await Promise.all(names.map((file) => this.readChanged(file)));
     if (this.stopped) return;
     const files = new Map<string, FileState>();
-    states.forEach((state, i) => state && files.set(names[i], state));
+    for (let i = 0; i < states.length; i++) {
+      const state = states[i];
+      if (state) files.set(names[i], state);
+    }
     this.files = files;
     this.diff(this.liveRecords(Date.now()));
   }
@@ -447,7 +450,7 @@ function parseRecord(text: string): LocalRecord | undefined {
   if (!isObject(value)) return undefined;
   const service = parseService(value.service);
   const { expiresAt, pid, pidNamespace, host } = value;
-  if (!service || service.nodes.length !== 1) return undefined;
+  if (service?.nodes.length !== 1) return undefined;
   if (typeof expiresAt !== "number" || !Number.isInteger(pid) || (pid as number) <= 0) return undefined;
   return {
     service,

@@ -143,7 +143,7 @@ export function entriesOf(packet: Packet): MdnsEntry[] {
 /** The one-node record an entry describes, or undefined when it is not a Go Micro node. */
 export function entryToRecord(entry: MdnsEntry, domain: string): ServiceRecord | undefined {
   const txt = decodeTxt(entry.txt);
-  if (!txt || !txt.Service || !txt.Version) return undefined;
+  if (!txt?.Service || !txt.Version) return undefined;
   const suffix = `.${txt.Service}.${domain}`;
   if (!entry.instance.endsWith(suffix)) return undefined;
   const host = net.isIPv6(entry.address) ? `[${entry.address}]` : entry.address;

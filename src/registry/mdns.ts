@@ -266,7 +266,10 @@ export class MdnsRegistry implements Registry {
     const socket = dgram.createSocket({ type: "udp4" });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
-      socket.bind(0, () => (socket.off("error", reject), resolve()));
+      socket.bind(0, () => {
+        socket.off("error", reject);
+        resolve();
+      });
     });
     const client = this.factory!({ socket, port: MDNS_PORT, multicast: false, bind: false });
     if (this.iface) socket.setMulticastInterface(this.iface);

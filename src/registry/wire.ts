@@ -47,7 +47,8 @@ export function parseService(value: unknown): ServiceRecord | undefined {
     name: value.name,
     version: typeof value.version === "string" ? value.version : "",
     metadata: parseStrings(value.metadata),
-    endpoints: endpoints && endpoints.filter(isObject).map(parseEndpoint),
+    // Go's nil slice stays `null` (an optional chain would turn it into undefined and drop the field).
+    endpoints: endpoints === null ? null : endpoints.filter(isObject).map(parseEndpoint),
     nodes: parsedNodes as Node[],
   };
 }

@@ -33,7 +33,8 @@ export class RequestContext implements Context {
   }
 
   get metadata(): Metadata {
-    return (this.metadata_ ??= new Metadata(this.header));
+    this.metadata_ ??= new Metadata(this.header);
+    return this.metadata_;
   }
 
   get caller(): Caller {
@@ -42,7 +43,8 @@ export class RequestContext implements Context {
 
   get signal(): AbortSignal {
     if (this.controller) return this.controller.signal;
-    const controller = (this.controller = new AbortController());
+    const controller = new AbortController();
+    this.controller = controller;
     const transport = this.incoming.signal;
     if (transport.aborted) controller.abort(transport.reason);
     else transport.addEventListener("abort", () => controller.abort(transport.reason), { once: true });

@@ -18,7 +18,7 @@ import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint, Value } from "../registry/registry.js";
-import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
+import type { IncomingCall, Message, TransportStream } from "../transport/transport.js";
 import { RequestContext } from "./context.js";
 
 export type { Caller, Context } from "../metadata/context.js";

@@ -183,7 +183,8 @@ class EventContext implements MessageContext {
     return headerValue(this.header, MicroHeader.Id);
   }
   get metadata(): Metadata {
-    return (this.metadata_ ??= new Metadata(this.header));
+    this.metadata_ ??= new Metadata(this.header);
+    return this.metadata_;
   }
   get caller(): Caller {
     return { service: headerValue(this.header, MicroHeader.FromService), address: "" };

@@ -49,7 +49,8 @@ export function resolveRegistry(
       return new LocalRegistry(where ? { path: where, logger } : { logger });
     case "memory":
       // One per process, so that services and clients in one process find each other.
-      return (sharedMemoryRegistry ??= new MemoryRegistry());
+      sharedMemoryRegistry ??= new MemoryRegistry();
+      return sharedMemoryRegistry;
     case "nats":
       // Network registries connect (and import their driver) on first use, so this stays synchronous.
       return new NatsRegistry({ servers: where, logger });
@@ -113,7 +114,8 @@ export function resolveBroker(
       return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger });
     case "memory":
       // One per process, so that services and clients in one process reach each other.
-      return (sharedMemoryBroker ??= new MemoryBroker({ logger }));
+      sharedMemoryBroker ??= new MemoryBroker({ logger });
+      return sharedMemoryBroker;
     case "nats":
       return new NatsBroker({ address: where, logger });
     case "redis":
@@ -146,7 +148,8 @@ export function resolveEvents(
   const { plugin, address: where } = parsePluginName(name, address);
   switch (plugin) {
     case "memory":
-      return (sharedMemoryStream ??= new MemoryStream(options));
+      sharedMemoryStream ??= new MemoryStream(options);
+      return sharedMemoryStream;
     case "nats":
     case "natsjs":
       return new NatsStream({ address: where, logger: options.logger });

@@ -116,7 +116,9 @@ function headerText(buf: Buffer, start: number, end: number, hash: number): stri
   const slot = hash & (CACHE_SLOTS - 1);
   const cached = cache[slot];
   if (cached.length === length && sameText(cached, buf, start)) return cached;
-  return (cache[slot] = buf.toString("latin1", start, end));
+  const text = buf.toString("latin1", start, end);
+  cache[slot] = text;
+  return text;
 }
 
 function sameText(text: string, buf: Buffer, start: number): boolean {

@@ -51,6 +51,7 @@ export function canonicalHeader(header: Header): Header {
  * refuses them on both ends: CR, LF and NUL would split or cut the message, and the rest have no
  * business in a header.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: header validation: this class exists to find control bytes (NUL, CR, LF and the rest, tab allowed)
 export const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /** Serialises header lines; keys and values that could split the message are rejected. */

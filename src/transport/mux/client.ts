@@ -56,7 +56,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.writer = new FrameWriter((chunk) => socket.write(chunk), limits);
     socket.write(PREFACE);
-    const reader = (this.reader = new FrameReader(limits, (frame) => this.onFrame(frame)));
+    const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
+    this.reader = reader;
     if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
     socket.on("data", (chunk: Buffer) => {
       if (this.dead) return;

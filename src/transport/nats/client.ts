@@ -172,7 +172,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
    * to a server that stopped closes (as a TCP connection would) and stops holding NATS open.
    */
   private checkAlive(): void {
-    if (!this.dead) this.publish(this.control + "0", encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
+    if (!this.dead) this.publish(`${this.control}0`, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
   }
 
   /** Whatever arrives in the inbox, an exception stays here: the message is dropped, the connection goes on. */
