@@ -16,7 +16,7 @@ import { waitFor } from "../setup/wait.js";
 const children: ChildProcess[] = [];
 const streams: string[] = [];
 after(async () => {
-  children.forEach((c) => c.kill("SIGKILL"));
+  for (const c of children) c.kill("SIGKILL");
   if (streams.length === 0) return;
   const nc = await connect({ servers: "127.0.0.1:4222" });
   const jsm = await jetstreamManager(nc);

@@ -184,7 +184,10 @@ describe("http broker: TLS", () => {
     const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
       let body = "";
       req.on("data", (d) => (body += d));
-      req.on("end", () => (posts.push(body), res.end()));
+      req.on("end", () => {
+        posts.push(body);
+        res.end();
+      });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const node = await registerNode(topic, `127.0.0.1:${(server.address() as AddressInfo).port}`, { secure: true });

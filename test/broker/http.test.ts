@@ -10,7 +10,6 @@ import { after, describe, it } from "node:test";
 import { BROADCAST_VERSION, HTTP_BROKER_SERVICE, HttpBroker } from "../../src/broker/http.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { brokerConformance } from "../conformance/broker.js";
-import { until } from "../setup/wait.js";
 
 const registry = new MemoryRegistry();
 brokerConformance("http", { create: () => new HttpBroker({ registry, retryInterval: 50 }), ordered: false, redelivers: true });

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { HttpBroker } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
-import { createLogger } from "../../src/logger/logger.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import type { MessageContext, SubscriberWrapper } from "../../src/server/subscriber.js";
 import { createClient } from "../../src/service/create-client.js";

@@ -152,11 +152,17 @@ export function registryConformance(name: string, create: () => Promise<Registry
         await r.register(other);
         await r.register(target);
         const seen: WatchEvent[] = [];
-        await nextEvent(filtered, (e) => (seen.push(e), e.service.name === target.name && e.action === "create"));
+        await nextEvent(filtered, (e) => {
+          seen.push(e);
+          return e.service.name === target.name && e.action === "create";
+        });
         await nextEvent(all, (e) => e.service.name === other.name);
         await r.deregister(other);
         await r.deregister(target);
-        await nextEvent(filtered, (e) => (seen.push(e), e.service.name === target.name && e.action === "delete"));
+        await nextEvent(filtered, (e) => {
+          seen.push(e);
+          return e.service.name === target.name && e.action === "delete";
+        });
         await nextEvent(all, (e) => e.service.name === other.name && e.action === "delete");
         assert.deepEqual(
           seen.filter((e) => e.service.name !== target.name),

@@ -26,7 +26,9 @@ const msg = (header: Record<string, string>, body: string): Message => ({ header
 export function transportConformance(name: string, create: () => Transport, listenAddress = "127.0.0.1:0", options: { slackBytes?: number } = {}): void {
   describe(`transport conformance: ${name}`, () => {
     const listeners: Listener[] = [];
-    after(() => listeners.forEach((l) => l.destroy()));
+    after(() => {
+      for (const l of listeners) l.destroy();
+    });
 
     async function serve(handler: RequestHandler, streamHandler?: StreamHandler): Promise<{ transport: Transport; listener: Listener }> {
       const transport = create();
@@ -63,7 +65,7 @@ export function transportConformance(name: string, create: () => Transport, list
       });
       const conn = await transport.dial(listener.address);
       const results = await Promise.all(Array.from({ length: 500 }, (_, i) => conn.call(msg({}, String(i)))));
-      results.forEach((rsp, i) => assert.equal(text(rsp), String(i)));
+      for (const [i, rsp] of results.entries()) assert.equal(text(rsp), String(i));
       conn.close();
     });
 
@@ -214,12 +216,12 @@ export function transportConformance(name: string, create: () => Transport, list
       const conn = await transport.dial(listener.address);
       const stalled = conn.stream(msg({ N: "-1" }, "")); // never read: must not hold the others up
       const results = await Promise.all(Array.from({ length: 200 }, (_, n) => drain(conn.stream(msg({ N: String(n) }, "")))));
-      results.forEach((got, n) =>
+      for (const [n, got] of results.entries()) {
         assert.deepEqual(
           got,
           Array.from({ length: 20 }, (_, i) => `${n}:${i}`),
-        ),
-      );
+        );
+      }
       stalled.cancel();
       conn.close();
     });

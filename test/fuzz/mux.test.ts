@@ -20,7 +20,9 @@ const MiB = 1024 * 1024;
 
 describe("mux fuzzing", () => {
   const stops: Array<() => void> = [];
-  after(() => stops.forEach((stop) => stop()));
+  after(() => {
+    for (const stop of stops) stop();
+  });
 
   it(`survives ${cases} generated and mutated connections (seed ${seed}) and still serves`, async () => {
     const server = await serverProcess(FUZZ_SERVER_OPTIONS);

@@ -32,7 +32,8 @@ export function goCommand(): string {
 
 /** Builds every interop program once; resolves with the directory holding the binaries. */
 export function buildGoPrograms(): Promise<string> {
-  return (built ??= build());
+  built ??= build();
+  return built;
 }
 
 async function build(): Promise<string> {

@@ -48,7 +48,14 @@ function registrySuite(kind: RegistryKind): void {
     it("Go Micro lists the ts-micro service with its endpoints and mucp node metadata", async () => {
       // A registration may take a moment to show (mDNS answers are collected for 100 ms).
       let result: ListResult = { services: [] };
-      await waitFor(async () => (result = await goClient({ INTEROP_MODE: "list" })).services.includes(tsName) && result.services.includes(goName), 5_000, 200);
+      await waitFor(
+        async () => {
+          result = await goClient({ INTEROP_MODE: "list" });
+          return result.services.includes(tsName) && result.services.includes(goName);
+        },
+        5_000,
+        200,
+      );
       assert.ok(result.services.includes(tsName), `Go Micro sees ${result.services.join(", ")}`);
       assert.ok(result.services.includes(goName));
       const record = result.service?.[0];
@@ -61,7 +68,14 @@ function registrySuite(kind: RegistryKind): void {
 
     it("ts-micro lists the Go Micro service with its endpoints", async () => {
       let names: string[] = [];
-      await waitFor(async () => (names = await peer!.do<string[]>({ op: "list" })).includes(goName), 5_000, 200);
+      await waitFor(
+        async () => {
+          names = await peer!.do<string[]>({ op: "list" });
+          return names.includes(goName);
+        },
+        5_000,
+        200,
+      );
       assert.ok(names.includes(goName), `ts-micro sees ${names.join(", ")}`);
       const [record] = await peer!.do<ServiceRecord[]>({ op: "get", service: goName });
       assert.deepEqual(record.endpoints?.map((e) => e.name).sort(), ENDPOINTS);

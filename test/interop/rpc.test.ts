@@ -147,6 +147,6 @@ describe("ts-micro client → Go Micro service", () => {
 
   it("runs concurrent calls on a pool of connections", async () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => call<{ msg: string }>("Helloworld.Call", { name: `n${i}` })));
-    results.forEach((r, i) => assert.equal(r.msg, `Hello n${i}`));
+    for (const [i, r] of results.entries()) assert.equal(r.msg, `Hello n${i}`);
   });
 });

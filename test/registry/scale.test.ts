@@ -62,7 +62,10 @@ const setups: Array<{ name: string; start: () => Promise<OwnedServer | undefined
   // widened: this test is about the cache and the watch, not lookup latency.
   {
     name: "nats",
-    start: async () => (await requireSharedNats(), undefined),
+    start: async () => {
+      await requireSharedNats();
+      return undefined;
+    },
     registry: () => new NatsRegistry({ servers: "127.0.0.1:4222", queryTimeout: 1_000 }),
   },
   {

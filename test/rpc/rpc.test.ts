@@ -55,6 +55,7 @@ class Plain {
   Nothing(): void {}
   /** A thenable that is not a Promise, as query builders return. */
   Deferred(req: { value: string }): PromiseLike<{ value: string }> {
+    // biome-ignore lint/suspicious/noThenProperty: the handler deliberately returns a bare thenable to test that the server awaits one
     return { then: (resolve) => Promise.resolve(resolve?.({ value: req.value.toUpperCase() })) } as PromiseLike<{ value: string }>;
   }
 }

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { goMicroSniffer, HttpTransport } from "../../src/transport/http/http.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";

@@ -155,7 +155,9 @@ async function peakRss(rss: () => number, during: Promise<unknown>): Promise<num
 
 describe("mux limits: memory", () => {
   const stops: Array<() => void> = [];
-  after(() => stops.forEach((stop) => stop()));
+  after(() => {
+    for (const stop of stops) stop();
+  });
   const client = new MuxTransport({ logger: recordingLogger([]) });
 
   it("bounds what a server queues for a client that never reads its replies", async () => {

@@ -7,7 +7,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { Logger } from "../../src/logger/logger.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
 import type { MuxOptions } from "../../src/transport/mux/mux.js";
 import { splitHostPort } from "../../src/transport/tcp.js";
@@ -42,7 +41,12 @@ export async function rawPeer(address: string, preface = true): Promise<RawPeer>
   const chunks: Buffer[] = [];
   let closed = false;
   socket.on("data", (d: Buffer) => chunks.push(d));
-  const closing = new Promise<void>((resolve) => socket.once("close", () => resolve(void (closed = true))));
+  const closing = new Promise<void>((resolve) =>
+    socket.once("close", () => {
+      closed = true;
+      resolve();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);

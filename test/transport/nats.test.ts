@@ -128,7 +128,12 @@ describe("nats transport", () => {
     const serverSide = new NatsTransport({ servers, logger: quiet, probeInterval: 100 });
     const clientSide = new NatsTransport({ servers, logger: quiet });
     let serverSignal: AbortSignal | undefined;
-    const listener = await serverSide.listen("", { handler: echo, streamHandler: (_req, stream) => void (serverSignal = stream.signal) });
+    const listener = await serverSide.listen("", {
+      handler: echo,
+      streamHandler: (_req, stream) => {
+        serverSignal = stream.signal;
+      },
+    });
     closers.push(() => listener.destroy());
     const conn = await clientSide.dial(listener.address);
     conn.stream(msg(""));

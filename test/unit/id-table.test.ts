@@ -7,7 +7,10 @@ describe("IdTable", () => {
     const table = new IdTable<number>();
     const reference = new Map<number, number>();
     let seed = 42;
-    const random = (n: number): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
     let next = 0xfffffff0; // ids wrap past 2^32 as the mux transport's do
     for (let step = 0; step < 200_000; step++) {
       const op = random(10);

@@ -68,7 +68,12 @@ describe("selector", () => {
     /** A selector on a clock the test moves by hand. */
     function manual(): { selector: Selector; advance: (ms: number) => void } {
       let now = 1_000_000;
-      return { selector: new Selector({ ejectBase: 100, ejectMax: 1_000, clock: () => now }), advance: (ms) => void (now += ms) };
+      return {
+        selector: new Selector({ ejectBase: 100, ejectMax: 1_000, clock: () => now }),
+        advance: (ms) => {
+          now += ms;
+        },
+      };
     }
     const picks = (selector: Selector, n = 60): Set<string> => new Set(Array.from({ length: n }, () => selector.select("svc", three)!.address));
 
