@@ -64,7 +64,13 @@ const bareNats: Contender = {
     const pub = await connect({ servers: "127.0.0.1:4222" });
     sub.subscribe(topic, { callback: () => received() });
     await sub.flush();
-    return { publish: () => pub.publish(topic, BODY), close: async () => (await pub.drain(), await sub.drain()) };
+    return {
+      publish: () => pub.publish(topic, BODY),
+      close: async () => {
+        await pub.drain();
+        await sub.drain();
+      },
+    };
   },
 };
 
@@ -81,7 +87,13 @@ const bareNatsEnvelopeSized: Contender = {
     const pub = await connect({ servers: "127.0.0.1:4222" });
     sub.subscribe(topic, { callback: () => received() });
     await sub.flush();
-    return { publish: () => pub.publish(topic, body), close: async () => (await pub.drain(), await sub.drain()) };
+    return {
+      publish: () => pub.publish(topic, body),
+      close: async () => {
+        await pub.drain();
+        await sub.drain();
+      },
+    };
   },
 };
 
@@ -97,7 +109,13 @@ const bareRedis: Contender = {
     const pub = new Redis("redis://127.0.0.1:6379", { enableAutoPipelining: true });
     await sub.subscribe(topic);
     sub.on("messageBuffer", () => received());
-    return { publish: async () => void (await pub.publish(topic, BODY)), close: async () => (await pub.quit(), await sub.quit(), undefined) };
+    return {
+      publish: async () => void (await pub.publish(topic, BODY)),
+      close: async () => {
+        await pub.quit();
+        await sub.quit();
+      },
+    };
   },
 };
 
@@ -110,7 +128,11 @@ const bareRabbit: Contender = {
     await consumer.prefetch(256);
     const { queue } = await consumer.assertQueue("", { exclusive: true, autoDelete: true });
     await consumer.bindQueue(queue, "amq.topic", topic);
-    await consumer.consume(queue, (m) => m && (consumer.ack(m), received()));
+    await consumer.consume(queue, (m) => {
+      if (!m) return;
+      consumer.ack(m);
+      received();
+    });
     const publisher = await connection.createConfirmChannel();
     return {
       publish: () =>
@@ -128,7 +150,13 @@ const bareMqtt: Contender = {
     const pub = await mqtt.connectAsync("mqtt://127.0.0.1:1883", { protocolVersion: 5 });
     sub.on("message", () => received());
     await sub.subscribeAsync(topic, { qos: 1 });
-    return { publish: async () => void (await pub.publishAsync(topic, BODY, { qos: 1 })), close: async () => (await pub.endAsync(), await sub.endAsync()) };
+    return {
+      publish: async () => void (await pub.publishAsync(topic, BODY, { qos: 1 })),
+      close: async () => {
+        await pub.endAsync();
+        await sub.endAsync();
+      },
+    };
   },
 };
 
@@ -164,7 +192,11 @@ async function measure(contender: Contender, count: number): Promise<{ rate: num
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${contender.label}: ${got}/${n} arrived`)), timeout);
       const check = (): void => {
-        if (got >= n) clearTimeout(timer), (waiter = undefined), resolve();
+        if (got >= n) {
+          clearTimeout(timer);
+          waiter = undefined;
+          resolve();
+        }
       };
       waiter = check;
       check();
@@ -206,8 +238,14 @@ async function measure(contender: Contender, count: number): Promise<{ rate: num
 function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
-    socket.setTimeout(1_000, () => (socket.destroy(), resolve(false)));
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once("error", () => resolve(false));
   });
 }

@@ -186,8 +186,14 @@ function stopAll(): void {
 }
 
 async function main(): Promise<void> {
-  process.once("SIGINT", () => (stopAll(), process.exit(130)));
-  process.once("SIGTERM", () => (stopAll(), process.exit(143)));
+  process.once("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
+  process.once("SIGTERM", () => {
+    stopAll();
+    process.exit(143);
+  });
   const info = runInfo();
   const peers = (await catalog(benchDir, path.join(repoDir, "bench", "go"))).filter(
     (p) => !only || only.includes(p.framework) || only.includes(`${p.framework}/${p.transport}`),

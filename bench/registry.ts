@@ -19,7 +19,7 @@ import { MemoryRegistry } from "../src/registry/memory.js";
 import { Selector } from "../src/selector/selector.js";
 import { makeService } from "../test/conformance/registry.js";
 import { createNetnsPair, type NetnsPair } from "../test/setup/netns.js";
-import { canConnect, privateEtcd } from "../test/setup/servers.js";
+import { canConnect, type OwnedServer, privateEtcd } from "../test/setup/servers.js";
 import { benchDir } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
@@ -155,7 +155,7 @@ async function firstCalls(): Promise<void> {
     );
   } else process.stdout.write("  nats   skipped: no NATS server on 127.0.0.1:4222 (start one: nats-server -a 127.0.0.1 -p 4222)\n");
 
-  let etcd;
+  let etcd: OwnedServer | undefined;
   try {
     etcd = privateEtcd(23796);
     await etcd.start();

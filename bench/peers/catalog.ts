@@ -123,7 +123,10 @@ function unreachable(address: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port: Number(port) });
     socket.setTimeout(1_000, () => socket.destroy(new Error("timed out")));
-    socket.once("connect", () => (socket.destroy(), resolve(undefined)));
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(undefined);
+    });
     socket.once("error", (err) => resolve(`no NATS server at ${address} (${err.message}); start one with: nats-server -a 127.0.0.1 -p 4222`));
   });
 }

@@ -53,7 +53,12 @@ async function untilServed(where: string): Promise<Caller> {
 
 function firstLine(): Promise<string> {
   const lines = readline.createInterface({ input: process.stdin });
-  return new Promise((resolve) => lines.once("line", (line) => (lines.close(), resolve(line.trim()))));
+  return new Promise((resolve) =>
+    lines.once("line", (line) => {
+      lines.close();
+      resolve(line.trim());
+    }),
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
