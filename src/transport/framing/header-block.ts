@@ -161,8 +161,11 @@ function writeText(buf: Buffer, at: number, text: string): number {
   const length = text.length;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (code >= 0x80) return UNSAFE.test(text) ? UNSENDABLE : at + buf.write(text, at, "utf8");
-    if (code < 0x20 && (code === 0 || code === 0x0a || code === 0x0d)) return UNSENDABLE;
+    // One unsigned comparison sends both control characters and non-ASCII to the slow path.
+    if ((code - 0x20) >>> 0 >= 0x60) {
+      if (code >= 0x80) return UNSAFE.test(text) ? UNSENDABLE : at + buf.write(text, at, "utf8");
+      if (code === 0 || code === 0x0a || code === 0x0d) return UNSENDABLE;
+    }
     buf[at + i] = code;
   }
   return at + length;
