@@ -3,7 +3,7 @@
  * a call is a function call (the body is copied, so neither side can alter the other's bytes).
  * For tests and for several services in one process.
  */
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 import type { FrameType } from "./framing/frame.js";
 import { FramedStream, type StreamOutput } from "./framing/framed-stream.js";
 import { decodeHeader } from "./framing/header-block.js";
@@ -45,7 +45,7 @@ class MemoryConnection implements ClientConnection {
     const controller = new AbortController();
     const incoming: IncomingCall = { remote: "memory", signal: controller.signal };
     const cancel = (err: MicroError): void => controller.abort(err);
-    const onAbort = (): void => cancel(new MicroError("go.micro.client", 499, "call cancelled"));
+    const onAbort = (): void => cancel(new MicroError(ErrorId.client, 499, "call cancelled"));
     options.signal?.addEventListener("abort", onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     this.pending++;
@@ -57,7 +57,7 @@ class MemoryConnection implements ClientConnection {
           new Promise<never>((_, reject) => {
             timer = setTimeout(
               () => {
-                const err = MicroError.timeout("go.micro.client", "call timeout: deadline exceeded");
+                const err = MicroError.timeout(ErrorId.client, "call timeout: deadline exceeded");
                 cancel(err);
                 reject(err);
               },
