@@ -254,12 +254,28 @@ export class Client {
     return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit * 2 ** n);
   }
 
-  /** Ejects nodes that left calls unanswered for a quarter of `attemptTimeout` (see Selector.ejectUnanswering). */
+  /**
+   * Every so often: nodes that left calls unanswered for a quarter of `attemptTimeout` are ejected
+   * when other nodes answered meanwhile (see Selector.ejectUnanswering), and every such node,
+   * ejected or only suspected, gets a ping from the transport with half of `attemptTimeout` to
+   * answer. A live node (one slow call, a long poll) answers it and keeps its calls; a frozen one
+   * loses its connection, so the calls waiting on it fail now rather than when the node resumes
+   * or their deadline passes, and its callers move on to other nodes.
+   */
   private ejectUnanswering(): void {
     const quietFor = this.attemptTimeout / 4;
-    for (const address of this.selector.ejectUnanswering(quietFor)) {
+    const { ejected, suspected } = this.selector.ejectUnanswering(quietFor);
+    for (const address of ejected) {
       this.log.debug("node ejected: it answered nothing while calls waited and other nodes answered", { address, quietMs: quietFor });
+      this.probe(address);
     }
+    for (const address of suspected) this.probe(address);
+  }
+
+  /** Has the transport check that `address` is alive (see ejectUnanswering). */
+  private probe(address: string): void {
+    this.pool.probe(address, this.attemptTimeout / 2);
+    this.foreignPool?.probe(address, this.attemptTimeout / 2);
   }
 
   /** The innermost CallFunc, which call wrappers wrap: the exchange, its failures thrown. */

@@ -17,6 +17,11 @@ export class ConnectionPool {
     return this.dialing.get(address) ?? this.dial(address);
   }
 
+  /** Asks the open connection to `address`, if any, to check its peer within `timeout` ms. */
+  probe(address: string, timeout: number): void {
+    this.connections.get(address)?.probe?.(timeout);
+  }
+
   close(): void {
     for (const conn of this.connections.values()) conn.close();
     this.connections.clear();

@@ -106,6 +106,16 @@ interface NodeLoad {
   quietSince: number;
   /** Replies from every node when this one fell quiet: its quiet time counts once others answer. */
   allSince: number;
+  /** Since when it has been quiet on a client that nothing answered (it is then only suspected). */
+  suspectSince: number;
+}
+
+/** What one look for silent nodes found (see Selector.ejectUnanswering). */
+export interface SilentNodes {
+  /** Silent while other nodes answered: ejected. */
+  ejected: string[];
+  /** Silent on a client that nothing answered: not ejected, to be checked another way. */
+  suspected: string[];
 }
 
 export interface SelectorOptions {
@@ -228,36 +238,43 @@ export class Selector implements LoadInfo {
   }
 
   /**
-   * Ejects every node that has had calls waiting without answering any of them for `quietFor` ms
-   * after other nodes answered this client (a frozen or wedged process: its connections stay up,
-   * so nothing else notices). A quiet client proves nothing: a lone slow call is not a dead node.
-   * Returns the addresses it ejected. Run it periodically: a node still quiet when its ejection
-   * ends is ejected again, for twice as long.
+   * Finds nodes that have had calls waiting for `quietFor` ms without answering any of them.
+   * One that stayed silent while other nodes answered this client is ejected: a frozen or wedged
+   * process keeps its connections up, so nothing else notices. On a client that nothing at all
+   * answered, silence proves nothing (a lone slow call, a long poll, or every caller stuck on
+   * the same frozen node), so such a node is only suspected, once per `quietFor`, for the caller
+   * to check another way (the client has the transport ping it). Run it periodically: a node
+   * still silent when its ejection ends is ejected again, for twice as long.
    */
-  ejectUnanswering(quietFor: number): string[] {
+  ejectUnanswering(quietFor: number): SilentNodes {
     const now = this.clock();
-    const ejected: string[] = [];
+    const found: SilentNodes = { ejected: [], suspected: [] };
     for (const [address, load] of this.loads) {
       if (load.calls === 0 || load.answers !== load.seen) {
         load.seen = load.answers;
         load.quietSince = now;
+        load.suspectSince = now;
         load.allSince = this.answers;
       } else if (this.answers === load.allSince) {
-        load.quietSince = now; // no node has answered since: the client is quiet, not this node
+        load.quietSince = now; // no node has answered since: the client is quiet, not surely this node
+        if (now - load.suspectSince >= quietFor) {
+          load.suspectSince = now;
+          found.suspected.push(address);
+        }
       } else if (now - load.quietSince >= quietFor) {
         load.quietSince = now;
         if (this.isEjected(address)) continue;
         this.mark(address, true);
-        ejected.push(address);
+        found.ejected.push(address);
       }
     }
-    return ejected;
+    return found;
   }
 
   private load(address: string): NodeLoad {
     let load = this.loads.get(address);
     if (!load) {
-      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock(), allSince: this.answers };
+      load = { calls: 0, streams: 0, answers: 0, seen: 0, quietSince: this.clock(), allSince: this.answers, suspectSince: this.clock() };
       this.loads.set(address, load);
     }
     return load;

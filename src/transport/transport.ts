@@ -70,6 +70,11 @@ export interface ClientConnection {
   readonly closed: boolean;
   /** Calls in flight on this connection. */
   readonly pending: number;
+  /**
+   * Optional: checks now that the peer is alive (mux sends a ping). A peer that sends nothing
+   * within `timeout` ms fails the connection and its calls with ConnectionLostError.
+   */
+  probe?(timeout: number): void;
   close(): void;
 }
 

@@ -109,6 +109,52 @@ describe("a frozen node under load", () => {
     assert.equal(tally.failures.idempotent, 0, `no idempotent call failed: ${figures}`);
     assert.ok(tally.failures.other <= HANDFUL, `at most ${HANDFUL} other calls failed: ${figures}`);
   });
+
+  it("does not stall callers that only make non-idempotent calls, each waiting for its last", async () => {
+    // Closed loops: a caller stuck on the frozen node makes no further calls, so nothing retries
+    // around it. The client pings a node that went silent while others answered; the frozen node
+    // cannot answer, so its connection fails and the stuck calls with it (one per caller: they
+    // may have run, so they are not retried), and the callers carry on with the other nodes.
+    const CALLERS = 6;
+    const completions: number[] = [];
+    let failures = 0;
+    let stop = false;
+    const caller = async (): Promise<void> => {
+      while (!stop) {
+        try {
+          await client.call("frozen", "Echo.Echo", {});
+          completions.push(Date.now());
+        } catch {
+          failures++;
+        }
+      }
+    };
+    const started = Date.now();
+    const callers = Array.from({ length: CALLERS }, caller);
+    const victim = processes[1];
+    try {
+      await sleep(WARM_MS);
+      victim.child.kill("SIGSTOP");
+      await sleep(FROZEN_MS / 2);
+      victim.child.kill("SIGCONT");
+      await sleep(AFTER_MS);
+    } finally {
+      stop = true;
+      victim.child.kill("SIGCONT");
+    }
+    const stopped = Date.now();
+    await Promise.all(callers);
+    let longestGap = 0;
+    let previous = started;
+    for (const t of [...completions.filter((t) => t <= stopped), stopped]) {
+      longestGap = Math.max(longestGap, t - previous);
+      previous = t;
+    }
+    const figures = `${completions.length} calls, longest gap ${longestGap} ms, ${failures} failed (${CALLERS} callers)`;
+    process.stderr.write(`frozen node, closed loops: ${figures}\n`);
+    assert.ok(longestGap <= MAX_GAP_MS, `callers kept completing calls while a node was frozen: ${figures}`);
+    assert.ok(failures <= CALLERS, `at most one call per caller failed: ${figures}`);
+  });
 });
 
 function sleep(ms: number): Promise<void> {

@@ -141,10 +141,10 @@ describe("selector", () => {
         advance(100);
         selector.begin("a2");
         selector.end("a2", true);
-        assert.deepEqual(selector.ejectUnanswering(250), i < 2 ? [] : ["a1"], `after ${100 * (i + 1)} ms`);
+        assert.deepEqual(selector.ejectUnanswering(250).ejected, i < 2 ? [] : ["a1"], `after ${100 * (i + 1)} ms`);
       }
       assert.equal(selector.isEjected("a1"), true);
-      assert.deepEqual(selector.ejectUnanswering(250), [], "reported once per ejection");
+      assert.deepEqual(selector.ejectUnanswering(250), { ejected: [], suspected: [] }, "reported once per ejection");
     });
 
     it("does not eject a node that answers, a node with a lone slow call, or a node with a silent stream", () => {
@@ -155,7 +155,9 @@ describe("selector", () => {
       const token = selector.begin("a2"); // a lone slow call: nothing else answers
       for (let i = 0; i < 5; i++) {
         advance(100);
-        assert.deepEqual(selector.ejectUnanswering(250), []);
+        // Nothing answers this client: silent nodes are suspected (to be pinged) every 250 ms, never ejected.
+        const suspected = i === 2 ? ["a1", "a2"] : [];
+        assert.deepEqual(selector.ejectUnanswering(250), { ejected: [], suspected }, `after ${100 * (i + 1)} ms`);
       }
       selector.end("a1", true); // a1 answers one of its two calls; a2 still says nothing
       assert.equal(selector.answeredSince("a1", 0), true);
@@ -164,12 +166,12 @@ describe("selector", () => {
         advance(100);
         selector.begin("a1");
         selector.end("a1", true);
-        assert.deepEqual(selector.ejectUnanswering(250), []);
+        assert.deepEqual(selector.ejectUnanswering(250).ejected, []);
       }
       advance(100);
       selector.begin("a1");
       selector.end("a1", true);
-      assert.deepEqual(selector.ejectUnanswering(250), ["a2"], "quiet for 300 ms while a1 answered");
+      assert.deepEqual(selector.ejectUnanswering(250).ejected, ["a2"], "quiet for 300 ms while a1 answered");
       assert.equal(selector.isEjected("a3"), false, "an open stream says nothing about liveness");
       assert.equal(selector.inflight("a3"), 1);
     });

@@ -29,7 +29,7 @@ const CLIENT_ID = ErrorId.client;
 export class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly calls = new PendingCalls(
     (stream, err) => this.cancel(stream, err),
-    () => this.checkAlive(),
+    () => this.probe(),
   );
   private readonly streams = new IdTable<FramedStream>();
   private readonly writer: FrameWriter;
@@ -39,7 +39,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private nextStream = 1;
   private goingAway = false;
   private dead = false;
-  private probe: NodeJS.Timeout | undefined;
+  /** The pending ping's deadline, and when it falls. */
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeDue = 0;
   private readonly reader: FrameReader;
   /** Checks the peer while calls wait on it (see the header comment). */
   private readonly health: NodeJS.Timeout | undefined;
@@ -149,23 +151,30 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     const frames = this.reader.frames;
     const quiet = frames === this.framesAtCheck;
     this.framesAtCheck = frames;
-    if (quiet && this.calls.size + this.streams.size > 0) this.checkAlive();
+    if (quiet && this.calls.size + this.streams.size > 0) this.probe();
   };
 
   /**
-   * Pings the peer once; a connection on which nothing at all arrives within the probe timeout
-   * is dropped (see MuxOptions.probeTimeout). Any frame counts: a peer busy sending replies
-   * may answer the ping late.
+   * Pings the peer; a connection on which nothing at all arrives within `timeout` ms (default
+   * the probe timeout) is dropped, failing its calls with ConnectionLostError. Any frame counts: a
+   * peer busy sending replies may answer the ping late. The client also calls this, with a short
+   * timeout, for a node that has left calls unanswered while other nodes answered.
    */
-  private checkAlive(): void {
-    if (this.probe || this.dead) return;
+  probe(timeout: number = this.limits.probeTimeout): void {
+    if (this.dead) return;
+    const due = Date.now() + timeout;
+    if (this.probeTimer) {
+      if (due >= this.probeDue) return; // a ping already waits, with an earlier deadline
+      clearTimeout(this.probeTimer);
+    }
     const frames = this.reader.frames;
     this.writer.push(FrameType.Ping, 0, "", EMPTY);
-    this.probe = setTimeout(() => {
-      this.probe = undefined;
-      if (this.reader.frames === frames) this.fail(`${this.address} did not answer a ping within ${this.limits.probeTimeout} ms`);
-    }, this.limits.probeTimeout);
-    this.probe.unref();
+    this.probeDue = due;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.reader.frames === frames) this.fail(`${this.address} did not answer a ping within ${timeout} ms`);
+    }, timeout);
+    this.probeTimer.unref();
   }
 
   private cancel(stream: number, err: Error): void {
@@ -206,9 +215,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
         break;
       case FrameType.Pong:
-        clearTimeout(this.probe);
-        clearInterval(this.health);
-        this.probe = undefined;
+        clearTimeout(this.probeTimer);
+        this.probeTimer = undefined;
         break;
       case FrameType.Data:
       case FrameType.End:
@@ -229,7 +237,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private fail(reason: string): void {
     if (this.dead) return;
     this.dead = true;
-    clearTimeout(this.probe);
+    clearTimeout(this.probeTimer);
     clearInterval(this.health);
     this.socket.destroy();
     if (this.calls.size > 0) this.log.debug("mux connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });

@@ -28,7 +28,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private readonly sub: Subscription;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
-  private readonly probe: NodeJS.Timeout;
+  private readonly aliveCheck: NodeJS.Timeout;
   private readonly badMessageLog: RateLimitedLog;
   private nextId = 1;
   private goingAway = false;
@@ -53,7 +53,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.control = `${address}.c.${inbox}.`;
     this.badMessageLog = new RateLimitedLog(log);
     this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.guard(msg)) });
-    this.probe = setInterval(() => this.checkAlive(), link.probeInterval).unref();
+    this.aliveCheck = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
 
   get maxMessageSize(): number {
@@ -260,7 +260,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private shutDown(): void {
     if (this.dead) return;
     this.dead = true;
-    clearInterval(this.probe);
+    clearInterval(this.aliveCheck);
     if (!this.sub.isClosed()) this.sub.unsubscribe();
     this.link.release();
   }
