@@ -1,7 +1,7 @@
 /**
  * Discovery under failure, with real processes and real servers, for the nats and etcd registries
  * (mdns has its own in test/registry/mdns.test.ts). Each registry gets a private server the test
- * may kill (never the shared NATS on 4222): a nats-server on 4333, an etcd on 23792.
+ * may kill (never the shared NATS on 4222): a nats-server and an etcd on spare loopback ports.
  *
  * Under a steady load of idempotent calls:
  * - kill -9 one of three nodes: no call fails, and the node leaves the registry and the client's
@@ -26,7 +26,7 @@ import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { fixture, type ServiceProcess, startProcess, stopAll } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
 import { CuttableProxy } from "../setup/proxy.js";
-import { type OwnedServer, privateEtcd, privateNats } from "../setup/servers.js";
+import { freePort, type OwnedServer, privateEtcd, privateNats } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
 
 const TTL_S = 3;
@@ -38,9 +38,12 @@ interface Setup {
   registry: (address: string) => Registry;
 }
 
+// Spare ports rather than fixed ones, so that two runs on one machine do not take each other's.
+const natsPort = await freePort();
+const etcdPort = await freePort(); // etcd's peer port is the next one
 const setups: Setup[] = [
-  { name: "nats", server: () => privateNats(4333), registry: (address) => new NatsRegistry({ servers: address }) },
-  { name: "etcd", server: () => privateEtcd(23792), registry: (address) => new EtcdRegistry({ hosts: address }) },
+  { name: "nats", server: () => privateNats(natsPort), registry: (address) => new NatsRegistry({ servers: address }) },
+  { name: "etcd", server: () => privateEtcd(etcdPort), registry: (address) => new EtcdRegistry({ hosts: address }) },
 ];
 
 for (const setup of setups) {
