@@ -19,11 +19,16 @@ export interface StoreConformanceOptions {
   create: () => Promise<Store> | Store;
   /** Removes what the run left behind (a schema, a key space). */
   cleanup?: () => Promise<void>;
+  /** Fails, saying how to start it, when the backend's server is down. */
+  preflight?: () => Promise<void>;
 }
 
 let tableCount = 0;
-/** A table name no other test uses. */
-function freshTable(): string {
+/**
+ * A name no other test uses. It starts with `t<pid>_`, so a runner on a shared server can remove
+ * everything its run created (the suite also creates a database named this way).
+ */
+export function freshTable(): string {
   return `t${process.pid}_${++tableCount}_${randomBytes(3).toString("hex")}`;
 }
 
@@ -61,6 +66,7 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
     const keysOf = (table: string) => store.list({ table });
 
     it("opens", TEST, async () => {
+      await options.preflight?.();
       store = await open();
       assert.equal(typeof store.name, "string");
     });
