@@ -23,7 +23,10 @@ async function dropRunSchemas(): Promise<void> {
   }
 }
 
-storeConformance("postgres", { create: () => new PostgresStore({ address: ADDRESS, database }), cleanup: dropRunSchemas, preflight });
+// After every suite of this file (the layout tests below create schemas too).
+after(dropRunSchemas);
+
+storeConformance("postgres", { create: () => new PostgresStore({ address: ADDRESS, database }), preflight });
 
 describe("postgres store layout (Go Micro's)", () => {
   const stores: PostgresStore[] = [];
