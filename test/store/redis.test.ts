@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore } from "../../src/store/redis.js";
 import { freshTable, storeConformance } from "../conformance/store.js";
-import { requireServer, SERVERS } from "../setup/servers.js";
+import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
 const ADDRESS = "127.0.0.1:6379";
 const preflight = () => requireServer("Redis", SERVERS.redis.port, SERVERS.redis.start);
@@ -61,5 +61,30 @@ describe("redis store layout", () => {
     const store = new RedisStore({ address: "127.0.0.1:1" });
     stores.push(store);
     await assert.rejects(store.list(), (err: unknown) => (err as { code?: number }).code === 503);
+  });
+  it("fails fast with a 503 while its server is down, and works again when it is back, without a restart", { timeout: 60_000 }, async () => {
+    const server = await PrivateServer.create("redis");
+    const store = new RedisStore({ address: server.address });
+    stores.push(store);
+    try {
+      await store.write({ key: "before", value: "v" });
+      await server.stop();
+      await assert.rejects(store.write({ key: "during", value: "v" }), (err: unknown) => (err as { code?: number }).code === 503);
+      await assert.rejects(store.list(), (err: unknown) => (err as { code?: number }).code === 503);
+      await server.start();
+      // The same store reconnects by itself (within its 2 s retry interval); poll, bounded by the test timeout.
+      for (;;) {
+        try {
+          await store.write({ key: "after", value: "v" });
+          break;
+        } catch (err) {
+          assert.equal((err as { code?: number }).code, 503);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      assert.deepEqual(await store.list(), ["after"]);
+    } finally {
+      await server.destroy();
+    }
   });
 });
