@@ -111,4 +111,32 @@ describe("postgres store layout (Go Micro's)", () => {
     stores.push(store);
     await assert.rejects(store.list(), (err: unknown) => (err as { code?: number }).code === 503);
   });
+  it("recovers by itself when the server drops its connections", { timeout: 30_000 }, async () => {
+    await preflight();
+    const app = `ts_micro_store_${process.pid}`;
+    const store = new PostgresStore({ address: `${ADDRESS}?application_name=${app}`, database });
+    stores.push(store);
+    await store.write({ key: "before", value: "v" }, { table: "drop" });
+    const admin = new pg.Client({ connectionString: ADDRESS });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = $1", [app]);
+      assert.ok(rows.length > 0, "the store had a connection to drop");
+    } finally {
+      await admin.end();
+    }
+    // A call that meets a dropped connection fails with a 503; the pool then reconnects. Bounded: 50 tries.
+    let written = false;
+    for (let i = 0; i < 50 && !written; i++) {
+      try {
+        await store.write({ key: "after", value: "v" }, { table: "drop" });
+        written = true;
+      } catch (err) {
+        assert.equal((err as { code?: number }).code, 503);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.ok(written);
+    assert.deepEqual(await store.list({ table: "drop" }), ["after", "before"]);
+  });
 });
