@@ -25,6 +25,17 @@ export { type Filter, filterEndpoint, filterMetadata, filterVersion, leastReques
 export { type EndpointDescription, type HandleOptions, type HandlerFunc, type HandlerWrapper, Server, type ServerRequest } from "./server/server.js";
 export type { MessageContext, Publication, SubscriberFunc, SubscriberWrapper, SubscriptionHandler, SubscriptionOptions } from "./server/subscriber.js";
 export { type CreateClientOptions, createClient } from "./service/create-client.js";
-export { resolveBroker, resolveEvents, resolveRegistry, resolveTransport } from "./service/resolve.js";
+export { type CreateStoreOptions, createStore, resolveBroker, resolveEvents, resolveRegistry, resolveStore, resolveTransport } from "./service/resolve.js";
 export { createService, type Hook, Service, type ServiceOptions } from "./service/service.js";
+export { type JsonTable, jsonTable } from "./store/json-table.js";
+export {
+  type DeleteOptions as StoreDeleteOptions,
+  type ListOptions as StoreListOptions,
+  type ReadOptions as StoreReadOptions,
+  type Store,
+  StoreNotFoundError,
+  type StoreRecord,
+  type WritableRecord,
+  type WriteOptions as StoreWriteOptions,
+} from "./store/store.js";
 export type { Message, Transport } from "./transport/transport.js";

@@ -1,6 +1,6 @@
 /**
  * The one place that maps implementation names (from options or Go Micro's env vars) to plugins:
- * registry, transport, broker and events. A name may be a plain name (`memory`) or a URL whose
+ * registry, transport, broker, events and store. A name may be a plain name (`memory`) or a URL whose
  * scheme names the plugin (`nats://127.0.0.1:4222`). Networked plugins load their drivers only
  * when used, so resolving costs nothing for programs that stay on the defaults.
  */
@@ -21,6 +21,11 @@ import { MdnsRegistry } from "../registry/mdns.js";
 import { MemoryRegistry } from "../registry/memory.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
+import { FileStore } from "../store/file.js";
+import { MemoryStore } from "../store/memory.js";
+import { PostgresStore } from "../store/postgres.js";
+import { RedisStore } from "../store/redis.js";
+import type { Store } from "../store/store.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MemoryTransport } from "../transport/memory.js";
 import { MuxTransport } from "../transport/mux/mux.js";
@@ -167,6 +172,62 @@ function defaultEventsAddress(): string | undefined {
   if (process.env.MICRO_EVENTS || !process.env.MICRO_BROKER) return undefined;
   const broker = parsePluginName(process.env.MICRO_BROKER, process.env.MICRO_BROKER_ADDRESS || undefined);
   return broker.plugin === "nats" ? broker.address : undefined;
+}
+
+export const STORES = ["file", "memory", "postgres", "redis"] as const;
+
+export interface ResolveStoreOptions {
+  /** Default database (`MICRO_STORE_DATABASE`, else `micro`). */
+  database?: string;
+  /** Default table (`MICRO_STORE_TABLE`, else `micro`). */
+  table?: string;
+}
+
+/**
+ * The store named by `name` (default: `MICRO_STORE`, else `file`) at `address` (default:
+ * `MICRO_STORE_ADDRESS`: the file store's directory, or the server's URL or `host:port`). A URL
+ * names its store by scheme: `postgres://…`, `postgresql://…`, `redis://…`. Each call makes a new
+ * store (a memory store is not shared).
+ */
+export function resolveStore(
+  name = process.env.MICRO_STORE || "file",
+  address = process.env.MICRO_STORE_ADDRESS || undefined,
+  options: ResolveStoreOptions = {},
+): Store {
+  const { plugin, address: where } = parsePluginName(name, address);
+  const scope = {
+    database: options.database || process.env.MICRO_STORE_DATABASE || undefined,
+    table: options.table || process.env.MICRO_STORE_TABLE || undefined,
+  };
+  // A URL given as the name is the driver's address as it is (credentials, database, options).
+  const url = name.includes("://") && !address ? name : where;
+  switch (plugin) {
+    case "file":
+      return new FileStore({ dir: where, ...scope });
+    case "memory":
+      return new MemoryStore(scope);
+    case "postgres":
+    case "postgresql":
+    case "cockroach":
+      return new PostgresStore({ address: url, ...scope });
+    case "redis":
+    case "rediss":
+      return new RedisStore({ address: url, ...scope });
+    default:
+      throw new Error(`unknown store ${JSON.stringify(plugin)} (MICRO_STORE): available are ${STORES.join(", ")}`);
+  }
+}
+
+export interface CreateStoreOptions extends ResolveStoreOptions {
+  /** `file` (default), `memory`, `postgres`, `redis`, or a URL naming one (`MICRO_STORE`). */
+  name?: string;
+  /** The directory (file) or server address (`MICRO_STORE_ADDRESS`). */
+  address?: string;
+}
+
+/** A store chosen by options, else by `MICRO_STORE*`; by default the file store in the user's data directory. */
+export function createStore(options: CreateStoreOptions = {}): Store {
+  return resolveStore(options.name || undefined, options.address || undefined, options);
 }
 
 /** Reads a duration from the environment: plain numbers are seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */

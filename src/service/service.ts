@@ -18,10 +18,11 @@ import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, ty
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
+import type { Store } from "../store/store.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
-import { envDuration, envMetadata, resolveTransport } from "./resolve.js";
+import { envDuration, envMetadata, resolveStore, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -58,6 +59,11 @@ export interface ServiceOptions {
    * needs no server). A broker passed here is connected on start but left connected on stop.
    */
   broker?: Broker;
+  /**
+   * Data storage for `service.store` (default: `MICRO_STORE`, else the file store), created on
+   * first use. A store passed here is left open on stop; one the service created is closed.
+   */
+  store?: Store;
   codecs?: Codecs;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
@@ -87,6 +93,8 @@ export class Service {
   readonly log: Logger;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
+  /** The store this service created (and so closes on stop), once `store` was used. */
+  private ownStore: Store | undefined;
   private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod" | "metadata" | "address">> & ServiceOptions;
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
@@ -156,6 +164,13 @@ export class Service {
     return this;
   }
 
+  /** The service's data store: `options.store`, else the one `MICRO_STORE*` names (file by default), opened on first use. */
+  get store(): Store {
+    if (this.options.store) return this.options.store;
+    this.ownStore ??= resolveStore();
+    return this.ownStore;
+  }
+
   /** The address other processes reach this node at (after start). */
   get address(): string | undefined {
     return this.record?.nodes[0]?.address;
@@ -223,6 +238,7 @@ export class Service {
     this.client.close();
     if (this.ownsBroker) await this.broker.disconnect().catch((err: Error) => this.log.warn("broker disconnect failed", { err: err.message }));
     await this.registry.close();
+    await this.ownStore?.close().catch((err: Error) => this.log.warn("store close failed", { err: err.message }));
     this.state = "stopped";
     this.log.info("service stopped", { id: this.id });
     await runHooks(this.options.afterStop);
