@@ -42,6 +42,8 @@ export const ErrorId = {
   transport: "go.micro.transport",
   broker: "go.micro.broker",
   codec: "go.micro.codec",
+  store: "go.micro.store",
+  sync: "go.micro.sync",
 } as const;
 
 export class MicroError extends Error {

@@ -9,10 +9,10 @@
  * and rejects bad input (empty key, unsafe database/table names, values over the limit) with a
  * 400 error before anything is written.
  */
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 
 /** The error id of the errors stores raise. */
-export const STORE_ERROR_ID = "go.micro.store";
+export const STORE_ERROR_ID: string = ErrorId.store;
 
 /** Go Micro's defaults for the database and the table. */
 export const DEFAULT_DATABASE = "micro";
