@@ -62,8 +62,8 @@ export class MemoryLockTable {
   /** Resolves when `id` may have become free, or rejects when `signal` aborts. */
   changed(id: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
+      const set = this.waiters.get(id) ?? new Set<() => void>();
+      this.waiters.set(id, set);
       const done = (): void => {
         set.delete(wake);
         if (set.size === 0) this.waiters.delete(id);
