@@ -25,6 +25,7 @@ export { type Filter, filterEndpoint, filterMetadata, filterVersion, leastReques
 export { type EndpointDescription, type HandleOptions, type HandlerFunc, type HandlerWrapper, Server, type ServerRequest } from "./server/server.js";
 export type { MessageContext, Publication, SubscriberFunc, SubscriberWrapper, SubscriptionHandler, SubscriptionOptions } from "./server/subscriber.js";
 export { type CreateClientOptions, createClient } from "./service/create-client.js";
-export { resolveBroker, resolveEvents, resolveRegistry, resolveTransport } from "./service/resolve.js";
+export { resolveBroker, resolveEvents, resolveRegistry, resolveSync, resolveTransport } from "./service/resolve.js";
 export { createService, type Hook, Service, type ServiceOptions } from "./service/service.js";
+export { type LeaderOptions, type Leadership, type Lock, type LockOptions, LockTimeoutError, type Sync } from "./sync/sync.js";
 export type { Message, Transport } from "./transport/transport.js";

@@ -18,10 +18,11 @@ import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, ty
 import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
+import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
-import { envDuration, envMetadata, resolveTransport } from "./resolve.js";
+import { envDuration, envMetadata, resolveSync, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -58,6 +59,11 @@ export interface ServiceOptions {
    * needs no server). A broker passed here is connected on start but left connected on stop.
    */
   broker?: Broker;
+  /**
+   * Locks and leader election for `service.sync` (default: `MICRO_SYNC`, else `memory`). One
+   * passed here is left open on stop; the default one is created on first use and closed on stop.
+   */
+  sync?: Sync;
   codecs?: Codecs;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
@@ -87,6 +93,9 @@ export class Service {
   readonly log: Logger;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
+  /** The Sync of `service.sync`, once used; `ownsSync` if this service created it. */
+  private syncInstance: Sync | undefined;
+  private ownsSync = false;
   private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod" | "metadata" | "address">> & ServiceOptions;
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
@@ -156,6 +165,15 @@ export class Service {
     return this;
   }
 
+  /** Distributed locks and leader election (`MICRO_SYNC`, `MICRO_SYNC_ADDRESS`), created on first use. */
+  get sync(): Sync {
+    if (!this.syncInstance) {
+      this.ownsSync = this.options.sync === undefined;
+      this.syncInstance = this.options.sync ?? resolveSync();
+    }
+    return this.syncInstance;
+  }
+
   /** The address other processes reach this node at (after start). */
   get address(): string | undefined {
     return this.record?.nodes[0]?.address;
@@ -223,6 +241,7 @@ export class Service {
     this.client.close();
     if (this.ownsBroker) await this.broker.disconnect().catch((err: Error) => this.log.warn("broker disconnect failed", { err: err.message }));
     await this.registry.close();
+    if (this.ownsSync) await this.syncInstance?.close().catch((err: Error) => this.log.warn("sync close failed", { err: err.message }));
     this.state = "stopped";
     this.log.info("service stopped", { id: this.id });
     await runHooks(this.options.afterStop);
