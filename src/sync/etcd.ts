@@ -28,6 +28,7 @@ import {
   leadershipOf,
   SYNC_ERROR_ID,
   type Sync,
+  untilAborted,
   waitDeadline,
 } from "./sync.js";
 
@@ -97,18 +98,25 @@ export class EtcdSync implements Sync {
     if (this.closing.signal.aborted) throw this.closing.signal.reason;
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const deadline = waitDeadline(id, { wait: options.wait, signal });
-    const client = await this.client.get();
+    const what = `etcd sync: lock ${JSON.stringify(id)}`;
+    let client: Etcd3;
+    try {
+      client = await untilAborted(this.client.get(), deadline.signal, what);
+    } catch (err) {
+      deadline.dispose();
+      throw err;
+    }
     const key = syncKey(this.prefix, id);
     const lease = client.lease(Math.max(1, Math.ceil(ttl / 1000)), { autoKeepAlive: true });
     const held: Held = { lease, abandoned: false };
     this.held.add(held);
     try {
-      const leaseId = BigInt(await lease.grant()).toString(16);
-      const put = await lease.put(`${key}/${leaseId}`).value(value).exec();
+      const leaseId = BigInt(await untilAborted(lease.grant(), deadline.signal, what)).toString(16);
+      const put = await untilAborted(lease.put(`${key}/${leaseId}`).value(value).exec(), deadline.signal, what);
       const revision = BigInt(put.header.revision);
-      await this.waitForPredecessors(client, `${key}/`, revision, deadline.signal);
+      await untilAborted(this.waitForPredecessors(client, `${key}/`, revision, deadline.signal), deadline.signal, what);
       // Our key may have gone with the lease while we waited.
-      if ((await client.get(`${key}/${leaseId}`).exec()).kvs.length === 0) {
+      if ((await untilAborted(client.get(`${key}/${leaseId}`).exec(), deadline.signal, what)).kvs.length === 0) {
         throw MicroError.unavailable(SYNC_ERROR_ID, `lock ${JSON.stringify(id)}: lease expired while waiting`);
       }
       return this.hold(id, held, revision, ttl);

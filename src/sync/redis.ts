@@ -28,6 +28,7 @@ import {
   leadershipOf,
   SYNC_ERROR_ID,
   type Sync,
+  untilAborted,
   waitDeadline,
 } from "./sync.js";
 
@@ -79,11 +80,16 @@ export class RedisSync implements Sync {
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const deadline = waitDeadline(id, { wait: options.wait, signal });
     try {
-      const redis = await this.client.get();
+      const redis = await untilAborted(this.client.get(), deadline.signal, `redis sync: connect to ${this.address}`);
       const key = `${this.prefix}lock:${id}`;
       const owner = randomUUID();
       for (let pause = FIRST_POLL; ; pause = Math.min(pause * 2, LONGEST_POLL)) {
-        const token = (await redis.eval(TAKE, 2, key, `${this.prefix}token:${id}`, owner, ttl)) as number;
+        const take = redis.eval(TAKE, 2, key, `${this.prefix}token:${id}`, owner, ttl) as Promise<number>;
+        const token = await untilAborted(take, deadline.signal, `redis sync: lock ${JSON.stringify(id)}`).catch((err: unknown) => {
+          // Given up while the script was in flight: if it took the lock after all, give it back.
+          void take.then((late) => late !== 0 && redis.eval(RELEASE, 1, key, owner)).catch(() => {});
+          throw err;
+        });
         if (token !== 0) return this.hold(redis, id, key, owner, BigInt(token), ttl);
         await delay(pause * (0.5 + Math.random()), undefined, { signal: deadline.signal }).catch(() => {
           throw deadline.signal.reason;
@@ -168,7 +174,12 @@ export class RedisSync implements Sync {
     const url = /^rediss?:\/\//.test(this.address) ? this.address : `redis://${this.address}`;
     const redis = new Redis(url, { lazyConnect: true, retryStrategy: (n) => Math.min(n * 100, 2_000), ...this.options.connection });
     redis.on("error", () => {}); // failed calls reject; reconnection is ioredis's
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect(); // else ioredis keeps reconnecting a client nobody holds
+      throw err;
+    }
     return redis;
   }
 }

@@ -112,6 +112,30 @@ export function waitDeadline(id: string, options: { wait?: number; signal?: Abor
   };
 }
 
+/**
+ * `work`, unless `signal` aborts first (then its reason): a backend that is down must not hold a
+ * caller past its `wait`. Errors other than MicroErrors become 503s naming `what` failed.
+ */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work.catch((err: unknown) => Promise.reject(signal.aborted ? signal.reason : unavailable(err, what))), aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/** A backend failure as a 503 MicroError (MicroErrors pass through). */
+export function unavailable(err: unknown, what: string): MicroError {
+  if (err instanceof MicroError) return err;
+  return MicroError.unavailable(SYNC_ERROR_ID, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 /** A leadership term built on a lock: elections and locks share one mechanism in every backend. */
 export function leadershipOf(lock: Lock): Leadership {
   return { id: lock.id, token: lock.token, lost: lock.lost, resign: () => lock.unlock() };

@@ -1,7 +1,7 @@
 /** resolveSync by name and env, and service.sync: created on first use, released on stop. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createService, resolveSync } from "../../src/index.js";
+import { createService, isMicroError, resolveSync } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { EtcdSync } from "../../src/sync/etcd.js";
 import { MemorySync } from "../../src/sync/memory.js";
@@ -70,4 +70,16 @@ describe("service.sync", () => {
     await lock.unlock();
     await given.close();
   });
+});
+
+describe("a backend that is down", () => {
+  for (const sync of [new RedisSync({ address: "127.0.0.1:1", connection: { retryStrategy: () => 200 } }), new EtcdSync({ hosts: "127.0.0.1:1" })]) {
+    it(`${sync.name}: lock fails with a MicroError (503, or 408 once wait passed) instead of hanging`, { timeout: 20_000 }, async () => {
+      try {
+        await assert.rejects(sync.lock("down", { wait: 1_500 }), (e: unknown) => isMicroError(e, 503) || isMicroError(e, 408));
+      } finally {
+        await sync.close();
+      }
+    });
+  }
 });
