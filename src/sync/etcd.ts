@@ -107,7 +107,9 @@ export class EtcdSync implements Sync {
       throw err;
     }
     const key = syncKey(this.prefix, id);
-    const lease = client.lease(Math.max(1, Math.ceil(ttl / 1000)), { autoKeepAlive: true });
+    // etcd leases count whole seconds; the driver keeps one alive every third of its TTL.
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    const lease = client.lease(seconds, { autoKeepAlive: true });
     const held: Held = { lease, abandoned: false };
     this.held.add(held);
     try {
@@ -119,7 +121,7 @@ export class EtcdSync implements Sync {
       if ((await untilAborted(client.get(`${key}/${leaseId}`).exec(), deadline.signal, what)).kvs.length === 0) {
         throw MicroError.unavailable(SYNC_ERROR_ID, `lock ${JSON.stringify(id)}: lease expired while waiting`);
       }
-      return this.hold(id, held, revision, ttl);
+      return this.hold(id, held, revision, seconds * 1000);
     } catch (err) {
       await this.release(held);
       throw err;
