@@ -67,6 +67,18 @@ describe("etcd sync specifics", () => {
     }
   });
 
+  it("keeps a lock with a sub-second ttl (etcd's whole-second lease) without reporting it lost", async () => {
+    const sync = new EtcdSync({ hosts });
+    try {
+      const lock = await sync.lock("short/ttl", { ttl: 200 });
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(lock.lost.aborted, false, String(lock.lost.reason));
+      await lock.unlock();
+    } finally {
+      await sync.close();
+    }
+  });
+
   it("writes the candidate's id as the election value, as Go Micro campaigns", async () => {
     const sync = new EtcdSync({ hosts });
     try {
