@@ -21,6 +21,7 @@ import { MicroError } from "../errors/errors.js";
 import {
   checkId,
   checkTimes,
+  forRequest,
   type LeaderOptions,
   type Leadership,
   type Lock,
@@ -101,7 +102,7 @@ export class EtcdSync implements Sync {
     const what = `etcd sync: lock ${JSON.stringify(id)}`;
     let client: Etcd3;
     try {
-      client = await untilAborted(this.client.get(), deadline.signal, what);
+      client = await untilAborted(this.client.get(), forRequest(signal), what);
     } catch (err) {
       deadline.dispose();
       throw err;
@@ -113,12 +114,12 @@ export class EtcdSync implements Sync {
     const held: Held = { lease, abandoned: false };
     this.held.add(held);
     try {
-      const leaseId = BigInt(await untilAborted(lease.grant(), deadline.signal, what)).toString(16);
-      const put = await untilAborted(lease.put(`${key}/${leaseId}`).value(value).exec(), deadline.signal, what);
+      const leaseId = BigInt(await untilAborted(lease.grant(), forRequest(signal), what)).toString(16);
+      const put = await untilAborted(lease.put(`${key}/${leaseId}`).value(value).exec(), forRequest(signal), what);
       const revision = BigInt(put.header.revision);
-      await untilAborted(this.waitForPredecessors(client, `${key}/`, revision, deadline.signal), deadline.signal, what);
+      await this.waitForPredecessors(client, `${key}/`, revision, { waiting: deadline.signal, request: signal, what });
       // Our key may have gone with the lease while we waited.
-      if ((await untilAborted(client.get(`${key}/${leaseId}`).exec(), deadline.signal, what)).kvs.length === 0) {
+      if ((await untilAborted(client.get(`${key}/${leaseId}`).exec(), forRequest(signal), what)).kvs.length === 0) {
         throw MicroError.unavailable(SYNC_ERROR_ID, `lock ${JSON.stringify(id)}: lease expired while waiting`);
       }
       return this.hold(id, held, revision, seconds * 1000);
@@ -130,15 +131,24 @@ export class EtcdSync implements Sync {
     }
   }
 
-  /** Returns once no key under `prefix` created before `revision` is left (etcd's waitDeletes). */
-  private async waitForPredecessors(client: Etcd3, prefix: string, revision: bigint, signal: AbortSignal): Promise<void> {
+  /**
+   * Returns once no key under `prefix` created before `revision` is left (etcd's waitDeletes).
+   * Each read is bounded as a request; the waiting in between by `waiting` (the caller's wait).
+   */
+  private async waitForPredecessors(
+    client: Etcd3,
+    prefix: string,
+    revision: bigint,
+    signals: { waiting: AbortSignal; request: AbortSignal; what: string },
+  ): Promise<void> {
     for (;;) {
-      if (signal.aborted) throw signal.reason;
-      const range = await client.getAll().prefix(prefix).sort("Create", "Ascend").exec();
+      const read = client.getAll().prefix(prefix).sort("Create", "Ascend").exec();
+      const range = await untilAborted(read, forRequest(signals.request), signals.what);
       const before = range.kvs.filter((kv: IKeyValue) => BigInt(kv.create_revision) < revision);
       if (before.length === 0) return;
+      if (signals.waiting.aborted) throw signals.waiting.reason;
       const predecessor = before[before.length - 1];
-      await this.deleted(client, predecessor.key, BigInt(range.header.revision) + 1n, signal);
+      await untilAborted(this.deleted(client, predecessor.key, BigInt(range.header.revision) + 1n, signals.waiting), signals.waiting, signals.what);
     }
   }
 

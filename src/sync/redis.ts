@@ -21,6 +21,7 @@ import { MicroError } from "../errors/errors.js";
 import {
   checkId,
   checkTimes,
+  forRequest,
   type LeaderOptions,
   type Leadership,
   type Lock,
@@ -80,12 +81,12 @@ export class RedisSync implements Sync {
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const deadline = waitDeadline(id, { wait: options.wait, signal });
     try {
-      const redis = await untilAborted(this.client.get(), deadline.signal, `redis sync: connect to ${this.address}`);
+      const redis = await untilAborted(this.client.get(), forRequest(signal), `redis sync: connect to ${this.address}`);
       const key = `${this.prefix}lock:${id}`;
       const owner = randomUUID();
       for (let pause = FIRST_POLL; ; pause = Math.min(pause * 2, LONGEST_POLL)) {
         const take = redis.eval(TAKE, 2, key, `${this.prefix}token:${id}`, owner, ttl) as Promise<number>;
-        const token = await untilAborted(take, deadline.signal, `redis sync: lock ${JSON.stringify(id)}`).catch((err: unknown) => {
+        const token = await untilAborted(take, forRequest(signal), `redis sync: lock ${JSON.stringify(id)}`).catch((err: unknown) => {
           // Given up while the script was in flight: if it took the lock after all, give it back.
           void take.then((late) => late !== 0 && redis.eval(RELEASE, 1, key, owner)).catch(() => {});
           throw err;

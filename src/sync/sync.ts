@@ -16,6 +16,9 @@ export const SYNC_ERROR_ID = "go.micro.sync";
 /** Default lock TTL: a dead holder's lock is free again at most this long after its last renewal. */
 export const DEFAULT_LOCK_TTL = 15_000;
 
+/** Longest a single backend round trip may take before it counts as the backend being down. */
+export const REQUEST_TIMEOUT = 5_000;
+
 /** Longest lock id accepted (etcd and Redis take far more; this keeps keys readable and bounded). */
 export const MAX_ID_LENGTH = 512;
 
@@ -119,15 +122,30 @@ export function waitDeadline(id: string, options: { wait?: number; signal?: Abor
 export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
+    onAbort = () => reject(isRequestTimeout(signal.reason) ? unavailable(signal.reason, what) : signal.reason);
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    return await Promise.race([work.catch((err: unknown) => Promise.reject(signal.aborted ? signal.reason : unavailable(err, what))), aborted]);
+    return await Promise.race([
+      work.catch((err: unknown) => Promise.reject(signal.aborted && !isRequestTimeout(signal.reason) ? signal.reason : unavailable(err, what))),
+      aborted,
+    ]);
   } finally {
     signal.removeEventListener("abort", onAbort!);
   }
+}
+
+/**
+ * `signal`, or a request timeout: one backend round trip is bounded by REQUEST_TIMEOUT rather
+ * than by `wait`, so `wait: 0` still makes one attempt and `wait` is checked between attempts.
+ */
+export function forRequest(signal: AbortSignal): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT)]);
+}
+
+function isRequestTimeout(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === "TimeoutError";
 }
 
 /** A backend failure as a 503 MicroError (MicroErrors pass through). */

@@ -70,6 +70,13 @@ export function syncConformance(name: string, under: SyncUnderTest): void {
       await held.unlock();
     });
 
+    it("with wait 0 tries once: takes a free lock, fails at once on a held one", TEST, async () => {
+      const id = unique("try");
+      const held = await client().lock(id, { wait: 0 });
+      await assert.rejects(client().lock(id, { wait: 0 }), (e: unknown) => e instanceof LockTimeoutError);
+      await held.unlock();
+    });
+
     it("stops waiting when the caller's signal aborts", TEST, async () => {
       const id = unique("signal");
       await client().lock(id, { ttl: 10_000 });
