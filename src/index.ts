@@ -25,7 +25,16 @@ export { type Filter, filterEndpoint, filterMetadata, filterVersion, leastReques
 export { type EndpointDescription, type HandleOptions, type HandlerFunc, type HandlerWrapper, Server, type ServerRequest } from "./server/server.js";
 export type { MessageContext, Publication, SubscriberFunc, SubscriberWrapper, SubscriptionHandler, SubscriptionOptions } from "./server/subscriber.js";
 export { type CreateClientOptions, createClient } from "./service/create-client.js";
-export { type CreateStoreOptions, createStore, resolveBroker, resolveEvents, resolveRegistry, resolveStore, resolveTransport } from "./service/resolve.js";
+export {
+  type CreateStoreOptions,
+  createStore,
+  resolveBroker,
+  resolveEvents,
+  resolveRegistry,
+  resolveStore,
+  resolveSync,
+  resolveTransport,
+} from "./service/resolve.js";
 export { createService, type Hook, Service, type ServiceOptions } from "./service/service.js";
 export { type JsonTable, jsonTable } from "./store/json-table.js";
 export {
@@ -38,4 +47,5 @@ export {
   type WritableRecord,
   type WriteOptions as StoreWriteOptions,
 } from "./store/store.js";
+export { type LeaderOptions, type Leadership, type Lock, type LockOptions, LockTimeoutError, type Sync } from "./sync/sync.js";
 export type { Message, Transport } from "./transport/transport.js";

@@ -26,6 +26,10 @@ import { MemoryStore } from "../store/memory.js";
 import { PostgresStore } from "../store/postgres.js";
 import { RedisStore } from "../store/redis.js";
 import type { Store } from "../store/store.js";
+import { EtcdSync } from "../sync/etcd.js";
+import { MemorySync } from "../sync/memory.js";
+import { RedisSync } from "../sync/redis.js";
+import type { Sync } from "../sync/sync.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MemoryTransport } from "../transport/memory.js";
 import { MuxTransport } from "../transport/mux/mux.js";
@@ -266,4 +270,23 @@ export function envMetadata(name: string): Record<string, string> | undefined {
     if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return out;
+}
+
+/**
+ * The Sync (locks and leader election) named by `name` (default: `MICRO_SYNC`, else `memory`) at
+ * `address` (default: `MICRO_SYNC_ADDRESS`, else the URL's host, else the backend's default).
+ */
+export function resolveSync(name = process.env.MICRO_SYNC || "memory", address = process.env.MICRO_SYNC_ADDRESS || undefined): Sync {
+  const { plugin, address: where } = parsePluginName(name, address);
+  switch (plugin) {
+    case "memory":
+      // Every MemorySync of a process shares one lock table.
+      return new MemorySync();
+    case "etcd":
+      return new EtcdSync({ hosts: where });
+    case "redis":
+      return new RedisSync({ address: where });
+    default:
+      throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis`);
+  }
 }

@@ -19,10 +19,11 @@ import type { Strategy } from "../selector/selector.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
 import type { Store } from "../store/store.js";
+import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
-import { envDuration, envMetadata, resolveStore, resolveTransport } from "./resolve.js";
+import { envDuration, envMetadata, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -64,6 +65,11 @@ export interface ServiceOptions {
    * first use. A store passed here is left open on stop; one the service created is closed.
    */
   store?: Store;
+  /**
+   * Locks and leader election for `service.sync` (default: `MICRO_SYNC`, else `memory`). One
+   * passed here is left open on stop; the default one is created on first use and closed on stop.
+   */
+  sync?: Sync;
   codecs?: Codecs;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
@@ -95,6 +101,9 @@ export class Service {
   private readonly ownsBroker: boolean;
   /** The store this service created (and so closes on stop), once `store` was used. */
   private ownStore: Store | undefined;
+  /** The Sync of `service.sync`, once used; `ownsSync` if this service created it. */
+  private syncInstance: Sync | undefined;
+  private ownsSync = false;
   private readonly options: Required<Pick<ServiceOptions, "registerTtl" | "registerInterval" | "gracePeriod" | "metadata" | "address">> & ServiceOptions;
   private listener: Listener | undefined;
   private record: ServiceRecord | undefined;
@@ -171,6 +180,15 @@ export class Service {
     return this.ownStore;
   }
 
+  /** Distributed locks and leader election (`MICRO_SYNC`, `MICRO_SYNC_ADDRESS`), created on first use. */
+  get sync(): Sync {
+    if (!this.syncInstance) {
+      this.ownsSync = this.options.sync === undefined;
+      this.syncInstance = this.options.sync ?? resolveSync();
+    }
+    return this.syncInstance;
+  }
+
   /** The address other processes reach this node at (after start). */
   get address(): string | undefined {
     return this.record?.nodes[0]?.address;
@@ -239,6 +257,7 @@ export class Service {
     if (this.ownsBroker) await this.broker.disconnect().catch((err: Error) => this.log.warn("broker disconnect failed", { err: err.message }));
     await this.registry.close();
     await this.ownStore?.close().catch((err: Error) => this.log.warn("store close failed", { err: err.message }));
+    if (this.ownsSync) await this.syncInstance?.close().catch((err: Error) => this.log.warn("sync close failed", { err: err.message }));
     this.state = "stopped";
     this.log.info("service stopped", { id: this.id });
     await runHooks(this.options.afterStop);
