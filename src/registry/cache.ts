@@ -47,6 +47,8 @@ interface Entry {
   restartTimer: NodeJS.Timeout | undefined;
   /** A stale-data warning was logged since the last successful fetch. */
   warned: boolean;
+  /** The last lookup said "no nodes" while nodes were known, and was not believed yet. */
+  doubtedEmpty: boolean;
 }
 
 export class CacheRegistry implements Registry {
@@ -139,6 +141,7 @@ export class CacheRegistry implements Registry {
       failures: 0,
       restartTimer: undefined,
       warned: false,
+      doubtedEmpty: false,
     };
     this.entries.set(name, entry);
     return entry;
@@ -150,8 +153,19 @@ export class CacheRegistry implements Registry {
     const watcher = entry.watcher;
     entry.pending = [];
     try {
+      const fetched = await this.inner.getService(entry.name);
+      if (fetched.length === 0 && hasNodes(entry.services) && !entry.doubtedEmpty) {
+        // A registry that is just back (NATS after a reconnect, before the nodes' owners have
+        // announced them again) or slow to answer (a query window that closed early) can say
+        // "no nodes" for a service whose nodes are alive. Such an answer is served stale once
+        // and believed when the next lookup, `retryInterval` later, says the same; nodes that
+        // really leave are removed by their watch events or TTL, not by this answer.
+        entry.doubtedEmpty = true;
+        return this.fetchFailed(entry, new Error("the registry answered no nodes for a service that had some"));
+      }
+      entry.doubtedEmpty = false;
       // Copied before freezing: the inner registry's objects are not ours to freeze.
-      let services = deepFreeze((await this.inner.getService(entry.name)).map(cloneService));
+      let services = deepFreeze(fetched.map(cloneService));
       for (const event of entry.pending) services = applyEvent(services, event);
       entry.services = services;
       entry.synced = watcher !== undefined && entry.watcher === watcher;
@@ -280,4 +294,8 @@ function deepFreeze<T>(value: T): T {
   Object.freeze(value);
   for (const child of Object.values(value)) deepFreeze(child);
   return value;
+}
+
+function hasNodes(services: readonly ServiceRecord[] | undefined): boolean {
+  return services?.some((service) => service.nodes.length > 0) === true;
 }

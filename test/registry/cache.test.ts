@@ -16,6 +16,8 @@ class ProbeRegistry implements Registry {
   getServiceCalls = 0;
   watchCalls = 0;
   failing = false;
+  /** When set, getService answers "no nodes", as a registry just back from an outage may. */
+  answeringEmpty = false;
   /** When set, getService waits for it: lets a test hold a lookup in flight. */
   gate: Promise<void> | undefined;
   private readonly watchers: Watcher[] = [];
@@ -30,6 +32,7 @@ class ProbeRegistry implements Registry {
     this.getServiceCalls++;
     await this.gate;
     if (this.failing) throw new Error("registry unreachable");
+    if (this.answeringEmpty) return [];
     return this.inner.getService(name);
   }
   listServices(): Promise<ServiceRecord[]> {
@@ -177,6 +180,22 @@ describe("CacheRegistry", () => {
     assert.ok(probe.getServiceCalls >= 3);
     assert.equal(log.warnings.length, 1);
     assert.equal(log.warnings[0].fields?.service, service.name);
+  });
+
+  it("doubts one empty answer for a service whose nodes it knows, and believes a second", TEST, async () => {
+    const { probe, cache } = setup({ ttl: 100, retryInterval: 50, maxBackoff: 200 });
+    const service = makeService(unique("empty"), "1.0.0", ["a"]);
+    await probe.register(service);
+    await cache.getService(service.name);
+
+    probe.answeringEmpty = true; // the registry came back, the node has not announced itself yet
+    const calls = probe.getServiceCalls;
+    probe.breakWatches(); // the cache watches again and asks again
+    await eventually(() => assert.ok(probe.getServiceCalls > calls));
+    assert.deepEqual(ids(await cache.getService(service.name)), [`${service.name}-a`], "the first empty answer is not believed");
+    await sleep(100); // past the retry interval: the next lookup asks again
+    assert.deepEqual(await cache.getService(service.name), [], "the same answer twice is believed");
+    probe.answeringEmpty = false;
   });
 
   it("restarts a broken watch and resynchronises", TEST, async () => {
