@@ -37,6 +37,8 @@ const MIN_ASSEMBLY = 4096;
 export class FrameReader {
   /** Frames delivered so far (a connection's watchdog compares it between checks). */
   frames = 0;
+  /** Bytes copied while assembling split frames: the reassembly work, linear in the bytes received. */
+  copied = 0;
   private assembly: Buffer | undefined;
   private held = 0;
 
@@ -113,6 +115,7 @@ export class FrameReader {
     if (problem) return problem;
     chunk.copy(this.assembly!, 0, at);
     this.held = chunk.length - at;
+    this.copied += this.held;
     return undefined;
   }
 
@@ -127,6 +130,7 @@ export class FrameReader {
       taken = Math.min(4 - this.held, chunk.length);
       chunk.copy(this.assembly!, this.held, 0, taken);
       this.held += taken;
+      this.copied += taken;
       if (this.held < 4) return taken;
     }
     const size = this.assembly!.readUInt32BE(0) + 4;
@@ -136,6 +140,7 @@ export class FrameReader {
     if (problem) return problem;
     chunk.copy(this.assembly!, this.held, taken, taken + wanted);
     this.held += wanted;
+    this.copied += wanted;
     return taken + wanted;
   }
 
@@ -155,6 +160,7 @@ export class FrameReader {
     }
     const next = Buffer.allocUnsafe(capacity);
     if (this.held > 0) this.assembly!.copy(next, 0, 0, this.held);
+    this.copied += this.held;
     this.assembly = next;
     return undefined;
   }
