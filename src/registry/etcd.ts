@@ -16,6 +16,7 @@
 import path from "node:path/posix";
 import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, IOptions, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
+import { parseEtcdHosts } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { mergeServices, withNodes } from "./records.js";
@@ -86,7 +87,7 @@ export class EtcdRegistry implements Registry {
       throw new TypeError("etcd registry: tls.cert and tls.key go together (a client certificate needs its key)");
     }
     this.tls = options.tls;
-    this.hosts = parseHosts(options.hosts, options.tls ? "https" : "http");
+    this.hosts = parseEtcdHosts(options.hosts, options.tls ? "https" : "http");
     this.log = options.logger ?? defaultLogger();
     this.timeout = options.timeout ?? 5_000;
     const { ETCD_USERNAME: username, ETCD_PASSWORD: password } = process.env;
@@ -293,14 +294,8 @@ function merge(values: string[]): ServiceRecord[] {
  * `a, b:2380, http://c:2379` → `["http://a:2379", "http://b:2380", "http://c:2379"]` (2379 when no
  * port, as Go Micro); hosts without a scheme get `scheme`.
  */
-export function parseHosts(hosts: string | string[] | undefined, scheme: "http" | "https" = "http"): string[] {
-  const list = (Array.isArray(hosts) ? hosts : (hosts ?? "").split(",")).map((h) => h.trim()).filter(Boolean);
-  if (list.length === 0) return [`${scheme}://127.0.0.1:2379`];
-  return list.map((host) => {
-    const url = /^[a-z]+:\/\//i.test(host) ? host : `${scheme}://${host}`;
-    return /:\d+\/?$/.test(url) ? url : `${url}:2379`;
-  });
-}
+/** Kept under its old name for the registry's users. */
+export { parseEtcdHosts as parseHosts };
 
 /**
  * TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when

@@ -16,6 +16,7 @@
  */
 import type { Etcd3, IKeyValue, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
+import { parseEtcdHosts } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
 import { MicroError } from "../errors/errors.js";
 import {
@@ -61,7 +62,7 @@ export class EtcdSync implements Sync {
   private readonly closing = new AbortController();
 
   constructor(options: EtcdSyncOptions = {}) {
-    this.hosts = hostList(options.hosts);
+    this.hosts = parseEtcdHosts(options.hosts);
     this.prefix = options.prefix ?? "";
   }
 
@@ -209,13 +210,4 @@ export class EtcdSync implements Sync {
     const driver = await loadDriver<EtcdDriver>("etcd3", "etcd sync");
     return new driver.Etcd3({ hosts: this.hosts });
   }
-}
-
-function hostList(hosts: string | string[] | undefined): string[] {
-  const list = (Array.isArray(hosts) ? hosts : (hosts ?? "").split(",")).map((h) => h.trim()).filter(Boolean);
-  if (list.length === 0) return ["http://127.0.0.1:2379"];
-  return list.map((host) => {
-    const url = /^[a-z]+:\/\//i.test(host) ? host : `http://${host}`;
-    return /:\d+\/?$/.test(url) ? url : `${url}:2379`;
-  });
 }
