@@ -18,5 +18,7 @@ if (files.length === 0) {
   console.error(`no test files under ${root}${only.length ? ` matching ${only.join(", ")}` : ""}; run \`npx tsc -p .\` first`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-timeout=120000", ...files], { stdio: "inherit" });
+// --test-timeout caps each test file as well as each test: 5 min, so that suites with their own
+// longer timeouts (multi-process and failure tests) are not cut short on a loaded machine.
+const result = spawnSync(process.execPath, ["--test", "--test-timeout=300000", ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);
