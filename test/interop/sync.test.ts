@@ -2,7 +2,8 @@
  * Locks shared between Go Micro's etcd sync (micro/plugins v5/sync/etcd, built by interop/
  * gomicro-sync) and ts-micro's, on the same id in an etcd this test starts on a free loopback port:
  * while one side holds the lock the other waits or times out, and it gets the lock once the holder
- * unlocks — both ways. Both write `/micro/sync/<id>/<lease hex>`; the lowest create revision holds.
+ * unlocks — both ways; and likewise for leadership of one election. Both write
+ * `/micro/sync/<id>/<lease hex>`; the lowest create revision holds.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -115,6 +116,41 @@ describe("etcd locks shared by Go Micro and ts-micro", () => {
 
     await assert.rejects(sync!.lock(id, { ttl: 10_000, wait: 500 }), LockTimeoutError, "and now Go Micro's lock keeps ts-micro out");
     assert.deepEqual(await goCommand(`unlock ${id}`).reply(), { op: "unlock", id, ok: true });
+    assert.deepEqual(await keysOf(id), []);
+  });
+
+  it("one leader at a time across Go Micro and ts-micro; the other is elected when the leader resigns, both ways", { timeout: 60_000 }, async () => {
+    const id = `elect-${run}`;
+    assert.deepEqual(await goCommand(`elect ${id}`).reply(), { op: "elect", id, ok: true });
+    const values = async (): Promise<string[]> =>
+      (
+        await raw!
+          .getAll()
+          .prefix(`${syncKey("", id)}/`)
+          .sort("Create", "Ascend")
+          .exec()
+      ).kvs.map((kv) => kv.value.toString());
+    assert.deepEqual(await values(), [id], "Go Micro campaigns with its id as the value");
+
+    let elected = false;
+    const campaign = sync!.leader(id, { ttl: 10_000 }).then((term) => {
+      elected = true;
+      return term;
+    });
+    assert.ok(await waitFor(async () => (await keysOf(id)).length === 2, 5_000), "ts-micro campaigns behind Go Micro's key");
+    assert.deepEqual(await values(), [id, id], "ts-micro campaigns with the same value");
+    assert.equal(elected, false, "ts-micro is not elected while Go Micro leads");
+
+    assert.deepEqual(await goCommand(`resign ${id}`).reply(), { op: "resign", id, ok: true });
+    const term = await campaign;
+    assert.equal(term.lost.aborted, false);
+
+    const goCampaign = goCommand(`elect ${id}`);
+    assert.ok(await waitFor(async () => (await keysOf(id)).length === 2, 5_000), "Go Micro campaigns behind ts-micro's key");
+    assert.equal(goCampaign.answered(), false, "Go Micro is not elected while ts-micro leads");
+    await term.resign();
+    assert.deepEqual(await goCampaign.reply(), { op: "elect", id, ok: true });
+    assert.deepEqual(await goCommand(`resign ${id}`).reply(), { op: "resign", id, ok: true });
     assert.deepEqual(await keysOf(id), []);
   });
 });

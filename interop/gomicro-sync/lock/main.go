@@ -1,16 +1,21 @@
-// lock holds and releases locks with Go Micro's etcd sync (micro/plugins v5/sync/etcd, in
-// ../etcd), driven line by line from stdin so a test can interleave it with ts-micro:
+// lock holds and releases locks, and campaigns in elections, with Go Micro's etcd sync
+// (micro/plugins v5/sync/etcd, in ../etcd), driven line by line from stdin so a test can
+// interleave it with ts-micro:
 //
-//	lock ID TTL_SECONDS WAIT_MS   → {"op":"lock","id":ID,"ok":true} or {"op":"lock","id":ID,"error":"lock timeout"}
-//	unlock ID                     → {"op":"unlock","id":ID,"ok":true} or {…,"error":…}
+//	lock ID TTL_SECONDS WAIT_MS   → {"op":"lock","id":ID,"ok":true} or {"op":"lock","id":ID,"ok":false,"error":"lock timeout"}
+//	unlock ID                     → {"op":"unlock","id":ID,"ok":true} or {…,"ok":false,"error":…}
+//	elect ID                      → {"op":"elect","id":ID,"ok":true} once elected
+//	resign ID                     → {"op":"resign","id":ID,"ok":true}
 //
-// It prints {"started": <etcd address>} first; INTEROP_ETCD is the etcd endpoint. A lock request
-// blocks the command loop until it is granted or times out, as Go Micro's Lock blocks its caller.
+// It prints {"started": <etcd address>} first; INTEROP_ETCD is the etcd endpoint. A lock or elect
+// request blocks the command loop until it is granted (or times out), as Go Micro's Lock and
+// Leader block their caller.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +30,7 @@ func main() {
 	address := os.Getenv("INTEROP_ETCD")
 	s := etcd.NewSync(sync.Nodes(address))
 	emit(map[string]interface{}{"started": address})
+	leaders := map[string]sync.Leader{}
 	lines := bufio.NewScanner(os.Stdin)
 	for lines.Scan() {
 		fields := strings.Fields(lines.Text())
@@ -38,6 +44,18 @@ func main() {
 			err = s.Lock(id, sync.LockTTL(seconds(fields, 2)), sync.LockWait(millis(fields, 3)))
 		case "unlock":
 			err = s.Unlock(id)
+		case "elect":
+			var leader sync.Leader
+			if leader, err = s.Leader(id); err == nil {
+				leaders[id] = leader
+			}
+		case "resign":
+			if leader, ok := leaders[id]; ok {
+				err = leader.Resign()
+				delete(leaders, id)
+			} else {
+				err = errors.New("not a leader of " + id)
+			}
 		default:
 			continue
 		}
