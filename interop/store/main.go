@@ -6,6 +6,7 @@
 //	                 or nats (go-micro.dev/v5/store/nats-js-kv)
 //	INTEROP_ADDRESS  the store's node (a postgres URL, or a NATS URL)
 //	INTEROP_DATABASE, INTEROP_TABLE  where the records go (store.Database / store.Table options)
+//	INTEROP_ENCODE_KEYS  set: the nats store base32-encodes its keys (natsjskv.EncodeKeys())
 //	INTEROP_MODE     write  INTEROP_RECORDS, a JSON array of Go Micro records
 //	                        ({key, value: base64, metadata, expiry: ns})  → {"written":n} or {"error":…}
 //	                 read   each key of INTEROP_KEYS (a JSON array)
@@ -55,6 +56,9 @@ func open() (store.Store, error) {
 		s := postgres.NewStore(opts...)
 		return s, s.Init()
 	case "nats":
+		if shared.Env("INTEROP_ENCODE_KEYS", "") != "" {
+			opts = append(opts, natskv.EncodeKeys())
+		}
 		s := natskv.NewStore(opts...)
 		return s, s.Init()
 	default:
