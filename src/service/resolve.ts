@@ -29,6 +29,7 @@ import { RedisStore } from "../store/redis.js";
 import type { Store } from "../store/store.js";
 import { EtcdSync } from "../sync/etcd.js";
 import { MemorySync } from "../sync/memory.js";
+import { NatsSync } from "../sync/nats.js";
 import { RedisSync } from "../sync/redis.js";
 import type { Sync } from "../sync/sync.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
@@ -289,7 +290,9 @@ export function resolveSync(name = process.env.MICRO_SYNC || "memory", address =
       return new EtcdSync({ hosts: where });
     case "redis":
       return new RedisSync({ address: where });
+    case "nats":
+      return new NatsSync({ servers: where });
     default:
-      throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis`);
+      throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis, nats`);
   }
 }

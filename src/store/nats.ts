@@ -25,11 +25,11 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV, KvEntry, Kvm } from "@nats-io/kv";
+import { base32Decode, base32Encode } from "../driver/base32.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { MicroError } from "../errors/errors.js";
-import { base32Decode, base32Encode } from "./base32.js";
 import {
   compareKeys,
   deleteRequest,

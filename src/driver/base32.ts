@@ -1,6 +1,7 @@
 /**
  * RFC 4648 base32 with `=` padding: Go's `base32.StdEncoding`, which Go Micro's NATS KV store uses
- * for keys with `EncodeKeys()`. Its alphabet (A–Z, 2–7, =) is all valid in a NATS subject.
+ * for keys with `EncodeKeys()` (the NATS store and sync use it). Its alphabet (A–Z, 2–7, =) is all
+ * valid in a NATS subject.
  */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
