@@ -97,6 +97,8 @@ export class NatsSync implements Sync {
   private readonly connection = new Lazy(() => this.open());
   private readonly held = new Set<Held>();
   private readonly closing = new AbortController();
+  /** Whether the connection is up; while it is not, an attempt fails at once (503). */
+  private connected = false;
 
   constructor(private readonly options: NatsSyncOptions = {}) {
     this.servers = parseServers(options.servers);
@@ -174,6 +176,7 @@ export class NatsSync implements Sync {
     value: string,
     sighting: Sighting | undefined,
   ): Promise<{ taken: true; revision: number; sentAt: number } | { taken: false; sighting: Sighting }> {
+    if (!this.connected) throw MicroError.unavailable(SYNC_ERROR_ID, "nats sync: the connection to NATS is down, reconnecting");
     const entry = await kv.get(key);
     const now = performance.now();
     let write: (() => Promise<number>) | undefined;
@@ -252,8 +255,15 @@ export class NatsSync implements Sync {
     const { Kvm } = await loadDriver<KvDriver>("@nats-io/kv", "nats sync");
     const handle = await openNatsConnection(
       { ...this.options, servers: this.servers },
-      { plugin: "nats sync", name: "ts-micro sync", timeout: REQUEST_TIMEOUT },
+      {
+        plugin: "nats sync",
+        name: "ts-micro sync",
+        timeout: REQUEST_TIMEOUT,
+        onDisconnect: () => (this.connected = false),
+        onReconnect: () => (this.connected = true),
+      },
     );
+    this.connected = true;
     try {
       const js = jetstream.jetstream(handle.nc, { timeout: REQUEST_TIMEOUT });
       const kv = await new Kvm(js).create(this.bucket, { history: 1, description: "ts-micro locks and elections" });

@@ -90,6 +90,7 @@ describe("nats sync specifics", () => {
       const held = await sync.lock("outage", { ttl: 1_000 });
       await server.stop();
       await assert.rejects(sync.lock("other", { wait: 0 }), (err: unknown) => isMicroError(err, 503));
+      await assert.rejects(sync.lock("other"), (err: unknown) => isMicroError(err, 503), "a waiter without wait fails too, rather than hang");
       for (let i = 0; i < 100 && !held.lost.aborted; i++) await delay(50);
       assert.ok(held.lost.aborted, "the holder learns it lost the lock within its ttl");
       await server.start();
