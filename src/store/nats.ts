@@ -11,10 +11,12 @@
  *   alphabet (`A-Z a-z 0-9 - / _ = .`);
  * - the value is Go Micro's envelope `{"key":"<key>","data":"<base64>","metadata":{…}}`.
  *
- * Expiry: the servers this was built on (NATS 2.9/2.10) have no per-message TTL and Go Micro's
- * layout has none either, so a record's expiry is an extra envelope field, `"expiresAt"` (RFC
- * 3339), which Go Micro ignores. Reads and lists skip an expired record and delete it (only if it
- * was not rewritten meanwhile).
+ * Expiry: Go Micro's layout has none, so a record's expiry is an extra envelope field,
+ * `"expiresAt"` (RFC 3339), which Go Micro ignores; reads and lists skip an expired record and
+ * delete it (only if it was not rewritten meanwhile). On NATS 2.11 and later the bucket also gets
+ * `allow_msg_ttl` and an expiring record is published with a per-message TTL (`Nats-TTL`, whole
+ * seconds, rounded up), so the server removes it by itself; the envelope field still decides to
+ * the millisecond. Before 2.11 (e.g. 2.9, 2.10) the envelope is all there is.
  *
  * Table and key are joined with `_`, as Go Micro does, so table `a` key `b_c` and table `a_b` key
  * `c` are one NATS key. A read checks the envelope's key, so a record only ever shows in the table
@@ -114,6 +116,8 @@ export class NatsStore implements Store {
   private readonly encodeKeys: boolean;
   private readonly connection: Lazy<Connection>;
   private readonly buckets = new Map<string, Promise<KV>>();
+  /** Databases whose bucket takes a TTL per message (NATS 2.11+). */
+  private readonly ttlBuckets = new Set<string>();
   /** Whether the connection is up; while it is not, calls fail at once. */
   private connected = false;
   /** Rejects the calls in flight when the connection drops. */
@@ -155,7 +159,13 @@ export class NatsStore implements Store {
       );
     }
     const kv = (await this.bucket(request.database, true)) as KV;
-    await this.run(kv.put(natsKey, payload));
+    if (request.expiresAt !== undefined && this.ttlBuckets.has(request.database)) {
+      // A KV entry is a message on $KV.<bucket>.<key>: published directly, it can carry a TTL.
+      const ttl = `${Math.max(1, Math.ceil((request.expiresAt - Date.now()) / 1000))}s`;
+      await this.run(this.connect().then(({ js }) => js.publish(`$KV.${request.database}.${natsKey}`, payload, { ttl })));
+    } else {
+      await this.run(kv.put(natsKey, payload));
+    }
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<void> {
@@ -173,6 +183,7 @@ export class NatsStore implements Store {
     const connection = await this.connection.peek()?.catch(() => undefined);
     this.connection.reset();
     this.buckets.clear();
+    this.ttlBuckets.clear();
     this.connected = false;
     await connection?.handle.release();
   }
@@ -279,16 +290,32 @@ export class NatsStore implements Store {
   private async bucket(database: string, create: boolean): Promise<KV | undefined> {
     const known = this.buckets.get(database);
     if (known) return this.run(known);
-    const { js, kvm } = await this.connect();
+    const { js } = await this.connect();
     if (!create && !(await this.bucketExists(js, database))) return undefined;
-    const opening = kvm.create(database, {
+    const opening = this.openBucket(database);
+    opening.catch(() => this.buckets.delete(database));
+    this.buckets.set(database, opening);
+    return this.run(opening);
+  }
+
+  /**
+   * Opens (creating it with Go Micro's settings if absent) the database's bucket; on a server
+   * with per-message TTL, turns it on for the bucket (a Go Micro bucket too: Go Micro ignores it).
+   */
+  private async openBucket(database: string): Promise<KV> {
+    const { handle, js, kvm } = await this.connect();
+    const kv = await kvm.create(database, {
       description: GO_MICRO_BUCKET_DESCRIPTION,
       history: 1,
       storage: this.options.storage === "memory" ? "memory" : "file",
     });
-    opening.catch(() => this.buckets.delete(database));
-    this.buckets.set(database, opening);
-    return this.run(opening);
+    if (hasMessageTtl(handle.nc.info?.version)) {
+      const jsm = await js.jetstreamManager();
+      const { config } = await jsm.streams.info(`KV_${database}`);
+      if (!config.allow_msg_ttl) await jsm.streams.update(config.name, { ...config, allow_msg_ttl: true });
+      this.ttlBuckets.add(database);
+    }
+    return kv;
   }
 
   private async bucketExists(js: JetStreamClient, database: string): Promise<boolean> {
@@ -347,9 +374,18 @@ export class NatsStore implements Store {
         throw badStoreInput(`the record is over the bucket's largest value: ${(err as Error).message}`);
       // The bucket may be gone (deleted, or the server's data lost): look again next time.
       this.buckets.clear();
+      this.ttlBuckets.clear();
       throw MicroError.unavailable(STORE_ERROR_ID, `nats store unavailable: ${(err as Error).message}`);
     }
   }
+}
+
+/** Whether a server of this version keeps a TTL per message (NATS 2.11+, ADR-43). */
+export function hasMessageTtl(version: string | undefined): boolean {
+  const match = /^v?(\d+)\.(\d+)\./.exec(version ?? "");
+  if (!match) return false;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 2 || (major === 2 && minor >= 11);
 }
 
 /** A promise that rejects when the connection drops; a new one replaces it once reconnected. */

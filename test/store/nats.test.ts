@@ -5,11 +5,12 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { base32Decode, base32Encode } from "../../src/driver/base32.js";
 import { createStore } from "../../src/service/resolve.js";
-import { GO_MICRO_BUCKET_DESCRIPTION, NatsStore } from "../../src/store/nats.js";
+import { GO_MICRO_BUCKET_DESCRIPTION, hasMessageTtl, NatsStore } from "../../src/store/nats.js";
 import { StoreNotFoundError } from "../../src/store/store.js";
 import { freshTable, storeConformance } from "../conformance/store.js";
 import { quiet } from "../setup/logger.js";
-import { PrivateServer, requireSharedNats } from "../setup/servers.js";
+import { startNatsTtlServer } from "../setup/nats-ttl-server.js";
+import { type OwnedServer, PrivateServer, requireSharedNats } from "../setup/servers.js";
 
 const SERVER = "127.0.0.1:4222";
 /** Every bucket this run creates is named `t<pid>_…`. */
@@ -219,4 +220,56 @@ describe("nats store layout (Go Micro's nats-js-kv)", () => {
       await server.destroy();
     }
   });
+});
+
+/** One private server with per-message TTL for the tests below, built and started on first use. */
+let ttlServer: Promise<OwnedServer> | undefined;
+const startTtlServer = (): Promise<OwnedServer> => (ttlServer ??= startNatsTtlServer());
+after(async () => (await ttlServer?.catch(() => undefined))?.dispose());
+
+describe("nats store on a server with per-message TTL (NATS 2.11+)", () => {
+  const stores: NatsStore[] = [];
+  after(() => Promise.all(stores.map((s) => s.close())));
+
+  it("knows which servers have it", () => {
+    assert.equal(hasMessageTtl("2.9.10"), false);
+    assert.equal(hasMessageTtl("2.10.24"), false);
+    assert.equal(hasMessageTtl("2.11.0"), true);
+    assert.equal(hasMessageTtl("2.12.15"), true);
+    assert.equal(hasMessageTtl("3.0.0"), true);
+    assert.equal(hasMessageTtl(undefined), false);
+  });
+
+  it("turns allow_msg_ttl on for the bucket, a Go Micro one too, and the server removes an expired record by itself", { timeout: 600_000 }, async () => {
+    const server = await startTtlServer();
+    const nc = await connect({ servers: server.address });
+    try {
+      // A bucket as Go Micro creates it: no per-message TTL.
+      await new Kvm(nc).create("gomicro", { description: GO_MICRO_BUCKET_DESCRIPTION, history: 1 });
+      const jsm = await jetstreamManager(nc);
+      assert.notEqual((await jsm.streams.info("KV_gomicro")).config.allow_msg_ttl, true);
+      const store = new NatsStore({ servers: server.address, database: "gomicro", logger: quiet });
+      stores.push(store);
+      await store.write({ key: "brief", value: "v" }, { ttl: 1_000 });
+      await store.write({ key: "forever", value: "v" });
+      assert.equal((await jsm.streams.info("KV_gomicro")).config.allow_msg_ttl, true);
+      const kv = await new Kvm(nc).open("gomicro");
+      const natsKey = base32Encode(encoder.encode("micro_brief"));
+      assert.equal((await kv.get(natsKey))?.operation, "PUT");
+      // Nothing of ours reads it meanwhile, so only the server can remove it: no entry is left, not even a delete marker.
+      for (;;) {
+        if ((await kv.get(natsKey)) === null) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(await store.list(), ["forever"]);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+// The whole suite again where expiring records carry a per-message TTL (sub-second ttls are still the envelope's).
+storeConformance("nats, with per-message TTL (NATS 2.11+)", {
+  create: async () => new NatsStore({ servers: (await startTtlServer()).address, database: freshTable(), logger: quiet }),
+  largeValueBytes: 700 * 1024,
 });
