@@ -1,4 +1,16 @@
-/** etcd endpoints, shared by the etcd registry and the etcd sync. */
+/** etcd endpoints and TLS settings, shared by the etcd registry and the etcd sync. */
+import type { IOptions } from "etcd3";
+
+/**
+ * TLS, as PEM contents (read files with fs.readFileSync): `ca` is the CA that signed etcd's
+ * certificate (default: the system's CAs); `cert` and `key` are this client's, for an etcd that
+ * checks client certificates.
+ */
+export interface EtcdTlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
 
 /**
  * Endpoints from `host:port`, `scheme://host:port`, a comma-separated list or an array; a host
@@ -11,4 +23,24 @@ export function parseEtcdHosts(hosts: string | string[] | undefined, scheme: "ht
     const url = /^[a-z]+:\/\//i.test(host) ? host : `${scheme}://${host}`;
     return /:\d+\/?$/.test(url) ? url : `${url}:2379`;
   });
+}
+
+/** `tls`, checked: a client certificate needs its key (`plugin` names the user in the error). */
+export function checkEtcdTls(tls: EtcdTlsOptions | undefined, plugin: string): EtcdTlsOptions | undefined {
+  if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError(`${plugin}: tls.cert and tls.key go together (a client certificate needs its key)`);
+  }
+  return tls;
+}
+
+/**
+ * TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when
+ * given. None at all for `https://` hosts is TLS trusting the system's CAs.
+ */
+export function etcdCredentials(tls: EtcdTlsOptions): IOptions["credentials"] {
+  if (tls.ca === undefined && tls.cert === undefined) return undefined;
+  const pem = (value: string | Buffer): Buffer => (typeof value === "string" ? Buffer.from(value) : value);
+  const client = tls.cert !== undefined && tls.key !== undefined ? { certChain: pem(tls.cert), privateKey: pem(tls.key) } : {};
+  // createSsl takes no root certificate as "the system's CAs"; the driver's type insists on one.
+  return { rootCertificate: (tls.ca === undefined ? undefined : pem(tls.ca)) as Buffer, ...client };
 }

@@ -16,7 +16,7 @@
 import path from "node:path/posix";
 import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, IOptions, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
-import { parseEtcdHosts } from "../driver/etcd.js";
+import { checkEtcdTls, type EtcdTlsOptions, etcdCredentials, parseEtcdHosts } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { mergeServices, withNodes } from "./records.js";
@@ -52,11 +52,7 @@ export interface EtcdRegistryOptions {
   logger?: Logger;
 }
 
-export interface EtcdTlsOptions {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-}
+export type { EtcdTlsOptions } from "../driver/etcd.js";
 
 const PREFIX = "/micro/registry/";
 
@@ -83,10 +79,7 @@ export class EtcdRegistry implements Registry {
   private closed = false;
 
   constructor(options: EtcdRegistryOptions = {}) {
-    if (options.tls && (options.tls.cert === undefined) !== (options.tls.key === undefined)) {
-      throw new TypeError("etcd registry: tls.cert and tls.key go together (a client certificate needs its key)");
-    }
-    this.tls = options.tls;
+    this.tls = checkEtcdTls(options.tls, "etcd registry");
     this.hosts = parseEtcdHosts(options.hosts, options.tls ? "https" : "http");
     this.log = options.logger ?? defaultLogger();
     this.timeout = options.timeout ?? 5_000;
@@ -223,7 +216,7 @@ export class EtcdRegistry implements Registry {
     const options: IOptions = {
       hosts: this.hosts,
       auth: this.auth,
-      credentials: this.tls && credentials(this.tls),
+      credentials: this.tls && etcdCredentials(this.tls),
       dialTimeout: this.timeout,
       // No circuit breaker per host: after an outage the next heartbeat should reach etcd at once,
       // not after the breaker's half-open delay. Requests have deadlines instead.
@@ -296,15 +289,3 @@ function merge(values: string[]): ServiceRecord[] {
  */
 /** Kept under its old name for the registry's users. */
 export { parseEtcdHosts as parseHosts };
-
-/**
- * TLS options as the driver (gRPC's createSsl) takes them: PEM buffers, the client pair only when
- * given. None at all for `https://` hosts is TLS trusting the system's CAs.
- */
-function credentials(tls: EtcdTlsOptions): IOptions["credentials"] {
-  if (tls.ca === undefined && tls.cert === undefined) return undefined;
-  const pem = (value: string | Buffer): Buffer => (typeof value === "string" ? Buffer.from(value) : value);
-  const client = tls.cert !== undefined && tls.key !== undefined ? { certChain: pem(tls.cert), privateKey: pem(tls.key) } : {};
-  // createSsl takes no root certificate as "the system's CAs"; the driver's type insists on one.
-  return { rootCertificate: (tls.ca === undefined ? undefined : pem(tls.ca)) as Buffer, ...client };
-}

@@ -23,11 +23,13 @@ import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
 import { FileStore } from "../store/file.js";
 import { MemoryStore } from "../store/memory.js";
+import { NatsStore } from "../store/nats.js";
 import { PostgresStore } from "../store/postgres.js";
 import { RedisStore } from "../store/redis.js";
 import type { Store } from "../store/store.js";
 import { EtcdSync } from "../sync/etcd.js";
 import { MemorySync } from "../sync/memory.js";
+import { NatsSync } from "../sync/nats.js";
 import { RedisSync } from "../sync/redis.js";
 import type { Sync } from "../sync/sync.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
@@ -178,7 +180,7 @@ function defaultEventsAddress(): string | undefined {
   return broker.plugin === "nats" ? broker.address : undefined;
 }
 
-export const STORES = ["file", "memory", "postgres", "redis"] as const;
+export const STORES = ["file", "memory", "postgres", "redis", "nats"] as const;
 
 export interface ResolveStoreOptions {
   /** Default database (`MICRO_STORE_DATABASE`, else `micro`). */
@@ -190,7 +192,7 @@ export interface ResolveStoreOptions {
 /**
  * The store named by `name` (default: `MICRO_STORE`, else `file`) at `address` (default:
  * `MICRO_STORE_ADDRESS`: the file store's directory, or the server's URL or `host:port`). A URL
- * names its store by scheme: `postgres://…`, `postgresql://…`, `redis://…`. Each call makes a new
+ * names its store by scheme: `postgres://…`, `postgresql://…`, `redis://…`, `nats://…`. Each call makes a new
  * store (a memory store is not shared).
  */
 export function resolveStore(
@@ -217,13 +219,15 @@ export function resolveStore(
     case "redis":
     case "rediss":
       return new RedisStore({ address: url, ...scope });
+    case "nats":
+      return new NatsStore({ servers: where, ...scope });
     default:
       throw new Error(`unknown store ${JSON.stringify(plugin)} (MICRO_STORE): available are ${STORES.join(", ")}`);
   }
 }
 
 export interface CreateStoreOptions extends ResolveStoreOptions {
-  /** `file` (default), `memory`, `postgres`, `redis`, or a URL naming one (`MICRO_STORE`). */
+  /** `file` (default), `memory`, `postgres`, `redis`, `nats`, or a URL naming one (`MICRO_STORE`). */
   name?: string;
   /** The directory (file) or server address (`MICRO_STORE_ADDRESS`). */
   address?: string;
@@ -286,7 +290,9 @@ export function resolveSync(name = process.env.MICRO_SYNC || "memory", address =
       return new EtcdSync({ hosts: where });
     case "redis":
       return new RedisSync({ address: where });
+    case "nats":
+      return new NatsSync({ servers: where });
     default:
-      throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis`);
+      throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis, nats`);
   }
 }

@@ -84,7 +84,7 @@ export interface ListOptions extends Scope, Page {
 }
 
 export interface Store {
-  /** The implementation: `memory`, `file`, `postgres`, `redis`. */
+  /** The implementation: `memory`, `file`, `postgres`, `redis`, `nats`. */
   readonly name: string;
   /**
    * Records ordered by key. An exact key (neither `prefix` nor `suffix`) that is absent or expired

@@ -16,7 +16,7 @@
  */
 import type { Etcd3, IKeyValue, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
-import { parseEtcdHosts } from "../driver/etcd.js";
+import { checkEtcdTls, type EtcdTlsOptions, etcdCredentials, parseEtcdHosts } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
 import { MicroError } from "../errors/errors.js";
 import {
@@ -36,11 +36,21 @@ import {
 
 type EtcdDriver = typeof import("etcd3");
 
+export type { EtcdTlsOptions } from "../driver/etcd.js";
+
 export interface EtcdSyncOptions {
   /** etcd endpoints, `host[:port]` or `http://host:port`, comma-separated. Default `127.0.0.1:2379`. */
   hosts?: string | string[];
   /** Prepended to every id, as Go Micro's `sync.Prefix`. Default none. */
   prefix?: string;
+  /** `ETCD_USERNAME` / `ETCD_PASSWORD` are used when this is not set, as the etcd registry does. */
+  auth?: { username: string; password: string };
+  /**
+   * TLS (Go Micro's `sync.WithTLS`), as the etcd registry takes it: `ca` that signed etcd's
+   * certificate, `cert` and `key` for an etcd that checks client certificates. With `tls`, hosts
+   * written without a scheme are `https://`.
+   */
+  tls?: EtcdTlsOptions;
 }
 
 /** Go Micro's key for a lock or election id. */
@@ -61,9 +71,15 @@ export class EtcdSync implements Sync {
   private readonly held = new Set<Held>();
   private readonly closing = new AbortController();
 
+  private readonly auth: { username: string; password: string } | undefined;
+  private readonly tls: EtcdTlsOptions | undefined;
+
   constructor(options: EtcdSyncOptions = {}) {
-    this.hosts = parseEtcdHosts(options.hosts);
+    this.tls = checkEtcdTls(options.tls, "etcd sync");
+    this.hosts = parseEtcdHosts(options.hosts, options.tls ? "https" : "http");
     this.prefix = options.prefix ?? "";
+    const { ETCD_USERNAME: username, ETCD_PASSWORD: password } = process.env;
+    this.auth = options.auth ?? (username && password ? { username, password } : undefined);
   }
 
   lock(id: string, options: LockOptions = {}): Promise<Lock> {
@@ -208,6 +224,6 @@ export class EtcdSync implements Sync {
 
   private async connect(): Promise<Etcd3> {
     const driver = await loadDriver<EtcdDriver>("etcd3", "etcd sync");
-    return new driver.Etcd3({ hosts: this.hosts });
+    return new driver.Etcd3({ hosts: this.hosts, auth: this.auth, credentials: this.tls && etcdCredentials(this.tls) });
   }
 }

@@ -61,7 +61,7 @@ export interface Leadership {
 }
 
 export interface Sync {
-  /** The implementation's name (`memory`, `etcd`, `redis`). */
+  /** The implementation's name (`memory`, `etcd`, `redis`, `nats`). */
   readonly name: string;
   /** Acquires the lock `id`, waiting while another holder has it. */
   lock(id: string, options?: LockOptions): Promise<Lock>;

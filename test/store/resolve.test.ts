@@ -7,6 +7,7 @@ import { createService, createStore, jsonTable, resolveStore, type Store } from 
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { FileStore } from "../../src/store/file.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { NatsStore } from "../../src/store/nats.js";
 import { PostgresStore } from "../../src/store/postgres.js";
 import { RedisStore } from "../../src/store/redis.js";
 import { quiet } from "../setup/logger.js";
@@ -58,13 +59,16 @@ describe("store resolution", () => {
       resolveStore("postgresql://postgres@127.0.0.1:5432/test"),
       resolveStore("redis://127.0.0.1:6379"),
       resolveStore("redis", "127.0.0.1:6379"),
+      resolveStore("nats://127.0.0.1:4222"),
+      resolveStore("nats", "127.0.0.1:4222"),
     ];
     assert.deepEqual(
       stores.map((s) => s.constructor),
-      [MemoryStore, FileStore, PostgresStore, PostgresStore, RedisStore, RedisStore],
+      [MemoryStore, FileStore, PostgresStore, PostgresStore, RedisStore, RedisStore, NatsStore, NatsStore],
     );
+    assert.deepEqual((stores[6] as NatsStore).servers, ["nats://127.0.0.1:4222"]);
     await Promise.all(stores.map((s) => s.close()));
-    assert.throws(() => resolveStore("etcd"), /unknown store "etcd" \(MICRO_STORE\): available are file, memory, postgres, redis/);
+    assert.throws(() => resolveStore("etcd"), /unknown store "etcd" \(MICRO_STORE\): available are file, memory, postgres, redis, nats/);
   });
 
   it("reads MICRO_STORE, MICRO_STORE_ADDRESS, MICRO_STORE_DATABASE and MICRO_STORE_TABLE", async () => {

@@ -1,5 +1,5 @@
 /**
- * Locks across processes, on etcd (a private server) and Redis (the shared one): five processes
+ * Locks across processes, on etcd (a private server), Redis and NATS (the shared ones): five processes
  * bump one counter file 200 times under the lock, and a holder or leader killed with SIGKILL is
  * replaced within its TTL plus one second.
  */
@@ -9,8 +9,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { distRoot, type ServiceProcess, startProcess } from "../process/harness.js";
-import { privateEtcd, requireServer, SERVERS } from "../setup/servers.js";
+import { privateEtcd, requireServer, requireSharedNats, SERVERS } from "../setup/servers.js";
 
 const contender = path.join(distRoot, "test", "sync", "fixtures", "contender.js");
 const TTL = 2_000;
@@ -22,13 +24,24 @@ after(() => etcd.dispose());
 const backends: { name: string; env: Record<string, string> }[] = [
   { name: "etcd", env: { SYNC: "etcd", SYNC_ADDRESS: `127.0.0.1:${etcd.port}` } },
   { name: "redis", env: { SYNC: "redis", SYNC_ADDRESS: "127.0.0.1:6379", SYNC_PREFIX: `test:sync:${randomUUID().slice(0, 8)}:` } },
+  { name: "nats", env: { SYNC: "nats", SYNC_ADDRESS: "127.0.0.1:4222", SYNC_BUCKET: `test_sync_${randomUUID().slice(0, 8)}` } },
 ];
+
+/** The bucket the NATS contenders made, removed from the shared server afterwards. */
+after(async () => {
+  const nc = await connect({ servers: "127.0.0.1:4222" }).catch(() => undefined);
+  if (!nc) return;
+  const bucket = backends.find((b) => b.name === "nats")!.env.SYNC_BUCKET;
+  await (await jetstreamManager(nc)).streams.delete(`KV_${bucket}`).catch(() => {});
+  await nc.close();
+});
 
 for (const backend of backends) {
   describe(`sync across processes: ${backend.name}`, () => {
     const children: ServiceProcess[] = [];
     before(async () => {
       if (backend.name === "redis") await requireServer("Redis", SERVERS.redis.port, SERVERS.redis.start);
+      if (backend.name === "nats") await requireSharedNats();
     });
     after(() => {
       for (const c of children) c.child.kill("SIGKILL");

@@ -5,6 +5,7 @@ import { createService, isMicroError, resolveSync } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { EtcdSync } from "../../src/sync/etcd.js";
 import { MemorySync } from "../../src/sync/memory.js";
+import { NatsSync } from "../../src/sync/nats.js";
 import { RedisSync } from "../../src/sync/redis.js";
 import { MemoryTransport } from "../../src/transport/memory.js";
 import { quiet } from "../setup/logger.js";
@@ -24,7 +25,11 @@ describe("resolveSync", () => {
     const redis = resolveSync("redis", "127.0.0.1:6380");
     assert.ok(redis instanceof RedisSync);
     assert.equal(redis.address, "127.0.0.1:6380");
-    assert.throws(() => resolveSync("zookeeper"), /unknown sync "zookeeper" \(MICRO_SYNC\): available are memory, etcd, redis/);
+    const nats = resolveSync("nats://10.0.0.2:4222");
+    assert.ok(nats instanceof NatsSync);
+    assert.deepEqual(nats.servers, ["nats://10.0.0.2:4222"]);
+    assert.deepEqual((resolveSync("nats") as NatsSync).servers, ["nats://127.0.0.1:4222"]);
+    assert.throws(() => resolveSync("zookeeper"), /unknown sync "zookeeper" \(MICRO_SYNC\): available are memory, etcd, redis, nats/);
   });
 
   it("reads MICRO_SYNC and MICRO_SYNC_ADDRESS", () => {
