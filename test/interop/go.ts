@@ -17,7 +17,7 @@ export const interopRoot = path.resolve(distRoot, "..", "interop");
  * own because Go Micro's sync package exists only in go-micro.dev/v5 v5.0.0 (see its README).
  */
 const MODULES = {
-  ".": ["helloworld", "client", "publisher", "subscriber", "natskv", "store"],
+  ".": ["helloworld", "client", "publisher", "subscriber", "store"],
   "gomicro-sync": ["lock"],
 } as const;
 export const PROGRAMS = Object.values(MODULES).flat();

@@ -1,67 +1,132 @@
 /**
- * Go Micro's NATS JetStream KV store (store/nats-js-kv with EncodeKeys) and ts-micro's NATS store
- * share records on the shared NATS server: each reads what the other wrote — key, value bytes and
- * metadata — in one bucket and table.
+ * Records shared between Go Micro's NATS JetStream KV store (go-micro.dev/v5/store/nats-js-kv,
+ * with `natsjskv.EncodeKeys()`: base32 keys) and ts-micro's NATS store, both ways, on the shared
+ * NATS server: the micro database is a KV bucket (one per run, deleted afterwards), the table a
+ * `<table>_` key prefix, each value the `{key, data, metadata}` envelope. Keys, value bytes and
+ * metadata read the same on the other side. Go Micro's store has no expiry: it neither writes nor
+ * reads one, so only ts-micro hides an expired record.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { after, describe, it } from "node:test";
+import { randomBytes, randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { NatsStore } from "../../src/store/nats.js";
-import { freshTable } from "../conformance/store.js";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { hasMessageTtl, NatsStore } from "../../src/store/nats.js";
+import { StoreNotFoundError } from "../../src/store/store.js";
 import { quiet } from "../setup/logger.js";
 import { requireSharedNats } from "../setup/servers.js";
 import { runGo } from "./go.js";
 
-const SERVER = "127.0.0.1:4222";
-const database = freshTable();
-const table = "orders";
-const goEnv = { INTEROP_NATS: `nats://${SERVER}`, INTEROP_DATABASE: database, INTEROP_TABLE: table };
-
+/** A record as Go Micro's store.Record marshals to JSON. */
 interface GoRecord {
   key: string;
   value: string;
   metadata: Record<string, unknown> | null;
+  expiry?: number;
 }
 
-after(async () => {
-  const nc = await connect({ servers: SERVER });
-  await (await jetstreamManager(nc)).streams.delete(`KV_${database}`).catch(() => {});
-  await nc.close();
-});
+interface GoRead {
+  records?: GoRecord[];
+  missing?: string[];
+  errors?: Record<string, string>;
+  error?: string;
+}
 
-describe("NATS KV store shared by Go Micro and ts-micro", () => {
-  const store = new NatsStore({ servers: SERVER, database, table, logger: quiet });
-  after(() => store.close());
-  const goValue = new Uint8Array([0, 1, 2, 255, 10, 13]);
+const base64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString("base64");
 
-  it("ts-micro reads what Go Micro wrote", { timeout: 600_000 }, async () => {
-    await requireSharedNats();
-    const written = await runGo<{ written?: string; error?: string }>("natskv", {
-      ...goEnv,
-      INTEROP_MODE: "write",
-      INTEROP_KEY: "from-go/1",
-      INTEROP_VALUE: Buffer.from(goValue).toString("base64"),
-      INTEROP_METADATA: JSON.stringify({ lang: "go", n: 7, nested: { ok: true } }),
-    });
-    assert.deepEqual(written, { written: "from-go/1" });
-    const [record] = await store.read("from-go/1");
-    assert.deepEqual(record.value, goValue);
-    assert.deepEqual(record.metadata, { lang: "go", n: 7, nested: { ok: true } });
-    assert.deepEqual(await store.list({ prefix: "from-go/" }), ["from-go/1"]);
+describe("NATS JetStream KV store shared by Go Micro and ts-micro", () => {
+  const bucket = `interop-${randomUUID().slice(0, 8)}`;
+  let url = "";
+  let nc: NatsConnection | undefined;
+  let store: NatsStore | undefined;
+
+  const goStore = <T>(table: string, mode: string, env: Record<string, string> = {}): Promise<T> =>
+    runGo<T>(
+      "store",
+      { INTEROP_STORE: "nats", INTEROP_ENCODE_KEYS: "1", INTEROP_ADDRESS: url, INTEROP_DATABASE: bucket, INTEROP_TABLE: table, INTEROP_MODE: mode, ...env },
+      60_000,
+    );
+
+  before(async () => {
+    url = await requireSharedNats();
+    nc = await connect({ servers: url });
+    store = new NatsStore({ servers: url, database: bucket, logger: quiet });
+  });
+  after(async () => {
+    await store?.close();
+    if (nc) {
+      await (await jetstreamManager(nc)).streams.delete(`KV_${bucket}`).catch(() => false);
+      await nc.close();
+    }
   });
 
-  it("Go Micro reads what ts-micro wrote, whatever the key's characters", { timeout: 60_000 }, async () => {
+  it("Go Micro writes; ts-micro reads keys, value bytes and metadata", { timeout: 240_000 }, async () => {
+    const table = "from-go";
+    const binary = new Uint8Array([0, 1, 2, 255, 254, 128, 10, 13]);
+    const metadata = { owner: "go", count: 3, ratio: 0.5, ok: true, tags: ["a", "b"], nested: { deep: null } };
+    const records: GoRecord[] = [
+      { key: "binary", value: base64(binary), metadata },
+      { key: "text", value: base64("héllo wörld"), metadata: null },
+      { key: "with spaces/and.dots ünï %_*>", value: base64("z"), metadata: { k: "v" } },
+    ];
+    assert.deepEqual(await goStore(table, "write", { INTEROP_RECORDS: JSON.stringify(records) }), { written: records.length });
+
+    const [read] = await store!.read("binary", { table });
+    assert.deepEqual(read.value, binary);
+    assert.deepEqual(read.metadata, metadata);
+    assert.equal(read.expiry, undefined, "Go Micro writes no expiry");
+
+    const [text] = await store!.read("text", { table });
+    assert.equal(Buffer.from(text.value).toString(), "héllo wörld");
+    assert.deepEqual(text.metadata, {}, "Go Micro's null metadata reads as {}");
+
+    const [odd] = await store!.read("with spaces/and.dots ünï %_*>", { table });
+    assert.deepEqual([Buffer.from(odd.value).toString(), odd.metadata], ["z", { k: "v" }]);
+    assert.deepEqual(await store!.list({ table }), ["binary", "text", "with spaces/and.dots ünï %_*>"]);
+    assert.deepEqual(await store!.list({ table, prefix: "with " }), ["with spaces/and.dots ünï %_*>"]);
+    assert.deepEqual(await store!.list({ table: "other" }), [], "the table is the key prefix");
+  });
+
+  it("ts-micro writes; Go Micro reads keys, value bytes and metadata", { timeout: 240_000 }, async () => {
+    const table = "from-ts";
     const binary = new Uint8Array(randomBytes(4096));
-    await store.write({ key: "from-ts/1", value: binary, metadata: { lang: "ts", list: [1, "two"] } });
-    await store.write({ key: "from-ts/ünï cödé %_*>", value: "text" });
-    const { records, error } = await runGo<{ records?: GoRecord[]; error?: string }>("natskv", { ...goEnv, INTEROP_MODE: "read" });
-    assert.equal(error, undefined);
-    const byKey = new Map((records ?? []).map((r) => [r.key, r]));
-    assert.deepEqual([...byKey.keys()].sort(), ["from-go/1", "from-ts/1", "from-ts/ünï cödé %_*>"]);
-    assert.ok(Buffer.from(byKey.get("from-ts/1")!.value, "base64").equals(Buffer.from(binary)));
-    assert.deepEqual(byKey.get("from-ts/1")!.metadata, { lang: "ts", list: [1, "two"] });
-    assert.equal(Buffer.from(byKey.get("from-ts/ünï cödé %_*>")!.value, "base64").toString(), "text");
+    const metadata = { owner: "ts", count: 42, ratio: 0.25, ok: false, tags: ["x"], nested: { list: [1, "two", null] } };
+    const odd = "ünï cödé %_*> / .";
+    await store!.write({ key: "binary", value: binary, metadata }, { table });
+    await store!.write({ key: "text", value: "plain text" }, { table, ttl: 3_600_000 });
+    await store!.write({ key: odd, value: "odd" }, { table });
+
+    const read = await goStore<GoRead>(table, "read", { INTEROP_KEYS: JSON.stringify(["binary", "text", odd, "absent"]) });
+    assert.equal(read.error, undefined);
+    assert.deepEqual(read.errors, {});
+    assert.deepEqual(read.missing, ["absent"]);
+    const byKey = new Map(read.records!.map((r) => [r.key, r]));
+    assert.deepEqual([...byKey.keys()], ["binary", "text", odd]);
+    assert.deepEqual(new Uint8Array(Buffer.from(byKey.get("binary")!.value, "base64")), binary);
+    assert.deepEqual(byKey.get("binary")!.metadata, metadata);
+    assert.equal(Buffer.from(byKey.get("text")!.value, "base64").toString(), "plain text");
+    assert.deepEqual(byKey.get("text")!.metadata, {});
+    assert.equal(byKey.get("text")!.expiry, undefined, "Go Micro reads no expiry");
+    assert.equal(Buffer.from(byKey.get(odd)!.value, "base64").toString(), "odd");
+    // Go Micro lists in the server's order.
+    assert.deepEqual((await goStore<{ keys: string[] }>(table, "list")).keys.sort(), ["binary", "text", odd].sort());
+  });
+
+  it("an expired record: ts-micro never returns it; Go Micro, which knows no expiry, may", { timeout: 240_000 }, async () => {
+    const table = "expiring";
+    await store!.write({ key: "expired", value: "old" }, { table, expiry: new Date(Date.now() - 60_000) });
+    if (!hasMessageTtl(nc!.info?.version)) {
+      // Before NATS 2.11 nothing removes it on the server: Go Micro returns it.
+      const goRead = await goStore<GoRead>(table, "read", { INTEROP_KEYS: JSON.stringify(["expired"]) });
+      assert.deepEqual(
+        goRead.records?.map((r) => [r.key, Buffer.from(r.value, "base64").toString()]),
+        [["expired", "old"]],
+      );
+    }
+    await assert.rejects(store!.read("expired", { table }), StoreNotFoundError);
+    assert.deepEqual(await store!.list({ table }), []);
+    // ts-micro deleted the expired record it found, so Go Micro no longer sees it either.
+    const read = await goStore<GoRead>(table, "read", { INTEROP_KEYS: JSON.stringify(["expired"]) });
+    assert.deepEqual([read.records, read.missing], [[], ["expired"]]);
   });
 });
