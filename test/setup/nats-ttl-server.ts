@@ -11,6 +11,7 @@ import path from "node:path";
 import { goCommand } from "../interop/go.js";
 import { freePort, OwnedServer } from "./servers.js";
 
+// .ci/run builds this version ahead of the tests; change both together.
 export const NATS_TTL_SERVER_VERSION = "v2.12.15";
 
 let built: Promise<string> | undefined;
