@@ -4,7 +4,8 @@
  * NATS server: the micro database is a KV bucket (one per run, deleted afterwards), the table a
  * `<table>_` key prefix, each value the `{key, data, metadata}` envelope. Keys, value bytes and
  * metadata read the same on the other side. Go Micro's store has no expiry: it neither writes nor
- * reads one, so only ts-micro hides an expired record.
+ * reads one, so only ts-micro hides an expired record — and on NATS 2.11+ (a private server) the
+ * server removes it, for Go Micro too.
  */
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -14,7 +15,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { hasMessageTtl, NatsStore } from "../../src/store/nats.js";
 import { StoreNotFoundError } from "../../src/store/store.js";
 import { quiet } from "../setup/logger.js";
-import { requireSharedNats } from "../setup/servers.js";
+import { startNatsTtlServer } from "../setup/nats-ttl-server.js";
+import { type OwnedServer, requireSharedNats } from "../setup/servers.js";
+import { waitFor } from "../setup/wait.js";
 import { runGo } from "./go.js";
 
 /** A record as Go Micro's store.Record marshals to JSON. */
@@ -128,5 +131,52 @@ describe("NATS JetStream KV store shared by Go Micro and ts-micro", () => {
     // ts-micro deleted the expired record it found, so Go Micro no longer sees it either.
     const read = await goStore<GoRead>(table, "read", { INTEROP_KEYS: JSON.stringify(["expired"]) });
     assert.deepEqual([read.records, read.missing], [[], ["expired"]]);
+  });
+});
+
+describe("NATS 2.11+: an expiring record ts-micro wrote into Go Micro's bucket goes for Go Micro too", () => {
+  const bucket = `interop-ttl-${randomUUID().slice(0, 8)}`;
+  let server: OwnedServer | undefined;
+  let store: NatsStore | undefined;
+
+  before(async () => {
+    server = await startNatsTtlServer();
+    store = new NatsStore({ servers: server.address, database: bucket, logger: quiet });
+  });
+  after(async () => {
+    await store?.close();
+    await server?.dispose();
+  });
+
+  const goStore = <T>(mode: string, env: Record<string, string> = {}): Promise<T> =>
+    runGo<T>(
+      "store",
+      {
+        INTEROP_STORE: "nats",
+        INTEROP_ENCODE_KEYS: "1",
+        INTEROP_ADDRESS: `nats://${server!.address}`,
+        INTEROP_DATABASE: bucket,
+        INTEROP_TABLE: "t",
+        INTEROP_MODE: mode,
+        ...env,
+      },
+      60_000,
+    );
+
+  it("the server removes it once its ttl passed, with no ts-micro read in between; Go Micro's own records stay", { timeout: 240_000 }, async () => {
+    const kept: GoRecord[] = [{ key: "kept", value: base64("go"), metadata: {} }];
+    assert.deepEqual(await goStore("write", { INTEROP_RECORDS: JSON.stringify(kept) }), { written: 1 }, "Go Micro creates the bucket");
+    await store!.write({ key: "brief", value: "soon gone" }, { table: "t", ttl: 1_000 });
+    const nc = await connect({ servers: server!.address });
+    try {
+      const stream = await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`);
+      assert.equal(stream.config.allow_msg_ttl, true, "ts-micro turned on per-message TTL in Go Micro's bucket");
+    } finally {
+      await nc.close();
+    }
+    const readBoth = (): Promise<GoRead> => goStore<GoRead>("read", { INTEROP_KEYS: JSON.stringify(["kept", "brief"]) });
+    assert.ok(await waitFor(async () => (await readBoth()).missing?.includes("brief") === true, 15_000, 250), "Go Micro stops seeing the expired record");
+    const read = await readBoth();
+    assert.deepEqual([read.records?.map((r) => r.key), read.missing, read.errors], [["kept"], ["brief"], {}]);
   });
 });
