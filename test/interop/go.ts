@@ -13,12 +13,12 @@ import { distRoot } from "../process/harness.js";
 
 export const interopRoot = path.resolve(distRoot, "..", "interop");
 /**
- * The Go modules under interop/ and the programs each builds. `gomicro-sync` is a module of its
- * own because Go Micro's sync package exists only in go-micro.dev/v5 v5.0.0 (see its README).
+ * The Go modules under interop/ and the programs each builds. `etcd-sync` is a module of its
+ * own, so the main one does not carry the etcd client's dependencies (see its README).
  */
 const MODULES = {
   ".": ["helloworld", "client", "publisher", "subscriber", "store"],
-  "gomicro-sync": ["lock"],
+  "etcd-sync": ["lock"],
 } as const;
 export const PROGRAMS = Object.values(MODULES).flat();
 export type Program = (typeof MODULES)[keyof typeof MODULES][number];

@@ -1,6 +1,6 @@
 /**
- * Locks shared between Go Micro's etcd sync (micro/plugins v5/sync/etcd, built by interop/
- * gomicro-sync) and ts-micro's, on the same id in an etcd this test starts on a free loopback port:
+ * Locks shared between Go Micro's etcd lock recipe (micro/plugins v5/sync/etcd, followed by
+ * interop/etcd-sync, whose README says why it is not the plugin itself) and ts-micro's, on the same id in an etcd this test starts on a free loopback port:
  * while one side holds the lock the other waits or times out, and it gets the lock once the holder
  * unlocks — both ways; and likewise for leadership of one election. Both write
  * `/micro/sync/<id>/<lease hex>`; the lowest create revision holds.

@@ -1,18 +1,14 @@
-module ts-micro.dev/interop/gomicro-sync
+module ts-micro.dev/interop/etcd-sync
 
 go 1.24
 
-require (
-	go-micro.dev/v5 v5.0.0
-	go.etcd.io/etcd/client/v3 v3.5.21
-)
+require go.etcd.io/etcd/client/v3 v3.5.21
 
 require (
 	github.com/coreos/go-semver v0.3.0 // indirect
 	github.com/coreos/go-systemd/v22 v22.3.2 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	go.etcd.io/etcd/api/v3 v3.5.21 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.5.21 // indirect
 	go.uber.org/atomic v1.7.0 // indirect
