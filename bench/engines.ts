@@ -16,7 +16,8 @@ import path from "node:path";
 
 export interface Engine {
   read(key: string): unknown;
-  write(key: string, value: Buffer): Promise<unknown> | unknown;
+  /** `metadata`: the record's metadata as JSON (default a fixed small object). */
+  write(key: string, value: Buffer, metadata?: string): Promise<unknown> | unknown;
   count(): number;
   close(): Promise<void>;
 }
@@ -41,7 +42,7 @@ export async function openEngine(kind: EngineKind, file: string): Promise<Engine
     const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM "bench"');
     return {
       read: (key) => readOne.get(key, Date.now()),
-      write: (key, value) => upsert.run(key, value, METADATA, null),
+      write: (key, value, metadata = METADATA) => upsert.run(key, value, metadata, null),
       count: () => count.get()!.n,
       close: async () => {
         db.close();
@@ -52,7 +53,7 @@ export async function openEngine(kind: EngineKind, file: string): Promise<Engine
   const db = open({ path: file, noSync: kind === "lmdb-nosync" });
   return {
     read: (key) => db.get(key),
-    write: (key, value) => db.put(key, { value, metadata: METADATA, expiry: null }),
+    write: (key, value, metadata = METADATA) => db.put(key, { value, metadata, expiry: null }),
     count: () => db.getCount(),
     close: () => db.close(),
   };

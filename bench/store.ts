@@ -4,9 +4,10 @@
  *
  * 1. Exact-key reads and upserts (1,000 keys, 100-byte values, small metadata) in closed loops at
  *    concurrency 1 and 64, for each store next to its driver doing the same statements in the same
- *    run: memory (a bare Map), file (better-sqlite3), postgres (pg, 127.0.0.1:5432 db `test`),
+ *    run, given the same record (so it serialises the metadata object too; reads return the
+ *    driver's raw rows, undecoded): memory (a bare Map), file (better-sqlite3), postgres (pg, 127.0.0.1:5432 db `test`),
  *    redis (ioredis, 127.0.0.1:6379), nats (@nats-io/kv, 127.0.0.1:4222; only where
- *    src/store/nats.ts exists). Store and driver run alternately, best of 3 runs each. Target:
+ *    src/store/nats.ts exists). Store and driver run in alternating short slices, so load from elsewhere weighs on both alike. Target:
  *    every store ≥ 0.8× its driver.
  * 2. The file store's engine: bare better-sqlite3 against bare lmdb with the same records, in one
  *    process and with 4 processes writing one file at once.
@@ -28,13 +29,15 @@ import { ENGINES, type Engine, type EngineKind, openEngine } from "./engines.js"
 import { benchDir } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
+/** Each store/driver pair: SLICES alternating slices of SLICE seconds each. */
+const SLICES = quick ? 4 : 8;
+const SLICE = 0.12;
+/** Each engine figure: this long. */
 const SECONDS = quick ? 0.2 : 0.35;
 const WARMUP = 0.1;
-const RUNS = 3;
 const KEYS = 1_000;
 const VALUE = Buffer.alloc(100, 120);
 const METADATA = { app: "bench" };
-const METADATA_JSON = JSON.stringify(METADATA);
 const POSTGRES = process.env.BENCH_POSTGRES || "postgresql://postgres@127.0.0.1:5432/test";
 const run = `${process.pid}`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-bench-store-"));
@@ -58,32 +61,63 @@ interface Contender {
   bare: () => Promise<Side>;
 }
 
+/** Runs `op` in `concurrency` closed loops until `until` (performance.now()); how many completed. */
+async function closedLoops(op: (i: number) => unknown, concurrency: number, until: number): Promise<number> {
+  let n = 0;
+  let done = 0;
+  let firstError: unknown;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < until) {
+      try {
+        await op(n++);
+      } catch (err) {
+        firstError ??= err;
+      }
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  if (firstError !== undefined) throw new Error(`an operation failed: ${String(firstError)}`);
+  return done;
+}
+
 /** Ops per second of `op` in `concurrency` closed loops for `seconds`, after a warm-up. */
 async function measure(op: (i: number) => unknown, concurrency: number, seconds: number): Promise<number> {
-  let n = 0;
-  let errors = 0;
-  let firstError: unknown;
-  const loop = async (until: number): Promise<number> => {
-    let done = 0;
-    const worker = async (): Promise<void> => {
-      while (performance.now() < until) {
-        try {
-          await op(n++);
-        } catch (err) {
-          errors++;
-          firstError ??= err;
-        }
-        done++;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    return done;
-  };
-  await loop(performance.now() + WARMUP * 1_000);
+  await closedLoops(op, concurrency, performance.now() + WARMUP * 1_000);
   const started = performance.now();
-  const done = await loop(started + seconds * 1_000);
-  if (errors > 0) throw new Error(`${errors} operations failed, the first: ${String(firstError)}`);
+  const done = await closedLoops(op, concurrency, started + seconds * 1_000);
   return done / ((performance.now() - started) / 1_000);
+}
+
+/** One contender's totals over its slices. */
+interface Tally {
+  opsPerSecond: number;
+  /** This process's CPU time per op in µs: what the contender costs here, whatever the machine's load. */
+  cpuMicros: number;
+}
+
+/**
+ * Two contenders measured in alternating slices (whose order alternates too), so a burst of load
+ * from elsewhere on the machine weighs on both alike.
+ */
+async function measurePair(a: (i: number) => unknown, b: (i: number) => unknown, concurrency: number): Promise<[Tally, Tally]> {
+  const sides = [
+    { op: a, done: 0, ms: 0, cpu: 0 },
+    { op: b, done: 0, ms: 0, cpu: 0 },
+  ];
+  for (const side of sides) await closedLoops(side.op, concurrency, performance.now() + WARMUP * 1_000);
+  for (let slice = 0; slice < SLICES; slice++) {
+    for (const side of slice % 2 === 0 ? sides : [...sides].reverse()) {
+      const started = performance.now();
+      const cpu = process.cpuUsage();
+      side.done += await closedLoops(side.op, concurrency, started + SLICE * 1_000);
+      const used = process.cpuUsage(cpu);
+      side.cpu += used.user + used.system;
+      side.ms += performance.now() - started;
+    }
+  }
+  const tally = (side: (typeof sides)[number]): Tally => ({ opsPerSecond: (side.done / side.ms) * 1_000, cpuMicros: side.cpu / side.done });
+  return [tally(sides[0]), tally(sides[1])];
 }
 
 function storeSide(store: Store): Side {
@@ -104,7 +138,7 @@ const contenders: Contender[] = [
       const map = new Map<string, { value: Buffer; metadata: string; expiry: number | undefined }>();
       return {
         read: async (k) => map.get(k),
-        write: async (k) => map.set(k, { value: VALUE, metadata: METADATA_JSON, expiry: undefined }),
+        write: async (k) => map.set(k, { value: VALUE, metadata: JSON.stringify(METADATA), expiry: undefined }),
         close: async () => {},
       };
     },
@@ -116,7 +150,7 @@ const contenders: Contender[] = [
     store: async () => storeSide(new FileStore({ dir: path.join(tmp, "store"), database: "bench" })),
     bare: async () => {
       const engine = await openEngine("sqlite", path.join(tmp, "bare", "bench.db"));
-      return { read: async (k) => engine.read(k), write: async (k) => engine.write(k, VALUE), close: () => engine.close() };
+      return { read: async (k) => engine.read(k), write: async (k) => engine.write(k, VALUE, JSON.stringify(METADATA)), close: () => engine.close() };
     },
   },
   {
@@ -136,7 +170,7 @@ const contenders: Contender[] = [
         write: (k) =>
           pool.query(
             `INSERT INTO ${table} (key, value, metadata, expiry) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, metadata = EXCLUDED.metadata, expiry = EXCLUDED.expiry`,
-            [k, VALUE, METADATA_JSON, null],
+            [k, VALUE, JSON.stringify(METADATA), null],
           ),
         close: async () => {
           await pool.query(`DROP SCHEMA IF EXISTS bench_bare_${run} CASCADE`);
@@ -159,7 +193,7 @@ const contenders: Contender[] = [
       return {
         // The redis store's own commands: a record is a hash, indexed in a sorted set.
         read: (k) => redis.pipeline().hmgetBuffer(`${where}/${k}`, "value", "metadata").pttl(`${where}/${k}`).exec(),
-        write: (k) => redis.multi().del(`${where}/${k}`).hset(`${where}/${k}`, "value", VALUE, "metadata", METADATA_JSON).zadd(where, 0, k).exec(),
+        write: (k) => redis.multi().del(`${where}/${k}`).hset(`${where}/${k}`, "value", VALUE, "metadata", JSON.stringify(METADATA)).zadd(where, 0, k).exec(),
         close: async () => {
           for (const prefix of [`bench-bare-${run}/`, `bench-store-${run}/`]) {
             const keys = await redis.keys(`${prefix}*`);
@@ -190,11 +224,10 @@ const contenders: Contender[] = [
       const { jetstreamManager } = await import("@nats-io/jetstream");
       const nc = await connect({ servers: "127.0.0.1:4222" });
       const kv = await new Kvm(nc).create(`bench-bare-${run}`, { history: 1 });
-      // The envelope the store writes, built once: the driver's own cost is put and get.
-      const envelope = Buffer.from(JSON.stringify({ key: "k", data: VALUE.toString("base64"), metadata: METADATA }));
       return {
         read: (k) => kv.get(`micro_${k}`),
-        write: (k) => kv.put(`micro_${k}`, envelope),
+        // The envelope the store writes (Go Micro's), built per write from the same record.
+        write: (k) => kv.put(`micro_${k}`, Buffer.from(JSON.stringify({ key: k, data: VALUE.toString("base64"), metadata: METADATA }))),
         close: async () => {
           const jsm = await jetstreamManager(nc);
           for (const bucket of [`bench-bare-${run}`, `bench-store-${run}`]) await jsm.streams.delete(`KV_${bucket}`).catch(() => false);
@@ -210,15 +243,19 @@ interface Row {
   target: boolean;
   op: "read" | "write";
   concurrency: number;
-  store: number;
-  bare: number;
+  store: Tally;
+  bare: Tally;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(10);
 
 async function storesAgainstDrivers(): Promise<Row[]> {
-  process.stdout.write(`stores against their drivers (ops/s, best of ${RUNS} × ${SECONDS} s; ${KEYS} keys, ${VALUE.length}-byte values):\n`);
-  process.stdout.write(`  ${"store".padEnd(9)} ${"op".padEnd(6)} ${"c".padStart(3)} ${"store".padStart(10)} ${"driver".padStart(10)}  × driver\n`);
+  process.stdout.write(
+    `stores against their drivers (ops/s over ${SLICES} alternating slices of ${SLICE} s each; ${KEYS} keys, ${VALUE.length}-byte values):\n`,
+  );
+  process.stdout.write(
+    `  ${"store".padEnd(9)} ${"op".padEnd(6)} ${"c".padStart(3)} ${"store/s".padStart(10)} ${"driver/s".padStart(10)}  × driver  ${"CPU µs/op: store".padStart(16)} ${"driver".padStart(7)}\n`,
+  );
   const rows: Row[] = [];
   for (const contender of contenders) {
     const missing = await contender.missing?.();
@@ -233,17 +270,17 @@ async function storesAgainstDrivers(): Promise<Row[]> {
       await preload(bare);
       for (const op of ["read", "write"] as const) {
         for (const concurrency of [1, 64]) {
-          let best = { store: 0, bare: 0 };
-          for (let r = 0; r < RUNS; r++) {
-            const bareOps = await measure((i) => bare[op](key(i)), concurrency, SECONDS);
-            const storeOps = await measure((i) => store[op](key(i)), concurrency, SECONDS);
-            best = { store: Math.max(best.store, storeOps), bare: Math.max(best.bare, bareOps) };
-          }
-          const row = { name: contender.name, target: contender.target, op, concurrency, ...best };
+          const [storeTally, bareTally] = await measurePair(
+            (i) => store[op](key(i)),
+            (i) => bare[op](key(i)),
+            concurrency,
+          );
+          const row = { name: contender.name, target: contender.target, op, concurrency, store: storeTally, bare: bareTally };
           rows.push(row);
-          const ratio = row.store / row.bare;
+          const ratio = row.store.opsPerSecond / row.bare.opsPerSecond;
+          const cpu = `${row.store.cpuMicros.toFixed(1).padStart(7)} ${row.bare.cpuMicros.toFixed(1).padStart(7)}`;
           process.stdout.write(
-            `  ${contender.name.padEnd(9)} ${op.padEnd(6)} ${String(concurrency).padStart(3)} ${fmt(row.store)} ${fmt(row.bare)}  ${ratio.toFixed(2)}${contender.target && ratio < 0.8 ? "  < 0.8" : "       "}   (${contender.driver})\n`,
+            `  ${contender.name.padEnd(9)} ${op.padEnd(6)} ${String(concurrency).padStart(3)} ${fmt(row.store.opsPerSecond)} ${fmt(row.bare.opsPerSecond)}  ${ratio.toFixed(2)}${contender.target && ratio < 0.8 ? " <0.8" : "     "}  ${cpu.padStart(24)}   ${contender.driver}\n`,
           );
         }
       }
@@ -325,7 +362,7 @@ function writer(engine: EngineKind, file: string, id: number, startAt: number, s
 const started = Date.now();
 try {
   const rows = await storesAgainstDrivers();
-  const below = rows.filter((r) => r.target && r.store / r.bare < 0.8);
+  const below = rows.filter((r) => r.target && r.store.opsPerSecond / r.bare.opsPerSecond < 0.8);
   process.stdout.write(
     below.length === 0 ? "  every store with a driver ≥ 0.8× it\n" : `  below 0.8×: ${below.map((r) => `${r.name} ${r.op} c=${r.concurrency}`).join(", ")}\n`,
   );
