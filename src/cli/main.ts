@@ -10,8 +10,11 @@ import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
-import { parseDuration, resolveRegistry } from "../service/resolve.js";
-import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
+import { resolveRegistry } from "../service/resolve.js";
+import { parseDurationFlag, parseMetadata, UsageError } from "./flags.js";
+import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
+import { storeCommand } from "./store.js";
+import { syncCommand } from "./sync.js";
 
 const USAGE = `usage: micro <command> [options]
 
@@ -33,17 +36,38 @@ commands:
   events consume <topic>                print each event as a JSON line and ack it, until Ctrl-C
        --group <name>                   consume as this group (resumes where it left off)
        --offset <seq|time>              where a new group starts: a sequence number or a time
+  store write <key> <value>             write a record (value "-": read it from stdin)
+       --ttl <duration>                 expire it after this long, e.g. 30s, 1h
+       --metadata key=value             repeatable; stored as the record's metadata
+  store read <key>                      print the value
+       --prefix, --suffix               the key is a prefix/suffix: print each match as a
+                                        key<TAB>value line (--limit n, --offset n)
+  store list [--prefix p] [--suffix s]  print the keys, one a line (--limit n, --offset n)
+  store delete <key>                    delete a record
+       --database <db> --table <t>      the scope of any store command (default micro/micro)
+       --json                           machine output: records or keys as JSON
+  sync lock <name> -- <cmd…>            run cmd while holding the lock; its exit code is micro's
+       --ttl <duration>                 the lock outlives a dead holder this long (default 15s)
+       --wait <duration>                give up (exit 1) if not acquired within this long
+  sync elect <name> -- <cmd…>           campaign, run cmd while leader; cmd gets SIGTERM (and
+                                        micro exits non-zero) if leadership is lost. --ttl as lock
 
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
 
+The store is MICRO_STORE (default file, in the user's data directory) at MICRO_STORE_ADDRESS, its
+scope MICRO_STORE_DATABASE and MICRO_STORE_TABLE. Locks need MICRO_SYNC=etcd or redis at
+MICRO_SYNC_ADDRESS; the command gets the fencing token in MICRO_SYNC_TOKEN.
+
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
 `;
 
-/** Thrown for a mistake in how micro was invoked: printed with the usage, exit 2. */
-class UsageError extends Error {}
+/** Command groups that read their own options (theirs differ by subcommand). */
+const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
 
 async function main(argv: string[]): Promise<number> {
+  const group = GROUPS[argv[0]];
+  if (group) return group(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -146,15 +170,7 @@ function parseJson(text: string, what: string): unknown {
 }
 
 function callOptions(values: CallFlags): CallOptions {
-  const timeout = values.timeout === undefined ? undefined : parseDuration(values.timeout);
-  if (values.timeout !== undefined && timeout === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (e.g. 500ms, 5s)`);
-  const metadata: Record<string, string> = {};
-  for (const pair of values.metadata ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--metadata ${pair}: expected key=value`);
-    metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return { timeout, metadata, address: values.address };
+  return { timeout: parseDurationFlag("timeout", values.timeout), metadata: parseMetadata(values.metadata), address: values.address };
 }
 
 /** Runs `work` with a client; a failure prints the error JSON on stderr and exits 1. */
@@ -210,11 +226,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (
-      err instanceof UsageError ||
-      err instanceof PubSubUsageError ||
-      (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
-    ) {
+    if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
       process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
       process.exitCode = 2;
       return;

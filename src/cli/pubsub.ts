@@ -11,8 +11,7 @@ import type { Event } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
-
-export class PubSubUsageError extends Error {}
+import { parseMetadata, UsageError } from "./flags.js";
 
 export interface PubSubFlags {
   metadata?: string[];
@@ -26,7 +25,7 @@ const log = createLogger({ level: "warn" });
 /** micro publish <topic> '<json>' */
 export async function publishCommand(args: string[], flags: PubSubFlags): Promise<number> {
   const [topic, body] = args;
-  if (!topic || body === undefined) throw new PubSubUsageError(`publish needs a topic and a JSON message, e.g. micro publish user.created '{"id":7}'`);
+  if (!topic || body === undefined) throw new UsageError(`publish needs a topic and a JSON message, e.g. micro publish user.created '{"id":7}'`);
   const payload = parseJson(body);
   const registry = resolveRegistry();
   const broker = resolveBroker(undefined, undefined, { registry, logger: log });
@@ -42,7 +41,7 @@ export async function publishCommand(args: string[], flags: PubSubFlags): Promis
 /** micro subscribe <topic> [--queue q]: one JSON line per message until Ctrl-C. */
 export async function subscribeCommand(args: string[], flags: PubSubFlags): Promise<number> {
   const [topic] = args;
-  if (!topic) throw new PubSubUsageError("subscribe needs a topic, e.g. micro subscribe user.created --queue audit");
+  if (!topic) throw new UsageError("subscribe needs a topic, e.g. micro subscribe user.created --queue audit");
   const registry = resolveRegistry();
   const broker = resolveBroker(undefined, undefined, { registry, logger: log });
   const subscriber = await broker.subscribe(topic, (event) => print(messageLine(event)), { queue: flags.queue });
@@ -59,22 +58,21 @@ export async function eventsCommand(args: string[], flags: PubSubFlags): Promise
   const [action, topic, body] = args;
   const stream = resolveEvents(undefined, undefined, { logger: log });
   if (stream.name === "memory")
-    throw new PubSubUsageError("micro events needs a durable stream: set MICRO_EVENTS=nats (or MICRO_BROKER=nats) and MICRO_EVENTS_ADDRESS");
+    throw new UsageError("micro events needs a durable stream: set MICRO_EVENTS=nats (or MICRO_BROKER=nats) and MICRO_EVENTS_ADDRESS");
   try {
     if (action === "publish") {
-      if (!topic || body === undefined)
-        throw new PubSubUsageError(`events publish needs a topic and a JSON event, e.g. micro events publish orders '{"id":1}'`);
+      if (!topic || body === undefined) throw new UsageError(`events publish needs a topic and a JSON event, e.g. micro events publish orders '{"id":1}'`);
       await stream.publish(topic, parseJson(body), { metadata: parseMetadata(flags.metadata) });
       return 0;
     }
     if (action === "consume") {
-      if (!topic) throw new PubSubUsageError("events consume needs a topic, e.g. micro events consume orders --group billing");
+      if (!topic) throw new UsageError("events consume needs a topic, e.g. micro events consume orders --group billing");
       await stream.consume(topic, (event) => print(eventLine(event)), { group: flags.group, offset: parseOffset(flags.offset) });
       process.stderr.write(`consuming ${topic}${flags.group ? ` as group ${flags.group}` : ""}; Ctrl-C to stop\n`);
       await untilSignal();
       return 0;
     }
-    throw new PubSubUsageError(`events needs publish or consume, not ${JSON.stringify(action ?? "")}`);
+    throw new UsageError(`events needs publish or consume, not ${JSON.stringify(action ?? "")}`);
   } finally {
     await stream.close();
   }
@@ -130,24 +128,14 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new PubSubUsageError(`the message is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`the message is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-function parseMetadata(pairs: string[] | undefined): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new PubSubUsageError(`--metadata ${pair}: expected key=value`);
-    metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return metadata;
 }
 
 function parseOffset(text: string | undefined): number | Date | undefined {
   if (text === undefined) return undefined;
   if (/^\d+$/.test(text)) return Number(text);
   const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new PubSubUsageError(`--offset ${text}: expected a sequence number or a time such as 2026-01-01T00:00:00Z`);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--offset ${text}: expected a sequence number or a time such as 2026-01-01T00:00:00Z`);
   return date;
 }

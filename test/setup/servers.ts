@@ -210,6 +210,84 @@ export class PrivateServer extends OwnedServer {
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * A PostgreSQL cluster of our own (never the shared one on 5432): initdb'd as the `postgres` user
+ * in a throwaway directory, on a loopback port, trust authentication. `stop()` is a fast shutdown
+ * (pg_ctl stop -m fast: clients are disconnected), `start()` brings the same data back.
+ */
+export class PrivatePostgres {
+  private running = false;
+
+  private constructor(
+    private readonly bin: string,
+    private readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  /** Creates and starts the cluster; fails saying what is missing when PostgreSQL's binaries are not installed. */
+  static async create(): Promise<PrivatePostgres> {
+    const bin = postgresBinaries();
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-postgres-"));
+    const owner = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+    const group = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
+    if (owner.status !== 0 || group.status !== 0)
+      throw new Error("a private PostgreSQL runs as the user postgres, which does not exist: apt-get install -y postgresql");
+    fs.chownSync(dir, Number(owner.stdout), Number(group.stdout));
+    const server = new PrivatePostgres(bin, dir, port);
+    await server.asPostgres("initdb", ["-D", server.data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `postgresql://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  private get data(): string {
+    return path.join(this.dir, "data");
+  }
+
+  async start(): Promise<void> {
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`;
+    await this.asPostgres("pg_ctl", ["-D", this.data, "-o", options, "-l", path.join(this.dir, "log"), "-w", "-t", "60", "start"]);
+    this.running = true;
+    await waitForPort("127.0.0.1", this.port, 30_000, `the private PostgreSQL did not start; see ${path.join(this.dir, "log")}`);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.asPostgres("pg_ctl", ["-D", this.data, "-m", "fast", "-w", "-t", "60", "stop"]);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.running) await this.stop().catch(() => {});
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async asPostgres(program: string, args: string[]): Promise<void> {
+    try {
+      await execFileAsync("runuser", ["-u", "postgres", "--", path.join(this.bin, program), ...args], { timeout: 90_000, cwd: this.dir });
+    } catch (err) {
+      const { stderr, stdout } = err as { stderr?: string; stdout?: string };
+      throw new Error(
+        `${program} ${args.join(" ")} failed (as user postgres, through runuser: needs root): ${(err as Error).message}\n${stdout ?? ""}${stderr ?? ""}`,
+      );
+    }
+  }
+}
+
+/** The directory of initdb and pg_ctl: the newest /usr/lib/postgresql/<version>/bin that has them. */
+function postgresBinaries(): string {
+  const root = "/usr/lib/postgresql";
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const version of versions) {
+    const bin = path.join(root, version, "bin");
+    if (fs.existsSync(path.join(bin, "initdb")) && fs.existsSync(path.join(bin, "pg_ctl"))) return bin;
+  }
+  throw new Error(`PostgreSQL's server binaries (initdb, pg_ctl) are not in ${root}/<version>/bin: install them with \`apt-get install -y postgresql\``);
+}
+
 /** RabbitMQ is too heavy for a private instance: stop and start the app of the shared node (only broker tests use it). */
 export async function rabbitmqctl(command: "stop_app" | "start_app"): Promise<void> {
   await execFileAsync("rabbitmqctl", [command], { timeout: 60_000 });

@@ -1,0 +1,34 @@
+/**
+ * What every `micro` command shares in reading its command line: the mistake that prints the
+ * usage (exit 2) and the parsing of flag values used by more than one command.
+ */
+import { parseDuration } from "../service/resolve.js";
+
+/** A mistake in how micro was invoked: printed with the usage, exit 2. */
+export class UsageError extends Error {}
+
+/** Repeated `--metadata key=value` flags as an object. */
+export function parseMetadata(pairs: string[] | undefined): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--metadata ${pair}: expected key=value`);
+    metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return metadata;
+}
+
+/** The value of `--<flag>` as milliseconds (`500ms`, `5s`, `2m`; a plain number is seconds). */
+export function parseDurationFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--${flag} ${text} is not a duration (e.g. 500ms, 5s, 2m)`);
+  return ms;
+}
+
+/** The value of `--<flag>` as a whole number ≥ 0. */
+export function parseCountFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} ${text} is not a whole number`);
+  return Number(text);
+}
