@@ -19,7 +19,7 @@ describe("streams between processes", () => {
   const env = { MICRO_REGISTRY_ADDRESS: dir };
   const registry = new LocalRegistry({ path: dir });
   const client = createClient({ registry, logger: quiet });
-  const greeter = client.service<Greeter>("streamer").Greeter;
+  const greeter = client.service<{ Greeter: Greeter }>("streamer").Greeter;
   let server: ServiceProcess;
   const extra: ServiceProcess[] = [];
 
@@ -86,7 +86,7 @@ describe("streams between processes", () => {
   it("gives a clear error, not a hang, when the node dies mid-stream", async () => {
     const victim = await startProcess(fixture("stream-service"), { ...env, SERVICE_NAME: "doomed" });
     extra.push(victim);
-    const doomed = client.service<Greeter>("doomed").Greeter;
+    const doomed = client.service<{ Greeter: Greeter }>("doomed").Greeter;
     let received = 0;
     const started = Date.now();
     await assert.rejects(
