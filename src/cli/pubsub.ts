@@ -11,8 +11,10 @@ import type { Event } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
+import { UsageError } from "./usage.js";
 
-export class PubSubUsageError extends Error {}
+/** A usage error of the pub/sub commands (see usage.ts). */
+export class PubSubUsageError extends UsageError {}
 
 export interface PubSubFlags {
   metadata?: string[];
