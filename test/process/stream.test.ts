@@ -108,6 +108,8 @@ describe("streams between processes", () => {
     assert.equal(sum.stdout, '{"total":42}\n');
     const echo = await runCli(["stream", "streamer", "Greeter.Echo"], env, 15_000, '{"text":"a"}\n{"text":"b"}\n');
     assert.equal(echo.stdout, '{"text":"a"}\n{"text":"b"}\n');
+    const dash = await runCli(["stream", "streamer", "Greeter.Sum", "-"], env, 15_000, '{"n":2}\n{"n":5}\n');
+    assert.equal(dash.stdout, '{"total":7}\n', dash.stderr);
     const bad = await runCli(["stream", "streamer", "Greeter.Count", '{"to":-1}'], env);
     assert.equal(bad.code, 1);
     assert.equal(JSON.parse(bad.stderr).code, 400);
