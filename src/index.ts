@@ -11,6 +11,7 @@ export {
   Client,
   type ClientRequest,
   type HandlerClient,
+  type HandlerMap,
   type ServiceClient,
 } from "./client/client.js";
 export type { PublishOptions } from "./client/publish.js";

@@ -6,7 +6,7 @@ import { createClient, MicroError } from "ts-micro";
 import type { Greeter } from "./greeter.js";
 
 const client = createClient();
-const greeter = client.service<Greeter>("greeter").Greeter;
+const greeter = client.service<{ Greeter: Greeter }>("greeter").Greeter;
 
 // Request/response.
 const { msg } = await greeter.Hello({ name: process.argv[2] ?? "Ada" }, { timeout: 2_000 });

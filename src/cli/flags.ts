@@ -1,11 +1,9 @@
 /**
- * What every `micro` command shares in reading its command line: the mistake that prints the
- * usage (exit 2) and the parsing of flag values used by more than one command.
+ * What every `micro` command shares in reading its command line: the parsing of flag values used
+ * by more than one command (a bad value is a UsageError, see usage.ts).
  */
 import { parseDuration } from "../service/resolve.js";
-
-/** A mistake in how micro was invoked: printed with the usage, exit 2. */
-export class UsageError extends Error {}
+import { UsageError } from "./usage.js";
 
 /** Repeated `--metadata key=value` flags as an object. */
 export function parseMetadata(pairs: string[] | undefined): Record<string, string> {

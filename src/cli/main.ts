@@ -1,34 +1,40 @@
 #!/usr/bin/env node
 /**
- * `micro`: look at and call the services of a running system. It finds them the way services do:
- * the default host-local registry, or MICRO_REGISTRY / MICRO_REGISTRY_ADDRESS.
+ * `micro` (also installed as `ts-micro`, a name no other npm package claims): look at and call the
+ * services of a running system. It finds them the way services do: the default host-local
+ * registry, or MICRO_REGISTRY / MICRO_REGISTRY_ADDRESS.
  */
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { CallOptions, Client } from "../client/client.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
+import { LocalRegistry } from "../registry/local.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
-import { parseDurationFlag, parseMetadata, UsageError } from "./flags.js";
+import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
 import { syncCommand } from "./sync.js";
+import { isUsageError, printHint, programName, UsageError, usageErrorText } from "./usage.js";
 
-const USAGE = `usage: micro <command> [options]
+const USAGE = `usage: ${programName} <command> [options]     (installed as both micro and ts-micro)
 
 commands:
-  services                              list registered services
-  describe <service> [--json]           nodes, addresses and endpoints of a service
+  services [--all]                      list registered services (--all: with internal ones,
+                                        such as the HTTP broker's micro.http.broker)
+  describe <service> [--json]           nodes, endpoints and subscriptions of a service
   call <service> <endpoint> [json]      call an endpoint; the response is printed as JSON
        --timeout <duration>             e.g. 500ms, 5s (default 30s)
        --metadata key=value             repeatable; sent as call metadata
        --address host:port              call this node instead of asking the registry
-  stream <service> <endpoint> [json]    open a stream; prints each response as a JSON line.
+  stream <service> <endpoint> [json|-]  open a stream; prints each response as a JSON line.
                                         With a json argument it is the one request (server
-                                        stream); without one, each line of stdin is a request
-                                        and EOF ends the sending side (client and bidi streams).
+                                        stream); with - (or piped stdin and no json), each line
+                                        of stdin is a request and EOF ends the sending side
+                                        (client and bidi streams).
                                         Takes --timeout, --metadata and --address as call does.
   publish <topic> <json>                publish a message (--metadata key=value, repeatable)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
@@ -65,6 +71,9 @@ The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY
 /** Command groups that read their own options (theirs differ by subcommand). */
 const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
 
+/** Services that are plumbing, not application services: listed only with --all. */
+const INTERNAL_SERVICES = new Set([HTTP_BROKER_SERVICE, "go.micro.http.broker"]);
+
 async function main(argv: string[]): Promise<number> {
   const group = GROUPS[argv[0]];
   if (group) return group(argv.slice(1));
@@ -79,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       queue: { type: "string" },
       group: { type: "string" },
       offset: { type: "string" },
+      all: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -89,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case "services":
-      return withRegistry((registry) => listServices(registry));
+      return withRegistry((registry) => listServices(registry, values.all === true));
     case "describe":
       if (!args[0]) throw new UsageError("describe needs a service name");
       return withRegistry((registry) => describe(registry, args[0], values.json === true));
@@ -117,16 +127,30 @@ async function withRegistry(run: (registry: Registry) => Promise<number>): Promi
   }
 }
 
-async function listServices(registry: Registry): Promise<number> {
-  const names = new Set((await registry.listServices()).map((s) => s.name));
+async function listServices(registry: Registry, all: boolean): Promise<number> {
+  const names = new Set((await registry.listServices()).map((s) => s.name).filter((name) => all || !INTERNAL_SERVICES.has(name)));
   for (const name of [...names].sort()) process.stdout.write(`${name}\n`);
   return 0;
+}
+
+/** Which registry this is and where, for messages: "the local registry (/run/user/1000/micro/registry)". */
+function registryDescription(registry: Registry): string {
+  const where = registry instanceof LocalRegistry ? registry.path : process.env.MICRO_REGISTRY_ADDRESS || "its default address";
+  return `the ${registry.name} registry (${where})`;
+}
+
+function hintServiceNotFound(service: string, registry: Registry): void {
+  printHint(
+    `no node of ${service} is in ${registryDescription(registry)}. Is it running, with the same MICRO_REGISTRY and ` +
+      `MICRO_REGISTRY_ADDRESS as this command? \`${programName} services\` lists what is registered.`,
+  );
 }
 
 async function describe(registry: Registry, name: string, json: boolean): Promise<number> {
   const versions = await registry.getService(name);
   if (versions.length === 0) {
-    process.stderr.write(`service ${name} not found in the ${registry.name} registry\n`);
+    process.stderr.write(`service ${name} not found\n`);
+    hintServiceNotFound(name, registry);
     return 1;
   }
   if (json) {
@@ -145,14 +169,29 @@ function formatService(service: ServiceRecord): string {
       .join(" ");
     lines.push(`  ${node.id}  ${node.address}  ${metadata}`);
   }
+  // Go Micro publishes subscribers as endpoints too, marked `subscriber: "true"` with their topic.
+  const endpoints = service.endpoints ?? [];
+  const subscriptions = endpoints.filter((e) => e.metadata?.subscriber === "true");
   lines.push("", "endpoints:");
-  for (const endpoint of service.endpoints ?? []) {
-    const flags = Object.entries(endpoint.metadata ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(" ");
+  for (const endpoint of endpoints.filter((e) => !subscriptions.includes(e))) {
+    const flags = formatFlags(endpoint.metadata ?? {});
     lines.push(`  ${endpoint.name}${flags ? `  (${flags})` : ""}`);
   }
+  if (subscriptions.length > 0) {
+    lines.push("", "subscriptions:");
+    for (const { name, metadata } of subscriptions) {
+      const { topic, subscriber: _, queue, ...rest } = metadata ?? {};
+      const flags = formatFlags({ ...(queue ? { queue } : {}), handler: name, ...rest });
+      lines.push(`  ${topic ?? "(no topic)"}  (${flags})`);
+    }
+  }
   return `${lines.join("\n")}\n\n`;
+}
+
+function formatFlags(metadata: Record<string, string>): string {
+  return Object.entries(metadata)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 }
 
 interface CallFlags {
@@ -173,9 +212,13 @@ function callOptions(values: CallFlags): CallOptions {
   return { timeout: parseDurationFlag("timeout", values.timeout), metadata: parseMetadata(values.metadata), address: values.address };
 }
 
-/** Runs `work` with a client; a failure prints the error JSON on stderr and exits 1. */
-async function withClient(work: (client: Client) => Promise<void>): Promise<number> {
-  const client = createClient({ logger: createLogger({ level: "warn" }) });
+/**
+ * Runs `work` with a client; a failure prints the error JSON on stderr (one line), then hints for
+ * the failures a newcomer meets (service not registered, call on a stream), and exits 1.
+ */
+async function withClient(service: string, endpoint: string, work: (client: Client) => Promise<void>): Promise<number> {
+  const registry = resolveRegistry();
+  const client = createClient({ registry, logger: createLogger({ level: "warn" }) });
   try {
     await work(client);
     return 0;
@@ -183,9 +226,13 @@ async function withClient(work: (client: Client) => Promise<void>): Promise<numb
     if (err instanceof UsageError) throw err;
     const error = err instanceof MicroError ? err : MicroError.from(err, "micro");
     process.stderr.write(`${error.toString()}\n`);
+    if (error.code === 404 && error.detail === `service ${service}: not found`) hintServiceNotFound(service, registry);
+    if (error.code === 400 && error.detail.startsWith(`${endpoint} is a stream`))
+      printHint(`${endpoint} is a stream endpoint: open it with \`${programName} stream ${service} ${endpoint} '<json>'\``);
     return 1;
   } finally {
-    client.close();
+    await client.close();
+    await registry.close();
   }
 }
 
@@ -194,7 +241,7 @@ async function call(args: string[], values: CallFlags): Promise<number> {
   if (!service || !endpoint) throw new UsageError('call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello \'{"name":"Ada"}\'');
   const request = parseJson(body, "the request");
   const options = callOptions(values);
-  return withClient(async (client) => {
+  return withClient(service, endpoint, async (client) => {
     const response = await client.call(service, endpoint, request, options);
     process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
   });
@@ -202,10 +249,16 @@ async function call(args: string[], values: CallFlags): Promise<number> {
 
 async function stream(args: string[], values: CallFlags): Promise<number> {
   const [service, endpoint, body] = args;
-  if (!service || !endpoint) throw new UsageError("stream needs a service and an endpoint, e.g. micro stream greeter Greeter.Count '{\"to\":3}'");
-  const input = body === undefined ? stdinMessages() : parseJson(body, "the request");
+  if (!service || !endpoint) throw new UsageError(`stream needs a service and an endpoint, e.g. ${programName} stream greeter Greeter.Count '{"to":3}'`);
+  // Waiting silently on a terminal would look like a hung server stream: ask for what is meant.
+  if (body === undefined && process.stdin.isTTY)
+    throw new UsageError(
+      `stream ${service} ${endpoint}: give the request as JSON for a server stream ('{"to":3}'), ` +
+        "or - to send each line of stdin as a request (client and bidi streams; Ctrl-D ends)",
+    );
+  const input = body === undefined || body === "-" ? stdinMessages() : parseJson(body, "the request");
   const options = callOptions(values);
-  return withClient(async (client) => {
+  return withClient(service, endpoint, async (client) => {
     for await (const message of client.stream(service, endpoint, input, options)) process.stdout.write(`${JSON.stringify(message ?? {})}\n`);
   });
 }
@@ -226,12 +279,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
-      process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
+    if (isUsageError(err)) {
+      process.stderr.write(usageErrorText(err));
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`micro: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${programName}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -11,7 +11,8 @@ import type { Event } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
-import { parseMetadata, UsageError } from "./flags.js";
+import { parseMetadata } from "./flags.js";
+import { UsageError } from "./usage.js";
 
 export interface PubSubFlags {
   metadata?: string[];

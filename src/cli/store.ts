@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import { MicroError } from "../errors/errors.js";
 import { resolveStore } from "../service/resolve.js";
 import { DEFAULT_DATABASE, DEFAULT_TABLE, type Store, StoreNotFoundError, type StoreRecord } from "../store/store.js";
-import { parseCountFlag, parseDurationFlag, parseMetadata, UsageError } from "./flags.js";
+import { parseCountFlag, parseDurationFlag, parseMetadata } from "./flags.js";
+import { UsageError } from "./usage.js";
 
 const SCOPE = {
   database: { type: "string" },

@@ -14,7 +14,8 @@ import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import { resolveSync } from "../service/resolve.js";
 import type { Sync } from "../sync/sync.js";
-import { parseDurationFlag, UsageError } from "./flags.js";
+import { parseDurationFlag } from "./flags.js";
+import { UsageError } from "./usage.js";
 
 const OPTIONS = {
   lock: { ttl: { type: "string" }, wait: { type: "string" } },

@@ -113,25 +113,30 @@ export interface ClientOptions {
  * call options in place of the context. Streaming methods (`async *`) become AsyncIterables; a
  * method taking an AsyncIterable takes one on the client too.
  */
-type ClientMethod<F> = F extends (req: infer Req, ctx: Context) => AsyncIterable<infer Res>
-  ? (req: Req, options?: CallOptions) => AsyncIterable<Res>
-  : F extends (req: infer Req) => AsyncIterable<infer Res>
-    ? (req: Req, options?: CallOptions) => AsyncIterable<Res>
-    : F extends (req: infer Req, ctx: Context) => Promise<infer Res>
-      ? (req: Req, options?: CallOptions) => Promise<Res>
-      : F extends (req: infer Req) => Promise<infer Res>
+type ClientMethod<F> = F extends () => AsyncIterable<infer Res>
+  ? (req?: undefined, options?: CallOptions) => AsyncIterable<Res>
+  : F extends () => Promise<infer Res>
+    ? (req?: undefined, options?: CallOptions) => Promise<Res>
+    : F extends (req: infer Req, ctx: Context) => AsyncIterable<infer Res>
+      ? (req: Req, options?: CallOptions) => AsyncIterable<Res>
+      : F extends (req: infer Req, ctx: Context) => Promise<infer Res>
         ? (req: Req, options?: CallOptions) => Promise<Res>
-        : F extends () => Promise<infer Res>
-          ? (req?: undefined, options?: CallOptions) => Promise<Res>
-          : never;
+        : never;
 
 /** A handler class seen from a client: its methods, with call options in place of the context. */
 export type HandlerClient<H> = {
   readonly [K in keyof H as H[K] extends (...args: never[]) => Promise<unknown> | AsyncIterable<unknown> ? K : never]: ClientMethod<H[K]>;
 };
 
-/** A service seen from a client: `proxy.<Handler>.<Method>(req, options)`. */
-export type ServiceClient<H> = { readonly [handler: string]: HandlerClient<H> };
+/**
+ * The handlers a service serves, by the name they are served under (the class name, or handle()'s
+ * `name` option): `{ Orders: Orders }`. Each value is a handler class, not a method, so that
+ * `client.service<Orders>(…)` (the class itself) is rejected at compile time.
+ */
+export type HandlerMap<M> = { [K in keyof M]: M[K] extends (...args: never[]) => unknown ? never : object };
+
+/** A service seen from a client: `proxy.<Handler>.<Method>(req, options)`, for the handlers named in `M` only. */
+export type ServiceClient<M> = { readonly [K in keyof M & string]: HandlerClient<M[K]> };
 
 export function defaultBackoff(attempt: number): number {
   // 0 ms for the first retry (it goes to a different node), then 100 ms, 200 ms, 400 ms …, ≤ 2 s.
@@ -362,15 +367,19 @@ export class Client {
     return local;
   }
 
-  /** A typed proxy: `client.service<Greeter>("greeter").Greeter.Hello({ name })`. */
-  service<H extends object>(name: string): ServiceClient<H> {
-    const handlers = new Map<string, HandlerClient<H>>();
-    return new Proxy({} as ServiceClient<H>, {
+  /**
+   * A typed proxy: `client.service<{ Greeter: Greeter }>("greeter").Greeter.Hello({ name })`.
+   * The type argument names each handler the service serves, so a misspelt handler or method
+   * name, or a wrong request type, fails to compile.
+   */
+  service<M extends HandlerMap<M>>(name: string): ServiceClient<M> {
+    const handlers = new Map<string, HandlerClient<unknown>>();
+    return new Proxy({} as ServiceClient<M>, {
       get: (_target, handler) => {
         if (typeof handler !== "string" || handler === "then") return undefined;
         let proxy = handlers.get(handler);
         if (!proxy) {
-          proxy = this.handler<H>(name, handler);
+          proxy = this.handler<unknown>(name, handler);
           handlers.set(handler, proxy);
         }
         return proxy;
@@ -378,8 +387,11 @@ export class Client {
     });
   }
 
-  /** A typed proxy for one handler: `client.handler<Greeter>("greeter", "Greeter").Hello({ name })`. */
-  handler<H extends object>(service: string, handler: string): HandlerClient<H> {
+  /**
+   * A typed proxy for one handler: `client.handler<Greeter>("greeter", "Greeter").Hello({ name })`.
+   * Method names and types are checked; the handler name is a plain string (prefer service()).
+   */
+  handler<H>(service: string, handler: string): HandlerClient<H> {
     const methods = new Map<string, (req: unknown, options?: CallOptions) => CallHandle<unknown>>();
     return new Proxy({} as HandlerClient<H>, {
       get: (_target, method) => {

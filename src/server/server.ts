@@ -181,7 +181,9 @@ export class Server {
   /** The response to a unary call whose handler returned `value`. */
   private reply(value: unknown, codec: Codec, ctx: RequestContext): Message {
     if (isAsyncIterable(value))
-      return this.error(MicroError.badRequest(this.name, `${ctx.endpoint} is a stream: call it with a stream (client.stream or a for await loop)`));
+      return this.error(
+        MicroError.badRequest(this.name, `${ctx.endpoint} is a stream: open it as a stream (client.stream, for await over the typed proxy, or micro stream)`),
+      );
     if (value === undefined) return { header: {}, body: EMPTY };
     try {
       // No Content-Type: the response is in the request's, which the caller knows (and the HTTP

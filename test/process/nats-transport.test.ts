@@ -20,7 +20,7 @@ describe("the nats transport between processes", () => {
   const env = { MICRO_REGISTRY_ADDRESS: dir, MICRO_TRANSPORT: "nats", MICRO_TRANSPORT_ADDRESS: servers };
   const registry = new LocalRegistry({ path: dir });
   const client = createClient({ registry, transport: resolveTransport("nats", servers), logger: quiet });
-  const greeter = client.service<Greeter>("streamer").Greeter;
+  const greeter = client.service<{ Greeter: Greeter }>("streamer").Greeter;
   const started: ServiceProcess[] = [];
 
   before(async () => {
@@ -67,7 +67,7 @@ describe("the nats transport between processes", () => {
   it("ends a stream with 503 when its node is killed mid-stream", async () => {
     const victim = await startProcess(fixture("stream-service"), { ...env, SERVICE_NAME: "doomed" });
     started.push(victim);
-    const doomed = client.service<Greeter>("doomed").Greeter;
+    const doomed = client.service<{ Greeter: Greeter }>("doomed").Greeter;
     let received = 0;
     await assert.rejects(
       (async () => {

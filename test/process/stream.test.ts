@@ -19,7 +19,7 @@ describe("streams between processes", () => {
   const env = { MICRO_REGISTRY_ADDRESS: dir };
   const registry = new LocalRegistry({ path: dir });
   const client = createClient({ registry, logger: quiet });
-  const greeter = client.service<Greeter>("streamer").Greeter;
+  const greeter = client.service<{ Greeter: Greeter }>("streamer").Greeter;
   let server: ServiceProcess;
   const extra: ServiceProcess[] = [];
 
@@ -86,7 +86,7 @@ describe("streams between processes", () => {
   it("gives a clear error, not a hang, when the node dies mid-stream", async () => {
     const victim = await startProcess(fixture("stream-service"), { ...env, SERVICE_NAME: "doomed" });
     extra.push(victim);
-    const doomed = client.service<Greeter>("doomed").Greeter;
+    const doomed = client.service<{ Greeter: Greeter }>("doomed").Greeter;
     let received = 0;
     const started = Date.now();
     await assert.rejects(
@@ -108,6 +108,8 @@ describe("streams between processes", () => {
     assert.equal(sum.stdout, '{"total":42}\n');
     const echo = await runCli(["stream", "streamer", "Greeter.Echo"], env, 15_000, '{"text":"a"}\n{"text":"b"}\n');
     assert.equal(echo.stdout, '{"text":"a"}\n{"text":"b"}\n');
+    const dash = await runCli(["stream", "streamer", "Greeter.Sum", "-"], env, 15_000, '{"n":2}\n{"n":5}\n');
+    assert.equal(dash.stdout, '{"total":7}\n', dash.stderr);
     const bad = await runCli(["stream", "streamer", "Greeter.Count", '{"to":-1}'], env);
     assert.equal(bad.code, 1);
     assert.equal(JSON.parse(bad.stderr).code, 400);

@@ -108,7 +108,7 @@ describe("rpc over mux with a memory registry", () => {
   });
 
   it("calls an endpoint through the typed proxy", async () => {
-    const proxy = client.service<Greeter>("greeter");
+    const proxy = client.service<{ Greeter: Greeter }>("greeter");
     const { msg } = await proxy.Greeter.Hello({ name: "Ada" });
     assert.equal(msg, "Hello Ada");
   });

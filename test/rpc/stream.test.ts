@@ -61,8 +61,8 @@ describe("streaming rpc", () => {
   service.handle(new Greeter(), { endpoints: greeterEndpoints });
   service.handle(probe);
   const client = createClient({ registry, logger: quiet });
-  const greeter = client.service<Greeter>("streams").Greeter;
-  const probes = client.service<Probe>("streams").Probe;
+  const greeter = client.service<{ Greeter: Greeter }>("streams").Greeter;
+  const probes = client.service<{ Probe: Probe }>("streams").Probe;
 
   before(() => service.start());
   after(async () => {
@@ -167,7 +167,7 @@ describe("streaming rpc", () => {
   });
 
   it("any other throw ends the stream with a 500 that leaks nothing", async () => {
-    await assert.rejects(collect(probes.Crash({})), (err: unknown) => err instanceof MicroError && err.code === 500 && err.detail === "internal server error");
+    await assert.rejects(collect(probes.Crash()), (err: unknown) => err instanceof MicroError && err.code === 500 && err.detail === "internal server error");
   });
 
   it("the deadline covers the whole stream", async () => {
@@ -195,7 +195,7 @@ describe("streaming rpc", () => {
     try {
       const rr = createClient({ registry, logger: quiet, strategy: roundRobin() });
       for (let i = 0; i < 4; i++)
-        assert.deepEqual(await collect(rr.service<Greeter>("streams").Greeter.Count({ to: 2 }, { retries: 1 })), [{ n: 1 }, { n: 2 }]);
+        assert.deepEqual(await collect(rr.service<{ Greeter: Greeter }>("streams").Greeter.Count({ to: 2 }, { retries: 1 })), [{ n: 1 }, { n: 2 }]);
       assert.equal(rr.selector.isEjected("127.0.0.1:1"), true, "the dead node was tried and ejected");
       rr.close();
     } finally {
