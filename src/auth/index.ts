@@ -18,6 +18,7 @@ export {
   type Token,
   type TokenOptions,
 } from "./auth.js";
+export { type IdentityOptions, ServiceIdentity } from "./identity.js";
 export { NoopAuth } from "./noop.js";
 export { checkedRule, formatResource, parseResource, sortRules, verifyAccess } from "./rules.js";
 export { DEFAULT_AUTH_TABLE, StoreRules, type StoreRulesOptions } from "./store-rules.js";
