@@ -8,7 +8,7 @@ import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
 import { jsonTable } from "../store/json-table.js";
 import type { Store } from "../store/store.js";
-import { AUTH_ERROR_ID, badAuthInput } from "./auth.js";
+import { AUTH_ERROR_ID, badAuthInput, type GenerateOptions } from "./auth.js";
 import { DEFAULT_AUTH_TABLE } from "./store-rules.js";
 
 const ACCOUNT_PREFIX = "account/";
@@ -37,6 +37,17 @@ export class AccountStore {
 
   constructor(options: AccountStoreOptions) {
     this.table = jsonTable<StoredAccount>(options.store, { database: options.database, table: options.table ?? DEFAULT_AUTH_TABLE });
+  }
+
+  /**
+   * Creates and stores an account (type default `user`, a random secret unless one is given)
+   * and returns it with its secret, which is not kept in clear and cannot be shown again.
+   */
+  async generate(id: string, issuer: string, options: GenerateOptions = {}): Promise<Account> {
+    const secret = options.secret ?? randomBytes(24).toString("base64url");
+    const account = { id, type: options.type ?? "user", issuer, scopes: options.scopes ?? [], metadata: options.metadata ?? {} };
+    await this.create(account, secret);
+    return { ...account, secret };
   }
 
   /** Stores a new account with `secret`; 409 if the id is taken. */

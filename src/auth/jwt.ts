@@ -15,7 +15,7 @@
  * - only RS256 is accepted (never `none`), `exp` is required, and a token over 8 KiB is refused
  *   before it is parsed.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type * as Jose from "jose";
 import { loadDriver } from "../driver/driver.js";
 import { MicroError } from "../errors/errors.js";
@@ -84,11 +84,8 @@ export class JwtAuth implements Auth {
     this.tokenExpiry = options.tokenExpiry ?? DEFAULT_TOKEN_EXPIRY;
   }
 
-  async generate(id: string, options: GenerateOptions = {}): Promise<Account> {
-    const secret = options.secret ?? randomBytes(24).toString("base64url");
-    const account = { id, type: options.type ?? "user", issuer: this.issuer, scopes: options.scopes ?? [], metadata: options.metadata ?? {} };
-    await this.accounts.create(account, secret);
-    return { ...account, secret };
+  generate(id: string, options: GenerateOptions = {}): Promise<Account> {
+    return this.accounts.generate(id, this.issuer, options);
   }
 
   async token(options: TokenOptions): Promise<Token> {

@@ -11,6 +11,7 @@ import { createLogger } from "../logger/logger.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { parseDuration, resolveRegistry } from "../service/resolve.js";
+import { AUTH_USAGE, AuthUsageError, authCommand } from "./auth.js";
 import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
 
 const USAGE = `usage: micro <command> [options]
@@ -22,18 +23,19 @@ commands:
        --timeout <duration>             e.g. 500ms, 5s (default 30s)
        --metadata key=value             repeatable; sent as call metadata
        --address host:port              call this node instead of asking the registry
+       --token <token>                  sent as Authorization: Bearer (default MICRO_AUTH_TOKEN)
   stream <service> <endpoint> [json]    open a stream; prints each response as a JSON line.
                                         With a json argument it is the one request (server
                                         stream); without one, each line of stdin is a request
                                         and EOF ends the sending side (client and bidi streams).
-                                        Takes --timeout, --metadata and --address as call does.
-  publish <topic> <json>                publish a message (--metadata key=value, repeatable)
+                                        Takes --timeout, --metadata, --address and --token as call does.
+  publish <topic> <json>                publish a message (--metadata key=value, repeatable; --token)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
   events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
   events consume <topic>                print each event as a JSON line and ack it, until Ctrl-C
        --group <name>                   consume as this group (resumes where it left off)
        --offset <seq|time>              where a new group starts: a sequence number or a time
-
+${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
 
@@ -55,6 +57,16 @@ async function main(argv: string[]): Promise<number> {
       queue: { type: "string" },
       group: { type: "string" },
       offset: { type: "string" },
+      token: { type: "string" },
+      scopes: { type: "string" },
+      type: { type: "string" },
+      id: { type: "string" },
+      secret: { type: "string" },
+      expiry: { type: "string" },
+      resource: { type: "string" },
+      scope: { type: "string" },
+      deny: { type: "boolean" },
+      priority: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -79,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
       return subscribeCommand(args, values);
     case "events":
       return eventsCommand(args, values);
+    case "auth":
+      return authCommand(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -135,6 +149,7 @@ interface CallFlags {
   timeout?: string;
   metadata?: string[];
   address?: string;
+  token?: string;
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -158,8 +173,8 @@ function callOptions(values: CallFlags): CallOptions {
 }
 
 /** Runs `work` with a client; a failure prints the error JSON on stderr and exits 1. */
-async function withClient(work: (client: Client) => Promise<void>): Promise<number> {
-  const client = createClient({ logger: createLogger({ level: "warn" }) });
+async function withClient(work: (client: Client) => Promise<void>, token: string | undefined): Promise<number> {
+  const client = createClient({ logger: createLogger({ level: "warn" }), token });
   try {
     await work(client);
     return 0;
@@ -181,7 +196,7 @@ async function call(args: string[], values: CallFlags): Promise<number> {
   return withClient(async (client) => {
     const response = await client.call(service, endpoint, request, options);
     process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
-  });
+  }, values.token);
 }
 
 async function stream(args: string[], values: CallFlags): Promise<number> {
@@ -191,7 +206,7 @@ async function stream(args: string[], values: CallFlags): Promise<number> {
   const options = callOptions(values);
   return withClient(async (client) => {
     for await (const message of client.stream(service, endpoint, input, options)) process.stdout.write(`${JSON.stringify(message ?? {})}\n`);
-  });
+  }, values.token);
 }
 
 /** Each non-empty line of stdin, parsed as JSON. */
@@ -213,6 +228,7 @@ main(process.argv.slice(2)).then(
     if (
       err instanceof UsageError ||
       err instanceof PubSubUsageError ||
+      err instanceof AuthUsageError ||
       (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
     ) {
       process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);

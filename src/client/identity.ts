@@ -25,7 +25,9 @@ export interface ClientIdentity {
 export function outgoingMetadata(ctx: Context | undefined, explicit: MetadataInit | undefined, identity: ClientIdentity | undefined): Metadata | undefined {
   const own = identity?.source.token;
   const inherited = ctx ? propagatedMetadata(ctx) : undefined;
-  if (inherited && own !== undefined && !identity?.forward) inherited.delete(AUTHORIZATION);
+  // Even while its own token is missing (not yet issued, or expired unrenewed) a client with an
+  // identity never falls back to its caller's.
+  if (inherited && identity && !identity.forward) inherited.delete(AUTHORIZATION);
   let metadata = inherited;
   if (explicit) metadata = metadata ? metadata.merge(explicit) : explicit instanceof Metadata ? explicit : new Metadata(explicit);
   if (own === undefined || metadata?.has(AUTHORIZATION)) return metadata;
