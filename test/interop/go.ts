@@ -12,7 +12,7 @@ import path from "node:path";
 import { distRoot } from "../process/harness.js";
 
 export const interopRoot = path.resolve(distRoot, "..", "interop");
-export const PROGRAMS = ["helloworld", "client", "publisher", "subscriber"] as const;
+export const PROGRAMS = ["helloworld", "client", "publisher", "subscriber", "auth"] as const;
 export type Program = (typeof PROGRAMS)[number];
 
 let built: Promise<string> | undefined;
