@@ -68,6 +68,12 @@ export interface TokenOptions {
   expiry?: number;
 }
 
+/** A token found valid, the account it stands for, and when it stops being valid. */
+export interface CheckedToken {
+  account: Account;
+  expiresAt: number;
+}
+
 export interface Rules {
   /** Adds the rule, or replaces the one with its id. */
   grant(rule: Rule): Promise<void>;
@@ -77,6 +83,11 @@ export interface Rules {
   list(): Promise<Rule[]>;
   /** Whether `account` (undefined: a caller without a token) may reach `resource`. */
   verify(account: Account | undefined, resource: Resource): Promise<boolean>;
+  /**
+   * The same answer without waiting, when the rules are in memory and current; undefined when
+   * they must be read first (then use verify). Lets a service's check stay synchronous per call.
+   */
+  verifyNow?(account: Account | undefined, resource: Resource): boolean | undefined;
   close(): Promise<void>;
 }
 
@@ -90,6 +101,11 @@ export interface Auth {
   token(options: TokenOptions): Promise<Token>;
   /** The account an access token stands for; 401 (InvalidTokenError) when it is not valid or expired. */
   inspect(token: string): Promise<Account>;
+  /**
+   * As inspect, with how long the answer holds: until `expiresAt` (ms since the epoch) the same
+   * token gets the same account, so a caller may keep it that long instead of checking again.
+   */
+  check(token: string): Promise<CheckedToken>;
   close(): Promise<void>;
 }
 

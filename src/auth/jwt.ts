@@ -14,6 +14,8 @@
  *   apply at the next refresh;
  * - only RS256 is accepted (never `none`), `exp` is required, and a token over 8 KiB is refused
  *   before it is parsed.
+ * Each inspect verifies the signature (about half a millisecond); a service's checks keep
+ * checked tokens until they expire (server/authorize.ts), so a caller's token is verified once.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type * as Jose from "jose";
@@ -22,9 +24,18 @@ import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
 import type { Store } from "../store/store.js";
 import { AccountStore } from "./accounts.js";
-import { AUTH_ERROR_ID, type Auth, badAuthInput, type GenerateOptions, InvalidTokenError, type Rules, type Token, type TokenOptions } from "./auth.js";
+import {
+  AUTH_ERROR_ID,
+  type Auth,
+  badAuthInput,
+  type CheckedToken,
+  type GenerateOptions,
+  InvalidTokenError,
+  type Rules,
+  type Token,
+  type TokenOptions,
+} from "./auth.js";
 import { StoreRules } from "./store-rules.js";
-import { TokenCache } from "./token-cache.js";
 
 /** Go Micro's default access token lifetime. */
 export const DEFAULT_TOKEN_EXPIRY = 60_000;
@@ -51,8 +62,6 @@ export interface JwtAuthOptions {
   rules?: Rules;
   /** Default lifetime of access tokens in ms (default 1 minute). */
   tokenExpiry?: number;
-  /** Checked tokens kept (default 10 000). */
-  cacheSize?: number;
   /** Close the store on close() (default false). */
   ownsStore?: boolean;
 }
@@ -66,7 +75,6 @@ export class JwtAuth implements Auth {
   private readonly publicKey: KeyObject;
   private readonly privateKey: KeyObject | undefined;
   private readonly accounts: AccountStore;
-  private readonly cache: TokenCache;
   private readonly tokenExpiry: number;
   private jose: Promise<JoseModule> | undefined;
 
@@ -80,7 +88,6 @@ export class JwtAuth implements Auth {
     this.issuer = options.issuer ?? "go.micro";
     this.accounts = new AccountStore({ store: options.store, table: options.table, database: options.database });
     this.rules = options.rules ?? new StoreRules({ store: options.store, table: options.table, database: options.database });
-    this.cache = new TokenCache(options.cacheSize);
     this.tokenExpiry = options.tokenExpiry ?? DEFAULT_TOKEN_EXPIRY;
   }
 
@@ -102,13 +109,12 @@ export class JwtAuth implements Auth {
     };
   }
 
-  inspect(token: string): Promise<Account> {
-    const cached = this.cache.get(token);
-    if (cached) return Promise.resolve(cached);
-    return this.verify(token, false).then(({ account, expiresAt }) => {
-      this.cache.set(token, account, expiresAt);
-      return account;
-    });
+  async inspect(token: string): Promise<Account> {
+    return (await this.verify(token, false)).account;
+  }
+
+  check(token: string): Promise<CheckedToken> {
+    return this.verify(token, false);
   }
 
   /** The accounts kept in the store (without secrets). */
@@ -121,7 +127,6 @@ export class JwtAuth implements Auth {
   }
 
   async close(): Promise<void> {
-    this.cache.clear();
     await this.rules.close();
     if (this.options.ownsStore) await this.options.store.close();
   }
@@ -156,7 +161,7 @@ export class JwtAuth implements Auth {
   }
 
   /** Checks signature, algorithm and expiry; `refresh` says which kind of token is expected. */
-  private async verify(token: string, refresh: boolean): Promise<{ account: Account; expiresAt: number }> {
+  private async verify(token: string, refresh: boolean): Promise<CheckedToken> {
     if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError();
     const jose = await this.loadJose();
     let payload: Jose.JWTPayload;

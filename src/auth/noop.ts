@@ -4,13 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Account } from "../metadata/account.js";
-import type { Auth, GenerateOptions, Rules, Token } from "./auth.js";
+import type { Auth, CheckedToken, GenerateOptions, Rules, Token } from "./auth.js";
 
 const allowAll: Rules = {
   grant: async () => {},
   revoke: async () => {},
   list: async () => [],
   verify: async () => true,
+  verifyNow: () => true,
   close: async () => {},
 };
 
@@ -38,6 +39,11 @@ export class NoopAuth implements Auth {
 
   async inspect(): Promise<Account> {
     return { id: randomUUID(), type: "", issuer: this.issuer, scopes: [], metadata: {} };
+  }
+
+  async check(): Promise<CheckedToken> {
+    // Nothing to remember: every token is as good as any other.
+    return { account: await this.inspect(), expiresAt: 0 };
   }
 
   async close(): Promise<void> {}

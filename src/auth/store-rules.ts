@@ -1,9 +1,10 @@
 /**
  * Rules kept in a store (`<table>` default `auth`, keys `rule/<id>`), so they persist and every
  * node that shares the store enforces the same ones. Verification reads a snapshot, not the
- * store: each node reloads it at most every `refreshInterval` ms (default 2 s), so a rule
- * granted or revoked on another node applies here within that time; changes made through this
- * instance apply at once. On a MemoryStore this is the single-process rules table.
+ * store: each node rereads it every `refreshInterval` ms (default 2 s) while it is used, so a
+ * rule granted or revoked on another node applies here within that time (plus one store read);
+ * changes made through this instance apply at once. When the store cannot be read, checks fail
+ * (500) rather than go on with rules older than two intervals. On a MemoryStore this is the single-process rules table.
  */
 import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
@@ -63,9 +64,22 @@ export class StoreRules implements Rules {
   }
 
   verify(account: Account | undefined, resource: Resource): Promise<boolean> {
-    const snapshot = this.snapshot;
-    if (snapshot && Date.now() - snapshot.at < this.refreshInterval) return Promise.resolve(verifyAccess(snapshot.rules, account, resource));
+    const now = this.verifyNow(account, resource);
+    if (now !== undefined) return Promise.resolve(now);
     return this.load().then((rules) => verifyAccess(rules, account, resource));
+  }
+
+  verifyNow(account: Account | undefined, resource: Resource): boolean | undefined {
+    const snapshot = this.snapshot;
+    if (!snapshot) return undefined;
+    const age = Date.now() - snapshot.at;
+    if (age >= this.refreshInterval) {
+      // Reread in the background and answer from the last rules meanwhile, so calls do not queue
+      // behind the read; rules older than two intervals (the store is not answering) are not used.
+      if (!this.loading) this.load().catch(() => {});
+      if (age >= 2 * this.refreshInterval) return undefined;
+    }
+    return verifyAccess(snapshot.rules, account, resource);
   }
 
   async close(): Promise<void> {

@@ -4,19 +4,33 @@
  * token expires and no longer; the cache holds at most `capacity` tokens, dropping the oldest.
  * A JWT's claims cannot change without its signature changing, so a cached answer is the answer
  * a fresh check would give until the expiry.
+ *
+ * Entries are found by the token's last 12 characters and then compared whole: every call brings
+ * its token as a new string, and hashing all of it (hundreds of characters) cost several times
+ * the rest of the check. The end of a JWT is its signature, so two live tokens share a key only
+ * by chance; the later one then replaces the earlier, which is just a miss.
  */
 import type { Account } from "../metadata/account.js";
 
+const KEY_LENGTH = 12;
+
+interface Entry {
+  token: string;
+  account: Account;
+  expiresAt: number;
+}
+
 export class TokenCache {
-  private readonly entries = new Map<string, { account: Account; expiresAt: number }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly capacity = 10_000) {}
 
   get(token: string, now = Date.now()): Account | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
+    const key = keyOf(token);
+    const entry = this.entries.get(key);
+    if (!entry || entry.token !== token) return undefined;
     if (now >= entry.expiresAt) {
-      this.entries.delete(token);
+      this.entries.delete(key);
       return undefined;
     }
     return entry.account;
@@ -25,12 +39,13 @@ export class TokenCache {
   /** Keeps `account` for `token` until `expiresAt` (ms since the epoch). */
   set(token: string, account: Account, expiresAt: number): void {
     if (this.capacity <= 0) return;
-    this.entries.delete(token);
+    const key = keyOf(token);
+    this.entries.delete(key);
     while (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
-    this.entries.set(token, { account: frozen(account), expiresAt });
+    this.entries.set(key, { token, account: frozen(account), expiresAt });
   }
 
   get size(): number {
@@ -40,6 +55,10 @@ export class TokenCache {
   clear(): void {
     this.entries.clear();
   }
+}
+
+function keyOf(token: string): string {
+  return token.length > KEY_LENGTH ? token.slice(-KEY_LENGTH) : token;
 }
 
 /** One account object is handed to every call with the token, so none may change it for the others. */

@@ -6,6 +6,7 @@
  * marked idempotent).
  */
 
+import { AUTHORIZATION } from "../auth/auth.js";
 import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
@@ -18,7 +19,7 @@ import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
-import { type ClientIdentity, outgoingMetadata } from "./identity.js";
+import { bearer, type ClientIdentity, outgoingMetadata } from "./identity.js";
 import { ConnectionPool } from "./pool.js";
 import { type PublishOptions, publishPayload } from "./publish.js";
 
@@ -557,7 +558,14 @@ export class Client {
   private headersFor(options: CallOptions): Header {
     const header: Header = {};
     if (this.options.from) header[MicroHeader.FromService] = this.options.from;
-    const metadata = outgoingMetadata(options.ctx, options.metadata, this.options.identity);
+    const identity = this.options.identity;
+    if (!options.ctx && !options.metadata) {
+      // The common call: nothing to merge, so no Metadata to build.
+      const own = identity?.source.token;
+      if (own !== undefined) header[AUTHORIZATION] = bearer(own);
+      return header;
+    }
+    const metadata = outgoingMetadata(options.ctx, options.metadata, identity);
     if (metadata) for (const [key, value] of metadata) header[key] = value;
     return header;
   }

@@ -31,7 +31,18 @@ export function outgoingMetadata(ctx: Context | undefined, explicit: MetadataIni
   let metadata = inherited;
   if (explicit) metadata = metadata ? metadata.merge(explicit) : explicit instanceof Metadata ? explicit : new Metadata(explicit);
   if (own === undefined || metadata?.has(AUTHORIZATION)) return metadata;
-  return (metadata === explicit ? new Metadata(metadata) : (metadata ?? new Metadata())).set(AUTHORIZATION, BEARER_SCHEME + own);
+  return (metadata === explicit ? new Metadata(metadata) : (metadata ?? new Metadata())).set(AUTHORIZATION, bearer(own));
+}
+
+let lastBearer = { token: "", value: "" };
+
+/**
+ * `Bearer <token>`, made once per token rather than per call: a fresh concatenation is a rope
+ * that every call would flatten again (a token is some 500 characters).
+ */
+export function bearer(token: string): string {
+  if (lastBearer.token !== token) lastBearer = { token, value: `${BEARER_SCHEME}${token}` };
+  return lastBearer.value;
 }
 
 /** A token that never changes (`--token`, `MICRO_AUTH_TOKEN`). */

@@ -8,8 +8,13 @@
  * Errors carry the service's name as id, as Go Micro's do. The checked account is `ctx.account`.
  * A message delivery is checked the same way against `topic:<topic>:<service>`; a refused message
  * is logged and dropped (acknowledged), since no retry can make it pass.
+ *
+ * A checked token is remembered until it expires (a bounded cache keyed by the Authorization
+ * value as received: hashing a slice of it would cost more than the rest of the check), and
+ * rules are answered from memory, so a call with a known token is checked synchronously.
  */
-import { AUTHORIZATION, type Auth, bearerToken, type Resource } from "../auth/auth.js";
+import { AUTHORIZATION, type Auth, BEARER_SCHEME, bearerToken, type Resource } from "../auth/auth.js";
+import { TokenCache } from "../auth/token-cache.js";
 import { MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
 import type { Account } from "../metadata/account.js";
@@ -18,7 +23,7 @@ import type { HandlerWrapper } from "./server.js";
 import type { SubscriberWrapper } from "./subscriber.js";
 
 /** Longest Authorization value looked at; a longer one is refused unread. */
-const MAX_AUTHORIZATION_LENGTH = 8 * 1024 + 64;
+const MAX_AUTHORIZATION_LENGTH = 8 * 1024 + BEARER_SCHEME.length;
 
 export interface AuthorizeOptions {
   auth: Auth;
@@ -26,29 +31,62 @@ export interface AuthorizeOptions {
   service: string;
   /** Endpoints served with no check at all (Go Micro's SkipEndpoints); a public rule is the audited way. */
   skip?: readonly string[];
+  /** Checked tokens remembered (default 10 000). */
+  cacheSize?: number;
 }
 
-/**
- * The caller's account if `authorization` (the call's Authorization value) lets it reach
- * `resource`; undefined for a caller without a token that a public rule lets in. Throws 401/403.
- */
-export async function authorize(auth: Auth, service: string, resource: Resource, authorization: string | undefined): Promise<Account | undefined> {
-  if (authorization === undefined || authorization === "") {
-    if (await auth.rules.verify(undefined, resource)) return undefined;
-    throw MicroError.unauthorized(service, "missing authorization token");
+/** Checks callers of one service against its auth, remembering checked tokens. */
+export class Authorizer {
+  private readonly cache: TokenCache;
+
+  constructor(
+    private readonly auth: Auth,
+    private readonly service: string,
+    cacheSize?: number,
+  ) {
+    this.cache = new TokenCache(cacheSize);
   }
-  if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw MicroError.unauthorized(service, "invalid authorization token: too long");
-  const token = bearerToken(authorization);
-  if (!token) throw MicroError.unauthorized(service, "invalid authorization token: expected 'Bearer <token>'");
-  let account: Account;
-  try {
-    account = await auth.inspect(token);
-  } catch (err) {
-    if (err instanceof MicroError && err.code === 401) throw MicroError.unauthorized(service, `invalid token: ${err.detail}`);
-    throw err;
+
+  /**
+   * `{account}` when the caller is known to be let in without waiting (a remembered token, rules
+   * in memory that grant it); undefined otherwise, and then `check` has the answer.
+   */
+  quick(resource: Resource, authorization: string | undefined): { account: Account | undefined } | undefined {
+    if (authorization === undefined) return undefined;
+    const account = this.cache.get(authorization);
+    if (account === undefined) return undefined;
+    return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
   }
-  if (!(await auth.rules.verify(account, resource))) throw MicroError.forbidden(service, `access denied to ${resource.endpoint}`);
-  return account;
+
+  /**
+   * The caller's account if `authorization` (the call's Authorization value) lets it reach
+   * `resource`; undefined for a caller without a token that a public rule lets in. Throws 401/403.
+   */
+  async check(resource: Resource, authorization: string | undefined): Promise<Account | undefined> {
+    const service = this.service;
+    if (authorization === undefined || authorization === "") {
+      if (await this.auth.rules.verify(undefined, resource)) return undefined;
+      throw MicroError.unauthorized(service, "missing authorization token");
+    }
+    const account = this.cache.get(authorization) ?? (await this.authenticate(authorization));
+    if (!(await this.auth.rules.verify(account, resource))) throw MicroError.forbidden(service, `access denied to ${resource.endpoint}`);
+    return account;
+  }
+
+  private async authenticate(authorization: string): Promise<Account> {
+    const service = this.service;
+    if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw MicroError.unauthorized(service, "invalid authorization token: too long");
+    const token = bearerToken(authorization);
+    if (!token) throw MicroError.unauthorized(service, "invalid authorization token: expected 'Bearer <token>'");
+    try {
+      const { account, expiresAt } = await this.auth.check(token);
+      this.cache.set(authorization, account, expiresAt);
+      return account;
+    } catch (err) {
+      if (err instanceof MicroError && err.code === 401) throw MicroError.unauthorized(service, `invalid token: ${err.detail}`);
+      throw err;
+    }
+  }
 }
 
 function authorizationOf(ctx: Context): string | undefined {
@@ -58,10 +96,17 @@ function authorizationOf(ctx: Context): string | undefined {
 /** Checks every call (unary and streams) before its handler runs. */
 export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
   const skip = new Set(options.skip ?? []);
+  const authorizer = new Authorizer(options.auth, options.service, options.cacheSize);
   return (next) => (request, ctx) => {
     if (skip.has(request.endpoint)) return next(request, ctx);
     const resource: Resource = { type: "service", name: options.service, endpoint: request.endpoint };
-    return authorize(options.auth, options.service, resource, authorizationOf(ctx)).then((account) => {
+    const authorization = authorizationOf(ctx);
+    const known = authorizer.quick(resource, authorization);
+    if (known) {
+      ctx.account = known.account;
+      return next(request, ctx);
+    }
+    return authorizer.check(resource, authorization).then((account) => {
       ctx.account = account;
       return next(request, ctx);
     });
@@ -70,11 +115,12 @@ export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
 
 /** Checks every message delivery; a refused message is logged and dropped. */
 export function authorizeMessages(options: AuthorizeOptions & { logger: Logger }): SubscriberWrapper {
+  const authorizer = new Authorizer(options.auth, options.service, options.cacheSize);
   return (next) => async (message, ctx) => {
     const resource: Resource = { type: "topic", name: message.topic, endpoint: options.service };
     let account: Account | undefined;
     try {
-      account = await authorize(options.auth, options.service, resource, authorizationOf(ctx));
+      account = await authorizer.check(resource, authorizationOf(ctx));
     } catch (err) {
       if (!(err instanceof MicroError) || (err.code !== 401 && err.code !== 403)) throw err;
       options.logger.warn("dropped a message its sender may not deliver", { topic: message.topic, id: ctx.id, code: err.code, reason: err.detail });

@@ -136,6 +136,15 @@ describe("auth enforcement", () => {
     assert.equal(((await client(greeterToken).call("greeter", "Greeter.Hello", { name: "still" })) as { msg: string }).msg, "Hello still");
   });
 
+  it("a token that expires after it was checked (and remembered) is refused from then on", async () => {
+    const { secret } = await auth.generate("short-lived", { scopes: ["greeter"] });
+    const { accessToken, expiry } = await auth.token({ id: "short-lived", secret: secret!, expiry: 1_000 });
+    const caller = client(accessToken);
+    assert.equal(((await caller.call("greeter", "Greeter.Hello", { name: "a" })) as { account: string }).account, "short-lived");
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry.getTime() - Date.now()) + 50));
+    await assert.rejects(caller.call("greeter", "Greeter.Hello", { name: "b" }), is(401, "greeter", /expired/));
+  });
+
   it("a public rule lets callers in without a token (ctx.account empty), and with one (ctx.account set)", async () => {
     assert.deepEqual(await client().call("greeter", "Greeter.Public", {}), { account: null });
     assert.deepEqual(await client(greeterToken).call("greeter", "Greeter.Public", {}), { account: "alice" });

@@ -94,11 +94,11 @@ describe("jwt auth", () => {
     for (const token of garbage) await assert.rejects(a.inspect(token), hasCode(401), token.slice(0, 40));
   });
 
-  it("an expired token is refused, also after it was cached while valid", async () => {
+  it("an expired token is refused", async () => {
     const a = auth();
     const { secret } = await a.generate("dave");
     const { accessToken, expiry } = await a.token({ id: "dave", secret: secret!, expiry: 1_000 });
-    assert.equal((await a.inspect(accessToken)).id, "dave"); // now cached
+    assert.equal((await a.inspect(accessToken)).id, "dave");
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry.getTime() - Date.now()) + 50));
     await assert.rejects(a.inspect(accessToken), hasCode(401));
   });
