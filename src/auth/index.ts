@@ -8,6 +8,7 @@ export {
   BEARER_SCHEME,
   badAuthInput,
   bearerToken,
+  type CheckedToken,
   type GenerateOptions,
   InvalidTokenError,
   type Resource,
