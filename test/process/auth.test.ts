@@ -68,6 +68,31 @@ describe("auth across processes", () => {
     return JSON.parse(stderr) as { id: string; code: number; detail: string; status: string };
   };
 
+  it("micro auth: keys as eval-able lines, rules listed by priority, revoked, and bad input refused with the usage", async () => {
+    const printed = await micro("auth", "keys");
+    assert.match(printed, /^MICRO_AUTH_PUBLIC_KEY=[A-Za-z0-9+/=]+\nMICRO_AUTH_PRIVATE_KEY=[A-Za-z0-9+/=]+\n$/);
+    await micro("auth", "rules", "grant", "temp", "--resource", "service:other", "--scope", "*", "--deny", "--priority", "7");
+    const listed = (await micro("auth", "rules", "list")).trim().split("\n");
+    assert.deepEqual(listed[0].split("\t"), ["ID", "SCOPE", "ACCESS", "PRIORITY", "RESOURCE"]);
+    assert.deepEqual(listed[1].split("\t"), ["temp", '"*"', "denied", "7", "service:other:*"]);
+    const json = JSON.parse(await micro("auth", "rules", "list", "--json")) as Array<{ id: string }>;
+    assert.deepEqual(
+      json.map((r) => r.id),
+      ["temp", "greeter-hello", "relay-public"],
+    );
+    await micro("auth", "rules", "revoke", "temp");
+    assert.ok(!(await micro("auth", "rules", "list")).includes("temp"));
+    const noScope = await runCli(["auth", "rules", "grant", "x", "--resource", "service:greeter"], env);
+    assert.equal(noScope.code, 2);
+    assert.match(noScope.stderr, /needs --scope/);
+    const badPriority = await runCli(["auth", "rules", "grant", "x", "--resource", "service:greeter", "--scope", "a", "--priority", "high"], env);
+    assert.equal(badPriority.code, 1);
+    assert.match(badPriority.stderr, /priority must be a 32-bit integer/);
+    const taken = await runCli(["auth", "account", "create", "alice"], env);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /already exists/);
+  });
+
   it("no token: 401 in Go Micro's error shape, with the service's name as id", async () => {
     assert.deepEqual(await callError(), { id: "greeter", code: 401, detail: "missing authorization token", status: "Unauthorized" });
   });
