@@ -52,7 +52,7 @@ export class Authorizer {
    * in memory that grant it); undefined otherwise, and then `check` has the answer.
    */
   quick(resource: Resource, authorization: string | undefined): { account: Account | undefined } | undefined {
-    if (authorization === undefined) return undefined;
+    if (authorization === undefined) return this.auth.rules.verifyNow?.(undefined, resource) === true ? { account: undefined } : undefined;
     const account = this.cache.get(authorization);
     if (account === undefined) return undefined;
     return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
