@@ -3,6 +3,20 @@
  * Handler())` and `service.run()`; call other services with `service.client` or `createClient()`.
  */
 
+export {
+  type Access,
+  type Account,
+  AUTHORIZATION,
+  type Auth,
+  type CheckedToken,
+  InvalidTokenError,
+  type Resource,
+  type Rule,
+  type Rules,
+  SCOPE_ACCOUNT,
+  SCOPE_PUBLIC,
+  type Token,
+} from "./auth/auth.js";
 export type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker/broker.js";
 export {
   type CallFunc,
@@ -29,6 +43,7 @@ export { type CreateClientOptions, createClient } from "./service/create-client.
 export {
   type CreateStoreOptions,
   createStore,
+  resolveAuth,
   resolveBroker,
   resolveEvents,
   resolveRegistry,

@@ -52,7 +52,11 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   store: ["codec"],
   sync: ["codec"],
   config: ["codec"],
-  auth: ["codec"],
+  auth: [
+    "codec",
+    // Accounts and rules are kept in a store, so they persist and every node shares them.
+    "store",
+  ],
   // The client picks nodes with a selector.
   client: ["selector"],
 };

@@ -14,6 +14,7 @@ import { LocalRegistry } from "../registry/local.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
+import { AUTH_USAGE, authCommand } from "./auth.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
@@ -30,13 +31,14 @@ commands:
        --timeout <duration>             e.g. 500ms, 5s (default 30s)
        --metadata key=value             repeatable; sent as call metadata
        --address host:port              call this node instead of asking the registry
+       --token <token>                  sent as Authorization: Bearer (default MICRO_AUTH_TOKEN)
   stream <service> <endpoint> [json|-]  open a stream; prints each response as a JSON line.
                                         With a json argument it is the one request (server
                                         stream); with - (or piped stdin and no json), each line
                                         of stdin is a request and EOF ends the sending side
                                         (client and bidi streams).
-                                        Takes --timeout, --metadata and --address as call does.
-  publish <topic> <json>                publish a message (--metadata key=value, repeatable)
+                                        Takes --timeout, --metadata, --address and --token as call does.
+  publish <topic> <json>                publish a message (--metadata key=value, repeatable; --token)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
   events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
   events consume <topic>                print each event as a JSON line and ack it, until Ctrl-C
@@ -58,11 +60,12 @@ commands:
   sync elect <name> -- <cmd…>           campaign, run cmd while leader; cmd gets SIGTERM (and
                                         micro exits non-zero) if leadership is lost. --ttl as lock
 
+${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
 
 The store is MICRO_STORE (default file, in the user's data directory) at MICRO_STORE_ADDRESS, its
-scope MICRO_STORE_DATABASE and MICRO_STORE_TABLE. Locks need MICRO_SYNC=etcd or redis at
+scope MICRO_STORE_DATABASE and MICRO_STORE_TABLE. Locks need MICRO_SYNC=etcd, redis or nats at
 MICRO_SYNC_ADDRESS; the command gets the fencing token in MICRO_SYNC_TOKEN.
 
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
@@ -89,6 +92,16 @@ async function main(argv: string[]): Promise<number> {
       group: { type: "string" },
       offset: { type: "string" },
       all: { type: "boolean" },
+      token: { type: "string" },
+      scopes: { type: "string" },
+      type: { type: "string" },
+      id: { type: "string" },
+      secret: { type: "string" },
+      expiry: { type: "string" },
+      resource: { type: "string" },
+      scope: { type: "string" },
+      deny: { type: "boolean" },
+      priority: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -113,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
       return subscribeCommand(args, values);
     case "events":
       return eventsCommand(args, values);
+    case "auth":
+      return authCommand(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -198,6 +213,7 @@ interface CallFlags {
   timeout?: string;
   metadata?: string[];
   address?: string;
+  token?: string;
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -216,9 +232,9 @@ function callOptions(values: CallFlags): CallOptions {
  * Runs `work` with a client; a failure prints the error JSON on stderr (one line), then hints for
  * the failures a newcomer meets (service not registered, call on a stream), and exits 1.
  */
-async function withClient(service: string, endpoint: string, work: (client: Client) => Promise<void>): Promise<number> {
+async function withClient(service: string, endpoint: string, work: (client: Client) => Promise<void>, token?: string): Promise<number> {
   const registry = resolveRegistry();
-  const client = createClient({ registry, logger: createLogger({ level: "warn" }) });
+  const client = createClient({ registry, logger: createLogger({ level: "warn" }), token });
   try {
     await work(client);
     return 0;
@@ -241,10 +257,15 @@ async function call(args: string[], values: CallFlags): Promise<number> {
   if (!service || !endpoint) throw new UsageError('call needs a service and an endpoint, e.g. micro call greeter Greeter.Hello \'{"name":"Ada"}\'');
   const request = parseJson(body, "the request");
   const options = callOptions(values);
-  return withClient(service, endpoint, async (client) => {
-    const response = await client.call(service, endpoint, request, options);
-    process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
-  });
+  return withClient(
+    service,
+    endpoint,
+    async (client) => {
+      const response = await client.call(service, endpoint, request, options);
+      process.stdout.write(`${JSON.stringify(response ?? {})}\n`);
+    },
+    values.token,
+  );
 }
 
 async function stream(args: string[], values: CallFlags): Promise<number> {
@@ -258,9 +279,14 @@ async function stream(args: string[], values: CallFlags): Promise<number> {
     );
   const input = body === undefined || body === "-" ? stdinMessages() : parseJson(body, "the request");
   const options = callOptions(values);
-  return withClient(service, endpoint, async (client) => {
-    for await (const message of client.stream(service, endpoint, input, options)) process.stdout.write(`${JSON.stringify(message ?? {})}\n`);
-  });
+  return withClient(
+    service,
+    endpoint,
+    async (client) => {
+      for await (const message of client.stream(service, endpoint, input, options)) process.stdout.write(`${JSON.stringify(message ?? {})}\n`);
+    },
+    values.token,
+  );
 }
 
 /** Each non-empty line of stdin, parsed as JSON. */

@@ -5,6 +5,7 @@
  * until Ctrl-C. Each returns the exit code; mistakes in the arguments are UsageErrors.
  */
 import type { BrokerEvent } from "../broker/broker.js";
+import { fixedToken } from "../client/identity.js";
 import { publishPayload } from "../client/publish.js";
 import { ContentType, defaultCodecs } from "../codec/index.js";
 import type { Event } from "../events/events.js";
@@ -19,6 +20,8 @@ export interface PubSubFlags {
   queue?: string;
   group?: string;
   offset?: string;
+  /** Sent as Authorization: Bearer (default MICRO_AUTH_TOKEN). */
+  token?: string;
 }
 
 const log = createLogger({ level: "warn" });
@@ -31,7 +34,11 @@ export async function publishCommand(args: string[], flags: PubSubFlags): Promis
   const registry = resolveRegistry();
   const broker = resolveBroker(undefined, undefined, { registry, logger: log });
   try {
-    await publishPayload(broker, defaultCodecs, topic, payload, { metadata: parseMetadata(flags.metadata) });
+    const token = flags.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
+    await publishPayload(broker, defaultCodecs, topic, payload, {
+      metadata: parseMetadata(flags.metadata),
+      identity: token ? { source: fixedToken(token) } : undefined,
+    });
     return 0;
   } finally {
     await broker.disconnect();

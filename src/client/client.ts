@@ -6,18 +6,20 @@
  * marked idempotent).
  */
 
+import { AUTHORIZATION } from "../auth/auth.js";
 import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { type Context, propagatedMetadata } from "../metadata/context.js";
+import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
-import { Metadata, type MetadataInit } from "../metadata/metadata.js";
+import type { MetadataInit } from "../metadata/metadata.js";
 import { compose } from "../middleware/compose.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
+import { bearer, type ClientIdentity, outgoingMetadata } from "./identity.js";
 import { ConnectionPool } from "./pool.js";
 import { type PublishOptions, publishPayload } from "./publish.js";
 
@@ -106,6 +108,8 @@ export interface ClientOptions {
   logger?: Logger;
   /** Where publish() sends messages (a service's client uses the service's broker). */
   broker?: Broker;
+  /** The token sent on calls, streams and publishes (a service's identity, or a fixed token); see client/identity.ts. */
+  identity?: ClientIdentity;
 }
 
 /**
@@ -492,7 +496,12 @@ export class Client {
    */
   async publish<T = unknown>(topic: string, payload: T, options: PublishOptions = {}): Promise<void> {
     if (!this.options.broker) throw new Error("client.publish(): this client has no broker (pass `broker` to the Client)");
-    await publishPayload(this.options.broker, this.codecs, topic, payload, { ...options, defaultContentType: this.contentType, from: this.options.from });
+    await publishPayload(this.options.broker, this.codecs, topic, payload, {
+      ...options,
+      defaultContentType: this.contentType,
+      from: this.options.from,
+      identity: this.options.identity,
+    });
   }
 
   /** Closes pooled connections, then runs the `onClose` the client was created with. */
@@ -561,8 +570,14 @@ export class Client {
   private headersFor(options: CallOptions): Header {
     const header: Header = {};
     if (this.options.from) header[MicroHeader.FromService] = this.options.from;
-    const inherited = options.ctx ? propagatedMetadata(options.ctx) : undefined;
-    const metadata = inherited ? inherited.merge(options.metadata ?? {}) : options.metadata ? new Metadata(options.metadata) : undefined;
+    const identity = this.options.identity;
+    if (!options.ctx && !options.metadata) {
+      // The common call: nothing to merge, so no Metadata to build.
+      const own = identity?.source.token;
+      if (own !== undefined) header[AUTHORIZATION] = bearer(own);
+      return header;
+    }
+    const metadata = outgoingMetadata(options.ctx, options.metadata, identity);
     if (metadata) for (const [key, value] of metadata) header[key] = value;
     return header;
   }

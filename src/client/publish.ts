@@ -7,9 +7,10 @@ import { randomUUID } from "node:crypto";
 import type { Broker, BrokerPublishOptions, Header } from "../broker/broker.js";
 import { type Codecs, ContentType, DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import { ErrorId } from "../errors/errors.js";
-import { type Context, propagatedMetadata } from "../metadata/context.js";
+import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
-import { Metadata } from "../metadata/metadata.js";
+import type { Metadata } from "../metadata/metadata.js";
+import { type ClientIdentity, outgoingMetadata } from "./identity.js";
 
 export interface PublishOptions extends BrokerPublishOptions {
   /** Sent as message headers. */
@@ -29,14 +30,13 @@ export async function publishPayload(
   codecs: Codecs,
   topic: string,
   payload: unknown,
-  options: PublishOptions & { defaultContentType?: string; from?: string } = {},
+  options: PublishOptions & { defaultContentType?: string; from?: string; identity?: ClientIdentity } = {},
 ): Promise<void> {
   const contentType = options.contentType ?? (payload instanceof Uint8Array ? ContentType.bytes : (options.defaultContentType ?? DEFAULT_CONTENT_TYPE));
   const body = codecs.get(contentType, ErrorId.client).encode(payload);
   const header: Header = {};
-  if (options.ctx) for (const [key, value] of propagatedMetadata(options.ctx)) header[key] = value;
-  const metadata = options.metadata instanceof Metadata ? options.metadata : new Metadata(options.metadata ?? {});
-  for (const [key, value] of metadata) header[key] = value;
+  const metadata = outgoingMetadata(options.ctx, options.metadata, options.identity);
+  if (metadata) for (const [key, value] of metadata) header[key] = value;
   if (options.from) header[MicroHeader.FromService] = options.from;
   header[MicroHeader.ContentType] = contentType;
   header[MicroHeader.Topic] = topic;

@@ -3,6 +3,7 @@
  * deadline and an AbortSignal. The server makes one per request; the client reads one to make a
  * call on the caller's behalf (it inherits the metadata, minus hop headers, and the deadline).
  */
+import type { Account } from "./account.js";
 import { MicroHeader } from "./headers.js";
 import { Metadata } from "./metadata.js";
 
@@ -25,6 +26,12 @@ export interface Context {
   /** Fires when the caller cancels, disconnects, or the deadline passes. */
   readonly signal: AbortSignal;
   readonly caller: Caller;
+  /**
+   * The caller's account, once auth has checked the call's token (Go Micro's
+   * `auth.AccountFromContext`). Undefined without auth, or for a call a public rule let in
+   * without a token.
+   */
+  account?: Account;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint, Value } from "../registry/registry.js";
-import type { IncomingCall, Message, TransportStream } from "../transport/transport.js";
+import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
 import { RequestContext } from "./context.js";
 
 export type { Caller, Context } from "../metadata/context.js";
@@ -34,6 +34,8 @@ export interface ServerRequest {
   readonly body: unknown;
   /** True when the call is a stream (either direction). */
   readonly stream: boolean;
+  /** The request's headers as received (Go Micro's `Request.Header()`); `ctx.metadata` reads them case-insensitively. */
+  readonly header: Header;
 }
 
 /** The innermost function a handler wrapper wraps: runs the endpoint and returns its result. */
@@ -165,7 +167,7 @@ export class Server {
     this.inflight.begin();
     let result: unknown;
     try {
-      result = route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false }, ctx);
+      result = route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false, header }, ctx);
     } catch (err) {
       return Promise.resolve(this.finish(ctx, this.failure(err, endpoint)));
     }
@@ -230,7 +232,7 @@ export class Server {
     try {
       const body =
         header[MicroHeader.StreamInput] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
-      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true }, ctx);
+      const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true, header }, ctx);
       // Stream messages carry no headers: the request's Content-Type applies to every reply.
       const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value, { endpoint, kind: "response" }) });
       if (isAsyncIterable(result)) {

@@ -13,6 +13,7 @@ import type { Codecs } from "../codec/index.js";
 import { DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import { InFlight } from "../lifecycle/in-flight.js";
 import type { Logger } from "../logger/logger.js";
+import type { Account } from "../metadata/account.js";
 import type { Caller, Context } from "../metadata/context.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
@@ -164,6 +165,8 @@ export class Subscriptions {
 
 class EventContext implements MessageContext {
   readonly deadline = undefined;
+  /** Set by the auth check (declared so that setting it keeps the object's shape). */
+  account: Account | undefined = undefined;
   readonly signal = new AbortController().signal;
   private metadata_: Metadata | undefined;
 

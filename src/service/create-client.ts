@@ -1,5 +1,6 @@
 import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client, type ClientOptions } from "../client/client.js";
+import { fixedToken } from "../client/identity.js";
 import type { Codecs } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -24,6 +25,8 @@ export interface CreateClientOptions {
   logger?: Logger;
   /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
   broker?: Broker;
+  /** An access token sent as `Authorization: Bearer …` on every call, stream and publish (default: `MICRO_AUTH_TOKEN`). */
+  token?: string;
 }
 
 /**
@@ -66,7 +69,9 @@ export function clientSettings(options: {
 export function createClient(options: CreateClientOptions = {}): Client {
   const registry = cachedRegistry(options.registry, options.logger);
   const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
+  const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
   return new Client({
+    identity: token ? { source: fixedToken(token) } : undefined,
     ...clientSettings(options),
     registry,
     transport: options.transport ?? resolveTransport(),

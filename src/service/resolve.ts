@@ -1,9 +1,12 @@
 /**
  * The one place that maps implementation names (from options or Go Micro's env vars) to plugins:
- * registry, transport, broker, events and store. A name may be a plain name (`memory`) or a URL whose
+ * registry, transport, broker, events, store, sync and auth. A name may be a plain name (`memory`) or a URL whose
  * scheme names the plugin (`nats://127.0.0.1:4222`). Networked plugins load their drivers only
  * when used, so resolving costs nothing for programs that stay on the defaults.
  */
+import type { Auth } from "../auth/auth.js";
+import { JwtAuth } from "../auth/jwt.js";
+import { NoopAuth } from "../auth/noop.js";
 import type { Broker } from "../broker/broker.js";
 import { HttpBroker } from "../broker/http.js";
 import { MemoryBroker } from "../broker/memory.js";
@@ -294,5 +297,37 @@ export function resolveSync(name = process.env.MICRO_SYNC || "memory", address =
       return new NatsSync({ servers: where });
     default:
       throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis, nats`);
+  }
+}
+
+export const AUTHS = ["noop", "jwt"] as const;
+
+export interface ResolveAuthOptions {
+  /** Where the jwt auth keeps accounts and rules (default: the store `MICRO_STORE*` names, closed with the auth). */
+  store?: Store;
+}
+
+/**
+ * The auth named by `name` (default: `MICRO_AUTH`, else `noop`). The jwt auth takes its keys from
+ * `MICRO_AUTH_PUBLIC_KEY` / `MICRO_AUTH_PRIVATE_KEY` (base64 PEM, as Go Micro), its issuer from
+ * `MICRO_AUTH_NAMESPACE` (default `go.micro`) and the lifetime of the tokens it issues from
+ * `MICRO_AUTH_TOKEN_EXPIRY` (default 1 minute).
+ */
+export function resolveAuth(name = process.env.MICRO_AUTH || "noop", options: ResolveAuthOptions = {}): Auth {
+  const issuer = process.env.MICRO_AUTH_NAMESPACE || undefined;
+  switch (name.toLowerCase()) {
+    case "noop":
+      return new NoopAuth(issuer);
+    case "jwt":
+      return new JwtAuth({
+        publicKey: process.env.MICRO_AUTH_PUBLIC_KEY || undefined,
+        privateKey: process.env.MICRO_AUTH_PRIVATE_KEY || undefined,
+        issuer,
+        store: options.store ?? resolveStore(),
+        ownsStore: options.store === undefined,
+        tokenExpiry: envDuration("MICRO_AUTH_TOKEN_EXPIRY"),
+      });
+    default:
+      throw new Error(`unknown auth ${JSON.stringify(name)} (MICRO_AUTH): available are ${AUTHS.join(", ")}`);
   }
 }

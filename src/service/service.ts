@@ -8,6 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
+import type { Auth } from "../auth/auth.js";
+import { ServiceIdentity } from "../auth/identity.js";
 import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
@@ -16,6 +18,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import type { Strategy } from "../selector/selector.js";
+import { authorizeCalls, authorizeMessages } from "../server/authorize.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
 import type { Store } from "../store/store.js";
@@ -23,7 +26,7 @@ import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
-import { envDuration, envMetadata, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
+import { envDuration, envMetadata, resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -71,6 +74,20 @@ export interface ServiceOptions {
    */
   sync?: Sync;
   codecs?: Codecs;
+  /**
+   * Authentication and access rules (default: `MICRO_AUTH`, else `noop`; see docs/auth.md). With
+   * anything but noop, every call and message delivery is checked against the rules: no token
+   * 401, a bad or expired one 401, denied (or no rule covers it) 403. An auth passed here is left
+   * open on stop.
+   */
+  auth?: Auth;
+  /**
+   * This service's own account (default: `MICRO_AUTH_ID` and `MICRO_AUTH_SECRET`): exchanged for
+   * a token at start, renewed before it expires, and sent on the service's calls and publishes.
+   * `forward: true` sends the token of the call being served instead, when there is one.
+   * `tokenExpiry` is each token's lifetime in ms (default: the auth's).
+   */
+  identity?: { id: string; secret: string; forward?: boolean; tokenExpiry?: number };
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
   /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
@@ -96,7 +113,11 @@ export class Service {
   readonly registry: CacheRegistry;
   readonly transport: Transport;
   readonly broker: Broker;
+  readonly auth: Auth;
   readonly log: Logger;
+  /** The service's own token, when it has an identity. */
+  readonly identity: ServiceIdentity | undefined;
+  private readonly ownsAuth: boolean;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
   /** The store this service created (and so closes on stop), once `store` was used. */
@@ -139,11 +160,20 @@ export class Service {
     const codecs = options.codecs ?? defaultCodecs;
     this.registry = cachedRegistry(options.registry, this.log);
     this.transport = options.transport ?? resolveTransport();
-    this.server = new Server({ name, codecs, wrappers: options.wrapHandler, logger: this.log });
+    this.ownsAuth = options.auth === undefined;
+    this.auth = options.auth ?? resolveAuth(undefined, { store: this.options.store });
+    // The checks are the outermost wrappers: nothing runs for a caller they refuse.
+    const checked = this.auth.name !== "noop";
+    const wrapHandler = checked ? [authorizeCalls({ auth: this.auth, service: name }), ...(options.wrapHandler ?? [])] : options.wrapHandler;
+    const wrapSubscriber = checked
+      ? [authorizeMessages({ auth: this.auth, service: name, logger: this.log }), ...(options.wrapSubscriber ?? [])]
+      : options.wrapSubscriber;
+    this.identity = this.createIdentity(options.identity);
+    this.server = new Server({ name, codecs, wrappers: wrapHandler, logger: this.log });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log);
     this.broker = broker;
     this.ownsBroker = owned;
-    this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: options.wrapSubscriber, logger: this.log });
+    this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
     this.client = new Client({
       ...clientSettings(options.client ?? {}),
       registry: this.registry,
@@ -153,7 +183,20 @@ export class Service {
       from: name,
       logger: this.log,
       broker: this.broker,
+      identity: this.identity && { source: this.identity, forward: options.identity?.forward },
     });
+  }
+
+  /** The service's identity from options or `MICRO_AUTH_ID`/`MICRO_AUTH_SECRET`; none without credentials or with noop auth. */
+  private createIdentity(given: ServiceOptions["identity"]): ServiceIdentity | undefined {
+    const id = given?.id ?? process.env.MICRO_AUTH_ID;
+    const secret = given?.secret ?? process.env.MICRO_AUTH_SECRET;
+    if (!id || !secret) return undefined;
+    if (this.auth.name === "noop") {
+      this.log.warn("MICRO_AUTH_ID is set but auth is noop: the service sends no token (set MICRO_AUTH=jwt)", { id });
+      return undefined;
+    }
+    return new ServiceIdentity({ auth: this.auth, id, secret, tokenExpiry: given?.tokenExpiry, logger: this.log });
   }
 
   /**
@@ -207,6 +250,7 @@ export class Service {
 
   private async startSteps(): Promise<void> {
     await runHooks(this.options.beforeStart);
+    await this.identity?.start();
     await this.broker.connect();
     this.listener = await this.transport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
@@ -256,6 +300,8 @@ export class Service {
     this.client.close();
     if (this.ownsBroker) await this.broker.disconnect().catch((err: Error) => this.log.warn("broker disconnect failed", { err: err.message }));
     await this.registry.close();
+    this.identity?.stop();
+    if (this.ownsAuth) await this.auth.close().catch((err: Error) => this.log.warn("auth close failed", { err: err.message }));
     await this.ownStore?.close().catch((err: Error) => this.log.warn("store close failed", { err: err.message }));
     if (this.ownsSync) await this.syncInstance?.close().catch((err: Error) => this.log.warn("sync close failed", { err: err.message }));
     this.state = "stopped";

@@ -149,7 +149,11 @@ describe("http broker: publish() reports what it could not deliver", () => {
       if (r !== "delivered")
         // How a refused message shows depends on timing: a 404 from the draining subscriber, or its
         // closing socket (refused, reset, hung up) — never a message the handler took.
-        assert.match(r, /not delivered to 1 of 1 subscribers: reliability\.drain-.*(HTTP 404|ECONNREFUSED|ECONNRESET|socket hang up)/, "the others were reported");
+        assert.match(
+          r,
+          /not delivered to 1 of 1 subscribers: reliability\.drain-.*(HTTP 404|ECONNREFUSED|ECONNRESET|socket hang up)/,
+          "the others were reported",
+        );
   });
 });
 

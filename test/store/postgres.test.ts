@@ -3,6 +3,7 @@ import { after, describe, it } from "node:test";
 import pg from "pg";
 import { PostgresStore, postgresIdentifier } from "../../src/store/postgres.js";
 import { freshTable, storeConformance } from "../conformance/store.js";
+import { dropPostgresRunSchemas } from "../setup/run-data.js";
 import { requireServer } from "../setup/servers.js";
 
 const ADDRESS = "postgresql://postgres@127.0.0.1:5432/test";
@@ -11,20 +12,8 @@ const preflight = () => requireServer("PostgreSQL", 5432, START);
 /** Every schema this run creates starts with `t<pid>_`. */
 const database = freshTable();
 
-/** Drops every schema this run created. */
-async function dropRunSchemas(): Promise<void> {
-  const client = new pg.Client({ connectionString: ADDRESS });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", [`t${process.pid}\\_%`]);
-    for (const { nspname } of rows) await client.query(`DROP SCHEMA "${nspname}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
 // After every suite of this file (the layout tests below create schemas too).
-after(dropRunSchemas);
+after(() => dropPostgresRunSchemas(ADDRESS));
 
 storeConformance("postgres", { create: () => new PostgresStore({ address: ADDRESS, database }), preflight });
 

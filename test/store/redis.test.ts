@@ -3,6 +3,7 @@ import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore } from "../../src/store/redis.js";
 import { freshTable, storeConformance } from "../conformance/store.js";
+import { deleteRedisRunKeys } from "../setup/run-data.js";
 import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
 const ADDRESS = "127.0.0.1:6379";
@@ -10,22 +11,7 @@ const preflight = () => requireServer("Redis", SERVERS.redis.port, SERVERS.redis
 /** Every key this run writes starts with `t<pid>_` (its databases are named so). */
 const database = freshTable();
 
-/** Deletes every key this run wrote. */
-async function deleteRunKeys(): Promise<void> {
-  const redis = new Redis(ADDRESS);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `t${process.pid}_*`, "COUNT", 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
-
-after(deleteRunKeys);
+after(() => deleteRedisRunKeys(ADDRESS));
 
 storeConformance("redis", { create: () => new RedisStore({ address: ADDRESS, database }), preflight });
 
