@@ -6,11 +6,12 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { CallOptions, Client } from "../client/client.js";
+import { parseDuration } from "../config/duration.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
-import { parseDuration, resolveRegistry } from "../service/resolve.js";
+import { resolveRegistry } from "../service/resolve.js";
 import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
 
 const USAGE = `usage: micro <command> [options]

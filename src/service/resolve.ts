@@ -11,6 +11,7 @@ import { MqttBroker } from "../broker/mqtt.js";
 import { NatsBroker } from "../broker/nats.js";
 import { RabbitMQBroker } from "../broker/rabbitmq.js";
 import { RedisBroker } from "../broker/redis.js";
+import { parseDuration } from "../config/duration.js";
 import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
@@ -241,15 +242,6 @@ export function envDuration(name: string): number | undefined {
   const ms = parseDuration(raw);
   if (ms === undefined) throw new Error(`${name}=${JSON.stringify(raw)} is not a duration (use seconds, or 500ms, 5s, 2m)`);
   return ms;
-}
-
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? "s";
-  const factor: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-  return value * factor[unit];
 }
 
 export function envInt(name: string): number | undefined {
