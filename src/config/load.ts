@@ -39,6 +39,16 @@ export async function loadConfig(...args: Source[] | [LoadConfigOptions]): Promi
   return config;
 }
 
+/**
+ * A config from sources that are in memory (env, flags, memory), read at once and not watched:
+ * for a constructor that cannot wait. No schema (schemas may be asynchronous; use scan()).
+ */
+export function loadConfigSync(...sources: Array<Source & { readNow(): ConfigObject | undefined }>): Config {
+  const config = new LoadedConfig({ sources, watch: false });
+  config.startSync(sources.map((source) => source.readNow()));
+  return config;
+}
+
 function isOptions(value: Source | LoadConfigOptions | undefined): value is LoadConfigOptions {
   return value !== undefined && Array.isArray((value as LoadConfigOptions).sources);
 }
@@ -95,6 +105,11 @@ class LoadedConfig implements Config {
       await this.close();
       throw err;
     }
+  }
+
+  startSync(layers: (ConfigObject | undefined)[]): void {
+    this.layers = layers;
+    this.apply(this.merged(layers));
   }
 
   // --- reads ------------------------------------------------------------------------------------
@@ -302,14 +317,20 @@ class LoadedConfig implements Config {
 
   /** The merged, interpolated and validated tree of `layers` (throws if it is invalid). */
   private async compute(layers: (ConfigObject | undefined)[]): Promise<ConfigObject> {
-    let values: ConfigObject = {};
-    for (const layer of layers) if (layer) values = merge(values, layer);
-    if (this.options.interpolate !== false) values = interpolate(values);
+    let values = this.merged(layers);
     if (this.options.schema) {
       const output = await validate(this.options.schema, values);
       if (!isObject(output)) throw new ConfigError(`the config schema's output must be an object, found ${describeType(output)}`);
       values = output;
     }
+    return deepFreeze(values);
+  }
+
+  /** `layers` merged in order and interpolated. */
+  private merged(layers: (ConfigObject | undefined)[]): ConfigObject {
+    let values: ConfigObject = {};
+    for (const layer of layers) if (layer) values = merge(values, layer);
+    if (this.options.interpolate !== false) values = interpolate(values);
     return deepFreeze(values);
   }
 

@@ -15,6 +15,10 @@ export class MemorySource implements WritableSource {
     this.name = options.name ?? "memory";
   }
 
+  readNow(): ConfigObject {
+    return this.data;
+  }
+
   async read(): Promise<ConfigObject> {
     return this.data;
   }

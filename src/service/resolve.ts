@@ -11,7 +11,9 @@ import { MqttBroker } from "../broker/mqtt.js";
 import { NatsBroker } from "../broker/nats.js";
 import { RabbitMQBroker } from "../broker/rabbitmq.js";
 import { RedisBroker } from "../broker/redis.js";
-import { parseDuration } from "../config/duration.js";
+import type { WritableSource } from "../config/config.js";
+import { EtcdSource } from "../config/etcd.js";
+import { NatsSource } from "../config/nats.js";
 import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
@@ -235,35 +237,6 @@ export function createStore(options: CreateStoreOptions = {}): Store {
   return resolveStore(options.name || undefined, options.address || undefined, options);
 }
 
-/** Reads a duration from the environment: plain numbers are seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */
-export function envDuration(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const ms = parseDuration(raw);
-  if (ms === undefined) throw new Error(`${name}=${JSON.stringify(raw)} is not a duration (use seconds, or 500ms, 5s, 2m)`);
-  return ms;
-}
-
-export function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name}=${JSON.stringify(raw)} is not a whole number`);
-  return value;
-}
-
-/** `a=1,b=2` → `{a: "1", b: "2"}` (Go Micro's MICRO_SERVER_METADATA format). */
-export function envMetadata(name: string): Record<string, string> | undefined {
-  const raw = process.env[name];
-  if (!raw) return undefined;
-  const out: Record<string, string> = {};
-  for (const pair of raw.split(",")) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 /**
  * The Sync (locks and leader election) named by `name` (default: `MICRO_SYNC`, else `memory`) at
  * `address` (default: `MICRO_SYNC_ADDRESS`, else the URL's host, else the backend's default).
@@ -280,5 +253,31 @@ export function resolveSync(name = process.env.MICRO_SYNC || "memory", address =
       return new RedisSync({ address: where });
     default:
       throw new Error(`unknown sync ${JSON.stringify(plugin)} (MICRO_SYNC): available are memory, etcd, redis`);
+  }
+}
+
+export const CONFIG_SOURCES = ["etcd", "nats"] as const;
+
+/**
+ * The shared config source named by `name` (default `MICRO_CONFIG`): `etcd` (keys under
+ * `MICRO_CONFIG_PREFIX`, default `/micro/config/`, or the one document at `MICRO_CONFIG_KEY`) or
+ * `nats` (a KV bucket, `MICRO_CONFIG_BUCKET` default `default`, key `MICRO_CONFIG_KEY` default
+ * `micro_config`), at `address` (default `MICRO_CONFIG_ADDRESS`). Undefined when none is named.
+ */
+export function resolveConfigSource(
+  name = process.env.MICRO_CONFIG || undefined,
+  address = process.env.MICRO_CONFIG_ADDRESS || undefined,
+  options: { optional?: boolean } = {},
+): WritableSource | undefined {
+  if (!name) return undefined;
+  const { plugin, address: where } = parsePluginName(name, address);
+  const key = process.env.MICRO_CONFIG_KEY || undefined;
+  switch (plugin) {
+    case "etcd":
+      return new EtcdSource({ hosts: where, prefix: process.env.MICRO_CONFIG_PREFIX || undefined, key, optional: options.optional });
+    case "nats":
+      return new NatsSource({ servers: where, bucket: process.env.MICRO_CONFIG_BUCKET || undefined, key, optional: options.optional });
+    default:
+      throw new Error(`unknown config source ${JSON.stringify(plugin)} (MICRO_CONFIG): available are ${CONFIG_SOURCES.join(", ")}`);
   }
 }
