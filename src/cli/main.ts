@@ -12,6 +12,7 @@ import { createLogger } from "../logger/logger.js";
 import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
+import { CONFIG_USAGE, ConfigUsageError, configCommand } from "./config.js";
 import { eventsCommand, PubSubUsageError, publishCommand, subscribeCommand } from "./pubsub.js";
 
 const USAGE = `usage: micro <command> [options]
@@ -34,9 +35,14 @@ commands:
   events consume <topic>                print each event as a JSON line and ack it, until Ctrl-C
        --group <name>                   consume as this group (resumes where it left off)
        --offset <seq|time>              where a new group starts: a sequence number or a time
+${CONFIG_USAGE}
 
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
+
+config uses MICRO_CONFIG=etcd|nats at MICRO_CONFIG_ADDRESS (etcd keys under MICRO_CONFIG_PREFIX,
+default /micro/config/; NATS bucket MICRO_CONFIG_BUCKET, default "default", key MICRO_CONFIG_KEY,
+default "micro_config").
 
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
 `;
@@ -80,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       return subscribeCommand(args, values);
     case "events":
       return eventsCommand(args, values);
+    case "config":
+      return configCommand(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -214,6 +222,7 @@ main(process.argv.slice(2)).then(
     if (
       err instanceof UsageError ||
       err instanceof PubSubUsageError ||
+      err instanceof ConfigUsageError ||
       (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
     ) {
       process.stderr.write(`micro: ${(err as Error).message}\n\n${USAGE}`);
