@@ -2,7 +2,7 @@
  * The Config implementation: reads every source, merges them in order, and keeps the result
  * current. An update is applied whole or not at all: the changed source is read again, the merge
  * is computed and validated aside, and only a valid result replaces the values in force. Reads
- * go through a per-path cache that every update clears, so `get` on a hot path costs a map lookup.
+ * go through a per-path cache that every update clears, so `get` on a hot path costs one keyed lookup.
  */
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type Config, type ConfigChange, ConfigError, type ConfigObject, ConfigTypeError, type DurationValue, type Source, type Unwatch } from "./config.js";
@@ -70,7 +70,10 @@ class LoadedConfig implements Config {
   /** Each source's last good tree, by position. */
   private layers: (ConfigObject | undefined)[];
   private values: ConfigObject = deepFreeze({});
-  private readonly cache = new Map<string, unknown>();
+  /** Values by path since the last update (MISSING for none). */
+  private cache = new Map<string, unknown>();
+  /** Durations by path since the last update, so duration() parses its text once. */
+  private durations = new Map<string, number>();
   private readonly watchers = new Set<PathWatcher>();
   private readonly unwatches: Unwatch[] = [];
   private readonly closers = new Set<() => void>();
@@ -160,11 +163,15 @@ class LoadedConfig implements Config {
   duration(path: string): number | undefined;
   duration(path: string, fallback: DurationValue): number;
   duration(path: string, fallback?: DurationValue): number | undefined {
-    const value = this.present(path) ?? fallback;
+    const known = this.durations.get(path);
+    if (known !== undefined) return known;
+    const present = this.present(path);
+    const value = present ?? fallback;
     if (value === undefined) return undefined;
     if (typeof value === "number" && Number.isFinite(value)) return value;
     const ms = typeof value === "string" ? parseDuration(value) : undefined;
     if (ms === undefined) throw new ConfigTypeError(path, "a duration (milliseconds, or text such as 500ms, 5s, 1h30m)", describeType(value));
+    if (present !== undefined) this.durations.set(path, ms);
     return ms;
   }
 
@@ -202,14 +209,21 @@ class LoadedConfig implements Config {
 
   /** The cached value at `path`, or MISSING. */
   private cached(path: string): unknown {
-    let value = this.cache.get(path);
-    if (value === undefined) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      const found = lookup(this.values, splitPath(path));
-      value = found === undefined ? MISSING : found;
-      this.cache.set(path, value);
-    }
+    const value = this.cache.get(path);
+    return value === undefined ? this.remember(path) : value;
+  }
+
+  private remember(path: string): unknown {
+    if (this.cache.size >= CACHE_LIMIT) this.clearCache();
+    const found = lookup(this.values, splitPath(path));
+    const value = found === undefined ? MISSING : found;
+    this.cache.set(path, value);
     return value;
+  }
+
+  private clearCache(): void {
+    this.cache = new Map();
+    this.durations = new Map();
   }
 
   /** The value at `path` for typed getters: null counts as absent. */
@@ -336,7 +350,7 @@ class LoadedConfig implements Config {
 
   private apply(values: ConfigObject): void {
     this.values = values;
-    this.cache.clear();
+    this.clearCache();
     for (const watcher of [...this.watchers]) {
       const value = lookup(values, watcher.segments);
       if (sameValue(value, watcher.last)) continue;
