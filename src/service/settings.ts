@@ -54,11 +54,16 @@ export type FrameworkSetting = (typeof FRAMEWORK_SETTINGS)[number];
 export class Settings {
   constructor(private readonly config?: Config) {}
 
-  /** The config's value as text; undefined when the config does not set it. */
+  /**
+   * The config's value as text; undefined when the config does not set it. A list is joined with
+   * commas (several addresses). An object counts only for `server_metadata`: elsewhere it is the
+   * application's own section that happens to share a name (`store: { … }`), not a setting.
+   */
   fromConfig(name: FrameworkSetting): string | undefined {
     const value = this.config?.get(name);
     if (value === undefined || value === null || value === "") return undefined;
-    if (typeof value === "object") return Array.isArray(value) ? value.join(",") : pairs(value as Record<string, unknown>);
+    if (Array.isArray(value)) return value.join(",");
+    if (typeof value === "object") return name === "server_metadata" ? pairs(value as Record<string, unknown>) : undefined;
     return String(value);
   }
 

@@ -81,6 +81,18 @@ describe("service.config and framework settings", () => {
     });
   });
 
+  it("an application section that shares a setting's name is not a setting; metadata may be an object", async () => {
+    await withEnv({ MICRO_STORE: undefined, MICRO_TRANSPORT: "memory", MICRO_BROKER: "memory" }, async () => {
+      const config = memoryConfig({ store: { orders: "table" }, server_metadata: { zone: "a", rack: 2 } });
+      const service = createService({ name: "s", config, logger: quiet });
+      assert.equal(service.store.name, "file");
+      await service.store.close();
+      // The node metadata a service registers (a private option, read here rather than starting it).
+      const { options } = service as unknown as { options: { metadata: Record<string, string> } };
+      assert.deepEqual(options.metadata, { zone: "a", rack: "2" });
+    });
+  });
+
   it("a bad setting in config is a clear error", async () => {
     assert.throws(() => createService({ name: "x", config: memoryConfig({ register_ttl: "soon" }), logger: quiet }), /register_ttl .* is not a duration/);
     assert.throws(() => createService({ name: "x", config: memoryConfig({ registry: "zookeeper" }), logger: quiet }), /unknown registry "zookeeper"/);

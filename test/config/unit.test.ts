@@ -91,6 +91,19 @@ describe("config typed getters", () => {
     await config.close();
   });
 
+  it("duration() follows updates and never caches a fallback", async () => {
+    const source = memory({ timeout: "5s" });
+    const config = await loadConfig({ sources: [source], logger: quiet });
+    assert.equal(config.duration("timeout"), 5_000);
+    assert.equal(config.duration("other", "1s"), 1_000);
+    assert.equal(config.duration("other", "2s"), 2_000);
+    await source.set("timeout", "250ms");
+    await until(() => config.duration("timeout") === 250);
+    await source.set("other", 7);
+    await until(() => config.duration("other", "1s") === 7);
+    await config.close();
+  });
+
   it("gives the fallback for missing and null values, undefined without one", async () => {
     const config = await loadConfig(memory(values));
     assert.equal(config.string("missing", "x"), "x");
