@@ -130,9 +130,17 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** A config that fails its schema: every invalid field, in one message. */
+/**
+ * A config that fails its schema: every invalid field, in one message. Some schema libraries
+ * quote the value they received ("received \"hunter2\""); the message, which ends up in logs,
+ * has every quoted text replaced by "…". `issues` keeps the library's messages as they are.
+ */
 export class ConfigSchemaError extends ConfigError {
   constructor(readonly issues: readonly ConfigIssue[]) {
-    super(`config is invalid: ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`);
+    super(`config is invalid: ${issues.map((i) => `${i.path || "(root)"}: ${withoutQuotedText(i.message)}`).join("; ")}`);
   }
+}
+
+function withoutQuotedText(message: string): string {
+  return message.replace(/"[^"]*"|'[^']*'/g, '"…"');
 }

@@ -262,6 +262,9 @@ describe("config schemas", () => {
         err.issues.map((i) => i.path),
         ["server.port", "server.host", "tags.0"],
       );
+      // valibot quotes the value it received; the message (which is what gets logged) does not.
+      assert.match(err.issues[0].message, /"x"/);
+      assert.doesNotMatch(err.message, /"x"/);
       return true;
     });
     await config.close();
