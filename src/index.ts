@@ -30,6 +30,20 @@ export {
 } from "./client/client.js";
 export type { PublishOptions } from "./client/publish.js";
 export type { Codec } from "./codec/codec.js";
+export {
+  type Config,
+  type ConfigChange,
+  ConfigError,
+  type ConfigObject,
+  ConfigSchemaError,
+  ConfigTypeError,
+  type Source as ConfigSource,
+} from "./config/config.js";
+export { env } from "./config/env.js";
+export { file } from "./config/file.js";
+export { flags } from "./config/flags.js";
+export { type LoadConfigOptions, loadConfig } from "./config/load.js";
+export { memory } from "./config/memory.js";
 export { ErrorId, isMicroError, LocalError, MicroError, type MicroErrorJSON } from "./errors/errors.js";
 export { createLogger, type LogFields, type Logger, type LogLevel, logger, setLogger } from "./logger/logger.js";
 export type { Caller, Context } from "./metadata/context.js";
@@ -45,6 +59,7 @@ export {
   createStore,
   resolveAuth,
   resolveBroker,
+  resolveConfigSource,
   resolveEvents,
   resolveRegistry,
   resolveStore,

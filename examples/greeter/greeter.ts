@@ -10,10 +10,17 @@ export interface HelloResponse {
 
 /** The handler: each public method is an endpoint (`Greeter.Hello`, `Greeter.Count`, …). */
 export class Greeter {
+  /** Asked on every call, so a config change applies to the next one. A private field: not an endpoint. */
+  readonly #greeting: () => string;
+
+  constructor(greeting: () => string = () => "Hello") {
+    this.#greeting = greeting;
+  }
+
   /** Request/response. */
   async Hello(req: HelloRequest, _ctx: Context): Promise<HelloResponse> {
     if (!req?.name) throw MicroError.badRequest("greeter", "name is required");
-    return { msg: `Hello ${req.name}` };
+    return { msg: `${this.#greeting()} ${req.name}` };
   }
 
   /** Server stream: n = 1 … to. */

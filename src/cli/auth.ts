@@ -16,7 +16,8 @@ import { AccountStore } from "../auth/accounts.js";
 import { generateKeyPair } from "../auth/jwt.js";
 import { formatResource, parseResource } from "../auth/rules.js";
 import { StoreRules } from "../auth/store-rules.js";
-import { parseDuration, resolveAuth, resolveStore } from "../service/resolve.js";
+import { parseDuration } from "../config/duration.js";
+import { resolveAuth, resolveStore } from "../service/resolve.js";
 import type { Store } from "../store/store.js";
 import { UsageError } from "./usage.js";
 

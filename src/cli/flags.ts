@@ -2,7 +2,7 @@
  * What every `micro` command shares in reading its command line: the parsing of flag values used
  * by more than one command (a bad value is a UsageError, see usage.ts).
  */
-import { parseDuration } from "../service/resolve.js";
+import { parseDuration } from "../config/duration.js";
 import { UsageError } from "./usage.js";
 
 /** Repeated `--metadata key=value` flags as an object. */

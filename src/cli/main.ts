@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { CallOptions, Client } from "../client/client.js";
+import { parseDuration } from "../config/duration.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
 import { LocalRegistry } from "../registry/local.js";
@@ -15,6 +16,7 @@ import type { Registry, ServiceRecord } from "../registry/registry.js";
 import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
 import { AUTH_USAGE, authCommand } from "./auth.js";
+import { CONFIG_USAGE, configCommand } from "./config.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
@@ -59,6 +61,7 @@ commands:
        --wait <duration>                give up (exit 1) if not acquired within this long
   sync elect <name> -- <cmd…>           campaign, run cmd while leader; cmd gets SIGTERM (and
                                         micro exits non-zero) if leadership is lost. --ttl as lock
+${CONFIG_USAGE}
 
 ${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
@@ -67,6 +70,10 @@ use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKE
 The store is MICRO_STORE (default file, in the user's data directory) at MICRO_STORE_ADDRESS, its
 scope MICRO_STORE_DATABASE and MICRO_STORE_TABLE. Locks need MICRO_SYNC=etcd, redis or nats at
 MICRO_SYNC_ADDRESS; the command gets the fencing token in MICRO_SYNC_TOKEN.
+
+config uses MICRO_CONFIG=etcd|nats at MICRO_CONFIG_ADDRESS (etcd keys under MICRO_CONFIG_PREFIX,
+default /micro/config/; NATS bucket MICRO_CONFIG_BUCKET, default "default", key MICRO_CONFIG_KEY,
+default "micro_config").
 
 The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY_ADDRESS) say otherwise.
 `;
@@ -128,6 +135,8 @@ async function main(argv: string[]): Promise<number> {
       return eventsCommand(args, values);
     case "auth":
       return authCommand(args, values);
+    case "config":
+      return configCommand(args, values);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

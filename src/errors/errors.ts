@@ -44,6 +44,7 @@ export const ErrorId = {
   codec: "go.micro.codec",
   store: "go.micro.store",
   sync: "go.micro.sync",
+  config: "go.micro.config",
 } as const;
 
 export class MicroError extends Error {

@@ -16,7 +16,7 @@
 import path from "node:path/posix";
 import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, IOptions, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
-import { checkEtcdTls, type EtcdTlsOptions, etcdCredentials, parseEtcdHosts } from "../driver/etcd.js";
+import { checkEtcdTls, type EtcdTlsOptions, etcdCredentials, parseEtcdHosts, resilientEtcdOptions } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { mergeServices, withNodes } from "./records.js";
@@ -211,29 +211,12 @@ export class EtcdRegistry implements Registry {
     if (this.closed) throw new Error("etcd registry: closed");
     const driver = await loadDriver<EtcdDriver>("etcd3", "etcd registry");
     this.driver = driver;
-    // async: the driver calls .catch() on what execute() returns, even for a function that throws.
-    const passThrough = { execute: async (fn: (context: { signal: AbortSignal }) => unknown) => fn({ signal: new AbortController().signal }) };
-    const options: IOptions = {
+    const options = resilientEtcdOptions({
       hosts: this.hosts,
       auth: this.auth,
       credentials: this.tls && etcdCredentials(this.tls),
       dialTimeout: this.timeout,
-      // No circuit breaker per host: after an outage the next heartbeat should reach etcd at once,
-      // not after the breaker's half-open delay. Requests have deadlines instead.
-      faultHandling: {
-        host: () => passThrough as unknown as ReturnType<NonNullable<FaultHandling["host"]>>,
-        // The driver's default backoff grows to 30 s between attempts to re-open a dropped watch;
-        // capped at 2 s, a cache hears of changes within seconds of etcd coming back.
-        watchBackoff: cappedBackoff(0) as unknown as FaultHandling["watchBackoff"],
-      },
-      grpcOptions: {
-        "grpc.initial_reconnect_backoff_ms": 200,
-        "grpc.max_reconnect_backoff_ms": 2_000,
-        // Notices a silent partition (etcd allows pings every 5 s and more rarely).
-        "grpc.keepalive_time_ms": 10_000,
-        "grpc.keepalive_timeout_ms": 5_000,
-      },
-    };
+    });
     return new driver.Etcd3(options);
   }
 
@@ -254,13 +237,6 @@ export class EtcdRegistry implements Registry {
       `etcd registry: ${operation} at ${this.hosts.join(", ")} failed: ${(err as Error).message} (is etcd running? e.g. etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379)`,
     );
   }
-}
-
-type FaultHandling = NonNullable<IOptions["faultHandling"]>;
-
-/** Cockatiel's IBackoff shape: 100 ms, doubling, at most 2 s. */
-function cappedBackoff(attempt: number): { duration: number; next: () => unknown } {
-  return { duration: Math.min(2_000, 100 * 2 ** attempt), next: () => cappedBackoff(attempt + 1) };
 }
 
 // --- keys and values ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Selector, type Strategy, strategyByName } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
-import { envDuration, envInt, resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { Settings } from "./settings.js";
 
 export interface CreateClientOptions {
   registry?: Registry;
@@ -34,31 +35,35 @@ export interface CreateClientOptions {
  * connections would keep the process alive) — unless it is the per-process memory registry, which
  * every service in the process shares.
  */
-export function cachedRegistry(given?: Registry, logger?: Logger): CacheRegistry {
-  const inner = given ?? resolveRegistry(undefined, undefined, { logger });
+export function cachedRegistry(given?: Registry, logger?: Logger, settings = new Settings()): CacheRegistry {
+  const inner = given ?? resolveRegistry(settings.fromConfig("registry"), settings.fromConfig("registry_address"), { logger });
   return new CacheRegistry(inner, { closeInner: !given && inner.name !== "memory", logger });
 }
 
 /** A broker, and whether it is ours to disconnect (resolved here, and not the shared memory one). */
-export function ownedBroker(given: Broker | undefined, registry: Registry, logger?: Logger): { broker: Broker; owned: boolean } {
-  const broker = given ?? resolveBroker(undefined, undefined, { registry, logger });
+export function ownedBroker(given: Broker | undefined, registry: Registry, logger?: Logger, settings = new Settings()): { broker: Broker; owned: boolean } {
+  const broker = given ?? resolveBroker(settings.fromConfig("broker"), settings.fromConfig("broker_address"), { registry, logger });
   return { broker, owned: !given && broker.name !== "memory" };
 }
 
-/** Client settings that come from Go Micro's env vars where options leave them out. */
-export function clientSettings(options: {
-  strategy?: Strategy;
-  timeout?: number;
-  retries?: number;
-  attemptTimeout?: number;
-}): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
-  const strategy = options.strategy ?? (process.env.MICRO_SELECTOR ? strategyByName(process.env.MICRO_SELECTOR) : undefined);
+/** Client settings that come from config or Go Micro's env vars where options leave them out. */
+export function clientSettings(
+  options: {
+    strategy?: Strategy;
+    timeout?: number;
+    retries?: number;
+    attemptTimeout?: number;
+  },
+  settings = new Settings(),
+): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
+  const selector = settings.text("selector");
+  const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
     foreignTransport: resolveForeignTransport(),
     selector: new Selector({ strategy }),
-    timeout: options.timeout ?? envDuration("MICRO_CLIENT_REQUEST_TIMEOUT"),
-    retries: options.retries ?? envInt("MICRO_CLIENT_RETRIES"),
-    attemptTimeout: options.attemptTimeout ?? envDuration("MICRO_CLIENT_ATTEMPT_TIMEOUT"),
+    timeout: options.timeout ?? settings.duration("client_request_timeout"),
+    retries: options.retries ?? settings.whole("client_retries"),
+    attemptTimeout: options.attemptTimeout ?? settings.duration("client_attempt_timeout"),
   };
 }
 

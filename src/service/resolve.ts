@@ -14,6 +14,9 @@ import { MqttBroker } from "../broker/mqtt.js";
 import { NatsBroker } from "../broker/nats.js";
 import { RabbitMQBroker } from "../broker/rabbitmq.js";
 import { RedisBroker } from "../broker/redis.js";
+import type { Config, WritableSource } from "../config/config.js";
+import { EtcdSource } from "../config/etcd.js";
+import { NatsSource } from "../config/nats.js";
 import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
@@ -40,6 +43,7 @@ import { MemoryTransport } from "../transport/memory.js";
 import { MuxTransport } from "../transport/mux/mux.js";
 import { NatsTransport } from "../transport/nats/nats.js";
 import type { Transport } from "../transport/transport.js";
+import { Settings } from "./settings.js";
 
 let sharedMemoryRegistry: MemoryRegistry | undefined;
 
@@ -241,44 +245,6 @@ export function createStore(options: CreateStoreOptions = {}): Store {
   return resolveStore(options.name || undefined, options.address || undefined, options);
 }
 
-/** Reads a duration from the environment: plain numbers are seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */
-export function envDuration(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const ms = parseDuration(raw);
-  if (ms === undefined) throw new Error(`${name}=${JSON.stringify(raw)} is not a duration (use seconds, or 500ms, 5s, 2m)`);
-  return ms;
-}
-
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? "s";
-  const factor: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-  return value * factor[unit];
-}
-
-export function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name}=${JSON.stringify(raw)} is not a whole number`);
-  return value;
-}
-
-/** `a=1,b=2` → `{a: "1", b: "2"}` (Go Micro's MICRO_SERVER_METADATA format). */
-export function envMetadata(name: string): Record<string, string> | undefined {
-  const raw = process.env[name];
-  if (!raw) return undefined;
-  const out: Record<string, string> = {};
-  for (const pair of raw.split(",")) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 /**
  * The Sync (locks and leader election) named by `name` (default: `MICRO_SYNC`, else `memory`) at
  * `address` (default: `MICRO_SYNC_ADDRESS`, else the URL's host, else the backend's default).
@@ -305,6 +271,8 @@ export const AUTHS = ["noop", "jwt"] as const;
 export interface ResolveAuthOptions {
   /** Where the jwt auth keeps accounts and rules (default: the store `MICRO_STORE*` names, closed with the auth). */
   store?: Store;
+  /** Read before the env for `auth_token_expiry` (`MICRO_AUTH_TOKEN_EXPIRY`). */
+  config?: Config;
 }
 
 /**
@@ -325,9 +293,35 @@ export function resolveAuth(name = process.env.MICRO_AUTH || "noop", options: Re
         issuer,
         store: options.store ?? resolveStore(),
         ownsStore: options.store === undefined,
-        tokenExpiry: envDuration("MICRO_AUTH_TOKEN_EXPIRY"),
+        tokenExpiry: new Settings(options.config).duration("auth_token_expiry"),
       });
     default:
       throw new Error(`unknown auth ${JSON.stringify(name)} (MICRO_AUTH): available are ${AUTHS.join(", ")}`);
+  }
+}
+
+export const CONFIG_SOURCES = ["etcd", "nats"] as const;
+
+/**
+ * The shared config source named by `name` (default `MICRO_CONFIG`): `etcd` (keys under
+ * `MICRO_CONFIG_PREFIX`, default `/micro/config/`, or the one document at `MICRO_CONFIG_KEY`) or
+ * `nats` (a KV bucket, `MICRO_CONFIG_BUCKET` default `default`, key `MICRO_CONFIG_KEY` default
+ * `micro_config`), at `address` (default `MICRO_CONFIG_ADDRESS`). Undefined when none is named.
+ */
+export function resolveConfigSource(
+  name = process.env.MICRO_CONFIG || undefined,
+  address = process.env.MICRO_CONFIG_ADDRESS || undefined,
+  options: { optional?: boolean } = {},
+): WritableSource | undefined {
+  if (!name) return undefined;
+  const { plugin, address: where } = parsePluginName(name, address);
+  const key = process.env.MICRO_CONFIG_KEY || undefined;
+  switch (plugin) {
+    case "etcd":
+      return new EtcdSource({ hosts: where, prefix: process.env.MICRO_CONFIG_PREFIX || undefined, key, optional: options.optional });
+    case "nats":
+      return new NatsSource({ servers: where, bucket: process.env.MICRO_CONFIG_BUCKET || undefined, key, optional: options.optional });
+    default:
+      throw new Error(`unknown config source ${JSON.stringify(plugin)} (MICRO_CONFIG): available are ${CONFIG_SOURCES.join(", ")}`);
   }
 }

@@ -13,6 +13,7 @@ import { ServiceIdentity } from "../auth/identity.js";
 import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
+import type { Config } from "../config/config.js";
 import { MissingDriverError } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { CacheRegistry } from "../registry/cache.js";
@@ -26,7 +27,8 @@ import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
-import { envDuration, envMetadata, resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
+import { resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
+import { defaultServiceConfig, Settings } from "./settings.js";
 
 export type Hook = () => void | Promise<void>;
 
@@ -88,6 +90,13 @@ export interface ServiceOptions {
    * `tokenExpiry` is each token's lifetime in ms (default: the auth's).
    */
   identity?: { id: string; secret: string; forward?: boolean; tokenExpiry?: number };
+  /**
+   * The service's config (`service.config`), e.g. `await loadConfig(file("config.yaml"), env({ prefix: "APP" }), flags())`.
+   * Framework settings not given in code are read from it under Go Micro's flag names (`registry`,
+   * `registry_address`, `broker`, `server_address`, `register_ttl`, …) before the `MICRO_*` env vars.
+   * Default: the command-line flags, read once. A config passed here is left open on stop.
+   */
+  config?: Config;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
   /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
@@ -118,8 +127,12 @@ export class Service {
   /** The service's own token, when it has an identity. */
   readonly identity: ServiceIdentity | undefined;
   private readonly ownsAuth: boolean;
+  /** The service's config (see `ServiceOptions.config`). */
+  readonly config: Config;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
+  /** Framework settings: config, then env. */
+  private readonly settings: Settings;
   /** The store this service created (and so closes on stop), once `store` was used. */
   private ownStore: Store | undefined;
   /** The Sync of `service.sync`, once used; `ownsSync` if this service created it. */
@@ -139,29 +152,32 @@ export class Service {
   private stopping: Promise<void> | undefined;
 
   constructor(options: ServiceOptions = {}) {
-    const name = options.name ?? process.env.MICRO_SERVER_NAME;
-    if (!name) throw new TypeError("createService: a service needs a name (option `name` or MICRO_SERVER_NAME)");
+    this.config = options.config ?? defaultServiceConfig();
+    const settings = new Settings(this.config);
+    const name = options.name ?? settings.text("server_name");
+    if (!name) throw new TypeError("createService: a service needs a name (option `name`, config server_name or MICRO_SERVER_NAME)");
     this.name = name;
-    this.version = options.version ?? process.env.MICRO_SERVER_VERSION ?? "latest";
-    this.id = `${name}-${process.env.MICRO_SERVER_ID ?? randomUUID()}`;
+    this.version = options.version ?? settings.text("server_version") ?? "latest";
+    this.id = `${name}-${settings.text("server_id") ?? randomUUID()}`;
     this.options = {
       ...options,
-      registerTtl: options.registerTtl ?? envDuration("MICRO_REGISTER_TTL") ?? DEFAULT_REGISTER_TTL,
-      registerInterval: options.registerInterval ?? envDuration("MICRO_REGISTER_INTERVAL") ?? DEFAULT_REGISTER_INTERVAL,
-      gracePeriod: options.gracePeriod ?? envDuration("MICRO_SERVER_GRACE") ?? 10_000,
-      metadata: { ...envMetadata("MICRO_SERVER_METADATA"), ...options.metadata },
-      address: options.address ?? process.env.MICRO_SERVER_ADDRESS ?? ":0",
-      advertise: options.advertise ?? process.env.MICRO_SERVER_ADVERTISE,
+      registerTtl: options.registerTtl ?? settings.duration("register_ttl") ?? DEFAULT_REGISTER_TTL,
+      registerInterval: options.registerInterval ?? settings.duration("register_interval") ?? DEFAULT_REGISTER_INTERVAL,
+      gracePeriod: options.gracePeriod ?? settings.duration("server_grace") ?? 10_000,
+      metadata: { ...settings.metadata("server_metadata"), ...options.metadata },
+      address: options.address ?? settings.text("server_address") ?? ":0",
+      advertise: options.advertise ?? settings.text("server_advertise"),
     };
+    this.settings = settings;
     if (this.options.registerInterval >= this.options.registerTtl) {
       throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
     }
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
-    this.registry = cachedRegistry(options.registry, this.log);
-    this.transport = options.transport ?? resolveTransport();
+    this.registry = cachedRegistry(options.registry, this.log, settings);
+    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"));
     this.ownsAuth = options.auth === undefined;
-    this.auth = options.auth ?? resolveAuth(undefined, { store: this.options.store });
+    this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // The checks are the outermost wrappers: nothing runs for a caller they refuse.
     const checked = this.auth.name !== "noop";
     const wrapHandler = checked ? [authorizeCalls({ auth: this.auth, service: name }), ...(options.wrapHandler ?? [])] : options.wrapHandler;
@@ -170,12 +186,12 @@ export class Service {
       : options.wrapSubscriber;
     this.identity = this.createIdentity(options.identity);
     this.server = new Server({ name, codecs, wrappers: wrapHandler, logger: this.log });
-    const { broker, owned } = ownedBroker(options.broker, this.registry, this.log);
+    const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
     this.broker = broker;
     this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
     this.client = new Client({
-      ...clientSettings(options.client ?? {}),
+      ...clientSettings(options.client ?? {}, settings),
       registry: this.registry,
       transport: this.transport,
       codecs,
@@ -219,7 +235,11 @@ export class Service {
   /** The service's data store: `options.store`, else the one `MICRO_STORE*` names (file by default), opened on first use. */
   get store(): Store {
     if (this.options.store) return this.options.store;
-    this.ownStore ??= resolveStore();
+    const settings = this.settings;
+    this.ownStore ??= resolveStore(settings.fromConfig("store"), settings.fromConfig("store_address"), {
+      database: settings.fromConfig("store_database"),
+      table: settings.fromConfig("store_table"),
+    });
     return this.ownStore;
   }
 
@@ -227,7 +247,7 @@ export class Service {
   get sync(): Sync {
     if (!this.syncInstance) {
       this.ownsSync = this.options.sync === undefined;
-      this.syncInstance = this.options.sync ?? resolveSync();
+      this.syncInstance = this.options.sync ?? resolveSync(this.settings.fromConfig("sync"), this.settings.fromConfig("sync_address"));
     }
     return this.syncInstance;
   }

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { bytesCodec, Codecs, jsonCodec, msgpackCodec, textCodec } from "../../src/codec/index.js";
+import { parseDuration } from "../../src/config/duration.js";
 import { MicroError } from "../../src/errors/errors.js";
 import { Metadata } from "../../src/metadata/metadata.js";
-import { parseDuration, parsePluginName } from "../../src/service/resolve.js";
+import { parsePluginName } from "../../src/service/resolve.js";
 
 describe("MicroError", () => {
   it("serialises exactly as Go Micro", () => {
