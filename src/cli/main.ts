@@ -8,7 +8,6 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { CallOptions, Client } from "../client/client.js";
-import { parseDuration } from "../config/duration.js";
 import { MicroError } from "../errors/errors.js";
 import { createLogger } from "../logger/logger.js";
 import { LocalRegistry } from "../registry/local.js";

@@ -14,7 +14,7 @@
  */
 
 import path from "node:path/posix";
-import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, IOptions, Lease } from "etcd3";
+import type { Etcd3, Watcher as EtcdWatcher, IKeyValue, Lease } from "etcd3";
 import { loadDriver } from "../driver/driver.js";
 import { checkEtcdTls, type EtcdTlsOptions, etcdCredentials, parseEtcdHosts, resilientEtcdOptions } from "../driver/etcd.js";
 import { Lazy } from "../driver/lazy.js";
