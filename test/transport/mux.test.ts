@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
-import { decodeHeader, encodeHeader, headerBound, writeHeader } from "../../src/transport/framing/header-block.js";
+import { decodeHeader, encodeHeader, headerBound, UNSENDABLE, writeHeader } from "../../src/transport/framing/header-block.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Header, Listener } from "../../src/transport/transport.js";
 import { recordingLogger } from "../setup/logger.js";
@@ -167,6 +167,8 @@ describe("mux frame header blocks", () => {
       {},
       { [MicroHeader.Endpoint]: "Greeter.Hello" },
       { [MicroHeader.Service]: "greeter", [MicroHeader.Id]: "17", [MicroHeader.Timeout]: "30000000000", "X-Name": "Zoë 🚀 日本", "Ünïcode-Key": "" },
+      // Long values take a native copy when they are plain ASCII (a bearer token), the loop otherwise.
+      { Authorization: `Bearer ${"eyJhbGciOiJSUzI1NiJ9.".repeat(30)}`, "X-Long-Unicode": `${"x".repeat(80)}é`, "X-Long-Tab": `${"y".repeat(80)}\tz` },
     ];
     for (const header of headers) {
       const text = encodeHeader(header);
@@ -176,6 +178,13 @@ describe("mux frame header blocks", () => {
       assert.ok(end - 4 <= headerBound(header));
       assert.deepEqual(buf.subarray(4, end), Buffer.from(text, "utf8"));
       assert.deepEqual(decodeHeader(buf.subarray(4, end)), header);
+    }
+  });
+
+  it("refuses NUL, CR and LF in long values as in short ones", () => {
+    for (const bad of ["\0", "\r", "\n"]) {
+      const header: Header = { Authorization: `Bearer ${"a".repeat(200)}${bad}Micro-Endpoint` };
+      assert.equal(writeHeader(Buffer.alloc(headerBound(header)), 0, header), UNSENDABLE, JSON.stringify(bad));
     }
   });
 
