@@ -21,7 +21,8 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   { name: "contracts", folders: ["codec", "transport", "registry", "broker", "events", "store", "sync", "config", "auth"] },
   // RPC machinery built on the contracts.
   { name: "rpc", folders: ["selector", "server", "client"] },
-  // A service: options, plugin resolution by name and environment, lifecycle.
+  // A service: options, plugin resolution by name and environment, lifecycle; what every service
+  // serves about itself (Debug handler, health checks, probe port).
   { name: "service", folders: ["service", "debug"] },
   // Programs and gateways built from services and clients.
   { name: "apps", folders: ["gateway", "mcp", "cli"] },

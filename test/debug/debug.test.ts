@@ -161,7 +161,11 @@ describe("probe port", () => {
       assert.equal(health.status, 200);
       assert.equal(health.contentType, "application/json");
       assert.equal(health.body.status, "up");
-      assert.equal((health.body.info as Record<string, string>).service, "pinger");
+      const info = health.body.info as Record<string, string>;
+      assert.equal(info.service, "pinger");
+      assert.equal(info.node_version, process.version);
+      assert.ok(Number(info.heap_used) > 0 && Number(info.heap_total) >= Number(info.heap_used), JSON.stringify(info));
+      assert.ok(Number.isInteger(Number(info.event_loop_delay_ns)), JSON.stringify(info));
       const ready = await getJson(`${base}/health/ready`);
       assert.equal(ready.status, 200);
       assert.deepEqual(
