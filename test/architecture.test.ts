@@ -21,8 +21,9 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   { name: "contracts", folders: ["codec", "transport", "registry", "broker", "events", "store", "sync", "config", "auth"] },
   // RPC machinery built on the contracts.
   { name: "rpc", folders: ["selector", "server", "client"] },
-  // A service: options, plugin resolution by name and environment, lifecycle.
-  { name: "service", folders: ["service"] },
+  // A service: options, plugin resolution by name and environment, lifecycle; what every service
+  // serves about itself (Debug handler, health checks, probe port).
+  { name: "service", folders: ["service", "debug"] },
   // Programs and gateways built from services and clients.
   { name: "apps", folders: ["gateway", "mcp", "cli"] },
   // The package entry point (src/index.ts).
@@ -59,6 +60,8 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   ],
   // The client picks nodes with a selector.
   client: ["selector"],
+  // Every service serves the Debug handler and health checks.
+  service: ["debug"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

@@ -16,6 +16,7 @@ import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
 import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
+import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
@@ -39,6 +40,7 @@ commands:
                                         of stdin is a request and EOF ends the sending side
                                         (client and bidi streams).
                                         Takes --timeout, --metadata, --address and --token as call does.
+${DEBUG_USAGE}
   publish <topic> <json>                publish a message (--metadata key=value, repeatable; --token)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
   events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
@@ -126,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
       return call(args, values);
     case "stream":
       return stream(args, values);
+    case "health":
+      return healthCommand(args, values);
+    case "stats":
+      return statsCommand(args, values);
     case "publish":
       return publishCommand(args, values);
     case "subscribe":

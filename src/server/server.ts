@@ -61,6 +61,11 @@ export interface HandleOptions {
   name?: string;
   /** Descriptions by method name, published with the endpoints. */
   endpoints?: Record<string, EndpointDescription>;
+  /**
+   * Served but not published in the registry nor listed to callers (Go Micro's
+   * `InternalHandler(true)`, as its services register the `Debug` handler).
+   */
+  internal?: boolean;
 }
 
 export interface ServerOptions {
@@ -78,6 +83,7 @@ interface Route {
   /** The method behind its wrappers; without wrappers, the method itself (a value or a promise). */
   invoke: (request: ServerRequest, ctx: Context) => unknown;
   description: Endpoint;
+  internal: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -89,6 +95,8 @@ export class Server {
   private readonly wrappers: HandlerWrapper[];
   private readonly log: Logger;
   private readonly inflight = new InFlight();
+  private requestCount = 0;
+  private errorCount = 0;
 
   constructor(options: ServerOptions) {
     this.name = options.name;
@@ -120,6 +128,7 @@ export class Server {
           response: described.response ?? null,
           metadata: { ...(isStream ? { stream: "true" } : {}), ...described.metadata },
         },
+        internal: options.internal === true,
       });
       added.push(endpoint);
     }
@@ -129,12 +138,28 @@ export class Server {
 
   /** The endpoints to publish in the registry, sorted by name as Go Micro does. */
   endpoints(): Endpoint[] {
-    return [...this.routes.values()].map((r) => r.description).sort((a, b) => a.name.localeCompare(b.name));
+    return this.published()
+      .map((r) => r.description)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private published(): Route[] {
+    return [...this.routes.values()].filter((r) => !r.internal);
   }
 
   /** Calls in progress. */
   get pending(): number {
     return this.inflight.size;
+  }
+
+  /** Calls received since the server was created (unary and streams, refused ones included). */
+  get requests(): number {
+    return this.requestCount;
+  }
+
+  /** Calls answered with an error since the server was created. */
+  get errors(): number {
+    return this.errorCount;
   }
 
   /** Resolves when no call is in progress, or with false after `timeout` ms. */
@@ -148,6 +173,7 @@ export class Server {
    * garbage than the rest of the call's bookkeeping.
    */
   readonly serve = (request: Message, call: IncomingCall): Promise<Message> => {
+    this.requestCount++;
     const header = request.header;
     const endpoint = header[MicroHeader.Endpoint] ?? header[MicroHeader.Method];
     const contentType = header[MicroHeader.ContentType] ?? DEFAULT_CONTENT_TYPE;
@@ -214,6 +240,7 @@ export class Server {
 
   /** The transport's stream handler: runs one streaming call to completion. */
   readonly serveStream = (request: Message, stream: TransportStream, call: IncomingCall): void => {
+    this.requestCount++;
     this.inflight.begin();
     void this.runStream(request, stream, call).finally(() => {
       this.inflight.end();
@@ -226,8 +253,8 @@ export class Server {
     const contentType = header[MicroHeader.ContentType] ?? DEFAULT_CONTENT_TYPE;
     const route = this.routes.get(endpoint);
     const codec = this.codecs.find(contentType);
-    if (!route) return stream.end(this.unknownEndpoint(endpoint).toString());
-    if (!codec) return stream.end(new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`).toString());
+    if (!route) return this.endStream(stream, this.unknownEndpoint(endpoint));
+    if (!codec) return this.endStream(stream, new MicroError(this.name, 415, `unsupported Content-Type ${contentType}`));
     const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
     try {
       const body =
@@ -243,7 +270,7 @@ export class Server {
       }
       stream.end();
     } catch (err) {
-      if (!stream.signal.aborted) stream.end(this.toMicroError(err, endpoint).toString());
+      if (!stream.signal.aborted) this.endStream(stream, this.toMicroError(err, endpoint));
     } finally {
       ctx.done();
     }
@@ -266,12 +293,22 @@ export class Server {
     return MicroError.internal(this.name, "internal server error");
   }
 
+  private endStream(stream: TransportStream, err: MicroError): void {
+    this.errorCount++;
+    stream.end(err.toString());
+  }
+
   private error(err: MicroError): Message {
+    this.errorCount++;
     return { header: { [MicroHeader.Error]: err.toString() }, body: EMPTY };
   }
 
   private unknownEndpoint(endpoint: string): MicroError {
-    const known = [...this.routes.keys()].sort().join(", ") || "none";
+    const known =
+      this.published()
+        .map((r) => r.endpoint)
+        .sort()
+        .join(", ") || "none";
     return MicroError.notFound(this.name, `unknown endpoint ${endpoint} on service ${this.name} (endpoints: ${known})`);
   }
 

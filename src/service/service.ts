@@ -14,6 +14,10 @@ import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client } from "../client/client.js";
 import { type Codecs, defaultCodecs } from "../codec/index.js";
 import type { Config } from "../config/config.js";
+import { DEBUG_HANDLER, Debug } from "../debug/handler.js";
+import { HealthChecks } from "../debug/health.js";
+import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/probe.js";
+import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { CacheRegistry } from "../registry/cache.js";
@@ -97,6 +101,12 @@ export interface ServiceOptions {
    * Default: the command-line flags, read once. A config passed here is left open on stop.
    */
   config?: Config;
+  /**
+   * Address of an HTTP port for probes, `host:port` (`MICRO_HEALTH_ADDRESS`; default none):
+   * `/health`, `/health/live` and `/health/ready` in Go Micro's JSON, 503 when not healthy or not
+   * ready. See docs/health.md.
+   */
+  healthAddress?: string;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
   /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
@@ -129,6 +139,10 @@ export class Service {
   private readonly ownsAuth: boolean;
   /** The service's config (see `ServiceOptions.config`). */
   readonly config: Config;
+  /** Health checks behind `Debug.Health` and the probe port: `service.health.check("db", () => pool.query("select 1"))`. */
+  readonly health = new HealthChecks();
+  private readonly monitor = new ProcessMonitor();
+  private probe: ProbeServer | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
   /** Framework settings: config, then env. */
@@ -167,8 +181,10 @@ export class Service {
       metadata: { ...settings.metadata("server_metadata"), ...options.metadata },
       address: options.address ?? settings.text("server_address") ?? ":0",
       advertise: options.advertise ?? settings.text("server_advertise"),
+      healthAddress: options.healthAddress ?? settings.text("health_address"),
     };
     this.settings = settings;
+    if (this.options.healthAddress) checkProbeAddress(this.options.healthAddress);
     if (this.options.registerInterval >= this.options.registerTtl) {
       throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
     }
@@ -186,6 +202,8 @@ export class Service {
       : options.wrapSubscriber;
     this.identity = this.createIdentity(options.identity);
     this.server = new Server({ name, codecs, wrappers: wrapHandler, logger: this.log });
+    // As Go Micro's services: Debug.Health and Debug.Stats on every node, not published as endpoints.
+    this.server.handle(new Debug(this.health, this.monitor, this.server), { name: DEBUG_HANDLER, internal: true });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
     this.broker = broker;
     this.ownsBroker = owned;
@@ -252,6 +270,11 @@ export class Service {
     return this.syncInstance;
   }
 
+  /** The probe port's bound address (`host:port`), when `healthAddress` is set and the service started. */
+  get healthAddress(): string | undefined {
+    return this.probe?.address;
+  }
+
   /** The address other processes reach this node at (after start). */
   get address(): string | undefined {
     return this.record?.nodes[0]?.address;
@@ -265,11 +288,21 @@ export class Service {
     if (this.state !== "new") throw new Error(`service ${this.name} is ${this.state}; a service starts once`);
     this.state = "starting";
     this.starting = this.startSteps();
-    await this.starting;
+    try {
+      await this.starting;
+    } catch (err) {
+      // A probe port left open would keep the process alive and answer for a service that is not there.
+      await this.probe?.close();
+      this.monitor.stop();
+      throw err;
+    }
   }
 
   private async startSteps(): Promise<void> {
     await runHooks(this.options.beforeStart);
+    // First: liveness answers (and readiness says 503) while the rest starts and the registry is awaited.
+    if (this.options.healthAddress) this.probe = await ProbeServer.listen(this.options.healthAddress, this.probeSources());
+    this.monitor.start();
     await this.identity?.start();
     await this.broker.connect();
     this.listener = await this.transport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
@@ -324,6 +357,8 @@ export class Service {
     if (this.ownsAuth) await this.auth.close().catch((err: Error) => this.log.warn("auth close failed", { err: err.message }));
     await this.ownStore?.close().catch((err: Error) => this.log.warn("store close failed", { err: err.message }));
     if (this.ownsSync) await this.syncInstance?.close().catch((err: Error) => this.log.warn("sync close failed", { err: err.message }));
+    await this.probe?.close();
+    this.monitor.stop();
     this.state = "stopped";
     this.log.info("service stopped", { id: this.id });
     await runHooks(this.options.afterStop);
@@ -381,6 +416,22 @@ export class Service {
     }
     this.log.info("stopped before registration succeeded", { registry: this.registry.name });
     return false;
+  }
+
+  private probeSources(): ProbeSources {
+    return {
+      health: () => this.health.run(),
+      ready: () => this.state === "running" && this.registered,
+      info: () => ({
+        ...figures(this.monitor, this.server),
+        service: this.name,
+        version: this.version,
+        id: this.id,
+        node_version: process.version,
+        node_os: process.platform,
+        node_arch: process.arch,
+      }),
+    };
   }
 
   /** A heartbeat: a failure is logged, and the next heartbeat tries again. */
@@ -448,6 +499,17 @@ export class Service {
     if (host && host !== "0.0.0.0" && host !== "::") return bound;
     return joinHostPort(this.reachableHost(), port);
   }
+}
+
+/** Node's figures as text, for the probe's `info` (Go Micro's is a string map). */
+function figures(monitor: ProcessMonitor, server: Server): Record<string, string> {
+  const { heapUsed, heapTotal, eventLoopDelay } = monitor.figures();
+  return {
+    heap_used: String(heapUsed),
+    heap_total: String(heapTotal),
+    event_loop_delay_ns: String(eventLoopDelay),
+    in_flight: String(server.pending),
+  };
 }
 
 function privateAddress(): string {

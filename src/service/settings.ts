@@ -45,6 +45,7 @@ export const FRAMEWORK_SETTINGS = [
   "auth",
   "auth_token_expiry",
   "selector",
+  "health_address",
   "client_request_timeout",
   "client_retries",
   "client_attempt_timeout",
