@@ -405,6 +405,7 @@ export class Service {
           metadata: {
             ...this.options.metadata,
             transport: this.transport.name,
+            ...(this.transport.secure ? { secure: "true" } : {}),
             broker: this.broker.name,
             server: "mucp",
             registry: this.registry.name,

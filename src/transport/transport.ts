@@ -96,6 +96,8 @@ export interface ListenOptions {
 export interface Transport {
   /** The implementation's name: `mux`, `memory`, `http`, `nats`. */
   readonly name: string;
+  /** True when the transport encrypts and authenticates its connections (TLS); nodes advertise it. */
+  readonly secure?: boolean;
   listen(address: string, options: ListenOptions): Promise<Listener>;
   dial(address: string, options?: { timeout?: number }): Promise<ClientConnection>;
 }

@@ -22,6 +22,7 @@ import { joinHostPort } from "../tcp.js";
 import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
 import type { MuxLimits, MuxOptions, SniffedConnection } from "./options.js";
 import { frameProblem } from "./protocol.js";
+import { looksLikeTls } from "./tls.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
@@ -181,6 +182,7 @@ export class ServerConnection implements StreamOutput {
         this.socket.off("data", this.onData);
         this.handedOff = this.context.sniff?.(this.socket, head, this.context.listenOptions);
         if (this.handedOff) return;
+        if (looksLikeTls(head)) return this.close("a TLS client, but this server is plaintext (MICRO_TRANSPORT_SECURE is off)", "warn");
         return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
       }
       this.sawPreface = true;
