@@ -8,6 +8,7 @@
  * (HTTP) canonicalises on receipt.
  */
 
+import type { PeerCertificate } from "../metadata/context.js";
 import type { Header } from "../metadata/headers.js";
 
 export type { Header };
@@ -23,6 +24,8 @@ export interface IncomingCall {
   readonly remote: string;
   /** Fires when the caller cancels the call or its connection drops. */
   readonly signal: AbortSignal;
+  /** The caller's verified client certificate (mux with mTLS); undefined otherwise. */
+  readonly certificate?: PeerCertificate;
 }
 
 /** The server's side of a transport: one function per incoming request. */

@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import tls from "node:tls";
 import { MicroError } from "../../src/errors/errors.js";
+import { type Context, createClient, createService, type PeerCertificate } from "../../src/index.js";
+import { MemoryRegistry } from "../../src/registry/memory.js";
 import { transportTlsFromEnv } from "../../src/service/resolve.js";
 import { goMicroSniffer } from "../../src/transport/http/http.js";
 import { type MuxOptions, type MuxTlsOptions, MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import { ConnectionLostError, type Listener, NotDeliveredError } from "../../src/transport/transport.js";
 import { makeTestCerts, type TestCerts } from "../setup/certs.js";
-import { recordingLogger } from "../setup/logger.js";
+import { quiet, recordingLogger } from "../setup/logger.js";
 import { serverProcess } from "./mux-peer.js";
 
 let certs: TestCerts;
@@ -238,5 +240,32 @@ describe("transport TLS from the environment", () => {
       () => transportTlsFromEnv({ MICRO_TRANSPORT_SECURE: "true", MICRO_TLS_CERT: "/no/such/cert.pem" }),
       /MICRO_TLS_CERT=\/no\/such\/cert.pem: cannot read the file/,
     );
+  });
+});
+
+describe("a service over mTLS", () => {
+  it("advertises secure=true and shows a handler the caller's verified certificate", async () => {
+    const registry = new MemoryRegistry();
+    const serverTls = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, clientAuth: "require" as const };
+    const service = createService({ name: "greeter", registry, logger: quiet, transport: new MuxTransport({ tls: serverTls, logger: quiet }) });
+    service.handle({ WhoAmI: async (_req: unknown, ctx: Context) => ({ certificate: ctx.caller.certificate ?? null }) }, { name: "Greeter" });
+    await service.start();
+    const client = createClient({
+      registry,
+      logger: quiet,
+      transport: new MuxTransport({ tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key }, logger: quiet }),
+    });
+    try {
+      const [record] = await registry.getService("greeter");
+      assert.equal(record?.nodes[0]?.metadata?.secure, "true");
+      const reply = (await client.call("greeter", "Greeter.WhoAmI", {})) as { certificate: PeerCertificate | null };
+      assert.equal(reply.certificate?.commonName, "caller");
+      assert.deepEqual(reply.certificate?.subjectAltNames, ["DNS:caller"]);
+      assert.match(reply.certificate?.fingerprint256 ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    } finally {
+      client.close();
+      await service.stop();
+      await registry.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
+import type { PeerCertificate } from "../../metadata/context.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { FrameType, PREFACE } from "../framing/frame.js";
 import { FrameWriter } from "../framing/frame-writer.js";
@@ -160,6 +161,19 @@ class Handshake implements ServedConnection {
     if (this.served) return this.served.destroy();
     this.socket.destroy();
   }
+}
+
+/** The client certificate of an mTLS connection whose certificate verified; undefined otherwise. */
+export function verifiedPeerCertificate(socket: net.Socket): PeerCertificate | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (Object.keys(cert).length === 0) return undefined;
+  const cn = cert.subject?.CN;
+  return {
+    commonName: Array.isArray(cn) ? (cn[0] ?? "") : (cn ?? ""),
+    subjectAltNames: cert.subjectaltname ? cert.subjectaltname.split(", ") : [],
+    fingerprint256: cert.fingerprint256,
+  };
 }
 
 /**
