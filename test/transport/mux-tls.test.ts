@@ -16,7 +16,7 @@ import { type MuxOptions, type MuxTlsOptions, MuxTransport, splitHostPort } from
 import { ConnectionLostError, type Listener, NotDeliveredError } from "../../src/transport/transport.js";
 import { makeTestCerts, type TestCerts } from "../setup/certs.js";
 import { quiet, recordingLogger } from "../setup/logger.js";
-import { serverProcess } from "./mux-peer.js";
+import { rawPeer, serverProcess } from "./mux-peer.js";
 
 let certs: TestCerts;
 before(() => {
@@ -189,6 +189,26 @@ describe("mux over TLS", () => {
       const response = Buffer.concat(chunks).toString();
       assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
       assert.ok(response.endsWith("\r\n\r\nover https"), response);
+    } finally {
+      server.destroy();
+    }
+  });
+
+  it("closes a connection whose handshake does not finish within the preface timeout", async () => {
+    const lines: string[] = [];
+    const transport = new MuxTransport({ tls: { cert: certs.server.cert, key: certs.server.key }, prefaceTimeout: 200, logger: recordingLogger(lines) });
+    const server = await transport.listen("127.0.0.1:0", { handler: echo });
+    try {
+      const silent = await rawPeer(server.address, false);
+      const stalled = await rawPeer(server.address, false);
+      stalled.socket.write(Buffer.from([0x16, 0x03, 0x01])); // the start of a ClientHello, then nothing
+      assert.equal(await silent.closedWithin(5_000), true, "a client that sends nothing is closed");
+      assert.equal(await stalled.closedWithin(5_000), true, "a stalled handshake is closed");
+      assert.ok(
+        lines.some((line) => line.includes("no TLS handshake within 200 ms")),
+        lines.join("\n"),
+      );
+      assert.equal(await echoCall(client({ ca: certs.ca }), server.address), "hello");
     } finally {
       server.destroy();
     }
