@@ -151,6 +151,21 @@ describe("mux over TLS", () => {
     }
   });
 
+  it("answers a plaintext HTTP request on a TLS port with a 400 saying TLS is required", async () => {
+    const server = await echoServer({ cert: certs.server.cert, key: certs.server.key });
+    try {
+      const peer = await rawPeer(server.address, false);
+      peer.socket.write("POST / HTTP/1.1\r\nHost: greeter\r\nContent-Length: 2\r\n\r\n{}");
+      assert.equal(await peer.closedWithin(5_000), true);
+      const response = peer.received().toString();
+      assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.ok(response.endsWith("\r\n\r\nplaintext client: this server requires TLS (MICRO_TRANSPORT_SECURE=true)\n"), response);
+      assert.equal(await echoCall(client({ ca: certs.ca }), server.address), "hello");
+    } finally {
+      server.destroy();
+    }
+  });
+
   it("fails a TLS client's dial to a plaintext server at once, saying the server may be plaintext", async () => {
     const lines: string[] = [];
     const server = await echoServer(undefined, lines);

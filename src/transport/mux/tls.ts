@@ -133,11 +133,21 @@ class Handshake implements ServedConnection {
     this.refuse(reason, "warn", socket);
   }
 
-  /** A plaintext mux client gets a GoAway saying why; anything else is just closed. */
+  /**
+   * A plaintext mux client gets a GoAway saying why, a plaintext HTTP client (Go Micro's HTTP
+   * transport, curl) a 400 saying why; anything else is just closed.
+   */
   private refusePlaintext(chunk: Buffer): void {
     const reason = "plaintext client: this server requires TLS (MICRO_TRANSPORT_SECURE=true)";
     const muxClient = PREFACE.subarray(0, Math.min(chunk.length, PREFACE.length)).equals(chunk.subarray(0, PREFACE.length));
     if (muxClient) return this.refuseWithGoAway(this.socket, reason);
+    if (/^[A-Z]+ /.test(chunk.subarray(0, 8).toString("latin1"))) {
+      const body = `${reason}\n`;
+      this.socket.write(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return this.refuse(reason, "warn", this.socket);
+    }
     this.refuse(reason);
   }
 
