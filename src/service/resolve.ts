@@ -83,13 +83,20 @@ export function resolveRegistry(
   }
 }
 
-/** The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS` for nats). */
-export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", address = process.env.MICRO_TRANSPORT_ADDRESS || undefined): Transport {
+/**
+ * The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS`
+ * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv).
+ */
+export function resolveTransport(
+  name = process.env.MICRO_TRANSPORT || "mux",
+  address = process.env.MICRO_TRANSPORT_ADDRESS || undefined,
+  tlsEnv: Record<string, string | undefined> = process.env,
+): Transport {
   const { plugin, address: where } = parsePluginName(name, address);
   switch (plugin) {
     case "mux":
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
-      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv() });
+      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv) });
     case "http":
       return new HttpTransport();
     case "memory":
@@ -108,7 +115,7 @@ export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", ad
  * `MICRO_TLS_CA` (PEM file paths; default CA: the system's), and mTLS with
  * `MICRO_TLS_CLIENT_AUTH=require`. Undefined (plaintext) otherwise.
  */
-export function transportTlsFromEnv(env: NodeJS.ProcessEnv = process.env): MuxTlsOptions | undefined {
+export function transportTlsFromEnv(env: Record<string, string | undefined> = process.env): MuxTlsOptions | undefined {
   const secure = env.MICRO_TRANSPORT_SECURE?.toLowerCase();
   if (!secure || secure === "false" || secure === "0") return undefined;
   if (secure !== "true" && secure !== "1") throw new Error(`MICRO_TRANSPORT_SECURE=${env.MICRO_TRANSPORT_SECURE}: expected true or false`);
@@ -123,7 +130,7 @@ export function transportTlsFromEnv(env: NodeJS.ProcessEnv = process.env): MuxTl
   };
 }
 
-function pemFile(env: NodeJS.ProcessEnv, variable: string): Buffer | undefined {
+function pemFile(env: Record<string, string | undefined>, variable: string): Buffer | undefined {
   const path = env[variable];
   if (!path) return undefined;
   try {

@@ -175,7 +175,7 @@ export class Service {
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
     this.registry = cachedRegistry(options.registry, this.log, settings);
-    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"));
+    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // The checks are the outermost wrappers: nothing runs for a caller they refuse.

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import tls from "node:tls";
+import { loadConfigSync } from "../../src/config/load.js";
+import { MemorySource } from "../../src/config/memory.js";
 import { MicroError } from "../../src/errors/errors.js";
 import { type Context, createClient, createService, type PeerCertificate } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
@@ -300,6 +302,23 @@ describe("a service over mTLS", () => {
     } finally {
       client.close();
       await service.stop();
+      await registry.close();
+    }
+  });
+});
+
+describe("transport TLS from a service's config", () => {
+  it("reads transport_secure and tls_* from the config, as the MICRO_* env vars", async () => {
+    const config = loadConfigSync(
+      new MemorySource({ transport_secure: true, tls_cert: certs.server.certFile, tls_key: certs.server.keyFile, tls_ca: certs.caFile }),
+    );
+    const registry = new MemoryRegistry();
+    const service = createService({ name: "greeter", registry, logger: quiet, config });
+    try {
+      assert.equal(service.transport.secure, true);
+      const plain = createService({ name: "plain", registry, logger: quiet, config: loadConfigSync(new MemorySource({ transport_secure: false })) });
+      assert.equal(plain.transport.secure ?? false, false);
+    } finally {
       await registry.close();
     }
   });
