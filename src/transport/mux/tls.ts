@@ -60,7 +60,11 @@ export class TlsServer {
     if (!options.cert || !options.key) throw new Error("mux TLS: serving TLS needs a certificate and its key (cert and key; MICRO_TLS_CERT, MICRO_TLS_KEY)");
     this.requireClientCert = options.clientAuth === "require";
     this.server = tls.createServer({ cert: options.cert, key: options.key, ca: options.ca, requestCert: this.requireClientCert, rejectUnauthorized: false });
-    this.server.on("secureConnection", (secure: tls.TLSSocket) => this.take(secure)?.secured(secure, this.requireClientCert));
+    this.server.on("secureConnection", (secure: tls.TLSSocket) => {
+      const handshake = this.take(secure);
+      if (handshake) handshake.secured(secure, this.requireClientCert);
+      else secure.destroy(); // its connection was given up on meanwhile
+    });
     this.server.on("tlsClientError", (err: Error, secure: tls.TLSSocket) => this.take(secure)?.refuse(`TLS handshake failed: ${err.message}`));
   }
 
