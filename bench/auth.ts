@@ -1,8 +1,9 @@
 /**
  * `npm run bench` (suite `auth`): unary calls at concurrency 64 to the echo service with
  * MICRO_AUTH=jwt (every call's token checked, cached, and its rules verified) against the same
- * service without auth, measured in the same run. Prints one JSON line per measurement, then a
- * table with the ratio to the plain service. Target (issue #21): JWT + rules ≥ 0.9 × plain.
+ * service without auth, and over TLS and mTLS (MICRO_TRANSPORT_SECURE, certificates made by openssl),
+ * measured in the same run. Prints one JSON line per measurement, then a table with the ratio to
+ * the plain service. Targets (issue #21): JWT + rules ≥ 0.9 × plain; TLS ≥ 0.7 × plain.
  *
  *   node dist/bench/auth.js            3 repetitions × 5 s per point (median reported)
  *   node dist/bench/auth.js --quick    1 repetition × 2 s per point
@@ -12,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { generateKeyPair, JwtAuth } from "../src/auth/jwt.js";
 import { FileStore } from "../src/store/file.js";
+import { makeTestCerts } from "../test/setup/certs.js";
 import { median, runLoad, startServer } from "./harness.js";
 import type { LoadResult } from "./payload.js";
 
@@ -50,11 +52,18 @@ const jwtEnv = {
   MICRO_AUTH_PUBLIC_KEY: keys.publicKey,
   MICRO_AUTH_TOKEN: accessToken,
 };
+const certs = makeTestCerts();
+const tlsEnv = { MICRO_REGISTRY_ADDRESS: temp("tls"), MICRO_TRANSPORT_SECURE: "true", MICRO_TLS_CA: certs.caFile };
+const tlsServerEnv = { ...tlsEnv, MICRO_TLS_CERT: certs.server.certFile, MICRO_TLS_KEY: certs.server.keyFile };
+const mtlsEnv = { ...tlsEnv, MICRO_REGISTRY_ADDRESS: temp("mtls"), MICRO_TLS_CERT: certs.client.certFile, MICRO_TLS_KEY: certs.client.keyFile };
+const mtlsServerEnv = { ...tlsServerEnv, MICRO_REGISTRY_ADDRESS: mtlsEnv.MICRO_REGISTRY_ADDRESS, MICRO_TLS_CLIENT_AUTH: "require" };
 const plainServer = await startServer("servers/micro-echo.js", plainEnv, 0);
 const cases = [
   { name: "ts-micro", env: plainEnv, server: plainServer },
   { name: "ts-micro+token-only", env: { ...plainEnv, MICRO_AUTH_TOKEN: accessToken }, server: plainServer },
   { name: "ts-micro+jwt", env: jwtEnv, server: await startServer("servers/micro-echo.js", jwtEnv, 0) },
+  { name: "ts-micro+tls", env: tlsEnv, server: await startServer("servers/micro-echo.js", tlsServerEnv, 0) },
+  { name: "ts-micro+mtls", env: mtlsEnv, server: await startServer("servers/micro-echo.js", mtlsServerEnv, 0) },
 ];
 const results: LoadResult[] = [];
 try {
@@ -81,4 +90,7 @@ for (const result of results) {
   lines.push(`| ${result.concurrency} | ${result.framework} | ${result.rps} | ${result.p50_us} | ${result.p99_us} | ${(result.rps / plain.rps).toFixed(2)} |`);
 }
 process.stdout.write(`${lines.join("\n")}\n`);
-for (const dir of [storeDir, plainEnv.MICRO_REGISTRY_ADDRESS, jwtEnv.MICRO_REGISTRY_ADDRESS]) fs.rmSync(dir, { recursive: true, force: true });
+for (const dir of [storeDir, plainEnv.MICRO_REGISTRY_ADDRESS, jwtEnv.MICRO_REGISTRY_ADDRESS, tlsEnv.MICRO_REGISTRY_ADDRESS, mtlsEnv.MICRO_REGISTRY_ADDRESS]) {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+certs.remove();

@@ -49,7 +49,7 @@ export { type CheckFunc, type CheckOptions, type CheckResult, HealthChecks, type
 export type { StatsResponse } from "./debug/stats.js";
 export { ErrorId, isMicroError, LocalError, MicroError, type MicroErrorJSON } from "./errors/errors.js";
 export { createLogger, type LogFields, type Logger, type LogLevel, logger, setLogger } from "./logger/logger.js";
-export type { Caller, Context } from "./metadata/context.js";
+export type { Caller, Context, PeerCertificate } from "./metadata/context.js";
 export { MicroHeader, type MicroHeaderName } from "./metadata/headers.js";
 export { Metadata, type MetadataInit } from "./metadata/metadata.js";
 export type { Endpoint, Node, Registry, ServiceRecord, Value, WatchEvent, Watcher } from "./registry/registry.js";

@@ -12,6 +12,18 @@ export interface Caller {
   service?: string;
   /** The caller's network address. */
   address: string;
+  /** The certificate the caller presented over mTLS, verified against the server's CA. */
+  certificate?: PeerCertificate;
+}
+
+/** What a verified client certificate says about its holder. */
+export interface PeerCertificate {
+  /** The subject's common name (CN), or "" when it has none. */
+  commonName: string;
+  /** The subjectAltName entries as OpenSSL prints them: `DNS:caller`, `IP Address:127.0.0.1`, `URI:…`. */
+  subjectAltNames: string[];
+  /** SHA-256 fingerprint, colon-separated hex. */
+  fingerprint256: string;
 }
 
 export interface Context {

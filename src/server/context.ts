@@ -41,7 +41,10 @@ export class RequestContext implements Context {
   }
 
   get caller(): Caller {
-    return { service: this.header[MicroHeader.FromService], address: this.incoming.remote };
+    const certificate = this.incoming.certificate;
+    const caller: Caller = { service: this.header[MicroHeader.FromService], address: this.incoming.remote };
+    if (certificate) caller.certificate = certificate;
+    return caller;
   }
 
   get signal(): AbortSignal {

@@ -4,6 +4,7 @@
  * scheme names the plugin (`nats://127.0.0.1:4222`). Networked plugins load their drivers only
  * when used, so resolving costs nothing for programs that stay on the defaults.
  */
+import { readFileSync } from "node:fs";
 import type { Auth } from "../auth/auth.js";
 import { JwtAuth } from "../auth/jwt.js";
 import { NoopAuth } from "../auth/noop.js";
@@ -40,7 +41,7 @@ import { RedisSync } from "../sync/redis.js";
 import type { Sync } from "../sync/sync.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MemoryTransport } from "../transport/memory.js";
-import { MuxTransport } from "../transport/mux/mux.js";
+import { type MuxTlsOptions, MuxTransport } from "../transport/mux/mux.js";
 import { NatsTransport } from "../transport/nats/nats.js";
 import type { Transport } from "../transport/transport.js";
 import { Settings } from "./settings.js";
@@ -82,13 +83,20 @@ export function resolveRegistry(
   }
 }
 
-/** The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS` for nats). */
-export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", address = process.env.MICRO_TRANSPORT_ADDRESS || undefined): Transport {
+/**
+ * The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS`
+ * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv).
+ */
+export function resolveTransport(
+  name = process.env.MICRO_TRANSPORT || "mux",
+  address = process.env.MICRO_TRANSPORT_ADDRESS || undefined,
+  tlsEnv: Record<string, string | undefined> = process.env,
+): Transport {
   const { plugin, address: where } = parsePluginName(name, address);
   switch (plugin) {
     case "mux":
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
-      return new MuxTransport({ sniff: goMicroSniffer() });
+      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv) });
     case "http":
       return new HttpTransport();
     case "memory":
@@ -98,6 +106,37 @@ export function resolveTransport(name = process.env.MICRO_TRANSPORT || "mux", ad
       return new NatsTransport({ servers: where });
     default:
       throw new Error(`unknown transport ${JSON.stringify(plugin)} (MICRO_TRANSPORT): available are mux, http, memory, nats`);
+  }
+}
+
+/**
+ * TLS for the mux transport from the environment: on with `MICRO_TRANSPORT_SECURE=true`; this
+ * node's certificate and key from `MICRO_TLS_CERT` and `MICRO_TLS_KEY`, the trusted CA from
+ * `MICRO_TLS_CA` (PEM file paths; default CA: the system's), and mTLS with
+ * `MICRO_TLS_CLIENT_AUTH=require`. Undefined (plaintext) otherwise.
+ */
+export function transportTlsFromEnv(env: Record<string, string | undefined> = process.env): MuxTlsOptions | undefined {
+  const secure = env.MICRO_TRANSPORT_SECURE?.toLowerCase();
+  if (!secure || secure === "false" || secure === "0") return undefined;
+  if (secure !== "true" && secure !== "1") throw new Error(`MICRO_TRANSPORT_SECURE=${env.MICRO_TRANSPORT_SECURE}: expected true or false`);
+  const clientAuth = env.MICRO_TLS_CLIENT_AUTH || "none";
+  if (clientAuth !== "none" && clientAuth !== "require") throw new Error(`MICRO_TLS_CLIENT_AUTH=${clientAuth}: expected require or none`);
+  return {
+    cert: pemFile(env, "MICRO_TLS_CERT"),
+    key: pemFile(env, "MICRO_TLS_KEY"),
+    ca: pemFile(env, "MICRO_TLS_CA"),
+    clientAuth,
+    serverName: env.MICRO_TLS_SERVER_NAME || undefined,
+  };
+}
+
+function pemFile(env: Record<string, string | undefined>, variable: string): Buffer | undefined {
+  const path = env[variable];
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${variable}=${path}: cannot read the file: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

@@ -191,7 +191,7 @@ export class Service {
     this.log = (options.logger ?? defaultLogger()).child({ service: name });
     const codecs = options.codecs ?? defaultCodecs;
     this.registry = cachedRegistry(options.registry, this.log, settings);
-    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"));
+    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // The checks are the outermost wrappers: nothing runs for a caller they refuse.
@@ -456,6 +456,7 @@ export class Service {
           metadata: {
             ...this.options.metadata,
             transport: this.transport.name,
+            ...(this.transport.secure ? { secure: "true" } : {}),
             broker: this.broker.name,
             server: "mucp",
             registry: this.registry.name,

@@ -19,6 +19,9 @@ export function defaultServiceConfig(): Config {
   return loadConfigSync(new FlagsSource());
 }
 
+/** The mux transport's TLS settings (see transportTlsFromEnv): ts-micro's own, Go Micro has none. */
+const TLS_SETTINGS = ["transport_secure", "tls_cert", "tls_key", "tls_ca", "tls_client_auth", "tls_server_name"] as const;
+
 /** Go Micro flag names a service reads from its config, with the env var each stands in for. */
 export const FRAMEWORK_SETTINGS = [
   "server_name",
@@ -44,6 +47,7 @@ export const FRAMEWORK_SETTINGS = [
   "sync_address",
   "auth",
   "auth_token_expiry",
+  ...TLS_SETTINGS,
   "selector",
   "health_address",
   "client_request_timeout",
@@ -73,6 +77,11 @@ export class Settings {
   /** The config's value, else the env var's. */
   text(name: FrameworkSetting): string | undefined {
     return this.fromConfig(name) ?? (process.env[`MICRO_${name.toUpperCase()}`] || undefined);
+  }
+
+  /** The TLS settings under their env var names, the config's value first (for transportTlsFromEnv). */
+  tlsEnv(): Record<string, string | undefined> {
+    return Object.fromEntries(TLS_SETTINGS.map((name) => [`MICRO_${name.toUpperCase()}`, this.text(name)]));
   }
 
   /** Milliseconds: a plain number is seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */

@@ -8,6 +8,7 @@
  * (HTTP) canonicalises on receipt.
  */
 
+import type { PeerCertificate } from "../metadata/context.js";
 import type { Header } from "../metadata/headers.js";
 
 export type { Header };
@@ -23,6 +24,8 @@ export interface IncomingCall {
   readonly remote: string;
   /** Fires when the caller cancels the call or its connection drops. */
   readonly signal: AbortSignal;
+  /** The caller's verified client certificate (mux with mTLS); undefined otherwise. */
+  readonly certificate?: PeerCertificate;
 }
 
 /** The server's side of a transport: one function per incoming request. */
@@ -96,6 +99,8 @@ export interface ListenOptions {
 export interface Transport {
   /** The implementation's name: `mux`, `memory`, `http`, `nats`. */
   readonly name: string;
+  /** True when the transport encrypts and authenticates its connections (TLS); nodes advertise it. */
+  readonly secure?: boolean;
   listen(address: string, options: ListenOptions): Promise<Listener>;
   dial(address: string, options?: { timeout?: number }): Promise<ClientConnection>;
 }

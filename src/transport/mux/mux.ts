@@ -6,6 +6,7 @@
  * with a logged reason.
  */
 import net from "node:net";
+import type tls from "node:tls";
 import { type Logger, logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { joinHostPort, listenTcp, splitHostPort } from "../tcp.js";
@@ -13,8 +14,10 @@ import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredE
 import { MuxClientConnection } from "./client.js";
 import { type MuxLimits, type MuxOptions, muxLimits } from "./options.js";
 import { ServerConnection, type ServerContext } from "./server.js";
+import { connectTls, TlsServer } from "./tls.js";
 
 export type { MuxOptions, SniffedConnection } from "./options.js";
+export type { MuxTlsOptions, Pem } from "./tls.js";
 export { joinHostPort, splitHostPort };
 
 /** TCP keepalive on every mux socket: the kernel notices dead peers on idle connections. */
@@ -28,15 +31,19 @@ function watchdogInterval(limits: MuxLimits): number {
 export class MuxTransport implements Transport {
   readonly name = "mux";
   readonly limits: MuxLimits;
+  /** True when this transport serves and dials TLS; its nodes advertise `secure: "true"`. */
+  readonly secure: boolean;
   private readonly log: Logger;
 
   constructor(private readonly options: MuxOptions = {}) {
     this.limits = muxLimits(options);
     this.log = options.logger ?? logger();
+    this.secure = options.tls !== undefined;
   }
 
   async listen(address: string, options: ListenOptions): Promise<Listener> {
     const limits = this.limits;
+    const tlsServer = this.options.tls && new TlsServer(this.options.tls);
     const limitLog = new RateLimitedLog(this.log, limits.limitLogInterval);
     const context: ServerContext = {
       limits,
@@ -52,9 +59,12 @@ export class MuxTransport implements Transport {
       address,
       (socket) => {
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        const conn = new ServerConnection(socket, context, forget);
-        connections.add(conn);
-        return conn;
+        const serve = (served: net.Socket): ServerConnection => {
+          const conn = new ServerConnection(served, context, forget);
+          connections.add(conn);
+          return conn;
+        };
+        return tlsServer ? tlsServer.accept(socket, limits, limitLog, serve) : serve(socket);
       },
       this.log,
       "mux",
@@ -82,16 +92,22 @@ export class MuxTransport implements Transport {
     const { host, port } = splitHostPort(address);
     const timeout = options.timeout ?? this.limits.dialTimeout;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: host || "127.0.0.1", port, noDelay: true });
+      const secure = this.options.tls;
+      const socket: net.Socket | tls.TLSSocket = secure
+        ? connectTls(host || "127.0.0.1", port, secure)
+        : net.connect({ host: host || "127.0.0.1", port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
       }, timeout);
       socket.once("error", (err) => {
         clearTimeout(timer);
-        reject(new NotDeliveredError(`dial ${address}: ${err.message}`, address));
+        socket.destroy();
+        const plaintextPeer = secure && /disconnected before secure TLS connection|ECONNRESET|wrong version number/.test(err.message);
+        const hint = plaintextPeer ? " (is the server plaintext? TLS is on in this client: MICRO_TRANSPORT_SECURE=true)" : "";
+        reject(new NotDeliveredError(`dial ${address}: ${secure ? "TLS: " : ""}${err.message}${hint}`, address));
       });
-      socket.once("connect", () => {
+      socket.once(secure ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         socket.setKeepAlive(true, KEEPALIVE_MS);

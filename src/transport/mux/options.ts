@@ -10,6 +10,7 @@ import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT } from "../framing/header-block.js";
 import type { ServedConnection } from "../tcp.js";
 import type { ListenOptions } from "../transport.js";
+import type { MuxTlsOptions } from "./tls.js";
 
 export interface MuxOptions {
   /** Largest frame accepted or sent, in bytes (default 4 MiB). */
@@ -55,6 +56,11 @@ export interface MuxOptions {
   /** Milliseconds between log lines about the same limit being hit (default 10 s). */
   limitLogInterval?: number;
   logger?: Logger;
+  /**
+   * Serve and dial TLS (see tls.ts and docs/auth.md, "Transport security"). Every node of a
+   * system must agree: a plaintext client is refused by a TLS server, and the other way round.
+   */
+  tls?: MuxTlsOptions;
   /**
    * Called with a connection whose first bytes are not the mux preface. Returns the connection
    * when it took the socket over (the HTTP transport uses this to answer Go Micro clients on the

@@ -11,6 +11,7 @@ import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
+import type { PeerCertificate } from "../../metadata/context.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { FRAME_PREFIX, type Frame, FrameFlag, FrameType, PREFACE } from "../framing/frame.js";
 import { type FrameBudget, FrameReader } from "../framing/frame-reader.js";
@@ -22,6 +23,7 @@ import { joinHostPort } from "../tcp.js";
 import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
 import type { MuxLimits, MuxOptions, SniffedConnection } from "./options.js";
 import { frameProblem } from "./protocol.js";
+import { looksLikeTls, verifiedPeerCertificate } from "./tls.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
@@ -34,7 +36,10 @@ class ServerCall implements IncomingCall {
   private controller: AbortController | undefined;
   cancelled = false;
 
-  constructor(readonly remote: string) {}
+  constructor(
+    readonly remote: string,
+    readonly certificate: PeerCertificate | undefined,
+  ) {}
 
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -72,6 +77,8 @@ export class ServerConnection implements StreamOutput {
   private readonly writer: FrameWriter;
   private readonly reader: FrameReader;
   private readonly remote: string;
+  /** The client's verified certificate, on an mTLS connection. */
+  private readonly certificate: PeerCertificate | undefined;
   private readonly limits: MuxLimits;
   private readonly log: Logger;
   private sawPreface = false;
@@ -100,6 +107,7 @@ export class ServerConnection implements StreamOutput {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.remote = joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    this.certificate = verifiedPeerCertificate(socket);
     this.writer = new FrameWriter(this.write, limits);
     this.reader = new FrameReader(limits, (frame) => this.onFrame(frame), context.partialFrames);
     socket.on("data", this.onData);
@@ -181,6 +189,7 @@ export class ServerConnection implements StreamOutput {
         this.socket.off("data", this.onData);
         this.handedOff = this.context.sniff?.(this.socket, head, this.context.listenOptions);
         if (this.handedOff) return;
+        if (looksLikeTls(head)) return this.close("a TLS client, but this server is plaintext (MICRO_TRANSPORT_SECURE is off)", "warn");
         return this.close(`not a mux client (first bytes ${JSON.stringify(head.subarray(0, 16).toString("latin1"))})`, "warn");
       }
       this.sawPreface = true;
@@ -256,7 +265,7 @@ export class ServerConnection implements StreamOutput {
       return;
     }
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
-    const call = new ServerCall(this.remote);
+    const call = new ServerCall(this.remote, this.certificate);
     this.calls.set(frame.stream, call);
     this.handler(frame, call).then(
       (response) => this.respond(frame.stream, call, response),
@@ -276,7 +285,7 @@ export class ServerConnection implements StreamOutput {
     }
     const stream = new FramedStream(frame.stream, this, this.limits.streamWindow);
     this.streams.set(frame.stream, stream);
-    this.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: this.remote, signal: stream.signal });
+    this.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: this.remote, signal: stream.signal, certificate: this.certificate });
   }
 
   private respond(stream: number, call: ServerCall, response: Message): void {
