@@ -1,7 +1,7 @@
 /**
  * `micro sync lock|elect NAME -- CMD…`: run a command under a distributed lock or only while
  * leader, as `etcdctl lock` and `etcdctl elect` do. The backend is the one services use
- * (MICRO_SYNC, MICRO_SYNC_ADDRESS); it must be shared (etcd or redis), since a memory lock
+ * (MICRO_SYNC, MICRO_SYNC_ADDRESS); it must be shared (etcd, redis or nats), since a memory lock
  * excludes nothing outside this process.
  *
  * The command gets the fencing token in MICRO_SYNC_TOKEN. When it exits the lock is released (the
@@ -41,7 +41,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
   const sync = resolveSync();
   if (sync.name === "memory") {
     await sync.close();
-    throw new UsageError("sync needs a shared backend: set MICRO_SYNC=etcd or MICRO_SYNC=redis (and MICRO_SYNC_ADDRESS)");
+    throw new UsageError("sync needs a shared backend: set MICRO_SYNC=etcd, redis or nats (and MICRO_SYNC_ADDRESS)");
   }
   const signals = new SignalRelay();
   try {
