@@ -24,7 +24,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { setTimeout as delay } from "node:timers/promises";
 import type { KV } from "@nats-io/kv";
 import { base32Encode } from "../driver/base32.js";
 import { loadDriver } from "../driver/driver.js";
@@ -41,6 +40,7 @@ import {
   type Lock,
   type LockOptions,
   leadershipOf,
+  pauseBeforeRetry,
   REQUEST_TIMEOUT,
   SYNC_ERROR_ID,
   type Sync,
@@ -132,9 +132,7 @@ export class NatsSync implements Sync {
         });
         if (result.taken) return this.hold(kv, id, key, value, result.revision, result.sentAt, ttl);
         sighting = result.sighting;
-        await delay(pause * (0.5 + Math.random()), undefined, { signal: deadline.signal }).catch(() => {
-          throw deadline.signal.reason;
-        });
+        await pauseBeforeRetry(pause, deadline.signal);
       }
     } finally {
       deadline.dispose();

@@ -13,7 +13,6 @@
  * (the usual Redis caveat); use etcd where that matters.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
@@ -27,6 +26,7 @@ import {
   type Lock,
   type LockOptions,
   leadershipOf,
+  pauseBeforeRetry,
   SYNC_ERROR_ID,
   type Sync,
   untilAborted,
@@ -92,9 +92,7 @@ export class RedisSync implements Sync {
           throw err;
         });
         if (token !== 0) return this.hold(redis, id, key, owner, BigInt(token), ttl);
-        await delay(pause * (0.5 + Math.random()), undefined, { signal: deadline.signal }).catch(() => {
-          throw deadline.signal.reason;
-        });
+        await pauseBeforeRetry(pause, deadline.signal);
       }
     } finally {
       deadline.dispose();

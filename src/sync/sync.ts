@@ -8,6 +8,7 @@
  * same id. Pass it to the resource the lock protects and have that resource refuse smaller tokens:
  * that is what keeps a holder that paused past its TTL from doing harm.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { ErrorId, MicroError } from "../errors/errors.js";
 
 /** Error id of errors raised by sync implementations. */
@@ -113,6 +114,16 @@ export function waitDeadline(id: string, options: { wait?: number; signal?: Abor
       options.signal?.removeEventListener("abort", onAbort);
     },
   };
+}
+
+/**
+ * Waits about `pause` ms (jittered by ±50%, so contenders polling one lock spread out) before the
+ * next attempt; rejects with the deadline's reason (timeout or the caller's abort) if it fires first.
+ */
+export async function pauseBeforeRetry(pause: number, deadline: AbortSignal): Promise<void> {
+  await delay(pause * (0.5 + Math.random()), undefined, { signal: deadline }).catch(() => {
+    throw deadline.reason;
+  });
 }
 
 /**

@@ -19,23 +19,7 @@ import { startNatsTtlServer } from "../setup/nats-ttl-server.js";
 import { type OwnedServer, requireSharedNats } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
 import { runGo } from "./go.js";
-
-/** A record as Go Micro's store.Record marshals to JSON. */
-interface GoRecord {
-  key: string;
-  value: string;
-  metadata: Record<string, unknown> | null;
-  expiry?: number;
-}
-
-interface GoRead {
-  records?: GoRecord[];
-  missing?: string[];
-  errors?: Record<string, string>;
-  error?: string;
-}
-
-const base64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString("base64");
+import { base64, type GoRead, type GoRecord } from "./go-store.js";
 
 describe("NATS JetStream KV store shared by Go Micro and ts-micro", () => {
   const bucket = `interop-${randomUUID().slice(0, 8)}`;

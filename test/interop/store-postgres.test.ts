@@ -17,28 +17,12 @@ import { PostgresStore } from "../../src/store/postgres.js";
 import { StoreNotFoundError } from "../../src/store/store.js";
 import { requireServer } from "../setup/servers.js";
 import { runGo } from "./go.js";
+import { base64, type GoRead, type GoRecord } from "./go-store.js";
 
 const SERVER = "postgresql://postgres@127.0.0.1:5432";
 const START = "service postgresql start (or pg_ctlcluster 15 main start); the tests use postgresql://postgres@127.0.0.1:5432 with trust auth";
 const HOUR_MS = 3_600_000;
 const NS_PER_MS = 1_000_000;
-
-/** A record as Go Micro's store.Record marshals to JSON. */
-interface GoRecord {
-  key: string;
-  value: string;
-  metadata: Record<string, unknown> | null;
-  expiry?: number;
-}
-
-interface GoRead {
-  records?: GoRecord[];
-  missing?: string[];
-  errors?: Record<string, string>;
-  error?: string;
-}
-
-const base64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString("base64");
 
 /** The expiry read back is the time left: at most what was written, and not much less. */
 function assertAboutAnHourLeft(ms: number | undefined, what: string): void {
