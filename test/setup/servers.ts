@@ -153,12 +153,12 @@ export interface EtcdTlsFiles {
   clientCa: string;
 }
 
-/** An etcd of our own on loopback `port` (peer port `port + 1`) with a throwaway data dir; https and client certificates with `tls`. */
+/** An etcd of our own on loopback `port` (peer port: see etcdPeerPort) with a throwaway data dir; https and client certificates with `tls`. */
 export function privateEtcd(port: number, tls?: EtcdTlsFiles): OwnedServer {
   const binary = findBinary("etcd", ["/usr/bin/etcd", "/usr/local/bin/etcd"]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-etcd-"));
   const client = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
-  const peer = `http://127.0.0.1:${port + 1}`;
+  const peer = `http://127.0.0.1:${etcdPeerPort(port)}`;
   const flags = {
     name: "ts-micro-test",
     "data-dir": dir,
@@ -172,6 +172,16 @@ export function privateEtcd(port: number, tls?: EtcdTlsFiles): OwnedServer {
   const tlsArgs = tls ? ["--cert-file", tls.cert, "--key-file", tls.key, "--trusted-ca-file", tls.clientCa, "--client-cert-auth"] : [];
   const args = [...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]), ...tlsArgs];
   return new OwnedServer("etcd", binary, args, "127.0.0.1", port, () => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * The port an etcd on client `port` uses for its (unused, single-member) peer listener: `port + 1`
+ * below the kernel's ephemeral range; for a client port from freePort(), which is in that range,
+ * one in 14000-19999, because the port next to an ephemeral one may belong to any outgoing
+ * connection of the moment, and etcd exits when it cannot bind it.
+ */
+function etcdPeerPort(port: number): number {
+  return port < 32768 ? port + 1 : 14000 + (port % 6000);
 }
 
 /** A broker server of our own on a spare loopback port with a throwaway data dir, already started. */
