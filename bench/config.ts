@@ -11,16 +11,19 @@ const quick = process.argv.includes("--quick");
 const OPS = quick ? 2_000_000 : 20_000_000;
 const ROUNDS = 5;
 
+let loops = 0;
+
 /**
  * ops/s of `op` over OPS calls, median of ROUNDS (after a warm-up). Each measurement gets a loop
  * compiled for it alone: a loop shared by every row would see several `op`s, and the row measured
- * first (the floor) would be the only one timed before its call site turned polymorphic.
+ * first (the floor) would be the only one timed before its call site turned polymorphic. The
+ * source differs per loop (a numbered comment) because V8 caches functions compiled from the same
+ * source, and with them the call site's feedback.
  */
 function measure(op: (i: number) => unknown): number {
-  const loop = new Function("op", "n", "let sink = 0; for (let i = 0; i < n; i++) if (op(i) !== undefined) sink++; return sink;") as (
-    op: (i: number) => unknown,
-    n: number,
-  ) => number;
+  loops++;
+  const body = `let sink = 0; for (let i = 0; i < n; i++) if (op(i) !== undefined) sink++; return sink; // loop ${loops}`;
+  const loop = new Function("op", "n", body) as (op: (i: number) => unknown, n: number) => number;
   const run = (n: number): number => {
     const start = process.hrtime.bigint();
     if (loop(op, n) < 0) process.stdout.write("");
@@ -42,6 +45,8 @@ rows.push(["plain property read   obj.a.b.c", floor]);
 const byPath = new Map(paths.map((p) => [p, lookup(tree, splitPath(p))]));
 rows.push(['Map.get("a.b.c") on a prebuilt Map', measure(() => byPath.get("a.b.c"))]);
 rows.push(['config.get("a.b.c")', measure(() => config.get("a.b.c"))]);
+const handle = config.at<number>("a.b.c");
+rows.push(['config.at("a.b.c").value (handle taken once)', measure(() => handle.value)]);
 rows.push(['config.number("a.b.c")', measure(() => config.number("a.b.c"))]);
 rows.push(['config.duration("server.timeout")', measure(() => config.duration("server.timeout"))]);
 rows.push(["config.get over 4 paths in turn", measure((i) => config.get(paths[i & 3]))]);

@@ -57,6 +57,16 @@ export interface ConfigChange<T = unknown> {
   previous: T | undefined;
 }
 
+/**
+ * The value at one path, looked up once and kept current by the config, for the hottest reads:
+ * reading `value` costs what reading an object property does, where `get(path)` costs a keyed lookup.
+ */
+export interface ConfigValue<T> {
+  readonly path: string;
+  /** The value now (undefined when there is none); it changes when the config does. */
+  readonly value: T | undefined;
+}
+
 /** A value a getter may convert to a duration: milliseconds, or text such as `5s`, `1m30s`. */
 export type DurationValue = number | string;
 
@@ -68,6 +78,11 @@ export interface Config {
   /** The value at a dotted path (`"database.host"`; `""` is the whole tree), or `fallback` when there is none. */
   get<T = unknown>(path: string): T | undefined;
   get<T>(path: string, fallback: T): T;
+  /**
+   * The value at `path` as a handle whose `value` the config keeps current. Take it once (at
+   * start-up) and read `.value` per request; the same path gives the same handle.
+   */
+  at<T = unknown>(path: string): ConfigValue<T>;
   /** Whether a value exists at `path`. */
   has(path: string): boolean;
   /**

@@ -5,7 +5,17 @@
  * go through a per-path cache that every update clears, so `get` on a hot path costs one keyed lookup.
  */
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { type Config, type ConfigChange, ConfigError, type ConfigObject, ConfigTypeError, type DurationValue, type Source, type Unwatch } from "./config.js";
+import {
+  type Config,
+  type ConfigChange,
+  ConfigError,
+  type ConfigObject,
+  ConfigTypeError,
+  type ConfigValue,
+  type DurationValue,
+  type Source,
+  type Unwatch,
+} from "./config.js";
 import { parseDuration } from "./duration.js";
 import { type StandardSchemaV1, validate } from "./schema.js";
 import { deepFreeze, describeType, interpolate, isObject, lookup, merge, sameValue, splitPath } from "./tree.js";
@@ -58,10 +68,24 @@ const MISSING = Symbol("missing");
 /** Paths remembered between updates; past this the cache starts over (paths may come from requests). */
 const CACHE_LIMIT = 10_000;
 
+/** An object with no prototype, so that no path (`constructor`, `__proto__`) finds an inherited value. */
+function emptyCache(): Record<string, unknown> {
+  return Object.setPrototypeOf({}, null) as Record<string, unknown>;
+}
+
 interface PathWatcher {
   segments: string[];
   last: unknown;
   listener: (value: unknown, previous: unknown) => void;
+}
+
+/** What at() hands out: a plain field the config rewrites on each change. */
+class PathValue {
+  value: unknown;
+  constructor(
+    readonly path: string,
+    readonly segments: string[],
+  ) {}
 }
 
 class LoadedConfig implements Config {
@@ -70,11 +94,17 @@ class LoadedConfig implements Config {
   /** Each source's last good tree, by position. */
   private layers: (ConfigObject | undefined)[];
   private values: ConfigObject = deepFreeze({});
-  /** Values by path since the last update (MISSING for none). */
-  private cache = new Map<string, unknown>();
+  /**
+   * Values by path since the last update (MISSING for none). A prototype-less object rather than a
+   * Map: V8 looks up a property by a string key faster than a Map entry.
+   */
+  private cache: Record<string, unknown> = emptyCache();
+  private cacheSize = 0;
   /** Durations by path since the last update, so duration() parses its text once. */
   private durations = new Map<string, number>();
   private readonly watchers = new Set<PathWatcher>();
+  /** Handles given out by at(), updated with every change. */
+  private readonly handles = new Map<string, PathValue>();
   private readonly unwatches: Unwatch[] = [];
   private readonly closers = new Set<() => void>();
   /** Sources that reported a change and wait to be read again. */
@@ -122,6 +152,16 @@ class LoadedConfig implements Config {
   get<T>(path: string, fallback?: T): T | undefined {
     const value = this.cached(path);
     return value === MISSING ? fallback : (value as T);
+  }
+
+  at<T = unknown>(path: string): ConfigValue<T> {
+    let handle = this.handles.get(path);
+    if (!handle) {
+      handle = new PathValue(path, splitPath(path));
+      handle.value = lookup(this.values, handle.segments);
+      this.handles.set(path, handle);
+    }
+    return handle as ConfigValue<T>;
   }
 
   has(path: string): boolean {
@@ -209,20 +249,22 @@ class LoadedConfig implements Config {
 
   /** The cached value at `path`, or MISSING. */
   private cached(path: string): unknown {
-    const value = this.cache.get(path);
+    const value = this.cache[path];
     return value === undefined ? this.remember(path) : value;
   }
 
   private remember(path: string): unknown {
-    if (this.cache.size >= CACHE_LIMIT) this.clearCache();
+    if (this.cacheSize >= CACHE_LIMIT) this.clearCache();
     const found = lookup(this.values, splitPath(path));
     const value = found === undefined ? MISSING : found;
-    this.cache.set(path, value);
+    this.cache[path] = value;
+    this.cacheSize++;
     return value;
   }
 
   private clearCache(): void {
-    this.cache = new Map();
+    this.cache = emptyCache();
+    this.cacheSize = 0;
     this.durations = new Map();
   }
 
@@ -351,6 +393,7 @@ class LoadedConfig implements Config {
   private apply(values: ConfigObject): void {
     this.values = values;
     this.clearCache();
+    for (const handle of this.handles.values()) handle.value = lookup(values, handle.segments);
     for (const watcher of [...this.watchers]) {
       const value = lookup(values, watcher.segments);
       if (sameValue(value, watcher.last)) continue;

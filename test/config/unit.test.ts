@@ -314,6 +314,25 @@ describe("config watch", () => {
     await config.close();
   });
 
+  it("at() hands out one handle per path whose value follows every change, missing included", async () => {
+    const source = memory({ a: { b: 1 } });
+    const config = await loadConfig({ sources: [source], logger: quiet });
+    const b = config.at<number>("a.b");
+    const missing = config.at<string>("x.y");
+    assert.equal(b.value, 1);
+    assert.equal(missing.value, undefined);
+    assert.equal(config.at("a.b"), b, "the same path gives the same handle");
+    await source.set("a.b", 2);
+    await source.set("x.y", "now here");
+    await until(() => config.get("x.y") === "now here");
+    assert.equal(b.value, 2);
+    assert.equal(missing.value, "now here");
+    await source.set("a", "no longer an object");
+    await until(() => config.get("a") === "no longer an object");
+    assert.equal(b.value, undefined);
+    await config.close();
+  });
+
   it("changes() iterates changes and ends on close()", async () => {
     const source = memory({ n: 0 });
     const config = await loadConfig({ sources: [source], logger: quiet });
