@@ -210,6 +210,28 @@ describe("mux frame header blocks", () => {
     assert.equal(decodeHeader(Buffer.from("lonely-key")), 'header "lonely-key" has no value', "a key without a value is refused");
   });
 
+  it("decodes long values (tokens) exactly, first, last or alone in a block, and refuses CR or LF in them", () => {
+    // Long values are scanned natively and come from a cache of their own: tokens of one length
+    // share its slots, and a block's last value has no NUL after it while the bytes beyond do.
+    for (let i = 0; i < 500; i++) {
+      const token = `Bearer ${String(i).padStart(4, "0")}.${"t".repeat(300)}.${i % 7}`;
+      const headers: Header[] = [
+        { Authorization: token },
+        { Authorization: token, [MicroHeader.Endpoint]: "Greeter.Hello" },
+        { [MicroHeader.Endpoint]: "Greeter.Hello", Authorization: token },
+        { [`X-${"k".repeat(70)}`]: `${"ü".repeat(40)}${i}`, [MicroHeader.Id]: String(i) },
+      ];
+      for (const header of headers) {
+        const block = Buffer.from(`\0junk${encodeHeader(header)}\0junk\0`, "utf8");
+        assert.deepEqual(decodeHeader(block, 5, block.length - 6), header);
+      }
+    }
+    for (const bad of ["\r", "\n"]) {
+      const block = Buffer.from(`Authorization\0Bearer ${"a".repeat(200)}${bad}Micro-Endpoint\0Other.Method`, "utf8");
+      assert.equal(decodeHeader(block), "a header name or value contains CR or LF", JSON.stringify(bad));
+    }
+  });
+
   it("carries non-ASCII metadata through a call", async () => {
     const transport = new MuxTransport();
     const listener = await transport.listen("127.0.0.1:0", { handler: async (request) => ({ header: {}, body: Buffer.from(request.header["X-Name"]) }) });
