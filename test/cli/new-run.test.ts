@@ -18,7 +18,16 @@ import { quiet } from "../setup/logger.js";
 import { waitFor } from "../setup/wait.js";
 import { alive, type RunProcess, startRun, status } from "./run-harness.js";
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs a command as a user would: without node:test's NODE_TEST_CONTEXT, which would make the
+ * project's own `node --test` report to this runner instead of printing its results.
+ */
+function run(command: string, args: string[], options: { cwd: string; timeout: number }): Promise<{ stdout: string; stderr: string }> {
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  return execFileAsync(command, args, { ...options, env });
+}
 
 describe("micro new, then micro run", () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-new-"));
