@@ -57,7 +57,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const specs = project.services.map(
     (s): ProcessSpec => ({ name: s.name, dir: s.dir, command: process.execPath, args: tsxArgs(s.dir, s.entry), env: project.env }),
   );
-  if (!values["no-gateway"]) specs.push(gatewaySpec(project.root, values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS));
+  const gateway = values["no-gateway"] ? undefined : (values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS);
+  if (gateway) specs.push(gatewaySpec(project.root, gateway));
   const state = new RunState();
   const prefixer = new Prefixer(
     specs.map((s) => s.name),
@@ -65,7 +66,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     useColour(process.stdout),
   );
   const processes = specs.map((spec, index) => new Supervised(spec, index, { state, prefixer, stopTimeout }));
-  printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state);
+  printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
   return supervise(project, processes, values["no-watch"] !== true);
 }
 
@@ -75,9 +76,12 @@ function gatewaySpec(root: string, address: string): ProcessSpec {
   return { name: "gateway", dir: root, command: process.execPath, args: [cli, "gateway", "--address", address], env: {} };
 }
 
-function printBanner(project: Project, envName: string, state: RunState): void {
+function printBanner(project: Project, envName: string, state: RunState, gateway: string | undefined): void {
   const from = project.configFile ? `${path.basename(project.configFile)}, env ${envName}` : "found by their entry files";
-  process.stdout.write(`${programName} run: ${project.services.map((s) => s.name).join(", ")} (${from}); logs in ${path.join(state.dir, "logs")}\n`);
+  const lines = [`${programName} run: ${project.services.map((s) => s.name).join(", ")} (${from})`, `logs in ${path.join(state.dir, "logs")}`];
+  if (gateway) lines.push(`gateway: http://${gateway}/api/{service}/{Handler}/{Method}`);
+  lines.push("Ctrl-C stops them all");
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 /** Starts everything in order, restarts on changes, and stops everything on SIGINT or SIGTERM. */
@@ -93,7 +97,13 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
       shuttingDown = true;
       resolve();
     };
-    process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+    // SIGHUP: the terminal closed.
+    process.on("SIGINT", onSignal).on("SIGTERM", onSignal).on("SIGHUP", onSignal);
+  });
+  // The services run in their own process groups, so nothing else would stop them if this
+  // process died of an error: kill them on the way out (a no-op after a graceful stop).
+  process.once("exit", () => {
+    for (const p of processes) p.kill();
   });
   const starting = startInOrder(project, processes, () => shuttingDown);
   const watches = watch ? project.services.map((service, index) => watchTree(service.dir, (file) => void processes[index]!.restart(`${file} changed`))) : [];

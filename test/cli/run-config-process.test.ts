@@ -131,6 +131,25 @@ describe("micro run with micro.mu: depends, env, a crash at start, status and lo
     assert.equal(missing.code, 2);
   });
 
+  it("restarts a crashed service once one of its files changes", async () => {
+    const fixed = `import { createService } from ${JSON.stringify(tsMicro)};
+class Crasher {
+  async Ok(_req: unknown): Promise<{ ok: boolean }> {
+    return { ok: true };
+  }
+}
+const service = createService({ name: "crasher" });
+service.handle(new Crasher());
+await service.run();
+`;
+    fs.writeFileSync(path.join(root, "crasher", "main.ts"), fixed);
+    await running.waitFor(/crasher \| \[micro\] restarting: main\.ts changed/);
+    await running.waitFor(/crasher \| .*"service started"/);
+    const ok = await runCli(["call", "crasher", "Crasher.Ok"], env);
+    assert.equal(ok.stdout, '{"ok":true}\n', ok.stderr);
+    assert.equal((await status(env)).find((e) => e.name === "crasher")?.state, "running");
+  });
+
   it("micro logs -f follows the log until interrupted", async () => {
     const follower = spawn(process.execPath, [cli, "logs", "users", "-f"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let followed = "";
@@ -152,6 +171,7 @@ describe("micro run with micro.mu: depends, env, a crash at start, status and lo
     follower.kill("SIGINT");
     assert.equal(await exited, 0);
     assert.equal(alive(users!.pid), false);
+    for (const entry of await status(env)) assert.match(entry.state, /^(stopped|exited)/, entry.name);
     const services = await runCli(["services"], env);
     assert.equal(services.stdout, "", "every service deregistered");
   });
