@@ -54,8 +54,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       `run: no service under ${project.root} (a micro.mu or micro.json, or a directory with main.ts, src/main.ts or a package.json "micro" entry)`,
     );
   const stopTimeout = parseDurationFlag("stop-timeout", values["stop-timeout"]) ?? DEFAULT_STOP_TIMEOUT;
+  const watch = values["no-watch"] !== true;
   const specs = project.services.map(
-    (s): ProcessSpec => ({ name: s.name, dir: s.dir, command: process.execPath, args: tsxArgs(s.dir, s.entry), env: project.env }),
+    (s): ProcessSpec => ({ name: s.name, dir: s.dir, command: process.execPath, args: tsxArgs(s.dir, s.entry), env: project.env, watched: watch }),
   );
   const gateway = values["no-gateway"] ? undefined : (values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS);
   if (gateway) specs.push(gatewaySpec(project.root, gateway));
@@ -67,13 +68,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   );
   const processes = specs.map((spec, index) => new Supervised(spec, index, { state, prefixer, stopTimeout }));
   printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
-  return supervise(project, processes, values["no-watch"] !== true);
+  return supervise(project, processes, watch);
 }
 
 /** The HTTP gateway, as a child process: this same CLI's `gateway` command. */
 function gatewaySpec(root: string, address: string): ProcessSpec {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  return { name: "gateway", dir: root, command: process.execPath, args: [cli, "gateway", "--address", address], env: {} };
+  return { name: "gateway", dir: root, command: process.execPath, args: [cli, "gateway", "--address", address], env: {}, watched: false };
 }
 
 function printBanner(project: Project, envName: string, state: RunState, gateway: string | undefined): void {

@@ -21,6 +21,8 @@ export interface ProcessSpec {
   args: string[];
   /** Added to this process's environment. */
   env: Record<string, string>;
+  /** Whether a change to its files restarts it (for the message when it exits). */
+  watched: boolean;
 }
 
 export interface SupervisorOptions {
@@ -139,7 +141,7 @@ export class Supervised {
     const exit = signal ? signal : `code ${code}`;
     this.update({ status: this.stopping ? "stopped" : "exited", exit });
     if (this.stopping) this.say(`stopped (${exit})`);
-    else this.say(`exited (${exit}); it restarts when one of its files changes`);
+    else this.say(`exited (${exit})${this.spec.watched ? "; it restarts when one of its files changes" : ""}`);
   }
 
   private output(lines: string[]): void {
