@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -49,6 +50,16 @@ await service.run();
 const CRASHER = `console.error("crasher: cannot open its database");
 process.exit(3);
 `;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once("error", reject);
+  });
+}
 
 function writeProject(root: string, files: Record<string, string>): void {
   for (const [file, text] of Object.entries(files)) {
@@ -196,12 +207,17 @@ describe("micro run with micro.json and --env", () => {
     fs.rmSync(env.MICRO_REGISTRY_ADDRESS, { recursive: true, force: true });
   });
 
-  it("gives every service the env block chosen by --env", async () => {
-    running = startRun(["--no-gateway", "--no-watch", "--env", "production", root], env, os.tmpdir());
-    await running.waitFor(/users \| .*"service started"/);
+  it("gives every service the env block chosen by --env, and starts the gateway as a child process", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    running = startRun(["--no-watch", "--env", "production", "--gateway-address", address, root], env, os.tmpdir());
+    await running.waitFor(/users +\| .*"service started"/);
     const users = await runCli(["call", "users", "Users.Env"], env);
     assert.deepEqual(JSON.parse(users.stdout), { db: "postgres", greeting: "" });
+    // The gateway is `micro gateway --address …`, supervised like a service (whatever becomes of it).
+    assert.ok(running.output().includes(`gateway: http://${address}/api/{service}/{Handler}/{Method}`), running.output());
+    await running.waitFor(/gateway +\| \[micro\] started \(pid \d+\)/);
     assert.equal(await running.stop("SIGTERM"), 0);
+    assert.match(running.output(), /users +\| \[micro\] stopped \(code 0\)/);
   });
 
   it("refuses an env the file does not have, a directory without services, and a bad config, without starting anything", async () => {
