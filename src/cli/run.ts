@@ -88,15 +88,19 @@ function printBanner(project: Project, envName: string, state: RunState, gateway
 /** Starts everything in order, restarts on changes, and stops everything on SIGINT or SIGTERM. */
 async function supervise(project: Project, processes: Supervised[], watch: boolean): Promise<number> {
   let shuttingDown = false;
+  let shutDown: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
+    shutDown = () => {
+      shuttingDown = true;
+      resolve();
+    };
     const onSignal = (): void => {
       // A second Ctrl-C while stopping: no more waiting.
       if (shuttingDown) {
         for (const p of processes) p.kill();
         return;
       }
-      shuttingDown = true;
-      resolve();
+      shutDown();
     };
     // SIGHUP: the terminal closed.
     process.on("SIGINT", onSignal).on("SIGTERM", onSignal).on("SIGHUP", onSignal);
@@ -106,7 +110,12 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   process.once("exit", () => {
     for (const p of processes) p.kill();
   });
-  const starting = startInOrder(project, processes, () => shuttingDown);
+  let failure: Error | undefined;
+  // Starting fails only when the registry cannot be set up (a bad MICRO_REGISTRY): stop what started.
+  const starting = startInOrder(project, processes, () => shuttingDown).catch((err: Error) => {
+    failure = err;
+    shutDown();
+  });
   const watches = watch ? project.services.map((service, index) => watchTree(service.dir, (file) => void processes[index]!.restart(`${file} changed`))) : [];
   await stopped;
   for (const w of watches) w.close();
@@ -114,6 +123,7 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   // Reverse order: what depends on a service stops before it.
   for (const p of [...processes].reverse()) await p.stop();
   await Promise.all(processes.map((p) => p.close()));
+  if (failure) throw failure;
   return 0;
 }
 

@@ -152,7 +152,12 @@ export class Supervised {
 
   private update(change: Partial<RunRecord>): void {
     this.record = { ...this.record, ...change };
-    this.options.state.write(this.record);
+    try {
+      this.options.state.write(this.record);
+    } catch (err) {
+      // micro status would be out of date; the service itself is fine.
+      this.say(`cannot record its state for micro status: ${(err as Error).message}`);
+    }
   }
 
   /** Flushes the log file; the process must be stopped. */
