@@ -112,7 +112,7 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   });
   let failure: Error | undefined;
   // Starting fails only when the registry cannot be set up (a bad MICRO_REGISTRY): stop what started.
-  const starting = startInOrder(project, processes, () => shuttingDown).catch((err: Error) => {
+  const starting = startInOrder(project, processes, stopped, () => shuttingDown).catch((err: Error) => {
     failure = err;
     shutDown();
   });
@@ -127,7 +127,7 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   return 0;
 }
 
-async function startInOrder(project: Project, processes: Supervised[], cancelled: () => boolean): Promise<void> {
+async function startInOrder(project: Project, processes: Supervised[], stopped: Promise<void>, cancelled: () => boolean): Promise<void> {
   const byName = new Map(processes.map((p) => [p.spec.name, p]));
   const registry = resolveRegistry();
   try {
@@ -138,9 +138,9 @@ async function startInOrder(project: Project, processes: Supervised[], cancelled
         const target = project.services.find((s) => s.name === dependency);
         const upstream = byName.get(dependency);
         if (!target || !upstream) continue;
-        const ready = await waitReady({ name: dependency, port: target.port, registry, exited: upstream.whenExited(), timeout: READY_TIMEOUT });
-        if (ready !== "ready") supervised.say(`starting although ${dependency}, which it depends on, ${ready === "exited" ? "exited" : "is not ready yet"}`);
+        const ready = await waitReady({ name: dependency, port: target.port, registry, exited: upstream.whenExited(), stopped, timeout: READY_TIMEOUT });
         if (cancelled()) return;
+        if (ready !== "ready") supervised.say(`starting although ${dependency}, which it depends on, ${ready === "exited" ? "exited" : "is not ready yet"}`);
       }
       supervised.start();
     }

@@ -8,7 +8,7 @@
 import net from "node:net";
 import type { Registry } from "../../registry/registry.js";
 
-export type Readiness = "ready" | "exited" | "timeout";
+export type Readiness = "ready" | "exited" | "timeout" | "stopped";
 
 export interface ReadyOptions {
   name: string;
@@ -16,6 +16,8 @@ export interface ReadyOptions {
   registry: Registry;
   /** Resolves when the dependency's process exits. */
   exited: Promise<void>;
+  /** Resolves when micro run is stopping: no more waiting. */
+  stopped: Promise<void>;
   timeout: number;
 }
 
@@ -34,6 +36,7 @@ export async function waitReady(options: ReadyOptions): Promise<Readiness> {
     return await Promise.race([
       poll(),
       options.exited.then((): Readiness => "exited"),
+      options.stopped.then((): Readiness => "stopped"),
       new Promise<Readiness>((resolve) => {
         timer = setTimeout(() => resolve("timeout"), options.timeout);
       }),
