@@ -5,13 +5,16 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { parseMicroJson, parseMu } from "../../src/cli/run/config.js";
 import { Prefixer, useColour } from "../../src/cli/run/output.js";
 import { loadProject } from "../../src/cli/run/project.js";
+import { waitReady } from "../../src/cli/run/ready.js";
 import { UsageError } from "../../src/cli/usage.js";
+import { MemoryRegistry } from "../../src/registry/memory.js";
 
 const MU = `# a blog
 service web
@@ -179,5 +182,33 @@ describe("log prefixes", () => {
     assert.deepEqual(lines, ["users   | a\nusers   | b\n"]);
     const coloured = new Prefixer(["users"], out as never, true);
     assert.equal(coloured.prefix("users", 0), "\x1b[36musers | \x1b[0m");
+  });
+});
+
+describe("waiting for a dependency", () => {
+  const never = new Promise<void>(() => {});
+  const registry = new MemoryRegistry();
+
+  it("with a port: ready once something accepts connections there", async () => {
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      assert.equal(await waitReady({ name: "users", port, registry, exited: never, stopped: never, timeout: 30_000 }), "ready");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("without a port: ready once it is registered", async () => {
+    const waiting = waitReady({ name: "users", registry, exited: never, stopped: never, timeout: 30_000 });
+    await registry.register({ name: "users", version: "1", metadata: {}, nodes: [{ id: "users-1", address: "127.0.0.1:1", metadata: {} }], endpoints: [] });
+    assert.equal(await waiting, "ready");
+  });
+
+  it("gives up when the dependency exits, micro run stops, or the bound passes", async () => {
+    assert.equal(await waitReady({ name: "posts", registry, exited: Promise.resolve(), stopped: never, timeout: 30_000 }), "exited");
+    assert.equal(await waitReady({ name: "posts", registry, exited: never, stopped: Promise.resolve(), timeout: 30_000 }), "stopped");
+    assert.equal(await waitReady({ name: "posts", registry, exited: never, stopped: never, timeout: 200 }), "timeout");
   });
 });
