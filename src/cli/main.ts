@@ -18,7 +18,9 @@ import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
 import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
+import { NEW_USAGE, newCommand } from "./new.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
+import { logsCommand, RUN_USAGE, runCommand, statusCommand } from "./run.js";
 import { storeCommand } from "./store.js";
 import { syncCommand } from "./sync.js";
 import { isUsageError, printHint, programName, UsageError, usageErrorText } from "./usage.js";
@@ -26,6 +28,8 @@ import { isUsageError, printHint, programName, UsageError, usageErrorText } from
 const USAGE = `usage: ${programName} <command> [options]     (installed as both micro and ts-micro)
 
 commands:
+${NEW_USAGE}
+${RUN_USAGE}
   services [--all]                      list registered services (--all: with internal ones,
                                         such as the HTTP broker's micro.http.broker)
   describe <service> [--json]           nodes, endpoints and subscriptions of a service
@@ -80,7 +84,14 @@ The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY
 `;
 
 /** Command groups that read their own options (theirs differ by subcommand). */
-const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
+const GROUPS: Record<string, (argv: string[]) => Promise<number>> = {
+  store: storeCommand,
+  sync: syncCommand,
+  new: newCommand,
+  run: runCommand,
+  status: statusCommand,
+  logs: logsCommand,
+};
 
 /** Services that are plumbing, not application services: listed only with --all. */
 const INTERNAL_SERVICES = new Set([HTTP_BROKER_SERVICE, "go.micro.http.broker"]);

@@ -1,0 +1,242 @@
+/**
+ * `micro run [DIR]`, `micro status` and `micro logs NAME`: run a project's services in development,
+ * as Go Micro's `micro run` does, straight from TypeScript. How services are found is in
+ * run/project.ts, the processes in run/supervisor.ts, the records status and logs read in
+ * run/state.ts; docs/cli-run.md is the user's view.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { resolveRegistry } from "../service/resolve.js";
+import { parseDurationFlag } from "./flags.js";
+import { Prefixer, useColour } from "./run/output.js";
+import { DEFAULT_ENV, loadProject, type Project } from "./run/project.js";
+import { waitReady } from "./run/ready.js";
+import { effectiveStatus, type RunRecord, RunState } from "./run/state.js";
+import { type ProcessSpec, Supervised } from "./run/supervisor.js";
+import { tsxArgs } from "./run/tsx.js";
+import { watchTree } from "./run/watch.js";
+import { programName, UsageError } from "./usage.js";
+
+export const RUN_USAGE = `  run [dir]                             run the services under dir (default .) with tsx: logs
+                                        prefixed, restarted on file changes, Ctrl-C stops all
+       --no-gateway                     do not start the HTTP gateway
+       --gateway-address <host:port>    where the gateway listens (default 127.0.0.1:8080)
+       --no-watch                       do not restart services when their files change
+       --env <name>                     the env block of micro.mu/micro.json (default MICRO_ENV,
+                                        else development)
+       --stop-timeout <duration>        SIGKILL a service this long after SIGTERM (default 10s)
+  status [--json]                       the services micro run started, and their state
+  logs <name> [-f]                      print a service's log (-f: follow it until Ctrl-C)`;
+
+const DEFAULT_GATEWAY_ADDRESS = "127.0.0.1:8080";
+const DEFAULT_STOP_TIMEOUT = 10_000;
+/** Longest wait for a dependency before starting what depends on it anyway. */
+const READY_TIMEOUT = 30_000;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      "no-gateway": { type: "boolean" },
+      "gateway-address": { type: "string" },
+      "no-watch": { type: "boolean" },
+      env: { type: "string" },
+      "stop-timeout": { type: "string" },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError("run takes one directory");
+  const project = loadProject(positionals[0] ?? ".", values.env ?? (process.env.MICRO_ENV || undefined));
+  if (project.services.length === 0)
+    throw new UsageError(
+      `run: no service under ${project.root} (a micro.mu or micro.json, or a directory with main.ts, src/main.ts or a package.json "micro" entry)`,
+    );
+  const stopTimeout = parseDurationFlag("stop-timeout", values["stop-timeout"]) ?? DEFAULT_STOP_TIMEOUT;
+  const watch = values["no-watch"] !== true;
+  const specs = project.services.map(
+    (s): ProcessSpec => ({ name: s.name, dir: s.dir, command: process.execPath, args: tsxArgs(s.dir, s.entry), env: project.env, watched: watch }),
+  );
+  const gateway = values["no-gateway"] ? undefined : (values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS);
+  if (gateway) specs.push(gatewaySpec(project.root, gateway));
+  const state = new RunState();
+  const prefixer = new Prefixer(
+    specs.map((s) => s.name),
+    process.stdout,
+    useColour(process.stdout),
+  );
+  const processes = specs.map((spec, index) => new Supervised(spec, index, { state, prefixer, stopTimeout }));
+  printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
+  return supervise(project, processes, watch);
+}
+
+/** The HTTP gateway, as a child process: this same CLI's `gateway` command. */
+function gatewaySpec(root: string, address: string): ProcessSpec {
+  const cli = fileURLToPath(new URL("./main.js", import.meta.url));
+  return { name: "gateway", dir: root, command: process.execPath, args: [cli, "gateway", "--address", address], env: {}, watched: false };
+}
+
+function printBanner(project: Project, envName: string, state: RunState, gateway: string | undefined): void {
+  const from = project.configFile ? `${path.basename(project.configFile)}, env ${envName}` : "found by their entry files";
+  const lines = [`${programName} run: ${project.services.map((s) => s.name).join(", ")} (${from})`, `logs in ${path.join(state.dir, "logs")}`];
+  if (gateway) lines.push(`gateway: http://${gateway}/api/{service}/{Handler}/{Method}`);
+  lines.push("Ctrl-C stops them all");
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** Starts everything in order, restarts on changes, and stops everything on SIGINT or SIGTERM. */
+async function supervise(project: Project, processes: Supervised[], watch: boolean): Promise<number> {
+  let shuttingDown = false;
+  let shutDown: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    shutDown = () => {
+      shuttingDown = true;
+      resolve();
+    };
+    const onSignal = (): void => {
+      // A second Ctrl-C while stopping: no more waiting.
+      if (shuttingDown) {
+        for (const p of processes) p.kill();
+        return;
+      }
+      shutDown();
+    };
+    // SIGHUP: the terminal closed.
+    process.on("SIGINT", onSignal).on("SIGTERM", onSignal).on("SIGHUP", onSignal);
+  });
+  // The services run in their own process groups, so nothing else would stop them if this
+  // process died of an error: kill them on the way out (a no-op after a graceful stop).
+  process.once("exit", () => {
+    for (const p of processes) p.kill();
+  });
+  let failure: Error | undefined;
+  // Starting fails only when the registry cannot be set up (a bad MICRO_REGISTRY): stop what started.
+  const starting = startInOrder(project, processes, stopped, () => shuttingDown).catch((err: Error) => {
+    failure = err;
+    shutDown();
+  });
+  const watches = watch ? project.services.map((service, index) => watchTree(service.dir, (file) => void processes[index]!.restart(`${file} changed`))) : [];
+  await stopped;
+  for (const w of watches) w.close();
+  await starting;
+  // Reverse order: what depends on a service stops before it.
+  for (const p of [...processes].reverse()) await p.stop();
+  await Promise.all(processes.map((p) => p.close()));
+  if (failure) throw failure;
+  return 0;
+}
+
+async function startInOrder(project: Project, processes: Supervised[], stopped: Promise<void>, cancelled: () => boolean): Promise<void> {
+  const byName = new Map(processes.map((p) => [p.spec.name, p]));
+  const registry = resolveRegistry();
+  try {
+    for (const [index, supervised] of processes.entries()) {
+      if (cancelled()) return;
+      const service = project.services[index];
+      for (const dependency of service?.depends ?? []) {
+        const target = project.services.find((s) => s.name === dependency);
+        const upstream = byName.get(dependency);
+        if (!target || !upstream) continue;
+        const ready = await waitReady({ name: dependency, port: target.port, registry, exited: upstream.whenExited(), stopped, timeout: READY_TIMEOUT });
+        if (cancelled()) return;
+        if (ready !== "ready") supervised.say(`starting although ${dependency}, which it depends on, ${ready === "exited" ? "exited" : "is not ready yet"}`);
+      }
+      supervised.start();
+    }
+  } finally {
+    await registry.close();
+  }
+}
+
+/** micro status [--json] */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: "boolean" } } });
+  const records = new RunState().list();
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        records.map((r) => ({ ...r, state: effectiveStatus(r) })),
+        null,
+        2,
+      )}\n`,
+    );
+    return 0;
+  }
+  if (records.length === 0) {
+    process.stdout.write(`nothing started by ${programName} run\n`);
+    return 0;
+  }
+  const rows = [["NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "DIRECTORY"]];
+  for (const r of records) {
+    const status = effectiveStatus(r);
+    const up = status === "running" ? formatUptime(Date.now() - Date.parse(r.started)) : "-";
+    rows.push([r.name, status, status === "running" ? String(r.pid) : "-", up, String(r.restarts), r.dir]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")}\n`);
+  return 0;
+}
+
+function formatUptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** micro logs NAME [-f] */
+export async function logsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { follow: { type: "boolean", short: "f" } } });
+  const [name] = positionals;
+  if (!name) throw new UsageError(`logs needs a service name (${programName} status lists them)`);
+  const records = new RunState().list();
+  // Newest first: the same name in two projects means the one started last.
+  const record = records.find((r) => r.name === name);
+  if (!record) {
+    const known = [...new Set(records.map((r) => r.name))];
+    process.stderr.write(`${programName}: no log of ${name}: ${known.length ? `micro run started ${known.join(", ")}` : "micro run has started nothing"}\n`);
+    return 1;
+  }
+  if (!fs.existsSync(record.log)) {
+    process.stderr.write(`${programName}: the log of ${name} (${record.log}) is gone\n`);
+    return 1;
+  }
+  const end = await copyFrom(record.log, 0);
+  if (values.follow) await follow(record, end);
+  return 0;
+}
+
+/** Copies the file to stdout from `offset`; resolves with the offset reached. */
+function copyFrom(file: string, offset: number): Promise<number> {
+  const size = fs.statSync(file).size;
+  // Truncated (a new log started): from the top.
+  const from = size < offset ? 0 : offset;
+  if (size === from) return Promise.resolve(size);
+  return new Promise((resolve, reject) => {
+    const stream = fs.createReadStream(file, { start: from, end: size - 1 });
+    stream.on("error", reject);
+    stream.on("end", () => resolve(size));
+    stream.pipe(process.stdout, { end: false });
+  });
+}
+
+/** Prints what is appended to the log until SIGINT or SIGTERM. */
+async function follow(record: RunRecord, offset: number): Promise<void> {
+  let position = offset;
+  let copying = false;
+  const timer = setInterval(() => {
+    if (copying) return;
+    copying = true;
+    copyFrom(record.log, position)
+      .then((next) => {
+        position = next;
+      })
+      .catch(() => {})
+      .finally(() => {
+        copying = false;
+      });
+  }, 200);
+  await new Promise<void>((resolve) => process.once("SIGINT", resolve).once("SIGTERM", resolve));
+  clearInterval(timer);
+}
