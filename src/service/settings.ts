@@ -53,6 +53,9 @@ export const FRAMEWORK_SETTINGS = [
   "client_request_timeout",
   "client_retries",
   "client_attempt_timeout",
+  "client_retry_budget",
+  "server_concurrency",
+  "server_queue",
 ] as const;
 
 export type FrameworkSetting = (typeof FRAMEWORK_SETTINGS)[number];
@@ -91,6 +94,16 @@ export class Settings {
     const ms = parseDuration(raw);
     if (ms === undefined) throw new Error(`${name} (MICRO_${name.toUpperCase()}) = ${JSON.stringify(raw)} is not a duration (use seconds, or 500ms, 5s, 2m)`);
     return ms;
+  }
+
+  /** A number from 0 to 1 (a share). */
+  ratio(name: FrameworkSetting): number | undefined {
+    const raw = this.text(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0 || value > 1)
+      throw new Error(`${name} (MICRO_${name.toUpperCase()}) = ${JSON.stringify(raw)} is not a share from 0 to 1`);
+    return value;
   }
 
   whole(name: FrameworkSetting): number | undefined {
