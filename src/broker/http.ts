@@ -372,7 +372,11 @@ export class HttpBroker implements Broker {
     }
   }
 
-  /** Go Micro's ServeHTTP, with 400 for a bad message, 404 for an unknown subscriber, 413 for an oversize one and 503 when the handler nacked. */
+  /**
+   * Go Micro's ServeHTTP, with 400 for a bad message, 404 for an unknown subscriber, 413 for an
+   * oversize one; a message its handler fails is handled again and then dead-lettered (200), or
+   * answered 500 when it could not be, and 503 when the subscription ends between attempts.
+   */
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     if (req.method !== "POST") return reply(res, 405, "Method not allowed");
