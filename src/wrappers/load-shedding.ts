@@ -45,6 +45,8 @@ export class ConcurrencyLimit {
   private readonly queueLimit: number;
   private readonly retryAfter: number;
   private readonly exempt: (endpoint: string) => boolean;
+  /** The one refusal, made once: an Error captures a stack trace when made, the costliest part of refusing. */
+  private readonly refusal: RetryLaterError;
 
   constructor(private readonly options: ConcurrencyLimitOptions) {
     if (!(options.concurrency >= 1)) throw new RangeError(`concurrency limit must be at least 1 (got ${options.concurrency})`);
@@ -52,6 +54,12 @@ export class ConcurrencyLimit {
     this.queueLimit = Math.max(0, options.queue ?? 0);
     this.retryAfter = options.retryAfter ?? 1_000;
     this.exempt = options.exempt ?? debugEndpoint;
+    this.refusal = new RetryLaterError(
+      options.service,
+      503,
+      `${options.service} is overloaded: ${this.limit} calls running and ${this.queueLimit} waiting; try another node or retry later`,
+      this.retryAfter,
+    );
   }
 
   /** Calls running now, and waiting for a slot. */
@@ -70,14 +78,7 @@ export class ConcurrencyLimit {
     }
     if (this.waitingCount < this.queueLimit) return this.wait(next, request, ctx);
     this.shed++;
-    return Promise.reject(
-      new RetryLaterError(
-        this.options.service,
-        503,
-        `${this.options.service} is overloaded: ${this.limit} calls running and ${this.queueLimit} waiting; try another node or retry later`,
-        this.retryAfter,
-      ),
-    );
+    return Promise.reject(this.refusal);
   };
 
   /** Runs a call that holds a slot, and hands the slot on when it ends. */
