@@ -11,6 +11,7 @@ import { createLogger } from "../../src/logger/logger.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { createService } from "../../src/service/service.js";
+import { LogRecorder } from "../setup/logger.js";
 import { until } from "../setup/wait.js";
 
 describe("http broker: backoff, a maximum of attempts, then the dead-letter topic", () => {
@@ -22,12 +23,13 @@ describe("http broker: backoff, a maximum of attempts, then the dead-letter topi
     brokers.push(b);
     return b;
   };
+  const log = new LogRecorder();
   const service = createService({
     name: "orders-worker",
     registry,
-    broker: broker({ redelivery: { attempts: 3, backoff: 20 } }),
+    broker: broker({ redelivery: { attempts: 3, backoff: 20 }, logger: log }),
     address: "127.0.0.1:0",
-    logger: quiet,
+    logger: log,
   });
   after(async () => {
     await service.stop();
@@ -56,6 +58,10 @@ describe("http broker: backoff, a maximum of attempts, then the dead-letter topi
     assert.match(header[MicroHeader.DeadLetterReason], /cannot ship order poison/);
     assert.equal(header["Micro-Id"], "poison", "the original headers travel with it");
     assert.deepEqual(JSON.parse(Buffer.from(dead[0].message.body).toString()), { id: "poison" }, "and the original body");
+    const stacks = log.lines.filter((l) => typeof l.fields.err === "string" && /\n\s+at /.test(l.fields.err));
+    assert.equal(stacks.length, 1, `one stack trace for the three failures: ${JSON.stringify(log.lines.map((l) => l.msg))}`);
+    assert.equal(log.lines.filter((l) => /failed again/.test(l.msg)).length, 2, "the next failures in one line each");
+    assert.equal(log.lines.filter((l) => /dead-lettered/.test(l.msg)).length, 1, "and the dead-lettering once");
     await publish("good");
     assert.equal(attempts.good, 1, "the next message is handled once");
     assert.equal(dead.length, 1, "and not dead-lettered");
