@@ -477,7 +477,7 @@ export class Client {
     };
     if (deadline !== undefined) header[MicroHeader.Timeout] = decimal(Math.max(1, deadline - Date.now()) * 1e6);
     if (isAsyncIterable(input)) header[MicroHeader.StreamInput] = "true";
-    const { stream, node } = await this.establish(service, endpoint, { header, body: new Uint8Array(0) }, deadline, options);
+    const { stream, node } = await this.establish(service, { header, body: new Uint8Array(0) }, deadline, options);
     this.selector.beginStream(node.address);
     const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value, { endpoint, kind: "request" }) });
     void sendInput(stream, input, encode);
@@ -494,7 +494,6 @@ export class Client {
   /** Picks a node and opens the stream, trying other nodes while the chosen one is unreachable. */
   private async establish(
     service: string,
-    endpoint: string,
     request: Message,
     deadline: number | undefined,
     options: CallOptions,
@@ -503,7 +502,9 @@ export class Client {
     const retries = options.retries ?? this.retries;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(this.backoff(attempt));
-      const node = await this.pick(service, endpoint, options, tried);
+      // Streams leave circuits alone: the breaker judges unary calls, and a stream holding a
+      // circuit's one trial would never report back.
+      const node = await this.pick(service, undefined, options, tried);
       tried.add(node.address);
       try {
         const conn = await this.poolFor(node).get(node.address);
@@ -554,7 +555,8 @@ export class Client {
   }
 
   /** Chooses a node; synchronous when the registry cache has the service (the common case). */
-  private pick(service: string, endpoint: string, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
+  /** `endpoint`: the unary call's, for the selector's circuits (see wrappers/breaker.ts); undefined for a stream. */
+  private pick(service: string, endpoint: string | undefined, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
       const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
@@ -568,7 +570,13 @@ export class Client {
     return this.lookup(service).then((services) => this.pickFrom(service, endpoint, services, options, tried));
   }
 
-  private pickFrom(service: string, endpoint: string, services: readonly ServiceRecord[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
+  private pickFrom(
+    service: string,
+    endpoint: string | undefined,
+    services: readonly ServiceRecord[],
+    options: CallOptions,
+    tried: ReadonlySet<string> | undefined,
+  ): Node {
     if (services.length === 0) throw new LocalError(404, `service ${service}: not found`);
     const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy, endpoint });
     if (!node) {
@@ -586,7 +594,8 @@ export class Client {
    * When a circuit breaker left no node to call for `endpoint` (every circuit open, or half-open
    * with its one trial call in flight): a fast 503 saying when a trial will be allowed.
    */
-  private circuitsOpen(service: string, endpoint: string, services: readonly ServiceRecord[]): RetryLaterError | undefined {
+  private circuitsOpen(service: string, endpoint: string | undefined, services: readonly ServiceRecord[]): RetryLaterError | undefined {
+    if (endpoint === undefined) return undefined;
     const addresses = services.flatMap((s) => s.nodes.map((n) => n.address));
     if (!addresses.some((a) => this.selector.circuit(a, endpoint) !== "closed")) return undefined;
     const wait = this.selector.circuitWait(addresses, endpoint);
