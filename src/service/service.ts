@@ -118,7 +118,8 @@ export interface ServiceOptions {
   /**
    * Client defaults: per-call timeout in ms, retries, per-attempt timeout of idempotent calls,
    * selection strategy, backoff, retry budget, response cache; and a circuit breaker per node and
-   * endpoint (off by default; `true` or options to turn it on). See docs/resilience.md.
+   * endpoint (off by default; `true` or options to turn it on, or `MICRO_CLIENT_BREAKER=true`).
+   * See docs/resilience.md.
    */
   client?: ClientSettings & { breaker?: BreakerOptions | boolean };
   /**
@@ -126,7 +127,8 @@ export interface ServiceOptions {
    * at most `concurrency` calls at once (`MICRO_SERVER_CONCURRENCY`; default unlimited), `queue`
    * more waiting (`MICRO_SERVER_QUEUE`; default 0), the rest refused at once with 503 and a
    * `Retry-After` of `retryAfter` ms (default 1 s); `rates` by endpoint (`Greeter.Hello`, or `*`
-   * for each other endpoint) refuse calls over the rate with 429.
+   * for each other endpoint) refuse calls over the rate with 429
+   * (`MICRO_SERVER_RATE_LIMITS=Greeter.Hello=100:200,*=1000`: rate and burst).
    */
   limits?: { concurrency?: number; queue?: number; retryAfter?: number; rates?: Record<string, RateLimit> };
   logger?: Logger;
@@ -218,7 +220,7 @@ export class Service {
     this.limiter = this.createLimiter(options.limits, settings);
     const guards = [
       ...(this.limiter ? [this.limiter.wrapper] : []),
-      ...(options.limits?.rates ? [rateLimit(options.limits.rates, { service: name })] : []),
+      ...this.rateLimits(options.limits?.rates ?? settings.rates("server_rate_limits")),
       ...(checked ? [authorizeCalls({ auth: this.auth, service: name })] : []),
     ];
     const wrapHandler = guards.length > 0 ? [...guards, ...(options.wrapHandler ?? [])] : options.wrapHandler;
@@ -234,7 +236,7 @@ export class Service {
     this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
     const client = clientSettings(options.client ?? {}, settings);
-    const breaker = options.client?.breaker;
+    const breaker = options.client?.breaker ?? settings.flag("client_breaker");
     this.breaker = breaker && client.selector ? new CircuitBreaker(client.selector, breaker === true ? {} : breaker) : undefined;
     this.client = new Client({
       ...client,
@@ -255,6 +257,11 @@ export class Service {
     const concurrency = limits?.concurrency ?? settings.whole("server_concurrency");
     if (!concurrency) return undefined;
     return new ConcurrencyLimit({ concurrency, queue: limits?.queue ?? settings.whole("server_queue"), retryAfter: limits?.retryAfter, service: this.name });
+  }
+
+  /** The rate-limit wrapper, when limits are set (`limits.rates` or `MICRO_SERVER_RATE_LIMITS`). */
+  private rateLimits(rates: Record<string, RateLimit> | undefined): HandlerWrapper[] {
+    return rates ? [rateLimit(rates, { service: this.name })] : [];
   }
 
   /** The service's identity from options or `MICRO_AUTH_ID`/`MICRO_AUTH_SECRET`; none without credentials or with noop auth. */

@@ -10,7 +10,7 @@ describe("rate limits per endpoint (token bucket)", () => {
   let client: ReturnType<typeof createClient>;
 
   before(async () => {
-    server = await startSlow({ RATE: "Slow.Limited=5:5" });
+    server = await startSlow({ MICRO_SERVER_RATE_LIMITS: "Slow.Limited=5:5" });
     process.env.MICRO_REGISTRY = "local";
     process.env.MICRO_REGISTRY_ADDRESS = server.registry;
     client = createClient({ retries: 0 });

@@ -1,25 +1,13 @@
 /**
  * A service process for the resilience tests and the overload benchmark. Its handlers are slow on
  * request, fail on request, and count the calls they get, so a test can see from the outside what
- * reached the server. Env: SERVICE_NAME (default "slow"), RATE (`Endpoint=rate:burst,…`), plus the
- * MICRO_* variables (MICRO_SERVER_CONCURRENCY and MICRO_SERVER_QUEUE turn load shedding on).
+ * reached the server. Env: SERVICE_NAME (default "slow"), SLOW_MS, FAILING, plus the MICRO_*
+ * variables (MICRO_SERVER_CONCURRENCY, MICRO_SERVER_QUEUE, MICRO_SERVER_RATE_LIMITS).
  * Prints "READY <address>" once registered; runs until SIGTERM/SIGINT.
  */
 import { createService, MicroError } from "../../src/index.js";
-import type { RateLimit } from "../../src/wrappers/rate-limit.js";
 
-function rates(spec: string | undefined): Record<string, RateLimit> | undefined {
-  if (!spec) return undefined;
-  const out: Record<string, RateLimit> = {};
-  for (const item of spec.split(",")) {
-    const [endpoint, limit] = item.split("=");
-    const [rate, burst] = limit.split(":").map(Number);
-    out[endpoint] = { rate, burst };
-  }
-  return out;
-}
-
-const service = createService({ name: process.env.SERVICE_NAME ?? "slow", limits: { rates: rates(process.env.RATE) } });
+const service = createService({ name: process.env.SERVICE_NAME ?? "slow" });
 const calls: Record<string, number> = {};
 let failing = process.env.FAILING === "true";
 let cached = 0;

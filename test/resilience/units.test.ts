@@ -117,13 +117,19 @@ describe("resilience units", () => {
     assert.equal(await cache.get(key(1), 1_000, async () => "new"), "new", "expired");
   });
 
-  it("settings: a concurrency or budget that is not a number is refused with a clear error", () => {
+  it("settings: a concurrency, budget, rate or flag that does not parse is refused with a clear error", () => {
     const saved = { ...process.env };
     try {
       process.env.MICRO_SERVER_CONCURRENCY = "lots";
       assert.throws(() => new Settings().whole("server_concurrency"), /server_concurrency \(MICRO_SERVER_CONCURRENCY\) = "lots" is not a whole number/);
       process.env.MICRO_CLIENT_RETRY_BUDGET = "2";
       assert.throws(() => new Settings().ratio("client_retry_budget"), /not a share from 0 to 1/);
+      process.env.MICRO_SERVER_RATE_LIMITS = "Greeter.Hello=fast";
+      assert.throws(() => new Settings().rates("server_rate_limits"), /is not <endpoint>=<calls a second>\[:<burst>\]/);
+      process.env.MICRO_SERVER_RATE_LIMITS = "Greeter.Hello=100:200, *=5";
+      assert.deepEqual(new Settings().rates("server_rate_limits"), { "Greeter.Hello": { rate: 100, burst: 200 }, "*": { rate: 5 } });
+      process.env.MICRO_CLIENT_BREAKER = "maybe";
+      assert.throws(() => new Settings().flag("client_breaker"), /not true or false/);
     } finally {
       process.env = saved;
     }
