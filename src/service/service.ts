@@ -215,13 +215,14 @@ export class Service {
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // Shedding comes first, so that an overloaded node spends nothing on a call it refuses (not
-    // even a token check); then the auth checks: nothing else runs for a caller they refuse.
+    // even a token check); then the auth checks: nothing else runs for a caller they refuse; then
+    // rate limits, so that only callers allowed to call an endpoint spend its calls.
     const checked = this.auth.name !== "noop";
     this.limiter = this.createLimiter(options.limits, settings);
     const guards = [
       ...(this.limiter ? [this.limiter.wrapper] : []),
-      ...this.rateLimits(options.limits?.rates ?? settings.rates("server_rate_limits")),
       ...(checked ? [authorizeCalls({ auth: this.auth, service: name })] : []),
+      ...this.rateLimits(options.limits?.rates ?? settings.rates("server_rate_limits")),
     ];
     const wrapHandler = guards.length > 0 ? [...guards, ...(options.wrapHandler ?? [])] : options.wrapHandler;
     const wrapSubscriber = checked
