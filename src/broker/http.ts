@@ -266,17 +266,23 @@ export class HttpBroker implements Broker {
    * rejects with an UndeliveredError naming those it could not reach.
    */
   async publish(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<void> {
+    await this.publishTo(topic, message, options);
+  }
+
+  /** publish(), resolving with the number of subscribers the message was delivered to. */
+  private async publishTo(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<number> {
     const body = encodeEnvelope({ header: { ...message.header, [MicroHeader.Topic]: topic }, body: message.body });
     const services = this.registry.getCached(HTTP_BROKER_SERVICE) ?? (await this.registry.getService(HTTP_BROKER_SERVICE));
     const targets = targetsOf(services, topic);
     if (targets.length === 0) {
       if (this.options.requireSubscribers) throw new UndeliveredError(topic, [], 0);
-      return;
+      return 0;
     }
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const results = await Promise.all(targets.map((target) => this.deliver(topic, body, target, signal, options.signal)));
     const undelivered = results.filter((r): r is UndeliveredSubscriber => r !== undefined);
     if (undelivered.length > 0) throw new UndeliveredError(topic, undelivered, targets.length);
+    return targets.length;
   }
 
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
@@ -469,8 +475,14 @@ export class HttpBroker implements Broker {
     header[MicroHeader.DeadLetterReason] = failure.reason;
     header[MicroHeader.DeadLetterAttempts] = failure.attempts.toFixed(0);
     try {
-      await this.publish(deadTopic, { header, body: message.body });
-      this.log.warn("http broker: message dead-lettered: its handler failed every attempt", { ...fields, deadLetter: deadTopic });
+      // As any message nobody subscribes to, one for a dead-letter topic with no subscriber is
+      // dropped; it is said loudly here, since this one failed.
+      if ((await this.publishTo(deadTopic, { header, body: message.body })) === 0) {
+        this.log.error("http broker: message dropped: its handler failed every attempt and nothing subscribes to its dead-letter topic", {
+          ...fields,
+          deadLetter: deadTopic,
+        });
+      } else this.log.warn("http broker: message dead-lettered: its handler failed every attempt", { ...fields, deadLetter: deadTopic });
       return true;
     } catch (err) {
       this.log.error("http broker: dead-lettering a message failed", { ...fields, deadLetter: deadTopic, err: (err as Error).message });
