@@ -18,6 +18,7 @@ export {
   type Token,
 } from "./auth/auth.js";
 export type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker/broker.js";
+export { ResponseCache } from "./client/cache.js";
 export {
   type CallFunc,
   type CallOptions,
@@ -29,6 +30,7 @@ export {
   type ServiceClient,
 } from "./client/client.js";
 export type { PublishOptions } from "./client/publish.js";
+export { type BackoffOptions, exponentialBackoff, RetryBudget, type RetryBudgetOptions } from "./client/retry.js";
 export type { Codec } from "./codec/codec.js";
 export {
   type Config,
@@ -47,7 +49,7 @@ export { memory } from "./config/memory.js";
 export type { DebugRequest, HealthResponse } from "./debug/handler.js";
 export { type CheckFunc, type CheckOptions, type CheckResult, HealthChecks, type HealthReport, type HealthStatus } from "./debug/health.js";
 export type { StatsResponse } from "./debug/stats.js";
-export { ErrorId, isMicroError, LocalError, MicroError, type MicroErrorJSON } from "./errors/errors.js";
+export { ErrorId, isMicroError, LocalError, MicroError, type MicroErrorJSON, RetryLaterError } from "./errors/errors.js";
 export { createLogger, type LogFields, type Logger, type LogLevel, logger, setLogger } from "./logger/logger.js";
 export type { Caller, Context, PeerCertificate } from "./metadata/context.js";
 export { MicroHeader, type MicroHeaderName } from "./metadata/headers.js";
@@ -83,3 +85,6 @@ export {
 } from "./store/store.js";
 export { type LeaderOptions, type Leadership, type Lock, type LockOptions, LockTimeoutError, type Sync } from "./sync/sync.js";
 export type { Message, Transport } from "./transport/transport.js";
+export { type BreakerOptions, CircuitBreaker, nodeFailure } from "./wrappers/breaker.js";
+export { ConcurrencyLimit, type ConcurrencyLimitOptions } from "./wrappers/load-shedding.js";
+export { type RateLimit, type RateLimitOptions, rateLimit, TokenBucket } from "./wrappers/rate-limit.js";

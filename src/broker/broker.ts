@@ -31,12 +31,19 @@ export interface NackOptions {
    * has a dead-letter place: for messages that can never be handled, such as an undecodable body.
    */
   requeue?: boolean;
+  /** Why the message could not be handled (the handler's error), for logs and dead-letter headers. */
+  reason?: string;
 }
 
 /** One delivery of a message to a subscriber. */
 export interface BrokerEvent {
   readonly topic: string;
   readonly message: BrokerMessage;
+  /**
+   * Which delivery of the message this is, from 1, where the broker counts them (the http
+   * broker's redeliveries do); undefined elsewhere.
+   */
+  readonly attempt?: number;
   /**
    * Confirms the message was handled; brokers with acknowledgements then forget it. A no-op on
    * brokers without them (memory fan-out, NATS core, MQTT past QoS 1).

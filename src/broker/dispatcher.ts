@@ -10,8 +10,10 @@ import type { BrokerEvent, BrokerHandler, BrokerMessage, NackOptions } from "./b
 export interface Delivery {
   topic: string;
   message: BrokerMessage;
+  /** Which delivery of the message this is, from 1, where the driver counts them. */
+  attempt?: number;
   ack?: () => Promise<void> | void;
-  nack?: (requeue: boolean) => Promise<void> | void;
+  nack?: (requeue: boolean, reason?: string) => Promise<void> | void;
 }
 
 type Done = (() => void) | undefined;
@@ -80,7 +82,7 @@ export class Dispatcher {
 
   private failed(event: SettleOnce, err: unknown, done: Done): void {
     this.options.log.error("subscriber failed; message not acknowledged", { topic: event.topic, err: err instanceof Error ? err.message : String(err) });
-    const settled = this.options.autoAck ? event.settle("nack", true) : undefined;
+    const settled = this.options.autoAck ? event.settle("nack", true, err instanceof Error ? err.message : String(err)) : undefined;
     if (settled) void settled.then(() => this.finish(done));
     else this.finish(done);
   }
@@ -108,6 +110,7 @@ export class Dispatcher {
 class SettleOnce implements BrokerEvent {
   readonly topic: string;
   readonly message: BrokerMessage;
+  readonly attempt: number | undefined;
   private settled = false;
 
   constructor(
@@ -116,6 +119,7 @@ class SettleOnce implements BrokerEvent {
   ) {
     this.topic = delivery.topic;
     this.message = delivery.message;
+    this.attempt = delivery.attempt;
   }
 
   ack(): Promise<void> {
@@ -123,14 +127,14 @@ class SettleOnce implements BrokerEvent {
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.settle("nack", options?.requeue ?? true) ?? Promise.resolve();
+    return this.settle("nack", options?.requeue ?? true, options?.reason) ?? Promise.resolve();
   }
 
   /** Runs the driver's ack or nack once; a promise only when the driver's is asynchronous. */
-  settle(what: "ack" | "nack", requeue = true): Promise<void> | undefined {
+  settle(what: "ack" | "nack", requeue = true, reason?: string): Promise<void> | undefined {
     if (this.settled) return undefined;
     this.settled = true;
-    const run = what === "ack" ? this.delivery.ack : this.delivery.nack && (() => this.delivery.nack!(requeue));
+    const run = what === "ack" ? this.delivery.ack : this.delivery.nack && (() => this.delivery.nack!(requeue, reason));
     if (!run) return undefined;
     const fail = (err: unknown): void => this.log.warn(`${what} failed`, { topic: this.topic, err: (err as Error).message });
     try {

@@ -14,6 +14,12 @@
  * rejects with an UndeliveredError naming each subscriber it could not deliver to after retrying
  * for `retryFor` (a queue group's retry may go to another member). Nothing is kept once publish()
  * settles: for at-least-once delivery that survives restarts, use events (JetStream).
+ *
+ * A message its handler fails (throws, or nacks) is handled again by the subscriber, after a
+ * backoff (100 ms doubling, jittered), up to `redelivery.attempts` times in all (default 5); then
+ * it is published to its dead-letter topic, `<topic>.dlq` by default, with headers saying where it
+ * came from and why it failed (see docs/resilience.md). The publisher then gets 200: the message
+ * was taken care of. Go Micro publishers get 200 whatever happens, as from a Go Micro subscriber.
  * Each subscription gets its own node id, so two subscriptions in one process never see each
  * other's messages.
  */
@@ -70,8 +76,10 @@ export interface HttpBrokerOptions {
    * nacked) before rejecting with an UndeliveredError, in ms (default 5 s; 0: one attempt).
    */
   retryFor?: number;
-  /** Milliseconds between retries of a failed delivery (default 200). */
+  /** Milliseconds before the first retry of a failed delivery, doubling (jittered) up to 2 s (default 200). */
   retryInterval?: number;
+  /** What a subscriber does with a message its handler fails (see the top of this file). */
+  redelivery?: RedeliveryOptions;
   /**
    * Reject publish() when no subscriber of the topic is registered (default false: as every
    * pub/sub broker, a message nobody subscribes to is dropped without error).
@@ -98,6 +106,20 @@ export interface HttpBrokerOptions {
   /** TLS for delivering to secure subscribers (Go Micro's `secure: "true"`): verified by default. */
   tls?: HttpBrokerTlsOptions;
   logger?: Logger;
+}
+
+export interface RedeliveryOptions {
+  /** Times a message is handled in all before it is dead-lettered (default 5; 1: no redelivery). */
+  attempts?: number;
+  /** Wait before the second attempt, in ms, doubling per attempt (default 100). */
+  backoff?: number;
+  /** Longest wait between attempts, in ms (default 2 s). */
+  maxBackoff?: number;
+  /**
+   * Where a message goes after its last attempt: a topic name, or a function of the original
+   * topic (default `<topic>.dlq`); false drops it (logged) and answers the publisher 500.
+   */
+  deadLetter?: string | ((topic: string) => string) | false;
 }
 
 /** A subscriber publish() could not deliver to. */
@@ -138,6 +160,15 @@ interface HttpSubscription extends Subscriber {
   dispatcher: Dispatcher;
 }
 
+/** Why a subscriber could not handle a message. */
+interface HandlingFailure {
+  /** Times it was handled. */
+  attempts: number;
+  reason: string;
+  /** The subscription ended (or the broker is disconnecting) between attempts. */
+  closing: boolean;
+}
+
 /** Where one publish goes: a broadcast node, or a queue group (any one member). */
 interface Target {
   node: Node;
@@ -152,9 +183,9 @@ class DeliveryFailure extends Error {
   ) {
     super(message);
   }
-  /** 400 bad message, 413 too large: sending it again changes nothing. */
+  /** 400 bad message, 413 too large, 500 the handler failed every attempt: sending it again changes nothing. */
   get permanent(): boolean {
-    return this.status === 400 || this.status === 413;
+    return this.status === 400 || this.status === 413 || this.status === 500;
   }
   /** 404: no such subscriber there (any more: it unsubscribed or is stopping). */
   get gone(): boolean {
@@ -235,17 +266,23 @@ export class HttpBroker implements Broker {
    * rejects with an UndeliveredError naming those it could not reach.
    */
   async publish(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<void> {
+    await this.publishTo(topic, message, options);
+  }
+
+  /** publish(), resolving with the number of subscribers the message was delivered to. */
+  private async publishTo(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<number> {
     const body = encodeEnvelope({ header: { ...message.header, [MicroHeader.Topic]: topic }, body: message.body });
     const services = this.registry.getCached(HTTP_BROKER_SERVICE) ?? (await this.registry.getService(HTTP_BROKER_SERVICE));
     const targets = targetsOf(services, topic);
     if (targets.length === 0) {
       if (this.options.requireSubscribers) throw new UndeliveredError(topic, [], 0);
-      return;
+      return 0;
     }
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const results = await Promise.all(targets.map((target) => this.deliver(topic, body, target, signal, options.signal)));
     const undelivered = results.filter((r): r is UndeliveredSubscriber => r !== undefined);
     if (undelivered.length > 0) throw new UndeliveredError(topic, undelivered, targets.length);
+    return targets.length;
   }
 
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
@@ -341,7 +378,11 @@ export class HttpBroker implements Broker {
     }
   }
 
-  /** Go Micro's ServeHTTP, with 400 for a bad message, 404 for an unknown subscriber, 413 for an oversize one and 503 when the handler nacked. */
+  /**
+   * Go Micro's ServeHTTP, with 400 for a bad message, 404 for an unknown subscriber, 413 for an
+   * oversize one; a message its handler fails is handled again and then dead-lettered (200), or
+   * answered 500 when it could not be, and 503 when the subscription ends between attempts.
+   */
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     if (req.method !== "POST") return reply(res, 405, "Method not allowed");
@@ -383,16 +424,70 @@ export class HttpBroker implements Broker {
     const id = new URL(req.url ?? "/", "http://x").searchParams.get("id") ?? "";
     const subscription = this.subscriptions.get(id);
     if (!subscription || subscription.topic !== topic) return reply(res, 404, `no subscriber ${id} for topic ${topic} here`);
-    let redeliver = false;
-    await subscription.dispatcher.pushAndWait({
-      topic,
-      message,
-      nack: (requeue) => {
-        redeliver = requeue;
-      },
-    });
-    if (redeliver) return reply(res, 503, "subscriber asked for redelivery");
-    res.writeHead(200).end();
+    const failure = await this.handleWithRetries(subscription, topic, message);
+    if (failure === undefined) return void res.writeHead(200).end();
+    if (failure.closing) return reply(res, 503, "subscriber stopping; retry later");
+    const deadLettered = await this.deadLetter(topic, message, failure);
+    if (deadLettered) return void res.writeHead(200).end();
+    reply(res, 500, `handler failed ${failure.attempts} times: ${failure.reason}`);
+  }
+
+  /**
+   * Hands the message to the subscription's handler until it is acked, at most
+   * `redelivery.attempts` times, waiting longer before each attempt (the wait holds no handler
+   * slot: other messages go on meanwhile). Resolves undefined once it is handled, else with why not.
+   */
+  private async handleWithRetries(subscription: HttpSubscription, topic: string, message: BrokerMessage): Promise<HandlingFailure | undefined> {
+    const options = this.options.redelivery ?? {};
+    const attempts = Math.max(1, options.attempts ?? 5);
+    let reason = "";
+    for (let attempt = 1; ; attempt++) {
+      let outcome: "ack" | "retry" | "dead" = "ack";
+      await subscription.dispatcher.pushAndWait({
+        topic,
+        message,
+        attempt,
+        nack: (requeue, why) => {
+          outcome = requeue ? "retry" : "dead";
+          reason = why ?? "the handler nacked the message";
+        },
+      });
+      if (outcome === "ack") return undefined;
+      if (outcome === "dead" || attempt >= attempts) return { attempts: attempt, reason, closing: false };
+      const wait = Math.min(options.maxBackoff ?? 2_000, (options.backoff ?? 100) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      const waited = await sleep(wait, true, { signal: this.closing.signal }).catch(() => false);
+      if (!waited || !this.subscriptions.has(subscription.record.nodes[0].id)) return { attempts: attempt, reason, closing: true };
+    }
+  }
+
+  /** Publishes a message its handler gave up on to its dead-letter topic; false when there is none or it failed. */
+  private async deadLetter(topic: string, message: BrokerMessage, failure: HandlingFailure): Promise<boolean> {
+    const target = this.options.redelivery?.deadLetter;
+    const deadTopic = target === false ? undefined : typeof target === "function" ? target(topic) : (target ?? `${topic}.dlq`);
+    const fields = { topic, id: headerValue(message.header, MicroHeader.Id), attempts: failure.attempts, reason: failure.reason };
+    if (deadTopic === undefined || deadTopic === topic) {
+      this.log.error("http broker: message dropped: its handler failed every attempt", fields);
+      return false;
+    }
+    const header: Record<string, string> = {};
+    for (const [key, value] of Object.entries(message.header)) if (key.toLowerCase() !== MicroHeader.Topic.toLowerCase()) header[key] = value;
+    header[MicroHeader.DeadLetterTopic] = topic;
+    header[MicroHeader.DeadLetterReason] = failure.reason;
+    header[MicroHeader.DeadLetterAttempts] = failure.attempts.toFixed(0);
+    try {
+      // As any message nobody subscribes to, one for a dead-letter topic with no subscriber is
+      // dropped; it is said loudly here, since this one failed.
+      if ((await this.publishTo(deadTopic, { header, body: message.body })) === 0) {
+        this.log.error("http broker: message dropped: its handler failed every attempt and nothing subscribes to its dead-letter topic", {
+          ...fields,
+          deadLetter: deadTopic,
+        });
+      } else this.log.warn("http broker: message dead-lettered: its handler failed every attempt", { ...fields, deadLetter: deadTopic });
+      return true;
+    } catch (err) {
+      this.log.error("http broker: dead-lettering a message failed", { ...fields, deadLetter: deadTopic, err: (err as Error).message });
+      return false;
+    }
   }
 
   /**
@@ -411,7 +506,7 @@ export class HttpBroker implements Broker {
     const retryFor = this.options.retryFor ?? 5_000;
     const gone = new Set<string>();
     let node = target.node;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const failure = await this.post(node, body, callerSignal).then(
         () => undefined,
         (err: unknown) => (err instanceof DeliveryFailure ? err : new DeliveryFailure((err as Error).message)),
@@ -426,11 +521,11 @@ export class HttpBroker implements Broker {
       if (signal.aborted) return aborted;
       if (failure.permanent || !timeLeft()) return report;
       this.log.debug("http broker: delivery failed, retrying", { topic, node: node.id, err: failure.message });
-      if (!failure.gone && !(await this.pause(signal))) return aborted;
+      if (!failure.gone && !(await this.pause(signal, attempt))) return aborted;
       let next = await this.retryNode(topic, target, gone);
       // A queue group with no member registered right now (one restarting, say) may get one in time.
       while (!next && target.queue !== undefined && timeLeft()) {
-        if (!(await this.pause(signal))) return aborted;
+        if (!(await this.pause(signal, 1))) return aborted;
         next = await this.retryNode(topic, target, gone);
       }
       if (!next) return { ...report, reason: `${report.reason}; no longer registered` };
@@ -438,9 +533,11 @@ export class HttpBroker implements Broker {
     }
   }
 
-  /** Waits `retryInterval`; false when the publish was aborted meanwhile. */
-  private pause(signal: AbortSignal): Promise<boolean> {
-    return sleep(this.options.retryInterval ?? 200, true, { signal }).catch(() => false);
+  /** Waits before retry `attempt`: `retryInterval` doubling up to 2 s, jittered; false when the publish was aborted meanwhile. */
+  private pause(signal: AbortSignal, attempt: number): Promise<boolean> {
+    const base = this.options.retryInterval ?? 200;
+    const wait = Math.min(Math.max(base, 2_000), base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    return sleep(wait, true, { signal }).catch(() => false);
   }
 
   /** Who to retry with: the same broadcast node if still registered, else any member of the queue group not known to be gone. */

@@ -9,7 +9,7 @@
 import { AUTHORIZATION } from "../auth/auth.js";
 import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
-import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
+import { ErrorId, LocalError, MicroError, RetryLaterError } from "../errors/errors.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
@@ -18,10 +18,12 @@ import { compose } from "../middleware/compose.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
 import { ConnectionLostError, type Header, type Message, NotDeliveredError, type Transport, type TransportStream } from "../transport/transport.js";
+import { ResponseCache } from "./cache.js";
 import { CallHandle, isAsyncIterable } from "./handle.js";
 import { bearer, type ClientIdentity, outgoingMetadata } from "./identity.js";
 import { ConnectionPool } from "./pool.js";
 import { type PublishOptions, publishPayload } from "./publish.js";
+import { exponentialBackoff, RetryBudget, type RetryBudgetOptions } from "./retry.js";
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
@@ -50,6 +52,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Content-Type of the request (default: the client's, normally application/json). */
   contentType?: string;
+  /**
+   * Answer from the client's response cache when the same request (service, endpoint, content
+   * type, body) was answered less than this many ms ago (Go Micro's `WithCache`); 0: no cache.
+   * Only for calls whose answer does not depend on who asks or when (see docs/resilience.md).
+   */
+  cache?: number;
 }
 
 /** A call as call wrappers see it. */
@@ -100,8 +108,19 @@ export interface ClientOptions {
    * connections is.
    */
   attemptTimeout?: number;
-  /** Milliseconds to wait before attempt `n` (n ≥ 1). */
+  /** Milliseconds to wait before attempt `n` (n ≥ 1); default exponentialBackoff() (0, ~100, ~200 … ≤ 2 s, jittered). */
   backoff?: (attempt: number) => number;
+  /**
+   * Caps retries at a share of calls (default 20 % of the calls of the last 10 s, plus 10 a
+   * second); false: no cap. Retries after a request that never reached a server (connection
+   * refused) are not counted: they add no load.
+   */
+  retryBudget?: RetryBudgetOptions | false;
+  /**
+   * Response cache (see CallOptions.cache): TTL in ms by endpoint, for calls that give none,
+   * keyed `Handler.Method` (any service) or `service:Handler.Method`; and its size.
+   */
+  cache?: { endpoints?: Record<string, number>; maxEntries?: number };
   wrappers?: CallWrapper[];
   /** The calling service's name, sent as `Micro-From-Service`. */
   from?: string;
@@ -142,10 +161,8 @@ export type HandlerMap<M> = { [K in keyof M]: M[K] extends (...args: never[]) =>
 /** A service seen from a client: `proxy.<Handler>.<Method>(req, options)`, for the handlers named in `M` only. */
 export type ServiceClient<M> = { readonly [K in keyof M & string]: HandlerClient<M[K]> };
 
-export function defaultBackoff(attempt: number): number {
-  // 0 ms for the first retry (it goes to a different node), then 100 ms, 200 ms, 400 ms …, ≤ 2 s.
-  return attempt <= 1 ? 0 : Math.min(2_000, 100 * 2 ** (attempt - 2));
-}
+/** 0 ms for the first retry (it goes to a different node), then ~100 ms, ~200 ms, ~400 ms …, ≤ 2 s, jittered. */
+export const defaultBackoff: (attempt: number) => number = exponentialBackoff();
 
 export class Client {
   readonly selector: Selector;
@@ -157,6 +174,10 @@ export class Client {
   private readonly retries: number;
   private readonly attemptTimeout: number;
   private readonly backoff: (attempt: number) => number;
+  /** Undefined when retries are not capped. */
+  readonly retryBudget: RetryBudget | undefined;
+  readonly cache: ResponseCache;
+  private readonly cacheTtl: Record<string, number> | undefined;
   /** `send` inside the call wrappers; undefined without wrappers. */
   private readonly wrapped: CallFunc | undefined;
   private readonly watchdog: NodeJS.Timeout;
@@ -174,6 +195,9 @@ export class Client {
     this.retries = options.retries ?? 3;
     this.attemptTimeout = options.attemptTimeout ?? 800;
     this.backoff = options.backoff ?? defaultBackoff;
+    this.retryBudget = options.retryBudget === false ? undefined : new RetryBudget(options.retryBudget);
+    this.cache = new ResponseCache({ maxEntries: options.cache?.maxEntries });
+    this.cacheTtl = options.cache?.endpoints;
     this.log = options.logger ?? defaultLogger();
     this.wrapped = options.wrappers?.length ? compose<CallFunc>(this.send, options.wrappers) : undefined;
     // A frozen process keeps its connections open, so only its silence gives it away.
@@ -188,14 +212,19 @@ export class Client {
    * decode) → on failure, `afterFailure` decides between the caller's error and attempt n + 1.
    */
   call<Res = unknown, Req = unknown>(service: string, endpoint: string, req: Req, options: CallOptions = NO_OPTIONS): Promise<Res> {
-    const request: ClientRequest = {
-      service,
-      endpoint,
-      contentType: options.contentType ?? this.contentType,
-      body: req,
-      header: this.headersFor(options),
-    };
-    return this.attempt(request, options, this.deadlineOf(options), 0, undefined) as Promise<Res>;
+    const contentType = options.contentType ?? this.contentType;
+    const ttl = options.cache ?? (this.cacheTtl && (this.cacheTtl[`${service}:${endpoint}`] ?? this.cacheTtl[endpoint]));
+    if (ttl) {
+      const key = ResponseCache.key(service, endpoint, contentType, req);
+      return this.cache.get(key, ttl, () => this.callNow(service, endpoint, contentType, req, options)) as Promise<Res>;
+    }
+    return this.callNow(service, endpoint, contentType, req, options) as Promise<Res>;
+  }
+
+  private callNow(service: string, endpoint: string, contentType: string, body: unknown, options: CallOptions): Promise<unknown> {
+    const request: ClientRequest = { service, endpoint, contentType, body, header: this.headersFor(options) };
+    this.retryBudget?.call();
+    return this.attempt(request, options, this.deadlineOf(options), 0, undefined);
   }
 
   /**
@@ -209,7 +238,7 @@ export class Client {
     }
     let node: Node | Promise<Node>;
     try {
-      node = this.pick(request.service, options, tried);
+      node = this.pick(request.service, request.endpoint, options, tried);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -244,6 +273,11 @@ export class Client {
     tried: Set<string> | undefined,
   ): Promise<unknown> {
     if (n >= (options.retries ?? this.retries) || Date.now() >= deadline || !retryable(err, options)) {
+      return Promise.reject(this.surface(err, request.service));
+    }
+    // A request that never reached a server costs nothing to repeat; any other retry is budgeted.
+    if (!(err instanceof NotDeliveredError) && this.retryBudget && !this.retryBudget.retry()) {
+      this.log.debug("retry budget spent: not retrying", { service: request.service, endpoint: request.endpoint });
       return Promise.reject(this.surface(err, request.service));
     }
     this.log.debug("retrying call", { service: request.service, endpoint: request.endpoint, attempt: n + 1, reason: (err as Error).message });
@@ -353,7 +387,7 @@ export class Client {
     this.selector.end(address, true);
     this.selector.mark(address, false);
     const error = reply.header[MicroHeader.Error];
-    if (error !== undefined) throw MicroError.parse(error);
+    if (error !== undefined) throw RetryLaterError.withHint(MicroError.parse(error), reply.header[MicroHeader.RetryAfter]);
     return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
   }
 
@@ -468,7 +502,9 @@ export class Client {
     const retries = options.retries ?? this.retries;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(this.backoff(attempt));
-      const node = await this.pick(service, options, tried);
+      // Streams leave circuits alone: the breaker judges unary calls, and a stream holding a
+      // circuit's one trial would never report back.
+      const node = await this.pick(service, undefined, options, tried);
       tried.add(node.address);
       try {
         const conn = await this.poolFor(node).get(node.address);
@@ -519,32 +555,51 @@ export class Client {
   }
 
   /** Chooses a node; synchronous when the registry cache has the service (the common case). */
-  private pick(service: string, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
+  /** `endpoint`: the unary call's, for the selector's circuits (see wrappers/breaker.ts); undefined for a stream. */
+  private pick(service: string, endpoint: string | undefined, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
       const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
-      const node = this.selector.select(service, [{ name: service, version: "", metadata: null, endpoints: null, nodes }], {
-        exclude: tried,
-        strategy: options.strategy,
-      });
-      if (!node) throw new LocalError(500, `no address to call for ${service}`);
+      const services = [{ name: service, version: "", metadata: null, endpoints: null, nodes }];
+      const node = this.selector.select(service, services, { exclude: tried, strategy: options.strategy, endpoint });
+      if (!node) throw this.circuitsOpen(service, endpoint, services) ?? new LocalError(500, `no address to call for ${service}`);
       return node;
     }
     const cached = this.options.registry.getCached?.(service);
-    if (cached) return this.pickFrom(service, cached, options, tried);
-    return this.lookup(service).then((services) => this.pickFrom(service, services, options, tried));
+    if (cached) return this.pickFrom(service, endpoint, cached, options, tried);
+    return this.lookup(service).then((services) => this.pickFrom(service, endpoint, services, options, tried));
   }
 
-  private pickFrom(service: string, services: readonly ServiceRecord[], options: CallOptions, tried: ReadonlySet<string> | undefined): Node {
+  private pickFrom(
+    service: string,
+    endpoint: string | undefined,
+    services: readonly ServiceRecord[],
+    options: CallOptions,
+    tried: ReadonlySet<string> | undefined,
+  ): Node {
     if (services.length === 0) throw new LocalError(404, `service ${service}: not found`);
-    const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy });
+    const node = this.selector.select(service, services, { exclude: tried, filters: options.filters, strategy: options.strategy, endpoint });
     if (!node) {
+      const open = this.circuitsOpen(service, endpoint, services);
+      if (open) throw open;
       throw new LocalError(
         503,
         tried ? `service ${service}: no other node to try (tried ${[...tried].join(", ")})` : `service ${service}: no node matches the call's filters`,
       );
     }
     return node;
+  }
+
+  /**
+   * When a circuit breaker left no node to call for `endpoint` (every circuit open, or half-open
+   * with its one trial call in flight): a fast 503 saying when a trial will be allowed.
+   */
+  private circuitsOpen(service: string, endpoint: string | undefined, services: readonly ServiceRecord[]): RetryLaterError | undefined {
+    if (endpoint === undefined) return undefined;
+    const addresses = services.flatMap((s) => s.nodes.map((n) => n.address));
+    if (!addresses.some((a) => this.selector.circuit(a, endpoint) !== "closed")) return undefined;
+    const wait = this.selector.circuitWait(addresses, endpoint);
+    return new RetryLaterError(ErrorId.client, 503, `service ${service}: circuit open for ${endpoint} on every node`, wait);
   }
 
   private async lookup(service: string): Promise<readonly ServiceRecord[]> {

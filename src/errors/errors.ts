@@ -126,6 +126,35 @@ export class MicroError extends Error {
   }
 }
 
+/**
+ * A refusal that says when to come back: a 503 from a server shedding load, a 429 from a rate
+ * limit. `retryAfter` (ms) travels beside the error as a `Retry-After` header, in whole seconds as
+ * in HTTP, so the error JSON keeps Go Micro's shape.
+ */
+export class RetryLaterError extends MicroError {
+  constructor(
+    id: string,
+    code: number,
+    detail: string,
+    /** When to try again, in ms. */
+    readonly retryAfter: number,
+  ) {
+    super(id, code, detail);
+  }
+
+  /** The `Retry-After` header value: whole seconds, at least 1. */
+  get header(): string {
+    return Math.max(1, Math.ceil(this.retryAfter / 1_000)).toFixed(0);
+  }
+
+  /** `err` with the hint of a `Retry-After` header (seconds) when there is one; `err` itself otherwise. */
+  static withHint(err: MicroError, header: string | undefined): MicroError {
+    const seconds = header === undefined ? Number.NaN : Number(header);
+    if (!Number.isFinite(seconds) || seconds < 0) return err;
+    return new RetryLaterError(err.id, err.code, err.detail, seconds * 1_000);
+  }
+}
+
 /** True when `err` is a MicroError with the given code. */
 export function isMicroError(err: unknown, code?: number): err is MicroError {
   return err instanceof MicroError && (code === undefined || err.code === code);

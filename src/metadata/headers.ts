@@ -26,6 +26,14 @@ export const MicroHeader = {
   /** The service that made a call or published a message. */
   FromService: "Micro-From-Service",
   ContentType: "Content-Type",
+  /** ts-micro: on a dead-lettered message, the topic it was published to. */
+  DeadLetterTopic: "Micro-Dead-Letter-Topic",
+  /** ts-micro: on a dead-lettered message, why its handler failed the last time. */
+  DeadLetterReason: "Micro-Dead-Letter-Reason",
+  /** ts-micro: on a dead-lettered message, how many times it was handled. */
+  DeadLetterAttempts: "Micro-Dead-Letter-Attempts",
+  /** On a 429 or 503: seconds until the caller may try again (as HTTP's). */
+  RetryAfter: "Retry-After",
   /** What is left of the caller's deadline, in nanoseconds. */
   Timeout: "Timeout",
 } as const;

@@ -93,6 +93,19 @@ interface Ejection {
   failures: number;
 }
 
+/**
+ * A circuit breaker's verdict on one endpoint of one node (see `Selector.openCircuit`): no calls
+ * to the endpoint there until `until`, then one trial call at a time.
+ */
+interface Circuit {
+  until: number;
+  /** A trial call is in flight (half-open: one at a time). */
+  trial: boolean;
+}
+
+/** Closed: calls flow. Open: none until it is time for a trial. Half-open: one trial call at a time. */
+export type CircuitState = "closed" | "open" | "half-open";
+
 /** This client's traffic to one node. */
 interface NodeLoad {
   /** Unary calls waiting for a reply. */
@@ -133,6 +146,8 @@ export interface SelectOptions {
   strategy?: Strategy;
   /** Node addresses not to pick (e.g. those already tried by this call). */
   exclude?: ReadonlySet<string>;
+  /** The endpoint called: nodes whose circuit for it is open are left out (see openCircuit). */
+  endpoint?: string;
 }
 
 /**
@@ -148,6 +163,8 @@ export interface SelectOptions {
 export class Selector implements LoadInfo {
   readonly strategy: Strategy;
   private readonly ejections = new Map<string, Ejection>();
+  /** Open and half-open circuits, by `circuitKey(address, endpoint)`. */
+  private readonly circuits = new Map<string, Circuit>();
   private readonly loads = new Map<string, NodeLoad>();
   /** Replies from every node so far. */
   private answers = 0;
@@ -163,12 +180,63 @@ export class Selector implements LoadInfo {
     this.clock = options.clock ?? Date.now;
   }
 
-  /** Picks a node, or returns undefined when no node is left after filtering and exclusions. */
+  /**
+   * Picks a node, or returns undefined when no node is left after filtering and exclusions, or
+   * when the circuit for `options.endpoint` is open on every node left (a circuit breaker fails
+   * such calls fast rather than sending them to a node it gave up on).
+   */
   select(key: string, services: readonly ServiceRecord[], options: SelectOptions = {}): Node | undefined {
     const nodes = this.candidates(services, options.filters);
-    const usable = this.usable(nodes, options.exclude);
+    let usable = this.usable(nodes, options.exclude);
+    const endpoint = options.endpoint;
+    if (this.circuits.size > 0 && endpoint !== undefined) usable = this.closedCircuits(usable, endpoint);
     if (usable.length === 0) return undefined;
-    return (options.strategy ?? this.strategy).pick(usable, key, this);
+    const node = (options.strategy ?? this.strategy).pick(usable, key, this);
+    if (this.circuits.size > 0 && endpoint !== undefined) {
+      const circuit = this.circuits.get(circuitKey(node.address, endpoint));
+      if (circuit) circuit.trial = true; // the node was admitted on trial
+    }
+    return node;
+  }
+
+  /**
+   * Opens the circuit for `endpoint` on `address` for `ms`: selection leaves the node out for
+   * that endpoint, then admits one trial call at a time until closeCircuit (the trial succeeded)
+   * or openCircuit again (it failed). The node's other endpoints are not affected; a node that
+   * fails as a whole (refuses connections) is ejected by `mark` instead.
+   */
+  openCircuit(address: string, endpoint: string, ms: number): void {
+    this.circuits.set(circuitKey(address, endpoint), { until: this.clock() + ms, trial: false });
+  }
+
+  closeCircuit(address: string, endpoint: string): void {
+    if (this.circuits.size > 0) this.circuits.delete(circuitKey(address, endpoint));
+  }
+
+  circuit(address: string, endpoint: string): CircuitState {
+    const circuit = this.circuits.get(circuitKey(address, endpoint));
+    if (!circuit) return "closed";
+    return circuit.until > this.clock() ? "open" : "half-open";
+  }
+
+  /** Ms until the first of these nodes' circuits for `endpoint` admits a trial (0 when one is closed). */
+  circuitWait(addresses: readonly string[], endpoint: string): number {
+    const now = this.clock();
+    let wait = Infinity;
+    for (const address of addresses) {
+      const circuit = this.circuits.get(circuitKey(address, endpoint));
+      wait = Math.min(wait, circuit ? Math.max(0, circuit.until - now) : 0);
+    }
+    return wait === Infinity ? 0 : wait;
+  }
+
+  /** The nodes whose circuit for `endpoint` is closed, or half-open with no trial in flight. */
+  private closedCircuits(nodes: Node[], endpoint: string): Node[] {
+    const now = this.clock();
+    return nodes.filter((n) => {
+      const circuit = this.circuits.get(circuitKey(n.address, endpoint));
+      return !circuit || (circuit.until <= now && !circuit.trial);
+    });
   }
 
   /**
@@ -331,4 +399,8 @@ export class Selector implements LoadInfo {
     }
     return best;
   }
+}
+
+function circuitKey(address: string, endpoint: string): string {
+  return `${address} ${endpoint}`;
 }

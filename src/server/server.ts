@@ -11,7 +11,7 @@
 
 import type { Codec } from "../codec/codec.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
-import { MicroError } from "../errors/errors.js";
+import { MicroError, RetryLaterError } from "../errors/errors.js";
 import { InFlight } from "../lifecycle/in-flight.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Context } from "../metadata/context.js";
@@ -300,7 +300,10 @@ export class Server {
 
   private error(err: MicroError): Message {
     this.errorCount++;
-    return { header: { [MicroHeader.Error]: err.toString() }, body: EMPTY };
+    const header: Header = { [MicroHeader.Error]: err.toString() };
+    // A shed or rate-limited call says when to come back, beside Go Micro's error JSON.
+    if (err instanceof RetryLaterError) header[MicroHeader.RetryAfter] = err.header;
+    return { header, body: EMPTY };
   }
 
   private unknownEndpoint(endpoint: string): MicroError {

@@ -4,7 +4,8 @@
  * a context carrying the message's metadata; subscriber wrappers run around the handler.
  *
  * Failure policy (the message is never lost silently, the subscriber never dies):
- * - the handler throws: logged, and the message is nacked, so brokers that can redeliver do;
+ * - the handler throws: logged (with its stack the first time; a redelivery that fails again is
+ *   logged in one line), and the message is nacked, so brokers that can redeliver do;
  * - the body does not decode, or its Content-Type is unknown: logged and nacked without requeue
  *   (dead-lettered where the broker can), because no retry can fix it.
  */
@@ -157,8 +158,14 @@ export class Subscriptions {
       await entry.invoke({ topic: entry.topic, contentType, header, body, payload }, ctx);
       if (entry.options.autoAck !== false) await event.ack();
     } catch (err) {
-      log.error("subscriber failed; the message is not acknowledged", { topic: entry.topic, id: ctx.id, err: err instanceof Error ? err.stack : String(err) });
-      if (entry.options.autoAck !== false) await event.nack();
+      const reason = err instanceof Error ? err.message : String(err);
+      const attempt = event.attempt;
+      if (attempt === undefined || attempt <= 1) {
+        log.error("subscriber failed; the message is not acknowledged", { topic: entry.topic, id: ctx.id, err: err instanceof Error ? err.stack : reason });
+      } else {
+        log.warn("subscriber failed again", { topic: entry.topic, id: ctx.id, attempt, err: reason });
+      }
+      if (entry.options.autoAck !== false) await event.nack({ reason });
     }
   }
 }

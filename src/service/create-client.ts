@@ -1,6 +1,7 @@
 import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client, type ClientOptions } from "../client/client.js";
 import { fixedToken } from "../client/identity.js";
+import { type BackoffOptions, exponentialBackoff, type RetryBudgetOptions } from "../client/retry.js";
 import type { Codecs } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -22,6 +23,12 @@ export interface CreateClientOptions {
   /** First attempt's share of an idempotent call, in ms, doubling per attempt (default 800, `MICRO_CLIENT_ATTEMPT_TIMEOUT`; see docs/client.md). */
   attemptTimeout?: number;
   strategy?: Strategy;
+  /** Waits between retries (see ClientSettings). */
+  backoff?: BackoffOptions | ((attempt: number) => number);
+  /** Cap on retries as a share of calls (default 20 %, `MICRO_CLIENT_RETRY_BUDGET`; false: none). */
+  retryBudget?: RetryBudgetOptions | false;
+  /** Response cache TTLs by endpoint (see ClientOptions.cache). */
+  cache?: ClientOptions["cache"];
   wrappers?: CallWrapper[];
   logger?: Logger;
   /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
@@ -48,14 +55,9 @@ export function ownedBroker(given: Broker | undefined, registry: Registry, logge
 
 /** Client settings that come from config or Go Micro's env vars where options leave them out. */
 export function clientSettings(
-  options: {
-    strategy?: Strategy;
-    timeout?: number;
-    retries?: number;
-    attemptTimeout?: number;
-  },
+  options: ClientSettings,
   settings = new Settings(),
-): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout"> {
+): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout" | "backoff" | "retryBudget" | "cache"> {
   const selector = settings.text("selector");
   const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
@@ -64,7 +66,35 @@ export function clientSettings(
     timeout: options.timeout ?? settings.duration("client_request_timeout"),
     retries: options.retries ?? settings.whole("client_retries"),
     attemptTimeout: options.attemptTimeout ?? settings.duration("client_attempt_timeout"),
+    backoff: typeof options.backoff === "object" ? exponentialBackoff(options.backoff) : options.backoff,
+    retryBudget: options.retryBudget ?? budgetSetting(settings.ratio("client_retry_budget")),
+    cache: options.cache,
   };
+}
+
+/** `MICRO_CLIENT_RETRY_BUDGET`: the share of calls that may be retried; 0 turns retries after a reply off, unset keeps the default. */
+function budgetSetting(ratio: number | undefined): RetryBudgetOptions | undefined {
+  return ratio === undefined ? undefined : { ratio, minPerSecond: ratio === 0 ? 0 : undefined };
+}
+
+/** A client's defaults, as a service's `client` option and createClient take them. */
+export interface ClientSettings {
+  /** Per-call timeout in ms (default 30 s, `MICRO_CLIENT_REQUEST_TIMEOUT`). */
+  timeout?: number;
+  /** Extra attempts on other nodes when safe (default 3, `MICRO_CLIENT_RETRIES`). */
+  retries?: number;
+  /** First attempt's share of an idempotent call, in ms (default 800, `MICRO_CLIENT_ATTEMPT_TIMEOUT`). */
+  attemptTimeout?: number;
+  strategy?: Strategy;
+  /**
+   * Waits between retries: exponential with jitter (default base 100 ms, max 2 s, jitter 0.5;
+   * the first retry, on another node, waits nothing), or a function of the attempt number.
+   */
+  backoff?: BackoffOptions | ((attempt: number) => number);
+  /** Cap on retries as a share of calls (default 20 % + 10/s, `MICRO_CLIENT_RETRY_BUDGET=0.1`; false: none). */
+  retryBudget?: RetryBudgetOptions | false;
+  /** Response cache TTLs by endpoint (see ClientOptions.cache). */
+  cache?: ClientOptions["cache"];
 }
 
 /**

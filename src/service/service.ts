@@ -22,7 +22,6 @@ import { MissingDriverError } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
-import type { Strategy } from "../selector/selector.js";
 import { authorizeCalls, authorizeMessages } from "../server/authorize.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
@@ -30,7 +29,10 @@ import type { Store } from "../store/store.js";
 import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { Listener, Transport } from "../transport/transport.js";
-import { cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
+import { type BreakerOptions, CircuitBreaker } from "../wrappers/breaker.js";
+import { ConcurrencyLimit } from "../wrappers/load-shedding.js";
+import { type RateLimit, rateLimit } from "../wrappers/rate-limit.js";
+import { type ClientSettings, cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
 import { resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
 import { defaultServiceConfig, Settings } from "./settings.js";
 
@@ -113,8 +115,22 @@ export interface ServiceOptions {
   wrapSubscriber?: SubscriberWrapper[];
   /** Call wrappers for this service's client, outermost first. */
   wrapCall?: CallWrapper[];
-  /** Client defaults: per-call timeout in ms, retries, per-attempt timeout of idempotent calls, selection strategy. */
-  client?: { timeout?: number; retries?: number; attemptTimeout?: number; strategy?: Strategy };
+  /**
+   * Client defaults: per-call timeout in ms, retries, per-attempt timeout of idempotent calls,
+   * selection strategy, backoff, retry budget, response cache; and a circuit breaker per node and
+   * endpoint (off by default; `true` or options to turn it on, or `MICRO_CLIENT_BREAKER=true`).
+   * See docs/resilience.md.
+   */
+  client?: ClientSettings & { breaker?: BreakerOptions | boolean };
+  /**
+   * Load shedding and rate limits for the calls this service serves (see docs/resilience.md):
+   * at most `concurrency` calls at once (`MICRO_SERVER_CONCURRENCY`; default unlimited), `queue`
+   * more waiting (`MICRO_SERVER_QUEUE`; default 0), the rest refused at once with 503 and a
+   * `Retry-After` of `retryAfter` ms (default 1 s); `rates` by endpoint (`Greeter.Hello`, or `*`
+   * for each other endpoint) refuse calls over the rate with 429
+   * (`MICRO_SERVER_RATE_LIMITS=Greeter.Hello=100:200,*=1000`: rate and burst).
+   */
+  limits?: { concurrency?: number; queue?: number; retryAfter?: number; rates?: Record<string, RateLimit> };
   logger?: Logger;
   beforeStart?: Hook[];
   afterStart?: Hook[];
@@ -142,6 +158,10 @@ export class Service {
   /** Health checks behind `Debug.Health` and the probe port: `service.health.check("db", () => pool.query("select 1"))`. */
   readonly health = new HealthChecks();
   private readonly monitor = new ProcessMonitor();
+  /** The concurrency limit (load shedding), when configured. */
+  readonly limiter: ConcurrencyLimit | undefined;
+  /** The client's circuit breaker, when turned on. */
+  readonly breaker: CircuitBreaker | undefined;
   private probe: ProbeServer | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
@@ -194,9 +214,17 @@ export class Service {
     this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
-    // The checks are the outermost wrappers: nothing runs for a caller they refuse.
+    // Shedding comes first, so that an overloaded node spends nothing on a call it refuses (not
+    // even a token check); then the auth checks: nothing else runs for a caller they refuse; then
+    // rate limits, so that only callers allowed to call an endpoint spend its calls.
     const checked = this.auth.name !== "noop";
-    const wrapHandler = checked ? [authorizeCalls({ auth: this.auth, service: name }), ...(options.wrapHandler ?? [])] : options.wrapHandler;
+    this.limiter = this.createLimiter(options.limits, settings);
+    const guards = [
+      ...(this.limiter ? [this.limiter.wrapper] : []),
+      ...(checked ? [authorizeCalls({ auth: this.auth, service: name })] : []),
+      ...this.rateLimits(options.limits?.rates ?? settings.rates("server_rate_limits")),
+    ];
+    const wrapHandler = guards.length > 0 ? [...guards, ...(options.wrapHandler ?? [])] : options.wrapHandler;
     const wrapSubscriber = checked
       ? [authorizeMessages({ auth: this.auth, service: name, logger: this.log }), ...(options.wrapSubscriber ?? [])]
       : options.wrapSubscriber;
@@ -208,17 +236,33 @@ export class Service {
     this.broker = broker;
     this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
+    const client = clientSettings(options.client ?? {}, settings);
+    const breaker = options.client?.breaker ?? settings.flag("client_breaker");
+    this.breaker = breaker && client.selector ? new CircuitBreaker(client.selector, breaker === true ? {} : breaker) : undefined;
     this.client = new Client({
-      ...clientSettings(options.client ?? {}, settings),
+      ...client,
       registry: this.registry,
       transport: this.transport,
       codecs,
-      wrappers: options.wrapCall,
+      // The breaker outermost: it judges each attempt by what the caller finally gets.
+      wrappers: this.breaker ? [this.breaker.wrapper, ...(options.wrapCall ?? [])] : options.wrapCall,
       from: name,
       logger: this.log,
       broker: this.broker,
       identity: this.identity && { source: this.identity, forward: options.identity?.forward },
     });
+  }
+
+  /** The concurrency limit from options, else `MICRO_SERVER_CONCURRENCY` and `MICRO_SERVER_QUEUE`; none when neither sets it. */
+  private createLimiter(limits: ServiceOptions["limits"], settings: Settings): ConcurrencyLimit | undefined {
+    const concurrency = limits?.concurrency ?? settings.whole("server_concurrency");
+    if (!concurrency) return undefined;
+    return new ConcurrencyLimit({ concurrency, queue: limits?.queue ?? settings.whole("server_queue"), retryAfter: limits?.retryAfter, service: this.name });
+  }
+
+  /** The rate-limit wrapper, when limits are set (`limits.rates` or `MICRO_SERVER_RATE_LIMITS`). */
+  private rateLimits(rates: Record<string, RateLimit> | undefined): HandlerWrapper[] {
+    return rates ? [rateLimit(rates, { service: this.name })] : [];
   }
 
   /** The service's identity from options or `MICRO_AUTH_ID`/`MICRO_AUTH_SECRET`; none without credentials or with noop auth. */

@@ -53,6 +53,11 @@ export const FRAMEWORK_SETTINGS = [
   "client_request_timeout",
   "client_retries",
   "client_attempt_timeout",
+  "client_retry_budget",
+  "client_breaker",
+  "server_concurrency",
+  "server_queue",
+  "server_rate_limits",
 ] as const;
 
 export type FrameworkSetting = (typeof FRAMEWORK_SETTINGS)[number];
@@ -91,6 +96,42 @@ export class Settings {
     const ms = parseDuration(raw);
     if (ms === undefined) throw new Error(`${name} (MICRO_${name.toUpperCase()}) = ${JSON.stringify(raw)} is not a duration (use seconds, or 500ms, 5s, 2m)`);
     return ms;
+  }
+
+  /** A number from 0 to 1 (a share). */
+  ratio(name: FrameworkSetting): number | undefined {
+    const raw = this.text(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0 || value > 1)
+      throw new Error(`${name} (MICRO_${name.toUpperCase()}) = ${JSON.stringify(raw)} is not a share from 0 to 1`);
+    return value;
+  }
+
+  /** `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`). */
+  flag(name: FrameworkSetting): boolean | undefined {
+    const raw = this.text(name)?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (["true", "1", "yes", "on"].includes(raw)) return true;
+    if (["false", "0", "no", "off"].includes(raw)) return false;
+    throw new Error(`${name} (MICRO_${name.toUpperCase()}) = ${JSON.stringify(raw)} is not true or false`);
+  }
+
+  /** `Greeter.Hello=100:200,*=1000`: calls a second (and a burst) by endpoint. */
+  rates(name: FrameworkSetting): Record<string, { rate: number; burst?: number }> | undefined {
+    const raw = this.text(name);
+    if (!raw) return undefined;
+    const out: Record<string, { rate: number; burst?: number }> = {};
+    for (const item of raw.split(",")) {
+      const match = /^\s*([^=\s]+)\s*=\s*([\d.]+)(?::([\d.]+))?\s*$/.exec(item);
+      if (!match || !(Number(match[2]) > 0)) {
+        throw new Error(
+          `${name} (MICRO_${name.toUpperCase()}): ${JSON.stringify(item)} is not <endpoint>=<calls a second>[:<burst>], e.g. Greeter.Hello=100:200`,
+        );
+      }
+      out[match[1]] = { rate: Number(match[2]), ...(match[3] !== undefined ? { burst: Number(match[3]) } : {}) };
+    }
+    return out;
   }
 
   whole(name: FrameworkSetting): number | undefined {
