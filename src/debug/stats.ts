@@ -58,11 +58,13 @@ export class ProcessMonitor {
   }
 
   stats(counts: CallCounts): StatsResponse {
-    const now = Date.now();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const started = Math.floor(this.started / 1000);
     return {
-      timestamp: Math.floor(now / 1000),
-      started: Math.floor(this.started / 1000),
-      uptime: Math.floor((now - this.started) / 1000),
+      timestamp,
+      started,
+      // From the whole seconds, so that uptime = timestamp - started holds across a second's edge.
+      uptime: timestamp - started,
       memory: process.memoryUsage.rss(),
       threads: counts.pending,
       gc: this.gcNanos,

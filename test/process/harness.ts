@@ -24,7 +24,7 @@ export interface ServiceProcess {
 }
 
 /** Starts a fixture and resolves once it printed READY (bounded by `timeout`). */
-export function startProcess(script: string, env: Record<string, string>, timeout = 10_000): Promise<ServiceProcess> {
+export function startProcess(script: string, env: Record<string, string>, timeout = 30_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [script], { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
