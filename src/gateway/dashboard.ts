@@ -1,0 +1,467 @@
+/**
+ * The web dashboard, as a mount the gateway serves at "/": the built UI (src/web, bundled by Vite
+ * into dist/web) and the JSON and Server-Sent-Events endpoints it reads under `/dashboard/api/`.
+ *
+ * Everything the browser sees comes from the framework's own parts: the registry (records and a
+ * live watch), the client (calls, server streams, `Debug.Health`), the broker (publish, live
+ * subscriptions) and, when given, the durable events stream. A call, stream or subscription
+ * started for a browser ends when that browser goes away.
+ *
+ * Go Micro's dashboard (`micro server`) lists services and shows a form whose POST only echoes the
+ * body; this one makes the call, streams, publishes and subscribes, and follows the registry live.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import type { Broker, BrokerEvent } from "../broker/broker.js";
+import type { Client } from "../client/client.js";
+import { publishPayload } from "../client/publish.js";
+import { ContentType, defaultCodecs } from "../codec/index.js";
+import { MicroError } from "../errors/errors.js";
+import type { Event, Stream } from "../events/events.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { headerValue, MicroHeader } from "../metadata/headers.js";
+import type { Registry, ServiceRecord } from "../registry/registry.js";
+
+export interface DashboardOptions {
+  registry: Registry;
+  /** Makes the calls, streams and health checks. */
+  client: Client;
+  /** Publishes and subscribes for the Topics page. */
+  broker: Broker;
+  /** Durable events for the Events page; without it the page says so. */
+  events?: Stream;
+  /** Directory of the built UI (default: dist/web of this package). */
+  assets?: string;
+  /** Deadline of a call from the call form, in ms (default 30 s). */
+  callTimeout?: number;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  maxBody?: number;
+  logger?: Logger;
+}
+
+/** What the gateway mounts: requests under `prefix` go to `handle`. */
+export interface DashboardMount {
+  readonly prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/** Where the data endpoints live, below the mount. */
+export const DASHBOARD_API = "/dashboard/api/";
+
+const ERROR_ID = "dashboard";
+const HEARTBEAT_MS = 15_000;
+/** Registry events come in bursts (a node registers with several records): one snapshot per burst. */
+const SNAPSHOT_DELAY_MS = 100;
+
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+
+export function createDashboard(options: DashboardOptions): DashboardMount {
+  const api = new DashboardApi(options);
+  const assets = new Assets(options.assets ?? defaultAssetsDir());
+  const log = options.logger ?? defaultLogger();
+  return {
+    prefix: "/",
+    async handle(req, res) {
+      const url = new URL(req.url ?? "/", "http://dashboard");
+      try {
+        if (url.pathname.startsWith(DASHBOARD_API)) await api.route(req, res, url);
+        else assets.serve(req, res, url.pathname);
+      } catch (err) {
+        const error = MicroError.from(err, ERROR_ID);
+        if (error.code >= 500) log.warn("dashboard request failed", { path: url.pathname, error: error.detail });
+        sendError(res, error);
+      }
+    },
+  };
+}
+
+/** dist/web beside dist/src (compiled), or the repository's dist/web when run from source. */
+function defaultAssetsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const compiled = path.resolve(here, "..", "..", "web");
+  return fs.existsSync(path.join(compiled, "index.html")) ? compiled : path.resolve(here, "..", "..", "dist", "web");
+}
+
+class DashboardApi {
+  private readonly routes: Record<string, Route>;
+  private readonly callTimeout: number;
+  private readonly maxBody: number;
+
+  constructor(private readonly options: DashboardOptions) {
+    this.callTimeout = options.callTimeout ?? 30_000;
+    this.maxBody = options.maxBody ?? 1024 * 1024;
+    this.routes = {
+      "GET info": async (_req, res) =>
+        sendJson(res, 200, { registry: options.registry.name, broker: options.broker.name, events: options.events?.name ?? null }),
+      "GET services": async (_req, res) => sendJson(res, 200, await snapshot(options.registry)),
+      "GET watch": (req, res) => this.watch(req, res),
+      "GET health": (_req, res, url) => this.health(res, url),
+      "POST call": (req, res) => this.call(req, res),
+      "GET stream": (req, res, url) => this.stream(req, res, url),
+      "POST publish": (req, res) => this.publish(req, res),
+      "GET subscribe": (req, res, url) => this.subscribe(req, res, url),
+      "POST events/publish": (req, res) => this.publishEvent(req, res),
+      "GET events/subscribe": (req, res, url) => this.consumeEvents(req, res, url),
+    };
+  }
+
+  async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const name = url.pathname.slice(DASHBOARD_API.length);
+    const route = this.routes[`${req.method} ${name}`];
+    if (route) return route(req, res, url);
+    const known = Object.keys(this.routes).some((key) => key.endsWith(` ${name}`));
+    if (known) throw MicroError.methodNotAllowed(ERROR_ID, `${req.method} is not allowed on ${url.pathname}`);
+    throw MicroError.notFound(ERROR_ID, `no dashboard endpoint ${url.pathname}`);
+  }
+
+  /** Every registry change as a fresh snapshot of all services, the first one at once. */
+  private async watch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sse = openEventStream(req, res);
+    const watcher = this.options.registry.watch();
+    sse.signal.addEventListener("abort", () => watcher.stop(), { once: true });
+    let pending: NodeJS.Timeout | undefined;
+    const push = async (): Promise<void> => {
+      pending = undefined;
+      try {
+        sse.send("services", await snapshot(this.options.registry));
+      } catch (err) {
+        sse.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+      }
+    };
+    await push();
+    try {
+      for await (const _event of watcher) pending ??= setTimeout(push, SNAPSHOT_DELAY_MS);
+    } finally {
+      clearTimeout(pending);
+      sse.end();
+    }
+  }
+
+  /** `Debug.Health` of one node, asked at its address. */
+  private async health(res: ServerResponse, url: URL): Promise<void> {
+    const service = required(url.searchParams.get("service"), "service");
+    const address = required(url.searchParams.get("address"), "address");
+    try {
+      const answer = await this.options.client.call<{ status?: string }>(service, "Debug.Health", {}, { address, timeout: 3_000, retries: 0 });
+      sendJson(res, 200, { status: answer?.status ?? "unknown" });
+    } catch (err) {
+      sendJson(res, 200, { status: "unreachable", error: MicroError.from(err, ERROR_ID).toJSON() });
+    }
+  }
+
+  private async call(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await this.readJson(req);
+    const { service, endpoint } = target(body);
+    const controller = abortOnDisconnect(req, res);
+    const timeout = typeof body.timeout === "number" && body.timeout > 0 ? body.timeout : this.callTimeout;
+    const response = await this.options.client.call(service, endpoint, body.request ?? {}, { timeout, signal: controller.signal });
+    sendJson(res, 200, { response: response ?? null });
+  }
+
+  /** A server stream's messages as events; `end` or `failure` closes it. */
+  private async stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const service = required(url.searchParams.get("service"), "service");
+    const endpoint = required(url.searchParams.get("endpoint"), "endpoint");
+    const request = parseJson(url.searchParams.get("request") ?? "{}", "request");
+    const sse = openEventStream(req, res);
+    try {
+      for await (const message of this.options.client.stream(service, endpoint, request, { signal: sse.signal })) {
+        if (sse.signal.aborted) break;
+        sse.send("message", message ?? null);
+      }
+      sse.send("end", {});
+    } catch (err) {
+      if (!sse.signal.aborted) sse.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+    } finally {
+      sse.end();
+    }
+  }
+
+  private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await this.readJson(req);
+    const topic = required(typeof body.topic === "string" ? body.topic : null, "topic");
+    await publishPayload(this.options.broker, defaultCodecs, topic, body.message ?? null, { from: ERROR_ID });
+    sendJson(res, 200, { topic });
+  }
+
+  /** A live subscription (fan-out, no queue) for as long as the browser listens. */
+  private async subscribe(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const topic = required(url.searchParams.get("topic"), "topic");
+    const sse = openEventStream(req, res);
+    const subscriber = await this.options.broker.subscribe(topic, (event) => sse.send("message", brokerMessage(event)));
+    if (sse.signal.aborted) await subscriber.unsubscribe();
+    else sse.signal.addEventListener("abort", () => void subscriber.unsubscribe(), { once: true });
+    sse.send("subscribed", { topic });
+  }
+
+  private async publishEvent(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const events = this.requireEvents();
+    const body = await this.readJson(req);
+    const topic = required(typeof body.topic === "string" ? body.topic : null, "topic");
+    await events.publish(topic, body.payload ?? null);
+    sendJson(res, 200, { topic });
+  }
+
+  /** A durable topic from `offset` (default: the first event) as events, without a group. */
+  private async consumeEvents(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const events = this.requireEvents();
+    const topic = required(url.searchParams.get("topic"), "topic");
+    const offset = Number(url.searchParams.get("offset") ?? "1");
+    if (!Number.isInteger(offset) || offset < 1) throw MicroError.badRequest(ERROR_ID, "offset must be a whole number ≥ 1");
+    const sse = openEventStream(req, res);
+    const consumer = await events.consume(topic, (event) => sse.send("message", durableEvent(event)), { offset });
+    if (sse.signal.aborted) await consumer.stop();
+    else sse.signal.addEventListener("abort", () => void consumer.stop(), { once: true });
+    sse.send("subscribed", { topic });
+  }
+
+  private requireEvents(): Stream {
+    if (!this.options.events) throw MicroError.unavailable(ERROR_ID, "no events stream is configured for this dashboard");
+    return this.options.events;
+  }
+
+  private async readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+    const text = await readBody(req, this.maxBody);
+    const value = parseJson(text || "{}", "body");
+    if (!value || typeof value !== "object" || Array.isArray(value)) throw MicroError.badRequest(ERROR_ID, "the body must be a JSON object");
+    return value as Record<string, unknown>;
+  }
+}
+
+/** Every service at every version with its nodes, sorted by name then version. */
+async function snapshot(registry: Registry): Promise<ServiceRecord[]> {
+  const names = [...new Set((await registry.listServices()).map((s) => s.name))].sort();
+  const records = await Promise.all(names.map((name) => registry.getService(name)));
+  return records.flat().sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+}
+
+function target(body: Record<string, unknown>): { service: string; endpoint: string } {
+  const service = required(typeof body.service === "string" ? body.service : null, "service");
+  const endpoint = required(typeof body.endpoint === "string" ? body.endpoint : null, "endpoint");
+  return { service, endpoint };
+}
+
+function required(value: string | null, name: string): string {
+  if (!value) throw MicroError.badRequest(ERROR_ID, `${name} is required`);
+  return value;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw MicroError.badRequest(ERROR_ID, `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(MicroError.tooLarge(ERROR_ID, `the body is larger than ${limit} bytes`));
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.once("error", reject);
+  });
+}
+
+/** Aborts when the browser goes away before the answer is written. */
+function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): AbortController {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort(new Error("the browser went away"));
+  });
+  req.once("aborted", () => controller.abort(new Error("the browser went away")));
+  return controller;
+}
+
+interface EventStream {
+  readonly signal: AbortSignal;
+  send(event: string, data: unknown): void;
+  end(): void;
+}
+
+/** Server-Sent Events on `res`; `signal` fires when the browser disconnects. */
+function openEventStream(req: IncomingMessage, res: ServerResponse): EventStream {
+  const controller = new AbortController();
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.write(": open\n\n");
+  const heartbeat = setInterval(() => res.write(": ping\n\n"), HEARTBEAT_MS);
+  const close = (): void => {
+    clearInterval(heartbeat);
+    controller.abort(new Error("the browser went away"));
+  };
+  res.once("close", close);
+  req.once("aborted", close);
+  return {
+    signal: controller.signal,
+    send(event, data) {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      clearInterval(heartbeat);
+      if (!res.writableEnded) res.end();
+    },
+  };
+}
+
+function brokerMessage(event: BrokerEvent): Record<string, unknown> {
+  const { header, body } = event.message;
+  return {
+    topic: event.topic,
+    id: headerValue(header, MicroHeader.Id) ?? null,
+    received: new Date().toISOString(),
+    header,
+    payload: displayable(body, headerValue(header, MicroHeader.ContentType)),
+  };
+}
+
+function durableEvent(event: Event): Record<string, unknown> {
+  return {
+    topic: event.topic,
+    id: event.id,
+    sequence: event.sequence,
+    timestamp: event.timestamp.toISOString(),
+    metadata: event.metadata,
+    payload: displayable(event.payload, ContentType.json),
+  };
+}
+
+/** The body decoded by its Content-Type when that gives something JSON can carry, else its text. */
+function displayable(body: Uint8Array, contentType: string | undefined): unknown {
+  try {
+    const value = defaultCodecs.get(contentType).decode(body);
+    if (!(value instanceof Uint8Array)) return value;
+  } catch {
+    // not decodable by its Content-Type: show the bytes as text
+  }
+  return Buffer.from(body).toString("utf8");
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) return;
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** A MicroError as Go Micro's error JSON, with the HTTP status of its code (a timeout is a 504). */
+function sendError(res: ServerResponse, error: MicroError): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  sendJson(res, httpStatus(error.code), error.toJSON());
+}
+
+export function httpStatus(code: number): number {
+  if (code === 408) return 504;
+  return code >= 400 && code <= 599 ? code : 500;
+}
+
+interface Asset {
+  body: Buffer;
+  gzip: Buffer | undefined;
+  type: string;
+  etag: string;
+  immutable: boolean;
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".woff2": "font/woff2",
+};
+
+/**
+ * The built UI, read once per file. Vite names assets by content hash, so they are cached for a
+ * year; index.html is revalidated on every load so a new build shows at once.
+ */
+class Assets {
+  private readonly cache = new Map<string, Asset | null>();
+
+  constructor(private readonly dir: string) {}
+
+  serve(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+    if (req.method !== "GET" && req.method !== "HEAD") throw MicroError.methodNotAllowed(ERROR_ID, `${req.method} is not allowed on ${pathname}`);
+    const asset = this.load(pathname === "/" ? "/index.html" : pathname);
+    if (asset === null) throw MicroError.notFound(ERROR_ID, `no such page ${pathname}`);
+    const headers: Record<string, string | number> = {
+      "content-type": asset.type,
+      etag: asset.etag,
+      "cache-control": asset.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+      vary: "accept-encoding",
+      "x-content-type-options": "nosniff",
+    };
+    if (req.headers["if-none-match"] === asset.etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const gzip = asset.gzip && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+    const body = gzip ? asset.gzip! : asset.body;
+    if (gzip) headers["content-encoding"] = "gzip";
+    headers["content-length"] = body.length;
+    res.writeHead(200, headers);
+    res.end(req.method === "HEAD" ? undefined : body);
+  }
+
+  private load(pathname: string): Asset | null {
+    const cached = this.cache.get(pathname);
+    if (cached !== undefined) return cached;
+    const asset = this.read(pathname);
+    this.cache.set(pathname, asset);
+    return asset;
+  }
+
+  private read(pathname: string): Asset | null {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return null;
+    }
+    const file = path.resolve(this.dir, `.${path.posix.normalize(decoded)}`);
+    if (!file.startsWith(this.dir + path.sep)) return null;
+    if (pathname === "/index.html" && !fs.existsSync(file)) {
+      throw MicroError.unavailable(ERROR_ID, `the dashboard UI is not built (no ${file}): run \`npm run build:web\``);
+    }
+    let body: Buffer;
+    try {
+      body = fs.readFileSync(file);
+    } catch {
+      return null;
+    }
+    const type = TYPES[path.extname(file)] ?? "application/octet-stream";
+    const compressible = type.startsWith("text/") || type.includes("json") || type.includes("svg");
+    return {
+      body,
+      gzip: compressible && body.length > 1024 ? gzipSync(body) : undefined,
+      type,
+      etag: `"${createHash("sha1").update(body).digest("base64url")}"`,
+      immutable: pathname.startsWith("/assets/"),
+    };
+  }
+}

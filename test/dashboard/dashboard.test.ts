@@ -1,0 +1,232 @@
+/**
+ * The web dashboard in a real browser (Debian's chromium through playwright-core) against greeter
+ * services in their own processes: the service list, a call and its error, a server stream and its
+ * cancellation, a SIGKILLed node leaving the page, live subscriptions to topics and durable
+ * events, and the data endpoints' answers to bad input.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { runCli } from "../process/harness.js";
+import { type DashboardSetup, launchChromium, REGISTER_TTL, startDashboard } from "./harness.js";
+
+/** Longest wait for something the page should show (a bound, not a measured figure). */
+const SHOW = 15_000;
+
+describe("dashboard in chromium", { timeout: 180_000 }, () => {
+  let setup: DashboardSetup;
+  let browser: Browser;
+  let page: Page;
+  const outside: string[] = [];
+
+  before(async () => {
+    browser = await launchChromium();
+    setup = await startDashboard(2);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(SHOW);
+    page.on("request", (request) => {
+      if (!request.url().startsWith(setup.url) && !request.url().startsWith("data:")) outside.push(request.url());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await setup?.close();
+  });
+
+  it("lists greeter with its two nodes", async () => {
+    await page.goto(setup.url);
+    const row = page.locator("[data-service=greeter]");
+    await row.waitFor();
+    assert.deepEqual(await row.locator("td").allTextContents(), ["greeter", "1.0.0", "2", "4"]);
+    await page.locator("[data-testid=connection].live").waitFor();
+  });
+
+  it("shows a service's nodes, health and endpoint shapes", async () => {
+    await page.click("text=greeter");
+    await page.locator("[data-node]").nth(1).waitFor();
+    const nodes = await page.locator("[data-node]").allInnerTexts();
+    for (const greeter of setup.greeters)
+      assert.ok(
+        nodes.some((n) => n.includes(greeter.address)),
+        `node ${greeter.address} listed in ${nodes}`,
+      );
+    assert.ok(nodes.every((n) => n.includes("1.0.0") && n.includes("team") && n.includes("mucp")));
+    await page.locator("[data-health=ok]").nth(1).waitFor();
+    await page.click("text=Greeter.Hello");
+    const endpoint = await page.locator("[data-testid=endpoint]").textContent();
+    assert.match(endpoint, /Greets a caller by name/);
+    assert.match(endpoint, /name: string/);
+    assert.match(endpoint, /msg: string/);
+  });
+
+  it("calls Greeter.Hello from the form: Hello Ada, and shows the error for a bad request", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Hello`);
+    const editor = page.locator("[data-testid=request]");
+    assert.deepEqual(JSON.parse(await editor.inputValue()), { name: "" }, "prefilled from the request shape");
+    await editor.fill('{"name": "Ada"}');
+    await page.click("[data-testid=call]");
+    assert.match(await page.locator("[data-testid=response]").textContent(), /"msg": "Hello Ada"/);
+
+    await editor.fill('{"name": ""}');
+    await page.click("[data-testid=call]");
+    const error = await page.locator("[data-testid=error]").textContent();
+    assert.match(error, /Error 400 Bad Request/);
+    assert.match(error, /name is required/);
+    assert.match(error, /"id": "greeter"/);
+
+    await editor.fill('{"name": ');
+    assert.ok(await page.locator("[data-testid=call]").isDisabled(), "malformed JSON cannot be sent");
+    assert.match(await page.locator(".invalid").textContent(), /Not valid JSON/);
+  });
+
+  it("shows a server stream's messages as they arrive", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Count`);
+    const editor = page.locator("[data-testid=request]");
+    assert.deepEqual(JSON.parse(await editor.inputValue()), { to: 5, delayMs: 300 }, "prefilled from the endpoint's example");
+    await editor.fill('{"to": 4, "delayMs": 400}');
+    await page.click("[data-testid=call]");
+    // The first message shows while the stream is still open: output arrives as it is produced.
+    await page.locator("[data-testid=stream] .messages li").first().waitFor();
+    assert.equal(await page.locator("[data-testid=stream-state]").textContent(), "streaming…");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    const messages = await page.locator("[data-testid=stream] .messages li").allInnerTexts();
+    assert.deepEqual(
+      messages.map((m) => JSON.parse(m)),
+      [1, 2, 3, 4].map((n) => ({ n })),
+    );
+  });
+
+  it("stops the stream on the service when the browser stops reading", async () => {
+    const before = setup.greeters.map((g) => g.output().split("COUNT CANCELLED").length).reduce((a, b) => a + b);
+    await page.locator("[data-testid=request]").fill('{"to": 100000, "delayMs": 100}');
+    await page.click("[data-testid=call]");
+    await page.locator("[data-testid=stream] .messages li").nth(1).waitFor();
+    await page.click("[data-testid=stop]");
+    await waitFor(
+      () => setup.greeters.map((g) => g.output().split("COUNT CANCELLED").length).reduce((a, b) => a + b) > before,
+      SHOW,
+      "the greeter's Count never saw its caller go away",
+    );
+  });
+
+  it(`drops a SIGKILLed node from the page within its ${REGISTER_TTL} s TTL, without a reload`, async () => {
+    await page.goto(`${setup.url}#/service/greeter`);
+    await page.locator("[data-node]").nth(1).waitFor();
+    await page.evaluate(() => {
+      (globalThis as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
+    const victim = setup.greeters[0];
+    const victimRow = page.locator(`[data-node]`, { hasText: victim.address });
+    await victimRow.waitFor();
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    await victimRow.waitFor({ state: "detached", timeout: REGISTER_TTL * 1000 + 5_000 });
+    assert.equal(await page.locator("[data-node]").count(), 1);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true);
+  });
+
+  it("shows a new node as soon as it registers", async () => {
+    const fresh = await setup.startGreeter();
+    await page.locator(`[data-node]`, { hasText: fresh.address }).waitFor();
+    assert.equal(await page.locator("[data-node]").count(), 2);
+  });
+
+  it("shows messages published to a topic in a live subscription", async () => {
+    await page.goto(`${setup.url}#/topics`);
+    await page.fill("[data-testid=subscribe-topic]", "dashboard.test");
+    await page.click("[data-testid=subscribe]");
+    const feed = page.locator("[data-testid=feed][data-topic='dashboard.test']");
+    await feed.locator("[data-testid=feed-state]", { hasText: "live" }).waitFor();
+
+    // From another process, through the broker.
+    const published = await runCli(["publish", "dashboard.test", '{"from":"cli","name":"Ada"}'], setup.env);
+    assert.equal(published.code, 0, published.stderr);
+    await feed.locator("li", { hasText: '{"from":"cli","name":"Ada"}' }).waitFor();
+
+    // From the page's own publish form.
+    await page.fill("[data-testid=publish-topic]", "dashboard.test");
+    await page.fill("[data-testid=publish-message]", '{"from":"form"}');
+    await page.click("[data-testid=publish]");
+    await page.locator("[data-testid=published]").waitFor();
+    await feed.locator("li", { hasText: '{"from":"form"}' }).waitFor();
+  });
+
+  it("publishes durable events and reads them back from the first one", async () => {
+    await page.goto(`${setup.url}#/events`);
+    await page.fill("[data-testid=publish-topic]", "orders");
+    await page.fill("[data-testid=publish-message]", '{"order":1}');
+    await page.click("[data-testid=publish]");
+    await page.locator("[data-testid=published]").waitFor();
+    await page.fill("[data-testid=subscribe-topic]", "orders");
+    await page.click("[data-testid=subscribe]");
+    const feed = page.locator("[data-testid=feed][data-topic='orders']");
+    await feed.locator("li", { hasText: '{"order":1}' }).waitFor();
+    await page.fill("[data-testid=publish-message]", '{"order":2}');
+    await page.click("[data-testid=publish]");
+    await feed.locator("li", { hasText: '{"order":2}' }).waitFor();
+    assert.match(await feed.textContent(), /#1[\s\S]*#2|#2[\s\S]*#1/);
+  });
+
+  it("made no request outside the dashboard", () => {
+    assert.deepEqual(outside, []);
+  });
+
+  it("answers bad input with Go Micro's error JSON and keeps serving", async () => {
+    const api = `${setup.url}dashboard/api/`;
+    const post = (path: string, body: string) => fetch(api + path, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const expectError = async (response: Response, status: number, detail: RegExp) => {
+      assert.equal(response.status, status);
+      const body = (await response.json()) as { id: string; code: number; detail: string; status: string };
+      assert.equal(typeof body.id, "string");
+      assert.match(body.detail, detail);
+      return body;
+    };
+    await expectError(await post("call", '{"service": "greeter",'), 400, /not valid JSON/);
+    await expectError(await post("call", "[1,2]"), 400, /JSON object/);
+    await expectError(await post("call", '{"endpoint": "Greeter.Hello"}'), 400, /service is required/);
+    const missing = await expectError(await post("call", '{"service": "nobody", "endpoint": "X.Y", "request": {}}'), 404, /nobody/);
+    assert.equal(missing.code, 404);
+    await expectError(await post("call", '{"service": "greeter", "endpoint": "Greeter.Nope", "request": {}}'), 404, /Nope/);
+    await expectError(
+      await post("call", JSON.stringify({ service: "greeter", endpoint: "Greeter.Hello", request: { name: "x".repeat(2 * 1024 * 1024) } })),
+      413,
+      /larger/,
+    );
+    await expectError(await post("publish", "{}"), 400, /topic is required/);
+    await expectError(await fetch(`${api}subscribe`), 400, /topic is required/);
+    await expectError(await fetch(`${api}stream?service=greeter&endpoint=Greeter.Count&request=%7B`), 400, /request is not valid JSON/);
+    await expectError(await fetch(`${api}nothing`), 404, /no dashboard endpoint/);
+    await expectError(await fetch(`${api}call`), 405, /GET is not allowed/);
+    await expectError(await fetch(`${setup.url}..%2f..%2fetc%2fpasswd`), 404, /no such page/);
+    await expectError(await fetch(`${setup.url}%E0%A4%A`), 404, /no such page/);
+
+    const ok = await post("call", '{"service": "greeter", "endpoint": "Greeter.Hello", "request": {"name": "Ada"}}');
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { response: { msg: "Hello Ada" } });
+  });
+
+  it("serves the UI with caching headers: index revalidated, hashed assets immutable, gzip", async () => {
+    const index = await fetch(setup.url, { headers: { "accept-encoding": "gzip" } });
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get("cache-control"), "no-cache");
+    const html = await index.text();
+    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(asset, `a hashed script in ${html}`);
+    const script = await fetch(setup.url + asset, { headers: { "accept-encoding": "gzip" } });
+    assert.equal(script.status, 200);
+    assert.equal(script.headers.get("cache-control"), "public, max-age=31536000, immutable");
+    assert.equal(script.headers.get("content-encoding"), "gzip");
+    assert.match(script.headers.get("content-type") ?? "", /javascript/);
+    const again = await fetch(setup.url + asset, { headers: { "if-none-match": script.headers.get("etag") ?? "" } });
+    assert.equal(again.status, 304);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeout: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(message);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
