@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { Broker, BrokerEvent } from "../broker/broker.js";
+import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
 import { ContentType, defaultCodecs } from "../codec/index.js";
@@ -53,6 +54,8 @@ export interface DashboardMount {
 export const DASHBOARD_API = "/dashboard/api/";
 
 const ERROR_ID = "dashboard";
+/** Services the framework registers for itself, which the UI folds away as `micro services` does. */
+const INTERNAL_SERVICES = [HTTP_BROKER_SERVICE, "go.micro.http.broker"];
 const HEARTBEAT_MS = 15_000;
 /** Registry events come in bursts (a node registers with several records): one snapshot per burst. */
 const SNAPSHOT_DELAY_MS = 100;
@@ -96,7 +99,7 @@ class DashboardApi {
     this.maxBody = options.maxBody ?? 1024 * 1024;
     this.routes = {
       "GET info": async (_req, res) =>
-        sendJson(res, 200, { registry: options.registry.name, broker: options.broker.name, events: options.events?.name ?? null }),
+        sendJson(res, 200, { registry: options.registry.name, broker: options.broker.name, events: options.events?.name ?? null, internal: INTERNAL_SERVICES }),
       "GET services": async (_req, res) => sendJson(res, 200, await snapshot(options.registry)),
       "GET watch": (req, res) => this.watch(req, res),
       "GET health": (_req, res, url) => this.health(res, url),

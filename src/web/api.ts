@@ -17,6 +17,8 @@ export interface Info {
   registry: string;
   broker: string;
   events: string | null;
+  /** Names of the framework's own services (the HTTP broker's subscribers). */
+  internal: string[];
 }
 
 export interface Health {

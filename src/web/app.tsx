@@ -62,11 +62,11 @@ export function App() {
 function Page({ route, services, info }: { route: Route; services: ServiceRecord[] | null; info: Info | null }) {
   switch (route.page) {
     case "services":
-      return <ServicesPage services={services} />;
+      return <ServicesPage services={services} internal={info?.internal ?? []} />;
     case "service":
       return <ServicePage name={route.name} endpoint={route.endpoint} services={services} />;
     case "topics":
-      return <TopicsPage />;
+      return <TopicsPage services={services} />;
     case "events":
       return <EventsPage info={info} />;
     default:

@@ -45,3 +45,26 @@ export function typeText(value: Value | null | undefined, indent = ""): string {
 }
 
 export const isStream = (endpoint: Endpoint): boolean => endpoint.metadata?.stream === "true";
+
+/** Go Micro lists a service's subscriptions among its endpoints, marked `subscriber: "true"` with their topic. */
+export const isSubscription = (endpoint: Endpoint): boolean => endpoint.metadata?.subscriber === "true";
+
+export interface TopicUse {
+  topic: string;
+  service: string;
+  queue: string | undefined;
+  handler: string;
+}
+
+/** Every subscription that services publish in the registry, by topic then service. */
+export function subscriptions(services: readonly { name: string; endpoints: Endpoint[] | null }[]): TopicUse[] {
+  const seen = new Map<string, TopicUse>();
+  for (const s of services) {
+    for (const e of s.endpoints ?? []) {
+      if (!isSubscription(e)) continue;
+      const use = { topic: e.metadata?.topic ?? "(no topic)", service: s.name, queue: e.metadata?.queue || undefined, handler: e.name };
+      seen.set(`${use.topic}\n${use.service}\n${use.handler}`, use);
+    }
+  }
+  return [...seen.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.service.localeCompare(b.service));
+}

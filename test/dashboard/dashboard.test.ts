@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { runCli } from "../process/harness.js";
 import { type DashboardSetup, launchChromium, REGISTER_TTL, startDashboard } from "./harness.js";
 
@@ -38,7 +38,8 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await page.goto(setup.url);
     const row = page.locator("[data-service=greeter]");
     await row.waitFor();
-    assert.deepEqual(await row.locator("td").allTextContents(), ["greeter", "1.0.0", "2", "4"]);
+    assert.deepEqual(await row.locator("td").allTextContents(), ["greeter", "1.0.0", "2", "4", "1"]);
+    assert.equal(await page.locator("[data-service='micro.http.broker']").count(), 0, "the broker's own records are folded away");
     await page.locator("[data-testid=connection].live").waitFor();
   });
 
@@ -54,10 +55,12 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     assert.ok(nodes.every((n) => n.includes("1.0.0") && n.includes("team") && n.includes("mucp")));
     await page.locator("[data-health=ok]").nth(1).waitFor();
     await page.click("text=Greeter.Hello");
-    const endpoint = await page.locator("[data-testid=endpoint]").textContent();
+    const endpoint = await text(page.locator("[data-testid=endpoint]"));
     assert.match(endpoint, /Greets a caller by name/);
     assert.match(endpoint, /name: string/);
     assert.match(endpoint, /msg: string/);
+    const subscription = await page.locator("[data-testid=subscriptions] [data-topic='greeting.sent'] td").allTextContents();
+    assert.deepEqual(subscription.slice(0, 2), ["greeting.sent", "audit"]);
   });
 
   it("calls Greeter.Hello from the form: Hello Ada, and shows the error for a bad request", async () => {
@@ -66,18 +69,18 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     assert.deepEqual(JSON.parse(await editor.inputValue()), { name: "" }, "prefilled from the request shape");
     await editor.fill('{"name": "Ada"}');
     await page.click("[data-testid=call]");
-    assert.match(await page.locator("[data-testid=response]").textContent(), /"msg": "Hello Ada"/);
+    assert.match(await text(page.locator("[data-testid=response]")), /"msg": "Hello Ada"/);
 
     await editor.fill('{"name": ""}');
     await page.click("[data-testid=call]");
-    const error = await page.locator("[data-testid=error]").textContent();
+    const error = await text(page.locator("[data-testid=error]"));
     assert.match(error, /Error 400 Bad Request/);
     assert.match(error, /name is required/);
     assert.match(error, /"id": "greeter"/);
 
     await editor.fill('{"name": ');
     assert.ok(await page.locator("[data-testid=call]").isDisabled(), "malformed JSON cannot be sent");
-    assert.match(await page.locator(".invalid").textContent(), /Not valid JSON/);
+    assert.match(await text(page.locator(".invalid")), /Not valid JSON/);
   });
 
   it("shows a server stream's messages as they arrive", async () => {
@@ -88,7 +91,7 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await page.click("[data-testid=call]");
     // The first message shows while the stream is still open: output arrives as it is produced.
     await page.locator("[data-testid=stream] .messages li").first().waitFor();
-    assert.equal(await page.locator("[data-testid=stream-state]").textContent(), "streaming…");
+    assert.equal(await text(page.locator("[data-testid=stream-state]")), "streaming…");
     await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
     const messages = await page.locator("[data-testid=stream] .messages li").allInnerTexts();
     assert.deepEqual(
@@ -134,6 +137,7 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
 
   it("shows messages published to a topic in a live subscription", async () => {
     await page.goto(`${setup.url}#/topics`);
+    await page.locator("[data-testid=known-topics] [data-topic='greeting.sent']").first().waitFor();
     await page.fill("[data-testid=subscribe-topic]", "dashboard.test");
     await page.click("[data-testid=subscribe]");
     const feed = page.locator("[data-testid=feed][data-topic='dashboard.test']");
@@ -165,7 +169,7 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await page.fill("[data-testid=publish-message]", '{"order":2}');
     await page.click("[data-testid=publish]");
     await feed.locator("li", { hasText: '{"order":2}' }).waitFor();
-    assert.match(await feed.textContent(), /#1[\s\S]*#2|#2[\s\S]*#1/);
+    assert.match(await text(feed), /#1[\s\S]*#2|#2[\s\S]*#1/);
   });
 
   it("made no request outside the dashboard", () => {
@@ -229,4 +233,9 @@ async function waitFor(condition: () => boolean, timeout: number, message: strin
     if (Date.now() > deadline) throw new Error(message);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The element's text (textContent: no layout involved), "" when it has none. */
+async function text(locator: Locator): Promise<string> {
+  return (await locator.textContent()) ?? "";
 }

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Endpoint, type Health, type Node, type ServiceRecord } from "../api.js";
 import { href } from "../route.js";
-import { isStream, typeText } from "../shapes.js";
+import { isStream, isSubscription, subscriptions, typeText } from "../shapes.js";
 import { CallForm } from "./call.js";
 
 const HEALTH_EVERY_MS = 10_000;
@@ -24,6 +24,7 @@ export function ServicePage({ name, endpoint, services }: { name: string; endpoi
     );
   }
   const endpoints = mergeEndpoints(versions);
+  const topics = subscriptions(versions);
   const chosen = endpoints.find((e) => e.name === endpoint);
   return (
     <section>
@@ -77,6 +78,31 @@ export function ServicePage({ name, endpoint, services }: { name: string; endpoi
           {chosen ? <EndpointDetail service={name} endpoint={chosen} /> : <p class="muted">Choose an endpoint to see its shapes and call it.</p>}
         </div>
       </div>
+      {topics.length > 0 && (
+        <>
+          <h2>Subscriptions</h2>
+          <table class="list" data-testid="subscriptions">
+            <thead>
+              <tr>
+                <th>Topic</th>
+                <th>Queue</th>
+                <th>Handler</th>
+              </tr>
+            </thead>
+            <tbody>
+              {topics.map((t) => (
+                <tr key={`${t.topic}/${t.handler}`} data-topic={t.topic}>
+                  <td class="mono">
+                    <a href={href.topics}>{t.topic}</a>
+                  </td>
+                  <td>{t.queue ?? <span class="muted">none (every subscriber gets each message)</span>}</td>
+                  <td class="mono">{t.handler}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </section>
   );
 }
@@ -84,7 +110,7 @@ export function ServicePage({ name, endpoint, services }: { name: string; endpoi
 /** The endpoints of every version, each name once (the newest registration's description wins). */
 function mergeEndpoints(versions: ServiceRecord[]): Endpoint[] {
   const byName = new Map<string, Endpoint>();
-  for (const s of versions) for (const e of s.endpoints ?? []) byName.set(e.name, e);
+  for (const s of versions) for (const e of s.endpoints ?? []) if (!isSubscription(e)) byName.set(e.name, e);
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
