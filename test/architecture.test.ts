@@ -24,8 +24,9 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   // A service: options, plugin resolution by name and environment, lifecycle; what every service
   // serves about itself (Debug handler, health checks, probe port).
   { name: "service", folders: ["service", "debug"] },
-  // Programs and gateways built from services and clients.
-  { name: "apps", folders: ["gateway", "mcp", "cli"] },
+  // Programs and gateways built from services and clients; web/ is the dashboard's browser UI,
+  // which the gateway serves and which knows only the registry's record types.
+  { name: "apps", folders: ["gateway", "mcp", "cli", "web"] },
   // The package entry point (src/index.ts).
   { name: "entry", folders: ["."] },
 ];
@@ -95,7 +96,7 @@ function folderOf(file: string): string {
 function sourceFiles(dir = SRC): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[])
     .map((f) => f.split(path.sep).join("/"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .filter((f) => (f.endsWith(".ts") || f.endsWith(".tsx")) && !f.endsWith(".d.ts"))
     .sort();
 }
 
