@@ -38,13 +38,20 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await page.goto(setup.url);
     const row = page.locator("[data-service=greeter]");
     await row.waitFor();
-    assert.deepEqual(await row.locator("td").allTextContents(), ["greeter", "1.0.0", "2", "4", "1"]);
+    assert.deepEqual(await row.locator("td").allTextContents(), [
+      "greeter",
+      "1.0.0",
+      "2",
+      "4",
+      "Greeter.CountGreeter.EchoGreeter.HelloGreeter.Sum",
+      "greeting.sent",
+    ]);
     assert.equal(await page.locator("[data-service='micro.http.broker']").count(), 0, "the broker's own records are folded away");
     await page.locator("[data-testid=connection].live").waitFor();
   });
 
   it("shows a service's nodes, health and endpoint shapes", async () => {
-    await page.click("text=greeter");
+    await page.click("[data-service=greeter] td a");
     await page.locator("[data-node]").nth(1).waitFor();
     const nodes = await page.locator("[data-node]").allInnerTexts();
     for (const greeter of setup.greeters)

@@ -1,3 +1,4 @@
+/** Every registered service: versions, node count, endpoints and the topics it subscribes to. */
 import { useState } from "preact/hooks";
 import type { ServiceRecord } from "../api.js";
 import { href } from "../route.js";
@@ -7,21 +8,21 @@ interface Row {
   name: string;
   versions: string[];
   nodes: number;
-  endpoints: number;
-  subscriptions: number;
+  endpoints: Set<string>;
+  topics: Set<string>;
 }
 
 /** One row per service name, whatever its versions. */
 function rows(services: ServiceRecord[]): Row[] {
   const byName = new Map<string, Row>();
   for (const s of services) {
-    const row = byName.get(s.name) ?? { name: s.name, versions: [], nodes: 0, endpoints: 0, subscriptions: 0 };
-    const endpoints = s.endpoints ?? [];
-    const subscriptions = endpoints.filter(isSubscription).length;
+    const row = byName.get(s.name) ?? { name: s.name, versions: [], nodes: 0, endpoints: new Set(), topics: new Set() };
     row.versions.push(s.version || "latest");
     row.nodes += s.nodes?.length ?? 0;
-    row.endpoints = Math.max(row.endpoints, endpoints.length - subscriptions);
-    row.subscriptions = Math.max(row.subscriptions, subscriptions);
+    for (const e of s.endpoints ?? []) {
+      if (isSubscription(e)) row.topics.add(e.metadata?.topic ?? "(no topic)");
+      else row.endpoints.add(e.name);
+    }
     byName.set(s.name, row);
   }
   return [...byName.values()];
@@ -32,17 +33,21 @@ export function ServicesPage({ services, internal }: { services: ServiceRecord[]
   if (services === null) return <p class="muted">Loading the registry…</p>;
   const hidden = new Set(services.filter((s) => internal.includes(s.name)).map((s) => s.name));
   const list = rows(showInternal ? services : services.filter((s) => !hidden.has(s.name)));
+  const nodes = list.reduce((n, row) => n + row.nodes, 0);
   return (
     <section>
       <h1>Services</h1>
-      {hidden.size > 0 && (
-        <label class="toggle">
-          <input type="checkbox" checked={showInternal} onChange={(e) => setShowInternal((e.target as HTMLInputElement).checked)} /> show the framework's own
-          services ({[...hidden].join(", ")})
-        </label>
-      )}
+      <p class="muted summary">
+        {list.length} service{list.length === 1 ? "" : "s"} on {nodes} node{nodes === 1 ? "" : "s"}, updated live from the registry.
+        {hidden.size > 0 && (
+          <label class="toggle">
+            <input type="checkbox" checked={showInternal} onChange={(e) => setShowInternal((e.target as HTMLInputElement).checked)} />
+            show the framework's own ({[...hidden].join(", ")})
+          </label>
+        )}
+      </p>
       {list.length === 0 ? (
-        <p class="muted">No services are registered. Start one (e.g. `npm start`) and it appears here.</p>
+        <p class="notice">No services are registered. Start one (e.g. `npm start`) and it appears here.</p>
       ) : (
         <table class="list" data-testid="services">
           <thead>
@@ -51,7 +56,8 @@ export function ServicesPage({ services, internal }: { services: ServiceRecord[]
               <th>Versions</th>
               <th class="num">Nodes</th>
               <th class="num">Endpoints</th>
-              <th class="num">Subscriptions</th>
+              <th />
+              <th>Subscribes to</th>
             </tr>
           </thead>
           <tbody>
@@ -62,8 +68,17 @@ export function ServicesPage({ services, internal }: { services: ServiceRecord[]
                 </td>
                 <td>{row.versions.join(", ")}</td>
                 <td class="num">{row.nodes}</td>
-                <td class="num">{row.endpoints}</td>
-                <td class="num">{row.subscriptions}</td>
+                <td class="num">{row.endpoints.size}</td>
+                <td>
+                  <span class="chips">
+                    {[...row.endpoints].sort().map((e) => (
+                      <a key={e} class="chip" href={href.endpoint(row.name, e)}>
+                        {e}
+                      </a>
+                    ))}
+                  </span>
+                </td>
+                <td class="mono">{[...row.topics].sort().join(", ")}</td>
               </tr>
             ))}
           </tbody>
