@@ -165,14 +165,21 @@ class DashboardApi {
     sendJson(res, 200, { response: response ?? null });
   }
 
-  /** A server stream's messages as events; `end` or `failure` closes it. */
+  /**
+   * A stream's messages as events; `end` or `failure` closes it. The request is a server stream's
+   * one request or, with `each=true`, a JSON array sent message by message (client and
+   * bidirectional streams).
+   */
   private async stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const endpoint = required(url.searchParams.get("endpoint"), "endpoint");
     const request = parseJson(url.searchParams.get("request") ?? "{}", "request");
+    const each = url.searchParams.get("each") === "true";
+    if (each && !Array.isArray(request)) throw MicroError.badRequest(ERROR_ID, "with each=true the request must be a JSON array of messages");
+    const input = each ? messagesOf(request as unknown[]) : request;
     const sse = openEventStream(req, res);
     try {
-      for await (const message of this.options.client.stream(service, endpoint, request, { signal: sse.signal })) {
+      for await (const message of this.options.client.stream(service, endpoint, input, { signal: sse.signal })) {
         if (sse.signal.aborted) break;
         sse.send("message", message ?? null);
       }
@@ -233,6 +240,10 @@ class DashboardApi {
     if (!value || typeof value !== "object" || Array.isArray(value)) throw MicroError.badRequest(ERROR_ID, "the body must be a JSON object");
     return value as Record<string, unknown>;
   }
+}
+
+async function* messagesOf(messages: unknown[]): AsyncIterable<unknown> {
+  yield* messages;
 }
 
 /** Every service at every version with its nodes, sorted by name then version. */

@@ -95,6 +95,8 @@ export function listen(path: string, on: Listeners, reconnect = false): () => vo
   return () => source.close();
 }
 
-export const streamPath = (service: string, endpoint: string, req: string) => `stream?${new URLSearchParams({ service, endpoint, request: req })}`;
+/** `each`: `req` is a JSON array sent message by message (client and bidirectional streams). */
+export const streamPath = (service: string, endpoint: string, req: string, each: boolean) =>
+  `stream?${new URLSearchParams({ service, endpoint, request: req, ...(each ? { each: "true" } : {}) })}`;
 export const subscribePath = (topic: string) => `subscribe?${new URLSearchParams({ topic })}`;
 export const eventsPath = (topic: string, offset: number) => `events/subscribe?${new URLSearchParams({ topic, offset: String(offset) })}`;

@@ -107,7 +107,24 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     );
   });
 
+  it("sends each element of an array to a client stream (Sum) and a bidirectional one (Echo)", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Sum`);
+    await page.check("[data-testid=each]");
+    await page.fill("[data-testid=request]", '[{"n": 1}, {"n": 2}, {"n": 39}]');
+    await page.click("[data-testid=call]");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    assert.deepEqual(await page.locator("[data-testid=stream] .messages li").allTextContents(), ['{"total":42}']);
+
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Echo`);
+    await page.check("[data-testid=each]");
+    await page.fill("[data-testid=request]", '[{"text": "ping"}, {"text": "pong"}]');
+    await page.click("[data-testid=call]");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    assert.deepEqual(await page.locator("[data-testid=stream] .messages li").allTextContents(), ['{"text":"ping"}', '{"text":"pong"}']);
+  });
+
   it("stops the stream on the service when the browser stops reading", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Count`);
     const before = setup.greeters.map((g) => g.output().split("COUNT CANCELLED").length).reduce((a, b) => a + b);
     await page.locator("[data-testid=request]").fill('{"to": 100000, "delayMs": 100}');
     await page.click("[data-testid=call]");
@@ -207,6 +224,7 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await expectError(await post("publish", "{}"), 400, /topic is required/);
     await expectError(await fetch(`${api}subscribe`), 400, /topic is required/);
     await expectError(await fetch(`${api}stream?service=greeter&endpoint=Greeter.Count&request=%7B`), 400, /request is not valid JSON/);
+    await expectError(await fetch(`${api}stream?service=greeter&endpoint=Greeter.Sum&request=%7B%7D&each=true`), 400, /JSON array/);
     await expectError(await fetch(`${api}nothing`), 404, /no dashboard endpoint/);
     await expectError(await fetch(`${api}call`), 405, /GET is not allowed/);
     await expectError(await fetch(`${setup.url}..%2f..%2fetc%2fpasswd`), 404, /no such page/);

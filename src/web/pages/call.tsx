@@ -16,6 +16,7 @@ type Outcome =
 export function CallForm({ service, endpoint }: { service: string; endpoint: Endpoint }) {
   const [text, setText] = useState(() => initialRequest(endpoint));
   const [outcome, setOutcome] = useState<Outcome>({ kind: "idle" });
+  const [each, setEach] = useState(false);
   const stop = useRef<(() => void) | null>(null);
   useEffect(() => () => stop.current?.(), []);
   const parsed = parse(text);
@@ -34,7 +35,7 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
     stop.current?.();
     const messages: unknown[] = [];
     setOutcome({ kind: "stream", messages, state: "open" });
-    stop.current = listen(streamPath(service, endpoint.name, JSON.stringify(parsed.value)), {
+    stop.current = listen(streamPath(service, endpoint.name, JSON.stringify(parsed.value), each), {
       message: (m) => {
         messages.push(m);
         setOutcome({ kind: "stream", messages: [...messages], state: "open" });
@@ -70,8 +71,15 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
         onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
       />
       {!parsed.ok && <p class="invalid">{parsed.error}</p>}
+      {parsed.ok && each && !Array.isArray(parsed.value) && <p class="invalid">Sending each message needs a JSON array of messages.</p>}
+      {streaming && (
+        <label class="toggle">
+          <input type="checkbox" data-testid="each" checked={each} onChange={(e) => setEach((e.target as HTMLInputElement).checked)} />
+          send each element of a JSON array as a message (client and bidirectional streams)
+        </label>
+      )}
       <div class="actions">
-        <button type="submit" data-testid="call" disabled={!parsed.ok || outcome.kind === "calling"}>
+        <button type="submit" data-testid="call" disabled={!parsed.ok || outcome.kind === "calling" || (each && !Array.isArray(parsed.value))}>
           {streaming ? "Open stream" : "Call"}
         </button>
         {outcome.kind === "stream" && outcome.state === "open" && (
