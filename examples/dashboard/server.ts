@@ -19,7 +19,7 @@ const server = http.createServer((req, res) => void dashboard.handle(req, res));
 server.listen(port, "127.0.0.1", () => console.log(`dashboard on http://127.0.0.1:${port}/`));
 
 process.once("SIGINT", () => {
-  server.closeAllConnections();
+  dashboard.close();
   server.close();
   void Promise.all([client.close(), broker.disconnect(), registry.close()]);
 });

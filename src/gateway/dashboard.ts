@@ -25,7 +25,7 @@ import { MicroError } from "../errors/errors.js";
 import type { Event, Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
-import type { Registry, ServiceRecord } from "../registry/registry.js";
+import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
 
 export interface DashboardOptions {
   registry: Registry;
@@ -48,6 +48,11 @@ export interface DashboardOptions {
 export interface DashboardMount {
   readonly prefix: string;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /**
+   * Ends the open event streams (registry watch, streams, subscriptions), which would otherwise
+   * keep the HTTP server from closing; call it when the server shuts down.
+   */
+  close(): void;
 }
 
 /** Where the data endpoints live, below the mount. */
@@ -57,7 +62,7 @@ const ERROR_ID = "dashboard";
 /** Services the framework registers for itself, which the UI folds away as `micro services` does. */
 const INTERNAL_SERVICES = [HTTP_BROKER_SERVICE, "go.micro.http.broker"];
 const HEARTBEAT_MS = 15_000;
-/** Registry events come in bursts (a node registers with several records): one snapshot per burst. */
+/** Registry events come in bursts (several nodes start or stop together): one snapshot per burst. */
 const SNAPSHOT_DELAY_MS = 100;
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
@@ -79,6 +84,7 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
         sendError(res, error);
       }
     },
+    close: () => api.close(),
   };
 }
 
@@ -93,8 +99,11 @@ class DashboardApi {
   private readonly routes: Record<string, Route>;
   private readonly callTimeout: number;
   private readonly maxBody: number;
+  private readonly feed: RegistryFeed;
+  private readonly streams = new Set<ServerResponse>();
 
   constructor(private readonly options: DashboardOptions) {
+    this.feed = new RegistryFeed(options.registry);
     this.callTimeout = options.callTimeout ?? 30_000;
     this.maxBody = options.maxBody ?? 1024 * 1024;
     this.routes = {
@@ -112,6 +121,17 @@ class DashboardApi {
     };
   }
 
+  /** Ends every open event stream (browsers see the end and reconnect to whoever serves next). */
+  close(): void {
+    for (const res of this.streams) res.end();
+  }
+
+  private open(req: IncomingMessage, res: ServerResponse): EventStream {
+    this.streams.add(res);
+    res.once("close", () => this.streams.delete(res));
+    return openEventStream(req, res);
+  }
+
   async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const name = url.pathname.slice(DASHBOARD_API.length);
     const route = this.routes[`${req.method} ${name}`];
@@ -123,25 +143,10 @@ class DashboardApi {
 
   /** Every registry change as a fresh snapshot of all services, the first one at once. */
   private async watch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const sse = openEventStream(req, res);
-    const watcher = this.options.registry.watch();
-    sse.signal.addEventListener("abort", () => watcher.stop(), { once: true });
-    let pending: NodeJS.Timeout | undefined;
-    const push = async (): Promise<void> => {
-      pending = undefined;
-      try {
-        sse.send("services", await snapshot(this.options.registry));
-      } catch (err) {
-        sse.send("failure", MicroError.from(err, ERROR_ID).toJSON());
-      }
-    };
-    await push();
-    try {
-      for await (const _event of watcher) pending ??= setTimeout(push, SNAPSHOT_DELAY_MS);
-    } finally {
-      clearTimeout(pending);
-      sse.end();
-    }
+    const sse = this.open(req, res);
+    const send = (event: "services" | "failure", data: unknown): void => sse.send(event, data);
+    sse.signal.addEventListener("abort", () => this.feed.leave(send), { once: true });
+    if (!sse.signal.aborted) await this.feed.join(send);
   }
 
   /** `Debug.Health` of one node, asked at its address. */
@@ -177,7 +182,7 @@ class DashboardApi {
     const each = url.searchParams.get("each") === "true";
     if (each && !Array.isArray(request)) throw MicroError.badRequest(ERROR_ID, "with each=true the request must be a JSON array of messages");
     const input = each ? messagesOf(request as unknown[]) : request;
-    const sse = openEventStream(req, res);
+    const sse = this.open(req, res);
     try {
       for await (const message of this.options.client.stream(service, endpoint, input, { signal: sse.signal })) {
         if (sse.signal.aborted) break;
@@ -201,7 +206,7 @@ class DashboardApi {
   /** A live subscription (fan-out, no queue) for as long as the browser listens. */
   private async subscribe(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const topic = required(url.searchParams.get("topic"), "topic");
-    const sse = openEventStream(req, res);
+    const sse = this.open(req, res);
     const subscriber = await this.options.broker.subscribe(topic, (event) => sse.send("message", brokerMessage(event)));
     if (sse.signal.aborted) await subscriber.unsubscribe();
     else sse.signal.addEventListener("abort", () => void subscriber.unsubscribe(), { once: true });
@@ -222,7 +227,7 @@ class DashboardApi {
     const topic = required(url.searchParams.get("topic"), "topic");
     const offset = Number(url.searchParams.get("offset") ?? "1");
     if (!Number.isInteger(offset) || offset < 1) throw MicroError.badRequest(ERROR_ID, "offset must be a whole number ≥ 1");
-    const sse = openEventStream(req, res);
+    const sse = this.open(req, res);
     const consumer = await events.consume(topic, (event) => sse.send("message", durableEvent(event)), { offset });
     if (sse.signal.aborted) await consumer.stop();
     else sse.signal.addEventListener("abort", () => void consumer.stop(), { once: true });
@@ -244,6 +249,65 @@ class DashboardApi {
 
 async function* messagesOf(messages: unknown[]): AsyncIterable<unknown> {
   yield* messages;
+}
+
+type FeedListener = (event: "services" | "failure", data: unknown) => void;
+
+/**
+ * One registry watch shared by every open dashboard: it starts with the first browser, stops
+ * with the last, and turns each burst of changes into one snapshot sent to all of them.
+ */
+class RegistryFeed {
+  private readonly listeners = new Set<FeedListener>();
+  private watcher: Watcher | undefined;
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(private readonly registry: Registry) {}
+
+  /** Sends `listener` the current services, then every change until `leave`. */
+  async join(listener: FeedListener): Promise<void> {
+    this.listeners.add(listener);
+    if (!this.watcher) this.follow(this.registry.watch());
+    try {
+      listener("services", await snapshot(this.registry));
+    } catch (err) {
+      listener("failure", MicroError.from(err, ERROR_ID).toJSON());
+    }
+  }
+
+  leave(listener: FeedListener): void {
+    this.listeners.delete(listener);
+    if (this.listeners.size > 0) return;
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    this.watcher?.stop();
+    this.watcher = undefined;
+  }
+
+  private follow(watcher: Watcher): void {
+    this.watcher = watcher;
+    void (async () => {
+      try {
+        for await (const _event of watcher) this.pending ??= setTimeout(() => void this.broadcast(), SNAPSHOT_DELAY_MS);
+      } catch (err) {
+        this.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+      }
+      if (this.watcher === watcher) this.watcher = undefined;
+    })();
+  }
+
+  private async broadcast(): Promise<void> {
+    this.pending = undefined;
+    try {
+      this.send("services", await snapshot(this.registry));
+    } catch (err) {
+      this.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+    }
+  }
+
+  private send(event: "services" | "failure", data: unknown): void {
+    for (const listener of this.listeners) listener(event, data);
+  }
 }
 
 /** Every service at every version with its nodes, sorted by name then version. */

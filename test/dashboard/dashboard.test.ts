@@ -250,6 +250,17 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     const again = await fetch(setup.url + asset, { headers: { "if-none-match": script.headers.get("etag") ?? "" } });
     assert.equal(again.status, 304);
   });
+
+  it("close() ends every open event stream, so the server can stop", async () => {
+    const response = await fetch(`${setup.url}dashboard/api/watch`);
+    assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!text.includes("event: services")) text += new TextDecoder().decode((await reader.read()).value);
+    assert.match(text, /"name":"greeter"/);
+    setup.dashboard.close();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
+  });
 });
 
 async function waitFor(condition: () => boolean, timeout: number, message: string): Promise<void> {

@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Browser, chromium } from "playwright-core";
 import { MemoryStream } from "../../src/events/memory.js";
-import { createDashboard } from "../../src/gateway/dashboard.js";
+import { createDashboard, type DashboardMount } from "../../src/gateway/dashboard.js";
 import { createClient } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { resolveBroker } from "../../src/service/resolve.js";
@@ -38,6 +38,7 @@ export async function launchChromium(): Promise<Browser> {
 
 export interface DashboardSetup {
   url: string;
+  dashboard: DashboardMount;
   registryDir: string;
   env: Record<string, string>;
   greeters: ServiceProcess[];
@@ -78,12 +79,14 @@ export async function startDashboard(greeters: number): Promise<DashboardSetup> 
   }
   return {
     url: `http://127.0.0.1:${port}/`,
+    dashboard,
     registryDir,
     env,
     greeters: running,
     startGreeter,
     async close() {
       for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+      dashboard.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.close();
