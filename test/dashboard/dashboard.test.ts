@@ -5,9 +5,21 @@
  * events, and the data endpoints' answers to bad input.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
+import { HTTP_BROKER_SERVICE } from "../../src/broker/http.js";
+import { MemoryBroker } from "../../src/broker/memory.js";
+import { createDashboard } from "../../src/gateway/dashboard.js";
+import { createClient } from "../../src/index.js";
+import { LocalRegistry } from "../../src/registry/local.js";
+import { MemoryRegistry } from "../../src/registry/memory.js";
 import { runCli } from "../process/harness.js";
+import { quiet } from "../setup/logger.js";
 import { type DashboardSetup, launchChromium, REGISTER_TTL, startDashboard } from "./harness.js";
 
 /** Longest wait for something the page should show (a bound, not a measured figure). */
@@ -180,6 +192,19 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await feed.locator("li", { hasText: '{"from":"form"}' }).waitFor();
   });
 
+  it("ends the broker subscription when the page closes its feed", async () => {
+    const registry = new LocalRegistry({ path: setup.registryDir });
+    const subscribers = async () =>
+      (await registry.getService(HTTP_BROKER_SERVICE)).flatMap((s) => s.nodes).filter((n) => n.metadata?.topic === "dashboard.test").length;
+    try {
+      assert.equal(await subscribers(), 1, "the page's live subscription is registered by the dashboard's HTTP broker");
+      await page.locator("[data-testid=feed][data-topic='dashboard.test'] button", { hasText: "Close" }).click();
+      await waitForAsync(async () => (await subscribers()) === 0, SHOW, "the subscription outlived the page's feed");
+    } finally {
+      await registry.close();
+    }
+  });
+
   it("publishes durable events and reads them back from the first one", async () => {
     await page.goto(`${setup.url}#/events`);
     await page.fill("[data-testid=publish-topic]", "orders");
@@ -263,9 +288,40 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeout: number, message: string): Promise<void> {
+describe("dashboard without a built UI", { timeout: 30_000 }, () => {
+  it("says how to build the UI when it is not built, and still serves the data endpoints", async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-no-ui-"));
+    const unbuilt = createDashboard({
+      registry: new MemoryRegistry(),
+      client: createClient({ registry: new MemoryRegistry(), logger: quiet }),
+      broker: new MemoryBroker(),
+      assets: empty,
+      logger: quiet,
+    });
+    const server = http.createServer((req, res) => void unbuilt.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const index = await fetch(base);
+      assert.equal(index.status, 503);
+      assert.match(((await index.json()) as { detail: string }).detail, /npm run build:web/);
+      const services = await fetch(`${base}dashboard/api/services`);
+      assert.equal(services.status, 200);
+      assert.deepEqual(await services.json(), []);
+    } finally {
+      server.close();
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+function waitFor(condition: () => boolean, timeout: number, message: string): Promise<void> {
+  return waitForAsync(async () => condition(), timeout, message);
+}
+
+async function waitForAsync(condition: () => Promise<boolean>, timeout: number, message: string): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(message);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
