@@ -207,10 +207,12 @@ class DashboardApi {
   private async subscribe(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const topic = required(url.searchParams.get("topic"), "topic");
     const sse = this.open(req, res);
-    const subscriber = await this.options.broker.subscribe(topic, (event) => sse.send("message", brokerMessage(event)));
-    if (sse.signal.aborted) await subscriber.unsubscribe();
-    else sse.signal.addEventListener("abort", () => void subscriber.unsubscribe(), { once: true });
-    sse.send("subscribed", { topic });
+    await follow(
+      sse,
+      topic,
+      () => this.options.broker.subscribe(topic, (event) => sse.send("message", brokerMessage(event))),
+      (s) => s.unsubscribe(),
+    );
   }
 
   private async publishEvent(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -228,10 +230,12 @@ class DashboardApi {
     const offset = Number(url.searchParams.get("offset") ?? "1");
     if (!Number.isInteger(offset) || offset < 1) throw MicroError.badRequest(ERROR_ID, "offset must be a whole number ≥ 1");
     const sse = this.open(req, res);
-    const consumer = await events.consume(topic, (event) => sse.send("message", durableEvent(event)), { offset });
-    if (sse.signal.aborted) await consumer.stop();
-    else sse.signal.addEventListener("abort", () => void consumer.stop(), { once: true });
-    sse.send("subscribed", { topic });
+    await follow(
+      sse,
+      topic,
+      () => events.consume(topic, (event) => sse.send("message", durableEvent(event)), { offset }),
+      (c) => c.stop(),
+    );
   }
 
   private requireEvents(): Stream {
@@ -245,6 +249,24 @@ class DashboardApi {
     if (!value || typeof value !== "object" || Array.isArray(value)) throw MicroError.badRequest(ERROR_ID, "the body must be a JSON object");
     return value as Record<string, unknown>;
   }
+}
+
+/**
+ * Starts a subscription for an event stream and ends it when the browser goes; a subscription
+ * that cannot start is reported on the stream (its headers are already sent) and closes it.
+ */
+async function follow<T>(sse: EventStream, topic: string, start: () => Promise<T>, stop: (subscription: T) => Promise<void>): Promise<void> {
+  let subscription: T;
+  try {
+    subscription = await start();
+  } catch (err) {
+    sse.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+    sse.end();
+    return;
+  }
+  if (sse.signal.aborted) return stop(subscription);
+  sse.signal.addEventListener("abort", () => void stop(subscription), { once: true });
+  sse.send("subscribed", { topic });
 }
 
 async function* messagesOf(messages: unknown[]): AsyncIterable<unknown> {

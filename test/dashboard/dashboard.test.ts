@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { HTTP_BROKER_SERVICE } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
+import { NatsStream } from "../../src/events/nats.js";
 import { createDashboard } from "../../src/gateway/dashboard.js";
 import { createClient } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
@@ -288,30 +289,47 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
   });
 });
 
-describe("dashboard without a built UI", { timeout: 30_000 }, () => {
-  it("says how to build the UI when it is not built, and still serves the data endpoints", async () => {
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-no-ui-"));
-    const unbuilt = createDashboard({
-      registry: new MemoryRegistry(),
-      client: createClient({ registry: new MemoryRegistry(), logger: quiet }),
-      broker: new MemoryBroker(),
-      assets: empty,
-      logger: quiet,
-    });
-    const server = http.createServer((req, res) => void unbuilt.handle(req, res));
+describe("dashboard with no UI built and its events server down", { timeout: 30_000 }, () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-no-ui-"));
+  const registry = new MemoryRegistry();
+  const client = createClient({ registry, logger: quiet });
+  // Nothing listens on port 1: connecting is refused at once.
+  const events = new NatsStream({ address: "127.0.0.1:1", logger: quiet });
+  const dashboard = createDashboard({ registry, client, broker: new MemoryBroker(), events, assets: empty, logger: quiet });
+  const server = http.createServer((req, res) => void dashboard.handle(req, res));
+  let base = "";
+
+  before(async () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    try {
-      const index = await fetch(base);
-      assert.equal(index.status, 503);
-      assert.match(((await index.json()) as { detail: string }).detail, /npm run build:web/);
-      const services = await fetch(`${base}dashboard/api/services`);
-      assert.equal(services.status, 200);
-      assert.deepEqual(await services.json(), []);
-    } finally {
-      server.close();
-      fs.rmSync(empty, { recursive: true, force: true });
-    }
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+
+  after(async () => {
+    dashboard.close();
+    server.close();
+    await client.close();
+    await events.close().catch(() => {});
+    fs.rmSync(empty, { recursive: true, force: true });
+  });
+
+  it("says how to build the UI, and still serves the data endpoints", async () => {
+    const index = await fetch(base);
+    assert.equal(index.status, 503);
+    assert.match(((await index.json()) as { detail: string }).detail, /npm run build:web/);
+    const services = await fetch(`${base}dashboard/api/services`);
+    assert.equal(services.status, 200);
+    assert.deepEqual(await services.json(), []);
+  });
+
+  it("reports a subscription that cannot start on its event stream, then ends it", async () => {
+    const response = await fetch(`${base}dashboard/api/events/subscribe?topic=orders`);
+    assert.equal(response.status, 200);
+    const text = await response.text(); // the stream ends after the failure
+    assert.match(text, /event: failure\ndata: \{[^\n]*cannot connect to nats:\/\/127\.0\.0\.1:1/);
+    assert.doesNotMatch(text, /event: subscribed/);
+    const publish = await fetch(`${base}dashboard/api/events/publish`, { method: "POST", body: '{"topic":"orders","payload":{}}' });
+    assert.equal(publish.status, 500);
+    assert.match(((await publish.json()) as { detail: string }).detail, /cannot connect/);
   });
 });
 
