@@ -21,11 +21,12 @@ import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
 import { ContentType, defaultCodecs } from "../codec/index.js";
-import { MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError } from "../errors/errors.js";
 import type { Event, Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
+import type { Filter } from "../selector/selector.js";
 
 export interface DashboardOptions {
   registry: Registry;
@@ -149,15 +150,24 @@ class DashboardApi {
     if (!sse.signal.aborted) await this.feed.join(send);
   }
 
-  /** `Debug.Health` of one node, asked at its address. */
+  /**
+   * `Debug.Health` of one node. The node is picked from the registry record (not dialled by
+   * address alone) so the client speaks the transport the node advertises, mux or Go Micro's HTTP.
+   * `unsupported`: the node answered but serves no Debug handler (Go Micro's services do not
+   * register one); `unreachable`: it did not answer.
+   */
   private async health(res: ServerResponse, url: URL): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const address = required(url.searchParams.get("address"), "address");
+    const atAddress: Filter = (services) =>
+      services.map((s) => ({ ...s, nodes: s.nodes.filter((n) => n.address === address) })).filter((s) => s.nodes.length > 0);
     try {
-      const answer = await this.options.client.call<{ status?: string }>(service, "Debug.Health", {}, { address, timeout: 3_000, retries: 0 });
+      const answer = await this.options.client.call<{ status?: string }>(service, "Debug.Health", {}, { filters: [atAddress], timeout: 3_000, retries: 0 });
       sendJson(res, 200, { status: answer?.status ?? "unknown" });
     } catch (err) {
-      sendJson(res, 200, { status: "unreachable", error: MicroError.from(err, ERROR_ID).toJSON() });
+      const error = MicroError.from(err, ERROR_ID);
+      const unsupported = error.id !== ErrorId.client && (error.code === 404 || /can't find (service|method)|unknown (service|handler|endpoint|method)|not found/i.test(error.detail));
+      sendJson(res, 200, { status: unsupported ? "unsupported" : "unreachable", error: error.toJSON() });
     }
   }
 

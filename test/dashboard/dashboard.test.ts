@@ -64,7 +64,7 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
   });
 
   it("shows a service's nodes, health and endpoint shapes", async () => {
-    await page.click("[data-service=greeter] td a");
+    await page.click("[data-service=greeter] td:first-child a");
     await page.locator("[data-node]").nth(1).waitFor();
     const nodes = await page.locator("[data-node]").allInnerTexts();
     for (const greeter of setup.greeters)

@@ -168,10 +168,11 @@ function HealthBadge({ service, node }: { service: string; node: Node }) {
     };
   }, [service, node.address]);
   if (!health) return <span class="badge">…</span>;
-  const kind = health.status === "ok" ? "ok" : health.status === "down" ? "bad" : "warn";
+  const kind = health.status === "ok" ? "ok" : health.status === "down" || health.status === "unreachable" ? "bad" : "";
+  const label = health.status === "unsupported" ? "no Debug.Health" : health.status;
   return (
     <span class={`badge ${kind}`} title={health.error?.detail ?? ""} data-health={health.status}>
-      {health.status}
+      {label}
     </span>
   );
 }
