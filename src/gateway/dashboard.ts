@@ -166,8 +166,7 @@ class DashboardApi {
       sendJson(res, 200, { status: answer?.status ?? "unknown" });
     } catch (err) {
       const error = MicroError.from(err, ERROR_ID);
-      const unsupported = error.id !== ErrorId.client && (error.code === 404 || /can't find (service|method)|unknown (service|handler|endpoint|method)|not found/i.test(error.detail));
-      sendJson(res, 200, { status: unsupported ? "unsupported" : "unreachable", error: error.toJSON() });
+      sendJson(res, 200, { status: lacksDebugHandler(error) ? "unsupported" : "unreachable", error: error.toJSON() });
     }
   }
 
@@ -277,6 +276,12 @@ async function follow<T>(sse: EventStream, topic: string, start: () => Promise<T
   if (sse.signal.aborted) return stop(subscription);
   sse.signal.addEventListener("abort", () => void stop(subscription), { once: true });
   sse.send("subscribed", { topic });
+}
+
+/** The node answered, refusing the endpoint (Go Micro: "rpc: can't find service Debug"), rather than not answering. */
+function lacksDebugHandler(error: MicroError): boolean {
+  if (error.id === ErrorId.client) return false;
+  return error.code === 404 || /can't find (service|method)|unknown (service|handler|endpoint|method)|not found/i.test(error.detail);
 }
 
 async function* messagesOf(messages: unknown[]): AsyncIterable<unknown> {
