@@ -298,6 +298,8 @@ class RegistryFeed {
   private readonly listeners = new Set<FeedListener>();
   private watcher: Watcher | undefined;
   private pending: NodeJS.Timeout | undefined;
+  /** Broadcasts sent so far. */
+  private sent = 0;
 
   constructor(private readonly registry: Registry) {}
 
@@ -305,8 +307,11 @@ class RegistryFeed {
   async join(listener: FeedListener): Promise<void> {
     this.listeners.add(listener);
     if (!this.watcher) this.follow(this.registry.watch());
+    const sent = this.sent;
     try {
-      listener("services", await snapshot(this.registry));
+      const services = await snapshot(this.registry);
+      // A broadcast that reached the listener meanwhile was at least as fresh: do not undo it.
+      if (this.sent === sent && this.listeners.has(listener)) listener("services", services);
     } catch (err) {
       listener("failure", MicroError.from(err, ERROR_ID).toJSON());
     }
@@ -343,6 +348,7 @@ class RegistryFeed {
   }
 
   private send(event: "services" | "failure", data: unknown): void {
+    this.sent++;
     for (const listener of this.listeners) listener(event, data);
   }
 }
