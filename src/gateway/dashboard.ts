@@ -355,9 +355,13 @@ class RegistryFeed {
 
 /** Every service at every version with its nodes, sorted by name then version. */
 async function snapshot(registry: Registry): Promise<ServiceRecord[]> {
-  const names = [...new Set((await registry.listServices()).map((s) => s.name))].sort();
-  const records = await Promise.all(names.map((name) => registry.getService(name)));
-  return records.flat().sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  try {
+    const names = [...new Set((await registry.listServices()).map((s) => s.name))].sort();
+    const records = await Promise.all(names.map((name) => registry.getService(name)));
+    return records.flat().sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  } catch (err) {
+    throw MicroError.unavailable(ERROR_ID, `the registry (${registry.name}) cannot be read: ${(err as Error).message}`);
+  }
 }
 
 function target(body: Record<string, unknown>): { service: string; endpoint: string } {

@@ -3,7 +3,7 @@
  * the page for the current route.
  */
 import { useEffect, useState } from "preact/hooks";
-import { api, type Info, listen, type ServiceRecord } from "./api.js";
+import { api, type Info, listen, type MicroErrorJSON, type ServiceRecord } from "./api.js";
 import { EventsPage } from "./pages/events.js";
 import { ServicePage } from "./pages/service.js";
 import { ServicesPage } from "./pages/services.js";
@@ -17,6 +17,7 @@ export function App() {
   const [services, setServices] = useState<ServiceRecord[] | null>(null);
   const [connection, setConnection] = useState<Connection>("connecting");
   const [info, setInfo] = useState<Info | null>(null);
+  const [problem, setProblem] = useState<MicroErrorJSON | null>(null);
   useEffect(() => {
     void api.info().then((r) => r.ok && setInfo(r.value));
     return listen(
@@ -24,8 +25,10 @@ export function App() {
       {
         services: (data) => {
           setServices(data as ServiceRecord[]);
+          setProblem(null);
           setConnection("live");
         },
+        failure: (error) => setProblem(error as MicroErrorJSON),
         disconnected: () => setConnection("lost"),
       },
       true,
@@ -53,6 +56,11 @@ export function App() {
         </span>
       </header>
       <main>
+        {problem && (
+          <p class="notice" data-testid="registry-problem">
+            {problem.detail}. The page shows the last services it saw.
+          </p>
+        )}
         <Page route={route} services={services} info={info} />
       </main>
     </>

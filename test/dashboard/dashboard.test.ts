@@ -16,7 +16,7 @@ import { HTTP_BROKER_SERVICE } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
 import { NatsStream } from "../../src/events/nats.js";
 import { createDashboard } from "../../src/gateway/dashboard.js";
-import { createClient } from "../../src/index.js";
+import { createClient, resolveRegistry } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { runCli } from "../process/harness.js";
@@ -330,6 +330,39 @@ describe("dashboard with no UI built and its events server down", { timeout: 30_
     const publish = await fetch(`${base}dashboard/api/events/publish`, { method: "POST", body: '{"topic":"orders","payload":{}}' });
     assert.equal(publish.status, 500);
     assert.match(((await publish.json()) as { detail: string }).detail, /cannot connect/);
+  });
+});
+
+describe("dashboard whose registry is down", { timeout: 60_000 }, () => {
+  // Nothing listens on port 1: connecting is refused at once.
+  const registry = resolveRegistry("nats", "127.0.0.1:1", { logger: quiet });
+  const client = createClient({ registry, logger: quiet });
+  const dashboard = createDashboard({ registry, client, broker: new MemoryBroker(), logger: quiet });
+  const server = http.createServer((req, res) => void dashboard.handle(req, res));
+  let base = "";
+  let browser: Browser | undefined;
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+
+  after(async () => {
+    await browser?.close();
+    dashboard.close();
+    server.close();
+    await client.close();
+    await registry.close().catch(() => {});
+  });
+
+  it("answers 503 naming the registry, and the page says so", async () => {
+    const services = await fetch(`${base}dashboard/api/services`);
+    assert.equal(services.status, 503);
+    assert.match(((await services.json()) as { detail: string }).detail, /the registry \(nats\) cannot be read: .*cannot connect/);
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    await page.goto(base);
+    assert.match(await text(page.locator("[data-testid=registry-problem]")), /the registry \(nats\) cannot be read/);
   });
 });
 
