@@ -21,7 +21,7 @@ import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
 import { ContentType, defaultCodecs } from "../codec/index.js";
-import { ErrorId, MicroError } from "../errors/errors.js";
+import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
 import type { Event, Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
@@ -65,6 +65,8 @@ const INTERNAL_SERVICES = [HTTP_BROKER_SERVICE, "go.micro.http.broker"];
 const HEARTBEAT_MS = 15_000;
 /** Registry events come in bursts (several nodes start or stop together): one snapshot per burst. */
 const SNAPSHOT_DELAY_MS = 100;
+/** Pause before watching a registry again after its watch failed. */
+const REWATCH_MS = 2_000;
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
@@ -300,13 +302,14 @@ class RegistryFeed {
   private pending: NodeJS.Timeout | undefined;
   /** Broadcasts sent so far. */
   private sent = 0;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly registry: Registry) {}
 
   /** Sends `listener` the current services, then every change until `leave`. */
   async join(listener: FeedListener): Promise<void> {
     this.listeners.add(listener);
-    if (!this.watcher) this.follow(this.registry.watch());
+    if (!this.watcher) this.startWatch();
     const sent = this.sent;
     try {
       const services = await snapshot(this.registry);
@@ -321,21 +324,46 @@ class RegistryFeed {
     this.listeners.delete(listener);
     if (this.listeners.size > 0) return;
     clearTimeout(this.pending);
+    clearTimeout(this.retry);
     this.pending = undefined;
+    this.retry = undefined;
     this.watcher?.stop();
     this.watcher = undefined;
   }
 
+  /** Follows `watcher`; when it fails or ends while browsers listen, watches again after a pause. */
   private follow(watcher: Watcher): void {
     this.watcher = watcher;
     void (async () => {
       try {
         for await (const _event of watcher) this.pending ??= setTimeout(() => void this.broadcast(), SNAPSHOT_DELAY_MS);
       } catch (err) {
-        this.send("failure", MicroError.from(err, ERROR_ID).toJSON());
+        this.send("failure", this.watchFailure(err));
       }
-      if (this.watcher === watcher) this.watcher = undefined;
+      if (this.watcher !== watcher) return; // stopped by leave()
+      this.watcher = undefined;
+      this.retry ??= setTimeout(() => this.rewatch(), REWATCH_MS);
     })();
+  }
+
+  private rewatch(): void {
+    this.retry = undefined;
+    if (this.listeners.size === 0 || this.watcher) return;
+    this.startWatch();
+    void this.broadcast();
+  }
+
+  private watchFailure(err: unknown): MicroErrorJSON {
+    return MicroError.unavailable(ERROR_ID, `the registry (${this.registry.name}) cannot be watched: ${(err as Error).message}`).toJSON();
+  }
+
+  private startWatch(): void {
+    try {
+      this.follow(this.registry.watch());
+    } catch (err) {
+      this.send("failure", this.watchFailure(err));
+      this.retry ??= setTimeout(() => this.rewatch(), REWATCH_MS);
+    }
   }
 
   private async broadcast(): Promise<void> {

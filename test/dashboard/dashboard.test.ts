@@ -14,13 +14,15 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { HTTP_BROKER_SERVICE } from "../../src/broker/http.js";
 import { MemoryBroker } from "../../src/broker/memory.js";
+import type { Client } from "../../src/client/client.js";
 import { NatsStream } from "../../src/events/nats.js";
-import { createDashboard } from "../../src/gateway/dashboard.js";
-import { createClient, resolveRegistry } from "../../src/index.js";
+import { createDashboard, type DashboardMount } from "../../src/gateway/dashboard.js";
+import { createClient, type Registry, resolveRegistry } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { runCli } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
+import { freePort, type OwnedServer, privateNats } from "../setup/servers.js";
 import { type DashboardSetup, launchChromium, REGISTER_TTL, startDashboard } from "./harness.js";
 
 /** Longest wait for something the page should show (a bound, not a measured figure). */
@@ -333,36 +335,48 @@ describe("dashboard with no UI built and its events server down", { timeout: 30_
   });
 });
 
-describe("dashboard whose registry is down", { timeout: 60_000 }, () => {
-  // Nothing listens on port 1: connecting is refused at once.
-  const registry = resolveRegistry("nats", "127.0.0.1:1", { logger: quiet });
-  const client = createClient({ registry, logger: quiet });
-  const dashboard = createDashboard({ registry, client, broker: new MemoryBroker(), logger: quiet });
+describe("dashboard whose registry is down, then up", { timeout: 90_000 }, () => {
+  let nats: OwnedServer | undefined;
+  let registry: Registry;
+  let client: Client;
+  let dashboard: DashboardMount;
   const server = http.createServer((req, res) => void dashboard.handle(req, res));
   let base = "";
   let browser: Browser | undefined;
 
   before(async () => {
+    // A port of our own, where a NATS server starts only later.
+    const port = await freePort();
+    nats = privateNats(port);
+    registry = resolveRegistry("nats", `127.0.0.1:${port}`, { logger: quiet });
+    client = createClient({ registry, logger: quiet });
+    dashboard = createDashboard({ registry, client, broker: new MemoryBroker(), logger: quiet });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   });
 
   after(async () => {
     await browser?.close();
-    dashboard.close();
+    dashboard?.close();
     server.close();
-    await client.close();
-    await registry.close().catch(() => {});
+    await client?.close();
+    await registry?.close().catch(() => {});
+    await nats?.dispose();
   });
 
-  it("answers 503 naming the registry, and the page says so", async () => {
+  it("answers 503 naming the registry, the page says so, and recovers when the registry comes up", async () => {
     const services = await fetch(`${base}dashboard/api/services`);
     assert.equal(services.status, 503);
     assert.match(((await services.json()) as { detail: string }).detail, /the registry \(nats\) cannot be read: .*cannot connect/);
     browser = await launchChromium();
     const page = await browser.newPage();
+    page.setDefaultTimeout(SHOW);
     await page.goto(base);
-    assert.match(await text(page.locator("[data-testid=registry-problem]")), /the registry \(nats\) cannot be read/);
+    assert.match(await text(page.locator("[data-testid=registry-problem]")), /the registry \(nats\) cannot be (read|watched)/);
+
+    await nats!.start();
+    await page.locator("[data-testid=registry-problem]").waitFor({ state: "detached", timeout: 30_000 });
+    await page.locator("text=No services are registered").waitFor();
   });
 });
 
