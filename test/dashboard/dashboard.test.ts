@@ -152,6 +152,21 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     );
   });
 
+  it("aborts a call on the service when its HTTP client goes away", async () => {
+    const count = (word: string) => setup.greeters.reduce((n, g) => n + g.output().split(word).length - 1, 0);
+    const [started, cancelled] = [count("WAIT STARTED"), count("WAIT CANCELLED")];
+    const controller = new AbortController();
+    const call = fetch(`${setup.url}dashboard/api/call`, {
+      method: "POST",
+      body: JSON.stringify({ service: "greeter", endpoint: "Waiter.Wait", request: { ms: 600_000 } }),
+      signal: controller.signal,
+    }).catch((err: Error) => err);
+    await waitFor(() => count("WAIT STARTED") > started, SHOW, "Waiter.Wait was never called");
+    controller.abort();
+    assert.equal(((await call) as Error).name, "AbortError");
+    await waitFor(() => count("WAIT CANCELLED") > cancelled, SHOW, "the service's ctx.signal never fired after the HTTP client went away");
+  });
+
   it(`drops a SIGKILLed node from the page within its ${REGISTER_TTL} s TTL, without a reload`, async () => {
     await page.goto(`${setup.url}#/service/greeter`);
     await page.locator("[data-node]").nth(1).waitFor();
