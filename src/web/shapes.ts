@@ -36,7 +36,7 @@ export function initialRequest(endpoint: Endpoint): string {
 
 /** `{ name: string; age: int32 }`, nested, for the endpoint list. */
 export function typeText(value: Value | null | undefined, indent = ""): string {
-  if (!value) return "unknown";
+  if (!value) return "not described (see HandleOptions.endpoints)";
   if (!value.values?.length) return value.type || "unknown";
   const inner = `${indent}  `;
   const fields = value.values.map((field) => `${inner}${field.name}: ${typeText(field, inner)}`);
