@@ -25,8 +25,9 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   // serves about itself (Debug handler, health checks, probe port).
   // The resilience wrappers (load shedding, rate limits, circuit breaker) wrap servers and clients.
   { name: "service", folders: ["service", "debug", "wrappers"] },
-  // Programs and gateways built from services and clients.
-  { name: "apps", folders: ["gateway", "mcp", "cli"] },
+  // Programs and gateways built from services and clients; web/ is the dashboard's browser UI,
+  // which the gateway serves and which knows only the registry's record types.
+  { name: "apps", folders: ["gateway", "mcp", "cli", "web"] },
   // The package entry point (src/index.ts).
   { name: "entry", folders: ["."] },
 ];
@@ -96,7 +97,7 @@ function folderOf(file: string): string {
 function sourceFiles(dir = SRC): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[])
     .map((f) => f.split(path.sep).join("/"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .filter((f) => (f.endsWith(".ts") || f.endsWith(".tsx")) && !f.endsWith(".d.ts"))
     .sort();
 }
 

@@ -74,6 +74,15 @@ describe("the npm package", () => {
     assert.deepEqual(dangling, []);
   });
 
+  it("ships the dashboard's built UI", () => {
+    const assets = [...files].filter((f) => f.startsWith("dist/web/assets/"));
+    assert.ok(files.has("dist/web/index.html"), "dist/web/index.html (npm run build:web)");
+    assert.ok(
+      assets.some((f) => f.endsWith(".js")),
+      `a script under dist/web/assets: ${assets.join(", ")}`,
+    );
+  });
+
   it("ships every bin and export target, and none of the tests, benchmarks or build state", () => {
     assert.deepEqual(Object.keys(manifest.bin).sort(), ["micro", "ts-micro"]);
     const targets = [
@@ -85,7 +94,7 @@ describe("the npm package", () => {
       [],
     );
     assert.deepEqual(
-      [...files].filter((f) => /^dist\/(?!src\/)|tsbuildinfo|^test\/|^node_modules\//.test(f)),
+      [...files].filter((f) => /^dist\/(?!src\/|web\/)|tsbuildinfo|^test\/|^node_modules\//.test(f)),
       [],
     );
   });
