@@ -23,7 +23,7 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   { name: "rpc", folders: ["selector", "server", "client"] },
   // A service: options, plugin resolution by name and environment, lifecycle; what every service
   // serves about itself (Debug handler, health checks, probe port).
-  { name: "service", folders: ["service", "debug"] },
+  { name: "service", folders: ["service", "debug", "observe"] },
   // Programs and gateways built from services and clients.
   { name: "apps", folders: ["gateway", "mcp", "cli"] },
   // The package entry point (src/index.ts).
@@ -61,7 +61,7 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   // The client picks nodes with a selector.
   client: ["selector"],
   // Every service serves the Debug handler and health checks.
-  service: ["debug"],
+  service: ["debug", "observe"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

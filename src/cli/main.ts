@@ -16,7 +16,7 @@ import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
 import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
-import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
+import { DEBUG_USAGE, debugLogsCommand, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
@@ -80,7 +80,7 @@ The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY
 `;
 
 /** Command groups that read their own options (theirs differ by subcommand). */
-const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
+const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand, logs: debugLogsCommand };
 
 /** Services that are plumbing, not application services: listed only with --all. */
 const INTERNAL_SERVICES = new Set([HTTP_BROKER_SERVICE, "go.micro.http.broker"]);

@@ -20,6 +20,9 @@ import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/prob
 import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { LogRing, recordingLogger } from "../logger/ring.js";
+import type { Metrics } from "../observe/metrics.js";
+import { type ObserveOptions, Observability } from "../observe/observe.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import type { Strategy } from "../selector/selector.js";
@@ -36,7 +39,7 @@ import { defaultServiceConfig, Settings } from "./settings.js";
 
 export type Hook = () => void | Promise<void>;
 
-export interface ServiceOptions {
+export interface ServiceOptions extends ObserveOptions {
   /** The service name (`MICRO_SERVER_NAME`). */
   name?: string;
   /** Default `latest` (`MICRO_SERVER_VERSION`). */
@@ -107,6 +110,8 @@ export interface ServiceOptions {
    * ready. See docs/health.md.
    */
   healthAddress?: string;
+  /** How many recent log records `Debug.Log` (`micro logs`) can return (default 1024). */
+  logRecords?: number;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
   /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
@@ -142,6 +147,10 @@ export class Service {
   /** Health checks behind `Debug.Health` and the probe port: `service.health.check("db", () => pool.query("select 1"))`. */
   readonly health = new HealthChecks();
   private readonly monitor = new ProcessMonitor();
+  /** The recent log records behind `Debug.Log`. */
+  private readonly logRing: LogRing;
+  /** Metrics and tracing, as the options and `MICRO_METRICS` / `MICRO_TRACING` turn them on. */
+  private readonly observed: Observability;
   private probe: ProbeServer | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
@@ -188,7 +197,9 @@ export class Service {
     if (this.options.registerInterval >= this.options.registerTtl) {
       throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
     }
-    this.log = (options.logger ?? defaultLogger()).child({ service: name });
+    this.logRing = new LogRing(options.logRecords);
+    this.log = recordingLogger(options.logger ?? defaultLogger(), this.logRing).child({ service: name });
+    this.observed = new Observability(name, options);
     const codecs = options.codecs ?? defaultCodecs;
     this.registry = cachedRegistry(options.registry, this.log, settings);
     this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
@@ -196,16 +207,20 @@ export class Service {
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // The checks are the outermost wrappers: nothing runs for a caller they refuse.
     const checked = this.auth.name !== "noop";
-    const wrapHandler = checked ? [authorizeCalls({ auth: this.auth, service: name }), ...(options.wrapHandler ?? [])] : options.wrapHandler;
+    // Outside the checks, metrics and spans: a refused call is counted and traced too.
+    const observing = this.observed.handlerWrappers();
+    const wrapHandler = [...observing, ...(checked ? [authorizeCalls({ auth: this.auth, service: name })] : []), ...(options.wrapHandler ?? [])];
     const wrapSubscriber = checked
       ? [authorizeMessages({ auth: this.auth, service: name, logger: this.log }), ...(options.wrapSubscriber ?? [])]
       : options.wrapSubscriber;
     this.identity = this.createIdentity(options.identity);
-    this.server = new Server({ name, codecs, wrappers: wrapHandler, logger: this.log });
+    // No wrappers at all keeps the server's unwrapped fast path.
+    this.server = new Server({ name, codecs, wrappers: wrapHandler.length > 0 ? wrapHandler : undefined, logger: this.log });
     // As Go Micro's services: Debug.Health and Debug.Stats on every node, not published as endpoints.
-    this.server.handle(new Debug(this.health, this.monitor, this.server), { name: DEBUG_HANDLER, internal: true });
+    this.server.handle(new Debug(this.health, this.monitor, this.server, this.logRing), { name: DEBUG_HANDLER, internal: true });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
-    this.broker = broker;
+    this.broker = this.observed.broker(broker);
+    this.observed.metrics?.watchCache(this.registry);
     this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
     this.client = new Client({
@@ -213,7 +228,7 @@ export class Service {
       registry: this.registry,
       transport: this.transport,
       codecs,
-      wrappers: options.wrapCall,
+      wrappers: [...this.observed.callWrappers(), ...(options.wrapCall ?? [])],
       from: name,
       logger: this.log,
       broker: this.broker,
@@ -268,6 +283,14 @@ export class Service {
       this.syncInstance = this.options.sync ?? resolveSync(this.settings.fromConfig("sync"), this.settings.fromConfig("sync_address"));
     }
     return this.syncInstance;
+  }
+
+  /**
+   * The service's Prometheus metrics when they are on (`metrics` option, `MICRO_METRICS=1`):
+   * `metrics.handler` serves them from any HTTP server, `metrics.registry` takes metrics of your own.
+   */
+  get metrics(): Metrics | undefined {
+    return this.observed.metrics;
   }
 
   /** The probe port's bound address (`host:port`), when `healthAddress` is set and the service started. */
@@ -340,6 +363,8 @@ export class Service {
 
   private async stopSteps(): Promise<void> {
     await runHooks(this.options.beforeStop);
+    // Followers of the log (`micro logs -f`) would hold the drain below for the whole grace period.
+    this.logRing.close();
     clearInterval(this.heartbeat);
     if (this.record && this.registered) {
       await this.registry.deregister(this.record).catch((err: Error) => this.log.warn("deregister failed", { err: err.message }));
@@ -422,6 +447,7 @@ export class Service {
     return {
       health: () => this.health.run(),
       ready: () => this.state === "running" && this.registered,
+      metrics: this.observed.metrics && (() => this.observed.metrics!.text()),
       info: () => ({
         ...figures(this.monitor, this.server),
         service: this.name,
