@@ -197,7 +197,12 @@ async function readLog(
   onRecord: (record: LogRecord) => void,
 ): Promise<string | undefined> {
   try {
-    const stream = client.stream<LogRecord>(service, "Debug.Log", request, { timeout: options.timeout, signal: options.signal, retries: 0, filters: [onlyNode(node.id)] });
+    const stream = client.stream<LogRecord>(service, "Debug.Log", request, {
+      timeout: options.timeout,
+      signal: options.signal,
+      retries: 0,
+      filters: [onlyNode(node.id)],
+    });
     for await (const record of stream) onRecord(record);
     return undefined;
   } catch (err) {

@@ -117,10 +117,7 @@ export function createLogger(options: { level?: LogLevel; fields?: LogFields; fo
   if ((options.format ?? formatFromEnv()) === "text") {
     return new TextLogger(levelRank(level), { ...options.fields }, process.stderr.isTTY === true && !process.env.NO_COLOR);
   }
-  const log = pino(
-    { level, base: { pid: process.pid, ...options.fields }, mixin: () => contextFields?.() ?? {} },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  const log = pino({ level, base: { pid: process.pid, ...options.fields }, mixin: () => contextFields?.() ?? {} }, pino.destination({ fd: 2, sync: true }));
   return new PinoLogger(log);
 }
 

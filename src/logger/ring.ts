@@ -89,7 +89,11 @@ export class LogRing {
         if (follower.dropped > 0) {
           const missed = follower.dropped;
           follower.dropped = 0;
-          yield { timestamp: Math.floor(Date.now() / 1000), metadata: { level: "warn", missed: String(missed) }, message: `${missed} log records were dropped: the reader fell behind` };
+          yield {
+            timestamp: Math.floor(Date.now() / 1000),
+            metadata: { level: "warn", missed: String(missed) },
+            message: `${missed} log records were dropped: the reader fell behind`,
+          };
         }
         yield follower.queue.shift()!;
       }

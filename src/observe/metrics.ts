@@ -62,8 +62,19 @@ export class Metrics {
     this.registry.setDefaultLabels({ service });
     const registers = [this.registry];
     const buckets = options.buckets ?? DEFAULT_BUCKETS;
-    this.serverRequests = new Counter({ name: "micro_server_requests_total", help: "Calls handled, by endpoint and status code", labelNames: ["endpoint", "code"], registers });
-    this.serverLatency = new Histogram({ name: "micro_server_request_duration_seconds", help: "Time handling a call, by endpoint", labelNames: ["endpoint"], buckets, registers });
+    this.serverRequests = new Counter({
+      name: "micro_server_requests_total",
+      help: "Calls handled, by endpoint and status code",
+      labelNames: ["endpoint", "code"],
+      registers,
+    });
+    this.serverLatency = new Histogram({
+      name: "micro_server_request_duration_seconds",
+      help: "Time handling a call, by endpoint",
+      labelNames: ["endpoint"],
+      buckets,
+      registers,
+    });
     this.serverInFlight = new Gauge({ name: "micro_server_requests_in_flight", help: "Calls being handled, by endpoint", labelNames: ["endpoint"], registers });
     this.clientCalls = new Counter({
       name: "micro_client_calls_total",
@@ -78,8 +89,18 @@ export class Metrics {
       buckets,
       registers,
     });
-    this.publishes = new Counter({ name: "micro_broker_publishes_total", help: "Messages published, by topic and result", labelNames: ["topic", "result"], registers });
-    this.deliveries = new Counter({ name: "micro_broker_deliveries_total", help: "Messages delivered to subscribers, by topic and result", labelNames: ["topic", "result"], registers });
+    this.publishes = new Counter({
+      name: "micro_broker_publishes_total",
+      help: "Messages published, by topic and result",
+      labelNames: ["topic", "result"],
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: "micro_broker_deliveries_total",
+      help: "Messages delivered to subscribers, by topic and result",
+      labelNames: ["topic", "result"],
+      registers,
+    });
     if (options.processMetrics !== false) this.prom.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -106,10 +127,8 @@ export class Metrics {
     return (next) => (request, ctx) => {
       const endpoint = request.endpoint;
       if (endpoint.startsWith("Debug.")) return next(request, ctx);
-      let gauge = inFlight.get(endpoint);
-      if (!gauge) inFlight.set(endpoint, (gauge = this.serverInFlight.labels(endpoint)));
-      let histogram = latency.get(endpoint);
-      if (!histogram) latency.set(endpoint, (histogram = this.serverLatency.labels(endpoint)));
+      const gauge = cached(inFlight, endpoint, () => this.serverInFlight.labels(endpoint));
+      const histogram = cached(latency, endpoint, () => this.serverLatency.labels(endpoint));
       const started = performance.now();
       gauge.inc();
       const done = (err: unknown): void => {
@@ -134,8 +153,7 @@ export class Metrics {
     const latency = new Map<string, PromClient.Histogram.Internal<string>>();
     return (next) => (node, request, deadline, signal) => {
       const key = `${request.service}\u0000${request.endpoint}`;
-      let histogram = latency.get(key);
-      if (!histogram) latency.set(key, (histogram = this.clientLatency.labels(request.service, request.endpoint)));
+      const histogram = cached(latency, key, () => this.clientLatency.labels(request.service, request.endpoint));
       const started = performance.now();
       const done = (err: unknown): void => {
         histogram.observe((performance.now() - started) / 1000);
@@ -189,17 +207,18 @@ export class Metrics {
     );
   };
 
-  private counter(
-    counters: Counters,
-    metric: PromClient.Counter<string>,
-    key: string,
-    code: number,
-    labels: string[],
-  ): PromClient.Counter.Internal {
-    let byCode = counters.get(key);
-    if (!byCode) counters.set(key, (byCode = new Map()));
-    let child = byCode.get(code);
-    if (!child) byCode.set(code, (child = metric.labels(...labels, String(code))));
-    return child;
+  private counter(counters: Counters, metric: PromClient.Counter<string>, key: string, code: number, labels: string[]): PromClient.Counter.Internal {
+    const byCode = cached(counters, key, () => new Map());
+    return cached(byCode, code, () => metric.labels(...labels, String(code)));
   }
+}
+
+/** The value of `key` in `map`, made and kept on first use. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }

@@ -16,11 +16,7 @@ export function statusOf(err: unknown): number {
  * when a returned AsyncIterable finishes (or is abandoned). `around` runs each step of such an
  * iterable (so it can run inside a trace context).
  */
-export function onOutcome(
-  result: Promise<unknown>,
-  done: (err: unknown) => void,
-  around?: <T>(step: () => Promise<T>) => Promise<T>,
-): Promise<unknown> {
+export function onOutcome(result: Promise<unknown>, done: (err: unknown) => void, around?: <T>(step: () => Promise<T>) => Promise<T>): Promise<unknown> {
   return result.then(
     (value) => {
       if (!isAsyncIterable(value)) {

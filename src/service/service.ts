@@ -22,7 +22,7 @@ import { MissingDriverError } from "../driver/driver.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { LogRing, recordingLogger } from "../logger/ring.js";
 import type { Metrics } from "../observe/metrics.js";
-import { type ObserveOptions, Observability } from "../observe/observe.js";
+import { Observability, type ObserveOptions } from "../observe/observe.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import type { Strategy } from "../selector/selector.js";
