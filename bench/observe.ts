@@ -1,7 +1,8 @@
 /**
  * `npm run bench:observe`: unary calls at concurrency 64 to the echo service with Prometheus
  * metrics (MICRO_METRICS=1), OpenTelemetry tracing (MICRO_TRACING=1, an SDK with a dropping
- * exporter) and both, against the same service with neither, measured in the same run (the cases
+ * exporter) and both, against the same service with neither (and with the SDK and its
+ * async-hooks context manager registered but ts-micro's tracing off, to tell their costs apart), measured in the same run (the cases
  * take turns). Server and load generator are separate processes on separate cores where taskset
  * exists. Prints one JSON line per case, then a table with the ratio to the plain service.
  * Target (issue #18): metrics + tracing ≥ 0.9 × plain. The load generator's client is not
@@ -25,6 +26,7 @@ const concurrency = 64;
 const cases: { name: string; observe: Record<string, string> }[] = [
   { name: "ts-micro", observe: {} },
   { name: "ts-micro+metrics", observe: { MICRO_METRICS: "1" } },
+  { name: "ts-micro+otel-sdk-only", observe: { BENCH_OTEL_SDK: "1" } },
   { name: "ts-micro+tracing", observe: { MICRO_TRACING: "1" } },
   { name: "ts-micro+metrics+tracing", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1" } },
 ];

@@ -60,7 +60,7 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   ],
   // The client picks nodes with a selector.
   client: ["selector"],
-  // Every service serves the Debug handler and health checks.
+  // Every service serves the Debug handler and health checks, and observes itself (metrics, tracing).
   service: ["debug", "observe"],
 };
 

@@ -5,8 +5,7 @@
  * lookups; Node's process metrics. Every series carries the service's name as `service`.
  * Served at `/metrics` on the probe port, and mountable anywhere through `metrics.handler`.
  *
- * prom-client looks a labelled series up by hashing its labels on every update; the wrappers keep
- * each series they touched in a map instead, so a call costs two map lookups and the updates.
+ * The per-call figures are plain numbers, handed to prom-client when scraped (see series.ts).
  */
 import type http from "node:http";
 import type PromClient from "prom-client";
@@ -14,6 +13,7 @@ import type { CallWrapper } from "../client/client.js";
 import { requireDriver } from "../driver/driver.js";
 import type { HandlerWrapper } from "../server/server.js";
 import { onOutcome, statusOf } from "./outcome.js";
+import { CountTable, FigureTable } from "./series.js";
 
 type Prom = typeof PromClient;
 
@@ -41,66 +41,37 @@ function loadProm(): Prom {
   return prom;
 }
 
-/** Counter children by endpoint, then by status code. */
-type Counters = Map<string, Map<number, PromClient.Counter.Internal>>;
-
 export class Metrics {
   readonly registry: PromClient.Registry;
   private readonly prom: Prom;
-  private readonly serverRequests: PromClient.Counter<string>;
-  private readonly serverLatency: PromClient.Histogram<string>;
-  private readonly serverInFlight: PromClient.Gauge<string>;
-  private readonly clientCalls: PromClient.Counter<string>;
-  private readonly clientLatency: PromClient.Histogram<string>;
-  private readonly publishes: PromClient.Counter<string>;
-  private readonly deliveries: PromClient.Counter<string>;
+  private readonly server: FigureTable;
+  private readonly client: FigureTable;
+  private readonly publishes = new CountTable();
+  private readonly deliveries = new CountTable();
 
   constructor(service: string, options: MetricsOptions = {}) {
     this.prom = loadProm();
-    const { Registry, Counter, Histogram, Gauge } = this.prom;
-    this.registry = options.registry ?? new Registry();
+    this.registry = options.registry ?? new this.prom.Registry();
     this.registry.setDefaultLabels({ service });
-    const registers = [this.registry];
-    const buckets = options.buckets ?? DEFAULT_BUCKETS;
-    this.serverRequests = new Counter({
-      name: "micro_server_requests_total",
-      help: "Calls handled, by endpoint and status code",
-      labelNames: ["endpoint", "code"],
-      registers,
+    const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b);
+    this.server = new FigureTable(buckets);
+    this.server.register(this.registry, {
+      calls: "micro_server_requests_total",
+      callsHelp: "Calls handled, by endpoint and status code",
+      duration: "micro_server_request_duration_seconds",
+      durationHelp: "Time handling a call, by endpoint",
+      inFlight: "micro_server_requests_in_flight",
+      inFlightHelp: "Calls being handled, by endpoint",
     });
-    this.serverLatency = new Histogram({
-      name: "micro_server_request_duration_seconds",
-      help: "Time handling a call, by endpoint",
-      labelNames: ["endpoint"],
-      buckets,
-      registers,
+    this.client = new FigureTable(buckets);
+    this.client.register(this.registry, {
+      calls: "micro_client_calls_total",
+      callsHelp: "Call attempts made, by called service, endpoint and status code",
+      duration: "micro_client_call_duration_seconds",
+      durationHelp: "Time a call attempt took, by called service and endpoint",
     });
-    this.serverInFlight = new Gauge({ name: "micro_server_requests_in_flight", help: "Calls being handled, by endpoint", labelNames: ["endpoint"], registers });
-    this.clientCalls = new Counter({
-      name: "micro_client_calls_total",
-      help: "Call attempts made, by called service, endpoint and status code",
-      labelNames: ["target", "endpoint", "code"],
-      registers,
-    });
-    this.clientLatency = new Histogram({
-      name: "micro_client_call_duration_seconds",
-      help: "Time a call attempt took, by called service and endpoint",
-      labelNames: ["target", "endpoint"],
-      buckets,
-      registers,
-    });
-    this.publishes = new Counter({
-      name: "micro_broker_publishes_total",
-      help: "Messages published, by topic and result",
-      labelNames: ["topic", "result"],
-      registers,
-    });
-    this.deliveries = new Counter({
-      name: "micro_broker_deliveries_total",
-      help: "Messages delivered to subscribers, by topic and result",
-      labelNames: ["topic", "result"],
-      registers,
-    });
+    this.publishes.register(this.registry, "micro_broker_publishes_total", "Messages published, by topic and result");
+    this.deliveries.register(this.registry, "micro_broker_deliveries_total", "Messages delivered to subscribers, by topic and result");
     if (options.processMetrics !== false) this.prom.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -121,20 +92,15 @@ export class Metrics {
 
   /** Server middleware: requests by code, latency and in-flight, per endpoint (Debug.* excluded). */
   handlerWrapper(): HandlerWrapper {
-    const counters: Counters = new Map();
-    const latency = new Map<string, PromClient.Histogram.Internal<string>>();
-    const inFlight = new Map<string, PromClient.Gauge.Internal<string>>();
     return (next) => (request, ctx) => {
       const endpoint = request.endpoint;
       if (endpoint.startsWith("Debug.")) return next(request, ctx);
-      const gauge = cached(inFlight, endpoint, () => this.serverInFlight.labels(endpoint));
-      const histogram = cached(latency, endpoint, () => this.serverLatency.labels(endpoint));
+      const figures = this.server.get(endpoint, () => ({ endpoint }));
       const started = performance.now();
-      gauge.inc();
+      figures.inFlight++;
       const done = (err: unknown): void => {
-        gauge.dec();
-        histogram.observe((performance.now() - started) / 1000);
-        this.counter(counters, this.serverRequests, endpoint, statusOf(err), [endpoint]).inc();
+        figures.inFlight--;
+        figures.record((performance.now() - started) / 1000, statusOf(err));
       };
       let result: Promise<unknown>;
       try {
@@ -149,16 +115,11 @@ export class Metrics {
 
   /** Client middleware: attempts by called service, endpoint and code, and their latency. */
   callWrapper(): CallWrapper {
-    const counters: Counters = new Map();
-    const latency = new Map<string, PromClient.Histogram.Internal<string>>();
     return (next) => (node, request, deadline, signal) => {
-      const key = `${request.service}\u0000${request.endpoint}`;
-      const histogram = cached(latency, key, () => this.clientLatency.labels(request.service, request.endpoint));
+      const { service, endpoint } = request;
+      const figures = this.client.get(`${service}\u0000${endpoint}`, () => ({ target: service, endpoint }));
       const started = performance.now();
-      const done = (err: unknown): void => {
-        histogram.observe((performance.now() - started) / 1000);
-        this.counter(counters, this.clientCalls, key, statusOf(err), [request.service, request.endpoint]).inc();
-      };
+      const done = (err: unknown): void => figures.record((performance.now() - started) / 1000, statusOf(err));
       let result: Promise<unknown>;
       try {
         result = next(node, request, deadline, signal);
@@ -180,11 +141,13 @@ export class Metrics {
   }
 
   published(topic: string, ok: boolean): void {
-    this.publishes.labels(topic, ok ? "ok" : "error").inc();
+    const result = ok ? "ok" : "error";
+    this.publishes.add(`${topic}\u0000${result}`, () => ({ topic, result }));
   }
 
   delivered(topic: string, ok: boolean): void {
-    this.deliveries.labels(topic, ok ? "ok" : "error").inc();
+    const result = ok ? "ok" : "error";
+    this.deliveries.add(`${topic}\u0000${result}`, () => ({ topic, result }));
   }
 
   /** The metrics in Prometheus' text format. */
@@ -206,19 +169,4 @@ export class Metrics {
       },
     );
   };
-
-  private counter(counters: Counters, metric: PromClient.Counter<string>, key: string, code: number, labels: string[]): PromClient.Counter.Internal {
-    const byCode = cached(counters, key, () => new Map());
-    return cached(byCode, code, () => metric.labels(...labels, String(code)));
-  }
-}
-
-/** The value of `key` in `map`, made and kept on first use. */
-function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
-  }
-  return value;
 }

@@ -7,7 +7,6 @@
  * sends `Traceparent`).
  */
 import type { Header } from "../metadata/headers.js";
-import { headerValue } from "../metadata/headers.js";
 
 export const TraceHeader = {
   parent: "traceparent",
@@ -60,16 +59,45 @@ function hexId(value: string | undefined, length: number): string | undefined {
 
 /** The parent a request's or message's headers name: `traceparent` first, then Go Micro's headers. */
 export function extractRemote(header: Header): RemoteContext | undefined {
-  const w3c = parseTraceparent(headerValue(header, TraceHeader.parent));
+  const found = traceHeaders(header);
+  const w3c = parseTraceparent(found.parent);
   if (w3c) {
-    const state = headerValue(header, TraceHeader.state);
-    if (state && state.length <= 512) w3c.state = state;
+    if (found.state && found.state.length <= 512) w3c.state = found.state;
     return w3c;
   }
-  const traceId = hexId(headerValue(header, TraceHeader.microTraceId), 32);
-  const spanId = hexId(headerValue(header, TraceHeader.microSpanId), 16);
+  const traceId = hexId(found.traceId, 32);
+  const spanId = hexId(found.spanId, 16);
   // Go Micro does not say whether it sampled: a trace it started is recorded here.
   return traceId && spanId ? { traceId, spanId, flags: 1 } : undefined;
+}
+
+/**
+ * The four trace headers, by exact name when written as ts-micro writes them, else in one pass
+ * over the keys (every call without trace context would otherwise scan the headers four times).
+ */
+function traceHeaders(header: Header): { parent?: string; state?: string; traceId?: string; spanId?: string } {
+  const parent = header[TraceHeader.parent];
+  if (parent !== undefined)
+    return { parent, state: header[TraceHeader.state], traceId: header[TraceHeader.microTraceId], spanId: header[TraceHeader.microSpanId] };
+  const found: { parent?: string; state?: string; traceId?: string; spanId?: string } = {};
+  for (const key in header) {
+    if (key.length < 10 || key.length > 14) continue; // none of the four names is shorter or longer
+    switch (key.toLowerCase()) {
+      case "traceparent":
+        found.parent = header[key];
+        break;
+      case "tracestate":
+        found.state = header[key];
+        break;
+      case "micro-trace-id":
+        found.traceId = header[key];
+        break;
+      case "micro-span-id":
+        found.spanId = header[key];
+        break;
+    }
+  }
+  return found;
 }
 
 /** Writes `context` into `header`, replacing any spelling of the same headers. */

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { quiet } from "../setup/logger.js";
-import { freePort } from "../setup/servers.js";
+import { freePort, requireSharedNats } from "../setup/servers.js";
 import { until, waitFor } from "../setup/wait.js";
 import { cli, fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
 
@@ -46,80 +46,94 @@ function only(spans: SpanRecord[], match: (s: SpanRecord) => boolean, what: stri
   return found[0];
 }
 
-describe("traces across three processes", () => {
-  const dir = tempRegistry();
-  const env = { MICRO_REGISTRY_ADDRESS: dir, MICRO_TRACING: "1" };
-  const registry = new LocalRegistry({ path: dir });
-  const client = createClient({ registry, logger: quiet });
-  const processes: ServiceProcess[] = [];
-  after(async () => {
-    stopAll(processes);
-    await client.close();
-    await registry.close();
+/**
+ * The trace test on a transport and broker: the defaults (mux, http broker), and Go Micro's HTTP
+ * transport with the NATS broker, so that the context is seen to travel in each one's headers.
+ */
+const stacks: { label: string; env: () => Promise<Record<string, string>> }[] = [
+  { label: "mux transport, http broker", env: async () => ({}) },
+  {
+    label: "Go Micro's HTTP transport, NATS broker",
+    env: async () => ({ MICRO_TRANSPORT: "http", MICRO_BROKER: "nats", MICRO_BROKER_ADDRESS: await requireSharedNats() }),
+  },
+];
+
+for (const stack of stacks)
+  describe(`traces across three processes (${stack.label})`, () => {
+    const dir = tempRegistry();
+    const registry = new LocalRegistry({ path: dir });
+    // Picks each node's transport from its registration (mux, or Go Micro's HTTP transport).
+    const client = createClient({ registry, logger: quiet });
+    const processes: ServiceProcess[] = [];
+    after(async () => {
+      stopAll(processes);
+      await client.close();
+      await registry.close();
+    });
+
+    it("A → B over RPC and A → C over the broker share one trace, with correct parents; Go Micro's and W3C headers continue a trace", async () => {
+      const env = { MICRO_REGISTRY_ADDRESS: dir, MICRO_TRACING: "1", ...(await stack.env()) };
+      const back = await startProcess(fixture("traced-service"), { ...env, ROLE: "back", MICRO_LOG_LEVEL: "info", MICRO_LOG_FORMAT: "json" });
+      const sink = await startProcess(fixture("traced-service"), { ...env, ROLE: "sink" });
+      const front = await startProcess(fixture("traced-service"), { ...env, ROLE: "front" });
+      processes.push(back, sink, front);
+
+      // 1: no trace context from the caller (the test process has no tracing): A starts the trace.
+      assert.deepEqual(await client.call("traced-front", "Front.Go", {}), { done: true });
+      // 2: Go Micro's headers, ids as UUIDs as Go Micro's own tracer makes them.
+      const goTrace = randomUUID();
+      const goSpan = randomUUID();
+      await client.call("traced-front", "Front.Go", {}, { metadata: { "Micro-Trace-Id": goTrace, "Micro-Span-Id": goSpan } });
+      // 3: a W3C traceparent, as a gateway or any OpenTelemetry client sends (with a tracestate to keep).
+      const w3cTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+      await client.call("traced-front", "Front.Go", {}, { metadata: { traceparent: `00-${w3cTrace}-00f067aa0ba902b7-01`, tracestate: "vendor=x" } });
+      await until(
+        () => (sink.output().match(/GOT traced\.work/g) ?? []).length === 3,
+        10_000,
+        () => `sink got: ${sink.output()}`,
+      );
+
+      const [a, b, c] = await Promise.all([spansOf(front), spansOf(back), spansOf(sink)]);
+      const roots = a.filter((s) => s.name === "Front.Go" && s.kind === SERVER);
+      assert.equal(roots.length, 3, JSON.stringify(a));
+      const first = only(roots, (s) => s.parentSpanId === undefined, "A's root server span");
+      const trace = first.traceId;
+      const aClient = only(a, (s) => s.traceId === trace && s.kind === CLIENT, "A's client span");
+      assert.equal(aClient.name, "Back.Work");
+      assert.equal(aClient.parentSpanId, first.spanId);
+      const bServer = only(b, (s) => s.traceId === trace && s.kind === SERVER, "B's server span");
+      assert.equal(bServer.name, "Back.Work");
+      assert.equal(bServer.parentSpanId, aClient.spanId);
+      const aProducer = only(a, (s) => s.traceId === trace && s.kind === PRODUCER, "A's producer span");
+      assert.equal(aProducer.name, "traced.work publish");
+      assert.equal(aProducer.parentSpanId, first.spanId);
+      const cConsumer = only(c, (s) => s.traceId === trace && s.kind === CONSUMER, "C's consumer span");
+      assert.equal(cConsumer.name, "traced.work process");
+      assert.equal(cConsumer.parentSpanId, aProducer.spanId);
+      for (const span of [first, aClient, bServer, aProducer, cConsumer]) assert.equal(span.status, 0, `${span.name} ended with an error status`);
+
+      // B's log line inside the handler carries the trace and span ids.
+      const working = back
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"working"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.trace_id === trace);
+      assert.ok(working, `no "working" log line with trace_id ${trace}:\n${back.output()}`);
+      assert.equal(working.span_id, bServer.spanId);
+
+      // Go Micro's headers: the trace continues under the UUID's hex, parented by its span id's first 16 digits.
+      const goHex = goTrace.replace(/-/g, "");
+      const fromGo = only(roots, (s) => s.traceId === goHex, "A's server span under the Go Micro trace");
+      assert.equal(fromGo.parentSpanId, goSpan.replace(/-/g, "").slice(0, 16));
+      only(b, (s) => s.traceId === goHex, "B's span in the Go Micro trace");
+      only(c, (s) => s.traceId === goHex, "C's span in the Go Micro trace");
+      // W3C: continued as given.
+      const fromW3c = only(roots, (s) => s.traceId === w3cTrace, "A's server span under the W3C trace");
+      assert.equal(fromW3c.parentSpanId, "00f067aa0ba902b7");
+      only(b, (s) => s.traceId === w3cTrace, "B's span in the W3C trace");
+    });
   });
-
-  it("A → B over RPC and A → C over the broker share one trace, with correct parents; Go Micro's and W3C headers continue a trace", async () => {
-    const back = await startProcess(fixture("traced-service"), { ...env, ROLE: "back", MICRO_LOG_LEVEL: "info", MICRO_LOG_FORMAT: "json" });
-    const sink = await startProcess(fixture("traced-service"), { ...env, ROLE: "sink" });
-    const front = await startProcess(fixture("traced-service"), { ...env, ROLE: "front" });
-    processes.push(back, sink, front);
-
-    // 1: no trace context from the caller (the test process has no tracing): A starts the trace.
-    assert.deepEqual(await client.call("traced-front", "Front.Go", {}), { done: true });
-    // 2: Go Micro's headers, ids as UUIDs as Go Micro's own tracer makes them.
-    const goTrace = randomUUID();
-    const goSpan = randomUUID();
-    await client.call("traced-front", "Front.Go", {}, { metadata: { "Micro-Trace-Id": goTrace, "Micro-Span-Id": goSpan } });
-    // 3: a W3C traceparent, as a gateway or any OpenTelemetry client sends (with a tracestate to keep).
-    const w3cTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    await client.call("traced-front", "Front.Go", {}, { metadata: { traceparent: `00-${w3cTrace}-00f067aa0ba902b7-01`, tracestate: "vendor=x" } });
-    await until(
-      () => (sink.output().match(/GOT traced\.work/g) ?? []).length === 3,
-      10_000,
-      () => `sink got: ${sink.output()}`,
-    );
-
-    const [a, b, c] = await Promise.all([spansOf(front), spansOf(back), spansOf(sink)]);
-    const roots = a.filter((s) => s.name === "Front.Go" && s.kind === SERVER);
-    assert.equal(roots.length, 3, JSON.stringify(a));
-    const first = only(roots, (s) => s.parentSpanId === undefined, "A's root server span");
-    const trace = first.traceId;
-    const aClient = only(a, (s) => s.traceId === trace && s.kind === CLIENT, "A's client span");
-    assert.equal(aClient.name, "Back.Work");
-    assert.equal(aClient.parentSpanId, first.spanId);
-    const bServer = only(b, (s) => s.traceId === trace && s.kind === SERVER, "B's server span");
-    assert.equal(bServer.name, "Back.Work");
-    assert.equal(bServer.parentSpanId, aClient.spanId);
-    const aProducer = only(a, (s) => s.traceId === trace && s.kind === PRODUCER, "A's producer span");
-    assert.equal(aProducer.name, "traced.work publish");
-    assert.equal(aProducer.parentSpanId, first.spanId);
-    const cConsumer = only(c, (s) => s.traceId === trace && s.kind === CONSUMER, "C's consumer span");
-    assert.equal(cConsumer.name, "traced.work process");
-    assert.equal(cConsumer.parentSpanId, aProducer.spanId);
-    for (const span of [first, aClient, bServer, aProducer, cConsumer]) assert.equal(span.status, 0, `${span.name} ended with an error status`);
-
-    // B's log line inside the handler carries the trace and span ids.
-    const working = back
-      .output()
-      .split("\n")
-      .filter((l) => l.includes('"working"'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.trace_id === trace);
-    assert.ok(working, `no "working" log line with trace_id ${trace}:\n${back.output()}`);
-    assert.equal(working.span_id, bServer.spanId);
-
-    // Go Micro's headers: the trace continues under the UUID's hex, parented by its span id's first 16 digits.
-    const goHex = goTrace.replace(/-/g, "");
-    const fromGo = only(roots, (s) => s.traceId === goHex, "A's server span under the Go Micro trace");
-    assert.equal(fromGo.parentSpanId, goSpan.replace(/-/g, "").slice(0, 16));
-    only(b, (s) => s.traceId === goHex, "B's span in the Go Micro trace");
-    only(c, (s) => s.traceId === goHex, "C's span in the Go Micro trace");
-    // W3C: continued as given.
-    const fromW3c = only(roots, (s) => s.traceId === w3cTrace, "A's server span under the W3C trace");
-    assert.equal(fromW3c.parentSpanId, "00f067aa0ba902b7");
-    only(b, (s) => s.traceId === w3cTrace, "B's span in the W3C trace");
-  });
-});
 
 /** Prometheus text format: each sample as name, labels and value. */
 function parseMetrics(text: string): { name: string; labels: Record<string, string>; value: number }[] {
