@@ -4,7 +4,7 @@
  * the publisher's, and are counted by result (a nacked delivery is a failure). It decorates any
  * Broker, so every implementation carries trace context the same way, in its message headers.
  */
-import type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, BrokerPublishOptions, SubscribeOptions, Subscriber } from "../broker/broker.js";
+import type { Broker, BrokerEvent, BrokerHandler, BrokerMessage, BrokerPublishOptions, Header, SubscribeOptions, Subscriber } from "../broker/broker.js";
 import type { Metrics } from "./metrics.js";
 import type { Tracing } from "./tracing.js";
 
@@ -33,8 +33,8 @@ export class ObservedBroker implements Broker {
 
   publish(topic: string, message: BrokerMessage, options?: BrokerPublishOptions): Promise<void> {
     const { metrics, tracing } = this.observers;
-    const send = (sent: BrokerMessage): Promise<void> => this.inner.publish(topic, sent, options);
-    const published = tracing ? tracing.publish(topic, this.inner.name, message, send) : send(message);
+    const send = (header: Header): Promise<void> => this.inner.publish(topic, { header, body: message.body }, options);
+    const published = tracing ? tracing.publish(topic, this.inner.name, message.header, send) : send(message.header);
     if (!metrics) return published;
     return published.then(
       () => metrics.published(topic, true),
@@ -62,7 +62,7 @@ export class ObservedBroker implements Broker {
       },
     };
     const handle = async (): Promise<void> => handler(observed);
-    const delivered = tracing ? tracing.consume(topic, this.inner.name, event.message, handle, () => nacked) : handle();
+    const delivered = tracing ? tracing.consume(topic, this.inner.name, event.message.header, handle, () => nacked) : handle();
     if (!metrics) return delivered;
     return delivered.then(
       () => metrics.delivered(topic, !nacked),

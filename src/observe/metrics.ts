@@ -48,6 +48,8 @@ export class Metrics {
   private readonly client: FigureTable;
   private readonly publishes = new CountTable();
   private readonly deliveries = new CountTable();
+  private readonly eventPublishes = new CountTable();
+  private readonly eventDeliveries = new CountTable();
 
   constructor(service: string, options: MetricsOptions = {}) {
     this.prom = loadProm();
@@ -72,6 +74,8 @@ export class Metrics {
     });
     this.publishes.register(this.registry, "micro_broker_publishes_total", "Messages published, by topic and result");
     this.deliveries.register(this.registry, "micro_broker_deliveries_total", "Messages delivered to subscribers, by topic and result");
+    this.eventPublishes.register(this.registry, "micro_events_publishes_total", "Events published to durable streams, by topic and result");
+    this.eventDeliveries.register(this.registry, "micro_events_deliveries_total", "Events consumed from durable streams, by topic and result");
     if (options.processMetrics !== false) this.prom.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -148,6 +152,16 @@ export class Metrics {
   delivered(topic: string, ok: boolean): void {
     const result = ok ? "ok" : "error";
     this.deliveries.add(`${topic}\u0000${result}`, () => ({ topic, result }));
+  }
+
+  eventPublished(topic: string, ok: boolean): void {
+    const result = ok ? "ok" : "error";
+    this.eventPublishes.add(`${topic}\u0000${result}`, () => ({ topic, result }));
+  }
+
+  eventDelivered(topic: string, ok: boolean): void {
+    const result = ok ? "ok" : "error";
+    this.eventDeliveries.add(`${topic}\u0000${result}`, () => ({ topic, result }));
   }
 
   /** The metrics in Prometheus' text format. */

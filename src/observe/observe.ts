@@ -6,8 +6,10 @@
  */
 import type { Broker } from "../broker/broker.js";
 import type { CallWrapper } from "../client/client.js";
+import type { Stream } from "../events/events.js";
 import type { HandlerWrapper } from "../server/server.js";
 import { ObservedBroker } from "./broker.js";
+import { ObservedStream } from "./events.js";
 import { Metrics, type MetricsOptions } from "./metrics.js";
 import { Tracing, type TracingOptions } from "./tracing.js";
 
@@ -36,6 +38,11 @@ export class Observability {
 
   callWrappers(): CallWrapper[] {
     return [this.tracing?.callWrapper(), this.metrics?.callWrapper()].filter((w) => w !== undefined);
+  }
+
+  /** `stream`, observed when metrics or tracing are on. */
+  events(stream: Stream): Stream {
+    return this.metrics || this.tracing ? new ObservedStream(stream, { metrics: this.metrics, tracing: this.tracing }) : stream;
   }
 
   /** `broker`, observed when metrics or tracing are on. */

@@ -8,7 +8,6 @@
  * Micro's trace wrapper skips it.
  */
 import type * as Otel from "@opentelemetry/api";
-import type { BrokerMessage } from "../broker/broker.js";
 import type { CallWrapper } from "../client/client.js";
 import { requireDriver } from "../driver/driver.js";
 import { setLogContext } from "../logger/logger.js";
@@ -60,6 +59,8 @@ export class Tracing {
         { kind: SpanKind.SERVER, attributes: { "rpc.system": "micro", "rpc.service": request.service, "rpc.method": request.endpoint } },
         parent,
       );
+      // No SDK registered and no caller's context: nothing to record or pass on.
+      if (!span.isRecording() && !this.api.trace.isSpanContextValid(span.spanContext())) return next(request, ctx);
       const active = this.api.trace.setSpan(parent, span);
       return this.run(active, span, () => next(request, ctx));
     };
@@ -78,29 +79,30 @@ export class Tracing {
         },
         parent,
       );
+      if (!span.isRecording() && !this.api.trace.isSpanContextValid(span.spanContext())) return next(node, request, deadline, signal);
       this.inject(request.header, span);
       return this.run(this.api.trace.setSpan(parent, span), span, () => next(node, request, deadline, signal));
     };
   }
 
-  /** A PRODUCER span around a publish; the message sent carries its context. */
-  publish(topic: string, system: string, message: BrokerMessage, send: (message: BrokerMessage) => Promise<void>): Promise<void> {
+  /** A PRODUCER span around a publish; `send` gets a copy of `header` carrying the span's context. */
+  publish(topic: string, system: string, header: Header, send: (header: Header) => Promise<void>): Promise<void> {
     const { context, SpanKind } = this.api;
-    const parent = this.parentFrom(message.header, context.active());
+    const parent = this.parentFrom(header, context.active());
     const span = this.tracer.startSpan(
       `${topic} publish`,
       { kind: SpanKind.PRODUCER, attributes: { "messaging.system": system, "messaging.destination.name": topic, "messaging.operation.type": "send" } },
       parent,
     );
-    const header: Header = { ...message.header };
-    this.inject(header, span);
-    return this.run(this.api.trace.setSpan(parent, span), span, () => send({ header, body: message.body })) as Promise<void>;
+    const sent: Header = { ...header };
+    this.inject(sent, span);
+    return this.run(this.api.trace.setSpan(parent, span), span, () => send(sent)) as Promise<void>;
   }
 
   /** A CONSUMER span around a delivery, the publisher's span its parent; `failed` says whether it was nacked. */
-  consume(topic: string, system: string, message: BrokerMessage, handle: () => Promise<void>, failed: () => boolean): Promise<void> {
+  consume(topic: string, system: string, header: Header, handle: () => Promise<void>, failed: () => boolean): Promise<void> {
     const { SpanKind } = this.api;
-    const parent = this.parentFrom(message.header, this.api.ROOT_CONTEXT);
+    const parent = this.parentFrom(header, this.api.ROOT_CONTEXT);
     const span = this.tracer.startSpan(
       `${topic} process`,
       { kind: SpanKind.CONSUMER, attributes: { "messaging.system": system, "messaging.destination.name": topic, "messaging.operation.type": "process" } },

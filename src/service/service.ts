@@ -19,6 +19,7 @@ import { HealthChecks } from "../debug/health.js";
 import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/probe.js";
 import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
+import type { Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { LogRing, recordingLogger } from "../logger/ring.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -291,6 +292,14 @@ export class Service {
    */
   get metrics(): Metrics | undefined {
     return this.observed.metrics;
+  }
+
+  /**
+   * `stream` (a durable event stream) with this service's metrics and tracing: publishes and
+   * consumed events get spans and counts, as the service's broker does. `stream` itself when both are off.
+   */
+  observeEvents(stream: Stream): Stream {
+    return this.observed.events(stream);
   }
 
   /** The probe port's bound address (`host:port`), when `healthAddress` is set and the service started. */
