@@ -1,8 +1,9 @@
 /**
  * The figures of the per-call metrics, kept as plain numbers and handed to prom-client only when
  * scraped. prom-client's own metric objects hash their labels on every update (four updates a
- * call: a counter, a histogram, a gauge up and down), which cost a service a third of its
- * throughput in bench:observe; a map lookup and a few additions cost next to nothing.
+ * call: a counter, a histogram, a gauge up and down); with them, metrics measured 0.61x the plain
+ * service in bench:observe, 0.73x after this change (both on a loaded machine), and a map lookup
+ * and a few additions per call measure as free when the server is driven in process.
  */
 import type PromClient from "prom-client";
 
