@@ -1,7 +1,8 @@
 /**
- * A durable event stream observed by a service: a consumed event's span is the child of its
- * publisher's, which is the child of the span active when it was published; publishes and
- * deliveries are counted by result. The OpenTelemetry SDK records in memory, in this process.
+ * Spans in one process, recorded in memory by the OpenTelemetry SDK: a durable event stream
+ * observed by a service (a consumed event's span is the child of its publisher's, which is the
+ * child of the span active when it was published; both counted by result), errors on server and
+ * client spans, and a server stream's span lasting as long as the stream.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -9,7 +10,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { MemoryStream } from "../../src/events/memory.js";
-import { createService } from "../../src/index.js";
+import { type Context, createClient, createService, MicroError } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { quiet } from "../setup/logger.js";
 import { until } from "../setup/wait.js";
@@ -63,6 +64,56 @@ describe("events observed by a service", () => {
     } finally {
       await consumer.stop();
       await stream.close();
+      await service.stop();
+    }
+  });
+});
+
+class Traced {
+  async Fail(): Promise<never> {
+    throw MicroError.forbidden("traced", "not for you");
+  }
+  async *Count(req: { to: number }, _ctx: Context): AsyncGenerator<{ n: number; spanId: string | undefined }> {
+    for (let n = 1; n <= req.to; n++) yield { n, spanId: trace.getActiveSpan()?.spanContext().spanId };
+  }
+}
+
+describe("server and client spans", () => {
+  it("mark a failed call with its code and ERROR; a stream's span is active in the generator and ends with it", async () => {
+    exporter.reset();
+    const registry = new MemoryRegistry();
+    const service = createService({ name: "traced", registry, logger: quiet, tracing: true });
+    service.handle(new Traced());
+    await service.start();
+    // The calling side is a service too, so its client is traced.
+    const caller = createService({ name: "caller", registry, logger: quiet, tracing: true });
+    await caller.start();
+    const plain = createClient({ registry, logger: quiet });
+    try {
+      await assert.rejects(caller.client.call("traced", "Traced.Fail", {}, { retries: 0 }), (err: unknown) => err instanceof MicroError && err.code === 403);
+      const spans = exporter.getFinishedSpans();
+      const server = spans.find((s) => s.kind === SpanKind.SERVER && s.name === "Traced.Fail");
+      const client = spans.find((s) => s.kind === SpanKind.CLIENT && s.name === "Traced.Fail");
+      assert.ok(server && client, JSON.stringify(spans.map((s) => s.name)));
+      assert.equal(server.parentSpanContext?.spanId, client.spanContext().spanId);
+      for (const span of [server, client]) {
+        assert.equal(span.status.code, SpanStatusCode.ERROR);
+        assert.equal(span.attributes["micro.status_code"], 403);
+      }
+
+      const items: { n: number; spanId: string | undefined }[] = [];
+      for await (const item of plain.stream<{ n: number; spanId: string | undefined }>("traced", "Traced.Count", { to: 3 })) items.push(item);
+      assert.deepEqual(
+        items.map((i) => i.n),
+        [1, 2, 3],
+      );
+      const streamSpan = exporter.getFinishedSpans().find((s) => s.name === "Traced.Count");
+      assert.ok(streamSpan);
+      for (const item of items) assert.equal(item.spanId, streamSpan.spanContext().spanId, "the stream's span is active while it yields");
+      assert.equal(streamSpan.status.code, SpanStatusCode.UNSET);
+    } finally {
+      await plain.close();
+      await caller.stop();
       await service.stop();
     }
   });
