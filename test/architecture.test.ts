@@ -24,7 +24,7 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   // A service: options, plugin resolution by name and environment, lifecycle; what every service
   // serves about itself (Debug handler, health checks, probe port).
   // The resilience wrappers (load shedding, rate limits, circuit breaker) wrap servers and clients.
-  { name: "service", folders: ["service", "debug", "wrappers"] },
+  { name: "service", folders: ["service", "debug", "observe", "wrappers"] },
   // Programs and gateways built from services and clients; web/ is the dashboard's browser UI,
   // which the gateway serves and which knows only the registry's record types.
   { name: "apps", folders: ["gateway", "mcp", "cli", "web"] },
@@ -62,8 +62,9 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   ],
   // The client picks nodes with a selector.
   client: ["selector"],
-  // Every service serves the Debug handler and health checks.
-  service: ["debug", "wrappers"],
+  // Every service serves the Debug handler and health checks, observes itself (metrics, tracing)
+  // and wraps itself in the resilience wrappers.
+  service: ["debug", "observe", "wrappers"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

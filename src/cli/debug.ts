@@ -1,18 +1,21 @@
 /**
  * `micro health SERVICE` and `micro stats SERVICE`: Go Micro's `Debug.Health` and `Debug.Stats`
  * asked of every node of a service, one line per node. health exits 1 when a node is down or
- * does not answer, so a script can wait on it.
+ * does not answer, so a script can wait on it. `micro logs SERVICE [-f]`: the recent log records
+ * of every node through `Debug.Log`, merged by time, then (with -f) new ones as they are logged.
  */
+import { parseArgs } from "node:util";
 import type { Client } from "../client/client.js";
-import type { HealthResponse } from "../debug/handler.js";
+import type { HealthResponse, LogRecord, LogRequest } from "../debug/handler.js";
 import type { StatsResponse } from "../debug/stats.js";
 import { MicroError } from "../errors/errors.js";
-import { createLogger } from "../logger/logger.js";
+import { humanLine } from "../logger/human.js";
+import { createLogger, type LogLevel } from "../logger/logger.js";
 import type { Node, Registry } from "../registry/registry.js";
 import type { Filter } from "../selector/selector.js";
 import { createClient } from "../service/create-client.js";
 import { resolveRegistry } from "../service/resolve.js";
-import { parseDurationFlag } from "./flags.js";
+import { parseCountFlag, parseDurationFlag } from "./flags.js";
 import { printHint, programName, UsageError } from "./usage.js";
 
 export interface DebugFlags {
@@ -25,6 +28,12 @@ export const DEBUG_USAGE = `  health <service> [--json]             Debug.Health
                                         failing checks; exits 1 unless every node is ok
   stats <service> [--json]              Debug.Stats of every node: uptime, memory (RSS), calls
                                         in flight, GC time, requests and errors
+  logs <service> [-f]                   any other service: recent log records of every node
+                                        (Debug.Log), oldest first;
+                                        -f, --follow: then each new record until Ctrl-C
+       --count <n>                      at most n records per node (default all kept, 1024)
+       --since <duration|time>          only records since then: 10m, or an ISO/unix time
+       --json                           one JSON record a line, with its node
        --timeout <duration>             per node (default 5s); --token as call`;
 
 const DEFAULT_TIMEOUT = 5_000;
@@ -120,4 +129,104 @@ function statsLine({ node, address, response, error }: NodeAnswer<StatsResponse>
 
 function mebibytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)}MiB`;
+}
+
+const LOGS_OPTIONS = {
+  follow: { type: "boolean", short: "f" },
+  count: { type: "string" },
+  since: { type: "string" },
+  json: { type: "boolean" },
+  timeout: { type: "string" },
+  token: { type: "string" },
+} as const;
+
+/**
+ * `micro logs SERVICE [-f]` through `Debug.Log`. Takes its own argv (the words after `logs`), so
+ * that a `logs` command with other sources (the files of `micro run`) can hand it over.
+ */
+export async function debugLogsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: LOGS_OPTIONS, allowPositionals: true });
+  const service = serviceArgument("logs", positionals);
+  const request: LogRequest = { stream: values.follow === true, count: parseCountFlag("count", values.count) ?? 0, since: sinceFlag(values.since) };
+  const timeout = parseDurationFlag("timeout", values.timeout) ?? DEFAULT_TIMEOUT;
+  const registry = resolveRegistry();
+  const client = createClient({ registry, logger: createLogger({ level: "warn" }), token: values.token });
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  try {
+    const nodes = await nodesOf(registry, service);
+    if (nodes.length === 0) {
+      process.stderr.write(`service ${service} not found\n`);
+      printHint(`\`${programName} services\` lists what is registered (same MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS as the service?)`);
+      return 1;
+    }
+    const print = (node: string, record: LogRecord): void => {
+      process.stdout.write(values.json ? `${JSON.stringify({ node, ...record })}\n` : logLine(record, nodes.length > 1 ? node : undefined));
+    };
+    const read = (node: Node): Promise<string | undefined> =>
+      readLog(client, service, node, request, { timeout: request.stream ? undefined : timeout, signal: stop.signal }, (record) => {
+        if (request.stream) print(node.id, record);
+        else kept.push({ node: node.id, record });
+      });
+    const kept: { node: string; record: LogRecord }[] = [];
+    const errors = await Promise.all(nodes.map(read));
+    // Without -f, the nodes' records merged by time (a stable sort keeps each node's order).
+    kept.sort((a, b) => Number(a.record.timestamp) - Number(b.record.timestamp));
+    for (const { node, record } of kept) print(node, record);
+    let failed = false;
+    for (const [i, error] of errors.entries()) {
+      if (error === undefined) continue;
+      failed = true;
+      process.stderr.write(`${nodes[i].id}  ${nodes[i].address}  unreachable  ${error}\n`);
+    }
+    return failed ? 1 : 0;
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    await client.close();
+    await registry.close();
+  }
+}
+
+/** Streams `Debug.Log` of one node into `onRecord`; resolves with the error text if it failed (undefined when it ended or was stopped). */
+async function readLog(
+  client: Client,
+  service: string,
+  node: Node,
+  request: LogRequest,
+  options: { timeout: number | undefined; signal: AbortSignal },
+  onRecord: (record: LogRecord) => void,
+): Promise<string | undefined> {
+  try {
+    const stream = client.stream<LogRecord>(service, "Debug.Log", request, {
+      timeout: options.timeout,
+      signal: options.signal,
+      retries: 0,
+      filters: [onlyNode(node.id)],
+    });
+    for await (const record of stream) onRecord(record);
+    return undefined;
+  } catch (err) {
+    if (options.signal.aborted) return undefined;
+    return (err instanceof MicroError ? err : MicroError.from(err, "micro")).toString();
+  }
+}
+
+/** `--since`: a duration back from now (10m), a unix time in seconds, or a date; as unix seconds. */
+function sinceFlag(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  if (!Number.isNaN(date)) return Math.floor(date / 1000);
+  const ago = parseDurationFlag("since", text)!;
+  return Math.floor((Date.now() - ago) / 1000);
+}
+
+const LEVELS = new Set<string>(["trace", "debug", "info", "warn", "error", "fatal"]);
+
+function logLine(record: LogRecord, node: string | undefined): string {
+  const { level, ...fields } = record.metadata ?? {};
+  const shown: Record<string, unknown> = node === undefined ? fields : { ...fields, node };
+  const lvl = (LEVELS.has(level) ? level : "info") as LogLevel;
+  return humanLine(new Date(Number(record.timestamp) * 1000), lvl, record.message ?? "", shown, process.stdout.isTTY === true && !process.env.NO_COLOR);
 }

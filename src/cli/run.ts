@@ -28,7 +28,7 @@ export const RUN_USAGE = `  run [dir]                             run the servic
                                         else development)
        --stop-timeout <duration>        SIGKILL a service this long after SIGTERM (default 10s)
   status [--json]                       the services micro run started, and their state
-  logs <name> [-f]                      print a service's log (-f: follow it until Ctrl-C)`;
+  logs <name> [-f]                      a service micro run started: its log file (-f: follow it)`;
 
 const DEFAULT_GATEWAY_ADDRESS = "127.0.0.1:8080";
 const DEFAULT_STOP_TIMEOUT = 10_000;

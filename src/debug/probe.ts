@@ -4,6 +4,7 @@
  *   GET /health        the checks: 200 when up, 503 when a critical check fails
  *   GET /health/ready  the checks, and whether the service is registered: 200 or 503
  *   GET /health/live   200 {"status":"up"} while the process can answer at all
+ *   GET /metrics       Prometheus metrics, when the service has them on (else 404 saying how)
  * Anything else is 404. It is a port of its own so that a probe never competes with RPC traffic
  * and never needs the RPC transport's framing.
  */
@@ -19,6 +20,8 @@ export interface ProbeSources {
   ready: () => boolean;
   /** Added to every full response as `info`. */
   info: () => Record<string, string>;
+  /** The metrics in Prometheus' text format; absent when metrics are off. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** The parts of a probe address; a TypeError that says what is expected when it is not `host:port`. */
@@ -74,8 +77,10 @@ async function respond(req: http.IncomingMessage, res: http.ServerResponse, sour
       return sendReport(res, await sources.health(), sources);
     case "/health/ready":
       return sendReport(res, withReadiness(await sources.health(), sources.ready()), sources);
+    case "/metrics":
+      return sendMetrics(res, sources);
     default:
-      return send(res, 404, { error: `not found: ${path} (routes: /health, /health/live, /health/ready)` });
+      return send(res, 404, { error: `not found: ${path} (routes: /health, /health/live, /health/ready, /metrics)` });
   }
 }
 
@@ -89,6 +94,17 @@ function withReadiness(report: HealthReport, ready: boolean): HealthReport {
 
 function sendReport(res: http.ServerResponse, report: HealthReport, sources: ProbeSources): void {
   send(res, report.status === "up" ? 200 : 503, { ...report, info: sources.info() });
+}
+
+async function sendMetrics(res: http.ServerResponse, sources: ProbeSources): Promise<void> {
+  if (!sources.metrics) return send(res, 404, { error: "metrics are off: start the service with MICRO_METRICS=1 (or the metrics option)" });
+  try {
+    const { contentType, body } = await sources.metrics();
+    res.writeHead(200, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  } catch (err) {
+    send(res, 500, { error: `collecting metrics failed: ${(err as Error).message}` });
+  }
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

@@ -3,6 +3,7 @@
  * never picks etcd needs no etcd3 installed. They are imported on first use, here and nowhere else.
  * A plugin opens its connection on first use too (./lazy.ts); NATS plugins share ./nats.ts.
  */
+import { createRequire } from "node:module";
 
 /** An optional driver that is not installed: the message says what to install. */
 export class MissingDriverError extends Error {
@@ -20,6 +21,24 @@ export async function loadDriver<T>(specifier: string, user: string): Promise<T>
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((err as Error).message).includes(specifier)) {
+      throw new MissingDriverError(`the ${user} needs the package ${specifier}: npm install ${specifier}`);
+    }
+    throw err;
+  }
+}
+
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * Loads an optional package synchronously (its CommonJS build), or fails as loadDriver does: for
+ * what a constructor must set up at once, such as the metrics and tracing wrappers of a service.
+ */
+export function requireDriver<T>(specifier: string, user: string): T {
+  try {
+    return requireModule(specifier) as T;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "MODULE_NOT_FOUND" && String((err as Error).message).includes(specifier)) {
       throw new MissingDriverError(`the ${user} needs the package ${specifier}: npm install ${specifier}`);
     }
     throw err;

@@ -53,6 +53,8 @@ interface Entry {
 
 export class CacheRegistry implements Registry {
   readonly name: string;
+  /** Lookups answered from the cache (hits) and sent on to the registry (misses), for metrics. */
+  readonly lookups = { hits: 0, misses: 0 };
   private readonly entries = new Map<string, Entry>();
   private readonly ttl: number;
   private readonly retryInterval: number;
@@ -82,12 +84,18 @@ export class CacheRegistry implements Registry {
   getCached(name: string): ServiceRecord[] | undefined {
     const entry = this.entries.get(name);
     if (!entry?.services) return undefined;
-    return (entry.watcher && entry.synced) || Date.now() < entry.expiresAt ? entry.services : undefined;
+    if (!((entry.watcher && entry.synced) || Date.now() < entry.expiresAt)) return undefined;
+    this.lookups.hits++;
+    return entry.services;
   }
 
   async getService(name: string): Promise<ServiceRecord[]> {
     if (this.closed) return this.inner.getService(name);
-    const services = this.getCached(name) ?? (await this.refresh(name));
+    let services = this.getCached(name);
+    if (!services) {
+      this.lookups.misses++;
+      services = await this.refresh(name);
+    }
     return services.map(cloneService);
   }
 

@@ -19,7 +19,11 @@ import { HealthChecks } from "../debug/health.js";
 import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/probe.js";
 import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
+import type { Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import { LogRing, recordingLogger } from "../logger/ring.js";
+import type { Metrics } from "../observe/metrics.js";
+import { Observability, type ObserveOptions } from "../observe/observe.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
 import { authorizeCalls, authorizeMessages } from "../server/authorize.js";
@@ -38,7 +42,7 @@ import { defaultServiceConfig, Settings } from "./settings.js";
 
 export type Hook = () => void | Promise<void>;
 
-export interface ServiceOptions {
+export interface ServiceOptions extends ObserveOptions {
   /** The service name (`MICRO_SERVER_NAME`). */
   name?: string;
   /** Default `latest` (`MICRO_SERVER_VERSION`). */
@@ -109,6 +113,8 @@ export interface ServiceOptions {
    * ready. See docs/health.md.
    */
   healthAddress?: string;
+  /** How many recent log records `Debug.Log` (`micro logs`) can return (default 1024). */
+  logRecords?: number;
   /** Handler wrappers (server middleware), outermost first. */
   wrapHandler?: HandlerWrapper[];
   /** Subscriber wrappers (middleware around every subscribe() handler), outermost first. */
@@ -162,6 +168,10 @@ export class Service {
   readonly limiter: ConcurrencyLimit | undefined;
   /** The client's circuit breaker, when turned on. */
   readonly breaker: CircuitBreaker | undefined;
+  /** The recent log records behind `Debug.Log`. */
+  private readonly logRing: LogRing;
+  /** Metrics and tracing, as the options and `MICRO_METRICS` / `MICRO_TRACING` turn them on. */
+  private readonly observed: Observability;
   private probe: ProbeServer | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly ownsBroker: boolean;
@@ -208,7 +218,9 @@ export class Service {
     if (this.options.registerInterval >= this.options.registerTtl) {
       throw new RangeError(`registerInterval (${this.options.registerInterval} ms) must be shorter than registerTtl (${this.options.registerTtl} ms)`);
     }
-    this.log = (options.logger ?? defaultLogger()).child({ service: name });
+    this.logRing = new LogRing(options.logRecords);
+    this.log = recordingLogger(options.logger ?? defaultLogger(), this.logRing).child({ service: name });
+    this.observed = new Observability(name, options);
     const codecs = options.codecs ?? defaultCodecs;
     this.registry = cachedRegistry(options.registry, this.log, settings);
     this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
@@ -219,21 +231,25 @@ export class Service {
     // rate limits, so that only callers allowed to call an endpoint spend its calls.
     const checked = this.auth.name !== "noop";
     this.limiter = this.createLimiter(options.limits, settings);
-    const guards = [
+    // Metrics and spans outermost: a refused call is counted and traced too.
+    const wrapHandler = [
+      ...this.observed.handlerWrappers(),
       ...(this.limiter ? [this.limiter.wrapper] : []),
       ...(checked ? [authorizeCalls({ auth: this.auth, service: name })] : []),
       ...this.rateLimits(options.limits?.rates ?? settings.rates("server_rate_limits")),
+      ...(options.wrapHandler ?? []),
     ];
-    const wrapHandler = guards.length > 0 ? [...guards, ...(options.wrapHandler ?? [])] : options.wrapHandler;
     const wrapSubscriber = checked
       ? [authorizeMessages({ auth: this.auth, service: name, logger: this.log }), ...(options.wrapSubscriber ?? [])]
       : options.wrapSubscriber;
     this.identity = this.createIdentity(options.identity);
-    this.server = new Server({ name, codecs, wrappers: wrapHandler, logger: this.log });
+    // No wrappers at all keeps the server's unwrapped fast path.
+    this.server = new Server({ name, codecs, wrappers: wrapHandler.length > 0 ? wrapHandler : undefined, logger: this.log });
     // As Go Micro's services: Debug.Health and Debug.Stats on every node, not published as endpoints.
-    this.server.handle(new Debug(this.health, this.monitor, this.server), { name: DEBUG_HANDLER, internal: true });
+    this.server.handle(new Debug(this.health, this.monitor, this.server, this.logRing), { name: DEBUG_HANDLER, internal: true });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
-    this.broker = broker;
+    this.broker = this.observed.broker(broker);
+    this.observed.metrics?.watchCache(this.registry);
     this.ownsBroker = owned;
     this.subscriptions = new Subscriptions({ service: name, broker: this.broker, codecs, wrappers: wrapSubscriber, logger: this.log });
     const client = clientSettings(options.client ?? {}, settings);
@@ -245,7 +261,7 @@ export class Service {
       transport: this.transport,
       codecs,
       // The breaker outermost: it judges each attempt by what the caller finally gets.
-      wrappers: this.breaker ? [this.breaker.wrapper, ...(options.wrapCall ?? [])] : options.wrapCall,
+      wrappers: [...(this.breaker ? [this.breaker.wrapper] : []), ...this.observed.callWrappers(), ...(options.wrapCall ?? [])],
       from: name,
       logger: this.log,
       broker: this.broker,
@@ -312,6 +328,22 @@ export class Service {
       this.syncInstance = this.options.sync ?? resolveSync(this.settings.fromConfig("sync"), this.settings.fromConfig("sync_address"));
     }
     return this.syncInstance;
+  }
+
+  /**
+   * The service's Prometheus metrics when they are on (`metrics` option, `MICRO_METRICS=1`):
+   * `metrics.handler` serves them from any HTTP server, `metrics.registry` takes metrics of your own.
+   */
+  get metrics(): Metrics | undefined {
+    return this.observed.metrics;
+  }
+
+  /**
+   * `stream` (a durable event stream) with this service's metrics and tracing: publishes and
+   * consumed events get spans and counts, as the service's broker does. `stream` itself when both are off.
+   */
+  observeEvents(stream: Stream): Stream {
+    return this.observed.events(stream);
   }
 
   /** The probe port's bound address (`host:port`), when `healthAddress` is set and the service started. */
@@ -384,6 +416,8 @@ export class Service {
 
   private async stopSteps(): Promise<void> {
     await runHooks(this.options.beforeStop);
+    // Followers of the log (`micro logs -f`) would hold the drain below for the whole grace period.
+    this.logRing.close();
     clearInterval(this.heartbeat);
     if (this.record && this.registered) {
       await this.registry.deregister(this.record).catch((err: Error) => this.log.warn("deregister failed", { err: err.message }));
@@ -466,6 +500,7 @@ export class Service {
     return {
       health: () => this.health.run(),
       ready: () => this.state === "running" && this.registered,
+      metrics: this.observed.metrics && (() => this.observed.metrics!.text()),
       info: () => ({
         ...figures(this.monitor, this.server),
         service: this.name,

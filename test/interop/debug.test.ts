@@ -1,6 +1,6 @@
 /**
  * A Go Micro v5 client (its generated `debug/proto` client, strict protojson decoding) calls
- * Debug.Health and Debug.Stats on a ts-micro service process.
+ * Debug.Health, Debug.Stats and Debug.Log on a ts-micro service process.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -15,6 +15,8 @@ interface DebugResult {
   stats?: Record<string, number>;
   healthError?: unknown;
   statsError?: unknown;
+  log?: { timestamp: number; message: string; metadata: Record<string, string> }[];
+  logError?: unknown;
 }
 
 describe("Go Micro Debug client → ts-micro service", () => {
@@ -22,7 +24,7 @@ describe("Go Micro Debug client → ts-micro service", () => {
   let server: ServiceProcess;
   before(async () => {
     await buildGoPrograms();
-    server = await startProcess(fixture("health-service"), { MICRO_REGISTRY_ADDRESS: tempRegistry(), HEALTH_FAIL_FILE: failFile });
+    server = await startProcess(fixture("health-service"), { MICRO_REGISTRY_ADDRESS: tempRegistry(), HEALTH_FAIL_FILE: failFile, MICRO_LOG_LEVEL: "info" });
   });
   after(() => {
     stopAll([server]);
@@ -41,6 +43,18 @@ describe("Go Micro Debug client → ts-micro service", () => {
     // The Health call came first; Stats itself is in flight while it is answered.
     assert.ok(stats.requests >= 2, JSON.stringify(stats));
     assert.equal(stats.threads, 1);
+  });
+
+  it("reads Debug.Log's stream of records", async () => {
+    const result = await goDebug();
+    assert.equal(result.logError, undefined, JSON.stringify(result));
+    const log = result.log!;
+    assert.ok(log.length >= 1 && log.length <= 3, JSON.stringify(result));
+    const started = log.find((r) => r.message === "service started");
+    assert.ok(started, JSON.stringify(log));
+    assert.equal(started.metadata.level, "info");
+    assert.equal(started.metadata.service, "checked");
+    assert.ok(Math.abs(Number(started.timestamp) - Date.now() / 1000) < 3600, JSON.stringify(started));
   });
 
   it("sees down while a critical check fails", async () => {

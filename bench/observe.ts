@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:observe`: unary calls at concurrency 64 to the echo service with Prometheus
+ * metrics (MICRO_METRICS=1), OpenTelemetry tracing (MICRO_TRACING=1, an SDK with a dropping
+ * exporter) and both, against the same service with neither (and with the SDK and its
+ * async-hooks context manager registered but ts-micro's tracing off, to tell their costs apart), measured in the same run (the cases
+ * take turns). Server and load generator are separate processes on separate cores where taskset
+ * exists. Prints one JSON line per case, then a table with the ratio to the plain service.
+ * Target (issue #18): metrics + tracing ≥ 0.9 × plain. The load generator's client is not
+ * instrumented: the figures are the serving side's cost.
+ *
+ *   node dist/bench/observe.js            3 repetitions × 5 s per point (median reported)
+ *   node dist/bench/observe.js --quick    1 repetition × 2 s per point
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { median, runLoad, type Server, startServer } from "./harness.js";
+import type { LoadResult } from "./payload.js";
+
+const quick = process.argv.includes("--quick");
+const repetitions = quick ? 1 : 3;
+const seconds = quick ? 2 : 5;
+const warmup = quick ? 1 : 2;
+const concurrency = 64;
+
+const cases: { name: string; observe: Record<string, string> }[] = [
+  { name: "ts-micro", observe: {} },
+  { name: "ts-micro+metrics", observe: { MICRO_METRICS: "1" } },
+  { name: "ts-micro+otel-sdk-only", observe: { BENCH_OTEL_SDK: "1" } },
+  { name: "ts-micro+tracing", observe: { MICRO_TRACING: "1" } },
+  { name: "ts-micro+metrics+tracing", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1" } },
+];
+
+// Each server in a registry of its own: all are named bench-echo.
+const dirs = cases.map(() => fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-bench-observe-")));
+const servers: Server[] = [];
+const results: LoadResult[] = [];
+try {
+  for (const [i, { observe }] of cases.entries()) {
+    servers.push(await startServer("servers/observed-echo.js", { MICRO_REGISTRY_ADDRESS: dirs[i], ...observe }, 0));
+  }
+  const runs: LoadResult[][] = cases.map(() => []);
+  for (let r = 0; r < repetitions; r++) {
+    for (const [i, { name }] of cases.entries()) {
+      process.stderr.write(`… ${name} c=${concurrency} run ${r + 1}/${repetitions}\n`);
+      runs[i].push(await runLoad(name, servers[i].address, concurrency, warmup, seconds, { MICRO_REGISTRY_ADDRESS: dirs[i] }, 1));
+    }
+  }
+  for (const caseRuns of runs) {
+    const result = median(caseRuns, (x) => x.rps);
+    results.push(result);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+} finally {
+  for (const server of servers) server.stop();
+}
+
+const plain = results[0];
+const lines = ["", "| concurrency | case | req/s | p50 µs | p99 µs | × plain |", "|---:|---|---:|---:|---:|---:|"];
+for (const result of results) {
+  lines.push(`| ${result.concurrency} | ${result.framework} | ${result.rps} | ${result.p50_us} | ${result.p99_us} | ${(result.rps / plain.rps).toFixed(2)} |`);
+}
+process.stdout.write(`${lines.join("\n")}\n`);
+for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,20 @@
+/**
+ * The echo service of micro-echo.ts, with what MICRO_METRICS and MICRO_TRACING turn on. With
+ * tracing, an OpenTelemetry SDK is registered as an application would: spans recorded, batched
+ * and handed to an exporter, here one that drops them (so the figure is the framework's cost, not
+ * an exporter's network I/O), with the async-hooks context manager. BENCH_OTEL_SDK=1 registers
+ * the SDK without turning ts-micro's tracing on: what the context manager alone costs.
+ */
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+
+if (process.env.MICRO_TRACING === "1" || process.env.BENCH_OTEL_SDK === "1") {
+  const dropping: SpanExporter = {
+    export: (_spans, done) => done({ code: 0 }),
+    shutdown: async () => {},
+  };
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropping)] }));
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+}
+await import("./micro-echo.js");
