@@ -99,7 +99,8 @@ export class Authorizer {
       if (account === undefined) return this.check(resource, undefined); // no CN: a caller without identity
       this.cache.set(key, account, Date.now() + CERTIFICATE_TTL_MS);
     }
-    if (!(await this.auth.rules.verify(account, resource))) throw MicroError.forbidden(this.service, `access denied to ${resource.endpoint} for certificate ${account.id}`);
+    if (!(await this.auth.rules.verify(account, resource)))
+      throw MicroError.forbidden(this.service, `access denied to ${resource.endpoint} for certificate ${account.id}`);
     return account;
   }
 

@@ -34,7 +34,22 @@ function leaf(dir: string, name: string, commonName: string, altName: string, ca
 
 /** A certificate whose validity ended in 2020: `openssl ca` takes explicit start and end dates. */
 function expiredLeaf(dir: string, name: string, ca: string): CertPair {
-  openssl(dir, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=expired", "-addext", "subjectAltName=IP:127.0.0.1"]);
+  openssl(dir, [
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    "/CN=expired",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+  ]);
   fs.mkdirSync(path.join(dir, "ca-db"));
   fs.writeFileSync(path.join(dir, "ca-db", "index"), "");
   fs.writeFileSync(path.join(dir, "ca-db", "serial"), "01\n");

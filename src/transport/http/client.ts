@@ -303,7 +303,7 @@ export class HttpClientConnection implements ClientConnection {
         clearTimeout(timer);
         const plaintextPeer = secure && /disconnected before secure TLS connection|ECONNRESET|wrong version number|packet length too long/.test(err.message);
         const hint = plaintextPeer ? " (is the server plaintext? TLS is on in this client: MICRO_TRANSPORT_SECURE=true)" : "";
-        reject(new NotDeliveredError(`dial ${this.address}: ${secure ? "TLS: " : ""}${err.message}${hint}`, this.address));
+        reject(new NotDeliveredError(`dial ${this.address}: ${secure ? "TLS: " : ""}${err.message.trim()}${hint}`, this.address));
       });
       socket.once(secure ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
