@@ -9,7 +9,7 @@ import type { Auth } from "../auth/auth.js";
 import { JwtAuth } from "../auth/jwt.js";
 import { NoopAuth } from "../auth/noop.js";
 import type { Broker } from "../broker/broker.js";
-import { HttpBroker } from "../broker/http.js";
+import { HttpBroker, type HttpBrokerTlsOptions } from "../broker/http.js";
 import { MemoryBroker } from "../broker/memory.js";
 import { MqttBroker } from "../broker/mqtt.js";
 import { NatsBroker } from "../broker/nats.js";
@@ -131,6 +131,18 @@ export function transportTlsFromEnv(env: Record<string, string | undefined> = pr
   };
 }
 
+/**
+ * The HTTP broker's TLS from the same switches as the transports': with MICRO_TRANSPORT_SECURE the
+ * subscriber port serves HTTPS with MICRO_TLS_CERT/KEY (mTLS with MICRO_TLS_CLIENT_AUTH=require),
+ * and deliveries trust MICRO_TLS_CA and present this node's certificate. Undefined otherwise.
+ */
+export function brokerTlsFromEnv(env: Record<string, string | undefined> = process.env): HttpBrokerTlsOptions | undefined {
+  const tls = transportTlsFromEnv(env);
+  if (!tls) return undefined;
+  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca : [tls.ca];
+  return { ca, cert: tls.cert, key: tls.key, clientAuth: tls.clientAuth };
+}
+
 /** A true/false env var (also 1/0; unset is false). */
 function envSwitch(env: Record<string, string | undefined>, variable: string): boolean {
   const value = env[variable]?.toLowerCase();
@@ -181,7 +193,7 @@ export function resolveBroker(
   const logger = options.logger;
   switch (plugin) {
     case "http":
-      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger });
+      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger, tls: brokerTlsFromEnv() });
     case "memory":
       // One per process, so that services and clients in one process reach each other.
       sharedMemoryBroker ??= new MemoryBroker({ logger });
