@@ -43,11 +43,12 @@ export interface TlsProtocol {
   /** A name for log lines: `mux`, `http transport`. */
   readonly label: string;
   /**
-   * Writes the reason to `socket` if the client can read it: after the handshake (`firstBytes`
-   * undefined, `socket` secure), or to a plaintext client that sent `firstBytes`. True when
-   * something was written (then the connection lingers so that it arrives).
+   * Writes the reason to `socket` if `firstBytes` (what the client sent first: before the
+   * handshake for a plaintext client, after it for a refused TLS client) are this protocol's.
+   * True when something was written (then the connection lingers so that it arrives); false
+   * leaves the client to the generic answers (an HTTP status to an HTTP request, else a close).
    */
-  tellRefused(socket: net.Socket, reason: string, firstBytes?: Buffer): boolean;
+  tellRefused(socket: net.Socket, reason: string, firstBytes: Buffer): boolean;
 }
 
 /** A TLS record's first byte is its content type: 22 is a handshake (a ClientHello). */
@@ -143,29 +144,39 @@ class Handshake implements ServedConnection {
     this.startTls(this.socket);
   };
 
-  /** The handshake is done: serve the connection, unless it lacks a client certificate that was required. */
+  /**
+   * The handshake is done: serve the connection, unless it lacks a client certificate that was
+   * required. A refused client is told why in the protocol its first bytes show (mux or HTTP);
+   * one that sends nothing is closed after a while.
+   */
   secured(secure: tls.TLSSocket, requireClientCert: boolean): void {
     clearTimeout(this.timer);
     if (requireClientCert && !secure.authorized) {
       secure.on("error", () => {}); // the client may reset while it is told why
       const presented = Object.keys(secure.getPeerCertificate()).length > 0;
       const reason = presented ? `client certificate refused: ${String(secure.authorizationError)}` : "client certificate required (mTLS)";
-      const told = this.protocol.tellRefused(secure, reason);
-      return this.refuse(reason, "warn", told ? secure : undefined);
+      const silent = setTimeout(() => this.refuse(reason), LINGER_MS).unref();
+      secure.once("data", (chunk: Buffer) => {
+        clearTimeout(silent);
+        this.tell(secure, reason, chunk, "403 Forbidden");
+      });
+      return;
     }
     this.served = this.serve(secure);
   }
 
-  /** The transport's own refusal, else an HTTP 400 for an HTTP client (curl, Go Micro's HTTP transport), else just closed. */
+  /** A plaintext client of this TLS server. */
   private refusePlaintext(chunk: Buffer): void {
-    const reason = PLAINTEXT_REFUSED;
-    if (this.protocol.tellRefused(this.socket, reason, chunk)) return this.refuse(reason, "warn", this.socket);
-    if (looksLikeHttpRequest(chunk)) {
+    this.tell(this.socket, PLAINTEXT_REFUSED, chunk, "400 Bad Request");
+  }
+
+  /** The transport's own refusal, else an HTTP `status` for an HTTP client (curl, Go Micro's HTTP transport), else just closed. */
+  private tell(socket: net.Socket, reason: string, firstBytes: Buffer, status: string): void {
+    if (this.protocol.tellRefused(socket, reason, firstBytes)) return this.refuse(reason, "warn", socket);
+    if (looksLikeHttpRequest(firstBytes)) {
       const body = `${reason}\n`;
-      this.socket.write(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      return this.refuse(reason, "warn", this.socket);
+      socket.write(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return this.refuse(reason, "warn", socket);
     }
     this.refuse(reason);
   }

@@ -130,19 +130,8 @@ export class HttpTransport implements Transport {
   }
 }
 
-/**
- * A TLS client refused after the handshake (no client certificate where mTLS is required) gets
- * a 403 saying why; a plaintext one gets the TLS server's generic 400.
- */
-const HTTP_TLS_PROTOCOL: TlsProtocol = {
-  label: "http transport",
-  tellRefused(socket, reason, firstBytes) {
-    if (firstBytes) return false;
-    const body = `${reason}\n`;
-    socket.write(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    return true;
-  },
-};
+/** The http transport has no refusal of its own: TLS's generic HTTP 403 / 400 are its language. */
+const HTTP_TLS_PROTOCOL: TlsProtocol = { label: "http transport", tellRefused: () => false };
 
 /**
  * Past maxConnections a connection gets `503` and is closed without its request being read: a

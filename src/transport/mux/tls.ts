@@ -1,8 +1,8 @@
 /**
  * TLS for the mux transport: the generic TLS server and dialer (../tls.ts) with mux's way of
- * telling a refused client why: a GoAway frame carrying the error, which a mux client reads
- * before the connection closes (a client without the certificate mTLS requires, or a plaintext
- * mux client talking to a TLS server).
+ * telling a refused mux client why: a GoAway frame carrying the error, which it reads before the
+ * connection closes (a client without the certificate mTLS requires, or a plaintext mux client
+ * talking to a TLS server). An HTTP client of the same port gets an HTTP status instead.
  */
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -19,12 +19,12 @@ export { connectTls, looksLikeTls, serviceVerifier, TlsServer, verifiedPeerCerti
 /** The mux transport's TLS options (see TlsOptions). */
 export type MuxTlsOptions = TlsOptions;
 
-/** Refusals as a mux GoAway: after the handshake, or to a plaintext client that sent the mux preface. */
+/** Refusals as a mux GoAway, to a client that sent the mux preface (over TLS or plaintext). */
 export function muxTlsProtocol(limits: MuxLimits): TlsProtocol {
   return {
     label: "mux",
-    tellRefused(socket: net.Socket, reason: string, firstBytes?: Buffer): boolean {
-      if (firstBytes && !isMuxPreface(firstBytes)) return false;
+    tellRefused(socket: net.Socket, reason: string, firstBytes: Buffer): boolean {
+      if (!isMuxPreface(firstBytes)) return false;
       const err = new MicroError(ErrorId.transport, 403, reason);
       const writer = new FrameWriter((bytes) => socket.write(bytes), limits);
       writer.push(FrameType.GoAway, 0, encodeHeader({ [MicroHeader.Error]: err.toString() }), Buffer.alloc(0));
