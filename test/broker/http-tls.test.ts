@@ -42,7 +42,7 @@ describe("http broker over TLS", () => {
     assert.deepEqual(got, ["one"]);
 
     for (const [what, tls, reason] of [
-      ["no client certificate", { ca: certs.ca }, /certificate required|alert|socket hang up|ECONNRESET/i],
+      ["no client certificate", { ca: certs.ca }, /alert certificate required/],
       ["another CA", { ca: certs.otherCa, cert: certs.client.cert, key: certs.client.key }, /self-signed|unable to verify|certificate/i],
     ] as const) {
       await assert.rejects(broker(tls).publish("tls.topic", message(what)), (err: unknown) => {
