@@ -32,8 +32,6 @@ import type { SubscriberWrapper } from "./subscriber.js";
 const MAX_AUTHORIZATION_LENGTH = 8 * 1024 + BEARER_SCHEME.length;
 /** How long the account of a certificate is kept before the accounts store is read again. */
 const CERTIFICATE_TTL_MS = 30_000;
-/** Certificate accounts are cached beside tokens; this prefix cannot start an Authorization value that is used. */
-const CERTIFICATE_KEY = "\0cert:";
 
 export interface AuthorizeOptions {
   auth: Auth;
@@ -48,6 +46,8 @@ export interface AuthorizeOptions {
 /** Checks callers of one service against its auth, remembering checked tokens. */
 export class Authorizer {
   private readonly cache: TokenCache;
+  /** Accounts of client certificates, by fingerprint: apart from tokens, so no token can look like one. */
+  private readonly certificates: TokenCache;
 
   constructor(
     private readonly auth: Auth,
@@ -55,6 +55,7 @@ export class Authorizer {
     cacheSize?: number,
   ) {
     this.cache = new TokenCache(cacheSize);
+    this.certificates = new TokenCache(cacheSize);
   }
 
   /**
@@ -85,19 +86,19 @@ export class Authorizer {
 
   /** As quick, for a caller without a token that presented a verified client certificate. */
   quickCertificate(resource: Resource, certificate: PeerCertificate): { account: Account } | undefined {
-    const account = this.cache.get(CERTIFICATE_KEY + certificate.fingerprint256);
+    const account = this.certificates.get(certificate.fingerprint256);
     if (account === undefined) return undefined;
     return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
   }
 
   /** As check, for a caller without a token that presented a verified client certificate. */
   async checkCertificate(resource: Resource, certificate: PeerCertificate): Promise<Account | undefined> {
-    const key = CERTIFICATE_KEY + certificate.fingerprint256;
-    let account = this.cache.get(key);
+    const key = certificate.fingerprint256;
+    let account = this.certificates.get(key);
     if (account === undefined) {
       account = await certificateAccount(this.auth, certificate);
       if (account === undefined) return this.check(resource, undefined); // no CN: a caller without identity
-      this.cache.set(key, account, Date.now() + CERTIFICATE_TTL_MS);
+      this.certificates.set(key, account, Date.now() + CERTIFICATE_TTL_MS);
     }
     if (!(await this.auth.rules.verify(account, resource)))
       throw MicroError.forbidden(this.service, `access denied to ${resource.endpoint} for certificate ${account.id}`);
@@ -133,7 +134,7 @@ export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
     if (skip.has(request.endpoint)) return next(request, ctx);
     const resource: Resource = { type: "service", name: options.service, endpoint: request.endpoint };
     const authorization = authorizationOf(request.header);
-    const certificate = authorization === undefined ? ctx.caller.certificate : undefined;
+    const certificate = authorization ? undefined : ctx.caller.certificate;
     if (certificate) {
       const known = authorizer.quickCertificate(resource, certificate);
       if (known) {

@@ -93,6 +93,9 @@ describe("micro auth certs, mTLS identities and service names across processes",
     const bad = await runCli(["auth", "certs", "../evil", "--dir", certDir], base);
     assert.equal(bad.code, 2, bad.stdout);
     assert.match(bad.stderr, /certificate name "\.\.\/evil"/);
+    const noOpenssl = await runCli(["auth", "certs", "x", "--dir", path.join(work, "none")], { ...base, PATH: "/nonexistent" });
+    assert.equal(noOpenssl.code, 1, noOpenssl.stdout);
+    assert.match(noOpenssl.stderr, /the openssl command was not found: install OpenSSL/);
   });
 
   const call = (endpoint: string, env: Record<string, string>) => runCli(["call", "whoami", endpoint, "{}", "--timeout", "5s"], { ...base, ...env });
