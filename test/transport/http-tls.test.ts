@@ -1,6 +1,7 @@
 /**
  * TLS and mTLS on the http transport (Go Micro's `transport.Secure`): calls work with the right
- * CA; a server certificate from another CA, a missing client certificate under mTLS, a plaintext
+ * CA; a server certificate from another CA or an expired one, a missing, untrusted or expired
+ * client certificate under mTLS, a plaintext
  * client of a TLS server and a TLS client of a plaintext server each fail at once with a clear
  * error, and the server keeps serving; with verifyService a connection refuses calls to a
  * service its server's certificate does not name.
@@ -64,12 +65,22 @@ describe("http transport over TLS", () => {
     assert.deepEqual(await echoCall(client, server.address, "over tls"), { body: "over tls", caller: "-" });
   });
 
-  it("refuses a server whose certificate another CA signed", async () => {
+  it("refuses a server whose certificate another CA signed, and one whose certificate expired", async () => {
     await assert.rejects(echoCall(transport({ ca: certs.otherCa }), server.address), (err: unknown) => {
       assert.ok(err instanceof NotDeliveredError, describeError(err));
       assert.match(err.message, /TLS: .*(self-signed|unable to verify|certificate)/i);
       return true;
     });
+    const expired = await transport({ cert: certs.expired.cert, key: certs.expired.key }).listen("127.0.0.1:0", { handler: echo });
+    try {
+      await assert.rejects(echoCall(transport({ ca: certs.ca }), expired.address), (err: unknown) => {
+        assert.ok(err instanceof NotDeliveredError, describeError(err));
+        assert.match(err.message, /TLS: certificate has expired/);
+        return true;
+      });
+    } finally {
+      expired.destroy();
+    }
   });
 
   it("under mTLS gives the handler the caller's certificate, and answers a client without one 403, then keeps serving", async () => {
@@ -78,10 +89,11 @@ describe("http transport over TLS", () => {
     for (const [what, options] of [
       ["no certificate", { ca: certs.ca }],
       ["another CA's certificate", { ca: certs.ca, cert: certs.rogueClient.cert, key: certs.rogueClient.key }],
+      ["an expired certificate", { ca: certs.ca, cert: certs.expired.cert, key: certs.expired.key }],
     ] as const) {
       await assert.rejects(echoCall(transport(options), mtls.address), (err: unknown) => {
-        const text = describeError(err);
-        assert.match(text, /client certificate (required \(mTLS\)|refused)/, what);
+        assert.ok(err instanceof MicroError && err.code === 403, `${what}: ${describeError(err)}`);
+        assert.match(err.detail, /client certificate (required \(mTLS\)|refused: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED))/, what);
         return true;
       });
       assert.equal((await echoCall(good, mtls.address)).body, "hello", `serves after refusing ${what}`);
