@@ -182,13 +182,18 @@ function certs(names: string[], flags: AuthFlags): number {
       [
         `# ${flags.client ? "client" : "service"} ${name}`,
         "MICRO_TRANSPORT_SECURE=true",
-        `MICRO_TLS_CA=${ca.certFile}`,
-        `MICRO_TLS_CERT=${pair.certFile}`,
-        `MICRO_TLS_KEY=${pair.keyFile}`,
+        `MICRO_TLS_CA=${shellWord(ca.certFile)}`,
+        `MICRO_TLS_CERT=${shellWord(pair.certFile)}`,
+        `MICRO_TLS_KEY=${shellWord(pair.keyFile)}`,
         ...(flags.client ? [] : ["MICRO_TLS_CLIENT_AUTH=require", "MICRO_TLS_VERIFY_SERVICE=true"]),
         "",
       ].join("\n"),
     );
   }
   return 0;
+}
+
+/** A path as one shell word: as is when it is plain, else single-quoted (for `eval`). */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_./:@+-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

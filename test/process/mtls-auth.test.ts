@@ -7,6 +7,7 @@
  * to whoami's TLS server.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -14,7 +15,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateKeyPair } from "../../src/auth/jwt.js";
 import { LocalRegistry } from "../../src/registry/local.js";
-import { fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
+import { cli, fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
 
 /** `NAME=value` lines of `micro auth certs` output, by the name (comment lines skipped). */
 function envLines(printed: string): Record<string, string> {
@@ -93,6 +94,14 @@ describe("micro auth certs, mTLS identities and service names across processes",
     const bad = await runCli(["auth", "certs", "../evil", "--dir", certDir], base);
     assert.equal(bad.code, 2, bad.stdout);
     assert.match(bad.stderr, /certificate name "\.\.\/evil"/);
+    // eval-able as the docs say, also from a directory whose path needs quoting.
+    const spaced = path.join(work, "my certs");
+    const evaluated = execFileSync("sh", ["-c", 'set -a; eval "$("$NODE" "$CLI" auth certs svc --dir "$DIR")"; printf %s "$MICRO_TLS_CERT"'], {
+      env: { ...process.env, NODE: process.execPath, CLI: cli, DIR: spaced },
+      encoding: "utf8",
+      timeout: 15_000,
+    });
+    assert.equal(evaluated, path.join(spaced, "svc.crt"));
     const noOpenssl = await runCli(["auth", "certs", "x", "--dir", path.join(work, "none")], { ...base, PATH: "/nonexistent" });
     assert.equal(noOpenssl.code, 1, noOpenssl.stdout);
     assert.match(noOpenssl.stderr, /the openssl command was not found: install OpenSSL/);
