@@ -105,6 +105,8 @@ export class HttpClientConnection implements ClientConnection {
   private shut = false;
   /** Set when TLS checks service names: from the first connection's server certificate. */
   verifyService: ((service: string) => void) | undefined = undefined;
+  /** With verifyService: the certificate the names were read from; every later socket must show the same. */
+  private verifiedFingerprint: string | undefined;
 
   constructor(
     private readonly address: string,
@@ -114,7 +116,11 @@ export class HttpClientConnection implements ClientConnection {
   /** Opens the first connection, so that an unreachable address fails here, before any call. */
   async connect(): Promise<this> {
     const first = await this.open();
-    if (this.settings.tls) this.verifyService = serviceVerifier(first.socket as tls.TLSSocket, this.address, this.settings.tls);
+    if (this.settings.tls) {
+      const socket = first.socket as tls.TLSSocket;
+      this.verifyService = serviceVerifier(socket, this.address, this.settings.tls);
+      if (this.verifyService) this.verifiedFingerprint = socket.getPeerCertificate().fingerprint256;
+    }
     this.release(first);
     return this;
   }
@@ -308,6 +314,10 @@ export class HttpClientConnection implements ClientConnection {
       socket.once(secure ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
+        if (!this.sameServer(socket)) {
+          socket.destroy();
+          return reject(new NotDeliveredError(`dial ${this.address}: TLS: the server's certificate changed since its names were checked`, this.address));
+        }
         resolve(new HttpSocket(socket, this.settings));
       });
     });
@@ -316,7 +326,19 @@ export class HttpClientConnection implements ClientConnection {
   /** A connection whose writes queue until it is established (streams are opened synchronously). */
   private connectNow(): HttpSocket {
     const { host, port } = splitHostPort(this.address);
-    return new HttpSocket(this.socketTo(host, port), this.settings);
+    const conn = new HttpSocket(this.socketTo(host, port), this.settings);
+    if (this.verifiedFingerprint !== undefined) {
+      conn.socket.once("secureConnect", () => {
+        if (!this.sameServer(conn.socket)) conn.fail("the server's certificate changed since its names were checked");
+      });
+    }
+    return conn;
+  }
+
+  /** False when service names are checked and this socket's server shows another certificate than the first. */
+  private sameServer(socket: net.Socket): boolean {
+    if (this.verifiedFingerprint === undefined) return true;
+    return (socket as tls.TLSSocket).getPeerCertificate().fingerprint256 === this.verifiedFingerprint;
   }
 
   /** A plain or TLS socket to the server, as the settings say. */
