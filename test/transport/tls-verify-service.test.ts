@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Context, createClient, createService, MicroError } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
+import { brokerTlsFromEnv, transportTlsFromEnv } from "../../src/service/resolve.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import type { TlsOptions } from "../../src/transport/tls.js";
 import { makeTestCerts, type TestCerts } from "../setup/certs.js";
@@ -64,5 +65,16 @@ describe("TLS: a node's certificate must name the service it claims", () => {
     } finally {
       await c.close();
     }
+  });
+
+  it("is switched by MICRO_TLS_VERIFY_SERVICE (true/false); anything else is a clear error; the broker takes the same certificates", () => {
+    const env = { MICRO_TRANSPORT_SECURE: "true", MICRO_TLS_CA: certs.caFile, MICRO_TLS_CERT: certs.server.certFile, MICRO_TLS_KEY: certs.server.keyFile };
+    assert.equal(transportTlsFromEnv({ ...env, MICRO_TLS_VERIFY_SERVICE: "true" })?.verifyService, true);
+    assert.equal(transportTlsFromEnv(env)?.verifyService, false);
+    assert.throws(() => transportTlsFromEnv({ ...env, MICRO_TLS_VERIFY_SERVICE: "yes" }), /MICRO_TLS_VERIFY_SERVICE=yes: expected true or false/);
+    const broker = brokerTlsFromEnv({ ...env, MICRO_TLS_CLIENT_AUTH: "require" });
+    assert.equal(broker?.clientAuth, "require");
+    assert.equal(String(broker?.cert), certs.server.cert);
+    assert.equal(brokerTlsFromEnv({}), undefined);
   });
 });
