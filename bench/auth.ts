@@ -2,7 +2,8 @@
  * `npm run bench` (suite `auth`): unary calls at concurrency 64 to the echo service with
  * MICRO_AUTH=jwt (every call's token checked, cached, and its rules verified) against the same
  * service without auth, and over TLS and mTLS (MICRO_TRANSPORT_SECURE, certificates made by openssl),
- * measured in the same run. Prints one JSON line per measurement, then a table with the ratio to
+ * and mTLS + JWT with no token (each call checked as its client certificate's account), measured
+ * in the same run. Prints one JSON line per measurement, then a table with the ratio to
  * the plain service. Targets (issue #21): JWT + rules ≥ 0.9 × plain; TLS ≥ 0.7 × plain.
  *
  *   node dist/bench/auth.js            3 repetitions × 5 s per point (median reported)
@@ -40,6 +41,8 @@ await auth.rules.grant({
 await auth.rules.grant({ id: "other", scope: "admin", access: "granted", priority: 0, resource: { type: "service", name: "*", endpoint: "*" } });
 const { secret } = await auth.generate("bench", { scopes: ["bench"] });
 const { accessToken } = await auth.token({ id: "bench", secret: secret!, expiry: 3_600_000 });
+// The account the test client certificate (CN caller) stands for under mTLS.
+await auth.generate("caller", { type: "service", scopes: ["bench"] });
 await auth.close();
 await store.close();
 
@@ -57,6 +60,14 @@ const tlsEnv = { MICRO_REGISTRY_ADDRESS: temp("tls"), MICRO_TRANSPORT_SECURE: "t
 const tlsServerEnv = { ...tlsEnv, MICRO_TLS_CERT: certs.server.certFile, MICRO_TLS_KEY: certs.server.keyFile };
 const mtlsEnv = { ...tlsEnv, MICRO_REGISTRY_ADDRESS: temp("mtls"), MICRO_TLS_CERT: certs.client.certFile, MICRO_TLS_KEY: certs.client.keyFile };
 const mtlsServerEnv = { ...tlsServerEnv, MICRO_REGISTRY_ADDRESS: mtlsEnv.MICRO_REGISTRY_ADDRESS, MICRO_TLS_CLIENT_AUTH: "require" };
+const certAccountEnv = { ...mtlsEnv, MICRO_REGISTRY_ADDRESS: temp("mtls-jwt") };
+const certAccountServerEnv = {
+  ...mtlsServerEnv,
+  MICRO_REGISTRY_ADDRESS: certAccountEnv.MICRO_REGISTRY_ADDRESS,
+  MICRO_STORE_ADDRESS: storeDir,
+  MICRO_AUTH: "jwt",
+  MICRO_AUTH_PUBLIC_KEY: keys.publicKey,
+};
 const plainServer = await startServer("servers/micro-echo.js", plainEnv, 0);
 const cases = [
   { name: "ts-micro", env: plainEnv, server: plainServer },
@@ -64,6 +75,7 @@ const cases = [
   { name: "ts-micro+jwt", env: jwtEnv, server: await startServer("servers/micro-echo.js", jwtEnv, 0) },
   { name: "ts-micro+tls", env: tlsEnv, server: await startServer("servers/micro-echo.js", tlsServerEnv, 0) },
   { name: "ts-micro+mtls", env: mtlsEnv, server: await startServer("servers/micro-echo.js", mtlsServerEnv, 0) },
+  { name: "ts-micro+mtls+jwt(cert)", env: certAccountEnv, server: await startServer("servers/micro-echo.js", certAccountServerEnv, 0) },
 ];
 const results: LoadResult[] = [];
 try {
@@ -90,7 +102,14 @@ for (const result of results) {
   lines.push(`| ${result.concurrency} | ${result.framework} | ${result.rps} | ${result.p50_us} | ${result.p99_us} | ${(result.rps / plain.rps).toFixed(2)} |`);
 }
 process.stdout.write(`${lines.join("\n")}\n`);
-for (const dir of [storeDir, plainEnv.MICRO_REGISTRY_ADDRESS, jwtEnv.MICRO_REGISTRY_ADDRESS, tlsEnv.MICRO_REGISTRY_ADDRESS, mtlsEnv.MICRO_REGISTRY_ADDRESS]) {
+for (const dir of [
+  storeDir,
+  plainEnv.MICRO_REGISTRY_ADDRESS,
+  jwtEnv.MICRO_REGISTRY_ADDRESS,
+  tlsEnv.MICRO_REGISTRY_ADDRESS,
+  mtlsEnv.MICRO_REGISTRY_ADDRESS,
+  certAccountEnv.MICRO_REGISTRY_ADDRESS,
+]) {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 certs.remove();

@@ -106,6 +106,11 @@ export interface Auth {
    * token gets the same account, so a caller may keep it that long instead of checking again.
    */
   check(token: string): Promise<CheckedToken>;
+  /**
+   * Optional: the stored account with this id (without its secret), or undefined. Used for callers
+   * whose identity was proven another way (an mTLS client certificate), to find their scopes.
+   */
+  account?(id: string): Promise<Account | undefined>;
   close(): Promise<void>;
 }
 

@@ -19,7 +19,9 @@ export {
   type Token,
   type TokenOptions,
 } from "./auth.js";
+export { type CertPair, checkCertName, createLeaf, ensureCa, type LeafOptions, nodeAltNames } from "./certs.js";
 export { type IdentityOptions, ServiceIdentity } from "./identity.js";
+export { CERTIFICATE_FINGERPRINT, CERTIFICATE_ISSUER, certificateAccount } from "./mtls.js";
 export { NoopAuth } from "./noop.js";
 export { checkedRule, formatResource, parseResource, sortRules, verifyAccess } from "./rules.js";
 export { DEFAULT_AUTH_TABLE, StoreRules, type StoreRulesOptions } from "./store-rules.js";

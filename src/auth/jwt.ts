@@ -117,6 +117,10 @@ export class JwtAuth implements Auth {
     return this.verify(token, false);
   }
 
+  account(id: string): Promise<Account | undefined> {
+    return this.accounts.get(id);
+  }
+
   /** The accounts kept in the store (without secrets). */
   listAccounts(): Promise<Account[]> {
     return this.accounts.list();

@@ -60,6 +60,14 @@ export interface HttpBrokerTlsOptions {
    * start, which only this (or its CA in `ca`) accepts.
    */
   insecureSkipVerify?: boolean;
+  /**
+   * This node's certificate and key: with them the subscriber port serves HTTPS and registers
+   * `secure: "true"`, and deliveries to mTLS subscribers present them.
+   */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** `require`: the subscriber port refuses publishers without a certificate signed by `ca` (mTLS). Default `none`. */
+  clientAuth?: "none" | "require";
 }
 
 export interface HttpBrokerOptions {
@@ -218,7 +226,12 @@ export class HttpBroker implements Broker {
     this.limitLog = new RateLimitedLog(this.log, LIMIT_LOG_INTERVAL);
     this.listening = new Lazy(() => this.listen());
     const tls = options.tls ?? {};
-    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca, rejectUnauthorized: !tls.insecureSkipVerify });
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecureSkipVerify });
+  }
+
+  /** True when the subscriber port serves HTTPS (a certificate and key were given). */
+  get secure(): boolean {
+    return this.options.tls?.cert !== undefined && this.options.tls?.key !== undefined;
   }
 
   /** The advertised `host:port` subscribers receive on (empty until connected). */
@@ -288,7 +301,7 @@ export class HttpBroker implements Broker {
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
     await this.connect();
     const queue = options.queue || undefined;
-    const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: "false" } };
+    const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: String(this.secure) } };
     const record: ServiceRecord = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };
     const dispatcher = new Dispatcher(handler, { autoAck: options.autoAck ?? true, concurrency: options.concurrency ?? 1, log: this.log });
     const subscription: HttpSubscription = {
@@ -314,16 +327,24 @@ export class HttpBroker implements Broker {
   private async listen(): Promise<http.Server> {
     const headersTimeout = this.options.headersTimeout ?? 10_000;
     const requestTimeout = Math.max(this.options.requestTimeout ?? 30_000, headersTimeout);
-    const server = http.createServer(
-      // Node checks these timeouts every connectionsCheckingInterval (30 s by default): too coarse.
-      {
-        headersTimeout,
-        requestTimeout,
-        keepAliveTimeout: this.options.idleTimeout ?? 60_000,
-        connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 2)),
-      },
-      (req, res) => void this.receive(req, res),
-    );
+    // Node checks these timeouts every connectionsCheckingInterval (30 s by default): too coarse.
+    const settings = {
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: this.options.idleTimeout ?? 60_000,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 2)),
+    };
+    const tls = this.options.tls;
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.receive(req, res);
+    const mtls = tls?.clientAuth === "require";
+    const server: http.Server = this.secure
+      ? https.createServer({ ...settings, cert: tls?.cert, key: tls?.key, ca: tls?.ca, requestCert: mtls, rejectUnauthorized: mtls }, onRequest)
+      : http.createServer(settings, onRequest);
+    if (this.secure) {
+      server.on("tlsClientError", (err: Error, socket: Socket) =>
+        this.limitLog.warn("http broker: TLS handshake failed", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, "tls"),
+      );
+    }
     server.maxConnections = this.options.maxConnections ?? 1_024;
     server.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) =>
       this.limitLog.warn("http broker: connection refused: maxConnections reached", {

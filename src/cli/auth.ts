@@ -11,8 +11,11 @@
  *   micro auth rules grant RULE_ID --resource TYPE:NAME:ENDPOINT --scope SCOPE [--deny] [--priority N]
  *   micro auth rules revoke RULE_ID
  *   micro auth rules list [--json]
+ *   micro auth certs [NAME…] [--client] [--host h,…] [--dir ./certs]   MICRO_TRANSPORT_SECURE / MICRO_TLS_* lines per name (eval-able)
  */
+import path from "node:path";
 import { AccountStore } from "../auth/accounts.js";
+import { checkCertName, createLeaf, ensureCa, nodeAltNames } from "../auth/certs.js";
 import { generateKeyPair } from "../auth/jwt.js";
 import { formatResource, parseResource } from "../auth/rules.js";
 import { StoreRules } from "../auth/store-rules.js";
@@ -32,6 +35,9 @@ export interface AuthFlags {
   deny?: boolean;
   priority?: string;
   json?: boolean;
+  dir?: string;
+  host?: string;
+  client?: boolean;
 }
 
 export const AUTH_USAGE = `  auth keys                             print a new key pair as MICRO_AUTH_PUBLIC_KEY=… / MICRO_AUTH_PRIVATE_KEY=… lines
@@ -44,6 +50,11 @@ export const AUTH_USAGE = `  auth keys                             print a new k
                                         scope "" is public, "*" any account
   auth rules revoke <rule-id>
   auth rules list [--json]
+  auth certs [name…] [--client] [--host h,…] [--dir ./certs]
+                                        make a CA in --dir (once) and a certificate per name (CN and
+                                        DNS name = the service, plus localhost, 127.0.0.1, ::1 and
+                                        --host); --client: client-only certificates; prints the
+                                        MICRO_TRANSPORT_SECURE / MICRO_TLS_* lines for each name
 `;
 
 export async function authCommand(args: string[], flags: AuthFlags): Promise<number> {
@@ -60,8 +71,10 @@ export async function authCommand(args: string[], flags: AuthFlags): Promise<num
       return token(flags);
     case "rules":
       return withStore((store) => rulesCommand(store, action, subject, flags));
+    case "certs":
+      return certs(args.slice(1), flags);
     default:
-      throw new UsageError(`auth needs keys, account, token or rules, not ${JSON.stringify(group ?? "")}`);
+      throw new UsageError(`auth needs keys, account, token, rules or certs, not ${JSON.stringify(group ?? "")}`);
   }
 }
 
@@ -141,4 +154,46 @@ async function rulesCommand(store: Store, action: string | undefined, id: string
     default:
       throw new UsageError(`auth rules needs grant, revoke or list, not ${JSON.stringify(action ?? "")}`);
   }
+}
+
+/**
+ * `auth certs`: the CA in `--dir` (made on first use) and a certificate per name, then the lines
+ * that turn mTLS on for each (a shell can `eval` the output of a single name).
+ */
+function certs(names: string[], flags: AuthFlags): number {
+  const dir = path.resolve(flags.dir ?? "certs");
+  const hosts = (flags.host ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    try {
+      checkCertName(name);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const ca = ensureCa(dir);
+  process.stdout.write(`# CA ${ca.certFile} (${ca.created ? "created" : "existing"}; keep ${path.basename(ca.keyFile)} private)\n`);
+  for (const name of names) {
+    const altNames = flags.client ? [`DNS:${name}`] : nodeAltNames(name, hosts);
+    const pair = createLeaf(dir, name, { altNames, usage: flags.client ? "client" : "node" });
+    process.stdout.write(
+      [
+        `# ${flags.client ? "client" : "service"} ${name}`,
+        "MICRO_TRANSPORT_SECURE=true",
+        `MICRO_TLS_CA=${shellWord(ca.certFile)}`,
+        `MICRO_TLS_CERT=${shellWord(pair.certFile)}`,
+        `MICRO_TLS_KEY=${shellWord(pair.keyFile)}`,
+        ...(flags.client ? [] : ["MICRO_TLS_CLIENT_AUTH=require", "MICRO_TLS_VERIFY_SERVICE=true"]),
+        "",
+      ].join("\n"),
+    );
+  }
+  return 0;
+}
+
+/** A path as one shell word: as is when it is plain, else single-quoted (for `eval`). */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_./:@+-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

@@ -372,7 +372,7 @@ export class Client {
     for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
     const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header[MicroHeader.Id] }) };
     const options = { deadline, signal };
-    const pooled = this.poolFor(node).get(node.address);
+    const pooled = this.poolFor(node).get(node.address, request.service);
     return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);
   }
 
@@ -507,7 +507,7 @@ export class Client {
       const node = await this.pick(service, undefined, options, tried);
       tried.add(node.address);
       try {
-        const conn = await this.poolFor(node).get(node.address);
+        const conn = await this.poolFor(node).get(node.address, service);
         this.selector.mark(node.address, false);
         return { stream: conn.stream(request, { deadline, signal: options.signal }), node };
       } catch (err) {

@@ -1,5 +1,15 @@
 import type { ClientConnection, Transport } from "../transport/transport.js";
 
+/** `conn` if its server may serve `service`; else a rejection (NotDeliveredError) saying why. */
+function verified(conn: ClientConnection, service: string): ClientConnection | Promise<ClientConnection> {
+  try {
+    conn.verifyService?.(service);
+    return conn;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /**
  * One connection per server address, shared by every call to it (the mux transport multiplexes
  * calls on it). A closed or failed connection is replaced on the next call; concurrent callers
@@ -11,10 +21,18 @@ export class ConnectionPool {
 
   constructor(private readonly transport: Transport) {}
 
-  get(address: string): ClientConnection | Promise<ClientConnection> {
+  /**
+   * The connection to `address`, for a call to `service`: a connection whose TLS certificate must
+   * name the service (verifyService) and does not is refused with NotDeliveredError.
+   */
+  get(address: string, service: string): ClientConnection | Promise<ClientConnection> {
     const conn = this.connections.get(address);
-    if (conn && !conn.closed) return conn;
-    return this.dialing.get(address) ?? this.dial(address);
+    if (conn && !conn.closed) {
+      if (conn.verifyService) return verified(conn, service);
+      return conn;
+    }
+    const dialing = this.dialing.get(address) ?? this.dial(address);
+    return dialing.then((dialed) => (dialed.verifyService ? verified(dialed, service) : dialed));
   }
 
   /** Asks the open connection to `address`, if any, to check its peer within `timeout` ms. */

@@ -9,21 +9,29 @@
  * A message delivery is checked the same way against `topic:<topic>:<service>`; a refused message
  * is logged and dropped (acknowledged), since no retry can make it pass.
  *
+ * A call over mTLS whose client certificate verified and that carries no token is checked as the
+ * account the certificate names (auth/mtls.ts): its scopes come from the accounts store, never
+ * from the certificate. Such accounts are remembered for CERTIFICATE_TTL_MS, by fingerprint.
+ *
  * A checked token is remembered until it expires (a bounded cache keyed by the Authorization
  * value as received: hashing a slice of it would cost more than the rest of the check), and
  * rules are answered from memory, so a call with a known token is checked synchronously.
  */
 import { AUTHORIZATION, type Auth, BEARER_SCHEME, bearerToken, type Resource } from "../auth/auth.js";
+import { certificateAccount } from "../auth/mtls.js";
 import { TokenCache } from "../auth/token-cache.js";
 import { MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
 import type { Account } from "../metadata/account.js";
+import type { PeerCertificate } from "../metadata/context.js";
 import { headerValue } from "../metadata/headers.js";
 import type { HandlerWrapper } from "./server.js";
 import type { SubscriberWrapper } from "./subscriber.js";
 
 /** Longest Authorization value looked at; a longer one is refused unread. */
 const MAX_AUTHORIZATION_LENGTH = 8 * 1024 + BEARER_SCHEME.length;
+/** How long the account of a certificate is kept before the accounts store is read again. */
+const CERTIFICATE_TTL_MS = 30_000;
 
 export interface AuthorizeOptions {
   auth: Auth;
@@ -38,6 +46,8 @@ export interface AuthorizeOptions {
 /** Checks callers of one service against its auth, remembering checked tokens. */
 export class Authorizer {
   private readonly cache: TokenCache;
+  /** Accounts of client certificates, by fingerprint: apart from tokens, so no token can look like one. */
+  private readonly certificates: TokenCache;
 
   constructor(
     private readonly auth: Auth,
@@ -45,6 +55,7 @@ export class Authorizer {
     cacheSize?: number,
   ) {
     this.cache = new TokenCache(cacheSize);
+    this.certificates = new TokenCache(cacheSize);
   }
 
   /**
@@ -70,6 +81,27 @@ export class Authorizer {
     }
     const account = this.cache.get(authorization) ?? (await this.authenticate(authorization));
     if (!(await this.auth.rules.verify(account, resource))) throw MicroError.forbidden(service, `access denied to ${resource.endpoint}`);
+    return account;
+  }
+
+  /** As quick, for a caller without a token that presented a verified client certificate. */
+  quickCertificate(resource: Resource, certificate: PeerCertificate): { account: Account } | undefined {
+    const account = this.certificates.get(certificate.fingerprint256);
+    if (account === undefined) return undefined;
+    return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
+  }
+
+  /** As check, for a caller without a token that presented a verified client certificate. */
+  async checkCertificate(resource: Resource, certificate: PeerCertificate): Promise<Account | undefined> {
+    const key = certificate.fingerprint256;
+    let account = this.certificates.get(key);
+    if (account === undefined) {
+      account = await certificateAccount(this.auth, certificate);
+      if (account === undefined) return this.check(resource, undefined); // no CN: a caller without identity
+      this.certificates.set(key, account, Date.now() + CERTIFICATE_TTL_MS);
+    }
+    if (!(await this.auth.rules.verify(account, resource)))
+      throw MicroError.forbidden(this.service, `access denied to ${resource.endpoint} for certificate ${account.id}`);
     return account;
   }
 
@@ -102,6 +134,18 @@ export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
     if (skip.has(request.endpoint)) return next(request, ctx);
     const resource: Resource = { type: "service", name: options.service, endpoint: request.endpoint };
     const authorization = authorizationOf(request.header);
+    const certificate = authorization ? undefined : ctx.caller.certificate;
+    if (certificate) {
+      const known = authorizer.quickCertificate(resource, certificate);
+      if (known) {
+        ctx.account = known.account;
+        return next(request, ctx);
+      }
+      return authorizer.checkCertificate(resource, certificate).then((account) => {
+        ctx.account = account;
+        return next(request, ctx);
+      });
+    }
     const known = authorizer.quick(resource, authorization);
     if (known) {
       ctx.account = known.account;

@@ -61,7 +61,7 @@ export function clientSettings(
   const selector = settings.text("selector");
   const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
-    foreignTransport: resolveForeignTransport(),
+    foreignTransport: resolveForeignTransport(settings.tlsEnv()),
     selector: new Selector({ strategy }),
     timeout: options.timeout ?? settings.duration("client_request_timeout"),
     retries: options.retries ?? settings.whole("client_retries"),

@@ -9,7 +9,7 @@ import type { Auth } from "../auth/auth.js";
 import { JwtAuth } from "../auth/jwt.js";
 import { NoopAuth } from "../auth/noop.js";
 import type { Broker } from "../broker/broker.js";
-import { HttpBroker } from "../broker/http.js";
+import { HttpBroker, type HttpBrokerTlsOptions } from "../broker/http.js";
 import { MemoryBroker } from "../broker/memory.js";
 import { MqttBroker } from "../broker/mqtt.js";
 import { NatsBroker } from "../broker/nats.js";
@@ -41,8 +41,9 @@ import { RedisSync } from "../sync/redis.js";
 import type { Sync } from "../sync/sync.js";
 import { goMicroSniffer, HttpTransport } from "../transport/http/http.js";
 import { MemoryTransport } from "../transport/memory.js";
-import { type MuxTlsOptions, MuxTransport } from "../transport/mux/mux.js";
+import { MuxTransport } from "../transport/mux/mux.js";
 import { NatsTransport } from "../transport/nats/nats.js";
+import type { TlsOptions } from "../transport/tls.js";
 import type { Transport } from "../transport/transport.js";
 import { Settings } from "./settings.js";
 
@@ -98,7 +99,7 @@ export function resolveTransport(
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
       return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv) });
     case "http":
-      return new HttpTransport();
+      return new HttpTransport({ tls: transportTlsFromEnv(tlsEnv) });
     case "memory":
       return new MemoryTransport();
     case "nats":
@@ -110,15 +111,14 @@ export function resolveTransport(
 }
 
 /**
- * TLS for the mux transport from the environment: on with `MICRO_TRANSPORT_SECURE=true`; this
- * node's certificate and key from `MICRO_TLS_CERT` and `MICRO_TLS_KEY`, the trusted CA from
- * `MICRO_TLS_CA` (PEM file paths; default CA: the system's), and mTLS with
- * `MICRO_TLS_CLIENT_AUTH=require`. Undefined (plaintext) otherwise.
+ * TLS for the mux and http transports from the environment: on with `MICRO_TRANSPORT_SECURE=true`;
+ * this node's certificate and key from `MICRO_TLS_CERT` and `MICRO_TLS_KEY`, the trusted CA from
+ * `MICRO_TLS_CA` (PEM file paths; default CA: the system's), mTLS with
+ * `MICRO_TLS_CLIENT_AUTH=require`, and service names checked against server certificates with
+ * `MICRO_TLS_VERIFY_SERVICE=true`. Undefined (plaintext) otherwise.
  */
-export function transportTlsFromEnv(env: Record<string, string | undefined> = process.env): MuxTlsOptions | undefined {
-  const secure = env.MICRO_TRANSPORT_SECURE?.toLowerCase();
-  if (!secure || secure === "false" || secure === "0") return undefined;
-  if (secure !== "true" && secure !== "1") throw new Error(`MICRO_TRANSPORT_SECURE=${env.MICRO_TRANSPORT_SECURE}: expected true or false`);
+export function transportTlsFromEnv(env: Record<string, string | undefined> = process.env): TlsOptions | undefined {
+  if (!envSwitch(env, "MICRO_TRANSPORT_SECURE")) return undefined;
   const clientAuth = env.MICRO_TLS_CLIENT_AUTH || "none";
   if (clientAuth !== "none" && clientAuth !== "require") throw new Error(`MICRO_TLS_CLIENT_AUTH=${clientAuth}: expected require or none`);
   return {
@@ -127,7 +127,28 @@ export function transportTlsFromEnv(env: Record<string, string | undefined> = pr
     ca: pemFile(env, "MICRO_TLS_CA"),
     clientAuth,
     serverName: env.MICRO_TLS_SERVER_NAME || undefined,
+    verifyService: envSwitch(env, "MICRO_TLS_VERIFY_SERVICE"),
   };
+}
+
+/**
+ * The HTTP broker's TLS from the same switches as the transports': with MICRO_TRANSPORT_SECURE the
+ * subscriber port serves HTTPS with MICRO_TLS_CERT/KEY (mTLS with MICRO_TLS_CLIENT_AUTH=require),
+ * and deliveries trust MICRO_TLS_CA and present this node's certificate. Undefined otherwise.
+ */
+export function brokerTlsFromEnv(env: Record<string, string | undefined> = process.env): HttpBrokerTlsOptions | undefined {
+  const tls = transportTlsFromEnv(env);
+  if (!tls) return undefined;
+  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca : [tls.ca];
+  return { ca, cert: tls.cert, key: tls.key, clientAuth: tls.clientAuth };
+}
+
+/** A true/false env var (also 1/0; unset is false). */
+function envSwitch(env: Record<string, string | undefined>, variable: string): boolean {
+  const value = env[variable]?.toLowerCase();
+  if (!value || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw new Error(`${variable}=${env[variable]}: expected true or false`);
 }
 
 function pemFile(env: Record<string, string | undefined>, variable: string): Buffer | undefined {
@@ -140,9 +161,13 @@ function pemFile(env: Record<string, string | undefined>, variable: string): Buf
   }
 }
 
-/** The transport for nodes that do not speak the client's own: Go Micro services speak HTTP. */
-export function resolveForeignTransport(): Transport {
-  return new HttpTransport();
+/**
+ * The transport for nodes that do not speak the client's own: Go Micro services speak HTTP. With
+ * MICRO_TRANSPORT_SECURE it speaks TLS too (Go Micro's `transport.Secure`): a secure system does
+ * not fall back to plaintext for foreign nodes.
+ */
+export function resolveForeignTransport(tlsEnv: Record<string, string | undefined> = process.env): Transport {
+  return new HttpTransport({ tls: transportTlsFromEnv(tlsEnv) });
 }
 
 export const BROKERS = ["http", "memory", "nats", "redis", "rabbitmq", "mqtt"] as const;
@@ -168,7 +193,7 @@ export function resolveBroker(
   const logger = options.logger;
   switch (plugin) {
     case "http":
-      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger });
+      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger, tls: brokerTlsFromEnv() });
     case "memory":
       // One per process, so that services and clients in one process reach each other.
       sharedMemoryBroker ??= new MemoryBroker({ logger });

@@ -19,8 +19,8 @@ export function defaultServiceConfig(): Config {
   return loadConfigSync(new FlagsSource());
 }
 
-/** The mux transport's TLS settings (see transportTlsFromEnv): ts-micro's own, Go Micro has none. */
-const TLS_SETTINGS = ["transport_secure", "tls_cert", "tls_key", "tls_ca", "tls_client_auth", "tls_server_name"] as const;
+/** The mux and http transports' TLS settings (see transportTlsFromEnv): ts-micro's own, Go Micro has none. */
+const TLS_SETTINGS = ["transport_secure", "tls_cert", "tls_key", "tls_ca", "tls_client_auth", "tls_server_name", "tls_verify_service"] as const;
 
 /** Go Micro flag names a service reads from its config, with the env var each stands in for. */
 export const FRAMEWORK_SETTINGS = [

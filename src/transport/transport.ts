@@ -78,6 +78,11 @@ export interface ClientConnection {
    * within `timeout` ms fails the connection and its calls with ConnectionLostError.
    */
   probe?(timeout: number): void;
+  /**
+   * Set on TLS connections that check service names (`verifyService`): throws NotDeliveredError
+   * unless the server's certificate names `service`. The client runs it before each call.
+   */
+  verifyService?: (service: string) => void;
   close(): void;
 }
 

@@ -5,9 +5,11 @@
  * was opened); any failure discards the connection. A stream gets a connection of its own.
  */
 import net from "node:net";
+import type tls from "node:tls";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { splitHostPort } from "../tcp.js";
+import { connectTls, serviceVerifier, type TlsOptions } from "../tls.js";
 import {
   type CallOptions,
   type ClientConnection,
@@ -28,6 +30,8 @@ export interface ClientSettings extends ParserLimits {
   /** Milliseconds a connection is reused for, counted from when it was opened (Go Micro: 1 min). */
   poolTtl: number;
   streamWindow: number;
+  /** Dial TLS (Go Micro's `transport.Secure`). */
+  tls?: TlsOptions;
 }
 
 const CLIENT_ID = ErrorId.client;
@@ -99,6 +103,10 @@ export class HttpClientConnection implements ClientConnection {
   private calls = 0;
   private streams = 0;
   private shut = false;
+  /** Set when TLS checks service names: from the first connection's server certificate. */
+  verifyService: ((service: string) => void) | undefined = undefined;
+  /** With verifyService: the certificate the names were read from; every later socket must show the same. */
+  private verifiedFingerprint: string | undefined;
 
   constructor(
     private readonly address: string,
@@ -107,7 +115,13 @@ export class HttpClientConnection implements ClientConnection {
 
   /** Opens the first connection, so that an unreachable address fails here, before any call. */
   async connect(): Promise<this> {
-    this.release(await this.open());
+    const first = await this.open();
+    if (this.settings.tls) {
+      const socket = first.socket as tls.TLSSocket;
+      this.verifyService = serviceVerifier(socket, this.address, this.settings.tls);
+      if (this.verifyService) this.verifiedFingerprint = socket.getPeerCertificate().fingerprint256;
+    }
+    this.release(first);
     return this;
   }
 
@@ -284,19 +298,26 @@ export class HttpClientConnection implements ClientConnection {
   /** Dials a new connection; failures are NotDeliveredErrors (nothing was sent). */
   private open(): Promise<HttpSocket> {
     const { host, port } = splitHostPort(this.address);
+    const secure = this.settings.tls;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: host || "127.0.0.1", port, noDelay: true });
+      const socket = this.socketTo(host, port);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new NotDeliveredError(`dial ${this.address}: timed out after ${this.settings.dialTimeout} ms`, this.address));
       }, this.settings.dialTimeout);
       socket.once("error", (err) => {
         clearTimeout(timer);
-        reject(new NotDeliveredError(`dial ${this.address}: ${err.message}`, this.address));
+        const plaintextPeer = secure && /disconnected before secure TLS connection|ECONNRESET|wrong version number|packet length too long/.test(err.message);
+        const hint = plaintextPeer ? " (is the server plaintext? TLS is on in this client: MICRO_TRANSPORT_SECURE=true)" : "";
+        reject(new NotDeliveredError(`dial ${this.address}: ${secure ? "TLS: " : ""}${err.message.trim()}${hint}`, this.address));
       });
-      socket.once("connect", () => {
+      socket.once(secure ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
+        if (!this.sameServer(socket)) {
+          socket.destroy();
+          return reject(new NotDeliveredError(`dial ${this.address}: TLS: the server's certificate changed since its names were checked`, this.address));
+        }
         resolve(new HttpSocket(socket, this.settings));
       });
     });
@@ -305,7 +326,26 @@ export class HttpClientConnection implements ClientConnection {
   /** A connection whose writes queue until it is established (streams are opened synchronously). */
   private connectNow(): HttpSocket {
     const { host, port } = splitHostPort(this.address);
-    return new HttpSocket(net.connect({ host: host || "127.0.0.1", port, noDelay: true }), this.settings);
+    const conn = new HttpSocket(this.socketTo(host, port), this.settings);
+    if (this.verifiedFingerprint !== undefined) {
+      conn.socket.once("secureConnect", () => {
+        if (!this.sameServer(conn.socket)) conn.fail("the server's certificate changed since its names were checked");
+      });
+    }
+    return conn;
+  }
+
+  /** False when service names are checked and this socket's server shows another certificate than the first. */
+  private sameServer(socket: net.Socket): boolean {
+    if (this.verifiedFingerprint === undefined) return true;
+    return (socket as tls.TLSSocket).getPeerCertificate().fingerprint256 === this.verifiedFingerprint;
+  }
+
+  /** A plain or TLS socket to the server, as the settings say. */
+  private socketTo(host: string, port: number): net.Socket {
+    const secure = this.settings.tls;
+    if (secure) return connectTls(host || "127.0.0.1", port, secure);
+    return net.connect({ host: host || "127.0.0.1", port, noDelay: true });
   }
 }
 

@@ -8,6 +8,7 @@ import type net from "node:net";
 import { type Logger, logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { listenTcp } from "../tcp.js";
+import { type TlsOptions, type TlsProtocol, TlsServer } from "../tls.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport.js";
 import { HttpClientConnection } from "./client.js";
 import { RequestBudget, type ServedConnection, type ServerSettings, serveHttpConnection } from "./server.js";
@@ -54,6 +55,11 @@ export interface HttpTransportOptions {
   /** Milliseconds between two log lines about the same kind of limit hit or bad input (default 10 s; 0 logs each). */
   logInterval?: number;
   logger?: Logger;
+  /**
+   * Serve and dial TLS (Go Micro's `transport.Secure`, with certificates given instead of made up):
+   * a server certificate, optional client-certificate verification (mTLS), service-name checks.
+   */
+  tls?: TlsOptions;
 }
 
 interface Settings extends ServerSettings {
@@ -61,6 +67,7 @@ interface Settings extends ServerSettings {
   poolSize: number;
   poolTtl: number;
   maxConnections: number;
+  tls?: TlsOptions;
 }
 
 function settingsFrom(options: HttpTransportOptions): Settings {
@@ -81,6 +88,7 @@ function settingsFrom(options: HttpTransportOptions): Settings {
     maxCallsPerConnection: options.maxCallsPerConnection ?? 64,
     maxWriteBuffer: Math.max(options.maxWriteBuffer ?? 16 * 1024 * 1024, 2 * maxBodyBytes),
     writeTimeout: options.writeTimeout ?? 30_000,
+    tls: options.tls,
     budget: new RequestBudget(Math.max(options.maxBufferedBytes ?? 256 * 1024 * 1024, 2 * maxBodyBytes)),
     logger: log,
     limitLog: new RateLimitedLog(log, options.logInterval ?? 10_000),
@@ -89,14 +97,18 @@ function settingsFrom(options: HttpTransportOptions): Settings {
 
 export class HttpTransport implements Transport {
   readonly name = "http";
+  /** True when this transport serves and dials TLS. */
+  readonly secure: boolean;
   private readonly settings: Settings;
 
   constructor(options: HttpTransportOptions = {}) {
     this.settings = settingsFrom(options);
+    this.secure = options.tls !== undefined;
   }
 
   listen(address: string, options: ListenOptions): Promise<Listener> {
     const settings = this.settings;
+    const tlsServer = settings.tls && new TlsServer(settings.tls, HTTP_TLS_PROTOCOL);
     let open = 0;
     return listenTcp(
       address,
@@ -104,7 +116,8 @@ export class HttpTransport implements Transport {
         if (open >= settings.maxConnections) return refuse(socket, settings);
         open++;
         socket.once("close", () => open--);
-        return serveHttpConnection(socket, Buffer.alloc(0), options, settings);
+        const serve = (served: net.Socket) => serveHttpConnection(served, Buffer.alloc(0), options, settings);
+        return tlsServer ? tlsServer.accept(socket, settings.headerTimeout, settings.limitLog, serve) : serve(socket);
       },
       settings.logger,
       "http transport",
@@ -116,6 +129,9 @@ export class HttpTransport implements Transport {
     return new HttpClientConnection(address, settings).connect();
   }
 }
+
+/** The http transport has no refusal of its own: TLS's generic HTTP 403 / 400 are its language. */
+const HTTP_TLS_PROTOCOL: TlsProtocol = { label: "http transport", tellRefused: () => false };
 
 /**
  * Past maxConnections a connection gets `503` and is closed without its request being read: a

@@ -15,12 +15,15 @@
  * stops being read (it cannot queue more work) and is dropped past `maxWriteBuffer` bytes or
  * `writeTimeout` ms.
  */
+
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
+import type { PeerCertificate } from "../../metadata/context.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import type { ServedConnection } from "../tcp.js";
+import { verifiedPeerCertificate } from "../tls.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
 import { canonicalHeader, headerLines } from "./headers.js";
 import { type HttpMessage, HttpParser, type ParsePhase, type ParserLimits } from "./parser.js";
@@ -85,6 +88,7 @@ class Call implements IncomingCall {
   constructor(
     readonly remote: string,
     private readonly slot: Slot,
+    readonly certificate: PeerCertificate | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -105,6 +109,8 @@ class HttpServerConnection implements ServedConnection {
   private readonly slots: Slot[] = [];
   private readonly streams = new Map<string, HttpStream>();
   private readonly remote: string;
+  /** The client's verified certificate, on an mTLS connection. */
+  private readonly certificate: PeerCertificate | undefined;
   private closing = false;
   private dead = false;
   /** Streams whose reader fell behind: the socket is not read while any is. */
@@ -127,6 +133,7 @@ class HttpServerConnection implements ServedConnection {
     private readonly settings: ServerSettings,
   ) {
     this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.certificate = verifiedPeerCertificate(socket);
     this.parser = new HttpParser("request", settings, (message) => this.onRequest(message));
     socket.setNoDelay(true);
     socket.on("data", this.onData);
@@ -173,7 +180,7 @@ class HttpServerConnection implements ServedConnection {
     if (this.slots.length >= this.settings.maxCallsPerConnection) this.parser.hold();
     let reply: Promise<Message>;
     try {
-      reply = this.options.handler(message, new Call(this.remote, slot));
+      reply = this.options.handler(message, new Call(this.remote, slot, this.certificate));
     } catch (err) {
       reply = Promise.reject(err);
     }
@@ -214,7 +221,7 @@ class HttpServerConnection implements ServedConnection {
     this.streams.set(id, opened);
     // The opening message addresses the stream; Go Micro's server discards its body.
     try {
-      this.options.streamHandler(message, opened, { remote: this.remote, signal: opened.signal });
+      this.options.streamHandler(message, opened, { remote: this.remote, signal: opened.signal, certificate: this.certificate });
     } catch (err) {
       this.settings.logger.error("stream handler failed", { err: err instanceof Error ? err.stack : String(err) });
       opened.end(MicroError.internal(ErrorId.server, "internal server error").toString());

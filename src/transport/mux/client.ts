@@ -36,6 +36,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly maxFrameSize: number;
   /** StreamOutput: what a stream message may take of a frame. */
   readonly maxMessageSize: number;
+  /** Set by the transport when TLS checks service names (see ClientConnection). */
+  verifyService: ((service: string) => void) | undefined = undefined;
   private nextStream = 1;
   private goingAway = false;
   private dead = false;

@@ -14,7 +14,7 @@ import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredE
 import { MuxClientConnection } from "./client.js";
 import { type MuxLimits, type MuxOptions, muxLimits } from "./options.js";
 import { ServerConnection, type ServerContext } from "./server.js";
-import { connectTls, TlsServer } from "./tls.js";
+import { connectTls, muxTlsProtocol, serviceVerifier, TlsServer } from "./tls.js";
 
 export type { MuxOptions, SniffedConnection } from "./options.js";
 export type { MuxTlsOptions, Pem } from "./tls.js";
@@ -43,7 +43,7 @@ export class MuxTransport implements Transport {
 
   async listen(address: string, options: ListenOptions): Promise<Listener> {
     const limits = this.limits;
-    const tlsServer = this.options.tls && new TlsServer(this.options.tls);
+    const tlsServer = this.options.tls && new TlsServer(this.options.tls, muxTlsProtocol(limits));
     const limitLog = new RateLimitedLog(this.log, limits.limitLogInterval);
     const context: ServerContext = {
       limits,
@@ -64,7 +64,7 @@ export class MuxTransport implements Transport {
           connections.add(conn);
           return conn;
         };
-        return tlsServer ? tlsServer.accept(socket, limits, limitLog, serve) : serve(socket);
+        return tlsServer ? tlsServer.accept(socket, limits.prefaceTimeout, limitLog, serve) : serve(socket);
       },
       this.log,
       "mux",
@@ -111,7 +111,9 @@ export class MuxTransport implements Transport {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        resolve(new MuxClientConnection(socket, address, this.limits, this.log));
+        const conn = new MuxClientConnection(socket, address, this.limits, this.log);
+        if (secure) conn.verifyService = serviceVerifier(socket as tls.TLSSocket, address, secure);
+        resolve(conn);
       });
     });
   }
