@@ -63,7 +63,7 @@ class GrpcConnection implements ClientConnection {
     session.on("goaway", () => {
       this.goingAway = true;
     });
-    session.socket.unref();
+    session.socket?.unref();
   }
 
   get closed(): boolean {
@@ -98,9 +98,9 @@ class GrpcConnection implements ClientConnection {
     } catch (err) {
       throw new NotDeliveredError(`${this.address}: ${(err as Error).message}`, this.address);
     }
-    if (this.active++ === 0) this.session.socket.ref();
+    if (this.active++ === 0) this.session.socket?.ref();
     stream.once("close", () => {
-      if (--this.active === 0) this.session.socket.unref();
+      if (--this.active === 0) this.session.socket?.unref();
     });
     return new ClientCall(stream, this.address, this.maxSize, options);
   }
