@@ -36,7 +36,7 @@ export class Echo {
   }
 
   async Fail(req: { code: number; detail?: string }): Promise<EchoResponse> {
-    throw new MicroError("echo", req.code, req.detail ?? "failed on purpose");
+    throw new MicroError("echo", req.code, req.detail || "failed on purpose");
   }
 
   async Slow(req: { ms: number }, ctx: Context): Promise<EchoResponse> {
