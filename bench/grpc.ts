@@ -9,13 +9,19 @@
  *   grpc-js ← micro      a grpc-js server, the ts-micro gRPC client
  *   connect ← connect    @connectrpc/connect-node server and gRPC client (the other library)
  *   mux ← micro-mux      ts-micro on its default transport (mux, JSON): what gRPC costs
+ *   micro ← micro-json   ts-micro over gRPC with application/grpc+json
+ *   go ← go              Go Micro v5 server/grpc and client/grpc (interop/grpcecho, interop/grpccall),
+ *                        JSON (Go Micro's gRPC codecs need generated types for protobuf)
+ *   micro ← go           the ts-micro gRPC server, Go Micro's gRPC client (JSON)
  *
  * Unary at c=1, 64, 256: req/s and p99; then a server stream of 50 000 messages: msgs/s.
  * Prints one JSON line per point, then tables of ratios to grpc-js ← grpc-js. `--quick` shortens it.
  */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { buildGoPrograms } from "../test/interop/go.js";
 import { runClient, type Server, startServer } from "./harness.js";
 import type { LoadResult } from "./payload.js";
 
@@ -34,11 +40,78 @@ const PAIRS = [
   { pair: "grpc-js ← micro", server: "grpc-js", client: "micro" },
   { pair: "connect ← connect", server: "connect", client: "connect" },
   { pair: "mux ← micro-mux", server: "mux", client: "micro-mux" },
+  { pair: "micro ← micro-json", server: "micro", client: "micro-json" },
+  { pair: "go ← go", server: "go", client: "go" },
+  { pair: "micro ← go", server: "micro", client: "go" },
 ] as const;
 const BASELINE = PAIRS[0].pair;
 
+const goDir = await buildGoPrograms();
+const hasTaskset = spawnSync("taskset", ["--version"]).status === 0;
+const goEnv = { MICRO_REGISTRY: "memory", MICRO_SERVER_ADDRESS: "127.0.0.1:0", MICRO_LOG_LEVEL: "error" };
+
+/** Spawns a Go program pinned to `core`. */
+function spawnGo(program: string, core: number, extra: Record<string, string>): ChildProcess {
+  const binary = path.join(goDir, program);
+  const [cmd, args] = hasTaskset ? ["taskset", ["-c", String(core), binary]] : [binary, []];
+  return spawn(cmd, args as string[], { env: { ...process.env, ...goEnv, ...extra }, stdio: ["ignore", "pipe", "ignore"] });
+}
+
+function startGoServer(): Promise<Server> {
+  const child = spawnGo("grpcecho", 0, { INTEROP_NAME: "bench" });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const match = /"started":"([^"]+)"/.exec(out);
+      if (match) resolve({ address: match[1], stop: () => child.kill("SIGTERM") });
+    });
+    child.once("exit", (code) => reject(new Error(`interop/grpcecho exited with ${code}`)));
+  });
+}
+
+/** Go Micro's gRPC client in closed loops against `address` (interop/grpccall, bench mode). */
+function goLoad(address: string, concurrency: number): Promise<LoadResult> {
+  const child = spawnGo("grpccall", 1, {
+    INTEROP_MODE: "bench",
+    INTEROP_TARGET: "bench",
+    INTEROP_ADDRESS: address,
+    INTEROP_CONCURRENCY: String(concurrency),
+    INTEROP_WARMUP_MS: String(warmup * 1000),
+    INTEROP_DURATION_MS: String(seconds * 1000),
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.once("exit", (code) => {
+      try {
+        const r = JSON.parse(out.trim().split("\n").pop()!) as { calls: number; errors: number; rps: number; p50_us?: number; p99_us?: number };
+        resolve({
+          bench: "grpc",
+          framework: "go-micro",
+          transport: "grpc",
+          concurrency,
+          rps: r.rps,
+          p50_us: r.p50_us ?? 0,
+          p99_us: r.p99_us ?? 0,
+          calls: r.calls,
+          errors: r.errors,
+        });
+      } catch {
+        reject(new Error(`interop/grpccall exited with ${code}: ${out}`));
+      }
+    });
+  });
+}
+
 function start(kind: string): Promise<Server> {
+  if (kind === "go") return startGoServer();
   return kind === "mux" ? startServer("servers/micro-echo.js", env, 0) : startServer("servers/grpc-echo.js", { ...env, GRPC_KIND: kind }, 0);
+}
+
+function load(client: string, address: string, concurrency: number): Promise<LoadResult> {
+  if (client === "go") return goLoad(address, concurrency);
+  return runClient<LoadResult>("clients/grpc-load.js", [client, address, "unary", concurrency, warmup, seconds], env, 1);
 }
 
 interface Point extends LoadResult {
@@ -55,12 +128,12 @@ for (const { pair, server: serverKind, client } of PAIRS) {
   const server = await start(serverKind);
   try {
     for (const c of concurrencies) {
-      const result = await runClient<LoadResult>("clients/grpc-load.js", [client, server.address, "unary", c, warmup, seconds], env, 1);
+      const result = await load(client, server.address, c);
       const point = { pair, ...result };
       unary.push(point);
       process.stdout.write(`${JSON.stringify(point)}\n`);
     }
-    if (serverKind !== "mux") {
+    if (serverKind !== "mux" && serverKind !== "go" && client !== "go" && client !== "micro-json") {
       const result = await runClient<{ msgs_per_s: number }>("clients/grpc-load.js", [client, server.address, "stream", STREAM_COUNT], env, 1);
       streams.push({ pair, msgs_per_s: result.msgs_per_s });
       process.stdout.write(`${JSON.stringify({ pair, bench: "grpc-stream", ...result })}\n`);

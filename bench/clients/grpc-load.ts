@@ -1,6 +1,6 @@
 /**
  * The gRPC benchmark's client, run as its own process:
- *   node grpc-load.js <micro|grpc-js|connect|micro-mux> <address> unary <concurrency> <warmup s> <seconds>
+ *   node grpc-load.js <micro|micro-json|grpc-js|connect|micro-mux> <address> unary <concurrency> <warmup s> <seconds>
  *   node grpc-load.js <micro|grpc-js|connect> <address> stream <count>
  * Prints one JSON line. `micro` is the ts-micro client over gRPC (protobuf from the .proto);
  * `micro-mux` the ts-micro client on its default transport against bench/servers/micro-echo.ts.
@@ -74,7 +74,23 @@ function connectCaller(): Caller {
   };
 }
 
-const callers: Record<string, () => Caller> = { micro: microCaller, "micro-mux": muxCaller, "grpc-js": grpcJsCaller, connect: connectCaller };
+/** The ts-micro client over gRPC with its default Content-Type, application/json (application/grpc+json). */
+function microJsonCaller(): Caller {
+  const client = createClient({ logger: createLogger({ level: "warn" }) });
+  const options = { address: `grpc://${address}` };
+  return {
+    unary: () => client.call("bench", "Bench.Echo", PAYLOAD, options),
+    stream: () => Promise.reject(new Error("streams are measured with protobuf")),
+  };
+}
+
+const callers: Record<string, () => Caller> = {
+  micro: microCaller,
+  "micro-json": microJsonCaller,
+  "micro-mux": muxCaller,
+  "grpc-js": grpcJsCaller,
+  connect: connectCaller,
+};
 const caller = callers[kind]();
 
 if (mode === "stream") {

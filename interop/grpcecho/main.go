@@ -65,6 +65,15 @@ func (e *Echo) Chat(ctx context.Context, stream server.Stream) error {
 	}
 }
 
+// Bench is the benchmark's bench.Bench service (bench/grpc.proto), on plain Go structs: it is
+// called with application/grpc+json, which Go Micro's codecs encode with encoding/json.
+type Bench struct{}
+
+func (b *Bench) Echo(ctx context.Context, req *shared.Payload, rsp *shared.Payload) error {
+	*rsp = *req
+	return nil
+}
+
 func main() {
 	name := shared.Env("INTEROP_NAME", "goecho")
 	var service micro.Service
@@ -76,8 +85,10 @@ func main() {
 			shared.Emit(map[string]string{"started": service.Server().Options().Address})
 			return nil
 		}))
-	if err := service.Server().Handle(service.Server().NewHandler(new(Echo))); err != nil {
-		log.Fatal(err)
+	for _, handler := range []interface{}{new(Echo), new(Bench)} {
+		if err := service.Server().Handle(service.Server().NewHandler(handler)); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if err := service.Run(); err != nil {
 		log.Fatal(err)
