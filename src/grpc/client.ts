@@ -131,7 +131,7 @@ function requestHeaders(header: Header, deadline: number | undefined): http2.Out
 
 /** One call from the client: its request stream out, its responses in, the status at the end. */
 class ClientCall implements TransportStream {
-  private readonly inbox = new Inbox<Message>();
+  private readonly inbox: Inbox<Message>;
   private readonly reader: FrameReader;
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -144,6 +144,10 @@ class ClientCall implements TransportStream {
     options: CallOptions,
   ) {
     this.reader = new FrameReader(maxSize);
+    this.inbox = new Inbox(
+      () => stream.pause(),
+      () => stream.resume(),
+    );
     stream.on("error", () => {});
     stream.on("response", (headers) => this.onHeaders(headers, false));
     stream.on("trailers", (trailers) => this.onHeaders(trailers, true));

@@ -1,5 +1,18 @@
-/** Messages received on a gRPC stream, waiting for recv(): the reading half both sides share. */
+/**
+ * Messages received on a gRPC stream, waiting for recv(): the reading half both sides share.
+ * Past `high` queued messages `pause` is called (the HTTP/2 stream stops reading, so its flow
+ * control window closes and the peer waits); `resume` once recv() has taken them down to `low`.
+ */
 export class Inbox<T> {
+  private paused = false;
+
+  constructor(
+    private readonly pause: () => void = () => {},
+    private readonly resume: () => void = () => {},
+    private readonly high = 64,
+    private readonly low = 16,
+  ) {}
+
   private readonly queue: T[] = [];
   private waiting: { resolve: (value: T | undefined) => void; reject: (err: unknown) => void } | undefined;
   private ended = false;
@@ -11,7 +24,13 @@ export class Inbox<T> {
     if (waiter) {
       this.waiting = undefined;
       waiter.resolve(item);
-    } else this.queue.push(item);
+    } else {
+      this.queue.push(item);
+      if (!this.paused && this.queue.length >= this.high) {
+        this.paused = true;
+        this.pause();
+      }
+    }
   }
 
   /** The peer finished sending: recv() resolves undefined once the queue is empty. */
@@ -38,7 +57,14 @@ export class Inbox<T> {
   }
 
   recv(): Promise<T | undefined> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
+    if (this.queue.length > 0) {
+      const item = this.queue.shift();
+      if (this.paused && this.queue.length <= this.low) {
+        this.paused = false;
+        this.resume();
+      }
+      return Promise.resolve(item);
+    }
     if (this.ended) return this.error === undefined ? Promise.resolve(undefined) : Promise.reject(this.error);
     if (this.waiting) return Promise.reject(new Error("recv() called again before the previous one resolved"));
     return new Promise((resolve, reject) => {

@@ -117,7 +117,7 @@ function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
  * tells the handler when the caller went away or the deadline passed.
  */
 export class ServerCall implements TransportStream, IncomingCall {
-  private readonly inbox = new Inbox<Message>();
+  private readonly inbox: Inbox<Message>;
   private readonly reader: FrameReader;
   private readonly controller = new AbortController();
   private responded = false;
@@ -131,6 +131,10 @@ export class ServerCall implements TransportStream, IncomingCall {
     readonly remote: string,
   ) {
     this.reader = new FrameReader(maxSize);
+    this.inbox = new Inbox(
+      () => stream.pause(),
+      () => stream.resume(),
+    );
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("end", () => {
       if (this.reader.partial) this.finish({ code: GrpcCode.INTERNAL, message: "the request ended inside a message" });
