@@ -33,13 +33,21 @@ const NOT_METADATA = new Set(["content-type", "te", "grpc-timeout", "grpc-encodi
 
 const EMPTY_JSON = new TextEncoder().encode("{}");
 
+/** How long destroy() lets answers already being written reach the caller. */
+const FLUSH_WINDOW = 500;
+
 export async function listenGrpc(address: string, options: GrpcServeOptions): Promise<Listener> {
   const { host, port } = splitHostPort(address);
-  const sessions = new Set<http2.ServerHttp2Session>();
+  /** Open sessions, with how many of their streams are still open. */
+  const sessions = new Map<http2.ServerHttp2Session, number>();
   const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
   server.on("session", (session) => {
-    sessions.add(session);
+    sessions.set(session, 0);
     session.on("close", () => sessions.delete(session));
+    session.on("stream", (stream) => {
+      sessions.set(session, (sessions.get(session) ?? 0) + 1);
+      stream.once("close", () => sessions.has(session) && sessions.set(session, (sessions.get(session) ?? 1) - 1));
+    });
     // Garbage, a wrong preface, a protocol error: that connection goes, the server stays.
     session.on("error", (err) => options.logger.debug("grpc: connection failed", { err: err.message }));
   });
@@ -57,14 +65,22 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
   const boundAddress = typeof bound === "object" && bound ? joinHostPort(host || bound.address, bound.port) : address;
   return {
     address: boundAddress,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // GOAWAY: calls in flight finish, new ones go elsewhere.
-        for (const session of sessions) session.close();
-      }),
+    // Stops accepting and sends GOAWAY: calls in flight finish (the service bounds the wait with
+    // its grace period, then destroys), new ones go elsewhere.
+    close: async () => {
+      server.close();
+      for (const session of sessions.keys()) session.close();
+    },
+    // A call whose handler has returned may still be writing its answer and trailers: a session
+    // with open streams gets FLUSH_WINDOW ms to finish them (closing on its own once they end).
     destroy: () => {
-      for (const session of sessions) session.destroy();
+      for (const [session, open] of sessions) {
+        if (open === 0) session.destroy();
+        else {
+          session.close();
+          setTimeout(() => session.destroy(), FLUSH_WINDOW).unref();
+        }
+      }
       server.close();
     },
   };
