@@ -86,6 +86,7 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
   };
 }
 
+/** One HTTP/2 stream: refused as HTTP if it is not gRPC, else routed to a call. */
 function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, options: GrpcServeOptions): void {
   stream.on("error", () => {}); // a reset stream; the call's signal reports it
   const contentType = String(headers["content-type"] ?? "");
@@ -100,27 +101,35 @@ function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
     void runInternal(call, internal, target.endpoint, options.logger);
     return;
   }
-  const shape = options.shape(target.endpoint);
-  if (!shape) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: `unknown service ${target.endpoint}` });
+  routeCall(call, headers, target.endpoint, options);
+}
+
+/** A call to one of the RPC server's endpoints: its shape, codec and deadline decide how it runs. */
+function routeCall(call: ServerCall, headers: http2.IncomingHttpHeaders, endpoint: string, options: GrpcServeOptions): void {
+  const shape = options.shape(endpoint);
+  if (!shape) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: `unknown service ${endpoint}` });
+  const contentType = String(headers["content-type"]);
   const subtype = String(headers["x-content-type"] ?? contentType);
   const microType = codecContentType(subtype) ?? codecContentType(contentType);
   if (!microType) return call.finish({ code: GrpcCode.INTERNAL, message: `Unsupported Content-Type: ${subtype}` });
   const timeout = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined) ?? nanosToMs(headers.timeout as string | undefined);
   if (timeout !== undefined) call.expireAfter(timeout);
   const header = metadataOf(headers);
-  header[MicroHeader.Endpoint] = target.endpoint;
-  header[MicroHeader.Method] = target.endpoint;
+  header[MicroHeader.Endpoint] = endpoint;
+  header[MicroHeader.Method] = endpoint;
   header[MicroHeader.ContentType] = microType;
   if (timeout !== undefined) header[MicroHeader.Timeout] = (timeout * 1e6).toFixed(0);
-  if (shape.input || shape.output) {
-    if (shape.input) header[MicroHeader.StreamInput] = "true";
-    if (!options.streamHandler) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: "this server takes no streams" });
-    options.streamHandler({ header, body: new Uint8Array(0) }, call, call);
-    return;
-  }
+  if (!shape.input && !shape.output) return runUnary(call, header, microType, options);
+  if (shape.input) header[MicroHeader.StreamInput] = "true";
+  if (!options.streamHandler) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: "this server takes no streams" });
+  options.streamHandler({ header, body: new Uint8Array(0) }, call, call);
+}
+
+/** Unary: the first request message to the RPC server's handler, its reply (or error) back. */
+function runUnary(call: ServerCall, header: Header, microType: string, options: GrpcServeOptions): void {
   call.recv().then(
     (first) => {
-      if (!first) return call.finish({ code: GrpcCode.INVALID_ARGUMENT, message: `${target.endpoint}: the call ended without a request message` });
+      if (!first) return call.finish({ code: GrpcCode.INVALID_ARGUMENT, message: `${header[MicroHeader.Endpoint]}: the call ended without a request message` });
       return options.handler({ header, body: first.body }, call).then((reply) => call.reply(reply, microType));
     },
     (err: unknown) => call.finish(statusFromFailure(err)),
