@@ -25,6 +25,12 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 /** The name nodes register under `server`, `transport` and `protocol`. */
 export const GRPC = "grpc";
 
+/**
+ * Metadata a ts-micro client sends when it streams its requests: a ts-micro server then hands
+ * the handler an AsyncIterable even when neither a .proto nor `stream: true` says so.
+ */
+export const STREAM_INPUT = "micro-stream-input";
+
 /** How an endpoint streams, for a protocol that does not say (every gRPC call looks like a bidi stream). */
 export interface EndpointShape {
   /** The caller sends a stream of requests (client or bidirectional stream). */

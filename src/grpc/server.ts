@@ -12,7 +12,7 @@ import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { IncomingCall, Listener, ListenOptions, Message, TransportStream } from "../transport/transport.js";
 import { type FrameError, FrameReader, frame } from "./frames.js";
-import { codecContentType, type EndpointShape, parseMethodPath } from "./grpc.js";
+import { codecContentType, type EndpointShape, parseMethodPath, STREAM_INPUT } from "./grpc.js";
 import { Inbox } from "./inbox.js";
 import { encodeGrpcMessage, GrpcCode, type GrpcStatus, parseGrpcTimeout, statusOf } from "./status.js";
 
@@ -29,7 +29,17 @@ export interface GrpcServeOptions extends ListenOptions {
 }
 
 /** Request headers that are gRPC's or HTTP/2's own, not the caller's metadata. */
-const NOT_METADATA = new Set(["content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "timeout", "x-content-type", "user-agent"]);
+const NOT_METADATA = new Set([
+  "content-type",
+  "te",
+  "grpc-timeout",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+  "timeout",
+  "x-content-type",
+  "user-agent",
+  STREAM_INPUT,
+]);
 
 const EMPTY_JSON = new TextEncoder().encode("{}");
 
@@ -119,8 +129,9 @@ function routeCall(call: ServerCall, headers: http2.IncomingHttpHeaders, endpoin
   header[MicroHeader.Method] = endpoint;
   header[MicroHeader.ContentType] = microType;
   if (timeout !== undefined) header[MicroHeader.Timeout] = (timeout * 1e6).toFixed(0);
-  if (!shape.input && !shape.output) return runUnary(call, header, microType, options);
-  if (shape.input) header[MicroHeader.StreamInput] = "true";
+  const input = shape.input || headers[STREAM_INPUT] === "true";
+  if (!input && !shape.output) return runUnary(call, header, microType, options);
+  if (input) header[MicroHeader.StreamInput] = "true";
   if (!options.streamHandler) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: "this server takes no streams" });
   options.streamHandler({ header, body: new Uint8Array(0) }, call, call);
 }

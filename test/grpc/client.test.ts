@@ -115,6 +115,34 @@ for (const withProto of [false, true]) {
   });
 }
 
+describe("a ts-micro client streaming requests to a gRPC service that declares nothing", () => {
+  const registry = new MemoryRegistry();
+  let service: Service;
+  let client: Client;
+
+  before(async () => {
+    // No .proto and no `stream: true`: the ts-micro client says that its requests stream.
+    service = createService({ name: "bare", server: "grpc", registry, address: "127.0.0.1:0", logger: quiet });
+    service.handle(new Echo());
+    await service.start();
+    client = createClient({ registry, logger: quiet });
+  });
+  after(async () => {
+    await client?.close();
+    await service?.stop();
+    await registry.close();
+  });
+
+  it("runs client and bidirectional streams", async () => {
+    const echo = client.service<{ Echo: Echo }>("bare").Echo;
+    assert.equal((await echo.Sum(messages({ n: 1 }, { n: 2 }))).total, 3);
+    assert.deepEqual(
+      (await collect(echo.Chat(messages({ name: "m" }, { name: "n" })))).map((m) => m.msg),
+      ["hi m", "hi n"],
+    );
+  });
+});
+
 describe("a ts-micro client calling a plain @grpc/grpc-js server by address", () => {
   let server: grpc.Server;
   let address = "";
