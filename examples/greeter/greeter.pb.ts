@@ -42,3 +42,11 @@ export interface SumResponse {
 export interface EchoMessage {
   text?: string;
 }
+
+/**
+ * The .proto source, so the message types are there at run time without the file:
+ * `createService({ server: "grpc", grpc: { schema: new ProtoSchema({ source: [...PROTO_SOURCE] }) } })`.
+ */
+export const PROTO_SOURCE: readonly string[] = [
+  "// The greeter's contract, for gRPC callers in any language and for `micro gen proto`\n// (greeter.pb.ts). `service Greeter` is served by the Greeter class: Go Micro routes a gRPC call\n// on the service name's last segment, so the package name is free.\nsyntax = \"proto3\";\n\npackage greeter;\n\nservice Greeter {\n  rpc Hello(HelloRequest) returns (HelloResponse);\n  rpc Count(CountRequest) returns (stream CountResponse);\n  rpc Sum(stream CountResponse) returns (SumResponse);\n  rpc Echo(stream EchoMessage) returns (stream EchoMessage);\n}\n\nmessage HelloRequest {\n  string name = 1;\n}\n\nmessage HelloResponse {\n  string msg = 1;\n}\n\nmessage CountRequest {\n  int32 to = 1;\n  int32 delay_ms = 2;\n}\n\nmessage CountResponse {\n  int32 n = 1;\n}\n\nmessage SumResponse {\n  int32 total = 1;\n}\n\nmessage EchoMessage {\n  string text = 1;\n}\n",
+];

@@ -5,8 +5,10 @@
  * (`client.service<{ Greeter: GreeterHandler }>("greeter")`) are checked against the contract
  * at compile time. The shapes are the values ProtoSchema produces at run time: lowerCamel field
  * names, 64-bit integers and bytes as strings, enums by name. Every field is optional, as any
- * field may be absent on the wire.
+ * field may be absent on the wire. The .proto text goes along (`PROTO_SOURCE`), so a program can
+ * build its ProtoSchema from the generated module instead of reading the file at run time.
  */
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -73,6 +75,16 @@ export function protoToTypeScript(files: string[], options: GenerateOptions = {}
     `import type { Context } from "${options.importFrom ?? "ts-micro"}";`,
   ];
   visit(root, pb, out);
+  out.push(
+    "",
+    "/**",
+    " * The .proto source, so the message types are there at run time without the file:",
+    ' * `createService({ server: "grpc", grpc: { schema: new ProtoSchema({ source: [...PROTO_SOURCE] }) } })`.',
+    " */",
+    "export const PROTO_SOURCE: readonly string[] = [",
+    ...files.map((file) => `  ${JSON.stringify(fs.readFileSync(file, "utf8"))},`),
+    "];",
+  );
   return `${out.join("\n")}\n`;
 }
 

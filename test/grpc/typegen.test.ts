@@ -11,6 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
+import { PROTO_SOURCE } from "../../examples/greeter/greeter.pb.js";
+import { ProtoSchema } from "../../src/codec/proto.js";
 import { protoToTypeScript } from "../../src/grpc/typegen.js";
 import { ECHO_PROTO } from "./echo-handler.js";
 
@@ -120,6 +122,16 @@ describe("micro gen proto", () => {
     assert.equal(wanted.length, 6);
     assert.deepEqual((await diagnostics(dir)).sort(), wanted.sort());
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("carries the .proto source, enough for a ProtoSchema at run time without the file", () => {
+    const schema = new ProtoSchema({ source: [...PROTO_SOURCE] });
+    assert.deepEqual(
+      schema.services.map((s) => [s.fullName, s.methods.map((m) => `${m.name}:${m.requestStream}:${m.responseStream}`)]),
+      [["greeter.Greeter", ["Hello:false:false", "Count:false:true", "Sum:true:false", "Echo:true:true"]]],
+    );
+    const type = schema.typeFor({ endpoint: "Greeter.Count", kind: "request" })!;
+    assert.deepEqual(schema.decode(type, schema.encode(type, { to: 3, delay_ms: 5 })), { to: 3, delayMs: 5 });
   });
 
   it("keeps the greeter example's greeter.pb.ts as the CLI generates it", async () => {
