@@ -2,7 +2,11 @@ module ts-micro.dev/interop
 
 go 1.24
 
-require go-micro.dev/v5 v5.30.0
+require (
+	go-micro.dev/v5 v5.30.0
+	google.golang.org/grpc v1.71.1
+	google.golang.org/protobuf v1.36.6
+)
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
@@ -64,6 +68,4 @@ require (
 	golang.org/x/tools v0.31.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20250324211829-b45e905df463 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20250324211829-b45e905df463 // indirect
-	google.golang.org/grpc v1.71.1 // indirect
-	google.golang.org/protobuf v1.36.6 // indirect
 )

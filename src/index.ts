@@ -76,7 +76,7 @@ export {
   resolveSync,
   resolveTransport,
 } from "./service/resolve.js";
-export { createService, type Hook, Service, type ServiceOptions } from "./service/service.js";
+export { createService, type GrpcServiceOptions, type Hook, Service, type ServiceOptions } from "./service/service.js";
 export { type JsonTable, jsonTable } from "./store/json-table.js";
 export {
   type DeleteOptions as StoreDeleteOptions,

@@ -18,7 +18,7 @@ const LAYERS: readonly { name: string; folders: readonly string[] }[] = [
   // Knows nothing of the framework's abstractions; everything may use it.
   { name: "foundation", folders: ["errors", "metadata", "logger", "middleware", "lifecycle", "driver"] },
   // Contracts and their drivers: they know nothing of services, servers or clients.
-  { name: "contracts", folders: ["codec", "transport", "registry", "broker", "events", "store", "sync", "config", "auth"] },
+  { name: "contracts", folders: ["codec", "transport", "grpc", "registry", "broker", "events", "store", "sync", "config", "auth"] },
   // RPC machinery built on the contracts.
   { name: "rpc", folders: ["selector", "server", "client"] },
   // A service: options, plugin resolution by name and environment, lifecycle; what every service
@@ -45,6 +45,8 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   driver: ["errors", "logger"],
   // Every driver may encode payloads; codec itself imports nothing of its layer.
   transport: ["codec"],
+  // gRPC is a transport (the contract it implements, its TCP address helpers) carrying codec payloads.
+  grpc: ["codec", "transport"],
   registry: ["codec"],
   broker: [
     "codec",

@@ -1,4 +1,5 @@
 import { type Context, MicroError } from "ts-micro";
+import type { GreeterHandler } from "./greeter.pb.js";
 
 export interface HelloRequest {
   name: string;
@@ -8,8 +9,11 @@ export interface HelloResponse {
   msg: string;
 }
 
-/** The handler: each public method is an endpoint (`Greeter.Hello`, `Greeter.Count`, …). */
-export class Greeter {
+/**
+ * The handler: each public method is an endpoint (`Greeter.Hello`, `Greeter.Count`, …).
+ * `implements GreeterHandler` checks it against greeter.proto (types from `micro gen proto`).
+ */
+export class Greeter implements GreeterHandler {
   /** Asked on every call, so a config change applies to the next one. A private field: not an endpoint. */
   readonly #greeting: () => string;
 

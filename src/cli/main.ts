@@ -18,6 +18,7 @@ import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
 import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
+import { GEN_USAGE, genCommand } from "./gen.js";
 import { logsCommand } from "./logs.js";
 import { NEW_USAGE, newCommand } from "./new.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
@@ -68,6 +69,7 @@ ${DEBUG_USAGE}
   sync elect <name> -- <cmd…>           campaign, run cmd while leader; cmd gets SIGTERM (and
                                         micro exits non-zero) if leadership is lost. --ttl as lock
 ${CONFIG_USAGE}
+${GEN_USAGE}
 
 ${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
@@ -92,6 +94,7 @@ const GROUPS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
   status: statusCommand,
   logs: logsCommand,
+  gen: genCommand,
 };
 
 /** Services that are plumbing, not application services: listed only with --all. */

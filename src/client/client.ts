@@ -10,6 +10,7 @@ import { AUTHORIZATION } from "../auth/auth.js";
 import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { ErrorId, LocalError, MicroError, RetryLaterError } from "../errors/errors.js";
+import { GrpcTransport } from "../grpc/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
@@ -26,6 +27,7 @@ import { type PublishOptions, publishPayload } from "./publish.js";
 import { exponentialBackoff, RetryBudget, type RetryBudgetOptions } from "./retry.js";
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
+const GRPC_SCHEME = "grpc://";
 
 export interface CallOptions {
   /** Milliseconds the caller will wait, across all attempts (default: the client's `timeout`). */
@@ -43,7 +45,7 @@ export interface CallOptions {
    * run them twice). A cut attempt fails the call unless it may be retried.
    */
   attemptTimeout?: number;
-  /** Call these addresses instead of asking the registry. */
+  /** Call these addresses instead of asking the registry; `grpc://host:port` calls a gRPC server. */
   address?: string | string[];
   strategy?: Strategy;
   filters?: Filter[];
@@ -93,6 +95,11 @@ export interface ClientOptions {
    * (default: `transport`).
    */
   foreignTransport?: Transport;
+  /**
+   * The transport for nodes whose metadata says `protocol: grpc` (Go Micro's gRPC server, or a
+   * ts-micro service with `server: "grpc"`), and for `grpc://` addresses (default: a GrpcTransport).
+   */
+  grpcTransport?: Transport;
   selector?: Selector;
   codecs?: Codecs;
   contentType?: string;
@@ -168,6 +175,8 @@ export class Client {
   readonly selector: Selector;
   private readonly pool: ConnectionPool;
   private readonly foreignPool: ConnectionPool | undefined;
+  /** Connections to gRPC nodes, made on first use. */
+  private grpcPool: ConnectionPool | undefined;
   private readonly codecs: Codecs;
   private readonly contentType: string;
   private readonly timeout: number;
@@ -545,11 +554,16 @@ export class Client {
     clearInterval(this.watchdog);
     this.pool.close();
     this.foreignPool?.close();
+    this.grpcPool?.close();
     await this.options.onClose?.();
   }
 
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
   private poolFor(node: Node): ConnectionPool {
+    if (node.metadata?.protocol === "grpc") {
+      this.grpcPool ??= new ConnectionPool(this.options.grpcTransport ?? new GrpcTransport({ logger: this.log }));
+      return this.grpcPool;
+    }
     if (!this.foreignPool || node.metadata?.transport === this.options.transport.name) return this.pool;
     return this.foreignPool;
   }
@@ -559,7 +573,12 @@ export class Client {
   private pick(service: string, endpoint: string | undefined, options: CallOptions, tried: ReadonlySet<string> | undefined): Node | Promise<Node> {
     if (options.address !== undefined) {
       const addresses = Array.isArray(options.address) ? options.address : [options.address];
-      const nodes = addresses.map((address) => ({ id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } }));
+      // `grpc://host:port` is a gRPC server (any: Go Micro's, grpc-go, ts-micro's); anything else speaks the client's transport.
+      const nodes = addresses.map((address) =>
+        address.startsWith(GRPC_SCHEME)
+          ? { id: address, address: address.slice(GRPC_SCHEME.length), metadata: { protocol: "grpc", transport: "grpc" } }
+          : { id: address, address, metadata: { protocol: "mucp", transport: this.options.transport.name } },
+      );
       const services = [{ name: service, version: "", metadata: null, endpoints: null, nodes }];
       const node = this.selector.select(service, services, { exclude: tried, strategy: options.strategy, endpoint });
       if (!node) throw this.circuitsOpen(service, endpoint, services) ?? new LocalError(500, `no address to call for ${service}`);

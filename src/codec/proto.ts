@@ -29,6 +29,8 @@ interface PbField {
 }
 interface PbMethod {
   readonly name: string;
+  readonly requestStream?: boolean;
+  readonly responseStream?: boolean;
   readonly requestType: string;
   readonly responseType: string;
   resolvedRequestType: PbType | null;
@@ -36,12 +38,21 @@ interface PbMethod {
 }
 interface PbService {
   readonly name: string;
+  readonly fullName: string;
   readonly methodsArray: PbMethod[];
 }
 interface PbRoot {
   resolveAll(): PbRoot;
+  toDescriptor?(edition: string): { readonly file: PbFileDescriptor[] };
   lookupType(name: string): PbType;
   readonly nestedArray: PbNamespace[];
+}
+interface PbFileDescriptor {
+  readonly name: string;
+  readonly package?: string;
+  readonly messageType: { name: string }[];
+  readonly enumType: { name: string }[];
+  readonly service: { name: string; method: { name: string }[] }[];
 }
 interface PbNamespace {
   readonly nestedArray?: PbNamespace[];
@@ -61,6 +72,22 @@ export interface ProtoSchemaOptions {
   endpoints?: Record<string, { request: string; response: string }>;
 }
 
+/** A `service` of the schema, as gRPC sees it. */
+export interface ProtoService {
+  /** The full name, `package.Service`. */
+  readonly fullName: string;
+  /** The name without the package: the handler name (Go Micro routes on it). */
+  readonly name: string;
+  readonly methods: readonly { readonly name: string; readonly requestStream: boolean; readonly responseStream: boolean }[];
+}
+
+/** One file of the schema as a serialized FileDescriptorProto, with the symbols it defines. */
+export interface ProtoFile {
+  readonly name: string;
+  readonly symbols: readonly string[];
+  readonly descriptor: Uint8Array;
+}
+
 /** Converts a value's object form to and from its message, with the options protojson uses. */
 const TO_OBJECT = { longs: String, enums: String, bytes: String, defaults: true, json: true };
 
@@ -68,8 +95,10 @@ const TO_OBJECT = { longs: String, enums: String, bytes: String, defaults: true,
 export class ProtoSchema {
   private readonly root: PbRoot;
   private readonly byEndpoint = new Map<string, { request: PbType; response: PbType }>();
+  private readonly services_: ProtoService[] = [];
+  private files_: ProtoFile[] | undefined;
 
-  constructor(options: ProtoSchemaOptions) {
+  constructor(private readonly options: ProtoSchemaOptions) {
     const pb = loadProtobufjs();
     const root = new pb.Root();
     if (options.files?.length) root.loadSync(options.files, { keepCase: false });
@@ -96,6 +125,36 @@ export class ProtoSchema {
     return [...this.byEndpoint.keys()];
   }
 
+  /** The schema's services with their methods and how each streams. */
+  get services(): readonly ProtoService[] {
+    return this.services_;
+  }
+
+  /**
+   * The schema as FileDescriptorProtos (one per package, as protobufjs rebuilds them), for gRPC
+   * reflection. Field names are the .proto's own, so the schema is loaded again with keepCase.
+   */
+  files(): readonly ProtoFile[] {
+    if (this.files_) return this.files_;
+    const pb = loadProtobufjs();
+    const require = createRequire(import.meta.url);
+    const descriptor = require("protobufjs/ext/descriptor") as { FileDescriptorProto: { encode(file: PbFileDescriptor): { finish(): Uint8Array } } };
+    const root = new pb.Root();
+    if (this.options.files?.length) root.loadSync(this.options.files, { keepCase: true });
+    for (const source of [this.options.source ?? []].flat()) pb.parse(source, root, { keepCase: true });
+    const set = root.resolveAll().toDescriptor?.("proto3");
+    this.files_ = (set?.file ?? []).map((file) => {
+      const prefix = file.package ? `${file.package}.` : "";
+      const symbols = [
+        ...file.messageType.map((m) => prefix + m.name),
+        ...file.enumType.map((e) => prefix + e.name),
+        ...file.service.flatMap((svc) => [prefix + svc.name, ...svc.method.map((m) => `${prefix}${svc.name}.${m.name}`)]),
+      ];
+      return { name: file.name, symbols, descriptor: descriptor.FileDescriptorProto.encode(file).finish() };
+    });
+    return this.files_;
+  }
+
   /** Encodes a plain object (lowerCamel or proto field names) as `type`. */
   encode(type: PbType, value: unknown): Uint8Array {
     if (value instanceof Uint8Array) return value; // already encoded, as Go Micro's raw frames
@@ -117,6 +176,11 @@ export class ProtoSchema {
     for (const nested of namespace.nestedArray ?? []) {
       if (nested instanceof pb.Service) {
         const service = nested as PbService;
+        this.services_.push({
+          fullName: service.fullName.replace(/^\./, ""),
+          name: service.name,
+          methods: service.methodsArray.map((m) => ({ name: m.name, requestStream: m.requestStream === true, responseStream: m.responseStream === true })),
+        });
         for (const method of service.methodsArray) {
           this.byEndpoint.set(`${service.name}.${method.name}`, { request: method.resolvedRequestType!, response: method.resolvedResponseType! });
         }

@@ -50,8 +50,10 @@ export interface EndpointDescription {
   response?: Value;
   metadata?: Record<string, string>;
   /**
-   * Marks a client-streaming endpoint (an `async` method taking an AsyncIterable) as a stream in
-   * the registry; `async *` methods are recognised without it.
+   * Marks an endpoint whose caller streams its requests (an `async` or `async *` method taking an
+   * AsyncIterable) as a stream in the registry; `async *` methods are recognised without it. Over
+   * gRPC, where the caller does not say how it streams, this is what tells the server to hand
+   * the method an AsyncIterable (a `.proto`'s `stream` request says it too).
    */
   stream?: boolean;
 }
@@ -84,6 +86,9 @@ interface Route {
   invoke: (request: ServerRequest, ctx: Context) => unknown;
   description: Endpoint;
   internal: boolean;
+  /** The caller streams its requests (declared `stream: true`); the method streams its answers (`async *`). */
+  input: boolean;
+  output: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -129,6 +134,8 @@ export class Server {
           metadata: { ...(isStream ? { stream: "true" } : {}), ...described.metadata },
         },
         internal: options.internal === true,
+        input: described.stream === true,
+        output: isAsyncGeneratorFunction((instance as Record<string, Method>)[method]),
       });
       added.push(endpoint);
     }
@@ -141,6 +148,21 @@ export class Server {
     return this.published()
       .map((r) => r.description)
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * How `endpoint` streams, for protocols where the caller does not say (gRPC): requests stream
+   * when the endpoint was declared `stream: true`, answers when the method is `async *`.
+   * Undefined when the server has no such endpoint.
+   */
+  shape(endpoint: string): { input: boolean; output: boolean } | undefined {
+    const route = this.routes.get(endpoint);
+    return route && { input: route.input, output: route.output };
+  }
+
+  /** Names of the published handlers (`Greeter` for `Greeter.Hello`), sorted. */
+  handlers(): string[] {
+    return [...new Set(this.published().map((r) => r.endpoint.slice(0, r.endpoint.indexOf("."))))].sort();
   }
 
   private published(): Route[] {

@@ -12,7 +12,8 @@ import type { Auth } from "../auth/auth.js";
 import { ServiceIdentity } from "../auth/identity.js";
 import type { Broker } from "../broker/broker.js";
 import { type CallWrapper, Client } from "../client/client.js";
-import { type Codecs, defaultCodecs } from "../codec/index.js";
+import { Codecs, defaultCodecs } from "../codec/index.js";
+import { ProtoSchema, protobufCodec, protoJsonCodec } from "../codec/proto.js";
 import type { Config } from "../config/config.js";
 import { DEBUG_HANDLER, Debug } from "../debug/handler.js";
 import { HealthChecks } from "../debug/health.js";
@@ -20,6 +21,7 @@ import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/prob
 import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
 import type { Stream } from "../events/events.js";
+import { GrpcTransport } from "../grpc/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { LogRing, recordingLogger } from "../logger/ring.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -69,7 +71,16 @@ export interface ServiceOptions extends ObserveOptions {
   /** Longest wait for calls in flight on stop, in ms (default 10 s; `MICRO_SERVER_GRACE`). */
   gracePeriod?: number;
   registry?: Registry;
+  /** The transport of the service's client, and of its server unless `server` is `grpc`. */
   transport?: Transport;
+  /**
+   * The RPC server (`MICRO_SERVER`): `mucp` (default; on `transport`) or `grpc`, which serves
+   * the same handlers over gRPC with Go Micro's mapping and registers `server=grpc,
+   * transport=grpc, protocol=grpc` (see docs/grpc.md).
+   */
+  server?: "mucp" | "grpc";
+  /** gRPC server settings, used when `server` is `grpc`. */
+  grpc?: GrpcServiceOptions;
   /**
    * Pub/sub for subscribe() and client.publish() (default: `MICRO_BROKER`, else `http`, which
    * needs no server). A broker passed here is connected on start but left connected on stop.
@@ -144,6 +155,21 @@ export interface ServiceOptions extends ObserveOptions {
   afterStop?: Hook[];
 }
 
+export interface GrpcServiceOptions {
+  /**
+   * `.proto` files describing the handlers (`service Greeter` ↔ handler `Greeter`): protobuf
+   * messages for `application/grpc`, streaming kinds, and reflection. Default `MICRO_GRPC_PROTO`
+   * (comma-separated). Without one, callers use `application/grpc+json`.
+   */
+  proto?: string | string[];
+  /** A schema already loaded, instead of `proto`. */
+  schema?: ProtoSchema;
+  /** Largest message in bytes (default 4 MiB, Go Micro's). */
+  maxMessageSize?: number;
+  /** Serve gRPC server reflection (default true). */
+  reflection?: boolean;
+}
+
 export class Service {
   readonly name: string;
   readonly version: string;
@@ -153,6 +179,8 @@ export class Service {
   readonly client: Client;
   readonly registry: CacheRegistry;
   readonly transport: Transport;
+  /** The transport the server listens on: `transport`, or the gRPC transport with `server: "grpc"`. */
+  readonly serverTransport: Transport;
   readonly broker: Broker;
   readonly auth: Auth;
   readonly log: Logger;
@@ -221,7 +249,11 @@ export class Service {
     this.logRing = new LogRing(options.logRecords);
     this.log = recordingLogger(options.logger ?? defaultLogger(), this.logRing).child({ service: name });
     this.observed = new Observability(name, options);
-    const codecs = options.codecs ?? defaultCodecs;
+    const serverKind = options.server ?? settings.text("server") ?? "mucp";
+    if (serverKind !== "mucp" && serverKind !== "grpc")
+      throw new TypeError(`unknown server ${JSON.stringify(serverKind)} (MICRO_SERVER): available are mucp, grpc`);
+    const schema = serverKind === "grpc" ? grpcSchema(options.grpc) : undefined;
+    const codecs = options.codecs ?? (schema ? schemaCodecs(schema) : defaultCodecs);
     this.registry = cachedRegistry(options.registry, this.log, settings);
     this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
     this.ownsAuth = options.auth === undefined;
@@ -245,6 +277,18 @@ export class Service {
     this.identity = this.createIdentity(options.identity);
     // No wrappers at all keeps the server's unwrapped fast path.
     this.server = new Server({ name, codecs, wrappers: wrapHandler.length > 0 ? wrapHandler : undefined, logger: this.log });
+    this.serverTransport =
+      serverKind === "grpc"
+        ? new GrpcTransport({
+            schema,
+            maxMessageSize: options.grpc?.maxMessageSize,
+            reflection: options.grpc?.reflection,
+            shape: (endpoint) => this.server.shape(endpoint),
+            handlers: () => this.server.handlers(),
+            health: () => this.health.run().then((report) => report.status),
+            logger: this.log,
+          })
+        : this.transport;
     // As Go Micro's services: Debug.Health and Debug.Stats on every node, not published as endpoints.
     this.server.handle(new Debug(this.health, this.monitor, this.server, this.logRing), { name: DEBUG_HANDLER, internal: true });
     const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
@@ -381,7 +425,7 @@ export class Service {
     this.monitor.start();
     await this.identity?.start();
     await this.broker.connect();
-    this.listener = await this.transport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
+    this.listener = await this.serverTransport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     if (!(await this.registerUntilDone())) return; // stop() was called: it finishes the shutdown
     this.heartbeat = setInterval(() => void this.renew(), this.options.registerInterval).unref();
@@ -391,7 +435,7 @@ export class Service {
     this.log.info("service started", {
       id: this.id,
       address: this.address,
-      transport: this.transport.name,
+      transport: this.serverTransport.name,
       registry: this.registry.name,
       endpoints: this.server.endpoints().map((e) => e.name),
     });
@@ -534,12 +578,12 @@ export class Service {
           address,
           metadata: {
             ...this.options.metadata,
-            transport: this.transport.name,
-            ...(this.transport.secure ? { secure: "true" } : {}),
+            transport: this.serverTransport.name,
+            ...(this.serverTransport.secure ? { secure: "true" } : {}),
             broker: this.broker.name,
-            server: "mucp",
+            server: this.serverTransport.protocol ?? "mucp",
             registry: this.registry.name,
-            protocol: "mucp",
+            protocol: this.serverTransport.protocol ?? "mucp",
           },
         },
       ],
@@ -579,6 +623,18 @@ export class Service {
     if (host && host !== "0.0.0.0" && host !== "::") return bound;
     return joinHostPort(this.reachableHost(), port);
   }
+}
+
+/** The `.proto` schema of a gRPC server: given, or loaded from `proto` / `MICRO_GRPC_PROTO`; none without either. */
+function grpcSchema(options: GrpcServiceOptions = {}): ProtoSchema | undefined {
+  if (options.schema) return options.schema;
+  const files = [options.proto ?? process.env.MICRO_GRPC_PROTO?.split(",") ?? []].flat().filter((f) => f.trim() !== "");
+  return files.length ? new ProtoSchema({ files }) : undefined;
+}
+
+/** The default codecs with protobuf and JSON reading the schema's message types. */
+function schemaCodecs(schema: ProtoSchema): Codecs {
+  return new Codecs().register(protobufCodec(schema), "application/proto").register(protoJsonCodec(schema));
 }
 
 /** Node's figures as text, for the probe's `info` (Go Micro's is a string map). */

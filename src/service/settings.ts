@@ -24,6 +24,7 @@ const TLS_SETTINGS = ["transport_secure", "tls_cert", "tls_key", "tls_ca", "tls_
 
 /** Go Micro flag names a service reads from its config, with the env var each stands in for. */
 export const FRAMEWORK_SETTINGS = [
+  "server",
   "server_name",
   "server_version",
   "server_id",

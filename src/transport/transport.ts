@@ -104,6 +104,11 @@ export interface ListenOptions {
 export interface Transport {
   /** The implementation's name: `mux`, `memory`, `http`, `nats`. */
   readonly name: string;
+  /**
+   * The RPC protocol a node served by this transport speaks, registered as its `server` and
+   * `protocol` metadata (default `mucp`; `grpc` for the gRPC transport).
+   */
+  readonly protocol?: string;
   /** True when the transport encrypts and authenticates its connections (TLS); nodes advertise it. */
   readonly secure?: boolean;
   listen(address: string, options: ListenOptions): Promise<Listener>;

@@ -17,7 +17,7 @@ export const interopRoot = path.resolve(distRoot, "..", "interop");
  * own, so the main one does not carry the etcd client's dependencies (see its README).
  */
 const MODULES = {
-  ".": ["helloworld", "client", "publisher", "subscriber", "store", "auth", "debug", "relay"],
+  ".": ["helloworld", "client", "publisher", "subscriber", "store", "auth", "debug", "relay", "grpcecho", "grpccall", "grpcplain"],
   "etcd-sync": ["lock"],
 } as const;
 export const PROGRAMS = Object.values(MODULES).flat();

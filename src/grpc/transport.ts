@@ -1,0 +1,98 @@
+/**
+ * GrpcTransport: gRPC as a ts-micro Transport. `listen` serves the RPC server's handlers over
+ * HTTP/2 with Go Micro's gRPC mapping (plus the standard health and reflection services), `dial`
+ * calls any gRPC server. See grpc.ts for the mapping.
+ */
+import type { ProtoSchema } from "../codec/proto.js";
+import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport/transport.js";
+import { dialGrpc } from "./client.js";
+import { DEFAULT_MAX_MESSAGE_SIZE, type EndpointShape, GRPC } from "./grpc.js";
+import { HEALTH_SERVICE, healthService, ServingStatus, type ServingStatusValue } from "./health.js";
+import { REFLECTION_SERVICES, type ReflectionSource, reflectionService } from "./reflection.js";
+import { type InternalMethod, listenGrpc } from "./server.js";
+
+export interface GrpcTransportOptions {
+  /** Largest message received or sent, in bytes (default 4 MiB, as Go Micro's `MaxMsgSize`). */
+  maxMessageSize?: number;
+  /** Longest wait for a connection, in ms (default 5 s). */
+  dialTimeout?: number;
+  /** Message types and streaming kinds from a `.proto`; also what reflection describes. */
+  schema?: ProtoSchema;
+  /**
+   * How the server's endpoints stream (the RPC server's `shape`); undefined for an endpoint it
+   * does not serve. The schema's streaming kinds are added to it.
+   */
+  shape?: (endpoint: string) => EndpointShape | undefined;
+  /** The handler names served, for reflection and the health service. */
+  handlers?: () => string[];
+  /** The server's health: `up` or `down` (the service's health checks). Default: always up. */
+  health?: () => Promise<"up" | "down">;
+  /** Serve gRPC server reflection (default true). */
+  reflection?: boolean;
+  logger?: Logger;
+}
+
+export class GrpcTransport implements Transport {
+  readonly name = GRPC;
+  /** Nodes served by this transport register `server=grpc` and `protocol=grpc`. */
+  readonly protocol = GRPC;
+  private readonly maxMessageSize: number;
+  private readonly log: Logger;
+
+  constructor(private readonly options: GrpcTransportOptions = {}) {
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    if (!(this.maxMessageSize > 0)) throw new RangeError("grpc: maxMessageSize must be a positive number of bytes");
+    this.log = options.logger ?? defaultLogger();
+  }
+
+  listen(address: string, options: ListenOptions): Promise<Listener> {
+    const internal = new Map<string, Record<string, InternalMethod>>([[HEALTH_SERVICE, healthService((service) => this.serving(service))]]);
+    if (this.options.reflection !== false) {
+      const reflection = reflectionService(this.reflectionSource());
+      for (const name of REFLECTION_SERVICES) internal.set(name, reflection);
+    }
+    return listenGrpc(address, { ...options, maxMessageSize: this.maxMessageSize, logger: this.log, shape: (e) => this.shape(e), internal });
+  }
+
+  dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
+    return dialGrpc(address.replace(/^grpc:\/\//, ""), this.maxMessageSize, options.timeout ?? this.options.dialTimeout ?? 5_000);
+  }
+
+  /** The server's shape of `endpoint`, with what the `.proto` says about its streams. */
+  private shape(endpoint: string): EndpointShape | undefined {
+    const served = this.options.shape?.(endpoint);
+    if (!served) return undefined;
+    const dot = endpoint.indexOf(".");
+    const handler = endpoint.slice(0, dot);
+    const method = endpoint.slice(dot + 1);
+    const declared = this.options.schema?.services.find((s) => s.name === handler)?.methods.find((m) => m.name === method);
+    return { input: served.input || declared?.requestStream === true, output: served.output || declared?.responseStream === true };
+  }
+
+  /** Full gRPC names of the handlers: the `.proto`'s when it has the service, else the handler name. */
+  private serviceNames(): string[] {
+    const schema = this.options.schema;
+    return (this.options.handlers?.() ?? []).map((handler) => schema?.services.find((s) => s.name === handler)?.fullName ?? handler);
+  }
+
+  private async serving(service: string): Promise<ServingStatusValue> {
+    const names = this.serviceNames();
+    const handlers = this.options.handlers?.() ?? [];
+    if (service !== "" && service !== HEALTH_SERVICE && !names.includes(service) && !handlers.includes(service)) return ServingStatus.SERVICE_UNKNOWN;
+    const status = (await this.options.health?.()) ?? "up";
+    return status === "up" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  }
+
+  private reflectionSource(): ReflectionSource {
+    return {
+      services: () => [...this.serviceNames(), HEALTH_SERVICE, ...REFLECTION_SERVICES].sort(),
+      files: (symbol) => {
+        const files = this.options.schema?.files() ?? [];
+        const file = files.find((f) => f.name === symbol || f.symbols.includes(symbol));
+        // protobufjs writes no imports between the files it rebuilds: send them all, the one asked for first.
+        return file ? [file.descriptor, ...files.filter((f) => f !== file).map((f) => f.descriptor)] : undefined;
+      },
+    };
+  }
+}
