@@ -18,6 +18,7 @@ import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
 import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
+import { GATEWAY_USAGE, gatewayCommand } from "./gateway.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
 import { syncCommand } from "./sync.js";
@@ -41,6 +42,7 @@ commands:
                                         (client and bidi streams).
                                         Takes --timeout, --metadata, --address and --token as call does.
 ${DEBUG_USAGE}
+${GATEWAY_USAGE}
   publish <topic> <json>                publish a message (--metadata key=value, repeatable; --token)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
   events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
@@ -80,7 +82,7 @@ The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY
 `;
 
 /** Command groups that read their own options (theirs differ by subcommand). */
-const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
+const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand, gateway: gatewayCommand };
 
 /** Services that are plumbing, not application services: listed only with --all. */
 const INTERNAL_SERVICES = new Set([HTTP_BROKER_SERVICE, "go.micro.http.broker"]);

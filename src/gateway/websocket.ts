@@ -1,0 +1,175 @@
+/**
+ * Client and bidirectional streams over WebSocket, at the same `/api/…` paths. Each text (or
+ * binary) message the browser sends is one JSON request; an empty message ends the sending side
+ * (as a client stream's caller returns), after which the responses still arrive. Each response is
+ * one text message; the end of the stream closes the socket with 1000, an error sends
+ * `{"error": <Go Micro error JSON>}` and closes with 1011 (1007 for a message that is not JSON).
+ * Closing the socket cancels the stream on the server.
+ *
+ * `ws` is an optional peer dependency, imported on the first upgrade.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { RawData, WebSocket, WebSocketServer } from "ws";
+import { loadDriver } from "../driver/driver.js";
+import { Lazy } from "../driver/lazy.js";
+import { LocalError, type MicroError, statusText } from "../errors/errors.js";
+import { timeoutOf } from "./request.js";
+import { asMicroError, gatewayError, httpStatusOf } from "./respond.js";
+import { authorize, describe, jsonOf, parseRoute, type RpcContext } from "./rpc.js";
+
+interface WsModule {
+  WebSocketServer: typeof WebSocketServer;
+}
+
+/** Requests buffered from a socket before it is paused until the service reads them. */
+const HIGH_WATER = 64;
+
+export class WebSocketStreams {
+  private readonly server: Lazy<WebSocketServer>;
+
+  constructor(private readonly context: RpcContext) {
+    this.server = new Lazy(async () => {
+      const ws = await loadDriver<WsModule>("ws", "gateway's WebSocket streams");
+      return new ws.WebSocketServer({ noServer: true, maxPayload: context.bodyLimit, perMessageDeflate: false });
+    });
+  }
+
+  /** Takes an upgrade request for `/api/<rest>`: checks it, then runs the stream over the socket. */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, rest: string): Promise<void> {
+    let server: WebSocketServer;
+    let timeout: number | undefined;
+    const route = (() => {
+      try {
+        return parseRoute(rest);
+      } catch (err) {
+        return err as MicroError;
+      }
+    })();
+    try {
+      if (route instanceof Error) throw route;
+      await authorize(this.context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
+      await describe(this.context.lookup, route);
+      timeout = timeoutOf(req, undefined);
+      server = await this.server.get();
+    } catch (err) {
+      refuse(socket, asMicroError(err));
+      return;
+    }
+    server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route.service, route.endpoint, timeout));
+  }
+
+  close(): void {
+    const server = this.server.peek();
+    if (server) void server.then((s) => s.close()).catch(() => {});
+  }
+
+  private async run(ws: WebSocket, req: IncomingMessage, service: string, endpoint: string, timeout: number | undefined): Promise<void> {
+    const controller = new AbortController();
+    const inbox = new Inbox(ws, this.context.raw, (err) => {
+      fail(ws, err, 1007);
+      controller.abort(err);
+    });
+    ws.once("close", () => {
+      inbox.end();
+      controller.abort(new LocalError(499, "the WebSocket client went away"));
+    });
+    ws.on("error", () => {});
+    try {
+      const stream = this.context.client.stream(service, endpoint, inbox, { signal: controller.signal, metadata: this.context.headers.metadata(req), timeout });
+      for await (const response of stream) {
+        if (!(await send(ws, jsonOf(response)))) return;
+      }
+      if (ws.readyState === ws.OPEN) ws.close(1000, "end of stream");
+    } catch (err) {
+      fail(ws, asMicroError(err), 1011);
+    }
+  }
+}
+
+/** The requests a socket sends, as the AsyncIterable the client streams from. */
+class Inbox implements AsyncIterable<unknown> {
+  private readonly items: unknown[] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+  private paused = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: boolean,
+    private readonly onMalformed: (err: MicroError) => void,
+  ) {
+    ws.on("message", (data: RawData) => this.receive(data));
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  private receive(data: RawData): void {
+    if (this.ended) return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (bytes.length === 0) return this.end();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString("utf8"));
+    } catch (err) {
+      this.ended = true;
+      this.onMalformed(gatewayError(400, `malformed JSON message: ${(err as Error).message}`));
+      return;
+    }
+    this.items.push(this.raw ? bytes : parsed);
+    if (this.items.length >= HIGH_WATER && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    }
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      if (this.items.length > 0) {
+        yield this.items.shift();
+        if (this.paused && this.items.length < HIGH_WATER / 2) {
+          this.paused = false;
+          this.ws.resume();
+        }
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+/** Sends one message, resolving once it is handed to the socket; false when the socket is gone. */
+function send(ws: WebSocket, data: string | Uint8Array): Promise<boolean> {
+  if (ws.readyState !== ws.OPEN) return Promise.resolve(false);
+  return new Promise((resolve) => ws.send(data, { binary: false }, (err) => resolve(!err)));
+}
+
+/** Sends the error, then closes with `code` (the reason cut to WebSocket's 123 bytes). */
+function fail(ws: WebSocket, error: MicroError, code: number): void {
+  if (ws.readyState !== ws.OPEN) return;
+  ws.send(JSON.stringify({ error: error.toJSON() }));
+  ws.close(
+    code,
+    Buffer.from(error.detail)
+      .subarray(0, 123)
+      .toString("utf8")
+      .replace(/\uFFFD$/, ""),
+  );
+}
+
+/** Answers an upgrade that will not be taken with a plain HTTP error response. */
+function refuse(socket: Duplex, error: MicroError): void {
+  const status = httpStatusOf(error.code);
+  const body = error.toString();
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText(status) || "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
