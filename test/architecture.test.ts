@@ -62,6 +62,8 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   client: ["selector"],
   // Every service serves the Debug handler and health checks.
   service: ["debug"],
+  // `micro gateway` runs the HTTP gateway.
+  cli: ["gateway"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
