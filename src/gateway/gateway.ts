@@ -84,6 +84,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Ms the registry has to answer a readiness probe (default 2 s). */
   healthTimeout?: number;
+  /** Ms calls in flight have to finish on close() before their connections are cut (default 10 s). */
+  gracePeriod?: number;
 }
 
 export interface Gateway {
@@ -105,6 +107,7 @@ const DEFAULTS = {
   requestTimeout: 30_000,
   timeout: 30_000,
   healthTimeout: 2_000,
+  gracePeriod: 10_000,
 };
 
 /** Starts a gateway; resolves once it listens. */
@@ -126,6 +129,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     timeout: options.timeout ?? DEFAULTS.timeout,
     bodyLimit,
     authorizer: auth && auth.name !== "noop" ? new Authorizer(auth, GATEWAY_ERROR_ID) : undefined,
+    streams: new Set(),
   };
   const routes = new Routes(context, registry, options, log);
   const server = http.createServer({
@@ -172,11 +176,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     server,
     close: () => {
       closing ??= (async () => {
+        // Stop accepting; idle keep-alive connections close now, calls in flight get the grace
+        // period to finish; streams (SSE, NDJSON, WebSocket) are ended at once, as they may never end.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
         routes.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+        for (const res of context.streams) res.destroy();
+        const grace = setTimeout(() => server.closeAllConnections(), options.gracePeriod ?? DEFAULTS.gracePeriod);
+        await closed;
+        clearTimeout(grace);
         if (!options.client) await client.close();
         if (lookup !== registry) await lookup.close();
         if (ownsRegistry && registry.name !== "memory") await registry.close();

@@ -34,6 +34,8 @@ export interface RpcContext {
   timeout: number;
   bodyLimit: number;
   authorizer: Authorizer | undefined;
+  /** Streams being answered: a closing gateway ends them rather than waiting for them. */
+  streams: Set<ServerResponse>;
 }
 
 export interface Route {
@@ -125,7 +127,12 @@ export async function serveRpc(context: RpcContext, req: IncomingMessage, res: S
     const metadata = context.headers.metadata(req);
     if (isStream(described)) {
       const timeout = timeoutOf(req, undefined);
-      await serveStream(context.client.stream(route.service, route.endpoint, request, { signal, metadata, timeout }), req, res);
+      context.streams.add(res);
+      try {
+        await serveStream(context.client.stream(route.service, route.endpoint, request, { signal, metadata, timeout }), req, res);
+      } finally {
+        context.streams.delete(res);
+      }
       return;
     }
     const options: CallOptions = { signal, metadata, timeout: timeoutOf(req, context.timeout) };

@@ -59,9 +59,20 @@ export class WebSocketStreams {
     server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route.service, route.endpoint, timeout));
   }
 
+  /** Ends every open WebSocket stream (1001, going away) and takes no more. */
   close(): void {
     const server = this.server.peek();
-    if (server) void server.then((s) => s.close()).catch(() => {});
+    if (!server) return;
+    void server
+      .then((s) => {
+        for (const ws of s.clients) {
+          ws.close(1001, "the gateway is stopping");
+          // A client that never answers the close handshake is not waited for.
+          setTimeout(() => ws.terminate(), 1_000).unref();
+        }
+        s.close();
+      })
+      .catch(() => {});
   }
 
   private async run(ws: WebSocket, req: IncomingMessage, service: string, endpoint: string, timeout: number | undefined): Promise<void> {

@@ -12,7 +12,7 @@ import { cli, fixture, type ServiceProcess, startProcess, stopAll, tempRegistry 
 import { quiet } from "../setup/logger.js";
 import { freePort, type OwnedServer, privateEtcd } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
-import { post, request } from "./http.js";
+import { openStream, post, request } from "./http.js";
 
 describe("gateway health while the registry is down", () => {
   let etcd: OwnedServer;
@@ -36,7 +36,9 @@ describe("gateway health while the registry is down", () => {
   });
 
   it("stays live, turns unready while etcd is down, and ready again when it is back", async () => {
-    assert.equal((await request(`${gateway.url}/health/ready`)).status, 200);
+    // The first listing also connects to etcd (and loads its driver): on a busy machine it may
+    // take longer than the probe's bound, so readiness is waited for, not assumed.
+    assert.ok(await waitFor(async () => (await request(`${gateway.url}/health/ready`)).status === 200, 20_000), "never ready with etcd up");
     const hello = `${gateway.url}/api/gw/Greeter/Hello`;
     assert.equal((await post(hello, { name: "Ada" })).status, 200);
     await etcd.stop();
@@ -81,8 +83,12 @@ describe("micro gateway", () => {
       assert.match(output, new RegExp(`gateway listening on 127\\.0\\.0\\.1:${port} \\(http://127\\.0\\.0\\.1:${port}\\)`));
       const reply = await post(`http://127.0.0.1:${port}/api/gw/Greeter/Hello`, { name: "Ada" });
       assert.deepEqual(reply.json(), { msg: "Hello Ada" });
+      // A stream that would never end does not keep the gateway from stopping.
+      const stream = await openStream(`http://127.0.0.1:${port}/api/gw/Probe/Ticks`, {}, { Accept: "text/event-stream" });
+      assert.ok(await waitFor(() => stream.text().includes("data:"), 10_000), "the stream sent nothing");
       child.kill("SIGTERM");
       assert.equal(await exited, 0, output);
+      await stream.ended;
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
