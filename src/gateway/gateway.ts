@@ -118,7 +118,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const lookup = registry instanceof CacheRegistry ? registry : new CacheRegistry(registry, { logger: log });
   const client =
     options.client ??
-    createClient({ registry: lookup, broker: options.broker, logger: log, codecs: new Codecs().register(passThroughJson), timeout: options.timeout });
+    createClient({
+      registry: lookup,
+      broker: options.broker,
+      logger: log,
+      codecs: new Codecs().register(passThroughJson),
+      timeout: options.timeout,
+      // No token of its own (not even MICRO_AUTH_TOKEN): a caller without one must not get the gateway's rights.
+      token: "",
+    });
   const auth = options.auth ?? authFromEnv();
   const bodyLimit = options.bodyLimit ?? DEFAULTS.bodyLimit;
   const context: RpcContext = {

@@ -20,6 +20,8 @@ const INTERNAL_SERVICES = new Set(["micro.http.broker", "go.micro.http.broker"])
 
 export class OpenApiDocument {
   private cached: string | undefined;
+  /** Bumped on every registry change: a document built across a change is not kept. */
+  private version = 0;
   private building: Promise<string> | undefined;
   private watching = false;
   private stopped = false;
@@ -51,9 +53,10 @@ export class OpenApiDocument {
   }
 
   private async build(): Promise<string> {
+    const version = this.version;
     const services = await this.services();
     const text = JSON.stringify(openApiFor(services, this.info));
-    this.cached = text;
+    if (version === this.version) this.cached = text;
     return text;
   }
 
@@ -70,6 +73,11 @@ export class OpenApiDocument {
     return records.flat();
   }
 
+  private changed(): void {
+    this.version++;
+    this.cached = undefined;
+  }
+
   private async follow(): Promise<void> {
     let delay = 250;
     while (!this.stopped) {
@@ -77,9 +85,9 @@ export class OpenApiDocument {
       this.stopWatch = () => watcher.stop();
       try {
         this.watching = true;
-        this.cached = undefined; // changes made while no watch ran
+        this.changed(); // changes made while no watch ran
         for await (const _event of watcher) {
-          this.cached = undefined;
+          this.changed();
           delay = 250;
         }
       } catch (err) {

@@ -35,7 +35,9 @@ export function sendJson(res: ServerResponse, status: number, body: string | Uin
 /** The error as Go Micro's error JSON with its HTTP status; a response already under way is cut instead. */
 export function sendError(res: ServerResponse, err: unknown, headers?: Record<string, string>): void {
   const error = asMicroError(err);
-  sendJson(res, httpStatusOf(error.code), error.toString(), headers);
+  // The rest of an oversize body is not worth reading: the connection closes after the answer.
+  const close = error.code === 413 ? { Connection: "close" } : undefined;
+  sendJson(res, httpStatusOf(error.code), error.toString(), close ? { ...headers, ...close } : headers);
 }
 
 export function gatewayError(code: number, detail: string): MicroError {

@@ -109,6 +109,26 @@ describe("gateway limits", () => {
     await stillServes();
   });
 
+  it("answers a chunked body over the limit with 413 and closes the connection", async () => {
+    const socket = net.connect(Number(new URL(gateway.url).port), "127.0.0.1");
+    socket.on("error", () => {});
+    let received = "";
+    socket.on("data", (d) => (received += d));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write("POST /api/gw/Probe/Whoami HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    // Keeps sending for as long as the connection is open: only the gateway can end it.
+    const pump = setInterval(() => socket.writable && socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`), 5);
+    try {
+      await bounded(closed, 15_000, "the oversize body was read on and on");
+    } finally {
+      clearInterval(pump);
+      socket.destroy();
+    }
+    assert.match(received, /^HTTP\/1\.1 413/);
+    await stillServes();
+  });
+
   it("answers garbage bytes on the port with 400 and keeps serving", async () => {
     const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
     const reply = await raw(gateway, garbage);
