@@ -6,6 +6,9 @@
  * `{"error": <Go Micro error JSON>}` and closes with 1011 (1007 for a message that is not JSON).
  * Closing the socket cancels the stream on the server.
  *
+ * A server stream can be opened over a WebSocket too: its request is the query string
+ * (`ws://…/api/greeter/Greeter/Count?to=3`, read as a GET's), and nothing is sent after it.
+ *
  * `ws` is an optional peer dependency, imported on the first upgrade.
  */
 import type { IncomingMessage } from "node:http";
@@ -14,9 +17,9 @@ import type { RawData, WebSocket, WebSocketServer } from "ws";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { LocalError, type MicroError, statusText } from "../errors/errors.js";
-import { timeoutOf } from "./request.js";
+import { queryRequest, timeoutOf } from "./request.js";
 import { asMicroError, gatewayError, httpStatusOf } from "./respond.js";
-import { authorize, describe, jsonOf, parseRoute, type RpcContext } from "./rpc.js";
+import { authorize, describe, jsonOf, parseRoute, type Route, type RpcContext } from "./rpc.js";
 
 interface WsModule {
   WebSocketServer: typeof WebSocketServer;
@@ -56,7 +59,9 @@ export class WebSocketStreams {
       refuse(socket, asMicroError(err));
       return;
     }
-    server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route.service, route.endpoint, timeout));
+    const q = req.url?.indexOf("?") ?? -1;
+    const request = q === -1 ? undefined : queryRequest(req.url!.slice(q + 1));
+    server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route, timeout, request));
   }
 
   /** Ends every open WebSocket stream (1001, going away) and takes no more. */
@@ -75,7 +80,8 @@ export class WebSocketStreams {
       .catch(() => {});
   }
 
-  private async run(ws: WebSocket, req: IncomingMessage, service: string, endpoint: string, timeout: number | undefined): Promise<void> {
+  /** Runs the stream: requests from the socket (or the one from the query string), responses to it. */
+  private async run(ws: WebSocket, req: IncomingMessage, route: Route, timeout: number | undefined, request: Buffer | undefined): Promise<void> {
     const controller = new AbortController();
     const inbox = new Inbox(ws, this.context.raw, (err) => {
       fail(ws, err, 1007);
@@ -87,7 +93,12 @@ export class WebSocketStreams {
     });
     ws.on("error", () => {});
     try {
-      const stream = this.context.client.stream(service, endpoint, inbox, { signal: controller.signal, metadata: this.context.headers.metadata(req), timeout });
+      const input = request === undefined ? inbox : this.context.raw ? request : JSON.parse(request.toString("utf8"));
+      const stream = this.context.client.stream(route.service, route.endpoint, input, {
+        signal: controller.signal,
+        metadata: this.context.headers.metadata(req),
+        timeout,
+      });
       for await (const response of stream) {
         if (!(await send(ws, jsonOf(response)))) return;
       }

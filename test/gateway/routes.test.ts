@@ -217,6 +217,15 @@ describe("gateway routes against a service in another process", () => {
     assert.equal((await closed(ws))[0], 1000);
   });
 
+  it("runs a server stream over WebSocket with its request in the query string", async () => {
+    const ws = new WebSocket(`${api.replace("http", "ws")}/Greeter/Count?to=4`);
+    const messages: unknown[] = [];
+    ws.on("message", (data) => messages.push(JSON.parse(String(data))));
+    const [code] = await closed(ws);
+    assert.equal(code, 1000);
+    assert.deepEqual(messages, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+  });
+
   it("cancels a WebSocket stream on the server when the socket closes", async () => {
     const before = await cancelledCount();
     const ws = new WebSocket(`${api.replace("http", "ws")}/Probe/Listen`);
