@@ -9,7 +9,8 @@
  * A server stream can be opened over a WebSocket too: its request is the query string
  * (`ws://…/api/greeter/Greeter/Count?to=3`, read as a GET's), and nothing is sent after it.
  *
- * `ws` is an optional peer dependency, imported on the first upgrade.
+ * `ws` is imported on the first upgrade (loadDriver: a clear error naming the package when it is
+ * missing), so a gateway that never sees a WebSocket does not need it.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
