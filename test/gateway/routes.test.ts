@@ -109,7 +109,7 @@ describe("gateway routes against a service in another process", () => {
     assert.equal(timeout.json().code, 408);
     const plain = await post(`${api}/Probe/Fail`, { code: 0 });
     assert.equal(plain.status, 500);
-    const deadline = await post(`${api}/Probe/Slow`, { ms: 60_000 }, { "Micro-Timeout": "300ms" });
+    const deadline = await post(`${api}/Probe/Slow`, { ms: 5_000 }, { "Micro-Timeout": "300ms" });
     assert.equal(deadline.status, 504, deadline.text);
     assert.equal(deadline.json().code, 408);
     const badDeadline = await post(`${api}/Probe/Slow`, { ms: 1 }, { "Micro-Timeout": "soon" });
