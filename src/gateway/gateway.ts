@@ -164,14 +164,27 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     // Then closed outright: a client still sending would keep a half-closed socket open.
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   });
-  const { host, port } = splitHostPort(options.address ?? DEFAULTS.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host || undefined, () => {
-      server.off("error", reject);
-      resolve();
+  /** Releases what the gateway created (its client, caches, registry and auth), not what it was given. */
+  const release = async (): Promise<void> => {
+    routes.close();
+    if (!options.client) await client.close();
+    if (lookup !== registry) await lookup.close();
+    if (ownsRegistry && registry.name !== "memory") await registry.close();
+    if (!options.auth && auth) await auth.close();
+  };
+  try {
+    const { host, port } = splitHostPort(options.address ?? DEFAULTS.address);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host || undefined, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await release(); // a port in use must not leave connections keeping the process alive
+    throw err;
+  }
   routes.openapi.watch();
   const bound = server.address() as AddressInfo;
   const address = joinHostPort(bound.address, bound.port);
@@ -193,10 +206,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         const grace = setTimeout(() => server.closeAllConnections(), options.gracePeriod ?? DEFAULTS.gracePeriod);
         await closed;
         clearTimeout(grace);
-        if (!options.client) await client.close();
-        if (lookup !== registry) await lookup.close();
-        if (ownsRegistry && registry.name !== "memory") await registry.close();
-        if (!options.auth && auth) await auth.close();
+        await release();
       })();
       return closing;
     },

@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createGateway, type Gateway } from "../../src/gateway/index.js";
 import { EtcdRegistry } from "../../src/registry/etcd.js";
-import { cli, fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
+import { cli, fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
 import { freePort, type OwnedServer, privateEtcd } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
@@ -91,6 +92,19 @@ describe("micro gateway", () => {
       await stream.ended;
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("exits 1 saying so when its port is taken", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const result = await runCli(["gateway", "--address", `127.0.0.1:${port}`], { MICRO_REGISTRY_ADDRESS: dir });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /EADDRINUSE/);
+    } finally {
+      taken.close();
     }
   });
 });
