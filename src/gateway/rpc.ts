@@ -119,8 +119,11 @@ export async function serveRpc(context: RpcContext, req: IncomingMessage, res: S
   try {
     if (req.method !== "POST" && req.method !== "GET") throw gatewayError(405, `use POST (or GET with query parameters), not ${req.method}`);
     const route = parseRoute(rest);
-    await authorize(context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
-    const described = await describe(context.lookup, route);
+    // Both are synchronous in the common case (no auth or a known token; a cached service): no await then.
+    const authorized = authorize(context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
+    if (authorized) await authorized;
+    const found = describe(context.lookup, route);
+    const described = found instanceof Promise ? await found : found;
     const body = req.method === "GET" ? queryRequest(query) : jsonBody(await readBody(req, context.bodyLimit));
     const request = context.raw ? body : JSON.parse(body.toString("utf8"));
     const signal = cancelOnClose(res);
