@@ -4,7 +4,8 @@
  * (as a client stream's caller returns), after which the responses still arrive. Each response is
  * one text message; the end of the stream closes the socket with 1000, an error sends
  * `{"error": <Go Micro error JSON>}` and closes with 1011 (1007 for a message that is not JSON).
- * Closing the socket cancels the stream on the server.
+ * Closing the socket cancels the stream on the server. A browser, which cannot set headers on a
+ * WebSocket, may send its token as the subprotocols `["bearer", token]`.
  *
  * A server stream can be opened over a WebSocket too: its request is the query string
  * (`ws://…/api/greeter/Greeter/Count?to=3`, read as a GET's), and nothing is sent after it.
@@ -26,6 +27,21 @@ interface WsModule {
   WebSocketServer: typeof WebSocketServer;
 }
 
+/**
+ * Browsers cannot set headers on a WebSocket, so a token may come as the subprotocols
+ * `new WebSocket(url, ["bearer", token])`, as Kubernetes' API server takes one.
+ */
+const BEARER_PROTOCOL = "bearer";
+
+/** Without an Authorization header, the token offered as subprotocols becomes one (checked and forwarded as such). */
+function tokenFromProtocols(req: IncomingMessage): void {
+  const offered = req.headers["sec-websocket-protocol"];
+  if (req.headers.authorization !== undefined || !offered) return;
+  const protocols = offered.split(",").map((p) => p.trim());
+  const at = protocols.indexOf(BEARER_PROTOCOL);
+  if (at !== -1 && protocols[at + 1]) req.headers.authorization = `Bearer ${protocols[at + 1]}`;
+}
+
 /** Requests buffered from a socket before it is paused until the service reads them. */
 const HIGH_WATER = 64;
 
@@ -35,7 +51,13 @@ export class WebSocketStreams {
   constructor(private readonly context: RpcContext) {
     this.server = new Lazy(async () => {
       const ws = await loadDriver<WsModule>("ws", "gateway's WebSocket streams");
-      return new ws.WebSocketServer({ noServer: true, maxPayload: context.bodyLimit, perMessageDeflate: false });
+      return new ws.WebSocketServer({
+        noServer: true,
+        maxPayload: context.bodyLimit,
+        perMessageDeflate: false,
+        // A browser's token comes as the subprotocols ["bearer", token]: "bearer" is the one agreed.
+        handleProtocols: (protocols) => (protocols.has(BEARER_PROTOCOL) ? BEARER_PROTOCOL : (protocols.values().next().value ?? false)),
+      });
     });
   }
 
@@ -52,6 +74,7 @@ export class WebSocketStreams {
     })();
     try {
       if (route instanceof Error) throw route;
+      tokenFromProtocols(req);
       await authorize(this.context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
       await describe(this.context.lookup, route);
       timeout = timeoutOf(req, undefined);

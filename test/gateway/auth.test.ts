@@ -93,6 +93,20 @@ describe("gateway auth", () => {
     assert.deepEqual(messages, [{ text: "hi" }]);
   });
 
+  it("takes a browser's token as the WebSocket subprotocols [bearer, token]", async () => {
+    const url = `${gateway.url.replace("http", "ws")}/api/gw/Greeter/Echo`;
+    const refused = new WebSocket(url, ["bearer", bob]);
+    const status = await new Promise<number>((resolve) => refused.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(status, 403);
+    const ws = new WebSocket(url, ["bearer", alice]);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    assert.equal(ws.protocol, "bearer");
+    const echoed = new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
+    ws.send(JSON.stringify({ text: "from a browser" }));
+    assert.deepEqual(await echoed, { text: "from a browser" });
+    ws.close();
+  });
+
   it("checks publishing against topic:<topic>:publish", async () => {
     const url = `${gateway.url}/api/publish/gw.events`;
     assert.equal((await post(url, { id: 1 })).status, 401);
