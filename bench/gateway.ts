@@ -5,8 +5,11 @@
  * with nothing behind it), in one run. c = 64 keep-alive HTTP connections
  * (node:http agents), the benchmark payload, JSON both ways.
  *
- * Layout on the 2-core machine: the echo service on core 1; the gateway (or moleculer-web) on
- * core 0; the load generator on core 1. Targets: ≥ 1.5× moleculer-web, ≥ 0.5× direct.
+ * Layout on the 2-core machine: what serves (the echo service and the gateway, or the Moleculer
+ * echo and moleculer-web, or the bare echo) on core 0, the load generator alone on core 1: the
+ * HTTP client is the costliest process of all, and sharing its core with the echo service left
+ * the gateway half idle while the echo and the load generator fought over the other core.
+ * Targets: ≥ 1.5× moleculer-web, ≥ 0.5× direct.
  *
  *   npm run bench:gateway              2 s warm-up + 5 s per point
  *   npm run bench:gateway -- --quick   1 s + 2 s
@@ -21,7 +24,7 @@ import { freePort } from "./peers/proc.js";
 const quick = process.argv.includes("--quick");
 const [warmup, seconds] = quick ? [1, 2] : [2, 5];
 const concurrency = 64;
-const SERVICE_CORE = 1;
+const SERVICE_CORE = 0;
 const GATEWAY_CORE = 0;
 const LOAD_CORE = 1;
 
