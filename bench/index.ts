@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { benchDir } from "./harness.js";
 
-const suites = ["rpc", "stream", "auth", "broker", "registry", "interop", "grpc", "peers"];
+const suites = ["rpc", "stream", "auth", "broker", "registry", "interop", "grpc", "gateway", "peers"];
 const args = process.argv.slice(2);
 let failed = 0;
 for (const suite of suites) {

@@ -67,6 +67,8 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   // Every service serves the Debug handler and health checks, observes itself (metrics, tracing)
   // and wraps itself in the resilience wrappers.
   service: ["debug", "observe", "wrappers"],
+  // `micro gateway` runs the HTTP gateway.
+  cli: ["gateway"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

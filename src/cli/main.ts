@@ -18,6 +18,7 @@ import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
 import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
+import { GATEWAY_USAGE, gatewayCommand } from "./gateway.js";
 import { GEN_USAGE, genCommand } from "./gen.js";
 import { logsCommand } from "./logs.js";
 import { NEW_USAGE, newCommand } from "./new.js";
@@ -47,6 +48,7 @@ ${RUN_USAGE}
                                         (client and bidi streams).
                                         Takes --timeout, --metadata, --address and --token as call does.
 ${DEBUG_USAGE}
+${GATEWAY_USAGE}
   publish <topic> <json>                publish a message (--metadata key=value, repeatable; --token)
   subscribe <topic> [--queue q]         print each message as a JSON line until Ctrl-C
   events publish <topic> <json>         store an event in a durable stream (--metadata as publish)
@@ -95,6 +97,7 @@ const GROUPS: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   logs: logsCommand,
   gen: genCommand,
+  gateway: gatewayCommand,
 };
 
 /** Services that are plumbing, not application services: listed only with --all. */
