@@ -4,12 +4,16 @@
  * after the requests in flight end (streams are cut).
  */
 import { parseArgs } from "node:util";
-import { createGateway } from "../gateway/gateway.js";
+import { createDashboard } from "../gateway/dashboard.js";
+import { createGateway, type GatewayMount } from "../gateway/gateway.js";
+import { createClient } from "../service/create-client.js";
+import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 import { parseCountFlag, parseDurationFlag } from "./flags.js";
 import { programName } from "./usage.js";
 
 export const GATEWAY_USAGE = `  gateway [--address host:port]         the HTTP API gateway (default :8080; MICRO_GATEWAY_ADDRESS):
                                         /api/{service}/{Handler}/{Method}, /openapi.json, /health
+                                        and the web dashboard at / (--no-dashboard: without it)
                                         (--cors origin,… --rate n/s --timeout 30s --body-limit bytes)`;
 
 export async function gatewayCommand(argv: string[]): Promise<number> {
@@ -21,6 +25,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
       rate: { type: "string" },
       timeout: { type: "string" },
       "body-limit": { type: "string" },
+      "no-dashboard": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -29,7 +34,25 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const rate = parseCountFlag("rate", values.rate);
+  const registry = resolveRegistry();
+  const mounts: GatewayMount[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+  if (!values["no-dashboard"]) {
+    // The dashboard at "/": its own client (it decodes what it shows) and the broker and events
+    // stream the environment names, as a service would pick them.
+    const broker = resolveBroker(undefined, undefined, { registry });
+    const client = createClient({ registry, broker });
+    const events = resolveEvents();
+    mounts.push(createDashboard({ registry, client, broker, events }));
+    closers.push(
+      () => client.close(),
+      () => broker.disconnect(),
+      () => events.close(),
+    );
+  }
   const gateway = await createGateway({
+    registry,
+    mounts,
     address: values.address ?? (process.env.MICRO_GATEWAY_ADDRESS || undefined),
     cors: values.cors ? { origins: values.cors === "*" ? "*" : values.cors.split(",").map((o) => o.trim()) } : undefined,
     rateLimit: rate ? { rate } : undefined,
@@ -45,5 +68,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
     process.on("SIGINT", stop).on("SIGTERM", stop);
   });
   await gateway.close();
+  await Promise.all(closers.map((close) => close()));
+  await registry.close();
   return 0;
 }

@@ -44,6 +44,8 @@ export interface GatewayMount {
   handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
   /** WebSocket (or other) upgrades under the prefix; without it they are refused. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Called as the gateway closes: ends what the mount keeps open (event streams would hold the server). */
+  close?(): void | Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -202,6 +204,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         routes.close();
+        await Promise.all((options.mounts ?? []).map((mount) => mount.close?.()));
         for (const res of context.streams) res.destroy();
         const grace = setTimeout(() => server.closeAllConnections(), options.gracePeriod ?? DEFAULTS.gracePeriod);
         await closed;
