@@ -62,6 +62,8 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   client: ["selector"],
   // Every service serves the Debug handler and health checks.
   service: ["debug"],
+  // The CLI's \`micro mcp\` commands run the MCP gateway.
+  cli: ["mcp"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

@@ -18,6 +18,7 @@ import { AUTH_USAGE, authCommand } from "./auth.js";
 import { CONFIG_USAGE, configCommand } from "./config.js";
 import { DEBUG_USAGE, healthCommand, statsCommand } from "./debug.js";
 import { parseDurationFlag, parseMetadata } from "./flags.js";
+import { MCP_USAGE, mcpCommand } from "./mcp.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { storeCommand } from "./store.js";
 import { syncCommand } from "./sync.js";
@@ -63,7 +64,7 @@ ${DEBUG_USAGE}
   sync elect <name> -- <cmd…>           campaign, run cmd while leader; cmd gets SIGTERM (and
                                         micro exits non-zero) if leadership is lost. --ttl as lock
 ${CONFIG_USAGE}
-
+${MCP_USAGE}
 ${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
@@ -80,7 +81,7 @@ The registry is the host-local default unless MICRO_REGISTRY (and MICRO_REGISTRY
 `;
 
 /** Command groups that read their own options (theirs differ by subcommand). */
-const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand };
+const GROUPS: Record<string, (argv: string[]) => Promise<number>> = { store: storeCommand, sync: syncCommand, mcp: mcpCommand };
 
 /** Services that are plumbing, not application services: listed only with --all. */
 const INTERNAL_SERVICES = new Set([HTTP_BROKER_SERVICE, "go.micro.http.broker"]);
