@@ -118,7 +118,11 @@ async function serve(values: Values): Promise<number> {
     }
     return 0;
   } finally {
+    // An MCP client that closes our stdin expects us gone soon: a call still in flight when it
+    // did can hold stdio handles and the close open, so the wait for them is bounded.
+    setTimeout(() => process.exit(), 3_000).unref();
     await gateway.close();
+    process.stdin.destroy();
   }
 }
 

@@ -4,7 +4,7 @@
  * line that is not JSON-RPC without an answer and closes on an oversized one; this one answers
  * each bad line with the JSON-RPC error it deserves and goes on reading:
  *   not JSON → -32700 parse error; JSON but not a JSON-RPC message → -32600 invalid request;
- *   a line over `maxMessageBytes` → -32600, the line skipped up to its end.
+ *   a line over `maxMessageBytes` → -32600, the rest of that line skipped.
  */
 import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
