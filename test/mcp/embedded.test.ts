@@ -55,6 +55,29 @@ describe("MCP gateway embedded", () => {
     }
   });
 
+  it("a stream tool reports each response as a progress notification when asked, and stops at maxStreamItems", async () => {
+    const gateway = createMcpGateway({ registry, logger: quiet, maxStreamItems: 3 });
+    closers.push(() => gateway.close());
+    const address = await gateway.listen("127.0.0.1:0");
+    const connected = await connectHttp(`http://${address}/mcp`);
+    try {
+      const progress: Array<{ progress: number; message?: string }> = [];
+      const result = await connected.client.callTool({ name: "greeter.Greeter.Count", arguments: { to: 10 } }, undefined, {
+        onprogress: (p) => {
+          progress.push({ progress: p.progress, message: p.message });
+        },
+      });
+      assert.deepEqual(result.structuredContent, { items: [{ n: 1 }, { n: 2 }, { n: 3 }], truncated: true });
+      assert.deepEqual(progress, [
+        { progress: 1, message: '{"n":1}' },
+        { progress: 2, message: '{"n":2}' },
+        { progress: 3, message: '{"n":3}' },
+      ]);
+    } finally {
+      await connected.close();
+    }
+  });
+
   it("gateway.mount on a plain node:http server; underscore names; rate limit 429 and timeout 408 as tool errors", async () => {
     const gateway: McpGateway = createMcpGateway({
       registry,
