@@ -30,6 +30,7 @@ describe("MCP gateway: scopes and rules", () => {
   const processes: ServiceProcess[] = [];
   let gateway: Gateway;
   const tokens: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
 
   const micro = async (...args: string[]) => {
     const result = await runCli(args, env);
@@ -43,6 +44,7 @@ describe("MCP gateway: scopes and rules", () => {
       ["bob", "greeter"],
     ]) {
       const { secret } = JSON.parse(await micro("auth", "account", "create", id, "--scopes", scopes));
+      secrets[id] = secret;
       tokens[id] = (await micro("auth", "token", "--id", id, "--secret", secret, "--expiry", "1h")).trim();
     }
     await micro("auth", "rules", "grant", "greeter-any-account", "--resource", "service:greeter:*", "--scope", "*");
@@ -111,7 +113,7 @@ describe("MCP gateway: scopes and rules", () => {
     assert.equal(notBearer.status, 401);
   });
 
-  it("stdio: the caller is MICRO_AUTH_TOKEN; without the scope the tool is neither listed nor callable", async () => {
+  it("stdio: the caller is MICRO_AUTH_TOKEN or the account of MICRO_AUTH_ID/SECRET; without the scope the tool is neither listed nor callable", async () => {
     const connected = await connectStdio({ ...env, MICRO_AUTH_TOKEN: tokens.bob });
     try {
       const listed = (await connected.client.listTools()).tools.map((t) => t.name);
@@ -120,6 +122,14 @@ describe("MCP gateway: scopes and rules", () => {
       assert.equal(refused.isError, true);
     } finally {
       await connected.close();
+    }
+    // Credentials instead of a token: the gateway gets (and renews) the account's tokens itself.
+    const withCredentials = await connectStdio({ ...env, MICRO_AUTH_ID: "alice", MICRO_AUTH_SECRET: secrets.alice });
+    try {
+      const listed = (await withCredentials.client.listTools()).tools.map((t) => t.name);
+      assert.ok(listed.includes("greeter.Orders.Place"), listed.join(", "));
+    } finally {
+      await withCredentials.close();
     }
     const cliCall = await runCli(["mcp", "call", "greeter.Orders.Place", '{"customer":{"name":"A"},"items":[{"sku":"a","qty":1}]}'], {
       ...env,
