@@ -120,7 +120,10 @@ async function serve(values: Values): Promise<number> {
   } finally {
     // An MCP client that closes our stdin expects us gone soon: a call still in flight when it
     // did can hold stdio handles and the close open, so the wait for them is bounded.
-    setTimeout(() => process.exit(), 3_000).unref();
+    setTimeout(() => {
+      process.stderr.write(`${programName} mcp serve: exiting with connections still open after stop\n`);
+      process.exit();
+    }, 3_000).unref();
     await gateway.close();
     process.stdin.destroy();
   }

@@ -103,4 +103,31 @@ describe("MCP gateway: bad input", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
   });
+
+  it("stdio: the client closing stdin while a call is in flight ends the gateway cleanly (exit 0, nothing left open)", async () => {
+    const child = spawn(process.execPath, [cli, "mcp", "serve"], { env: { ...process.env, MICRO_LOG_LEVEL: "warn", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const replies: RpcReply[] = [];
+    createInterface({ input: child.stdout! }).on("line", (line) => replies.push(JSON.parse(line) as RpcReply));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      child.stdin!.write(`${JSON.stringify(INITIALIZE)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+      child.stdin!.write(
+        `${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "greeter.Greeter.Count", arguments: { to: 100, delayMs: 100 } } })}\n`,
+      );
+      const deadline = Date.now() + 15_000;
+      while (!replies.some((r) => r.id === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(
+        replies.some((r) => r.id === 1),
+        "no initialize response",
+      );
+      child.stdin!.end();
+      assert.equal(await exited, 0, stderr);
+      assert.doesNotMatch(stderr, /still open/);
+      assert.ok(!replies.some((r) => r.id === 2), "the stream was cut short, not answered");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
 });
