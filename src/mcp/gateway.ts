@@ -28,7 +28,11 @@ import { LineTransport } from "./stdio.js";
 export interface McpGatewayOptions {
   /** Where services are found (default: `MICRO_REGISTRY`, else the host-local registry). Closed on close() only if made here. */
   registry?: Registry;
-  /** The client calls go through (default: one on `registry` with the `MICRO_CLIENT_*` settings). Closed on close() only if made here. */
+  /**
+   * The client calls go through (default: one on `registry` with the `MICRO_CLIENT_*` settings and
+   * no token of its own). Closed on close() only if made here. A client with an identity sends its
+   * own token on calls from callers that have none.
+   */
   client?: Client;
   /** Who may see and call what (default: `MICRO_AUTH`, noop unless set). See docs/mcp.md. */
   auth?: Auth;
@@ -84,7 +88,9 @@ export class McpGateway {
     this.log = (options.logger ?? defaultLogger()).child({ component: "mcp" });
     this.owned = { registry: !options.registry, client: !options.client, auth: !options.auth };
     this.registry = options.registry ?? resolveRegistry(undefined, undefined, { logger: this.log });
-    this.client = options.client ?? createClient({ registry: this.registry, logger: this.log });
+    // No token of its own (token ""): each call carries its caller's token, and a caller without one
+    // must not borrow MICRO_AUTH_TOKEN's rights.
+    this.client = options.client ?? createClient({ registry: this.registry, logger: this.log, token: "" });
     this.auth = options.auth ?? resolveAuth();
     this.access = new AccessPolicy(this.auth);
     this.catalogue = new Catalogue({

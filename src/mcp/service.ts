@@ -6,12 +6,13 @@
  *   …
  *   await mcp.close(); await service.stop();
  *
- * It uses the service's registry, client and auth, and lists only the service's endpoints.
+ * It uses the service's registry and auth, and lists only the service's endpoints. Calls go
+ * through a client of its own, not the service's: the service's identity is not lent to callers.
  */
 import type { Service } from "../service/service.js";
 import { createMcpGateway, type McpGateway, type McpGatewayOptions } from "./gateway.js";
 
-export interface ServeMcpOptions extends Omit<McpGatewayOptions, "registry" | "client" | "auth" | "services"> {
+export interface ServeMcpOptions extends Omit<McpGatewayOptions, "registry" | "auth" | "services"> {
   /** `host:port` of the Streamable HTTP endpoint (port 0: any free port). */
   address: string;
 }
@@ -19,7 +20,7 @@ export interface ServeMcpOptions extends Omit<McpGatewayOptions, "registry" | "c
 /** Starts the gateway for `service`; `gateway.address` is where it listens. */
 export async function serveMcp(service: Service, options: ServeMcpOptions): Promise<McpGateway & { address: string }> {
   const { address, ...rest } = options;
-  const gateway = createMcpGateway({ ...rest, registry: service.registry, client: service.client, auth: service.auth, services: [service.name] });
+  const gateway = createMcpGateway({ ...rest, registry: service.registry, auth: service.auth, services: [service.name] });
   const bound = await gateway.listen(address);
   return Object.assign(gateway, { address: bound });
 }
