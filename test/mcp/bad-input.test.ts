@@ -23,7 +23,7 @@ describe("MCP gateway: bad input", () => {
   let gateway: Gateway;
 
   before(async () => {
-    processes.push(await startProcess(fixture("mcp-service"), env));
+    processes.push(await startProcess(fixture("mcp-service"), env, 30_000));
     gateway = await startHttpGateway(env);
   });
 

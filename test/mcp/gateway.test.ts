@@ -51,7 +51,7 @@ describe("MCP gateway", () => {
   const processes: ServiceProcess[] = [];
 
   before(async () => {
-    processes.push(await startProcess(fixture("mcp-service"), env));
+    processes.push(await startProcess(fixture("mcp-service"), env, 30_000));
   });
 
   after(() => stopAll(processes));
@@ -154,7 +154,7 @@ describe("MCP gateway", () => {
 
       it("a service started later appears (list_changed) and disappears when it stops", async () => {
         const before = connected.changes();
-        const weather = await startProcess(fixture("mcp-service"), { ...env, SERVICE_NAME: `weather-${transport.name.length}` });
+        const weather = await startProcess(fixture("mcp-service"), { ...env, SERVICE_NAME: `weather-${transport.name.length}` }, 30_000);
         processes.push(weather);
         const tool = `weather-${transport.name.length}.Greeter.Hello`;
         await until(() => connected.changes() > before, 10_000, "no tools/list_changed after a service started");

@@ -34,7 +34,7 @@ export async function connectStdio(env: Record<string, string>): Promise<Connect
   });
   const client = new Client({ name: "ts-micro-test", version: "1.0.0" });
   const changes = watchChanges(client);
-  await client.connect(transport, { timeout: 15_000 });
+  await client.connect(transport, { timeout: 30_000 });
   return { client, changes, close: () => client.close() };
 }
 
@@ -45,7 +45,7 @@ export async function connectHttp(url: string, token?: string): Promise<Connecte
   });
   const client = new Client({ name: "ts-micro-test", version: "1.0.0" });
   const changes = watchChanges(client);
-  await client.connect(transport, { timeout: 15_000 });
+  await client.connect(transport, { timeout: 30_000 });
   return { client, changes, close: () => client.close() };
 }
 
@@ -56,7 +56,7 @@ export interface Gateway {
 }
 
 /** Runs `micro mcp serve --address 127.0.0.1:0 …` and resolves with its URL once it listens. */
-export function startHttpGateway(env: Record<string, string>, args: string[] = [], timeout = 15_000): Promise<Gateway> {
+export function startHttpGateway(env: Record<string, string>, args: string[] = [], timeout = 30_000): Promise<Gateway> {
   const child = spawn(process.execPath, [cli, "mcp", "serve", "--address", "127.0.0.1:0", ...args], {
     env: { ...process.env, MICRO_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

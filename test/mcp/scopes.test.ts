@@ -33,7 +33,7 @@ describe("MCP gateway: scopes and rules", () => {
   const secrets: Record<string, string> = {};
 
   const micro = async (...args: string[]) => {
-    const result = await runCli(args, env);
+    const result = await runCli(args, env, 30_000);
     assert.equal(result.code, 0, `micro ${args.join(" ")}: ${result.stderr}`);
     return result.stdout;
   };
@@ -48,7 +48,7 @@ describe("MCP gateway: scopes and rules", () => {
       tokens[id] = (await micro("auth", "token", "--id", id, "--secret", secret, "--expiry", "1h")).trim();
     }
     await micro("auth", "rules", "grant", "greeter-any-account", "--resource", "service:greeter:*", "--scope", "*");
-    processes.push(await startProcess(fixture("mcp-service"), env));
+    processes.push(await startProcess(fixture("mcp-service"), env, 30_000));
     gateway = await startHttpGateway(env);
   });
 
@@ -95,7 +95,11 @@ describe("MCP gateway: scopes and rules", () => {
       5_000,
       () => `no audit line for bob's refused call:\n${gateway.output()}`,
     );
-    assert.match(gateway.output(), /"tool":"greeter.Orders.Place","account":"alice","outcome":"ok".*"durationMs":[\d.]+/);
+    await until(
+      () => /"tool":"greeter.Orders.Place","account":"alice","outcome":"ok".*"durationMs":[\d.]+/.test(gateway.output()),
+      5_000,
+      () => `no audit line for alice's call:\n${gateway.output()}`,
+    );
   });
 
   it("HTTP: no token sees no tool (no rule is public); a bad token is a 401", async () => {
@@ -131,10 +135,14 @@ describe("MCP gateway: scopes and rules", () => {
     } finally {
       await withCredentials.close();
     }
-    const cliCall = await runCli(["mcp", "call", "greeter.Orders.Place", '{"customer":{"name":"A"},"items":[{"sku":"a","qty":1}]}'], {
-      ...env,
-      MICRO_AUTH_TOKEN: tokens.alice,
-    });
+    const cliCall = await runCli(
+      ["mcp", "call", "greeter.Orders.Place", '{"customer":{"name":"A"},"items":[{"sku":"a","qty":1}]}'],
+      {
+        ...env,
+        MICRO_AUTH_TOKEN: tokens.alice,
+      },
+      30_000,
+    );
     assert.equal(cliCall.code, 0, cliCall.stderr);
     assert.deepEqual(JSON.parse(cliCall.stdout), { id: "order-1", count: 1, customer: "A" });
   });
