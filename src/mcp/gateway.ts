@@ -162,7 +162,7 @@ export class McpGateway {
     const ended = new Promise<void>((resolve) => {
       transport.onclose = resolve;
     });
-    // connect() keeps the onclose set above and calls it after its own.
+    // connect() keeps the onclose set above: it calls it, then its own.
     await server.connect(transport);
     this.closers.push(() => server.close());
     return ended.then(() => {});
