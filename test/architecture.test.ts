@@ -67,8 +67,10 @@ const SIDEWAYS: Readonly<Record<string, readonly string[]>> = {
   // Every service serves the Debug handler and health checks, observes itself (metrics, tracing)
   // and wraps itself in the resilience wrappers.
   service: ["debug", "observe", "wrappers"],
-  // `micro gateway` runs the HTTP gateway.
-  cli: ["gateway"],
+  // `micro gateway` runs the HTTP gateway (with MCP at /mcp); `micro mcp` runs the MCP gateway.
+  cli: ["gateway", "mcp"],
+  // The HTTP gateway serves MCP at /mcp.
+  gateway: ["mcp"],
 };
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");

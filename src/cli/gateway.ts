@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { createDashboard } from "../gateway/dashboard.js";
 import { createGateway, type GatewayMount } from "../gateway/gateway.js";
+import { createMcpGateway } from "../mcp/gateway.js";
 import { createClient } from "../service/create-client.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 import { parseCountFlag, parseDurationFlag } from "./flags.js";
@@ -13,7 +14,8 @@ import { programName } from "./usage.js";
 
 export const GATEWAY_USAGE = `  gateway [--address host:port]         the HTTP API gateway (default :8080; MICRO_GATEWAY_ADDRESS):
                                         /api/{service}/{Handler}/{Method}, /openapi.json, /health
-                                        and the web dashboard at / (--no-dashboard: without it)
+                                        the web dashboard at / and MCP at /mcp (--no-dashboard,
+                                        --no-mcp: without them)
                                         (--cors origin,… --rate n/s --timeout 30s --body-limit bytes)`;
 
 export async function gatewayCommand(argv: string[]): Promise<number> {
@@ -26,6 +28,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
       timeout: { type: "string" },
       "body-limit": { type: "string" },
       "no-dashboard": { type: "boolean" },
+      "no-mcp": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -49,6 +52,11 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
       () => broker.disconnect(),
       () => events.close(),
     );
+  }
+  if (!values["no-mcp"]) {
+    // MCP's Streamable HTTP at /mcp: every endpoint as a tool (the SDK is loaded on the first request).
+    const mcp = createMcpGateway({ registry });
+    mounts.push({ prefix: mcp.mount.prefix, handle: (req, res) => mcp.mount.handle(req, res), close: () => mcp.close() });
   }
   const gateway = await createGateway({
     registry,

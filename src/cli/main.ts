@@ -21,6 +21,7 @@ import { parseDurationFlag, parseMetadata } from "./flags.js";
 import { GATEWAY_USAGE, gatewayCommand } from "./gateway.js";
 import { GEN_USAGE, genCommand } from "./gen.js";
 import { logsCommand } from "./logs.js";
+import { MCP_USAGE, mcpCommand } from "./mcp.js";
 import { NEW_USAGE, newCommand } from "./new.js";
 import { eventsCommand, publishCommand, subscribeCommand } from "./pubsub.js";
 import { RUN_USAGE, runCommand, statusCommand } from "./run.js";
@@ -73,6 +74,8 @@ ${GATEWAY_USAGE}
 ${CONFIG_USAGE}
 ${GEN_USAGE}
 
+${MCP_USAGE}
+
 ${AUTH_USAGE}
 The broker is MICRO_BROKER (default http, through the registry) at MICRO_BROKER_ADDRESS; events
 use MICRO_EVENTS=nats at MICRO_EVENTS_ADDRESS, or the NATS server of MICRO_BROKER=nats.
@@ -98,6 +101,7 @@ const GROUPS: Record<string, (argv: string[]) => Promise<number>> = {
   logs: logsCommand,
   gen: genCommand,
   gateway: gatewayCommand,
+  mcp: mcpCommand,
 };
 
 /** Services that are plumbing, not application services: listed only with --all. */

@@ -18,6 +18,7 @@ function verified(conn: ClientConnection, service: string): ClientConnection | P
 export class ConnectionPool {
   private readonly connections = new Map<string, ClientConnection>();
   private readonly dialing = new Map<string, Promise<ClientConnection>>();
+  private closed = false;
 
   constructor(private readonly transport: Transport) {}
 
@@ -41,6 +42,7 @@ export class ConnectionPool {
   }
 
   close(): void {
+    this.closed = true;
     for (const conn of this.connections.values()) conn.close();
     this.connections.clear();
   }
@@ -49,6 +51,11 @@ export class ConnectionPool {
     const dialing = this.transport.dial(address).then(
       (conn) => {
         this.dialing.delete(address);
+        // A dial that finishes after close() would otherwise hold its socket (and the process) open.
+        if (this.closed) {
+          conn.close();
+          return conn;
+        }
         this.connections.get(address)?.close();
         this.connections.set(address, conn);
         return conn;
