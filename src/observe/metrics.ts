@@ -17,9 +17,18 @@ import { CountTable, FigureTable } from "./series.js";
 
 type Prom = typeof PromClient;
 
+/**
+ * A prom-client `Registry` (`new Registry()`, or prom-client's global `register`), typed by the
+ * little of it this package's types name, so that they compile where prom-client is not installed.
+ */
+export interface MetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
 export interface MetricsOptions {
-  /** Where the metrics are registered (default: a registry of this service's own). */
-  registry?: PromClient.Registry;
+  /** Where the metrics are registered: a prom-client Registry (default: a registry of this service's own). */
+  registry?: MetricsRegistry;
   /** Collect Node's process metrics (CPU, memory, event loop, GC; default true). */
   processMetrics?: boolean;
   /** Latency histogram buckets, in seconds. */
@@ -42,7 +51,7 @@ function loadProm(): Prom {
 }
 
 export class Metrics {
-  readonly registry: PromClient.Registry;
+  private readonly promRegistry: PromClient.Registry;
   private readonly prom: Prom;
   private readonly server: FigureTable;
   private readonly client: FigureTable;
@@ -51,13 +60,18 @@ export class Metrics {
   private readonly eventPublishes = new CountTable();
   private readonly eventDeliveries = new CountTable();
 
+  /** The prom-client Registry the series are in: register metrics of your own there (cast it to prom-client's type). */
+  get registry(): MetricsRegistry {
+    return this.promRegistry;
+  }
+
   constructor(service: string, options: MetricsOptions = {}) {
     this.prom = loadProm();
-    this.registry = options.registry ?? new this.prom.Registry();
-    this.registry.setDefaultLabels({ service });
+    this.promRegistry = (options.registry as PromClient.Registry | undefined) ?? new this.prom.Registry();
+    this.promRegistry.setDefaultLabels({ service });
     const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b);
     this.server = new FigureTable(buckets);
-    this.server.register(this.registry, {
+    this.server.register(this.promRegistry, {
       calls: "micro_server_requests_total",
       callsHelp: "Calls handled, by endpoint and status code",
       duration: "micro_server_request_duration_seconds",
@@ -66,17 +80,17 @@ export class Metrics {
       inFlightHelp: "Calls being handled, by endpoint",
     });
     this.client = new FigureTable(buckets);
-    this.client.register(this.registry, {
+    this.client.register(this.promRegistry, {
       calls: "micro_client_calls_total",
       callsHelp: "Call attempts made, by called service, endpoint and status code",
       duration: "micro_client_call_duration_seconds",
       durationHelp: "Time a call attempt took, by called service and endpoint",
     });
-    this.publishes.register(this.registry, "micro_broker_publishes_total", "Messages published, by topic and result");
-    this.deliveries.register(this.registry, "micro_broker_deliveries_total", "Messages delivered to subscribers, by topic and result");
-    this.eventPublishes.register(this.registry, "micro_events_publishes_total", "Events published to durable streams, by topic and result");
-    this.eventDeliveries.register(this.registry, "micro_events_deliveries_total", "Events consumed from durable streams, by topic and result");
-    if (options.processMetrics !== false) this.prom.collectDefaultMetrics({ register: this.registry });
+    this.publishes.register(this.promRegistry, "micro_broker_publishes_total", "Messages published, by topic and result");
+    this.deliveries.register(this.promRegistry, "micro_broker_deliveries_total", "Messages delivered to subscribers, by topic and result");
+    this.eventPublishes.register(this.promRegistry, "micro_events_publishes_total", "Events published to durable streams, by topic and result");
+    this.eventDeliveries.register(this.promRegistry, "micro_events_deliveries_total", "Events consumed from durable streams, by topic and result");
+    if (options.processMetrics !== false) this.prom.collectDefaultMetrics({ register: this.promRegistry });
   }
 
   /** Counts the lookups of a registry cache (read when scraped). */
@@ -85,7 +99,7 @@ export class Metrics {
       name: "micro_registry_cache_lookups_total",
       help: "Service lookups by the registry cache: answered from memory (hit) or from the registry (miss)",
       labelNames: ["result"],
-      registers: [this.registry],
+      registers: [this.promRegistry],
       collect() {
         this.reset();
         this.inc({ result: "hit" }, cache.lookups.hits);
@@ -166,7 +180,7 @@ export class Metrics {
 
   /** The metrics in Prometheus' text format. */
   async text(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return { contentType: this.promRegistry.contentType, body: await this.promRegistry.metrics() };
   }
 
   /** An HTTP handler answering with the metrics (for a gateway or an application's own server). */

@@ -21,8 +21,11 @@ type Api = typeof Otel;
 export interface TracingOptions {
   /** The instrumentation name tracers are asked for (default "ts-micro"). */
   tracerName?: string;
-  /** The tracer provider (default: the global one the SDK registered). */
-  tracerProvider?: Otel.TracerProvider;
+  /**
+   * The tracer provider, an OpenTelemetry `TracerProvider` (default: the global one the SDK
+   * registered); typed by its one method so that this package's types compile without the API.
+   */
+  tracerProvider?: { getTracer(name: string, version?: string): object };
 }
 
 let api: Api | undefined;
@@ -38,7 +41,7 @@ export class Tracing {
 
   constructor(options: TracingOptions = {}) {
     this.api = loadApi();
-    const provider = options.tracerProvider ?? this.api.trace.getTracerProvider();
+    const provider = (options.tracerProvider as Otel.TracerProvider | undefined) ?? this.api.trace.getTracerProvider();
     this.tracer = provider.getTracer(options.tracerName ?? "ts-micro");
     const { trace, context } = this.api;
     // Log lines carry the active span's ids.
