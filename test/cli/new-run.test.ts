@@ -1,9 +1,8 @@
 /**
  * `micro new` and `micro run` as a newcomer uses them: a generated project installed with npm (from
  * npm's cache where it can), built, tested by its own test, run by `micro run` and called with
- * `micro call`; then edited while it runs (it restarts and serves the new code), and stopped with
- * Ctrl-C (no process and no registry record are left). The gateway is another package's: these
- * runs use --no-gateway.
+ * `micro call` and through the HTTP gateway it starts; then edited while it runs (it restarts and
+ * serves the new code), and stopped with Ctrl-C (no process and no registry record are left).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -15,6 +14,7 @@ import { promisify } from "node:util";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { runCli, tempRegistry } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
+import { freePort } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
 import { alive, type RunProcess, startRun, status } from "./run-harness.js";
 
@@ -60,18 +60,24 @@ describe("micro new, then micro run", () => {
     );
     assert.match(tested.stdout, /# pass 3\n# fail 0/);
 
-    running = startRun(["--no-gateway"], env, project);
+    const gateway = `127.0.0.1:${await freePort()}`;
+    running = startRun(["--gateway-address", gateway], env, project);
     await running.waitFor(/hello-world \| .*"service started"/);
+    await running.waitFor(/gateway listening on/);
     const call = await runCli(["call", "hello-world", "HelloWorld.Call", '{"name":"Alice"}'], env);
     assert.equal(call.code, 0, call.stderr);
     assert.equal(call.stdout, '{"msg":"Hello Alice"}\n');
+    // The README's first call, through the gateway micro run started: curl -d '{"name":"Alice"}' …
+    const viaHttp = await fetch(`http://${gateway}/api/hello-world/HelloWorld/Call`, { method: "POST", body: '{"name":"Alice"}' });
+    assert.equal(viaHttp.status, 200);
+    assert.deepEqual(await viaHttp.json(), { msg: "Hello Alice" });
     const stream = await runCli(["stream", "hello-world", "HelloWorld.Stream", '{"count":2}'], env);
     assert.equal(stream.stdout, '{"count":1}\n{"count":2}\n');
   });
 
   it("restarts a service when one of its files changes, serving the new code", async () => {
     assert.ok(running, "the previous test left micro run running");
-    const [before] = await status(env);
+    const before = (await status(env)).find((e) => e.name === "hello-world");
     assert.equal(before?.state, "running");
     const handler = path.join(project, "src", "handler.ts");
     fs.writeFileSync(handler, fs.readFileSync(handler, "utf8").replace("`Hello $", "`Howdy $"));
@@ -86,7 +92,7 @@ describe("micro new, then micro run", () => {
       250,
     );
     assert.ok(served, `the restarted service answers with the new code; last answer ${answer}\n${running.output()}`);
-    const [after] = await status(env);
+    const after = (await status(env)).find((e) => e.name === "hello-world");
     assert.equal(after?.state, "running");
     assert.equal(after?.restarts, 1);
     assert.notEqual(after?.pid, before?.pid);
@@ -95,7 +101,7 @@ describe("micro new, then micro run", () => {
 
   it("on Ctrl-C stops every service, which deregisters: no process and no registry record are left", async () => {
     assert.ok(running, "the previous test left micro run running");
-    const [entry] = await status(env);
+    const entry = (await status(env)).find((e) => e.name === "hello-world");
     assert.equal(await running.stop("SIGINT"), 0);
     assert.match(running.output(), /hello-world \| \[micro\] stopped \(code 0\)/);
     assert.equal(alive(entry!.pid), false);
