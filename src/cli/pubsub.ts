@@ -7,7 +7,7 @@
 import type { BrokerEvent } from "../broker/broker.js";
 import { fixedToken } from "../client/identity.js";
 import { publishPayload } from "../client/publish.js";
-import { ContentType, defaultCodecs } from "../codec/index.js";
+import { ContentType, defaultCodecs, displayableBody } from "../codec/index.js";
 import type { Event } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
@@ -92,7 +92,7 @@ function messageLine(event: BrokerEvent): Record<string, unknown> {
     topic: event.topic,
     id: headerValue(header, MicroHeader.Id),
     metadata: header,
-    payload: decodeBody(body, headerValue(header, MicroHeader.ContentType)),
+    payload: displayableBody(body, headerValue(header, MicroHeader.ContentType)),
   };
 }
 
@@ -103,19 +103,8 @@ function eventLine(event: Event): Record<string, unknown> {
     sequence: event.sequence,
     timestamp: event.timestamp.toISOString(),
     metadata: event.metadata,
-    payload: decodeBody(event.payload, ContentType.json),
+    payload: displayableBody(event.payload, ContentType.json),
   };
-}
-
-/** The decoded body when its codec can decode it to something JSON can print, else its text. */
-function decodeBody(body: Uint8Array, contentType: string | undefined): unknown {
-  try {
-    const value = defaultCodecs.get(contentType).decode(body);
-    if (!(value instanceof Uint8Array)) return value;
-  } catch {
-    // not decodable by its Content-Type: show the bytes as text
-  }
-  return Buffer.from(body).toString("utf8");
 }
 
 function print(line: Record<string, unknown>): void {

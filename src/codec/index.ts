@@ -71,3 +71,17 @@ function normalize(contentType: string | undefined): string {
 
 /** The process-wide default codec set. */
 export const defaultCodecs = new Codecs();
+
+/**
+ * A message body as a person should see it (the CLI's `subscribe`, the dashboard's topics): decoded
+ * by its Content-Type when that gives something JSON can carry, else its bytes as UTF-8 text.
+ */
+export function displayableBody(body: Uint8Array, contentType: string | undefined): unknown {
+  try {
+    const value = defaultCodecs.get(contentType).decode(body);
+    if (!(value instanceof Uint8Array)) return value;
+  } catch {
+    // not decodable by its Content-Type: show the bytes as text
+  }
+  return Buffer.from(body).toString("utf8");
+}

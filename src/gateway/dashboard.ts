@@ -20,7 +20,7 @@ import type { Broker, BrokerEvent } from "../broker/broker.js";
 import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
-import { ContentType, defaultCodecs } from "../codec/index.js";
+import { ContentType, defaultCodecs, displayableBody } from "../codec/index.js";
 import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
 import type { Event, Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
@@ -483,7 +483,7 @@ function brokerMessage(event: BrokerEvent): Record<string, unknown> {
     id: headerValue(header, MicroHeader.Id) ?? null,
     received: new Date().toISOString(),
     header,
-    payload: displayable(body, headerValue(header, MicroHeader.ContentType)),
+    payload: displayableBody(body, headerValue(header, MicroHeader.ContentType)),
   };
 }
 
@@ -494,19 +494,8 @@ function durableEvent(event: Event): Record<string, unknown> {
     sequence: event.sequence,
     timestamp: event.timestamp.toISOString(),
     metadata: event.metadata,
-    payload: displayable(event.payload, ContentType.json),
+    payload: displayableBody(event.payload, ContentType.json),
   };
-}
-
-/** The body decoded by its Content-Type when that gives something JSON can carry, else its text. */
-function displayable(body: Uint8Array, contentType: string | undefined): unknown {
-  try {
-    const value = defaultCodecs.get(contentType).decode(body);
-    if (!(value instanceof Uint8Array)) return value;
-  } catch {
-    // not decodable by its Content-Type: show the bytes as text
-  }
-  return Buffer.from(body).toString("utf8");
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

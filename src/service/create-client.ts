@@ -11,24 +11,11 @@ import type { Transport } from "../transport/transport.js";
 import { resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 import { Settings } from "./settings.js";
 
-export interface CreateClientOptions {
+export interface CreateClientOptions extends ClientSettings {
   registry?: Registry;
   transport?: Transport;
   codecs?: Codecs;
   contentType?: string;
-  /** Default per-call timeout in ms (default 30 s, `MICRO_CLIENT_REQUEST_TIMEOUT`). */
-  timeout?: number;
-  /** Default extra attempts on other nodes when safe (default 3, `MICRO_CLIENT_RETRIES`). */
-  retries?: number;
-  /** First attempt's share of an idempotent call, in ms, doubling per attempt (default 800, `MICRO_CLIENT_ATTEMPT_TIMEOUT`; see docs/client.md). */
-  attemptTimeout?: number;
-  strategy?: Strategy;
-  /** Waits between retries (see ClientSettings). */
-  backoff?: BackoffOptions | ((attempt: number) => number);
-  /** Cap on retries as a share of calls (default 20 %, `MICRO_CLIENT_RETRY_BUDGET`; false: none). */
-  retryBudget?: RetryBudgetOptions | false;
-  /** Response cache TTLs by endpoint (see ClientOptions.cache). */
-  cache?: ClientOptions["cache"];
   wrappers?: CallWrapper[];
   logger?: Logger;
   /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
