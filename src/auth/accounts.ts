@@ -44,7 +44,9 @@ export class AccountStore {
    * and returns it with its secret, which is not kept in clear and cannot be shown again.
    */
   async generate(id: string, issuer: string, options: GenerateOptions = {}): Promise<Account> {
-    const secret = options.secret ?? randomBytes(24).toString("base64url");
+    // Hex, not base64url: a secret that starts with "-" reads as an option on a command line
+    // (`micro auth token --secret -x…` was refused as an ambiguous option).
+    const secret = options.secret ?? randomBytes(24).toString("hex");
     const account = { id, type: options.type ?? "user", issuer, scopes: options.scopes ?? [], metadata: options.metadata ?? {} };
     await this.create(account, secret);
     return { ...account, secret };

@@ -36,6 +36,14 @@ describe("jwt auth", () => {
     assert.deepEqual(inspected, { id: "alice", type: "user", issuer: "go.micro", scopes: ["admin", "greeter"], metadata: { team: "core" } });
   });
 
+  it("generates secrets a command line takes as they are: hex, never starting with a dash", async () => {
+    const a = auth();
+    for (let i = 0; i < 100; i++) {
+      const { secret } = await a.generate(`user-${i}`);
+      assert.match(secret ?? "", /^[0-9a-f]{48}$/);
+    }
+  });
+
   it("writes Go Micro's header and claims: RS256, {type, scopes, metadata, exp, iss, sub}", async () => {
     const a = auth();
     const { secret } = await a.generate("svc", { type: "service", scopes: ["a"] });
