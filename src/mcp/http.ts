@@ -136,13 +136,31 @@ export class HttpHandler implements McpMount {
   /** The body parsed as JSON; a parse error is the client's JSON-RPC -32700. Answers 413 itself. */
   private async readBody(req: IncomingMessage, res: ServerResponse): Promise<{ value: unknown } | typeof ANSWERED> {
     const declared = Number(req.headers["content-length"]);
-    if (declared > this.maxBodyBytes) return this.tooLarge(req, res);
+    if (declared > DRAIN_LIMIT) {
+      this.tooLarge(res);
+      req.resume(); // let the rest go unread; the connection closes after the answer
+      return ANSWERED;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > this.maxBodyBytes) return this.tooLarge(req, res);
-      chunks.push(chunk as Buffer);
+      if (size <= this.maxBodyBytes) {
+        chunks.push(chunk as Buffer);
+        continue;
+      }
+      // Over the limit: the rest is read and dropped before the 413 is sent, because a client
+      // still sending when the connection closes gets a reset instead of the answer. Past
+      // DRAIN_LIMIT the answer goes first and the connection is cut.
+      chunks.length = 0;
+      if (size > DRAIN_LIMIT) {
+        this.tooLarge(res);
+        break;
+      }
+    }
+    if (size > this.maxBodyBytes) {
+      if (!res.headersSent) this.tooLarge(res);
+      return ANSWERED;
     }
     try {
       return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };
@@ -152,11 +170,9 @@ export class HttpHandler implements McpMount {
     }
   }
 
-  private tooLarge(req: IncomingMessage, res: ServerResponse): typeof ANSWERED {
+  private tooLarge(res: ServerResponse): void {
     res.setHeader("Connection", "close");
     reply(res, 413, -32600, `request too large (limit ${this.maxBodyBytes} bytes)`);
-    req.resume(); // let the rest of the body go, unread
-    return ANSWERED;
   }
 
   private originAllowed(req: IncomingMessage): boolean {
@@ -187,6 +203,9 @@ export class HttpHandler implements McpMount {
     await Promise.all(sessions.map((s) => s.server.close().catch(() => {})));
   }
 }
+
+/** Bytes of an oversized body read (and dropped) before its 413 is sent; see readBody. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
 
 /** A request already answered (413, or a parse error). */
 const ANSWERED = Symbol("answered");
