@@ -7,8 +7,8 @@
 import type { BrokerEvent } from "../broker/broker.js";
 import { fixedToken } from "../client/identity.js";
 import { publishPayload } from "../client/publish.js";
-import { ContentType, defaultCodecs, displayableBody } from "../codec/index.js";
-import type { Event } from "../events/events.js";
+import { defaultCodecs, displayableBody } from "../codec/index.js";
+import { eventView } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
@@ -75,7 +75,7 @@ export async function eventsCommand(args: string[], flags: PubSubFlags): Promise
     }
     if (action === "consume") {
       if (!topic) throw new UsageError("events consume needs a topic, e.g. micro events consume orders --group billing");
-      await stream.consume(topic, (event) => print(eventLine(event)), { group: flags.group, offset: parseOffset(flags.offset) });
+      await stream.consume(topic, (event) => print(eventView(event)), { group: flags.group, offset: parseOffset(flags.offset) });
       process.stderr.write(`consuming ${topic}${flags.group ? ` as group ${flags.group}` : ""}; Ctrl-C to stop\n`);
       await untilSignal();
       return 0;
@@ -93,17 +93,6 @@ function messageLine(event: BrokerEvent): Record<string, unknown> {
     id: headerValue(header, MicroHeader.Id),
     metadata: header,
     payload: displayableBody(body, headerValue(header, MicroHeader.ContentType)),
-  };
-}
-
-function eventLine(event: Event): Record<string, unknown> {
-  return {
-    topic: event.topic,
-    id: event.id,
-    sequence: event.sequence,
-    timestamp: event.timestamp.toISOString(),
-    metadata: event.metadata,
-    payload: displayableBody(event.payload, ContentType.json),
   };
 }
 

@@ -11,6 +11,7 @@
  *   starts at the first event kept (it is durable, so it should see the backlog); a consumer
  *   without a group starts with new events.
  */
+import { ContentType, displayableBody } from "../codec/index.js";
 
 export interface Event<T = unknown> {
   readonly id: string;
@@ -79,4 +80,16 @@ export function encodePayload(payload: unknown): Uint8Array {
 
 export function decodeJson<T>(payload: Uint8Array): T {
   return JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8")) as T;
+}
+
+/** An event as a person reads it (`micro events consume`, the dashboard): its payload decoded where JSON can carry it. */
+export function eventView(event: Event): Record<string, unknown> {
+  return {
+    topic: event.topic,
+    id: event.id,
+    sequence: event.sequence,
+    timestamp: event.timestamp.toISOString(),
+    metadata: event.metadata,
+    payload: displayableBody(event.payload, ContentType.json),
+  };
 }

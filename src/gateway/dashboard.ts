@@ -20,9 +20,9 @@ import type { Broker, BrokerEvent } from "../broker/broker.js";
 import { HTTP_BROKER_SERVICE } from "../broker/http.js";
 import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
-import { ContentType, defaultCodecs, displayableBody } from "../codec/index.js";
+import { defaultCodecs, displayableBody } from "../codec/index.js";
 import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
-import type { Event, Stream } from "../events/events.js";
+import { eventView, type Stream } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
@@ -244,7 +244,7 @@ class DashboardApi {
     await follow(
       sse,
       topic,
-      () => events.consume(topic, (event) => sse.send("message", durableEvent(event)), { offset }),
+      () => events.consume(topic, (event) => sse.send("message", eventView(event)), { offset }),
       (c) => c.stop(),
     );
   }
@@ -484,17 +484,6 @@ function brokerMessage(event: BrokerEvent): Record<string, unknown> {
     received: new Date().toISOString(),
     header,
     payload: displayableBody(body, headerValue(header, MicroHeader.ContentType)),
-  };
-}
-
-function durableEvent(event: Event): Record<string, unknown> {
-  return {
-    topic: event.topic,
-    id: event.id,
-    sequence: event.sequence,
-    timestamp: event.timestamp.toISOString(),
-    metadata: event.metadata,
-    payload: displayableBody(event.payload, ContentType.json),
   };
 }
 
