@@ -1,11 +1,13 @@
 /**
- * `npm run bench:peers`: ts-micro against Moleculer, NestJS microservices, Go Micro v5 and the
- * raw node:net floor, in one run on one machine. Same payload, same echo handler, client and
- * server in separate processes (server on core 0, client on core 1), warm-up, repetitions, median.
+ * `npm run bench:peers`: ts-micro against Moleculer, NestJS microservices, Go Micro v5 (HTTP and
+ * gRPC) and the floors (raw node:net, bare nats.js request/reply), in one run on one machine.
+ * Same payload, same echo handler, client and server in separate processes (server on core 0,
+ * client on core 1), warm-up, repetitions, median.
  *
  *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (2 s warm-up + 2 s); ≈ 8.5 min
  *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (1 s + 1.5 s); ≈ 1.7 min
- *   … -- --only ts-micro/mux,moleculer/tcp,raw   only these peers (framework or framework/transport)
+ *   … -- --only ts-micro/mux,moleculer/tcp,raw   only these peers (framework, framework/transport,
+ *                                                or framework/transport/client for a cross pair)
  *
  * Prints one JSON line per measurement on stdout and progress on stderr, then a Markdown report
  * (also written to bench/results/latest.md). See bench/README.md, "Peers".
@@ -15,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { benchDir, median } from "./harness.js";
-import { catalog, cleanup, type Peer } from "./peers/catalog.js";
+import { catalog, cleanup, type Peer, peerId } from "./peers/catalog.js";
 import { freePort, type Proc, rssMb, spawnPinned, wallMicros } from "./peers/proc.js";
 import { markdown, type RpcPoint, type RunInfo, type StartupPoint, type Unavailable } from "./peers/report.js";
 
@@ -42,7 +44,7 @@ function track(proc: Proc): Proc {
 
 const emit = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const label = (peer: Peer): string => `${peer.framework} ${peer.transport}`;
+const label = (peer: Peer): string => `${peer.framework} ${peer.transport}${peer.client ? ` ← ${peer.client}` : ""}`;
 
 let done = 0;
 let total = 0;
@@ -109,7 +111,8 @@ async function measureStartup(peer: Peer): Promise<{ running: Running; point: St
   return { running, point };
 }
 
-const names = (peer: Peer): { framework: string; transport: string } => ({ framework: peer.framework, transport: peer.transport });
+const names = (peer: Peer): { framework: string; transport: string; client?: string } =>
+  peer.client ? { framework: peer.framework, transport: peer.transport, client: peer.client } : { framework: peer.framework, transport: peer.transport };
 
 async function loadOnce(peer: Peer, address: string, concurrency: number): Promise<RpcPoint> {
   const client = track(spawnPinned(peer.load(address, concurrency, plan.warmup, plan.seconds), peer.env, CLIENT_CORE));
@@ -165,11 +168,11 @@ function runInfo(): RunInfo {
   return {
     mode: quick ? "Quick run (`--quick`)" : "Full run",
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}, ${os.platform()}`,
-    versions: `Node ${process.version}, moleculer ${moleculer}, @nestjs/microservices ${nest}, ${go || "no Go"}, Go Micro v5.30.0`,
+    versions: `Node ${process.version}, moleculer ${moleculer}, @nestjs/microservices ${nest}, @nats-io/transport-node ${readVersion("@nats-io/transport-node")}, ${go || "no Go"}, Go Micro v5.30.0`,
     load: `Load average when the run started: ${load1.toFixed(2)}${load1 > 0.5 ? " (other work was running: figures are noisy)" : ""}.`,
     method:
       `Closed loops at c = ${plan.concurrencies.join(", ")}; ${plan.repetitions} run(s) per point of ${plan.warmup} s warm-up + ${plan.seconds} s measured, ` +
-      `median of each figure; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset). Start-up: median of ${plan.startupSamples}.`,
+      `median of each figure; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset; Go with GOMAXPROCS=1). Start-up: median of ${plan.startupSamples}.`,
   };
 }
 
@@ -195,9 +198,9 @@ async function main(): Promise<void> {
     process.exit(143);
   });
   const info = runInfo();
-  const peers = (await catalog(benchDir, path.join(repoDir, "bench", "go"))).filter(
-    (p) => !only || only.includes(p.framework) || only.includes(`${p.framework}/${p.transport}`),
-  );
+  const wanted = (p: Pick<Peer, "framework" | "transport" | "client">): boolean =>
+    !only || only.includes(p.framework) || only.includes(`${p.framework}/${p.transport}`) || only.includes(peerId(p));
+  const peers = await catalog(benchDir, path.join(repoDir, "bench", "go"), wanted);
   const rpc: RpcPoint[] = [];
   const startup: StartupPoint[] = [];
   const missing: Unavailable[] = [];

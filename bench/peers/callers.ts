@@ -1,7 +1,8 @@
 /**
  * One way to call each Node peer's echo service with the benchmark payload. Each caller does
  * what a user of that framework would: ts-micro through the registry, Moleculer through its
- * broker, NestJS through a ClientProxy, and the floor through a bare socket.
+ * broker, NestJS through a ClientProxy, the floor through a bare socket, and the NATS floor
+ * through bare nats.js request/reply.
  */
 import net from "node:net";
 import { lastValueFrom } from "rxjs";
@@ -9,13 +10,17 @@ import { createClient, createLogger } from "../../src/index.js";
 import { frame, readFrames } from "../frames.js";
 import { PAYLOAD } from "../payload.js";
 import { brokerOptions } from "./moleculer-options.js";
+import { NATS_FLOOR_SUBJECT } from "./nats-floor.js";
 
 export interface Caller {
   call(): Promise<unknown>;
   close(): Promise<void>;
 }
 
-/** Node peers: `ts-micro` (transport from MICRO_TRANSPORT), `moleculer-tcp`, `moleculer-nats`, `nest`, `raw`. */
+/**
+ * Node peers: `ts-micro` (transport from MICRO_TRANSPORT; over gRPC when the server registered
+ * protocol=grpc), `moleculer-tcp`, `moleculer-nats`, `nest`, `raw`, `natsjs`.
+ */
 export async function connect(peer: string, address: string): Promise<Caller> {
   switch (peer) {
     case "ts-micro":
@@ -27,6 +32,8 @@ export async function connect(peer: string, address: string): Promise<Caller> {
       return nestCaller(address);
     case "raw":
       return rawCaller(address);
+    case "natsjs":
+      return natsCaller(address);
     default:
       throw new Error(`unknown peer ${peer}`);
   }
@@ -70,4 +77,16 @@ async function rawCaller(address: string): Promise<Caller> {
       socket.write(frame(Buffer.from(JSON.stringify(PAYLOAD))));
     });
   return { call, close: async () => void socket.destroy() };
+}
+
+/**
+ * The NATS floor: `request` on a bare nats.js connection (its shared reply inbox), encoding the
+ * request and decoding the answer as the raw floor does. The timeout only keeps a lost reply
+ * from hanging a closed loop; no call comes near it.
+ */
+async function natsCaller(address: string): Promise<Caller> {
+  const { connect } = await import("@nats-io/transport-node");
+  const nc = await connect({ servers: address, name: `bench-natsjs-client-${process.pid}` });
+  const call = async (): Promise<unknown> => (await nc.request(NATS_FLOOR_SUBJECT, JSON.stringify(PAYLOAD), { timeout: 30_000 })).json();
+  return { call, close: () => nc.close() };
 }

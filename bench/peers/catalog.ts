@@ -7,15 +7,18 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { resolveTransport } from "../../src/service/resolve.js";
-import { buildGo } from "./go.js";
+import { buildGo, type GoBuild } from "./go.js";
 import type { Command } from "./proc.js";
 
 /** The NATS server for the NATS transports (BENCH_NATS_ADDRESS; keep it on the loopback). */
 export const NATS_ADDRESS = process.env.BENCH_NATS_ADDRESS ?? "127.0.0.1:4222";
 
 export interface Peer {
+  /** The server's framework. */
   framework: string;
   transport: string;
+  /** The client's framework when it is not the server's (a cross pair, such as ts-micro ← Go Micro). */
+  client?: string;
   /** Why the peer cannot run here; the run reports it instead of measuring. */
   unavailable?: string;
   /** Environment for both server and client (registry directory, transport choice). */
@@ -31,7 +34,10 @@ export interface Peer {
   probe(address: string): Command;
 }
 
-type NodePeer = "ts-micro" | "moleculer-tcp" | "moleculer-nats" | "nest" | "raw";
+type NodePeer = "ts-micro" | "moleculer-tcp" | "moleculer-nats" | "nest" | "raw" | "natsjs";
+
+/** Go, pinned to one core by taskset, is also told to run one thread of Go code, like Node's one. */
+const GO_ENV = { GOMAXPROCS: "1" };
 
 /** Loads and probes run bench/peers/load.js with the peer's name. */
 function nodeClient(benchDir: string, name: NodePeer): Pick<Peer, "load" | "probe"> {
@@ -48,7 +54,7 @@ function nodeServer(benchDir: string, script: string, env: (port: number) => Rec
 
 /** ts-micro with one transport; each variant gets its own registry so clients find only its server. */
 function tsMicro(benchDir: string, transport: string, setting: string): Peer {
-  const registry = fs.mkdtempSync(path.join(os.tmpdir(), `ts-micro-peers-${transport}-`));
+  const registry = fs.mkdtempSync(path.join(os.tmpdir(), `ts-micro-peers-${transport.replace(/\W/g, "")}-`));
   let unavailable: string | undefined;
   try {
     resolveTransport(setting);
@@ -91,18 +97,65 @@ function nest(benchDir: string): Peer {
   };
 }
 
-function goMicro(moduleDir: string): Peer {
-  const build = buildGo(moduleDir);
-  const bin = typeof build === "string" ? { server: "", load: "" } : build;
+/**
+ * ts-micro's gRPC server (MICRO_SERVER=grpc, JSON bodies), called by the ts-micro client through
+ * the registry (the node registers protocol=grpc, so the client speaks gRPC to it).
+ */
+function tsMicroGrpc(benchDir: string): Peer {
+  const peer = tsMicro(benchDir, "grpc", "mux");
+  return { ...peer, server: nodeServer(benchDir, "servers/micro-echo.js", () => ({ MICRO_SERVER: "grpc" })) };
+}
+
+/** The Go programs, or why there are none; built once for every Go peer. */
+function goClient(build: GoBuild | string): Pick<Peer, "load" | "probe"> {
+  const load = typeof build === "string" ? "" : build.load;
+  return {
+    load: (address, c, warmup, seconds) => ({ file: load, args: ["run", address, String(c), String(warmup), String(seconds)] }),
+    probe: (address) => ({ file: load, args: ["probe", address] }),
+  };
+}
+
+/** Go Micro's default stack (`http`: HTTP transport) or its gRPC server and client (`grpc`). */
+function goMicro(build: GoBuild | string, transport: "http" | "grpc"): Peer {
+  const server = typeof build === "string" ? "" : build.server;
   return {
     framework: "go-micro",
-    transport: "http",
+    transport,
     unavailable: typeof build === "string" ? build : undefined,
-    env: {},
-    server: (port) => ({ command: { file: bin.server }, env: { BENCH_PORT: String(port) } }),
+    env: { ...GO_ENV, BENCH_RPC: transport },
+    server: (port) => ({ command: { file: server }, env: { BENCH_PORT: String(port) } }),
     address: (port) => `127.0.0.1:${port}`,
-    load: (address, c, warmup, seconds) => ({ file: bin.load, args: ["run", address, String(c), String(warmup), String(seconds)] }),
-    probe: (address) => ({ file: bin.load, args: ["probe", address] }),
+    ...goClient(build),
+  };
+}
+
+/**
+ * ts-micro's gRPC server called by Go Micro's gRPC client (pinned to the address, as in the
+ * Go ← Go pair): the server listens on the port it is given, so the address is known up front.
+ */
+function tsMicroFromGo(benchDir: string, build: GoBuild | string): Peer {
+  const peer = tsMicro(benchDir, "grpc", "mux");
+  return {
+    ...peer,
+    client: "go-micro",
+    unavailable: peer.unavailable ?? (typeof build === "string" ? build : undefined),
+    env: { ...peer.env, ...GO_ENV, BENCH_RPC: "grpc" },
+    server: nodeServer(benchDir, "servers/micro-echo.js", (port) => ({ MICRO_SERVER: "grpc", MICRO_SERVER_ADDRESS: `127.0.0.1:${port}` })),
+    address: (port) => `127.0.0.1:${port}`,
+    ...goClient(build),
+  };
+}
+
+/** The NATS floor: bare nats.js request/reply through the same nats-server. */
+function natsFloor(benchDir: string, natsDown: string | undefined): Peer {
+  return {
+    framework: "nats.js",
+    transport: "nats",
+    unavailable: natsDown,
+    env: {},
+    server: nodeServer(benchDir, "peers/servers/nats.js", () => ({ BENCH_ADDRESS: NATS_ADDRESS })),
+    address: () => NATS_ADDRESS,
+    ...nodeClient(benchDir, "natsjs"),
   };
 }
 
@@ -131,21 +184,46 @@ function unreachable(address: string): Promise<string | undefined> {
   });
 }
 
-/** The peers in report order; Moleculer TCP and raw are the baselines for the ratios. */
-export async function catalog(benchDir: string, goModuleDir: string): Promise<Peer[]> {
+/**
+ * The peers in report order; Moleculer TCP and raw are the baselines for the ratios, nats.js for
+ * the NATS rows. `wanted` picks peers before anything is built or made (see peerId).
+ */
+export async function catalog(
+  benchDir: string,
+  goModuleDir: string,
+  wanted: (peer: Pick<Peer, "framework" | "transport" | "client">) => boolean,
+): Promise<Peer[]> {
   const natsDown = await unreachable(NATS_ADDRESS);
-  const tsNats = tsMicro(benchDir, "nats", `nats://${NATS_ADDRESS}`);
-  if (!tsNats.unavailable && natsDown) tsNats.unavailable = natsDown;
-  return [
-    tsMicro(benchDir, "mux", "mux"),
-    tsMicro(benchDir, "http", "http"),
-    tsNats,
-    moleculer(benchDir, "tcp", natsDown),
-    moleculer(benchDir, "nats", natsDown),
-    nest(benchDir),
-    goMicro(goModuleDir),
-    raw(benchDir),
+  const needsGo = [
+    { framework: "go-micro", transport: "http" },
+    { framework: "go-micro", transport: "grpc" },
+    { framework: "ts-micro", transport: "grpc", client: "go-micro" },
+  ].some(wanted);
+  const build = needsGo ? buildGo(goModuleDir) : "not selected";
+  const tsNats = (): Peer => {
+    const peer = tsMicro(benchDir, "nats", `nats://${NATS_ADDRESS}`);
+    return { ...peer, unavailable: peer.unavailable ?? natsDown };
+  };
+  const all: Array<[Pick<Peer, "framework" | "transport" | "client">, () => Peer]> = [
+    [{ framework: "ts-micro", transport: "mux" }, () => tsMicro(benchDir, "mux", "mux")],
+    [{ framework: "ts-micro", transport: "http" }, () => tsMicro(benchDir, "http", "http")],
+    [{ framework: "ts-micro", transport: "nats" }, tsNats],
+    [{ framework: "ts-micro", transport: "grpc" }, () => tsMicroGrpc(benchDir)],
+    [{ framework: "ts-micro", transport: "grpc", client: "go-micro" }, () => tsMicroFromGo(benchDir, build)],
+    [{ framework: "moleculer", transport: "tcp" }, () => moleculer(benchDir, "tcp", natsDown)],
+    [{ framework: "moleculer", transport: "nats" }, () => moleculer(benchDir, "nats", natsDown)],
+    [{ framework: "nestjs", transport: "tcp" }, () => nest(benchDir)],
+    [{ framework: "go-micro", transport: "http" }, () => goMicro(build, "http")],
+    [{ framework: "go-micro", transport: "grpc" }, () => goMicro(build, "grpc")],
+    [{ framework: "raw", transport: "tcp" }, () => raw(benchDir)],
+    [{ framework: "nats.js", transport: "nats" }, () => natsFloor(benchDir, natsDown)],
   ];
+  return all.filter(([names]) => wanted(names)).map(([, make]) => make());
+}
+
+/** `framework/transport`, plus `/client` for a cross pair: what `--only` matches (or the framework alone). */
+export function peerId(peer: Pick<Peer, "framework" | "transport" | "client">): string {
+  return `${peer.framework}/${peer.transport}${peer.client ? `/${peer.client}` : ""}`;
 }
 
 /** Removes the registry directories the ts-micro peers made. */

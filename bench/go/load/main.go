@@ -1,6 +1,7 @@
 // load is the Go Micro v5 load generator for `npm run bench:peers`, the Go twin of
-// bench/peers/load.ts: the default client (HTTP transport, JSON, connection pool) pinned to the
-// server with client.WithAddress.
+// bench/peers/load.ts: the default client (HTTP transport, JSON, connection pool), or with
+// BENCH_RPC=grpc Go Micro's gRPC client (client/grpc, its default pool, JSON bodies), pinned to
+// the server with client.WithAddress.
 //
 //	load run <address> <concurrency> <warmup s> <seconds>   prints one JSON result line
 //	load probe <address>                                     calls until one succeeds, prints the wall time
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"go-micro.dev/v5/client"
+	grpcclient "go-micro.dev/v5/client/grpc"
 )
 
 type Payload struct {
@@ -29,10 +31,20 @@ type Payload struct {
 
 var payload = Payload{ID: 42, Name: "hello", Tags: []string{"a", "b"}, OK: true}
 
+// rpc is the client every call goes through: Go Micro's default one, or its gRPC client.
+var rpc = newClient()
+
+func newClient() client.Client {
+	if os.Getenv("BENCH_RPC") == "grpc" {
+		return grpcclient.NewClient()
+	}
+	return client.DefaultClient
+}
+
 func call(address string) error {
-	req := client.NewRequest("bench-echo", "Bench.Echo", &payload)
+	req := rpc.NewRequest("bench-echo", "Bench.Echo", &payload, client.WithContentType("application/json"))
 	var rsp Payload
-	return client.Call(context.Background(), req, &rsp, client.WithAddress(address))
+	return rpc.Call(context.Background(), req, &rsp, client.WithAddress(address))
 }
 
 type result struct {
