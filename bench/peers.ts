@@ -4,8 +4,8 @@
  * Same payload, same echo handler, client and server in separate processes (server on core 0,
  * client on core 1), warm-up, repetitions, median.
  *
- *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (2 s warm-up + 2 s); ≈ 8.5 min
- *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (1 s + 1.5 s); ≈ 1.7 min
+ *   npm run bench:peers              c = 1, 16, 64, 256; 3 runs × (2 s warm-up + 2 s); ≈ 13 min
+ *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (1 s + 1.5 s); ≈ 2.7 min
  *   … -- --only ts-micro/mux,moleculer/tcp,raw   only these peers (framework, framework/transport,
  *                                                or framework/transport/client for a cross pair)
  *

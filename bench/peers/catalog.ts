@@ -54,7 +54,7 @@ function nodeServer(benchDir: string, script: string, env: (port: number) => Rec
 
 /** ts-micro with one transport; each variant gets its own registry so clients find only its server. */
 function tsMicro(benchDir: string, transport: string, setting: string): Peer {
-  const registry = fs.mkdtempSync(path.join(os.tmpdir(), `ts-micro-peers-${transport.replace(/\W/g, "")}-`));
+  const registry = fs.mkdtempSync(path.join(os.tmpdir(), `ts-micro-peers-${transport}-`));
   let unavailable: string | undefined;
   try {
     resolveTransport(setting);
@@ -194,12 +194,9 @@ export async function catalog(
   wanted: (peer: Pick<Peer, "framework" | "transport" | "client">) => boolean,
 ): Promise<Peer[]> {
   const natsDown = await unreachable(NATS_ADDRESS);
-  const needsGo = [
-    { framework: "go-micro", transport: "http" },
-    { framework: "go-micro", transport: "grpc" },
-    { framework: "ts-micro", transport: "grpc", client: "go-micro" },
-  ].some(wanted);
-  const build = needsGo ? buildGo(goModuleDir) : "not selected";
+  // Built on first use, so a run without Go peers needs no Go toolchain.
+  let build: GoBuild | string | undefined;
+  const go = (): GoBuild | string => (build ??= buildGo(goModuleDir));
   const tsNats = (): Peer => {
     const peer = tsMicro(benchDir, "nats", `nats://${NATS_ADDRESS}`);
     return { ...peer, unavailable: peer.unavailable ?? natsDown };
@@ -209,12 +206,12 @@ export async function catalog(
     [{ framework: "ts-micro", transport: "http" }, () => tsMicro(benchDir, "http", "http")],
     [{ framework: "ts-micro", transport: "nats" }, tsNats],
     [{ framework: "ts-micro", transport: "grpc" }, () => tsMicroGrpc(benchDir)],
-    [{ framework: "ts-micro", transport: "grpc", client: "go-micro" }, () => tsMicroFromGo(benchDir, build)],
+    [{ framework: "ts-micro", transport: "grpc", client: "go-micro" }, () => tsMicroFromGo(benchDir, go())],
     [{ framework: "moleculer", transport: "tcp" }, () => moleculer(benchDir, "tcp", natsDown)],
     [{ framework: "moleculer", transport: "nats" }, () => moleculer(benchDir, "nats", natsDown)],
     [{ framework: "nestjs", transport: "tcp" }, () => nest(benchDir)],
-    [{ framework: "go-micro", transport: "http" }, () => goMicro(build, "http")],
-    [{ framework: "go-micro", transport: "grpc" }, () => goMicro(build, "grpc")],
+    [{ framework: "go-micro", transport: "http" }, () => goMicro(go(), "http")],
+    [{ framework: "go-micro", transport: "grpc" }, () => goMicro(go(), "grpc")],
     [{ framework: "raw", transport: "tcp" }, () => raw(benchDir)],
     [{ framework: "nats.js", transport: "nats" }, () => natsFloor(benchDir, natsDown)],
   ];
