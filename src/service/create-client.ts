@@ -114,15 +114,16 @@ export function verifiedLookup(
  * uses the same defaults and env vars as a service.
  */
 export function createClient(options: CreateClientOptions = {}): Client {
-  const registry = cachedRegistry(options.registry, options.logger);
-  const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
-  const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
+  // Settings errors first, before connections are opened that nothing would close.
   const verify = options.verifyRegistry ?? new Settings().flag("registry_verify");
   const keys = {
     publicKey: options.publicKey ?? (process.env.MICRO_AUTH_PUBLIC_KEY || undefined),
     privateKey: process.env.MICRO_AUTH_PRIVATE_KEY || undefined,
   };
   const verifier = verify ? verifierFromKeys(keys) : undefined;
+  const registry = cachedRegistry(options.registry, options.logger);
+  const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
+  const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
   return new Client({
     identity: token ? { source: fixedToken(token) } : undefined,
     ...clientSettings(options),
