@@ -7,6 +7,7 @@
  */
 import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
+import type { SignatureVerifier, Signer } from "./signing.js";
 
 export type { Account } from "../metadata/account.js";
 
@@ -111,6 +112,13 @@ export interface Auth {
    * whose identity was proven another way (an mTLS client certificate), to find their scopes.
    */
   account?(id: string): Promise<Account | undefined>;
+  /**
+   * Optional: signs what this node publishes about itself (its registry record), with the key
+   * that issues tokens; absent when this node cannot sign (no private key, or noop auth).
+   */
+  readonly signer?: Signer;
+  /** Optional: checks such signatures with the public key; absent with noop auth. */
+  readonly verifier?: SignatureVerifier;
   close(): Promise<void>;
 }
 

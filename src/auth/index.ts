@@ -23,6 +23,7 @@ export { type CertPair, checkCertName, createLeaf, ensureCa, type LeafOptions, n
 export { type IdentityOptions, ServiceIdentity } from "./identity.js";
 export { CERTIFICATE_FINGERPRINT, CERTIFICATE_ISSUER, certificateAccount } from "./mtls.js";
 export { NoopAuth } from "./noop.js";
-export { checkedRule, formatResource, parseResource, sortRules, verifyAccess } from "./rules.js";
+export { CompiledRules, checkedRule, formatResource, parseResource, sortRules, verifyAccess } from "./rules.js";
+export { rsaSigner, rsaVerifier, type SignatureVerifier, type Signer, verifierFromKeys } from "./signing.js";
 export { DEFAULT_AUTH_TABLE, StoreRules, type StoreRulesOptions } from "./store-rules.js";
 export { TokenCache } from "./token-cache.js";

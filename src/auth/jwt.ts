@@ -17,7 +17,7 @@
  * Each inspect verifies the signature (about half a millisecond); a service's checks keep
  * checked tokens until they expire (server/authorize.ts), so a caller's token is verified once.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type * as Jose from "jose";
 import { loadDriver } from "../driver/driver.js";
 import { MicroError } from "../errors/errors.js";
@@ -35,6 +35,7 @@ import {
   type Token,
   type TokenOptions,
 } from "./auth.js";
+import { rsaKey, rsaSigner, rsaVerifier, type SignatureVerifier, type Signer } from "./signing.js";
 import { StoreRules } from "./store-rules.js";
 
 /** Go Micro's default access token lifetime. */
@@ -72,6 +73,9 @@ export class JwtAuth implements Auth {
   readonly name = "jwt";
   readonly rules: Rules;
   readonly issuer: string;
+  /** Signs registry records with the private key; undefined on a node that only has the public key. */
+  readonly signer: Signer | undefined;
+  readonly verifier: SignatureVerifier;
   private readonly publicKey: KeyObject;
   private readonly privateKey: KeyObject | undefined;
   private readonly accounts: AccountStore;
@@ -85,6 +89,8 @@ export class JwtAuth implements Auth {
       throw badAuthInput("jwt auth needs a key: MICRO_AUTH_PUBLIC_KEY to check tokens, MICRO_AUTH_PRIVATE_KEY to issue them (`micro auth keys` makes a pair)");
     }
     this.publicKey = publicKey;
+    this.signer = this.privateKey && rsaSigner(this.privateKey);
+    this.verifier = rsaVerifier(publicKey);
     this.issuer = options.issuer ?? "go.micro";
     this.accounts = new AccountStore({ store: options.store, table: options.table, database: options.database });
     this.rules = options.rules ?? new StoreRules({ store: options.store, table: options.table, database: options.database });
@@ -200,20 +206,6 @@ function accountFromClaims(payload: Jose.JWTPayload): Account {
     scopes,
     metadata,
   };
-}
-
-/** A base64 PEM (or a PEM as it is) → an RSA key; a clear 400 for anything else. */
-function rsaKey(encoded: string, kind: "public" | "private"): KeyObject {
-  const text = encoded.trim();
-  const pem = text.startsWith("-----BEGIN") ? text : Buffer.from(text, "base64").toString("utf8");
-  let key: KeyObject;
-  try {
-    key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
-  } catch (err) {
-    throw badAuthInput(`MICRO_AUTH_${kind.toUpperCase()}_KEY is not a base64-encoded PEM ${kind} key: ${(err as Error).message}`);
-  }
-  if (key.asymmetricKeyType !== "rsa") throw badAuthInput(`MICRO_AUTH_${kind.toUpperCase()}_KEY must be an RSA key (RS256), not ${key.asymmetricKeyType}`);
-  return key;
 }
 
 /** A new RSA key pair as Go Micro takes it: base64 of PEM (public PKIX, private PKCS#1). */

@@ -42,6 +42,76 @@ export function verifyAccess(sorted: readonly Rule[], account: Account | undefin
   return false;
 }
 
+/** Most resources a CompiledRules remembers the covering rules of; past it, it starts over. */
+const MAX_RESOURCES = 10_000;
+
+/**
+ * The same answers as verifyAccess, cheap enough for every call: the rules covering a resource
+ * are found once per resource (type, name, endpoint), and the decision for an account once per
+ * (account object, resource). Services hand the same frozen account object to every call with
+ * the same token (server/authorize.ts), so a known caller's check is two map lookups. Built for
+ * one set of rules: a rule change means a new CompiledRules, which is how its caches go stale.
+ */
+export class CompiledRules {
+  /** type → name → endpoint → the covering rules, in verification order. */
+  private readonly covering = new Map<string, Map<string, Map<string, readonly Rule[]>>>();
+  private resources = 0;
+  /** Per account: covering rules → decision. Weak, so accounts dropped by the token cache go. */
+  private readonly decisions = new WeakMap<Account, Map<readonly Rule[], boolean>>();
+  private readonly anonymous = new Map<readonly Rule[], boolean>();
+
+  constructor(readonly sorted: readonly Rule[]) {}
+
+  verify(account: Account | undefined, resource: Resource): boolean {
+    const rules = this.rulesFor(resource);
+    let decisions = account === undefined ? this.anonymous : this.decisions.get(account);
+    if (decisions === undefined) {
+      decisions = new Map();
+      this.decisions.set(account!, decisions);
+    }
+    let decision = decisions.get(rules);
+    if (decision === undefined) {
+      if (decisions.size >= MAX_RESOURCES) decisions.clear();
+      decision = decide(rules, account);
+      decisions.set(rules, decision);
+    }
+    return decision;
+  }
+
+  private rulesFor(resource: Resource): readonly Rule[] {
+    let names = this.covering.get(resource.type);
+    if (names === undefined) {
+      names = new Map();
+      this.covering.set(resource.type, names);
+    }
+    let endpoints = names.get(resource.name);
+    if (endpoints === undefined) {
+      endpoints = new Map();
+      names.set(resource.name, endpoints);
+    }
+    let rules = endpoints.get(resource.endpoint);
+    if (rules === undefined) {
+      if (this.resources >= MAX_RESOURCES) {
+        // Endpoint names come from callers: a caller inventing them must not grow this without end.
+        this.covering.clear();
+        this.resources = 0;
+        return this.rulesFor(resource);
+      }
+      const patterns = endpointPatterns(resource.endpoint);
+      rules = this.sorted.filter((rule) => covers(rule.resource, resource, patterns));
+      endpoints.set(resource.endpoint, rules);
+      this.resources++;
+    }
+    return rules;
+  }
+}
+
+/** The first covering rule that applies to the caller decides; none: denied. */
+function decide(covering: readonly Rule[], account: Account | undefined): boolean {
+  for (const rule of covering) if (appliesTo(rule.scope, account)) return rule.access === "granted";
+  return false;
+}
+
 function covers(pattern: Resource, resource: Resource, endpoints: readonly string[]): boolean {
   return (
     matches(pattern.type, resource.type) &&

@@ -10,7 +10,7 @@ import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
 import type { Store } from "../store/store.js";
 import { AUTH_ERROR_ID, type Resource, type Rule, type Rules } from "./auth.js";
-import { checkedRule, sortRules, verifyAccess } from "./rules.js";
+import { CompiledRules, checkedRule, sortRules } from "./rules.js";
 
 export const DEFAULT_AUTH_TABLE = "auth";
 const RULE_PREFIX = "rule/";
@@ -31,8 +31,10 @@ export interface StoreRulesOptions {
 export class StoreRules implements Rules {
   private readonly scope: { database?: string; table: string };
   private readonly refreshInterval: number;
-  private snapshot: { rules: Rule[]; at: number } | undefined;
-  private loading: Promise<Rule[]> | undefined;
+  private snapshot: { rules: CompiledRules; at: number } | undefined;
+  /** The last rules read and their JSON: a reread that finds the same rules keeps their caches. */
+  private last: { rules: CompiledRules; json: string } | undefined;
+  private loading: Promise<CompiledRules> | undefined;
   /** Bumped by every change made here, so a read that began before it is not kept. */
   private generation = 0;
 
@@ -57,16 +59,17 @@ export class StoreRules implements Rules {
     this.generation++;
     this.snapshot = undefined;
     this.loading = undefined;
+    this.last = undefined;
   }
 
   async list(): Promise<Rule[]> {
-    return [...(await this.load())];
+    return [...(await this.load()).sorted];
   }
 
   verify(account: Account | undefined, resource: Resource): Promise<boolean> {
     const now = this.verifyNow(account, resource);
     if (now !== undefined) return Promise.resolve(now);
-    return this.load().then((rules) => verifyAccess(rules, account, resource));
+    return this.load().then((rules) => rules.verify(account, resource));
   }
 
   verifyNow(account: Account | undefined, resource: Resource): boolean | undefined {
@@ -79,7 +82,7 @@ export class StoreRules implements Rules {
       if (!this.loading) this.load().catch(() => {});
       if (age >= 2 * this.refreshInterval) return undefined;
     }
-    return verifyAccess(snapshot.rules, account, resource);
+    return snapshot.rules.verify(account, resource);
   }
 
   async close(): Promise<void> {
@@ -87,7 +90,7 @@ export class StoreRules implements Rules {
   }
 
   /** The rules, sorted for verification; concurrent callers share one read. */
-  private load(): Promise<Rule[]> {
+  private load(): Promise<CompiledRules> {
     if (this.loading) return this.loading;
     const loading = this.read().finally(() => {
       if (this.loading === loading) this.loading = undefined;
@@ -96,7 +99,7 @@ export class StoreRules implements Rules {
     return loading;
   }
 
-  private async read(): Promise<Rule[]> {
+  private async read(): Promise<CompiledRules> {
     const at = Date.now();
     const generation = this.generation;
     const records = await this.options.store.read(RULE_PREFIX, { ...this.scope, prefix: true });
@@ -109,7 +112,12 @@ export class StoreRules implements Rules {
       }
     });
     const sorted = sortRules(rules);
-    if (generation === this.generation) this.snapshot = { rules: sorted, at };
-    return sorted;
+    const json = JSON.stringify(sorted);
+    const compiled = this.last?.json === json ? this.last.rules : new CompiledRules(sorted);
+    if (generation === this.generation) {
+      this.snapshot = { rules: compiled, at };
+      this.last = { rules: compiled, json };
+    }
+    return compiled;
   }
 }

@@ -22,10 +22,18 @@ interface Entry {
 
 export class TokenCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * The entry found last: the transport hands a caller's token back as the same string call after
+   * call, and comparing a string with itself is a pointer check, cheaper than slicing a key and
+   * hashing it.
+   */
+  private last: Entry | undefined;
 
   constructor(private readonly capacity = 10_000) {}
 
   get(token: string, now = Date.now()): Account | undefined {
+    const last = this.last;
+    if (last !== undefined && last.token === token && now < last.expiresAt) return last.account;
     const key = keyOf(token);
     const entry = this.entries.get(key);
     if (!entry || entry.token !== token) return undefined;
@@ -33,6 +41,7 @@ export class TokenCache {
       this.entries.delete(key);
       return undefined;
     }
+    this.last = entry;
     return entry.account;
   }
 
@@ -41,6 +50,7 @@ export class TokenCache {
     if (this.capacity <= 0) return;
     const key = keyOf(token);
     this.entries.delete(key);
+    this.last = undefined; // it may be the entry replaced or dropped here
     while (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
@@ -54,6 +64,7 @@ export class TokenCache {
 
   clear(): void {
     this.entries.clear();
+    this.last = undefined;
   }
 }
 

@@ -13,7 +13,7 @@ import type { Codec } from "../codec/codec.js";
 import { ContentType } from "../codec/index.js";
 import { LocalError } from "../errors/errors.js";
 import type { Endpoint, ServiceRecord } from "../registry/registry.js";
-import type { Authorizer } from "../server/authorize.js";
+import { type Authorizer, UNDECIDED } from "../server/authorize.js";
 import { type HeaderAllowList, jsonBody, queryRequest, readBody, timeoutOf } from "./request.js";
 import { asMicroError, gatewayError, sendError, sendJson } from "./respond.js";
 
@@ -110,7 +110,7 @@ export function authorize(context: RpcContext, resource: Resource, req: Incoming
   const authorizer = context.authorizer;
   if (!authorizer) return;
   const header = req.headers.authorization;
-  if (authorizer.quick(resource, header)) return;
+  if (authorizer.quick(resource, header) !== UNDECIDED) return;
   return authorizer.check(resource, header).then(() => {});
 }
 

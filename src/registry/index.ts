@@ -14,3 +14,4 @@ export type {
   WatchOptions,
 } from "./registry.js";
 export { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError } from "./registry.js";
+export { NODE_SIGNATURE, signedContent } from "./signature.js";

@@ -43,6 +43,9 @@ export interface AuthorizeOptions {
   cacheSize?: number;
 }
 
+/** What `quick` answers when it cannot answer without waiting (then `check` has the answer). */
+export const UNDECIDED: unique symbol = Symbol("undecided");
+
 /** Checks callers of one service against its auth, remembering checked tokens. */
 export class Authorizer {
   private readonly cache: TokenCache;
@@ -59,14 +62,15 @@ export class Authorizer {
   }
 
   /**
-   * `{account}` when the caller is known to be let in without waiting (a remembered token, rules
-   * in memory that grant it); undefined otherwise, and then `check` has the answer.
+   * The caller's account (undefined: a caller without a token) when it is known to be let in
+   * without waiting (a remembered token, rules in memory that grant it); UNDECIDED otherwise,
+   * and then `check` has the answer. No object per call: this runs for every call.
    */
-  quick(resource: Resource, authorization: string | undefined): { account: Account | undefined } | undefined {
-    if (authorization === undefined) return this.auth.rules.verifyNow?.(undefined, resource) === true ? { account: undefined } : undefined;
+  quick(resource: Resource, authorization: string | undefined): Account | undefined | typeof UNDECIDED {
+    if (authorization === undefined) return this.auth.rules.verifyNow?.(undefined, resource) === true ? undefined : UNDECIDED;
     const account = this.cache.get(authorization);
-    if (account === undefined) return undefined;
-    return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
+    if (account === undefined) return UNDECIDED;
+    return this.auth.rules.verifyNow?.(account, resource) === true ? account : UNDECIDED;
   }
 
   /**
@@ -85,10 +89,10 @@ export class Authorizer {
   }
 
   /** As quick, for a caller without a token that presented a verified client certificate. */
-  quickCertificate(resource: Resource, certificate: PeerCertificate): { account: Account } | undefined {
+  quickCertificate(resource: Resource, certificate: PeerCertificate): Account | typeof UNDECIDED {
     const account = this.certificates.get(certificate.fingerprint256);
-    if (account === undefined) return undefined;
-    return this.auth.rules.verifyNow?.(account, resource) === true ? { account } : undefined;
+    if (account === undefined) return UNDECIDED;
+    return this.auth.rules.verifyNow?.(account, resource) === true ? account : UNDECIDED;
   }
 
   /** As check, for a caller without a token that presented a verified client certificate. */
@@ -130,15 +134,25 @@ function authorizationOf(header: Record<string, string>): string | undefined {
 export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
   const skip = new Set(options.skip ?? []);
   const authorizer = new Authorizer(options.auth, options.service, options.cacheSize);
+  // One Resource per endpoint, made once: the server refuses unknown endpoints before this runs.
+  const resources = new Map<string, Resource>();
+  const resourceOf = (endpoint: string): Resource => {
+    let resource = resources.get(endpoint);
+    if (resource === undefined) {
+      resource = Object.freeze({ type: "service", name: options.service, endpoint });
+      resources.set(endpoint, resource);
+    }
+    return resource;
+  };
   return (next) => (request, ctx) => {
     if (skip.has(request.endpoint)) return next(request, ctx);
-    const resource: Resource = { type: "service", name: options.service, endpoint: request.endpoint };
+    const resource = resourceOf(request.endpoint);
     const authorization = authorizationOf(request.header);
     const certificate = authorization ? undefined : ctx.caller.certificate;
     if (certificate) {
       const known = authorizer.quickCertificate(resource, certificate);
-      if (known) {
-        ctx.account = known.account;
+      if (known !== UNDECIDED) {
+        ctx.account = known;
         return next(request, ctx);
       }
       return authorizer.checkCertificate(resource, certificate).then((account) => {
@@ -147,8 +161,8 @@ export function authorizeCalls(options: AuthorizeOptions): HandlerWrapper {
       });
     }
     const known = authorizer.quick(resource, authorization);
-    if (known) {
-      ctx.account = known.account;
+    if (known !== UNDECIDED) {
+      ctx.account = known;
       return next(request, ctx);
     }
     return authorizer.check(resource, authorization).then((account) => {

@@ -126,7 +126,7 @@ export class Server {
       this.routes.set(endpoint, {
         endpoint,
         // Without wrappers the method is called as it is: an async wrapper per call costs a promise.
-        invoke: this.wrappers.length === 0 ? (request, ctx) => fn(request.body, ctx) : this.wrap(async (request, ctx) => fn(request.body, ctx)),
+        invoke: this.wrappers.length === 0 ? (request, ctx) => fn(request.body, ctx) : this.wrap(promised(fn)),
         description: {
           name: endpoint,
           request: described.request ?? null,
@@ -351,6 +351,22 @@ async function* decodeMessages(stream: TransportStream, codec: Codec, id: string
       throw MicroError.badRequest(id, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The method as wrappers call it: always a promise, a synchronous throw becoming a rejection. Not
+ * an async arrow: a method that already returns a native promise is handed on as it is, instead
+ * of costing a second promise and an async frame on every wrapped call.
+ */
+function promised(fn: (body: unknown, ctx: Context) => unknown): HandlerFunc {
+  return (request, ctx) => {
+    try {
+      const result = fn(request.body, ctx);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,7 +1,9 @@
+import { type SignatureVerifier, verifierFromKeys } from "../auth/signing.js";
 import type { Broker } from "../broker/broker.js";
-import { type CallWrapper, Client, type ClientOptions } from "../client/client.js";
+import { type CallWrapper, Client, type ClientOptions, type ServiceLookup } from "../client/client.js";
 import { fixedToken } from "../client/identity.js";
 import { type BackoffOptions, exponentialBackoff, type RetryBudgetOptions } from "../client/retry.js";
+import { VerifiedLookup } from "../client/verified.js";
 import type { Codecs } from "../codec/index.js";
 import type { Logger } from "../logger/logger.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -22,6 +24,8 @@ export interface CreateClientOptions extends ClientSettings {
   broker?: Broker;
   /** An access token sent as `Authorization: Bearer …` on every call, stream and publish (default: `MICRO_AUTH_TOKEN`). */
   token?: string;
+  /** The auth public key (base64 PEM) that checks registry signatures with `verifyRegistry` (default: `MICRO_AUTH_PUBLIC_KEY`). */
+  publicKey?: string;
 }
 
 /**
@@ -82,6 +86,27 @@ export interface ClientSettings {
   retryBudget?: RetryBudgetOptions | false;
   /** Response cache TTLs by endpoint (see ClientOptions.cache). */
   cache?: ClientOptions["cache"];
+  /**
+   * Call only nodes whose registry record is signed by the auth key pair; unsigned nodes (Go
+   * Micro's) and forged ones are ignored (default `MICRO_REGISTRY_VERIFY`; see docs/auth.md).
+   */
+  verifyRegistry?: boolean;
+}
+
+/**
+ * The registry as a client should read it: with MICRO_REGISTRY_VERIFY (or `verify`), only nodes
+ * `verifier` finds validly signed; `verifier` undefined means this node has no public key, which
+ * is a configuration error rather than a reason to trust every record.
+ */
+export function verifiedLookup(
+  registry: Registry,
+  verify: boolean | undefined,
+  verifier: SignatureVerifier | undefined,
+  logger?: Logger,
+): ServiceLookup & Pick<Registry, "name"> {
+  if (!verify) return registry;
+  if (!verifier) throw new Error("MICRO_REGISTRY_VERIFY needs the auth public key: set MICRO_AUTH=jwt and MICRO_AUTH_PUBLIC_KEY");
+  return new VerifiedLookup(registry, verifier, logger);
 }
 
 /**
@@ -89,13 +114,20 @@ export interface ClientSettings {
  * uses the same defaults and env vars as a service.
  */
 export function createClient(options: CreateClientOptions = {}): Client {
+  // Settings errors first, before connections are opened that nothing would close.
+  const verify = options.verifyRegistry ?? new Settings().flag("registry_verify");
+  const keys = {
+    publicKey: options.publicKey ?? (process.env.MICRO_AUTH_PUBLIC_KEY || undefined),
+    privateKey: process.env.MICRO_AUTH_PRIVATE_KEY || undefined,
+  };
+  const verifier = verify ? verifierFromKeys(keys) : undefined;
   const registry = cachedRegistry(options.registry, options.logger);
   const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
   const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
   return new Client({
     identity: token ? { source: fixedToken(token) } : undefined,
     ...clientSettings(options),
-    registry,
+    registry: verifiedLookup(registry, verify, verifier, options.logger),
     transport: options.transport ?? resolveTransport(),
     codecs: options.codecs,
     contentType: options.contentType,

@@ -28,6 +28,7 @@ import type { Metrics } from "../observe/metrics.js";
 import { Observability, type ObserveOptions } from "../observe/observe.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
+import { NODE_SIGNATURE, signedContent } from "../registry/signature.js";
 import { authorizeCalls, authorizeMessages } from "../server/authorize.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
@@ -38,7 +39,7 @@ import type { Listener, Transport } from "../transport/transport.js";
 import { type BreakerOptions, CircuitBreaker } from "../wrappers/breaker.js";
 import { ConcurrencyLimit } from "../wrappers/load-shedding.js";
 import { type RateLimit, rateLimit } from "../wrappers/rate-limit.js";
-import { type ClientSettings, cachedRegistry, clientSettings, ownedBroker } from "./create-client.js";
+import { type ClientSettings, cachedRegistry, clientSettings, ownedBroker, verifiedLookup } from "./create-client.js";
 import { resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
 import { defaultServiceConfig, Settings } from "./settings.js";
 
@@ -299,9 +300,15 @@ export class Service {
     const client = clientSettings(options.client ?? {}, settings);
     const breaker = options.client?.breaker ?? settings.flag("client_breaker");
     this.breaker = breaker && client.selector ? new CircuitBreaker(client.selector, breaker === true ? {} : breaker) : undefined;
+    const verify = options.client?.verifyRegistry ?? settings.flag("registry_verify");
+    if (verify && !this.auth.signer) {
+      this.log.warn(
+        "MICRO_REGISTRY_VERIFY is on but this node cannot sign its registry record (no MICRO_AUTH_PRIVATE_KEY): verifying clients will not call it",
+      );
+    }
     this.client = new Client({
       ...client,
-      registry: this.registry,
+      registry: verifiedLookup(this.registry, verify, this.auth.verifier, this.log),
       transport: this.transport,
       codecs,
       // The breaker outermost: it judges each attempt by what the caller finally gets.
@@ -567,6 +574,13 @@ export class Service {
   }
 
   private buildRecord(address: string): ServiceRecord {
+    const record = this.unsignedRecord(address);
+    const signer = this.auth.signer;
+    if (signer) for (const node of record.nodes) node.metadata![NODE_SIGNATURE] = signer.sign(signedContent(record, node));
+    return record;
+  }
+
+  private unsignedRecord(address: string): ServiceRecord {
     return {
       name: this.name,
       version: this.version,

@@ -36,6 +36,7 @@ export const FRAMEWORK_SETTINGS = [
   "register_interval",
   "registry",
   "registry_address",
+  "registry_verify",
   "transport",
   "transport_address",
   "broker",
