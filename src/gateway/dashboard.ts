@@ -28,6 +28,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
 import type { Filter } from "../selector/selector.js";
+import { BodyTooLargeError, readBody as readLimitedBody } from "../transport/http/body.js";
 import { HeaderAllowList } from "./request.js";
 import { WebSocketStreams } from "./websocket.js";
 
@@ -457,23 +458,13 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(MicroError.tooLarge(ERROR_ID, `the body is larger than ${limit} bytes`));
-        req.removeAllListeners("data");
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.once("error", reject);
-  });
+/** The body as text, at most `limit` bytes (413 beyond, once the rest is drained: transport/http/body.ts). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  try {
+    return (await readLimitedBody(req, limit)).toString("utf8");
+  } catch (err) {
+    throw err instanceof BodyTooLargeError ? MicroError.tooLarge(ERROR_ID, `the body is larger than ${limit} bytes`) : err;
+  }
 }
 
 /** Aborts when the browser goes away before the answer is written. */
