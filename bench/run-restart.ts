@@ -12,7 +12,9 @@
  *   discover   → the first call answered by the new code (the client's registry cache)
  *
  * With an overlapping restart the phases need not follow each other; each is measured from the
- * save. Usage: `npm run bench:run [-- --rounds N]`.
+ * save. Two modes in the same run, for a ratio that means something on a busy machine: the default
+ * (a preloaded standby takes over) and `--no-standby` (a fresh node + tsx process per restart).
+ * Usage: `npm run bench:run [-- --rounds N]`.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -57,8 +59,8 @@ function makeProject(): void {
 }
 
 /** micro run, its output lines time-stamped as they arrive. */
-function startRun(): { child: ChildProcess; lines: Array<{ at: number; line: string }> } {
-  const child = spawn(process.execPath, [cli, "run", "--no-gateway"], { cwd: project, env, stdio: ["ignore", "pipe", "inherit"] });
+function startRun(flags: string[]): { child: ChildProcess; lines: Array<{ at: number; line: string }> } {
+  const child = spawn(process.execPath, [cli, "run", "--no-gateway", ...flags], { cwd: project, env, stdio: ["ignore", "pipe", "inherit"] });
   const lines: Array<{ at: number; line: string }> = [];
   let rest = "";
   child.stdout!.setEncoding("utf8");
@@ -80,11 +82,11 @@ const median = (xs: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
-async function main(): Promise<void> {
-  makeProject();
+/** N restarts under one micro run with `flags`: each round's phases, ms after the save. */
+async function measure(flags: string[]): Promise<Array<Record<Phase, number>>> {
   const handler = path.join(project, "src", "handler.ts");
   const original = fs.readFileSync(handler, "utf8");
-  const run = startRun();
+  const run = startRun(flags);
   const registry = new LocalRegistry({ path: env.MICRO_REGISTRY_ADDRESS });
   const client = createClient({ registry });
   const answer = async (): Promise<string> => {
@@ -119,21 +121,39 @@ async function main(): Promise<void> {
       const at = (phase: Phase): number => (phase === "served" ? served : (firstAfter(run.lines, saved, MARKS[phase]) ?? Number.NaN)) - saved;
       const row = Object.fromEntries(PHASES.map((p) => [p, at(p)])) as Record<Phase, number>;
       results.push(row);
-      process.stdout.write(`round ${round}: ${PHASES.map((p) => `${p} ${row[p].toFixed(0)} ms`).join(", ")}\n`);
+      process.stdout.write(`${flags.join(" ") || "default"} round ${round}: ${PHASES.map((p) => `${p} ${row[p].toFixed(0)} ms`).join(", ")}\n`);
     }
   } finally {
+    fs.writeFileSync(handler, original);
     run.child.kill("SIGINT");
     await new Promise((resolve) => run.child.once("exit", resolve));
     await client.close();
     await registry.close();
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  makeProject();
+  const modes: Array<{ name: string; flags: string[] }> = [
+    { name: "standby", flags: [] },
+    { name: "no-standby", flags: ["--no-standby"] },
+  ];
+  const medians: Record<string, Record<Phase, number>> = {};
+  try {
+    for (const mode of modes) {
+      const results = await measure(mode.flags);
+      medians[mode.name] = Object.fromEntries(PHASES.map((p) => [p, median(results.map((r) => r[p]))])) as Record<Phase, number>;
+    }
+  } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const load = os.loadavg().map((l) => l.toFixed(2));
   process.stdout.write(`\nmedian of ${rounds} rounds, ms after the save (load average ${load.join(" ")}; a shared machine: noisy)\n`);
-  for (const phase of PHASES) process.stdout.write(`  ${phase.padEnd(11)} ${median(results.map((r) => r[phase])).toFixed(0)}\n`);
-  process.stdout.write(
-    `${JSON.stringify({ suite: "run-restart", rounds, load: os.loadavg(), median: Object.fromEntries(PHASES.map((p) => [p, median(results.map((r) => r[p]))])) })}\n`,
-  );
+  process.stdout.write(`  ${"phase".padEnd(11)} ${modes.map((m) => m.name.padStart(11)).join(" ")}\n`);
+  for (const phase of PHASES) process.stdout.write(`  ${phase.padEnd(11)} ${modes.map((m) => medians[m.name][phase].toFixed(0).padStart(11)).join(" ")}\n`);
+  process.stdout.write(`  served: standby / no-standby = ${(medians.standby.served / medians["no-standby"].served).toFixed(2)}\n`);
+  process.stdout.write(`${JSON.stringify({ suite: "run-restart", rounds, load: os.loadavg(), median: medians })}\n`);
 }
 
 await main();

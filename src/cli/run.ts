@@ -24,6 +24,8 @@ export const RUN_USAGE = `  run [dir]                             run the servic
        --no-gateway                     do not start the HTTP gateway
        --gateway-address <host:port>    where the gateway listens (default 127.0.0.1:8080)
        --no-watch                       do not restart services when their files change
+       --no-standby                     keep no preloaded spare process per service (less memory,
+                                        slower restarts)
        --env <name>                     the env block of micro.mu/micro.json (default MICRO_ENV,
                                         else development)
        --stop-timeout <duration>        SIGKILL a service this long after SIGTERM (default 10s)
@@ -43,6 +45,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "no-gateway": { type: "boolean" },
       "gateway-address": { type: "string" },
       "no-watch": { type: "boolean" },
+      "no-standby": { type: "boolean" },
       env: { type: "string" },
       "stop-timeout": { type: "string" },
     },
@@ -55,6 +58,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
   const stopTimeout = parseDurationFlag("stop-timeout", values["stop-timeout"]) ?? DEFAULT_STOP_TIMEOUT;
   const watch = values["no-watch"] !== true;
+  const standby = watch && values["no-standby"] !== true;
   const specs = project.services.map(
     (s): ProcessSpec => ({
       name: s.name,
@@ -63,7 +67,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       args: tsxArgs(s.dir, s.entry),
       // Restarts skip node's and tsx's start (a spare process waits loaded), and the new process
       // starts while the old one deregisters and drains, unless the port is fixed (held until it exits).
-      ...(watch ? { standby: standbyArgs(s.dir, s.entry), overlap: s.port === undefined && !fixedAddress(project.env) } : {}),
+      ...(standby ? { standby: standbyArgs(s.dir, s.entry) } : {}),
+      ...(watch ? { overlap: s.port === undefined && !fixedAddress(project.env) } : {}),
       env: project.env,
       watched: watch,
     }),
