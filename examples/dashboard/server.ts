@@ -16,6 +16,7 @@ const dashboard = createDashboard({ registry, client, broker, events: resolveEve
 
 const port = Number(process.env.PORT ?? 8082);
 const server = http.createServer((req, res) => void dashboard.handle(req, res));
+server.on("upgrade", (req, socket, head) => dashboard.upgrade(req, socket, head)); // streams the call form writes to
 server.listen(port, "127.0.0.1", () => console.log(`dashboard on http://127.0.0.1:${port}/`));
 
 process.once("SIGINT", () => {

@@ -15,7 +15,7 @@ import { DEFAULT_ENV, loadProject, type Project } from "./run/project.js";
 import { waitReady } from "./run/ready.js";
 import { effectiveStatus, type RunRecord, RunState } from "./run/state.js";
 import { type ProcessSpec, Supervised } from "./run/supervisor.js";
-import { tsxArgs } from "./run/tsx.js";
+import { standbyArgs, tsxArgs } from "./run/tsx.js";
 import { watchTree } from "./run/watch.js";
 import { programName, UsageError } from "./usage.js";
 
@@ -24,6 +24,8 @@ export const RUN_USAGE = `  run [dir]                             run the servic
        --no-gateway                     do not start the HTTP gateway
        --gateway-address <host:port>    where the gateway listens (default 127.0.0.1:8080)
        --no-watch                       do not restart services when their files change
+       --no-standby                     keep no preloaded spare process per service (less memory,
+                                        slower restarts)
        --env <name>                     the env block of micro.mu/micro.json (default MICRO_ENV,
                                         else development)
        --stop-timeout <duration>        SIGKILL a service this long after SIGTERM (default 10s)
@@ -43,6 +45,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "no-gateway": { type: "boolean" },
       "gateway-address": { type: "string" },
       "no-watch": { type: "boolean" },
+      "no-standby": { type: "boolean" },
       env: { type: "string" },
       "stop-timeout": { type: "string" },
     },
@@ -55,8 +58,20 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
   const stopTimeout = parseDurationFlag("stop-timeout", values["stop-timeout"]) ?? DEFAULT_STOP_TIMEOUT;
   const watch = values["no-watch"] !== true;
+  const standby = watch && values["no-standby"] !== true;
   const specs = project.services.map(
-    (s): ProcessSpec => ({ name: s.name, dir: s.dir, command: process.execPath, args: tsxArgs(s.dir, s.entry), env: project.env, watched: watch }),
+    (s): ProcessSpec => ({
+      name: s.name,
+      dir: s.dir,
+      command: process.execPath,
+      args: tsxArgs(s.dir, s.entry),
+      // Restarts skip node's and tsx's start (a spare process waits loaded), and the new process
+      // starts while the old one deregisters and drains, unless the port is fixed (held until it exits).
+      ...(standby ? { standby: standbyArgs(s.dir, s.entry) } : {}),
+      ...(watch ? { overlap: s.port === undefined && !fixedAddress(project.env) } : {}),
+      env: project.env,
+      watched: watch,
+    }),
   );
   const gateway = values["no-gateway"] ? undefined : (values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS);
   if (gateway) specs.push(gatewaySpec(project.root, gateway));
@@ -69,6 +84,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   const processes = specs.map((spec, index) => new Supervised(spec, index, { state, prefixer, stopTimeout }));
   printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
   return supervise(project, processes, watch);
+}
+
+/** Whether the services are told an address to listen on (then two of one cannot run side by side). */
+function fixedAddress(env: Record<string, string>): boolean {
+  const address = env.MICRO_SERVER_ADDRESS ?? process.env.MICRO_SERVER_ADDRESS ?? "";
+  return address !== "" && !/:0$/.test(address);
 }
 
 /** The HTTP gateway, as a child process: this same CLI's `gateway` command. */

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { Broker, BrokerEvent } from "../broker/broker.js";
@@ -27,6 +28,9 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
 import type { Filter } from "../selector/selector.js";
+import { BodyTooLargeError, readBody as readLimitedBody } from "../transport/http/body.js";
+import { HeaderAllowList } from "./request.js";
+import { WebSocketStreams } from "./websocket.js";
 
 export interface DashboardOptions {
   registry: Registry;
@@ -50,6 +54,12 @@ export interface DashboardMount {
   readonly prefix: string;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /**
+   * WebSocket upgrades: `/dashboard/api/socket/{service}/{Handler.Method}` runs a client or
+   * bidirectional stream the browser writes to message by message, in the gateway's WebSocket
+   * protocol (src/gateway/websocket.ts); anything else is refused with 404.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
    * Ends the open event streams (registry watch, streams, subscriptions), which would otherwise
    * keep the HTTP server from closing; call it when the server shuts down.
    */
@@ -58,6 +68,8 @@ export interface DashboardMount {
 
 /** Where the data endpoints live, below the mount. */
 export const DASHBOARD_API = "/dashboard/api/";
+/** Where the call form opens its WebSocket streams, followed by `{service}/{Handler.Method}`. */
+const SOCKET_PATH = `${DASHBOARD_API}socket/`;
 
 const ERROR_ID = "dashboard";
 /** Services the framework registers for itself, which the UI folds away as `micro services` does. */
@@ -74,6 +86,7 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
   const api = new DashboardApi(options);
   const assets = new Assets(options.assets ?? defaultAssetsDir());
   const log = options.logger ?? defaultLogger();
+  const sockets = dashboardSockets(options);
   return {
     prefix: "/",
     async handle(req, res) {
@@ -87,8 +100,42 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
         sendError(res, error);
       }
     },
-    close: () => api.close(),
+    upgrade(req, socket, head) {
+      socket.on("error", () => {});
+      const path = (req.url ?? "/").split("?")[0];
+      if (!path.startsWith(SOCKET_PATH)) {
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      // The path alone names the stream: a query string would be read as a server stream's request.
+      req.url = path;
+      void sockets.upgrade(req, socket, head, path.slice(SOCKET_PATH.length)).catch((err: unknown) => {
+        log.warn("dashboard WebSocket upgrade failed", { path, error: (err as Error).message });
+        socket.destroy();
+      });
+    },
+    close: () => {
+      api.close();
+      sockets.close();
+    },
   };
+}
+
+/**
+ * The gateway's WebSocket streams on the dashboard's own client: calls go out as the dashboard's
+ * other calls do (no gateway auth of their own, no headers forwarded but Authorization).
+ */
+function dashboardSockets(options: DashboardOptions): WebSocketStreams {
+  return new WebSocketStreams({
+    client: options.client,
+    lookup: options.registry,
+    raw: false,
+    headers: new HeaderAllowList([]),
+    timeout: options.callTimeout ?? 30_000,
+    bodyLimit: options.maxBody ?? 1024 * 1024,
+    authorizer: undefined,
+    streams: new Set(),
+  });
 }
 
 /** dist/web beside dist/src (compiled), or the repository's dist/web when run from source. */
@@ -411,23 +458,13 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(MicroError.tooLarge(ERROR_ID, `the body is larger than ${limit} bytes`));
-        req.removeAllListeners("data");
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.once("error", reject);
-  });
+/** The body as text, at most `limit` bytes (413 beyond, once the rest is drained: transport/http/body.ts). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  try {
+    return (await readLimitedBody(req, limit)).toString("utf8");
+  } catch (err) {
+    throw err instanceof BodyTooLargeError ? MicroError.tooLarge(ERROR_ID, `the body is larger than ${limit} bytes`) : err;
+  }
 }
 
 /** Aborts when the browser goes away before the answer is written. */

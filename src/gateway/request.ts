@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { parseDuration } from "../config/duration.js";
+import { BodyTooLargeError, readBody as readLimitedBody } from "../transport/http/body.js";
 import { gatewayError } from "./respond.js";
 
 /** The header a caller sets its deadline with: `Micro-Timeout: 500ms` (a plain number is seconds). */
@@ -15,32 +16,15 @@ export const DEFAULT_METADATA_HEADERS: readonly string[] = ["x-request-id", "tra
 const EMPTY = Buffer.from("{}");
 
 /**
- * The request body, at most `limit` bytes (413 beyond). A Content-Length over the limit is
- * refused before any of the body is read.
+ * The request body, at most `limit` bytes; 413 beyond, answered once the rest of the body is
+ * drained (transport/http/body.ts), so a client still sending reads the answer.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off("data", onData);
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    req.once("error", reject);
-  });
-}
-
-function tooLarge(limit: number): Error {
-  return gatewayError(413, `request body larger than ${limit} bytes`);
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readLimitedBody(req, limit);
+  } catch (err) {
+    throw err instanceof BodyTooLargeError ? gatewayError(413, err.message) : err;
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
+import { BodyTooLargeError, readBody } from "../transport/http/body.js";
 import type { AccessPolicy, Caller } from "./access.js";
 import type { McpMount } from "./mcp.js";
 import type { Sdk } from "./sdk.js";
@@ -133,37 +134,21 @@ export class HttpHandler implements McpMount {
     return transport;
   }
 
-  /** The body parsed as JSON; a parse error is the client's JSON-RPC -32700. Answers 413 itself. */
+  /**
+   * The body parsed as JSON; a parse error is the client's JSON-RPC -32700. Answers 413 itself,
+   * once the rest of an oversize body is drained (transport/http/body.ts).
+   */
   private async readBody(req: IncomingMessage, res: ServerResponse): Promise<{ value: unknown } | typeof ANSWERED> {
-    const declared = Number(req.headers["content-length"]);
-    if (declared > DRAIN_LIMIT) {
-      this.tooLarge(res);
-      req.resume(); // let the rest go unread; the connection closes after the answer
-      return ANSWERED;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size <= this.maxBodyBytes) {
-        chunks.push(chunk as Buffer);
-        continue;
-      }
-      // Over the limit: the rest is read and dropped before the 413 is sent, because a client
-      // still sending when the connection closes gets a reset instead of the answer. Past
-      // DRAIN_LIMIT the answer goes first and the connection is cut.
-      chunks.length = 0;
-      if (size > DRAIN_LIMIT) {
-        this.tooLarge(res);
-        break;
-      }
-    }
-    if (size > this.maxBodyBytes) {
-      if (!res.headersSent) this.tooLarge(res);
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(req, this.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) this.tooLarge(res);
+      else res.destroy(); // the client went away mid-body: nobody to answer
       return ANSWERED;
     }
     try {
-      return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };
+      return { value: JSON.parse(bytes.toString("utf8")) };
     } catch (err) {
       reply(res, 400, -32700, `parse error: ${(err as Error).message}`);
       return ANSWERED;
@@ -203,9 +188,6 @@ export class HttpHandler implements McpMount {
     await Promise.all(sessions.map((s) => s.server.close().catch(() => {})));
   }
 }
-
-/** Bytes of an oversized body read (and dropped) before its 413 is sent; see readBody. */
-const DRAIN_LIMIT = 16 * 1024 * 1024;
 
 /** A request already answered (413, or a parse error). */
 const ANSWERED = Symbol("answered");

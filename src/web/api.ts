@@ -100,3 +100,72 @@ export const streamPath = (service: string, endpoint: string, req: string, each:
   `stream?${new URLSearchParams({ service, endpoint, request: req, ...(each ? { each: "true" } : {}) })}`;
 export const subscribePath = (topic: string) => `subscribe?${new URLSearchParams({ topic })}`;
 export const eventsPath = (topic: string, offset: number) => `events/subscribe?${new URLSearchParams({ topic, offset: String(offset) })}`;
+
+export interface StreamSocket {
+  /** Sends one request message. */
+  send(message: unknown): void;
+  /** Ends the sending side; the responses still arrive until the service ends the stream. */
+  end(): void;
+  /** Closes the socket, which cancels the stream on the service. */
+  close(): void;
+}
+
+export interface SocketListeners {
+  open(): void;
+  message(message: unknown): void;
+  end(): void;
+  failure(error: MicroErrorJSON): void;
+}
+
+/**
+ * Opens a client or bidirectional stream over a WebSocket, in the gateway's protocol: one JSON
+ * text message per request and per response, an empty message ends the sending side, a close
+ * with 1000 is the end of the stream, `{"error": …}` then another close code is its failure.
+ */
+export function openStreamSocket(service: string, endpoint: string, on: SocketListeners): StreamSocket {
+  const url = new URL(`${API}socket/${encodeURIComponent(service)}/${encodeURIComponent(endpoint)}`, location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.hash = "";
+  const ws = new WebSocket(url);
+  let failure: MicroErrorJSON | undefined;
+  let closed = false;
+  let opened = false;
+  ws.addEventListener("open", () => {
+    opened = true;
+    on.open();
+  });
+  ws.addEventListener("message", (e: MessageEvent<string>) => {
+    const value = JSON.parse(e.data) as unknown;
+    // An error is known as one only by the close that follows it (a response may look alike).
+    if (failure) on.message({ error: failure });
+    failure = errorIn(value);
+    if (!failure) on.message(value);
+  });
+  ws.addEventListener("close", (e) => {
+    if (closed) return;
+    closed = true;
+    if (e.code === 1000) {
+      if (failure) on.message({ error: failure });
+      on.end();
+      return;
+    }
+    const detail = opened
+      ? `the stream closed (${e.code}${e.reason ? `: ${e.reason}` : ""})`
+      : `the stream could not be opened: is ${endpoint} a stream of ${service}?`;
+    on.failure(failure ?? { id: "dashboard", code: 0, detail, status: "" });
+  });
+  return {
+    send: (message) => ws.send(JSON.stringify(message)),
+    end: () => ws.send(""),
+    close: () => {
+      closed = true;
+      ws.close(1000);
+    },
+  };
+}
+
+function errorIn(value: unknown): MicroErrorJSON | undefined {
+  if (!value || typeof value !== "object" || Object.keys(value).length !== 1) return undefined;
+  const error = (value as { error?: unknown }).error;
+  return error && typeof error === "object" && "detail" in error ? (error as MicroErrorJSON) : undefined;
+}

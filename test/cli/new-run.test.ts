@@ -96,7 +96,9 @@ describe("micro new, then micro run", () => {
     assert.equal(after?.state, "running");
     assert.equal(after?.restarts, 1);
     assert.notEqual(after?.pid, before?.pid);
-    assert.equal(alive(before!.pid), false, "the old process is gone");
+    // The new process starts while the old one deregisters and drains: the old one then exits.
+    assert.ok(await waitFor(async () => !alive(before!.pid), 30_000, 50), "the old process is gone");
+    assert.match(running.output(), /hello-world \| \[micro\] started \(pid \d+, from standby\)/, "the restart used the standby process");
   });
 
   it("on Ctrl-C stops every service, which deregisters: no process and no registry record are left", async () => {

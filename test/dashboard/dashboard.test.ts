@@ -135,6 +135,66 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     assert.deepEqual(await page.locator("[data-testid=stream] .messages li").allTextContents(), ['{"text":"ping"}', '{"text":"pong"}']);
   });
 
+  it("runs a bidirectional stream (Echo) interactively: each message sent is answered at once, then sending ends", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Echo`);
+    await page.check("[data-testid=interactive]");
+    await page.click("[data-testid=call]");
+    const editor = page.locator("[data-testid=request]");
+    const received = page.locator("[data-testid=stream] [data-testid=received] li");
+    await editor.fill('{"text": "ping"}');
+    await page.click("[data-testid=send]");
+    await received.nth(0).waitFor();
+    // The answer to the first message is in before the second is written: the stream is open both ways.
+    assert.deepEqual(await received.allTextContents(), ['{"text":"ping"}']);
+    assert.equal(await text(page.locator("[data-testid=stream-state]")), "streaming…");
+    await editor.fill('{"text": "pong"}');
+    await page.click("[data-testid=send]");
+    await received.nth(1).waitFor();
+    assert.deepEqual(await received.allTextContents(), ['{"text":"ping"}', '{"text":"pong"}']);
+    assert.deepEqual(await page.locator("[data-testid=sent] code").allTextContents(), ['{"text":"ping"}', '{"text":"pong"}']);
+    await page.click("[data-testid=end]");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    assert.match(await text(page.locator("[data-testid=sending]")), /2 sent, sending ended/);
+    assert.equal(await received.count(), 2);
+  });
+
+  it("runs a client stream (Sum) interactively: the answer comes once sending ends", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Sum`);
+    await page.check("[data-testid=interactive]");
+    await page.click("[data-testid=call]");
+    const editor = page.locator("[data-testid=request]");
+    for (const n of [40, 2]) {
+      await editor.fill(JSON.stringify({ n }));
+      await page.click("[data-testid=send]");
+    }
+    await page.locator("[data-testid=sending]", { hasText: "2 sent" }).waitFor();
+    assert.equal(await text(page.locator("[data-testid=stream-state]")), "streaming…");
+    assert.equal(await page.locator("[data-testid=stream] [data-testid=received] li").count(), 0, "a client stream answers only at its end");
+    await page.click("[data-testid=end]");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    assert.deepEqual(await page.locator("[data-testid=stream] [data-testid=received] li").allTextContents(), ['{"total":42}']);
+  });
+
+  it("reports an interactive stream the service fails, and one that cannot be opened", async () => {
+    await page.goto(`${setup.url}#/service/greeter/Greeter.Sum`);
+    await page.check("[data-testid=interactive]");
+    await page.click("[data-testid=call]");
+    // Sum reads `{ n }` from each message: a null message fails it on the service, which ends
+    // the stream at once, with its error, while the page could still send.
+    await page.fill("[data-testid=request]", "null");
+    await page.click("[data-testid=send]");
+    await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
+    assert.match(await text(page.locator("[data-testid=stream] [data-testid=error]")), /Error 500/);
+    assert.equal(await page.locator("[data-testid=send]").count(), 0, "nothing more can be sent");
+
+    // The socket of a service that is not registered is refused before it opens.
+    const socketUrl = `${setup.url.replace(/^http/, "ws")}dashboard/api/socket/nobody/X.Y`;
+    const refused = await page.evaluate(
+      `new Promise((resolve) => new WebSocket(${JSON.stringify(socketUrl)}).addEventListener("close", (e) => resolve(e.code)))`,
+    );
+    assert.equal(refused, 1006);
+  });
+
   it("shows a stream's messages as they arrive, and Stop cancels it on the service", async () => {
     await page.goto(`${setup.url}#/service/greeter/Greeter.Count`);
     const before = setup.greeters.map((g) => g.output().split("COUNT CANCELLED").length).reduce((a, b) => a + b);

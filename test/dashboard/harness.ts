@@ -62,6 +62,7 @@ export async function startDashboard(greeters: number): Promise<DashboardSetup> 
   const events = new MemoryStream({ logger: quiet });
   const dashboard = createDashboard({ registry, client, broker, events, logger: quiet });
   const server = http.createServer((req, res) => void dashboard.handle(req, res));
+  server.on("upgrade", (req, socket, head) => dashboard.upgrade(req, socket, head));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const running: ServiceProcess[] = [];

@@ -37,6 +37,18 @@ try {
   await page.locator("[data-testid=stream-state]", { hasText: "ended" }).waitFor();
   await shoot("stream");
 
+  // A bidirectional stream from the form: two messages sent, both answered, the stream still open.
+  await page.goto(`${setup.url}#/service/greeter/Greeter.Echo`);
+  await page.check("[data-testid=interactive]");
+  await page.click("[data-testid=call]");
+  for (const [i, text] of ["ping", "pong"].entries()) {
+    await page.fill("[data-testid=request]", JSON.stringify({ text }, null, 2));
+    await page.click("[data-testid=send]");
+    await page.locator("[data-testid=received] li").nth(i).waitFor();
+  }
+  await shoot("bidi");
+  await page.click("[data-testid=end]");
+
   await page.goto(`${setup.url}#/topics`);
   await page.fill("[data-testid=subscribe-topic]", "user.created");
   await page.click("[data-testid=subscribe]");

@@ -129,6 +129,33 @@ describe("gateway limits", () => {
     await stillServes();
   });
 
+  it("answers a fetch client sending an oversize body with the 413 error JSON, not a reset", async () => {
+    const expect413 = async (response: Response): Promise<void> => {
+      assert.equal(response.status, 413);
+      const error = (await response.json()) as { id: string; code: number; detail: string };
+      assert.equal(error.id, "go.micro.gateway");
+      assert.equal(error.code, 413);
+      assert.match(error.detail, /larger than 1048576 bytes/);
+    };
+    // 12 MiB with its Content-Length (the default limit is 1 MiB): more than the socket buffers hold,
+    // so most of it is still being sent when the gateway knows.
+    const body = Buffer.alloc(12 * 1024 * 1024, 0x20);
+    await expect413(await fetch(hello, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(30_000) }));
+    // The same size streamed (chunked), so the gateway learns it only while reading.
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= body.length) return controller.close();
+        controller.enqueue(body.subarray(sent, sent + 64 * 1024));
+        sent += 64 * 1024;
+      },
+    });
+    await expect413(
+      await fetch(hello, { method: "POST", body: stream, duplex: "half", signal: AbortSignal.timeout(30_000) } as RequestInit & { duplex: "half" }),
+    );
+    await stillServes();
+  });
+
   it("answers garbage bytes on the port with 400 and keeps serving", async () => {
     const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
     const reply = await raw(gateway, garbage);

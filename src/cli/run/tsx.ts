@@ -6,7 +6,7 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The file URL of tsx's loader (`--import` takes it) as resolved from `dir`, else from ts-micro. */
 export function tsxLoader(dir: string): string {
@@ -23,4 +23,12 @@ export function tsxLoader(dir: string): string {
 /** The node arguments that run `entry` with tsx. */
 export function tsxArgs(dir: string, entry: string): string[] {
   return ["--import", tsxLoader(dir), entry];
+}
+
+/**
+ * The node arguments of a standby process for `entry` (run/standby.ts): tsx and ts-micro loaded,
+ * the entry imported once a line arrives on its stdin.
+ */
+export function standbyArgs(dir: string, entry: string): string[] {
+  return ["--import", tsxLoader(dir), fileURLToPath(new URL("./standby.js", import.meta.url)), entry];
 }

@@ -12,7 +12,14 @@ export interface TreeWatch {
   close(): void;
 }
 
-export function watchTree(root: string, onChange: (file: string) => void, debounceMs = 300): TreeWatch {
+/**
+ * Quiet time after the last event before a change counts: an editor's save (write, rename, chmod)
+ * comes within a few ms, a formatter run on save or a `git checkout` within tens; more would only
+ * delay every restart.
+ */
+const DEBOUNCE_MS = 100;
+
+export function watchTree(root: string, onChange: (file: string) => void, debounceMs = DEBOUNCE_MS): TreeWatch {
   const watchers = new Map<string, fs.FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let changed = "";

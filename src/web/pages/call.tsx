@@ -1,9 +1,12 @@
 /**
  * The call form: a JSON editor prefilled from the endpoint's description, then either the
- * response (or error) of one call, or a server stream's messages as they arrive.
+ * response (or error) of one call, or a stream's messages as they arrive. A stream is opened with
+ * one request (server streams), with each element of a JSON array as a message, or interactively
+ * (client and bidirectional streams): the editor then sends one message at a time until the
+ * sending side is ended, and the answers show as they come.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type Endpoint, listen, type MicroErrorJSON, streamPath } from "../api.js";
+import { api, type Endpoint, listen, type MicroErrorJSON, openStreamSocket, type StreamSocket, streamPath } from "../api.js";
 import { initialRequest, isStream } from "../shapes.js";
 
 type Outcome =
@@ -11,16 +14,30 @@ type Outcome =
   | { kind: "calling" }
   | { kind: "response"; value: unknown; ms: number }
   | { kind: "error"; error: MicroErrorJSON }
-  | { kind: "stream"; messages: unknown[]; state: "open" | "ended" | "stopped"; error?: MicroErrorJSON };
+  | {
+      kind: "stream";
+      messages: unknown[];
+      state: "connecting" | "open" | "ended" | "stopped";
+      error?: MicroErrorJSON;
+      /** Interactive streams: the messages sent, and whether more may be. */
+      sent?: unknown[];
+      sending?: boolean;
+    };
+
+/** How a stream's requests are sent: its one request, each element of an array, or one by one from the editor. */
+type Mode = "one" | "each" | "interactive";
 
 export function CallForm({ service, endpoint }: { service: string; endpoint: Endpoint }) {
   const [text, setText] = useState(() => initialRequest(endpoint));
   const [outcome, setOutcome] = useState<Outcome>({ kind: "idle" });
-  const [each, setEach] = useState(false);
+  const [mode, setMode] = useState<Mode>("one");
   const stop = useRef<(() => void) | null>(null);
+  const socket = useRef<StreamSocket | null>(null);
   useEffect(() => () => stop.current?.(), []);
   const parsed = parse(text);
   const streaming = isStream(endpoint);
+  const each = mode === "each";
+  const live = outcome.kind === "stream" && outcome.sending === true && outcome.state !== "connecting";
 
   const call = async () => {
     if (!parsed.ok) return;
@@ -45,10 +62,60 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
     });
   };
 
+  const openSocket = () => {
+    stop.current?.();
+    const messages: unknown[] = [];
+    const sent: unknown[] = [];
+    // Each update copies the lists, so Preact sees a new outcome; `sending` follows the last one set.
+    let sending = true;
+    const show = (state: "connecting" | "open" | "ended", error?: MicroErrorJSON) =>
+      setOutcome({ kind: "stream", messages: [...messages], sent: [...sent], sending, state, error });
+    show("connecting");
+    const ws = openStreamSocket(service, endpoint.name, {
+      open: () => show("open"),
+      message: (m) => {
+        messages.push(m);
+        show("open");
+      },
+      end: () => {
+        sending = false;
+        show("ended");
+      },
+      failure: (e) => {
+        sending = false;
+        show("ended", e);
+      },
+    });
+    socket.current = {
+      send: (m) => {
+        ws.send(m);
+        sent.push(m);
+        show("open");
+      },
+      end: () => {
+        ws.end();
+        sending = false;
+        show("open");
+      },
+      close: ws.close,
+    };
+    stop.current = () => {
+      ws.close();
+      socket.current = null;
+    };
+  };
+
   const stopStream = () => {
     stop.current?.();
     stop.current = null;
-    setOutcome((o) => (o.kind === "stream" ? { ...o, state: "stopped" } : o));
+    setOutcome((o) => (o.kind === "stream" ? { ...o, state: "stopped", sending: false } : o));
+  };
+
+  const submit = () => {
+    if (!streaming) return void call();
+    if (live && parsed.ok) return socket.current?.send(parsed.value);
+    if (mode === "interactive") return openSocket();
+    openStream();
   };
 
   return (
@@ -56,8 +123,7 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
       class="call"
       onSubmit={(e) => {
         e.preventDefault();
-        if (streaming) openStream();
-        else void call();
+        submit();
       }}
     >
       <label for="request">Request (JSON)</label>
@@ -73,18 +139,40 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
       {!parsed.ok && <p class="invalid">{parsed.error}</p>}
       {parsed.ok && each && !Array.isArray(parsed.value) && <p class="invalid">Sending each message needs a JSON array of messages.</p>}
       {streaming && (
-        <label class="toggle">
-          <input type="checkbox" data-testid="each" checked={each} onChange={(e) => setEach((e.target as HTMLInputElement).checked)} />
-          send each element of a JSON array as a message (client and bidirectional streams)
-        </label>
+        <fieldset class="modes" disabled={live}>
+          <legend>Send</legend>
+          <ModeChoice mode="one" current={mode} set={setMode} label="the request above, once (server streams)" />
+          <ModeChoice mode="interactive" current={mode} set={setMode} label="messages one by one, ending when you say (client and bidirectional streams)" />
+          <ModeChoice mode="each" current={mode} set={setMode} label="each element of a JSON array as a message, then end" />
+        </fieldset>
       )}
       <div class="actions">
-        <button type="submit" data-testid="call" disabled={!parsed.ok || outcome.kind === "calling" || (each && !Array.isArray(parsed.value))}>
-          {streaming ? "Open stream" : "Call"}
-        </button>
-        {outcome.kind === "stream" && outcome.state === "open" && (
+        {live ? (
+          <>
+            <button type="submit" data-testid="send" disabled={!parsed.ok}>
+              Send message
+            </button>
+            <button type="button" class="secondary" data-testid="end" onClick={() => socket.current?.end()}>
+              End sending
+            </button>
+          </>
+        ) : (
+          <button
+            type="submit"
+            data-testid="call"
+            disabled={
+              !parsed.ok ||
+              outcome.kind === "calling" ||
+              (outcome.kind === "stream" && outcome.state === "connecting") ||
+              (each && !Array.isArray(parsed.value))
+            }
+          >
+            {streaming ? "Open stream" : "Call"}
+          </button>
+        )}
+        {outcome.kind === "stream" && (outcome.state === "open" || outcome.state === "connecting") && (
           <button type="button" class="secondary" data-testid="stop" onClick={stopStream}>
-            Stop
+            {outcome.sent ? "Close" : "Stop"}
           </button>
         )}
         <button type="button" class="secondary" onClick={() => setText(initialRequest(endpoint))}>
@@ -93,6 +181,15 @@ export function CallForm({ service, endpoint }: { service: string; endpoint: End
       </div>
       <Output outcome={outcome} />
     </form>
+  );
+}
+
+function ModeChoice({ mode, current, set, label }: { mode: Mode; current: Mode; set: (m: Mode) => void; label: string }) {
+  return (
+    <label class="toggle">
+      <input type="radio" name="mode" data-testid={mode} checked={current === mode} onChange={() => set(mode)} />
+      {label}
+    </label>
   );
 }
 
@@ -123,10 +220,26 @@ function Output({ outcome }: { outcome: Outcome }) {
       return (
         <div class="result" data-testid="stream">
           <h4>
-            {outcome.messages.length} message{outcome.messages.length === 1 ? "" : "s"} ·{" "}
-            <span data-testid="stream-state">{outcome.state === "open" ? "streaming…" : outcome.state}</span>
+            {outcome.sent && (
+              <>
+                <span data-testid="sending">
+                  {outcome.sent.length} sent{outcome.sending ? "" : ", sending ended"}
+                </span>{" "}
+                ·{" "}
+              </>
+            )}
+            {outcome.messages.length} message{outcome.messages.length === 1 ? "" : "s"} · <span data-testid="stream-state">{stateText(outcome.state)}</span>
           </h4>
-          <ol class="messages">
+          {outcome.sent && outcome.sent.length > 0 && (
+            <ol class="messages sent" data-testid="sent">
+              {outcome.sent.map((m, i) => (
+                <li key={i}>
+                  <span class="tag">sent</span> <code>{JSON.stringify(m)}</code>
+                </li>
+              ))}
+            </ol>
+          )}
+          <ol class="messages" data-testid="received">
             {outcome.messages.map((m, i) => (
               <li key={i}>
                 <code>{JSON.stringify(m)}</code>
@@ -137,6 +250,12 @@ function Output({ outcome }: { outcome: Outcome }) {
         </div>
       );
   }
+}
+
+function stateText(state: "connecting" | "open" | "ended" | "stopped"): string {
+  if (state === "open") return "streaming…";
+  if (state === "connecting") return "opening…";
+  return state;
 }
 
 export function ErrorBox({ error }: { error: MicroErrorJSON }) {
