@@ -8,6 +8,7 @@
 import http2 from "node:http2";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
+import { responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport/transport.js";
@@ -138,6 +139,10 @@ class ClientCall implements TransportStream {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private done = false;
+  /** The server's response metadata from the response headers, handed over with the first message. */
+  private headerMetadata: Header | undefined;
+  /** The server's response metadata from the trailers (or a trailers-only response), once the call ended. */
+  trailer: Header | undefined;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
@@ -209,9 +214,11 @@ class ClientCall implements TransportStream {
       if (err instanceof LostError) throw new ConnectionLostError(err.detail, this.address);
       if (err instanceof LocalError || !(err instanceof MicroError)) throw err;
       // The server's answer: the RPC client reads it from Micro-Error, as from any transport.
-      return { header: { [MicroHeader.Error]: err.toString() }, body: new Uint8Array(0) };
+      return { header: { ...this.headerMetadata, ...this.trailer, [MicroHeader.Error]: err.toString() }, body: new Uint8Array(0) };
     }
-    return reply ?? { header: {}, body: new Uint8Array(0) };
+    // The response metadata, headers and trailers together, as the answer's headers.
+    const header = { ...reply?.header, ...this.trailer };
+    return { header, body: reply?.body ?? new Uint8Array(0) };
   }
 
   private onHeaders(headers: http2.IncomingHttpHeaders, trailers: boolean): void {
@@ -222,7 +229,11 @@ class ClientCall implements TransportStream {
       }
     }
     const code = headers["grpc-status"];
-    if (code === undefined) return;
+    if (code === undefined) {
+      this.headerMetadata = metadataOf(headers);
+      return;
+    }
+    this.trailer = metadataOf(headers);
     if (Number(code) === GrpcCode.OK) {
       this.finish();
       return this.inbox.close();
@@ -235,7 +246,10 @@ class ClientCall implements TransportStream {
 
   private onData(chunk: Buffer): void {
     try {
-      for (const body of this.reader.push(chunk)) this.inbox.push({ header: {}, body });
+      for (const body of this.reader.push(chunk)) {
+        this.inbox.push({ header: this.headerMetadata ?? {}, body });
+        this.headerMetadata = undefined;
+      }
     } catch (err) {
       this.abandon(new LocalError(500, `malformed response from ${this.address}: ${(err as Error).message}`));
     }
@@ -281,6 +295,16 @@ class LostError extends MicroError {
   constructor(detail: string) {
     super(ErrorId.transport, 503, detail);
   }
+}
+
+/** The server's metadata in response headers or trailers: gRPC's and HTTP/2's own left out, several values joined. */
+function metadataOf(headers: http2.IncomingHttpHeaders): Header {
+  const header: Header = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (value !== undefined) header[key] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return responseMetadataOf(header);
 }
 
 function httpStatusCode(status: number): number {

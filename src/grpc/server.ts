@@ -8,6 +8,7 @@ import http2 from "node:http2";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
+import { responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { IncomingCall, Listener, ListenOptions, Message, TransportStream } from "../transport/transport.js";
@@ -157,6 +158,8 @@ export class ServerCall implements TransportStream, IncomingCall {
   private readonly reader: FrameReader;
   private readonly controller = new AbortController();
   private responded = false;
+  /** The response metadata keys sent in the response headers, not repeated in the trailers. */
+  private sentHeaders: ReadonlySet<string> | undefined;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -211,7 +214,7 @@ export class ServerCall implements TransportStream, IncomingCall {
       this.finish({ code: GrpcCode.RESOURCE_EXHAUSTED, message: err.detail });
       return Promise.reject(err);
     }
-    this.respond();
+    this.respond(message.header);
     if (this.stream.write(frame(message.body))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (): void => {
@@ -225,8 +228,8 @@ export class ServerCall implements TransportStream, IncomingCall {
     });
   }
 
-  end(error?: string): void {
-    this.finish(error === undefined ? { code: GrpcCode.OK, message: "" } : statusOf(MicroError.parse(error)));
+  end(error?: string, metadata?: Header): void {
+    this.finish(error === undefined ? { code: GrpcCode.OK, message: "" } : statusOf(MicroError.parse(error)), metadata);
   }
 
   cancel(): void {
@@ -239,21 +242,26 @@ export class ServerCall implements TransportStream, IncomingCall {
   /** Answers a unary call with the RPC server's reply. */
   reply(reply: Message, microType: string): void {
     const error = reply.header[MicroHeader.Error];
-    if (error !== undefined) return this.finish(statusOf(MicroError.parse(error)));
+    const metadata = responseMetadataOf(reply.header);
+    if (error !== undefined) return this.finish(statusOf(MicroError.parse(error)), metadata);
     // A handler that returned nothing still answers with one message, as unary gRPC requires.
     const body = reply.body.length === 0 && microType === ContentType.json ? EMPTY_JSON : reply.body;
-    this.send({ header: {}, body }).then(
+    this.send({ header: metadata, body }).then(
       () => this.finish({ code: GrpcCode.OK, message: "" }),
       () => {},
     );
   }
 
-  /** Sends the status: in trailers after the response headers, or alone (trailers-only). */
-  finish(status: GrpcStatus): void {
+  /**
+   * Sends the status: in trailers after the response headers, or alone (trailers-only), with
+   * the handler's response metadata not already sent in the headers.
+   */
+  finish(status: GrpcStatus, metadata?: Header): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.timer);
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(status.code) };
+    const trailers: http2.OutgoingHttpHeaders = grpcMetadata(metadata, this.sentHeaders);
+    trailers["grpc-status"] = String(status.code);
     if (status.message) trailers["grpc-message"] = encodeGrpcMessage(status.message);
     if (status.details) trailers["grpc-status-details-bin"] = Buffer.from(status.details).toString("base64");
     if (this.stream.destroyed || this.stream.closed) return;
@@ -268,10 +276,12 @@ export class ServerCall implements TransportStream, IncomingCall {
     this.inbox.close();
   }
 
-  private respond(): void {
+  private respond(metadata: Header): void {
     if (this.responded) return;
     this.responded = true;
-    this.stream.respond({ ":status": 200, "content-type": this.contentType }, { waitForTrailers: true });
+    const headers = grpcMetadata(metadata);
+    this.sentHeaders = new Set(Object.keys(headers));
+    this.stream.respond({ ...headers, ":status": 200, "content-type": this.contentType }, { waitForTrailers: true });
   }
 
   private onData(chunk: Buffer): void {
@@ -313,6 +323,26 @@ function metadataOf(headers: http2.IncomingHttpHeaders): Header {
   }
   return header;
 }
+
+/**
+ * Response metadata as gRPC headers: keys lowercased, framework and protocol headers left out,
+ * and entries HTTP/2 cannot carry (a name that is not a token, a value with control characters)
+ * dropped rather than failing the call; `skip`: keys already sent.
+ */
+function grpcMetadata(metadata: Header | undefined, skip?: ReadonlySet<string>): http2.OutgoingHttpHeaders {
+  const headers: http2.OutgoingHttpHeaders = {};
+  if (!metadata) return headers;
+  for (const [key, value] of Object.entries(responseMetadataOf(metadata))) {
+    const name = key.toLowerCase();
+    if (skip?.has(name) || !HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) continue;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+const HEADER_NAME = /^[0-9a-z_.-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const HEADER_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 function nanosToMs(value: string | undefined): number | undefined {
   const ns = Number(value);
