@@ -6,16 +6,19 @@
  * also sends `timeout` (ns) and `x-content-type`, and so does this one, for Go Micro servers.
  */
 import http2 from "node:http2";
+import type { TLSSocket } from "node:tls";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
 import { responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import { serviceVerifier, type TlsOptions } from "../transport/tls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport/transport.js";
 import { FrameReader, frame } from "./frames.js";
 import { grpcSubtype, methodPath, STREAM_INPUT } from "./grpc.js";
 import { Inbox } from "./inbox.js";
 import { decodeGrpcMessage, errorOf, formatGrpcTimeout, GrpcCode } from "./status.js";
+import { secureConnectOptions } from "./tls.js";
 
 /** Headers that address the call or are carried another way; never sent as metadata. */
 const ROUTING = new Set<string>([
@@ -29,11 +32,15 @@ const ROUTING = new Set<string>([
   MicroHeader.Timeout,
 ]);
 
-/** Opens an HTTP/2 connection to `address` (`host:port`), failing with NotDeliveredError. */
-export function dialGrpc(address: string, maxMessageSize: number, timeout: number): Promise<ClientConnection> {
+/**
+ * Opens an HTTP/2 connection to `address` (`host:port`), over TLS when `tls` is given, failing
+ * with NotDeliveredError (a server whose certificate does not verify among them).
+ */
+export function dialGrpc(address: string, maxMessageSize: number, timeout: number, tls?: TlsOptions): Promise<ClientConnection> {
   const { host, port } = splitHostPort(address);
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${joinHostPort(host || "127.0.0.1", port)}`);
+    const authority = joinHostPort(host || "127.0.0.1", port);
+    const session = tls ? http2.connect(`https://${authority}`, secureConnectOptions(tls)) : http2.connect(`http://${authority}`);
     const timer = setTimeout(() => {
       session.destroy();
       reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
@@ -41,12 +48,14 @@ export function dialGrpc(address: string, maxMessageSize: number, timeout: numbe
     session.once("error", (err) => {
       clearTimeout(timer);
       session.destroy();
-      reject(new NotDeliveredError(`dial ${address}: ${err.message}`, address));
+      reject(new NotDeliveredError(`dial ${address}: ${tls ? "TLS: " : ""}${err.message}`, address));
     });
     session.once("connect", () => {
       clearTimeout(timer);
       session.removeAllListeners("error");
-      resolve(new GrpcConnection(session, address, maxMessageSize));
+      const connection = new GrpcConnection(session, address, maxMessageSize);
+      if (tls) connection.verifyService = serviceVerifier(session.socket as TLSSocket, address, tls);
+      resolve(connection);
     });
   });
 }
@@ -54,6 +63,7 @@ export function dialGrpc(address: string, maxMessageSize: number, timeout: numbe
 class GrpcConnection implements ClientConnection {
   private active = 0;
   private goingAway = false;
+  verifyService?: (service: string) => void;
 
   constructor(
     private readonly session: http2.ClientHttp2Session,

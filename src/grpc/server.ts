@@ -5,17 +5,21 @@
  * UnknownServiceHandler does with the handler's signature.
  */
 import http2 from "node:http2";
+import type net from "node:net";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
-import { responseMetadataOf } from "../metadata/context.js";
+import { RateLimitedLog } from "../logger/rate-limited.js";
+import { type PeerCertificate, responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import type { TlsOptions } from "../transport/tls.js";
 import type { IncomingCall, Listener, ListenOptions, Message, TransportStream } from "../transport/transport.js";
 import { type FrameError, FrameReader, frame } from "./frames.js";
 import { codecContentType, type EndpointShape, parseMethodPath, STREAM_INPUT } from "./grpc.js";
 import { Inbox } from "./inbox.js";
 import { encodeGrpcMessage, GrpcCode, type GrpcStatus, parseGrpcTimeout, statusOf } from "./status.js";
+import { refusedReason, refuseStream, secureHttp2Server, sessionCertificate, tlsFront } from "./tls.js";
 
 /** A method of a service the transport serves itself (health, reflection), on raw messages. */
 export type InternalMethod = (call: ServerCall) => Promise<void>;
@@ -27,6 +31,8 @@ export interface GrpcServeOptions extends ListenOptions {
   shape: (endpoint: string) => EndpointShape | undefined;
   /** Services served by the transport, by full gRPC name, then method name. */
   internal: ReadonlyMap<string, Readonly<Record<string, InternalMethod>>>;
+  /** Serve TLS (h2 by ALPN) with the transports' TLS options; mTLS with `clientAuth: "require"`. */
+  tls?: TlsOptions;
 }
 
 /** Request headers that are gRPC's or HTTP/2's own, not the caller's metadata. */
@@ -51,8 +57,22 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
   const { host, port } = splitHostPort(address);
   /** Open sessions, with how many of their streams are still open. */
   const sessions = new Map<http2.ServerHttp2Session, number>();
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  const settings = { maxConcurrentStreams: 1000 };
+  const server: http2.Http2Server | http2.Http2SecureServer = options.tls ? secureHttp2Server(options.tls, settings) : http2.createServer({ settings });
+  // With TLS, a net.Server in front tells plaintext clients why they are refused.
+  const front: net.Server = options.tls ? tlsFront(server as http2.Http2SecureServer, options.logger) : server;
+  /** Sessions of an mTLS server without a verified client certificate: why their calls are refused. */
+  const refused = new WeakMap<http2.ServerHttp2Session, string>();
+  const refusals = new RateLimitedLog(options.logger);
   server.on("session", (session) => {
+    const reason = refusedReason(session, options.tls);
+    if (reason) {
+      refused.set(session, reason);
+      refusals.warn("closing grpc connection", { remote: remoteOfSession(session), reason }, reason.split(":")[0]);
+      session.on("error", () => {});
+      setTimeout(() => session.destroy(), FLUSH_WINDOW * 2).unref();
+      return;
+    }
     sessions.set(session, 0);
     session.on("close", () => sessions.delete(session));
     session.on("stream", (stream) => {
@@ -63,23 +83,27 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
     session.on("error", (err) => options.logger.debug("grpc: connection failed", { err: err.message }));
   });
   server.on("sessionError", (err) => options.logger.debug("grpc: bad connection closed", { err: err.message }));
-  server.on("stream", (stream, headers) => serveStream(stream, headers, options));
+  server.on("stream", (stream, headers) => {
+    const reason = refused.get(stream.session as http2.ServerHttp2Session);
+    if (reason) return refuseStream(stream, GrpcCode.UNAUTHENTICATED, reason);
+    serveStream(stream, headers, options);
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: host || undefined, port }, () => {
-      server.off("error", reject);
+    front.once("error", reject);
+    front.listen({ host: host || undefined, port }, () => {
+      front.off("error", reject);
       resolve();
     });
   });
-  server.on("error", (err) => options.logger.error("grpc: server error", { err: err.message }));
-  const bound = server.address();
+  front.on("error", (err) => options.logger.error("grpc: server error", { err: err.message }));
+  const bound = front.address();
   const boundAddress = typeof bound === "object" && bound ? joinHostPort(host || bound.address, bound.port) : address;
   return {
     address: boundAddress,
     // Stops accepting and sends GOAWAY: calls in flight finish (the service bounds the wait with
     // its grace period, then destroys), new ones go elsewhere.
     close: async () => {
-      server.close();
+      front.close();
       for (const session of sessions.keys()) session.close();
     },
     // A call whose handler has returned may still be writing its answer and trailers: a session
@@ -92,7 +116,7 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
           setTimeout(() => session.destroy(), FLUSH_WINDOW).unref();
         }
       }
-      server.close();
+      front.close();
     },
   };
 }
@@ -103,7 +127,7 @@ function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
   const contentType = String(headers["content-type"] ?? "");
   if (headers[":method"] !== "POST") return refuseHttp(stream, 405);
   if (!contentType.startsWith("application/grpc")) return refuseHttp(stream, 415);
-  const call = new ServerCall(stream, contentType, options.maxMessageSize, remoteOf(stream));
+  const call = new ServerCall(stream, contentType, options.maxMessageSize, remoteOfSession(stream.session), sessionCertificate(stream.session));
   const path = String(headers[":path"] ?? "");
   const target = parseMethodPath(path);
   if (!target) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: `malformed method name: ${JSON.stringify(path)}` });
@@ -168,6 +192,8 @@ export class ServerCall implements TransportStream, IncomingCall {
     private readonly contentType: string,
     private readonly maxSize: number,
     readonly remote: string,
+    /** The caller's verified client certificate (mTLS); undefined otherwise. */
+    readonly certificate?: PeerCertificate,
   ) {
     this.reader = new FrameReader(maxSize);
     this.inbox = new Inbox(
@@ -349,8 +375,8 @@ function nanosToMs(value: string | undefined): number | undefined {
   return value && Number.isFinite(ns) && ns > 0 ? ns / 1e6 : undefined;
 }
 
-function remoteOf(stream: http2.ServerHttp2Stream): string {
-  const socket = stream.session?.socket;
+function remoteOfSession(session: http2.Http2Session | undefined): string {
+  const socket = session?.socket;
   return joinHostPort(socket?.remoteAddress ?? "?", socket?.remotePort ?? 0);
 }
 
