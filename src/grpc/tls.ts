@@ -23,6 +23,8 @@ import { encodeGrpcMessage, GrpcCode } from "./status.js";
 
 /** How long a refused connection stays open so that its answers reach the client. */
 const LINGER_MS = 1_000;
+/** How long a new connection may take to send its first bytes (as mux's preface timeout). */
+const FIRST_BYTES_TIMEOUT = 10_000;
 
 /**
  * A net.Server that reads each connection's first bytes: a TLS ClientHello goes to `secure`,
@@ -39,7 +41,10 @@ export function tlsFront(secure: http2.Http2SecureServer, log: Logger): net.Serv
   plaintext.on("stream", (stream) => refuseStream(stream, GrpcCode.UNAVAILABLE, PLAINTEXT_REFUSED));
   return net.createServer((socket) => {
     socket.on("error", () => {});
+    // A connection that says nothing is not kept open (the handshake then has Node's own timeout).
+    socket.setTimeout(FIRST_BYTES_TIMEOUT, () => socket.destroy());
     socket.once("data", (chunk: Buffer) => {
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(chunk);
       (looksLikeTls(chunk) ? secure : plaintext).emit("connection", socket);
