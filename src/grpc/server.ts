@@ -33,6 +33,8 @@ export interface GrpcServeOptions extends ListenOptions {
   internal: ReadonlyMap<string, Readonly<Record<string, InternalMethod>>>;
   /** Serve TLS (h2 by ALPN) with the transports' TLS options; mTLS with `clientAuth: "require"`. */
   tls?: TlsOptions;
+  /** Rewrites a JSON response message of `endpoint` as Go Micro's gRPC server writes it (the .proto's field names). */
+  jsonResponse?: (endpoint: string, body: Uint8Array) => Uint8Array;
 }
 
 /** Request headers that are gRPC's or HTTP/2's own, not the caller's metadata. */
@@ -149,6 +151,8 @@ function routeCall(call: ServerCall, headers: http2.IncomingHttpHeaders, endpoin
   if (!microType) return call.finish({ code: GrpcCode.INTERNAL, message: `Unsupported Content-Type: ${subtype}` });
   const timeout = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined) ?? nanosToMs(headers.timeout as string | undefined);
   if (timeout !== undefined) call.expireAfter(timeout);
+  const rewrite = options.jsonResponse;
+  if (rewrite && microType === ContentType.json) call.rewrite = (body) => rewrite(endpoint, body);
   const header = metadataOf(headers);
   header[MicroHeader.Endpoint] = endpoint;
   header[MicroHeader.Method] = endpoint;
@@ -186,6 +190,8 @@ export class ServerCall implements TransportStream, IncomingCall {
   private sentHeaders: ReadonlySet<string> | undefined;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Applied to each response message before it is framed (JSON field names, see jsonResponse). */
+  rewrite: ((body: Uint8Array) => Uint8Array) | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -235,13 +241,14 @@ export class ServerCall implements TransportStream, IncomingCall {
 
   send(message: Message): Promise<void> {
     if (this.finished) return Promise.reject(new Error("the call has ended"));
-    if (message.body.length > this.maxSize) {
-      const err = new MicroError(ErrorId.server, 500, `grpc: trying to send message larger than max (${message.body.length} vs. ${this.maxSize})`);
+    const body = this.rewrite ? this.rewrite(message.body) : message.body;
+    if (body.length > this.maxSize) {
+      const err = new MicroError(ErrorId.server, 500, `grpc: trying to send message larger than max (${body.length} vs. ${this.maxSize})`);
       this.finish({ code: GrpcCode.RESOURCE_EXHAUSTED, message: err.detail });
       return Promise.reject(err);
     }
     this.respond(message.header);
-    if (this.stream.write(frame(message.body))) return Promise.resolve();
+    if (this.stream.write(frame(body))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (): void => {
         this.stream.off("drain", done);

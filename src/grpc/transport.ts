@@ -68,6 +68,7 @@ export class GrpcTransport implements Transport {
       shape: (e) => this.shape(e),
       internal,
       tls: this.options.tls,
+      jsonResponse: this.options.schema && protoNamedJson(this.options.schema),
     });
   }
 
@@ -112,3 +113,27 @@ export class GrpcTransport implements Transport {
     };
   }
 }
+
+/**
+ * JSON answers as Go Micro's gRPC server writes them (protojson with UseProtoNames): the
+ * .proto's field names (`user_id`) and no unpopulated fields, for endpoints the schema knows.
+ * The handler still returns lowerCamel objects (as everywhere else), and requests may use either
+ * name style. Bodies of other endpoints, and anything that is not a JSON object, pass unchanged.
+ */
+function protoNamedJson(schema: ProtoSchema): (endpoint: string, body: Uint8Array) => Uint8Array {
+  return (endpoint, body) => {
+    const type = schema.typeFor({ endpoint, kind: "response" });
+    if (!type || body.length === 0) return body;
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(body));
+    } catch {
+      return body;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return body;
+    return encoder.encode(JSON.stringify(schema.protoNamed(type, value)));
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
