@@ -84,6 +84,14 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
     // Garbage, a wrong preface, a protocol error: that connection goes, the server stays.
     session.on("error", (err) => options.logger.debug("grpc: connection failed", { err: err.message }));
   });
+  // A client that gave up on the handshake (it does not trust this certificate), or spoke garbage over TLS.
+  server.on("tlsClientError", (err: Error, socket: net.Socket) =>
+    refusals.warn(
+      "closing grpc connection",
+      { remote: joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0), reason: `TLS handshake failed: ${err.message}` },
+      "TLS handshake failed",
+    ),
+  );
   server.on("sessionError", (err) => options.logger.debug("grpc: bad connection closed", { err: err.message }));
   server.on("stream", (stream, headers) => {
     const reason = refused.get(stream.session as http2.ServerHttp2Session);
