@@ -54,7 +54,8 @@ export interface CallOptions {
   /**
    * Receives the server's response metadata (the handler's `ctx.responseMetadata`; over gRPC
    * the response headers and trailers): once the answer (or the server's error) is in, for a
-   * stream once it has ended. Not called when no answer came (a dropped connection, a timeout).
+   * stream once it has ended. Not called when no answer came (a dropped connection, a timeout),
+   * nor for an answer from the response cache (`cache`).
    */
   onResponseMetadata?: (metadata: Metadata) => void;
   signal?: AbortSignal;
