@@ -12,9 +12,9 @@ import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index
 import { ErrorId, LocalError, MicroError, RetryLaterError } from "../errors/errors.js";
 import { GrpcTransport } from "../grpc/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Context } from "../metadata/context.js";
+import { type Context, responseMetadataOf } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
-import type { MetadataInit } from "../metadata/metadata.js";
+import { Metadata, type MetadataInit } from "../metadata/metadata.js";
 import { compose } from "../middleware/compose.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
 import { type Filter, Selector, type Strategy } from "../selector/selector.js";
@@ -51,6 +51,13 @@ export interface CallOptions {
   filters?: Filter[];
   /** Metadata sent with the call (as headers). */
   metadata?: MetadataInit;
+  /**
+   * Receives the server's response metadata (the handler's `ctx.responseMetadata`; over gRPC
+   * the response headers and trailers): once the answer (or the server's error) is in, for a
+   * stream once it has ended. Not called when no answer came (a dropped connection, a timeout),
+   * nor for an answer from the response cache (`cache`).
+   */
+  onResponseMetadata?: (metadata: Metadata) => void;
   signal?: AbortSignal;
   /** Content-Type of the request (default: the client's, normally application/json). */
   contentType?: string;
@@ -70,6 +77,8 @@ export interface ClientRequest {
   readonly body: unknown;
   /** Outgoing headers; wrappers may add to them. */
   readonly header: Header;
+  /** The call option of that name, given the answer's response metadata. */
+  readonly onResponseMetadata?: (metadata: Metadata) => void;
 }
 
 /** One attempt at a call on a chosen node. Resolves with the decoded response. */
@@ -231,7 +240,7 @@ export class Client {
   }
 
   private callNow(service: string, endpoint: string, contentType: string, body: unknown, options: CallOptions): Promise<unknown> {
-    const request: ClientRequest = { service, endpoint, contentType, body, header: this.headersFor(options) };
+    const request: ClientRequest = { service, endpoint, contentType, body, header: this.headersFor(options), onResponseMetadata: options.onResponseMetadata };
     this.retryBudget?.call();
     return this.attempt(request, options, this.deadlineOf(options), 0, undefined);
   }
@@ -395,6 +404,7 @@ export class Client {
   private answer(address: string, request: ClientRequest, reply: Message): unknown {
     this.selector.end(address, true);
     this.selector.mark(address, false);
+    if (request.onResponseMetadata) request.onResponseMetadata(answeredMetadata(reply.header, request.header));
     const error = reply.header[MicroHeader.Error];
     if (error !== undefined) throw RetryLaterError.withHint(MicroError.parse(error), reply.header[MicroHeader.RetryAfter]);
     return reply.body.length === 0 ? undefined : this.decodeResponse(reply, request.contentType, request.service, request.endpoint);
@@ -490,10 +500,19 @@ export class Client {
     this.selector.beginStream(node.address);
     const encode = (value: unknown): Message => ({ header: {}, body: codec.encode(value, { endpoint, kind: "request" }) });
     void sendInput(stream, input, encode);
+    // The response metadata comes with the messages (mux, HTTP, gRPC's headers) and at the end (gRPC's trailers).
+    const received: Header | undefined = options.onResponseMetadata && {};
+    const report = (): void => options.onResponseMetadata?.(answeredMetadata({ ...received, ...stream.trailer }, header));
     try {
       for (let message = await stream.recv(); message; message = await stream.recv()) {
+        if (received) Object.assign(received, message.header);
         yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service, endpoint)) as Res;
       }
+      if (received) report();
+    } catch (err) {
+      // The server's error ends the stream with its trailers too.
+      if (received && err instanceof MicroError && !(err instanceof LocalError)) report();
+      throw err;
     } finally {
       this.selector.endStream(node.address);
       stream.cancel("the caller stopped reading"); // no-op when the stream already ended
@@ -703,4 +722,15 @@ function decimal(n: number): string {
 
 function sleep(ms: number): Promise<void> {
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The response metadata of a reply: its headers minus the framework's, and minus those that
+ * repeat the caller's own metadata word for word (Go Micro's HTTP transport, and ts-micro's for
+ * it, echo every request header in the response).
+ */
+function answeredMetadata(reply: Header, sent: Header): Metadata {
+  const metadata = new Metadata(responseMetadataOf(reply));
+  for (const key in sent) if (metadata.get(key) === sent[key]) metadata.delete(key);
+  return metadata;
 }

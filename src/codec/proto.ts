@@ -22,6 +22,7 @@ interface PbType {
 }
 type PbMessage = object;
 interface PbField {
+  readonly name: string;
   readonly type: string;
   readonly repeated: boolean;
   readonly map?: boolean;
@@ -97,13 +98,12 @@ export class ProtoSchema {
   private readonly byEndpoint = new Map<string, { request: PbType; response: PbType }>();
   private readonly services_: ProtoService[] = [];
   private files_: ProtoFile[] | undefined;
+  /** The schema loaded with the .proto's own field names (keepCase), on first use. */
+  private protoNamed_: PbRoot | undefined;
 
   constructor(private readonly options: ProtoSchemaOptions) {
     const pb = loadProtobufjs();
-    const root = new pb.Root();
-    if (options.files?.length) root.loadSync(options.files, { keepCase: false });
-    for (const source of [options.source ?? []].flat()) pb.parse(source, root, { keepCase: false });
-    this.root = root.resolveAll();
+    this.root = this.load(false);
     this.indexServices(this.root, pb);
     for (const [endpoint, types] of Object.entries(options.endpoints ?? {})) {
       this.byEndpoint.set(endpoint, { request: this.type(types.request), response: this.type(types.response) });
@@ -136,13 +136,10 @@ export class ProtoSchema {
    */
   files(): readonly ProtoFile[] {
     if (this.files_) return this.files_;
-    const pb = loadProtobufjs();
     const require = createRequire(import.meta.url);
     const descriptor = require("protobufjs/ext/descriptor") as { FileDescriptorProto: { encode(file: PbFileDescriptor): { finish(): Uint8Array } } };
-    const root = new pb.Root();
-    if (this.options.files?.length) root.loadSync(this.options.files, { keepCase: true });
-    for (const source of [this.options.source ?? []].flat()) pb.parse(source, root, { keepCase: true });
-    const set = root.resolveAll().toDescriptor?.("proto3");
+    this.protoNamed_ ??= this.load(true);
+    const set = this.protoNamed_.toDescriptor?.("proto3");
     this.files_ = (set?.file ?? []).map((file) => {
       const prefix = file.package ? `${file.package}.` : "";
       const symbols = [
@@ -158,7 +155,7 @@ export class ProtoSchema {
   /** Encodes a plain object (lowerCamel or proto field names) as `type`. */
   encode(type: PbType, value: unknown): Uint8Array {
     if (value instanceof Uint8Array) return value; // already encoded, as Go Micro's raw frames
-    return type.encode(type.fromObject(camelKeys(value ?? {}) as Record<string, unknown>)).finish();
+    return type.encode(type.fromObject(camelFields(type, value ?? {}))).finish();
   }
 
   decode(type: PbType, bytes: Uint8Array): Record<string, unknown> {
@@ -169,7 +166,27 @@ export class ProtoSchema {
 
   /** A JSON value reshaped by `type`: either field-name style in, lowerCamel out, unknown fields dropped. */
   normalize(type: PbType, value: unknown): Record<string, unknown> {
-    return type.toObject(type.fromObject(camelKeys(value ?? {}) as Record<string, unknown>), TO_OBJECT);
+    return type.toObject(type.fromObject(camelFields(type, value ?? {})), TO_OBJECT);
+  }
+
+  /**
+   * `value` as `type` in protojson with the .proto's field names (`user_id`, not `userId`) and
+   * without unpopulated fields: what Go Micro's gRPC server writes for `application/grpc+json`
+   * (protojson with UseProtoNames). Either name style is read.
+   */
+  protoNamed(type: PbType, value: unknown): Record<string, unknown> {
+    this.protoNamed_ ??= this.load(true);
+    const message = type.toObject(type.fromObject(camelFields(type, value ?? {})), { ...TO_OBJECT, defaults: false });
+    return renameFields(type, this.protoNamed_, message);
+  }
+
+  /** The .proto files and sources as a protobufjs root; `keepCase`: the field names as written, else lowerCamel. */
+  private load(keepCase: boolean): PbRoot {
+    const pb = loadProtobufjs();
+    const root = new pb.Root();
+    if (this.options.files?.length) root.loadSync(this.options.files, { keepCase });
+    for (const source of [this.options.source ?? []].flat()) pb.parse(source, root, { keepCase });
+    return root.resolveAll();
   }
 
   private indexServices(namespace: PbNamespace, pb: Protobufjs): void {
@@ -299,11 +316,67 @@ function varintAt(bytes: Uint8Array, at: number, end: number): [number, number] 
 }
 
 /** `user_id` → `userId`, recursively: protojson's JSON names for proto field names. */
-function camelKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(camelKeys);
-  if (typeof value !== "object" || value === null || value instanceof Uint8Array) return value;
+/**
+ * A message object of `type` (lowerCamel keys) with the field names of the same type in
+ * `protoNamed` (loaded with keepCase), matched by field number; nested messages, repeated
+ * messages and map values too. Map keys are data and stay as they are.
+ */
+function renameFields(type: PbType, protoNamed: PbRoot, message: Record<string, unknown>): Record<string, unknown> {
+  const named = protoNamed.lookupType(type.fullName);
   const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = camelKeys(inner);
+  for (const [id, field] of Object.entries(type.fieldsById)) {
+    const value = message[field.name];
+    if (unpopulated(field, value)) continue;
+    const nested = field.resolvedType && "fieldsById" in field.resolvedType ? field.resolvedType : undefined;
+    const rename = (inner: unknown): unknown => (nested && isRecord(inner) ? renameFields(nested, protoNamed, inner) : inner);
+    let renamed: unknown = value;
+    if (field.map && isRecord(value)) renamed = Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, rename(inner)]));
+    else if (Array.isArray(value)) renamed = value.map(rename);
+    else renamed = rename(value);
+    out[named.fieldsById[Number(id)]?.name ?? field.name] = renamed;
+  }
+  return out;
+}
+
+/**
+ * True for a value protojson leaves out (EmitUnpopulated false): absent, a scalar at its zero
+ * value (`""`, 0, `"0"` for 64-bit, false, the enum's zero name), an empty list or map. A set
+ * message is populated even when empty.
+ */
+function unpopulated(field: PbField, value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (field.map) return isRecord(value) && Object.keys(value).length === 0;
+  if (field.resolvedType && "values" in field.resolvedType) {
+    const values = field.resolvedType.values as Record<string, number>;
+    return value === 0 || values[String(value)] === 0;
+  }
+  if (field.resolvedType) return false;
+  return value === "" || value === 0 || value === "0" || value === false;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A plain object for `type` with its field names in lowerCamel, whichever style they came in
+ * (`user_id` or `userId`): nested messages too, but not map keys, which are data.
+ */
+function camelFields(type: PbType, value: unknown): Record<string, unknown> {
+  if (!isRecord(value)) return value as Record<string, unknown>;
+  const fields = new Map(Object.values(type.fieldsById).map((field) => [field.name, field]));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    const name = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const field = fields.get(name);
+    const nested = field?.resolvedType && "fieldsById" in field.resolvedType ? field.resolvedType : undefined;
+    const camel = (item: unknown): unknown => (nested ? camelFields(nested, item) : item);
+    if (!field || !nested) out[name] = inner;
+    else if (field.map && isRecord(inner)) out[name] = Object.fromEntries(Object.entries(inner).map(([k, v]) => [k, camel(v)]));
+    else if (Array.isArray(inner)) out[name] = inner.map(camel);
+    else out[name] = camel(inner);
+  }
   return out;
 }
 

@@ -6,15 +6,19 @@
  * also sends `timeout` (ns) and `x-content-type`, and so does this one, for Go Micro servers.
  */
 import http2 from "node:http2";
+import type { TLSSocket } from "node:tls";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, LocalError, MicroError } from "../errors/errors.js";
+import { responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import { serviceVerifier, type TlsOptions } from "../transport/tls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport/transport.js";
 import { FrameReader, frame } from "./frames.js";
 import { grpcSubtype, methodPath, STREAM_INPUT } from "./grpc.js";
 import { Inbox } from "./inbox.js";
 import { decodeGrpcMessage, errorOf, formatGrpcTimeout, GrpcCode } from "./status.js";
+import { secureConnectOptions } from "./tls.js";
 
 /** Headers that address the call or are carried another way; never sent as metadata. */
 const ROUTING = new Set<string>([
@@ -28,11 +32,15 @@ const ROUTING = new Set<string>([
   MicroHeader.Timeout,
 ]);
 
-/** Opens an HTTP/2 connection to `address` (`host:port`), failing with NotDeliveredError. */
-export function dialGrpc(address: string, maxMessageSize: number, timeout: number): Promise<ClientConnection> {
+/**
+ * Opens an HTTP/2 connection to `address` (`host:port`), over TLS when `tls` is given, failing
+ * with NotDeliveredError (a server whose certificate does not verify among them).
+ */
+export function dialGrpc(address: string, maxMessageSize: number, timeout: number, tls?: TlsOptions): Promise<ClientConnection> {
   const { host, port } = splitHostPort(address);
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${joinHostPort(host || "127.0.0.1", port)}`);
+    const authority = joinHostPort(host || "127.0.0.1", port);
+    const session = tls ? http2.connect(`https://${authority}`, secureConnectOptions(tls)) : http2.connect(`http://${authority}`);
     const timer = setTimeout(() => {
       session.destroy();
       reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
@@ -40,12 +48,14 @@ export function dialGrpc(address: string, maxMessageSize: number, timeout: numbe
     session.once("error", (err) => {
       clearTimeout(timer);
       session.destroy();
-      reject(new NotDeliveredError(`dial ${address}: ${err.message}`, address));
+      reject(new NotDeliveredError(`dial ${address}: ${tls ? "TLS: " : ""}${err.message}`, address));
     });
     session.once("connect", () => {
       clearTimeout(timer);
       session.removeAllListeners("error");
-      resolve(new GrpcConnection(session, address, maxMessageSize));
+      const connection = new GrpcConnection(session, address, maxMessageSize);
+      if (tls) connection.verifyService = serviceVerifier(session.socket as TLSSocket, address, tls);
+      resolve(connection);
     });
   });
 }
@@ -53,6 +63,7 @@ export function dialGrpc(address: string, maxMessageSize: number, timeout: numbe
 class GrpcConnection implements ClientConnection {
   private active = 0;
   private goingAway = false;
+  verifyService?: (service: string) => void;
 
   constructor(
     private readonly session: http2.ClientHttp2Session,
@@ -138,6 +149,10 @@ class ClientCall implements TransportStream {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private done = false;
+  /** The server's response metadata from the response headers, handed over with the first message. */
+  private headerMetadata: Header | undefined;
+  /** The server's response metadata from the trailers (or a trailers-only response), once the call ended. */
+  trailer: Header | undefined;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
@@ -209,9 +224,11 @@ class ClientCall implements TransportStream {
       if (err instanceof LostError) throw new ConnectionLostError(err.detail, this.address);
       if (err instanceof LocalError || !(err instanceof MicroError)) throw err;
       // The server's answer: the RPC client reads it from Micro-Error, as from any transport.
-      return { header: { [MicroHeader.Error]: err.toString() }, body: new Uint8Array(0) };
+      return { header: { ...this.headerMetadata, ...this.trailer, [MicroHeader.Error]: err.toString() }, body: new Uint8Array(0) };
     }
-    return reply ?? { header: {}, body: new Uint8Array(0) };
+    // The response metadata, headers and trailers together, as the answer's headers.
+    const header = { ...reply?.header, ...this.trailer };
+    return { header, body: reply?.body ?? new Uint8Array(0) };
   }
 
   private onHeaders(headers: http2.IncomingHttpHeaders, trailers: boolean): void {
@@ -222,7 +239,11 @@ class ClientCall implements TransportStream {
       }
     }
     const code = headers["grpc-status"];
-    if (code === undefined) return;
+    if (code === undefined) {
+      this.headerMetadata = metadataOf(headers);
+      return;
+    }
+    this.trailer = metadataOf(headers);
     if (Number(code) === GrpcCode.OK) {
       this.finish();
       return this.inbox.close();
@@ -235,7 +256,10 @@ class ClientCall implements TransportStream {
 
   private onData(chunk: Buffer): void {
     try {
-      for (const body of this.reader.push(chunk)) this.inbox.push({ header: {}, body });
+      for (const body of this.reader.push(chunk)) {
+        this.inbox.push({ header: this.headerMetadata ?? {}, body });
+        this.headerMetadata = undefined;
+      }
     } catch (err) {
       this.abandon(new LocalError(500, `malformed response from ${this.address}: ${(err as Error).message}`));
     }
@@ -281,6 +305,16 @@ class LostError extends MicroError {
   constructor(detail: string) {
     super(ErrorId.transport, 503, detail);
   }
+}
+
+/** The server's metadata in response headers or trailers: gRPC's and HTTP/2's own left out, several values joined. */
+function metadataOf(headers: http2.IncomingHttpHeaders): Header {
+  const header: Header = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (value !== undefined) header[key] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return responseMetadataOf(header);
 }
 
 function httpStatusCode(status: number): number {

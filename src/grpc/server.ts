@@ -5,16 +5,21 @@
  * UnknownServiceHandler does with the handler's signature.
  */
 import http2 from "node:http2";
+import type net from "node:net";
 import { ContentType } from "../codec/codec.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
+import { RateLimitedLog } from "../logger/rate-limited.js";
+import { type PeerCertificate, responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import type { TlsOptions } from "../transport/tls.js";
 import type { IncomingCall, Listener, ListenOptions, Message, TransportStream } from "../transport/transport.js";
 import { type FrameError, FrameReader, frame } from "./frames.js";
 import { codecContentType, type EndpointShape, parseMethodPath, STREAM_INPUT } from "./grpc.js";
 import { Inbox } from "./inbox.js";
 import { encodeGrpcMessage, GrpcCode, type GrpcStatus, parseGrpcTimeout, statusOf } from "./status.js";
+import { refusedReason, refuseStream, secureHttp2Server, sessionCertificate, tlsFront } from "./tls.js";
 
 /** A method of a service the transport serves itself (health, reflection), on raw messages. */
 export type InternalMethod = (call: ServerCall) => Promise<void>;
@@ -26,6 +31,10 @@ export interface GrpcServeOptions extends ListenOptions {
   shape: (endpoint: string) => EndpointShape | undefined;
   /** Services served by the transport, by full gRPC name, then method name. */
   internal: ReadonlyMap<string, Readonly<Record<string, InternalMethod>>>;
+  /** Serve TLS (h2 by ALPN) with the transports' TLS options; mTLS with `clientAuth: "require"`. */
+  tls?: TlsOptions;
+  /** Rewrites a JSON response message of `endpoint` as Go Micro's gRPC server writes it (the .proto's field names). */
+  jsonResponse?: (endpoint: string, body: Uint8Array) => Uint8Array;
 }
 
 /** Request headers that are gRPC's or HTTP/2's own, not the caller's metadata. */
@@ -50,8 +59,22 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
   const { host, port } = splitHostPort(address);
   /** Open sessions, with how many of their streams are still open. */
   const sessions = new Map<http2.ServerHttp2Session, number>();
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  const settings = { maxConcurrentStreams: 1000 };
+  const server: http2.Http2Server | http2.Http2SecureServer = options.tls ? secureHttp2Server(options.tls, settings) : http2.createServer({ settings });
+  // With TLS, a net.Server in front tells plaintext clients why they are refused.
+  const front: net.Server = options.tls ? tlsFront(server as http2.Http2SecureServer, options.logger) : server;
+  /** Sessions of an mTLS server without a verified client certificate: why their calls are refused. */
+  const refused = new WeakMap<http2.ServerHttp2Session, string>();
+  const refusals = new RateLimitedLog(options.logger);
   server.on("session", (session) => {
+    const reason = refusedReason(session, options.tls);
+    if (reason) {
+      refused.set(session, reason);
+      refusals.warn("closing grpc connection", { remote: remoteOfSession(session), reason }, reason.split(":")[0]);
+      session.on("error", () => {});
+      setTimeout(() => session.destroy(), FLUSH_WINDOW * 2).unref();
+      return;
+    }
     sessions.set(session, 0);
     session.on("close", () => sessions.delete(session));
     session.on("stream", (stream) => {
@@ -61,24 +84,36 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
     // Garbage, a wrong preface, a protocol error: that connection goes, the server stays.
     session.on("error", (err) => options.logger.debug("grpc: connection failed", { err: err.message }));
   });
+  // A client that gave up on the handshake (it does not trust this certificate), or spoke garbage over TLS.
+  server.on("tlsClientError", (err: Error, socket: net.Socket) =>
+    refusals.warn(
+      "closing grpc connection",
+      { remote: joinHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0), reason: `TLS handshake failed: ${err.message}` },
+      "TLS handshake failed",
+    ),
+  );
   server.on("sessionError", (err) => options.logger.debug("grpc: bad connection closed", { err: err.message }));
-  server.on("stream", (stream, headers) => serveStream(stream, headers, options));
+  server.on("stream", (stream, headers) => {
+    const reason = refused.get(stream.session as http2.ServerHttp2Session);
+    if (reason) return refuseStream(stream, GrpcCode.UNAUTHENTICATED, reason);
+    serveStream(stream, headers, options);
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: host || undefined, port }, () => {
-      server.off("error", reject);
+    front.once("error", reject);
+    front.listen({ host: host || undefined, port }, () => {
+      front.off("error", reject);
       resolve();
     });
   });
-  server.on("error", (err) => options.logger.error("grpc: server error", { err: err.message }));
-  const bound = server.address();
+  front.on("error", (err) => options.logger.error("grpc: server error", { err: err.message }));
+  const bound = front.address();
   const boundAddress = typeof bound === "object" && bound ? joinHostPort(host || bound.address, bound.port) : address;
   return {
     address: boundAddress,
     // Stops accepting and sends GOAWAY: calls in flight finish (the service bounds the wait with
     // its grace period, then destroys), new ones go elsewhere.
     close: async () => {
-      server.close();
+      front.close();
       for (const session of sessions.keys()) session.close();
     },
     // A call whose handler has returned may still be writing its answer and trailers: a session
@@ -91,7 +126,7 @@ export async function listenGrpc(address: string, options: GrpcServeOptions): Pr
           setTimeout(() => session.destroy(), FLUSH_WINDOW).unref();
         }
       }
-      server.close();
+      front.close();
     },
   };
 }
@@ -102,7 +137,7 @@ function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
   const contentType = String(headers["content-type"] ?? "");
   if (headers[":method"] !== "POST") return refuseHttp(stream, 405);
   if (!contentType.startsWith("application/grpc")) return refuseHttp(stream, 415);
-  const call = new ServerCall(stream, contentType, options.maxMessageSize, remoteOf(stream));
+  const call = new ServerCall(stream, contentType, options.maxMessageSize, remoteOfSession(stream.session), sessionCertificate(stream.session));
   const path = String(headers[":path"] ?? "");
   const target = parseMethodPath(path);
   if (!target) return call.finish({ code: GrpcCode.UNIMPLEMENTED, message: `malformed method name: ${JSON.stringify(path)}` });
@@ -124,6 +159,8 @@ function routeCall(call: ServerCall, headers: http2.IncomingHttpHeaders, endpoin
   if (!microType) return call.finish({ code: GrpcCode.INTERNAL, message: `Unsupported Content-Type: ${subtype}` });
   const timeout = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined) ?? nanosToMs(headers.timeout as string | undefined);
   if (timeout !== undefined) call.expireAfter(timeout);
+  const rewrite = options.jsonResponse;
+  if (rewrite && microType === ContentType.json) call.rewrite = (body) => rewrite(endpoint, body);
   const header = metadataOf(headers);
   header[MicroHeader.Endpoint] = endpoint;
   header[MicroHeader.Method] = endpoint;
@@ -157,14 +194,20 @@ export class ServerCall implements TransportStream, IncomingCall {
   private readonly reader: FrameReader;
   private readonly controller = new AbortController();
   private responded = false;
+  /** The response metadata keys sent in the response headers, not repeated in the trailers. */
+  private sentHeaders: ReadonlySet<string> | undefined;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Applied to each response message before it is framed (JSON field names, see jsonResponse). */
+  rewrite: ((body: Uint8Array) => Uint8Array) | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly contentType: string,
     private readonly maxSize: number,
     readonly remote: string,
+    /** The caller's verified client certificate (mTLS); undefined otherwise. */
+    readonly certificate?: PeerCertificate,
   ) {
     this.reader = new FrameReader(maxSize);
     this.inbox = new Inbox(
@@ -206,13 +249,14 @@ export class ServerCall implements TransportStream, IncomingCall {
 
   send(message: Message): Promise<void> {
     if (this.finished) return Promise.reject(new Error("the call has ended"));
-    if (message.body.length > this.maxSize) {
-      const err = new MicroError(ErrorId.server, 500, `grpc: trying to send message larger than max (${message.body.length} vs. ${this.maxSize})`);
+    const body = this.rewrite ? this.rewrite(message.body) : message.body;
+    if (body.length > this.maxSize) {
+      const err = new MicroError(ErrorId.server, 500, `grpc: trying to send message larger than max (${body.length} vs. ${this.maxSize})`);
       this.finish({ code: GrpcCode.RESOURCE_EXHAUSTED, message: err.detail });
       return Promise.reject(err);
     }
-    this.respond();
-    if (this.stream.write(frame(message.body))) return Promise.resolve();
+    this.respond(message.header);
+    if (this.stream.write(frame(body))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (): void => {
         this.stream.off("drain", done);
@@ -225,8 +269,8 @@ export class ServerCall implements TransportStream, IncomingCall {
     });
   }
 
-  end(error?: string): void {
-    this.finish(error === undefined ? { code: GrpcCode.OK, message: "" } : statusOf(MicroError.parse(error)));
+  end(error?: string, metadata?: Header): void {
+    this.finish(error === undefined ? { code: GrpcCode.OK, message: "" } : statusOf(MicroError.parse(error)), metadata);
   }
 
   cancel(): void {
@@ -239,21 +283,26 @@ export class ServerCall implements TransportStream, IncomingCall {
   /** Answers a unary call with the RPC server's reply. */
   reply(reply: Message, microType: string): void {
     const error = reply.header[MicroHeader.Error];
-    if (error !== undefined) return this.finish(statusOf(MicroError.parse(error)));
+    const metadata = responseMetadataOf(reply.header);
+    if (error !== undefined) return this.finish(statusOf(MicroError.parse(error)), metadata);
     // A handler that returned nothing still answers with one message, as unary gRPC requires.
     const body = reply.body.length === 0 && microType === ContentType.json ? EMPTY_JSON : reply.body;
-    this.send({ header: {}, body }).then(
+    this.send({ header: metadata, body }).then(
       () => this.finish({ code: GrpcCode.OK, message: "" }),
       () => {},
     );
   }
 
-  /** Sends the status: in trailers after the response headers, or alone (trailers-only). */
-  finish(status: GrpcStatus): void {
+  /**
+   * Sends the status: in trailers after the response headers, or alone (trailers-only), with
+   * the handler's response metadata not already sent in the headers.
+   */
+  finish(status: GrpcStatus, metadata?: Header): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.timer);
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(status.code) };
+    const trailers: http2.OutgoingHttpHeaders = grpcMetadata(metadata, this.sentHeaders);
+    trailers["grpc-status"] = String(status.code);
     if (status.message) trailers["grpc-message"] = encodeGrpcMessage(status.message);
     if (status.details) trailers["grpc-status-details-bin"] = Buffer.from(status.details).toString("base64");
     if (this.stream.destroyed || this.stream.closed) return;
@@ -268,10 +317,12 @@ export class ServerCall implements TransportStream, IncomingCall {
     this.inbox.close();
   }
 
-  private respond(): void {
+  private respond(metadata: Header): void {
     if (this.responded) return;
     this.responded = true;
-    this.stream.respond({ ":status": 200, "content-type": this.contentType }, { waitForTrailers: true });
+    const headers = grpcMetadata(metadata);
+    this.sentHeaders = new Set(Object.keys(headers));
+    this.stream.respond({ ...headers, ":status": 200, "content-type": this.contentType }, { waitForTrailers: true });
   }
 
   private onData(chunk: Buffer): void {
@@ -314,13 +365,33 @@ function metadataOf(headers: http2.IncomingHttpHeaders): Header {
   return header;
 }
 
+/**
+ * Response metadata as gRPC headers: keys lowercased, framework and protocol headers left out,
+ * and entries HTTP/2 cannot carry (a name that is not a token, a value with control characters)
+ * dropped rather than failing the call; `skip`: keys already sent.
+ */
+function grpcMetadata(metadata: Header | undefined, skip?: ReadonlySet<string>): http2.OutgoingHttpHeaders {
+  const headers: http2.OutgoingHttpHeaders = {};
+  if (!metadata) return headers;
+  for (const [key, value] of Object.entries(responseMetadataOf(metadata))) {
+    const name = key.toLowerCase();
+    if (skip?.has(name) || !HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) continue;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+const HEADER_NAME = /^[0-9a-z_.-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const HEADER_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
 function nanosToMs(value: string | undefined): number | undefined {
   const ns = Number(value);
   return value && Number.isFinite(ns) && ns > 0 ? ns / 1e6 : undefined;
 }
 
-function remoteOf(stream: http2.ServerHttp2Stream): string {
-  const socket = stream.session?.socket;
+function remoteOfSession(session: http2.Http2Session | undefined): string {
+  const socket = session?.socket;
   return joinHostPort(socket?.remoteAddress ?? "?", socket?.remotePort ?? 0);
 }
 

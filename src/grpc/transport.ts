@@ -5,6 +5,7 @@
  */
 import type { ProtoSchema } from "../codec/proto.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { TlsOptions } from "../transport/tls.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport/transport.js";
 import { dialGrpc } from "./client.js";
 import { DEFAULT_MAX_MESSAGE_SIZE, type EndpointShape, GRPC } from "./grpc.js";
@@ -30,6 +31,12 @@ export interface GrpcTransportOptions {
   health?: () => Promise<"up" | "down">;
   /** Serve gRPC server reflection (default true). */
   reflection?: boolean;
+  /**
+   * TLS, with the same options as the mux and HTTP transports (MICRO_TRANSPORT_SECURE and
+   * MICRO_TLS_*): the server serves h2 over TLS (mTLS with `clientAuth: "require"`), the client
+   * dials TLS, trusting `ca` and presenting `cert`. Undefined: plaintext (h2c).
+   */
+  tls?: TlsOptions;
   logger?: Logger;
 }
 
@@ -37,6 +44,7 @@ export class GrpcTransport implements Transport {
   readonly name = GRPC;
   /** Nodes served by this transport register `server=grpc` and `protocol=grpc`. */
   readonly protocol = GRPC;
+  readonly secure: boolean;
   private readonly maxMessageSize: number;
   private readonly log: Logger;
 
@@ -44,6 +52,7 @@ export class GrpcTransport implements Transport {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     if (!(this.maxMessageSize > 0)) throw new RangeError("grpc: maxMessageSize must be a positive number of bytes");
     this.log = options.logger ?? defaultLogger();
+    this.secure = options.tls !== undefined;
   }
 
   listen(address: string, options: ListenOptions): Promise<Listener> {
@@ -52,11 +61,19 @@ export class GrpcTransport implements Transport {
       const reflection = reflectionService(this.reflectionSource());
       for (const name of REFLECTION_SERVICES) internal.set(name, reflection);
     }
-    return listenGrpc(address, { ...options, maxMessageSize: this.maxMessageSize, logger: this.log, shape: (e) => this.shape(e), internal });
+    return listenGrpc(address, {
+      ...options,
+      maxMessageSize: this.maxMessageSize,
+      logger: this.log,
+      shape: (e) => this.shape(e),
+      internal,
+      tls: this.options.tls,
+      jsonResponse: this.options.schema && protoNamedJson(this.options.schema),
+    });
   }
 
   dial(address: string, options: { timeout?: number } = {}): Promise<ClientConnection> {
-    return dialGrpc(address.replace(/^grpc:\/\//, ""), this.maxMessageSize, options.timeout ?? this.options.dialTimeout ?? 5_000);
+    return dialGrpc(address.replace(/^grpc:\/\//, ""), this.maxMessageSize, options.timeout ?? this.options.dialTimeout ?? 5_000, this.options.tls);
   }
 
   /** The server's shape of `endpoint`, with what the `.proto` says about its streams. */
@@ -96,3 +113,27 @@ export class GrpcTransport implements Transport {
     };
   }
 }
+
+/**
+ * JSON answers as Go Micro's gRPC server writes them (protojson with UseProtoNames): the
+ * .proto's field names (`user_id`) and no unpopulated fields, for endpoints the schema knows.
+ * The handler still returns lowerCamel objects (as everywhere else), and requests may use either
+ * name style. Bodies of other endpoints, and anything that is not a JSON object, pass unchanged.
+ */
+function protoNamedJson(schema: ProtoSchema): (endpoint: string, body: Uint8Array) => Uint8Array {
+  return (endpoint, body) => {
+    const type = schema.typeFor({ endpoint, kind: "response" });
+    if (!type || body.length === 0) return body;
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(body));
+    } catch {
+      return body;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return body;
+    return encoder.encode(JSON.stringify(schema.protoNamed(type, value)));
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();

@@ -4,7 +4,7 @@
  * call on the caller's behalf (it inherits the metadata, minus hop headers, and the deadline).
  */
 import type { Account } from "./account.js";
-import { MicroHeader } from "./headers.js";
+import { type Header, MicroHeader } from "./headers.js";
 import { Metadata } from "./metadata.js";
 
 export interface Caller {
@@ -33,6 +33,14 @@ export interface Context {
   readonly endpoint: string;
   /** The call's metadata (the request headers); keys are case-insensitive. */
   readonly metadata: Metadata;
+  /**
+   * Metadata sent back to the caller with the answer (`ctx.responseMetadata.set("x-served-by", …)`):
+   * gRPC response headers (keys lowercased; what is set after a stream's first message goes in
+   * the trailers), mux response headers, HTTP response headers. The caller reads it with the
+   * call option `onResponseMetadata`. Framework headers (`Micro-*`, `Content-Type`, `grpc-*`)
+   * cannot be set. A broker message has no answer: what is set there goes nowhere.
+   */
+  readonly responseMetadata: Metadata;
   /** When the caller stops waiting, in ms since the epoch (undefined: no deadline). */
   readonly deadline: number | undefined;
   /** Fires when the caller cancels, disconnects, or the deadline passes. */
@@ -54,6 +62,29 @@ const HOP_HEADERS = new Set([...Object.values(MicroHeader).map((name) => name.to
 
 export function isHopHeader(key: string): boolean {
   return HOP_HEADERS.has(key.toLowerCase());
+}
+
+/** Header names a handler may not set in its response metadata: the framework's and the protocols' own. */
+function reservedResponseKey(lower: string): boolean {
+  return (
+    HOP_HEADERS.has(lower) ||
+    lower.startsWith(":") ||
+    lower.startsWith("grpc-") ||
+    lower === "content-type" ||
+    lower === "te" ||
+    lower === "date" ||
+    lower.startsWith("x-micro-")
+  );
+}
+
+/**
+ * The response metadata in `header`: its entries minus the framework's and the protocols' own
+ * headers. Used on both sides: by the server on what a handler set, by the client on what came back.
+ */
+export function responseMetadataOf(header: Header): Header {
+  const out: Header = {};
+  for (const key in header) if (!reservedResponseKey(key.toLowerCase())) out[key] = header[key];
+  return out;
 }
 
 /** Metadata to carry onto calls made while serving `ctx` (hop headers removed). */

@@ -6,10 +6,15 @@
 
 import { ErrorId, MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
-import type { Caller, Context } from "../metadata/context.js";
+import { type Caller, type Context, responseMetadataOf } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { Metadata } from "../metadata/metadata.js";
 import type { Header, IncomingCall } from "../transport/transport.js";
+
+/** A header name every transport can carry (an HTTP token). */
+const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const UNSENDABLE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /**
  * The server's Context. Metadata and the AbortSignal are built on first use: most handlers never
@@ -17,6 +22,7 @@ import type { Header, IncomingCall } from "../transport/transport.js";
  */
 export class RequestContext implements Context {
   private metadata_: Metadata | undefined;
+  private response_: Metadata | undefined;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Declared here so that setting it does not change the object's shape on the hot path. */
@@ -38,6 +44,24 @@ export class RequestContext implements Context {
   get metadata(): Metadata {
     this.metadata_ ??= new Metadata(this.header);
     return this.metadata_;
+  }
+
+  get responseMetadata(): Metadata {
+    this.response_ ??= new Metadata();
+    return this.response_;
+  }
+
+  /**
+   * What the handler set in `responseMetadata` as headers to send, or undefined when nothing
+   * was set (the common case costs no object). Framework and protocol headers are dropped, and
+   * so is an entry no protocol can carry (a line break or NUL, a name that is not a token), the
+   * same on every transport, rather than failing an answer the handler has already produced.
+   */
+  responseHeader(): Header | undefined {
+    if (!this.response_ || this.response_.size === 0) return undefined;
+    const header = responseMetadataOf(this.response_.toJSON());
+    for (const key in header) if (!HEADER_NAME.test(key) || UNSENDABLE_VALUE.test(header[key])) delete header[key];
+    return header;
   }
 
   get caller(): Caller {

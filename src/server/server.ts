@@ -252,6 +252,9 @@ export class Server {
   private finish(ctx: RequestContext, response: Message): Message {
     ctx.done();
     this.inflight.end();
+    const metadata = ctx.responseHeader();
+    // The handler's response metadata never overrides the answer's own headers (Micro-Error…).
+    if (metadata) for (const key in metadata) response.header[key] ??= metadata[key];
     return response;
   }
 
@@ -282,17 +285,23 @@ export class Server {
       const body =
         header[MicroHeader.StreamInput] === "true" ? decodeMessages(stream, codec, this.name, endpoint) : await this.firstMessage(stream, codec, endpoint);
       const result = await route.invoke({ service: ctx.service, endpoint, contentType, body, stream: true, header }, ctx);
-      // Stream messages carry no headers: the request's Content-Type applies to every reply.
-      const reply = (value: unknown): Promise<void> => stream.send({ header: {}, body: codec.encode(value, { endpoint, kind: "response" }) });
+      // The request's Content-Type applies to every reply; the first one carries the response
+      // metadata set so far (gRPC response headers), the end all of it (gRPC trailers).
+      let first = true;
+      const reply = (value: unknown): Promise<void> => {
+        const header = (first && ctx.responseHeader()) || {};
+        first = false;
+        return stream.send({ header, body: codec.encode(value, { endpoint, kind: "response" }) });
+      };
       if (isAsyncIterable(result)) {
         // A failed send (the caller went away) leaves the loop, which runs the generator's finally.
         for await (const item of result) await reply(item);
       } else if (result !== undefined) {
         await reply(result);
       }
-      stream.end();
+      stream.end(undefined, ctx.responseHeader());
     } catch (err) {
-      if (!stream.signal.aborted) this.endStream(stream, this.toMicroError(err, endpoint));
+      if (!stream.signal.aborted) this.endStream(stream, this.toMicroError(err, endpoint), ctx.responseHeader());
     } finally {
       ctx.done();
     }
@@ -315,9 +324,9 @@ export class Server {
     return MicroError.internal(this.name, "internal server error");
   }
 
-  private endStream(stream: TransportStream, err: MicroError): void {
+  private endStream(stream: TransportStream, err: MicroError, metadata?: Header): void {
     this.errorCount++;
-    stream.end(err.toString());
+    stream.end(err.toString(), metadata);
   }
 
   private error(err: MicroError): Message {

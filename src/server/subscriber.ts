@@ -176,6 +176,7 @@ class EventContext implements MessageContext {
   account: Account | undefined = undefined;
   readonly signal = new AbortController().signal;
   private metadata_: Metadata | undefined;
+  private response_: Metadata | undefined;
 
   constructor(
     readonly service: string,
@@ -195,6 +196,11 @@ class EventContext implements MessageContext {
   get metadata(): Metadata {
     this.metadata_ ??= new Metadata(this.header);
     return this.metadata_;
+  }
+  /** A message has no answer to carry it: kept only so that handlers shared with calls run. */
+  get responseMetadata(): Metadata {
+    this.response_ ??= new Metadata();
+    return this.response_;
   }
   get caller(): Caller {
     return { service: headerValue(this.header, MicroHeader.FromService), address: "" };

@@ -10,12 +10,14 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Selector, type Strategy, strategyByName } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
-import { resolveBroker, resolveForeignTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { resolveBroker, resolveForeignTransport, resolveGrpcTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 import { Settings } from "./settings.js";
 
 export interface CreateClientOptions extends ClientSettings {
   registry?: Registry;
   transport?: Transport;
+  /** The transport for gRPC nodes and `grpc://` addresses (default: gRPC, over TLS with MICRO_TRANSPORT_SECURE). */
+  grpcTransport?: Transport;
   codecs?: Codecs;
   contentType?: string;
   wrappers?: CallWrapper[];
@@ -48,11 +50,12 @@ export function ownedBroker(given: Broker | undefined, registry: Registry, logge
 export function clientSettings(
   options: ClientSettings,
   settings = new Settings(),
-): Pick<ClientOptions, "foreignTransport" | "selector" | "timeout" | "retries" | "attemptTimeout" | "backoff" | "retryBudget" | "cache"> {
+): Pick<ClientOptions, "foreignTransport" | "grpcTransport" | "selector" | "timeout" | "retries" | "attemptTimeout" | "backoff" | "retryBudget" | "cache"> {
   const selector = settings.text("selector");
   const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
     foreignTransport: resolveForeignTransport(settings.tlsEnv()),
+    grpcTransport: resolveGrpcTransport(settings.tlsEnv()),
     selector: new Selector({ strategy }),
     timeout: options.timeout ?? settings.duration("client_request_timeout"),
     retries: options.retries ?? settings.whole("client_retries"),
@@ -129,6 +132,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
     ...clientSettings(options),
     registry: verifiedLookup(registry, verify, verifier, options.logger),
     transport: options.transport ?? resolveTransport(),
+    ...(options.grpcTransport ? { grpcTransport: options.grpcTransport } : {}),
     codecs: options.codecs,
     contentType: options.contentType,
     wrappers: options.wrappers,

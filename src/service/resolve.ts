@@ -21,6 +21,7 @@ import { NatsSource } from "../config/nats.js";
 import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
+import { GrpcTransport } from "../grpc/transport.js";
 import type { Logger } from "../logger/logger.js";
 import { EtcdRegistry } from "../registry/etcd.js";
 import { LocalRegistry } from "../registry/local.js";
@@ -166,6 +167,15 @@ function pemFile(env: Record<string, string | undefined>, variable: string): Buf
  * MICRO_TRANSPORT_SECURE it speaks TLS too (Go Micro's `transport.Secure`): a secure system does
  * not fall back to plaintext for foreign nodes.
  */
+/**
+ * The client's gRPC transport when MICRO_TRANSPORT_SECURE is on: TLS with the same MICRO_TLS_*
+ * settings as the other transports. Undefined otherwise (the client then makes a plaintext one).
+ */
+export function resolveGrpcTransport(tlsEnv: Record<string, string | undefined> = process.env): Transport | undefined {
+  const tls = transportTlsFromEnv(tlsEnv);
+  return tls ? new GrpcTransport({ tls }) : undefined;
+}
+
 export function resolveForeignTransport(tlsEnv: Record<string, string | undefined> = process.env): Transport {
   return new HttpTransport({ tls: transportTlsFromEnv(tlsEnv) });
 }

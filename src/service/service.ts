@@ -35,12 +35,13 @@ import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOpti
 import type { Store } from "../store/store.js";
 import type { Sync } from "../sync/sync.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
+import type { TlsOptions } from "../transport/tls.js";
 import type { Listener, Transport } from "../transport/transport.js";
 import { type BreakerOptions, CircuitBreaker } from "../wrappers/breaker.js";
 import { ConcurrencyLimit } from "../wrappers/load-shedding.js";
 import { type RateLimit, rateLimit } from "../wrappers/rate-limit.js";
 import { type ClientSettings, cachedRegistry, clientSettings, ownedBroker, verifiedLookup } from "./create-client.js";
-import { resolveAuth, resolveStore, resolveSync, resolveTransport } from "./resolve.js";
+import { resolveAuth, resolveStore, resolveSync, resolveTransport, transportTlsFromEnv } from "./resolve.js";
 import { defaultServiceConfig, Settings } from "./settings.js";
 
 export type Hook = () => void | Promise<void>;
@@ -169,6 +170,11 @@ export interface GrpcServiceOptions {
   maxMessageSize?: number;
   /** Serve gRPC server reflection (default true). */
   reflection?: boolean;
+  /**
+   * TLS for the gRPC server (h2 over TLS; mTLS with `clientAuth: "require"`). Default: from
+   * MICRO_TRANSPORT_SECURE and MICRO_TLS_*, as the other transports (docs/auth.md).
+   */
+  tls?: TlsOptions;
 }
 
 export class Service {
@@ -284,6 +290,7 @@ export class Service {
             schema,
             maxMessageSize: options.grpc?.maxMessageSize,
             reflection: options.grpc?.reflection,
+            tls: options.grpc?.tls ?? transportTlsFromEnv(settings.tlsEnv()),
             shape: (endpoint) => this.server.shape(endpoint),
             handlers: () => this.server.handlers(),
             health: () => this.health.run().then((report) => report.status),

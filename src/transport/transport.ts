@@ -43,12 +43,21 @@ export interface TransportStream {
    * peer's MicroError when it ended the stream with an error, or when the stream was cancelled.
    */
   recv(): Promise<Message | undefined>;
-  /** Ends this side's sending, optionally with an error (which ends the stream for both sides). */
-  end(error?: string): void;
+  /**
+   * Ends this side's sending, optionally with an error (which ends the stream for both sides).
+   * `metadata`: the server's response metadata, for a transport that sends it at the end of a
+   * stream (gRPC trailers); others ignore it.
+   */
+  end(error?: string, metadata?: Header): void;
   /** Abandons the stream: the peer's signal fires and its sends fail. */
   cancel(reason?: string): void;
   /** Fires when the stream ends early: cancelled by the peer, or the connection dropped. */
   readonly signal: AbortSignal;
+  /**
+   * On the calling side of a transport whose stream ends with headers of its own (gRPC's
+   * trailers): those headers, once the stream has ended. Undefined elsewhere.
+   */
+  readonly trailer?: Header;
 }
 
 /** The server's side of a stream: called once per stream a client opens. */
