@@ -65,3 +65,56 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * grpc/health/v1/health.proto as a serialized FileDescriptorProto, for reflection: tools such as
+ * grpcurl describe a method through reflection before they call it, so without this file they
+ * list the health service but cannot call it.
+ */
+export const HEALTH_FILE = {
+  name: "grpc/health/v1/health.proto",
+  symbols: [
+    HEALTH_SERVICE,
+    `${HEALTH_SERVICE}.Check`,
+    `${HEALTH_SERVICE}.Watch`,
+    "grpc.health.v1.HealthCheckRequest",
+    "grpc.health.v1.HealthCheckResponse",
+    "grpc.health.v1.HealthCheckResponse.ServingStatus",
+  ],
+  descriptor: healthFileDescriptor(),
+} as const;
+
+function healthFileDescriptor(): Uint8Array {
+  // Field numbers are descriptor.proto's (FileDescriptorProto, DescriptorProto, FieldDescriptorProto, …).
+  const field = (name: string, type: number, typeName?: string): Uint8Array => {
+    const out = new ProtoWriter().bytes(1, name).varint(3, 1).varint(4, 1 /* optional */).varint(5, type);
+    if (typeName) out.bytes(6, typeName);
+    return out.bytes(10, name).finish();
+  };
+  // descriptor.proto is proto2: an enum value's number is written even when it is 0.
+  const enumValue = (name: string, number: number): Uint8Array => new ProtoWriter().bytes(1, name).varint(2, number, true).finish();
+  const servingStatus = new ProtoWriter().bytes(1, "ServingStatus");
+  for (const [name, number] of Object.entries(ServingStatus)) servingStatus.bytes(2, enumValue(name, number));
+  const request = new ProtoWriter().bytes(1, "HealthCheckRequest").bytes(2, field("service", 9 /* string */)).finish();
+  const response = new ProtoWriter()
+    .bytes(1, "HealthCheckResponse")
+    .bytes(2, field("status", 14 /* enum */, ".grpc.health.v1.HealthCheckResponse.ServingStatus"))
+    .bytes(4, servingStatus.finish())
+    .finish();
+  const method = (name: string, streaming: boolean): Uint8Array =>
+    new ProtoWriter()
+      .bytes(1, name)
+      .bytes(2, ".grpc.health.v1.HealthCheckRequest")
+      .bytes(3, ".grpc.health.v1.HealthCheckResponse")
+      .varint(6, streaming ? 1 : 0)
+      .finish();
+  const service = new ProtoWriter().bytes(1, "Health").bytes(2, method("Check", false)).bytes(2, method("Watch", true)).finish();
+  return new ProtoWriter()
+    .bytes(1, "grpc/health/v1/health.proto")
+    .bytes(2, "grpc.health.v1")
+    .bytes(4, request)
+    .bytes(4, response)
+    .bytes(6, service)
+    .bytes(12, "proto3")
+    .finish();
+}

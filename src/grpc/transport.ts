@@ -9,7 +9,7 @@ import type { TlsOptions } from "../transport/tls.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport/transport.js";
 import { dialGrpc } from "./client.js";
 import { DEFAULT_MAX_MESSAGE_SIZE, type EndpointShape, GRPC } from "./grpc.js";
-import { HEALTH_SERVICE, healthService, ServingStatus, type ServingStatusValue } from "./health.js";
+import { HEALTH_FILE, HEALTH_SERVICE, healthService, ServingStatus, type ServingStatusValue } from "./health.js";
 import { REFLECTION_SERVICES, type ReflectionSource, reflectionService } from "./reflection.js";
 import { type InternalMethod, listenGrpc } from "./server.js";
 
@@ -105,6 +105,7 @@ export class GrpcTransport implements Transport {
     return {
       services: () => [...this.serviceNames(), HEALTH_SERVICE, ...REFLECTION_SERVICES].sort(),
       files: (symbol) => {
+        if (symbol === HEALTH_FILE.name || (HEALTH_FILE.symbols as readonly string[]).includes(symbol)) return [HEALTH_FILE.descriptor];
         const files = this.options.schema?.files() ?? [];
         const file = files.find((f) => f.name === symbol || f.symbols.includes(symbol));
         // protobufjs writes no imports between the files it rebuilds: send them all, the one asked for first.

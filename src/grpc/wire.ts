@@ -11,9 +11,9 @@ const decoder = new TextDecoder();
 export class ProtoWriter {
   private readonly parts: number[] = [];
 
-  /** A varint field (int32, enum, bool); zero is left out, as proto3 does. */
-  varint(field: number, value: number): this {
-    if (value === 0) return this;
+  /** A varint field (int32, enum, bool); zero is left out, as proto3 does, unless `always` (proto2 fields). */
+  varint(field: number, value: number, always = false): this {
+    if (value === 0 && !always) return this;
     this.tag(field, 0);
     this.raw(value < 0 ? BigInt.asUintN(64, BigInt(value)) : value);
     return this;

@@ -223,6 +223,14 @@ describe("a ts-micro gRPC service called by @grpc/grpc-js", () => {
         file.service[0].method.map((m) => m.name),
         ["Call", "Count", "Sum", "Chat", "Fail", "Slow"],
       );
+      // The health service is described too, so tools that describe before calling (grpcurl) can call it.
+      const health = (await ask({ file_containing_symbol: "grpc.health.v1.Health" })) as { file_descriptor_response: { file_descriptor_proto: Buffer[] } };
+      const healthFile = descriptor.lookupType("F").decode(health.file_descriptor_response.file_descriptor_proto[0]) as unknown as typeof file;
+      assert.equal(healthFile.package, "grpc.health.v1");
+      assert.deepEqual(
+        healthFile.service[0].method.map((m) => m.name),
+        ["Check", "Watch"],
+      );
       const missing = (await ask({ file_containing_symbol: "no.Such" })) as { error_response: { error_code: number } };
       assert.equal(missing.error_response.error_code, grpc.status.NOT_FOUND);
       call.end();
