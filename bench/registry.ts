@@ -318,8 +318,9 @@ async function scaleCase(kind: "etcd" | "nats", env: Record<string, string>): Pr
       `  cold client: first call ${coldResult.firstCallMs} ms (create client, look up, connect, answer); lookup of one service among the 2,000 records ${coldResult.lookupMs} ms with connecting, ${coldResult.connectedLookupMs} ms connected (nodes found: ${coldResult.found.join(", ")} of ${SCALE_NODES})\n`,
     );
 
-    // At rest: what a watcher reads while nothing changes (heartbeats, keepalives).
-    const idleMs = 5_000;
+    // At rest: what a watcher reads while nothing changes (heartbeats, keepalives), over one
+    // heartbeat interval, in which every node renews once.
+    const idleMs = SCALE_INTERVAL_S * 1_000;
     const restStart = await marks(watchers);
     await sleep(idleMs);
     const restEnd = await marks(watchers);

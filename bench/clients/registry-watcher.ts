@@ -63,7 +63,7 @@ const nodesAfterFill = cachedNodes();
 // A lookup may miss late answers (NATS collects them for 100 ms); the watches' events (NATS
 // heartbeats re-announce every node) complete the entries. Bounded.
 const expected = services * Number(process.env.SCALE_NODES ?? 10) + 1;
-while (cachedNodes() < expected && Date.now() - started < 30_000) await new Promise((resolve) => setTimeout(resolve, 100));
+while (cachedNodes() < expected && Date.now() - started < 45_000) await new Promise((resolve) => setTimeout(resolve, 100));
 const completeMs = Date.now() - started;
 gc();
 gc();

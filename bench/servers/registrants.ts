@@ -34,10 +34,15 @@ await Promise.all(
   }),
 );
 const took = Date.now() - started;
-// Heartbeats, spread over the interval so that they do not all land at once.
+// Heartbeats, spread evenly over the interval from now on, so that they do not all land at once
+// and every node is renewed once in any window of one interval.
 for (const [i, { registry, records }] of registrants.entries()) {
+  const beat = (): void => void Promise.all(records.map((r) => registry.register(r, { ttl }).catch(() => undefined)));
   setTimeout(
-    () => setInterval(() => void Promise.all(records.map((r) => registry.register(r, { ttl }).catch(() => undefined))), interval),
+    () => {
+      beat();
+      setInterval(beat, interval);
+    },
     (interval * i) / registrants.length,
   );
 }
