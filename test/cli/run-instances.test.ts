@@ -87,19 +87,27 @@ describe("micro run --instances", () => {
 
   it("restarts every instance when a file changes", async () => {
     assert.ok(running, "the previous test left micro run running");
+    const nodeIds = async (): Promise<string[]> => ((await registry.getService("worker"))[0]?.nodes ?? []).map((n) => n.id);
+    const old = new Set(await nodeIds());
     fs.writeFileSync(path.join(root, "main.ts"), WORKER("two"));
     await running.waitFor(/worker\.1 \| \[micro\] restarting: main\.ts changed/);
     await running.waitFor(/worker\.2 \| \[micro\] restarting: main\.ts changed/);
-    // Both new processes registered, the old ones gone from the registry.
-    const restarted = await waitFor(
-      async () =>
-        ((await registry.getService("worker"))[0]?.nodes.length ?? 0) === 2 && (await status(env)).every((e) => e.restarts === 1 && e.state === "running"),
-      60_000,
+    // Two new nodes registered, the old ones gone from the registry.
+    const replaced = await waitFor(async () => {
+      const ids = await nodeIds();
+      return ids.length === 2 && ids.every((id) => !old.has(id));
+    }, 60_000);
+    assert.ok(replaced, `after the change: ${running.output()}`);
+    // The client's cache hears of them through its watch.
+    const served = await waitFor(
+      async () => (await client.call<Who>("worker", "Worker.Who", {}, { timeout: 5_000 }).catch(() => undefined))?.version === "two",
+      30_000,
     );
-    assert.ok(restarted, `after the change: ${running.output()}`);
+    assert.ok(served, `the new code never answered: ${running.output()}`);
     const seen = await servers(40);
     assert.equal(seen.size, 2);
     for (const who of seen.values()) assert.equal(who.version, "two");
+    for (const entry of await status(env)) assert.equal(entry.restarts, 1, entry.name);
   });
 
   it("Ctrl-C stops every instance and leaves no registry record", async () => {
