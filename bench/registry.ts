@@ -9,6 +9,14 @@
  *    and the caller calls every millisecond until a call succeeds. Median of 5.
  *    local: a temp dir; nats: the NATS server on 127.0.0.1:4222; etcd: an etcd started here on
  *    127.0.0.1:23796; mdns: two network namespaces on a private link (needs root).
+ * 3. Scale, on etcd (started here on 127.0.0.1:23798) and NATS (127.0.0.1:4222, on subjects of
+ *    this run's own): 200 services × 10 nodes = 2,000 node records, registered by 200 registry
+ *    clients in 4 processes (TTL 30 s, renewed every 10 s), 5 watching clients in other processes
+ *    each caching all 200 services, and one more node (TTL 5 s) in a process of its own. Reports
+ *    the heap of one client's filled cache, registration time, watch traffic per change and at
+ *    rest (bytes read by a watcher's sockets and watch events it received), the time from that
+ *    node's process being killed with SIGKILL to every watcher dropping it, and a cold client's
+ *    first call and lookup. `--no-scale` leaves it out, `--scale-only` runs only it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -16,11 +24,13 @@ import os from "node:os";
 import path from "node:path";
 import { CacheRegistry } from "../src/registry/cache.js";
 import { MemoryRegistry } from "../src/registry/memory.js";
+import type { Registry, ServiceRecord } from "../src/registry/registry.js";
 import { Selector } from "../src/selector/selector.js";
 import { makeService } from "../test/conformance/registry.js";
 import { createNetnsPair, type NetnsPair } from "../test/setup/netns.js";
 import { canConnect, type OwnedServer, privateEtcd } from "../test/setup/servers.js";
 import { benchDir } from "./harness.js";
+import { scaleRecord, scaleRegistry } from "./scale-registry.js";
 
 const quick = process.argv.includes("--quick");
 const SERVICES = 1_000;
@@ -199,6 +209,204 @@ async function firstCalls(): Promise<void> {
   }
 }
 
-await lookupCost();
-await firstCalls();
+// --- 3. scale ---------------------------------------------------------------------------------------
+
+const SCALE_SERVICES = 200;
+const SCALE_NODES = 10;
+const REGISTRANT_PROCESSES = 4;
+const WATCHERS = 5;
+// Go Micro's defaults: what 2,000 real nodes would use.
+const SCALE_TTL_S = 90;
+const SCALE_INTERVAL_S = 30;
+const VICTIM_TTL_S = 5;
+const VICTIM_INTERVAL_S = 1.5;
+const VICTIM = "scale-0-victim0";
+const CHANGES = 40;
+
+interface Piped extends Child {
+  write: (line: string) => void;
+}
+
+function node(script: string, env: Record<string, string>, nodeArgs: string[] = []): Piped {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(benchDir, script)], {
+    env: { ...process.env, MICRO_LOG_LEVEL: "silent", ...env },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  return { child, output: () => output, write: (line) => child.stdin!.write(`${line}\n`) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+interface Mark {
+  bytes: number;
+  events: number;
+  at: number;
+}
+
+/** Every watcher's counters, once each has answered `mark`. */
+async function marks(watchers: Piped[]): Promise<Mark[]> {
+  const counts = watchers.map((w) => (w.output().match(/MARK /g) ?? []).length);
+  for (const w of watchers) w.write("mark");
+  return Promise.all(
+    watchers.map(async (w, i) => {
+      const pattern = /MARK (\{[^\n]*\})/g;
+      for (;;) {
+        const all = [...w.output().matchAll(pattern)];
+        if (all.length > counts[i]!) return JSON.parse(all[counts[i]!]![1]!) as Mark;
+        if (w.child.exitCode !== null) throw new Error(`a watcher exited: ${w.output()}`);
+        await sleep(5);
+      }
+    }),
+  );
+}
+
+async function scaleCase(kind: "etcd" | "nats", env: Record<string, string>): Promise<void> {
+  process.stdout.write(`\n${kind}: ${SCALE_SERVICES} services × ${SCALE_NODES} nodes = ${SCALE_SERVICES * SCALE_NODES} node records\n`);
+  const children: Piped[] = [];
+  const start = (script: string, extra: Record<string, string>, nodeArgs?: string[]): Piped => {
+    const child = node(script, { ...env, ...extra }, nodeArgs);
+    children.push(child);
+    return child;
+  };
+  try {
+    const per = SCALE_SERVICES / REGISTRANT_PROCESSES;
+    const registrants = Array.from({ length: REGISTRANT_PROCESSES }, (_, p) =>
+      start("servers/registrants.js", {
+        SCALE_FROM: String(p * per),
+        SCALE_TO: String((p + 1) * per),
+        SCALE_NODES: String(SCALE_NODES),
+        SCALE_TTL: String(SCALE_TTL_S),
+        SCALE_INTERVAL: String(SCALE_INTERVAL_S),
+        ...(p === 0 ? { SCALE_REAL: "scale-real" } : {}),
+      }),
+    );
+    const registered = await Promise.all(registrants.map((r) => waitFor(r, /READY (\d+)/, 120_000)));
+    process.stdout.write(
+      `  registration: ${REGISTRANT_PROCESSES} processes × ${per} registry clients, slowest process ${Math.max(...registered.map((m) => Number(m[1])))} ms\n`,
+    );
+    const victim = start("servers/registrants.js", {
+      SCALE_FROM: "0",
+      SCALE_TO: "1",
+      SCALE_NODES: "1",
+      SCALE_ID: "victim",
+      SCALE_TTL: String(VICTIM_TTL_S),
+      SCALE_INTERVAL: String(VICTIM_INTERVAL_S),
+    });
+    await waitFor(victim, /READY/, 30_000);
+
+    const watchers = Array.from({ length: WATCHERS }, () =>
+      start("clients/registry-watcher.js", { SCALE_SERVICES: String(SCALE_SERVICES), SCALE_VICTIM: VICTIM }, ["--expose-gc"]),
+    );
+    const ready = (await Promise.all(watchers.map((w) => waitFor(w, /READY (\{.*\})/, 120_000)))).map(
+      (m) => JSON.parse(m[1]!) as { heapBytes: number; fillMs: number; nodesAfterFill: number; completeMs: number; nodes: number },
+    );
+    const heap = median(ready.map((r) => r.heapBytes));
+    const nodes = median(ready.map((r) => r.nodes));
+    process.stdout.write(
+      `  one client's cache of ${nodes} nodes: heap +${(heap / 1024 / 1024).toFixed(1)} MiB (median of ${WATCHERS}; ${Math.round(heap / Math.max(nodes, 1))} bytes a node)\n` +
+        `  filling it: ${SCALE_SERVICES} lookups, 8 at a time, ${median(ready.map((r) => r.fillMs))} ms, found ${median(ready.map((r) => r.nodesAfterFill))} nodes; all there after ${median(ready.map((r) => r.completeMs))} ms (medians)\n`,
+    );
+
+    const cold = node("clients/cold-call.js", { ...env, SCALE_REAL: "scale-real" });
+    children.push(cold);
+    const [coldLine] = await waitFor(cold, /\{"firstCallMs".*\}/, 60_000);
+    const coldResult = JSON.parse(coldLine) as { firstCallMs: number; lookupMs: number; connectedLookupMs: number; found: number[] };
+    process.stdout.write(
+      `  cold client: first call ${coldResult.firstCallMs} ms (create client, look up, connect, answer); lookup of one service among the 2,000 records ${coldResult.lookupMs} ms with connecting, ${coldResult.connectedLookupMs} ms connected (nodes found: ${coldResult.found.join(", ")} of ${SCALE_NODES})\n`,
+    );
+
+    // At rest: what a watcher reads while nothing changes (heartbeats, keepalives), over one
+    // heartbeat interval, in which every node renews once.
+    const idleMs = SCALE_INTERVAL_S * 1_000;
+    const restStart = await marks(watchers);
+    await sleep(idleMs);
+    const restEnd = await marks(watchers);
+    const restRate = restEnd.map((m, i) => (m.bytes - restStart[i]!.bytes) / (m.at - restStart[i]!.at));
+    const restEvents = restEnd.map((m, i) => m.events - restStart[i]!.events);
+    process.stdout.write(
+      `  at rest: a watcher reads ${kib(median(restRate) * 1000)}/s and receives ${median(restEvents)} watch events in ${idleMs / 1000} s\n`,
+    );
+
+    // Changes: a node of scale-1 added and removed, CHANGES / 2 times.
+    const changer = scaleRegistryFor(kind, env);
+    const before = await marks(watchers);
+    for (let i = 0; i < CHANGES / 2; i++) {
+      const record = scaleRecordOf(`extra${i}`);
+      await changer.register(record, { ttl: SCALE_TTL_S * 1_000 });
+      await changer.deregister(record);
+    }
+    await sleep(1_500);
+    const after = await marks(watchers);
+    await changer.close();
+    const perChange = after.map((m, i) => (m.bytes - before[i]!.bytes - restRate[i]! * (m.at - before[i]!.at)) / CHANGES);
+    const restEventRate = restEnd.map((m, i) => restEvents[i]! / (m.at - restStart[i]!.at));
+    const eventsPerChange = after.map((m, i) => (m.events - before[i]!.events - restEventRate[i]! * (m.at - before[i]!.at)) / CHANGES);
+    process.stdout.write(
+      `  per change (${CHANGES} changes to scale-1, at-rest traffic subtracted): a watcher reads ${Math.round(median(perChange))} bytes and receives ${median(eventsPerChange).toFixed(2)} watch events\n`,
+    );
+
+    // Death: SIGKILL the victim's process; every watcher reports when the node left its cache.
+    const killedAt = Date.now();
+    victim.child.kill("SIGKILL");
+    const dropped = await Promise.all(watchers.map((w) => waitFor(w, /DROPPED (\d+)/, 60_000)));
+    const delays = dropped.map((m) => Number(m[1]) - killedAt).sort((a, b) => a - b);
+    process.stdout.write(
+      `  kill -9 of a node (TTL ${VICTIM_TTL_S} s, renewed every ${VICTIM_INTERVAL_S} s) → dropped by all ${WATCHERS} watchers: ${delays[delays.length - 1]} ms (first ${delays[0]} ms; each: ${delays.join(", ")} ms)\n`,
+    );
+  } finally {
+    for (const child of children) child.child.kill("SIGKILL");
+    await Promise.all(
+      children.map((c) => (c.child.exitCode === null && c.child.signalCode === null ? new Promise((r) => c.child.once("exit", r)) : undefined)),
+    );
+  }
+}
+
+async function scale(): Promise<void> {
+  process.stdout.write(
+    `\nscale (load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}, ${os.cpus().length} cores):\n`,
+  );
+  let etcd: OwnedServer | undefined;
+  try {
+    etcd = privateEtcd(23798);
+    await etcd.start();
+    await scaleCase("etcd", { SCALE_REGISTRY: "etcd", SCALE_ADDRESS: "127.0.0.1:23798" });
+  } catch (err) {
+    process.stdout.write(`  etcd   failed: ${(err as Error).message}\n`);
+  } finally {
+    await etcd?.dispose();
+  }
+  if (await canConnect("127.0.0.1", 4222))
+    await scaleCase("nats", { SCALE_REGISTRY: "nats", SCALE_ADDRESS: "127.0.0.1:4222", SCALE_TOPIC: `bench.scale.${process.pid}` }).catch((err: Error) =>
+      process.stdout.write(`  nats   failed: ${err.message}\n`),
+    );
+  else process.stdout.write("  nats   skipped: no NATS server on 127.0.0.1:4222\n");
+  process.stdout.write(
+    `  load average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}\n`,
+  );
+}
+
+/** The scale registry in this process (the child processes read the same variables). */
+function scaleRegistryFor(_kind: string, env: Record<string, string>): Registry {
+  Object.assign(process.env, env);
+  return scaleRegistry();
+}
+
+function scaleRecordOf(id: string): ServiceRecord {
+  return scaleRecord("scale-1", id, 30_000);
+}
+
+if (!process.argv.includes("--scale-only")) {
+  await lookupCost();
+  await firstCalls();
+}
+if (!process.argv.includes("--no-scale")) await scale();
 process.exit(0);

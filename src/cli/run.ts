@@ -10,8 +10,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { resolveRegistry } from "../service/resolve.js";
 import { parseDurationFlag } from "./flags.js";
+import { parseInstances } from "./run/config.js";
 import { Prefixer, useColour } from "./run/output.js";
-import { DEFAULT_ENV, loadProject, type Project } from "./run/project.js";
+import { DEFAULT_ENV, loadProject, type Project, type ServiceSpec } from "./run/project.js";
 import { waitReady } from "./run/ready.js";
 import { effectiveStatus, type RunRecord, RunState } from "./run/state.js";
 import { type ProcessSpec, Supervised } from "./run/supervisor.js";
@@ -29,6 +30,8 @@ export const RUN_USAGE = `  run [dir]                             run the servic
        --env <name>                     the env block of micro.mu/micro.json (default MICRO_ENV,
                                         else development)
        --stop-timeout <duration>        SIGKILL a service this long after SIGTERM (default 10s)
+       --instances <n>                  run n processes of each service, n nodes in the registry
+                                        (default 1; a service's own instances in micro.mu wins)
   status [--json]                       the services micro run started, and their state
   logs <name> [-f]                      a service micro run started: its log file (-f: follow it)`;
 
@@ -48,6 +51,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "no-standby": { type: "boolean" },
       env: { type: "string" },
       "stop-timeout": { type: "string" },
+      instances: { type: "string" },
     },
   });
   if (positionals.length > 1) throw new UsageError("run takes one directory");
@@ -59,30 +63,25 @@ export async function runCommand(argv: string[]): Promise<number> {
   const stopTimeout = parseDurationFlag("stop-timeout", values["stop-timeout"]) ?? DEFAULT_STOP_TIMEOUT;
   const watch = values["no-watch"] !== true;
   const standby = watch && values["no-standby"] !== true;
-  const specs = project.services.map(
-    (s): ProcessSpec => ({
-      name: s.name,
-      dir: s.dir,
-      command: process.execPath,
-      args: tsxArgs(s.dir, s.entry),
-      // Restarts skip node's and tsx's start (a spare process waits loaded), and the new process
-      // starts while the old one deregisters and drains, unless the port is fixed (held until it exits).
-      ...(standby ? { standby: standbyArgs(s.dir, s.entry) } : {}),
-      ...(watch ? { overlap: s.port === undefined && !fixedAddress(project.env) } : {}),
-      env: project.env,
-      watched: watch,
-    }),
-  );
+  const instances =
+    values.instances === undefined
+      ? 1
+      : parseInstances(values.instances, (message) => {
+          throw new UsageError(`run: --${message}`);
+        });
+  // One group of specs per service (its instances), the gateway last in a group of its own.
+  const groups = project.services.map((s) => instanceSpecs(s, s.instances ?? instances, project.env, { watch, standby }));
   const gateway = values["no-gateway"] ? undefined : (values["gateway-address"] ?? DEFAULT_GATEWAY_ADDRESS);
-  if (gateway) specs.push(gatewaySpec(project.root, gateway));
+  if (gateway) groups.push([gatewaySpec(project.root, gateway)]);
   const state = new RunState();
   const prefixer = new Prefixer(
-    specs.map((s) => s.name),
+    groups.flat().map((s) => s.name),
     process.stdout,
     useColour(process.stdout),
   );
-  const processes = specs.map((spec, index) => new Supervised(spec, index, { state, prefixer, stopTimeout }));
-  printBanner(project, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
+  // The instances of one service share its colour.
+  const processes = groups.map((specs, index) => specs.map((spec) => new Supervised(spec, index, { state, prefixer, stopTimeout })));
+  printBanner(project, groups, values.env ?? process.env.MICRO_ENV ?? DEFAULT_ENV, state, gateway);
   return supervise(project, processes, watch);
 }
 
@@ -92,22 +91,55 @@ function fixedAddress(env: Record<string, string>): boolean {
   return address !== "" && !/:0$/.test(address);
 }
 
+/**
+ * The processes of one service: one, or `count` instances named `NAME.1` … `NAME.count` (their log
+ * prefix, status record and log file). Each is a separate process with its own port and node id,
+ * so the instances register as `count` nodes of the service and callers' selectors spread calls
+ * over them: a Node process serves on one core, and this is how a service uses more. Each gets
+ * MICRO_INSTANCE (1…count) to tell it apart, say for a metrics port.
+ */
+function instanceSpecs(service: ServiceSpec, count: number, env: Record<string, string>, mode: { watch: boolean; standby: boolean }): ProcessSpec[] {
+  const spec = (name: string, instance: number): ProcessSpec => ({
+    name,
+    dir: service.dir,
+    command: process.execPath,
+    args: tsxArgs(service.dir, service.entry),
+    // Restarts skip node's and tsx's start (a spare process waits loaded), and the new process
+    // starts while the old one deregisters and drains, unless the port is fixed (held until it exits).
+    ...(mode.standby ? { standby: standbyArgs(service.dir, service.entry) } : {}),
+    ...(mode.watch ? { overlap: service.port === undefined && !fixedAddress(env) } : {}),
+    env: { ...env, MICRO_INSTANCE: String(instance) },
+    watched: mode.watch,
+  });
+  if (count === 1) return [spec(service.name, 1)];
+  if (fixedAddress(env))
+    throw new UsageError(
+      `run: ${service.name} runs ${count} instances, which cannot share MICRO_SERVER_ADDRESS=${env.MICRO_SERVER_ADDRESS ?? process.env.MICRO_SERVER_ADDRESS}: leave the port out (any free port) or run one instance`,
+    );
+  return Array.from({ length: count }, (_, i) => spec(`${service.name}.${i + 1}`, i + 1));
+}
+
 /** The HTTP gateway, as a child process: this same CLI's `gateway` command. */
 function gatewaySpec(root: string, address: string): ProcessSpec {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
   return { name: "gateway", dir: root, command: process.execPath, args: [cli, "gateway", "--address", address], env: {}, watched: false };
 }
 
-function printBanner(project: Project, envName: string, state: RunState, gateway: string | undefined): void {
+function printBanner(project: Project, groups: ProcessSpec[][], envName: string, state: RunState, gateway: string | undefined): void {
   const from = project.configFile ? `${path.basename(project.configFile)}, env ${envName}` : "found by their entry files";
-  const lines = [`${programName} run: ${project.services.map((s) => s.name).join(", ")} (${from})`, `logs in ${path.join(state.dir, "logs")}`];
+  const names = project.services.map((s, index) => (groups[index]!.length > 1 ? `${s.name} ×${groups[index]!.length}` : s.name));
+  const lines = [`${programName} run: ${names.join(", ")} (${from})`, `logs in ${path.join(state.dir, "logs")}`];
   if (gateway) lines.push(`gateway: http://${gateway}/api/{service}/{Handler}/{Method}`);
   lines.push("Ctrl-C stops them all");
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-/** Starts everything in order, restarts on changes, and stops everything on SIGINT or SIGTERM. */
-async function supervise(project: Project, processes: Supervised[], watch: boolean): Promise<number> {
+/**
+ * Starts everything in order, restarts on changes, and stops everything on SIGINT or SIGTERM.
+ * `groups` holds each service's instances, in the project's order, then the gateway's.
+ */
+async function supervise(project: Project, groups: Supervised[][], watch: boolean): Promise<number> {
+  const processes = groups.flat();
   let shuttingDown = false;
   let shutDown: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -133,11 +165,14 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   });
   let failure: Error | undefined;
   // Starting fails only when the registry cannot be set up (a bad MICRO_REGISTRY): stop what started.
-  const starting = startInOrder(project, processes, stopped, () => shuttingDown).catch((err: Error) => {
+  const starting = startInOrder(project, groups, stopped, () => shuttingDown).catch((err: Error) => {
     failure = err;
     shutDown();
   });
-  const watches = watch ? project.services.map((service, index) => watchTree(service.dir, (file) => void processes[index]!.restart(`${file} changed`))) : [];
+  // A change restarts every instance of the service at once: they run the same code.
+  const watches = watch
+    ? project.services.map((service, index) => watchTree(service.dir, (file) => void Promise.all(groups[index]!.map((p) => p.restart(`${file} changed`)))))
+    : [];
   await stopped;
   for (const w of watches) w.close();
   await starting;
@@ -148,22 +183,26 @@ async function supervise(project: Project, processes: Supervised[], watch: boole
   return 0;
 }
 
-async function startInOrder(project: Project, processes: Supervised[], stopped: Promise<void>, cancelled: () => boolean): Promise<void> {
-  const byName = new Map(processes.map((p) => [p.spec.name, p]));
+async function startInOrder(project: Project, groups: Supervised[][], stopped: Promise<void>, cancelled: () => boolean): Promise<void> {
+  const byName = new Map(project.services.map((s, index) => [s.name, groups[index]!]));
   const registry = resolveRegistry();
   try {
-    for (const [index, supervised] of processes.entries()) {
+    for (const [index, group] of groups.entries()) {
       if (cancelled()) return;
       const service = project.services[index];
       for (const dependency of service?.depends ?? []) {
         const target = project.services.find((s) => s.name === dependency);
         const upstream = byName.get(dependency);
         if (!target || !upstream) continue;
-        const ready = await waitReady({ name: dependency, port: target.port, registry, exited: upstream.whenExited(), stopped, timeout: READY_TIMEOUT });
+        // Ready once any instance is: one node is enough to be called.
+        const exited = Promise.all(upstream.map((p) => p.whenExited())).then(() => {});
+        const ready = await waitReady({ name: dependency, port: target.port, registry, exited, stopped, timeout: READY_TIMEOUT });
         if (cancelled()) return;
-        if (ready !== "ready") supervised.say(`starting although ${dependency}, which it depends on, ${ready === "exited" ? "exited" : "is not ready yet"}`);
+        if (ready !== "ready")
+          for (const supervised of group)
+            supervised.say(`starting although ${dependency}, which it depends on, ${ready === "exited" ? "exited" : "is not ready yet"}`);
       }
-      supervised.start();
+      for (const supervised of group) supervised.start();
     }
   } finally {
     await registry.close();

@@ -63,7 +63,7 @@ describe("micro.mu", () => {
   });
 
   it("names the file and line of each mistake", () => {
-    assert.equal(muError("service a\n    colour red\n"), 'micro.mu:2: unknown service property "colour" (expected path, port or depends)');
+    assert.equal(muError("service a\n    colour red\n"), 'micro.mu:2: unknown service property "colour" (expected path, port, depends or instances)');
     assert.equal(muError("services a\n"), 'micro.mu:1: unknown keyword "services" (expected service, env or deploy)');
     assert.equal(muError("    path ./a\n"), "micro.mu:1: property path outside a service, env or deploy block");
     assert.equal(muError("service a\n  path ./a\n"), "micro.mu:2: indent properties by 4 spaces or a tab");
@@ -72,6 +72,25 @@ describe("micro.mu", () => {
     assert.equal(muError("service a\nservice a\n"), "micro.mu:2: service a is declared twice");
     assert.equal(muError("env dev\n    1X y\n"), 'micro.mu:2: "1X" is not an environment variable name');
     assert.equal(muError("# nothing\n"), "micro.mu: no service is declared");
+    assert.equal(muError("service a\n    instances 0\n"), 'micro.mu:2: instances "0" is not a whole number from 1 to 64');
+    assert.equal(muError("service a\n    instances two\n"), 'micro.mu:2: instances "two" is not a whole number from 1 to 64');
+  });
+
+  it("reads how many instances of a service to run", () => {
+    const config = parseMu("service a\n    instances 3\nservice b\n", "micro.mu");
+    assert.deepEqual(
+      config.services.map((s) => [s.name, s.instances]),
+      [
+        ["a", 3],
+        ["b", undefined],
+      ],
+    );
+    const json = parseMicroJson('{"services": {"a": {"instances": 2}}}', "micro.json");
+    assert.equal(json.services[0]?.instances, 2);
+    assert.throws(
+      () => parseMicroJson('{"services": {"a": {"instances": 100}}}', "micro.json"),
+      /micro\.json: services\.a: instances "100" is not a whole number from 1 to 64/,
+    );
   });
 
   it("refuses an unknown dependency and a cycle", () => {

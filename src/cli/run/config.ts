@@ -8,7 +8,7 @@
  *   service users                          {"services": {"users": {"path": "./users", "port": 8081}},
  *       path ./users                        "env": {"development": {"DB": "memory"}},
  *       port 8081                           "deploy": {"prod": {"ssh": "deploy@host"}}}
- *   service posts
+ *   service posts                        (`instances N` / `"instances": N`: ts-micro's own, see run.ts)
  *       path ./posts
  *       depends users
  *   env development
@@ -26,7 +26,12 @@ export interface ConfiguredService {
   /** A port the service listens on: dependents start once it accepts connections. */
   port?: number;
   depends: string[];
+  /** How many processes of it to run (ts-micro's addition; unset: `micro run --instances`, else 1). */
+  instances?: number;
 }
+
+/** The most instances of one service `micro run` starts: more is a typo, not a plan. */
+export const MAX_INSTANCES = 64;
 
 export interface RunConfig {
   /** The file it was read from. */
@@ -127,8 +132,11 @@ function setProperty(block: Block, key: string, words: string[], fail: (message:
       if (words.length === 0) fail("depends needs at least one service name");
       service.depends.push(...words);
       return;
+    case "instances":
+      service.instances = parseInstances(words.join(" "), fail);
+      return;
     default:
-      fail(`unknown service property ${JSON.stringify(key)} (expected path, port or depends)`);
+      fail(`unknown service property ${JSON.stringify(key)} (expected path, port, depends or instances)`);
   }
 }
 
@@ -138,7 +146,14 @@ function parsePort(text: string, fail: (message: string) => never): number {
   return port;
 }
 
-/** micro.json: `{"services": {name: {path, port?, depends?}}, "env": {name: {K: V}}, "deploy": {name: {ssh, path?}}}`. */
+/** A count of instances: a whole number from 1 to MAX_INSTANCES. */
+export function parseInstances(text: string, fail: (message: string) => never): number {
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > MAX_INSTANCES) fail(`instances ${JSON.stringify(text)} is not a whole number from 1 to ${MAX_INSTANCES}`);
+  return count;
+}
+
+/** micro.json: `{"services": {name: {path, port?, depends?, instances?}}, "env": {name: {K: V}}, "deploy": {name: {ssh, path?}}}`. */
 export function parseMicroJson(text: string, file: string): RunConfig {
   const fail = (message: string): never => {
     throw new UsageError(`${file}: ${message}`);
@@ -159,6 +174,7 @@ export function parseMicroJson(text: string, file: string): RunConfig {
     if (spec.path !== undefined && typeof spec.path !== "string") fail(`services.${name}.path must be a string`);
     const service: ConfiguredService = { name, path: (spec.path as string | undefined) ?? `./${name}`, depends: depends as string[] };
     if (spec.port !== undefined) service.port = parsePort(String(spec.port), (m) => fail(`services.${name}: ${m}`));
+    if (spec.instances !== undefined) service.instances = parseInstances(String(spec.instances), (m) => fail(`services.${name}: ${m}`));
     config.services.push(service);
   }
   for (const [name, vars] of Object.entries(objectAt(json.env, "env", fail))) {

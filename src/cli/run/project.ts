@@ -21,6 +21,8 @@ export interface ServiceSpec {
   entry: string;
   depends: string[];
   port?: number;
+  /** Processes of it to run, when the configuration file says. */
+  instances?: number;
 }
 
 export interface Project {
@@ -67,7 +69,14 @@ function configuredSpec(root: string, service: ConfiguredService, file: string):
   const dir = path.resolve(root, service.path);
   const found = serviceEntry(dir);
   if (!found) throw new UsageError(`${file}: service ${service.name}: no entry in ${dir} (a package.json "micro" field, main.ts or src/main.ts)`);
-  return { name: service.name, dir, entry: found.entry, depends: service.depends, ...(service.port ? { port: service.port } : {}) };
+  return {
+    name: service.name,
+    dir,
+    entry: found.entry,
+    depends: service.depends,
+    ...(service.port ? { port: service.port } : {}),
+    ...(service.instances ? { instances: service.instances } : {}),
+  };
 }
 
 /** Every service directory under root, DIR first, then by path. */
