@@ -25,7 +25,8 @@
  */
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
-import https from "node:https";
+import type https from "node:https";
+import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -201,13 +202,19 @@ class DeliveryFailure extends Error {
   }
 }
 
+/** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls). */
+function nodeHttps(): typeof https {
+  return createRequire(import.meta.url)("node:https") as typeof https;
+}
+
 export class HttpBroker implements Broker {
   readonly name = "http";
   private registry: CacheRegistry;
   private readonly log: Logger;
   private readonly subscriptions = new Map<string, HttpSubscription>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  private readonly tlsAgent: https.Agent;
+  /** Made on the first publish to an HTTPS subscriber (node:https is loaded only then). */
+  private tlsAgent: https.Agent | undefined;
   private readonly listening: Lazy<http.Server>;
   private readonly limitLog: RateLimitedLog;
   private server: http.Server | undefined;
@@ -225,8 +232,19 @@ export class HttpBroker implements Broker {
     this.log = options.logger ?? defaultLogger();
     this.limitLog = new RateLimitedLog(this.log, LIMIT_LOG_INTERVAL);
     this.listening = new Lazy(() => this.listen());
-    const tls = options.tls ?? {};
-    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecureSkipVerify });
+  }
+
+  private secureAgent(): https.Agent {
+    const tls = this.options.tls ?? {};
+    this.tlsAgent ??= new (nodeHttps().Agent)({
+      keepAlive: true,
+      maxSockets: 32,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      rejectUnauthorized: !tls.insecureSkipVerify,
+    });
+    return this.tlsAgent;
   }
 
   /** True when the subscriber port serves HTTPS (a certificate and key were given). */
@@ -271,7 +289,7 @@ export class HttpBroker implements Broker {
       await closed;
     }
     this.agent.destroy();
-    this.tlsAgent.destroy();
+    this.tlsAgent?.destroy();
   }
 
   /**
@@ -338,7 +356,7 @@ export class HttpBroker implements Broker {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.receive(req, res);
     const mtls = tls?.clientAuth === "require";
     const server: http.Server = this.secure
-      ? https.createServer({ ...settings, cert: tls?.cert, key: tls?.key, ca: tls?.ca, requestCert: mtls, rejectUnauthorized: mtls }, onRequest)
+      ? nodeHttps().createServer({ ...settings, cert: tls?.cert, key: tls?.key, ca: tls?.ca, requestCert: mtls, rejectUnauthorized: mtls }, onRequest)
       : http.createServer(settings, onRequest);
     if (this.secure) {
       server.on("tlsClientError", (err: Error, socket: Socket) =>
@@ -582,13 +600,13 @@ export class HttpBroker implements Broker {
     const secure = node.metadata?.secure === "true";
     const { host, port } = splitAddress(node.address);
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(
+      const req = (secure ? nodeHttps() : http).request(
         {
           host,
           port,
           method: "POST",
           path: `/?id=${encodeURIComponent(node.id)}`,
-          agent: secure ? this.tlsAgent : this.agent,
+          agent: secure ? this.secureAgent() : this.agent,
           ...(signal && { signal }),
           headers: { [MicroHeader.ContentType]: ContentType.json, "Content-Length": body.length },
         },

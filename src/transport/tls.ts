@@ -8,12 +8,23 @@
  * in its own protocol when it can be (a transport's TlsProtocol, or an HTTP 400), that the server
  * needs TLS, instead of seeing a reset or waiting.
  */
+import { createRequire } from "node:module";
 import type net from "node:net";
-import tls from "node:tls";
+import type tls from "node:tls";
 import type { RateLimitedLog } from "../logger/rate-limited.js";
 import type { PeerCertificate } from "../metadata/context.js";
 import { joinHostPort, type ServedConnection } from "./tcp.js";
 import { NotDeliveredError } from "./transport.js";
+
+/**
+ * node:tls, loaded when TLS is first used: a plaintext service does not pay for it (a few MB of
+ * memory and part of its start-up).
+ */
+let tlsModule: typeof tls | undefined;
+function nodeTls(): typeof tls {
+  tlsModule ??= createRequire(import.meta.url)("node:tls") as typeof tls;
+  return tlsModule;
+}
 
 /** PEM text or bytes. */
 export type Pem = string | Buffer;
@@ -86,7 +97,13 @@ export class TlsServer {
       throw new Error(`${protocol.label} TLS: serving TLS needs a certificate and its key (cert and key; MICRO_TLS_CERT, MICRO_TLS_KEY)`);
     }
     this.requireClientCert = options.clientAuth === "require";
-    this.server = tls.createServer({ cert: options.cert, key: options.key, ca: options.ca, requestCert: this.requireClientCert, rejectUnauthorized: false });
+    this.server = nodeTls().createServer({
+      cert: options.cert,
+      key: options.key,
+      ca: options.ca,
+      requestCert: this.requireClientCert,
+      rejectUnauthorized: false,
+    });
     this.server.on("secureConnection", (secure: tls.TLSSocket) => {
       const handshake = this.take(secure);
       if (handshake) handshake.secured(secure, this.requireClientCert);
@@ -205,7 +222,8 @@ class Handshake implements ServedConnection {
 
 /** The client certificate of an mTLS connection whose certificate verified; undefined otherwise. */
 export function verifiedPeerCertificate(socket: net.Socket): PeerCertificate | undefined {
-  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  // No TLS socket exists before node:tls was loaded.
+  if (tlsModule === undefined || !(socket instanceof tlsModule.TLSSocket) || !socket.authorized) return undefined;
   const cert = socket.getPeerCertificate();
   if (Object.keys(cert).length === 0) return undefined;
   const cn = cert.subject?.CN;
@@ -224,7 +242,7 @@ export function verifiedPeerCertificate(socket: net.Socket): PeerCertificate | u
  */
 export function connectTls(host: string, port: number, options: TlsOptions): tls.TLSSocket {
   const skipHostCheck = options.verifyService === true && !options.serverName;
-  const socket = tls.connect({
+  const socket = nodeTls().connect({
     host,
     port,
     ca: options.ca,
