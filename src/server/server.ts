@@ -76,6 +76,12 @@ export interface ServerOptions {
   codecs?: Codecs;
   wrappers?: HandlerWrapper[];
   logger?: Logger;
+  /**
+   * Asked about each unary call before its body is decoded or any wrapper runs: an error refuses
+   * the call at once (load shedding: an overloaded server spends next to nothing on a call it
+   * cannot take).
+   */
+  admit?: (endpoint: string) => MicroError | undefined;
 }
 
 type Method = (req: unknown, ctx: Context) => unknown;
@@ -99,6 +105,7 @@ export class Server {
   private readonly codecs: Codecs;
   private readonly wrappers: HandlerWrapper[];
   private readonly log: Logger;
+  private readonly admit: ((endpoint: string) => MicroError | undefined) | undefined;
   private readonly inflight = new InFlight();
   private requestCount = 0;
   private errorCount = 0;
@@ -108,6 +115,7 @@ export class Server {
     this.codecs = options.codecs ?? defaultCodecs;
     this.wrappers = options.wrappers ?? [];
     this.log = options.logger ?? defaultLogger();
+    this.admit = options.admit;
   }
 
   /** Adds every public method of `instance` (own and inherited; names starting with `_` are private). */
@@ -126,7 +134,7 @@ export class Server {
       this.routes.set(endpoint, {
         endpoint,
         // Without wrappers the method is called as it is: an async wrapper per call costs a promise.
-        invoke: this.wrappers.length === 0 ? (request, ctx) => fn(request.body, ctx) : this.wrap(async (request, ctx) => fn(request.body, ctx)),
+        invoke: this.wrappers.length === 0 ? (request, ctx) => fn(request.body, ctx) : this.wrap((request, ctx) => asPromise(fn, request.body, ctx)),
         description: {
           name: endpoint,
           request: described.request ?? null,
@@ -202,6 +210,8 @@ export class Server {
     if (!endpoint) return this.refuse(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
     const route = this.routes.get(endpoint);
     if (!route) return this.refuse(this.unknownEndpoint(endpoint));
+    const refused = this.admit?.(endpoint);
+    if (refused) return this.refuse(refused);
     const codec = this.codecs.find(contentType);
     if (!codec)
       return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
@@ -351,6 +361,21 @@ async function* decodeMessages(stream: TransportStream, codec: Codec, id: string
       throw MicroError.badRequest(id, `malformed ${codec.contentType} stream message: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * `fn(body, ctx)` as a promise, what wrappers expect: a native promise as it is, a thrown error
+ * as a rejection. Not an async function: its frame and the promise it wraps around the handler's
+ * own cost a few ticks per call.
+ */
+function asPromise(fn: Method, body: unknown, ctx: Context): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = fn(body, ctx);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return result instanceof Promise ? result : Promise.resolve(result);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,5 +1,5 @@
 import type { Broker } from "../broker/broker.js";
-import { type CallWrapper, Client, type ClientOptions } from "../client/client.js";
+import { type CallWrapper, Client, type ClientOptions, type StreamWrapper } from "../client/client.js";
 import { fixedToken } from "../client/identity.js";
 import { type BackoffOptions, exponentialBackoff, type RetryBudgetOptions } from "../client/retry.js";
 import type { Codecs } from "../codec/index.js";
@@ -17,6 +17,7 @@ export interface CreateClientOptions extends ClientSettings {
   codecs?: Codecs;
   contentType?: string;
   wrappers?: CallWrapper[];
+  streamWrappers?: StreamWrapper[];
   logger?: Logger;
   /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
   broker?: Broker;
@@ -100,6 +101,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
     codecs: options.codecs,
     contentType: options.contentType,
     wrappers: options.wrappers,
+    streamWrappers: options.streamWrappers,
     logger: options.logger,
     broker,
     onClose: async () => {
