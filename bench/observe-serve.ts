@@ -5,7 +5,8 @@
  * async-hooks context manager, as observed-echo.ts registers; `-no-cm`: the SDK without a
  * context manager). Each case runs in a process of its
  * own (a context manager, once used, slows every promise of its process), the cases take turns,
- * and the median of the rounds is reported with the ratio to the plain server. A profile of one
+ * and the median of the rounds is reported with the ratio to the plain server, by wall clock and
+ * by the process's CPU time per call (less disturbed by other work on the machine). A profile of one
  * case: `node --cpu-prof dist/bench/observe-serve.js --case metrics+tracing`.
  *
  *   node dist/bench/observe-serve.js            5 rounds × 3 s per case
@@ -28,31 +29,42 @@ const at = process.argv.indexOf("--case");
 if (at !== -1) {
   const name = process.argv[at + 1] as Case;
   const seconds = Number(process.argv[at + 2] ?? 3);
-  process.stdout.write(`${JSON.stringify({ case: name, callsPerSecond: await measure(name, seconds) })}\n`);
+  process.stdout.write(`${JSON.stringify({ case: name, ...(await measure(name, seconds)) })}\n`);
 } else {
   const quick = process.argv.includes("--quick");
   const rounds = quick ? 3 : 5;
   const seconds = quick ? 1 : 3;
   const self = fileURLToPath(import.meta.url);
-  const runs = new Map<Case, number[]>(CASES.map((c) => [c, []]));
+  const runs = new Map<Case, Measured[]>(CASES.map((c) => [c, []]));
   for (let r = 0; r < rounds; r++) {
     for (const name of CASES) {
       const out = execFileSync(process.execPath, [self, "--case", name, String(seconds)], { encoding: "utf8" });
-      runs.get(name)!.push((JSON.parse(out.trim()) as { callsPerSecond: number }).callsPerSecond);
+      runs.get(name)!.push(JSON.parse(out.trim()) as Measured);
     }
   }
-  const medians = new Map([...runs].map(([name, values]) => [name, values.sort((a, b) => a - b)[Math.floor(values.length / 2)]]));
+  const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const medians = new Map(
+    [...runs].map(([name, values]) => [name, { rate: median(values.map((v) => v.callsPerSecond)), cpu: median(values.map((v) => v.cpuMicrosPerCall)) }]),
+  );
   const plain = medians.get("plain")!;
   const lines = [
     `Server.serve in process, 64 calls at a time, ${rounds} rounds × ${seconds} s, median; load average ${os.loadavg()[0].toFixed(1)}`,
-    "| case | calls/s | × plain |",
-    "|---|---:|---:|",
-    ...[...medians].map(([name, value]) => `| ${name} | ${Math.round(value)} | ${(value / plain).toFixed(2)} |`),
+    "| case | calls/s | × plain | CPU µs/call | × plain by CPU |",
+    "|---|---:|---:|---:|---:|",
+    ...[...medians].map(
+      ([name, { rate, cpu }]) => `| ${name} | ${Math.round(rate)} | ${(rate / plain.rate).toFixed(2)} | ${cpu.toFixed(2)} | ${(plain.cpu / cpu).toFixed(2)} |`,
+    ),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-async function measure(name: Case, seconds: number): Promise<number> {
+/** Calls a second (wall clock), and the process's CPU time per call, which a shared machine disturbs less. */
+interface Measured {
+  callsPerSecond: number;
+  cpuMicrosPerCall: number;
+}
+
+async function measure(name: Case, seconds: number): Promise<Measured> {
   const tracing = name.includes("tracing");
   if (tracing) {
     const dropping: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
@@ -91,11 +103,14 @@ async function measure(name: Case, seconds: number): Promise<number> {
   const until = performance.now() + 1_000;
   while (performance.now() < until) await batch();
   let calls = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1_000;
   while (performance.now() < end) {
     await batch();
     calls += 64;
   }
-  return calls / ((performance.now() - start) / 1_000);
+  const wall = (performance.now() - start) / 1_000;
+  const used = process.cpuUsage(cpu);
+  return { callsPerSecond: calls / wall, cpuMicrosPerCall: (used.user + used.system) / calls };
 }
