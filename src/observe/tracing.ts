@@ -253,7 +253,8 @@ export class Tracing {
 
   private inject(header: Header, span: Otel.Span): void {
     const ids = span.spanContext();
-    if (!this.api.trace.isSpanContextValid(ids)) return; // no SDK and no parent: nothing to pass on
+    // A recording span has valid ids; the check (two regular expressions) is for the others: no SDK and no parent, nothing to pass on.
+    if (!span.isRecording() && !this.api.trace.isSpanContextValid(ids)) return;
     const remote: RemoteContext = { traceId: ids.traceId, spanId: ids.spanId, flags: ids.traceFlags, state: ids.traceState?.serialize() || undefined };
     injectRemote(header, remote);
   }
