@@ -29,6 +29,7 @@ const cases: { name: string; observe: Record<string, string> }[] = [
   { name: "ts-micro+otel-sdk-only", observe: { BENCH_OTEL_SDK: "1" } },
   { name: "ts-micro+tracing", observe: { MICRO_TRACING: "1" } },
   { name: "ts-micro+metrics+tracing", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1" } },
+  { name: "ts-micro+metrics+tracing-no-cm", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_NO_CONTEXT_MANAGER: "1" } },
 ];
 
 // Each server in a registry of its own: all are named bench-echo.

@@ -28,6 +28,8 @@ export {
   type HandlerClient,
   type HandlerMap,
   type ServiceClient,
+  type StreamFunc,
+  type StreamWrapper,
 } from "./client/client.js";
 export type { PublishOptions } from "./client/publish.js";
 export { type BackoffOptions, exponentialBackoff, RetryBudget, type RetryBudgetOptions } from "./client/retry.js";

@@ -3,7 +3,8 @@
  * tracing, an OpenTelemetry SDK is registered as an application would: spans recorded, batched
  * and handed to an exporter, here one that drops them (so the figure is the framework's cost, not
  * an exporter's network I/O), with the async-hooks context manager. BENCH_OTEL_SDK=1 registers
- * the SDK without turning ts-micro's tracing on: what the context manager alone costs.
+ * the SDK without turning ts-micro's tracing on: what the context manager alone costs;
+ * BENCH_NO_CONTEXT_MANAGER=1 registers the SDK without one (spans then travel in metadata only).
  */
 import { context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
@@ -15,6 +16,6 @@ if (process.env.MICRO_TRACING === "1" || process.env.BENCH_OTEL_SDK === "1") {
     shutdown: async () => {},
   };
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropping)] }));
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  if (process.env.BENCH_NO_CONTEXT_MANAGER !== "1") context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 }
 await import("./micro-echo.js");

@@ -15,7 +15,8 @@ import { programName } from "./usage.js";
 export const GATEWAY_USAGE = `  gateway [--address host:port]         the HTTP API gateway (default :8080; MICRO_GATEWAY_ADDRESS):
                                         /api/{service}/{Handler}/{Method}, /openapi.json, /health
                                         the web dashboard at / and MCP at /mcp (--no-dashboard,
-                                        --no-mcp: without them)
+                                        --no-mcp: without them); /metrics with MICRO_METRICS=1,
+                                        a span per request with MICRO_TRACING=1
                                         (--cors origin,… --rate n/s --timeout 30s --body-limit bytes)`;
 
 export async function gatewayCommand(argv: string[]): Promise<number> {

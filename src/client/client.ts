@@ -87,6 +87,16 @@ export type CallFunc = (node: Node, request: ClientRequest, deadline: number, si
 /** Client middleware around each attempt, as Go Micro's CallWrapper. The first given is the outermost. */
 export type CallWrapper = (next: CallFunc) => CallFunc;
 
+/**
+ * A stream as stream wrappers see it: `request.body` is the single request of a server stream,
+ * or the AsyncIterable of requests (client and bidirectional streams). The responses are read
+ * from what it returns; the stream ends when their iteration does.
+ */
+export type StreamFunc = (request: ClientRequest) => AsyncIterable<unknown>;
+
+/** Client middleware around each stream (all three kinds). The first given is the outermost. */
+export type StreamWrapper = (next: StreamFunc) => StreamFunc;
+
 /** Where the client finds services. A CacheRegistry adds a synchronous fast path. */
 export interface ServiceLookup {
   getService(name: string): Promise<ServiceRecord[]>;
@@ -138,6 +148,8 @@ export interface ClientOptions {
    */
   cache?: { endpoints?: Record<string, number>; maxEntries?: number };
   wrappers?: CallWrapper[];
+  /** Stream wrappers, around each stream the client opens. */
+  streamWrappers?: StreamWrapper[];
   /** The calling service's name, sent as `Micro-From-Service`. */
   from?: string;
   logger?: Logger;
@@ -483,10 +495,19 @@ export class Client {
     options: CallOptions = {},
   ): AsyncGenerator<Res, void, undefined> {
     const contentType = options.contentType ?? this.contentType;
+    const request: ClientRequest = { service, endpoint, contentType, body: input, header: this.headersFor(options) };
+    const wrappers = this.options.streamWrappers;
+    const open = (opened: ClientRequest): AsyncIterable<unknown> => this.open(opened, options);
+    yield* (wrappers?.length ? compose<StreamFunc>(open, wrappers)(request) : open(request)) as AsyncIterable<Res>;
+  }
+
+  /** The innermost StreamFunc: opens the stream on a node, sends the input, yields the decoded responses. */
+  private async *open(request: ClientRequest, options: CallOptions): AsyncGenerator<unknown, void, undefined> {
+    const { service, endpoint, contentType } = request;
     const codec = this.codecs.get(contentType, ErrorId.client);
     const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options) : undefined;
     const header: Header = {
-      ...this.headersFor(options),
+      ...request.header,
       [MicroHeader.Service]: service,
       [MicroHeader.Endpoint]: endpoint,
       [MicroHeader.Method]: endpoint,
@@ -495,6 +516,7 @@ export class Client {
       [MicroHeader.ContentType]: contentType,
     };
     if (deadline !== undefined) header[MicroHeader.Timeout] = decimal(Math.max(1, deadline - Date.now()) * 1e6);
+    const input = request.body;
     if (isAsyncIterable(input)) header[MicroHeader.StreamInput] = "true";
     const { stream, node } = await this.establish(service, { header, body: new Uint8Array(0) }, deadline, options);
     this.selector.beginStream(node.address);
@@ -506,7 +528,7 @@ export class Client {
     try {
       for (let message = await stream.recv(); message; message = await stream.recv()) {
         if (received) Object.assign(received, message.header);
-        yield (message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service, endpoint)) as Res;
+        yield message.body.length === 0 ? undefined : this.decodeResponse(message, contentType, service, endpoint);
       }
       if (received) report();
     } catch (err) {

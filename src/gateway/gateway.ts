@@ -8,6 +8,7 @@
  *   POST /api/publish/{topic}, /micro/broker/{topic}                               publish a message
  *   GET  /health, /health/live, /health/ready                                      probes
  *   GET  /openapi.json                                                            OpenAPI 3.1 (openapi.ts)
+ *   GET  /metrics                                  Prometheus metrics, when metrics are on (observed.ts)
  * Everything else goes to the mounts (the dashboard at `/`, MCP at `/mcp`), the longest matching
  * prefix first; with none, 404.
  */
@@ -20,6 +21,8 @@ import type { Client } from "../client/client.js";
 import { Codecs, ContentType } from "../codec/index.js";
 import { HealthChecks, type HealthReport } from "../debug/health.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Metrics } from "../observe/metrics.js";
+import { Observability, type ObserveOptions } from "../observe/observe.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Authorizer } from "../server/authorize.js";
@@ -27,11 +30,12 @@ import { createClient } from "../service/create-client.js";
 import { resolveAuth, resolveRegistry } from "../service/resolve.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import { Cors, type CorsOptions } from "./cors.js";
+import { GatewayObserver } from "./observed.js";
 import { OpenApiDocument } from "./openapi.js";
 import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
 import { DEFAULT_METADATA_HEADERS, HeaderAllowList, jsonBody, readBody } from "./request.js";
 import { GATEWAY_ERROR_ID, gatewayError, sendError, sendJson } from "./respond.js";
-import { authorize, passThroughJson, type RpcContext, serveRpc } from "./rpc.js";
+import { authorize, callMetadata, knownRoute, passThroughJson, type RpcContext, serveRpc } from "./rpc.js";
 import { WebSocketStreams } from "./websocket.js";
 
 export type { CorsOptions } from "./cors.js";
@@ -88,6 +92,10 @@ export interface GatewayOptions {
   healthTimeout?: number;
   /** Ms calls in flight have to finish on close() before their connections are cut (default 10 s). */
   gracePeriod?: number;
+  /** Prometheus metrics at `/metrics` (default `MICRO_METRICS`): requests by route, method and status, the gateway client's calls, the process. */
+  metrics?: ObserveOptions["metrics"];
+  /** OpenTelemetry spans (default `MICRO_TRACING`): one per request, the parent of the calls made for it (see observed.ts). */
+  tracing?: ObserveOptions["tracing"];
 }
 
 export interface Gateway {
@@ -115,6 +123,7 @@ const DEFAULTS = {
 /** Starts a gateway; resolves once it listens. */
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.logger ?? defaultLogger();
+  const observed = new Observability("gateway", { metrics: options.metrics, tracing: options.tracing });
   const ownsRegistry = options.registry === undefined;
   const registry = options.registry ?? resolveRegistry(undefined, undefined, { logger: log });
   const lookup = registry instanceof CacheRegistry ? registry : new CacheRegistry(registry, { logger: log });
@@ -126,6 +135,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       logger: log,
       codecs: new Codecs().register(passThroughJson),
       timeout: options.timeout,
+      wrappers: observed.callWrappers(),
+      streamWrappers: observed.streamWrappers(),
       // No token of its own (not even MICRO_AUTH_TOKEN): a caller without one must not get the gateway's rights.
       token: "",
     });
@@ -141,7 +152,11 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     authorizer: auth && auth.name !== "noop" ? new Authorizer(auth, GATEWAY_ERROR_ID) : undefined,
     streams: new Set(),
   };
-  const routes = new Routes(context, registry, options, log);
+  const routes = new Routes(context, registry, options, log, observed.metrics);
+  if (observed.metrics || observed.tracing) {
+    observed.metrics?.watchCache(lookup);
+    context.observer = new GatewayObserver(observed.metrics, observed.tracing, (path) => routes.routeOf(path));
+  }
   const server = http.createServer({
     maxHeaderSize: options.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
     headersTimeout: options.headersTimeout ?? DEFAULTS.headersTimeout,
@@ -222,6 +237,9 @@ function authFromEnv(): Auth | undefined {
   return name && name !== "noop" ? resolveAuth(name) : undefined;
 }
 
+/** Paths the gateway answers itself (besides /api/…), counted under their own names. */
+const OWN_PATHS = new Set(["/health", "/health/live", "/health/ready", "/openapi.json", "/metrics"]);
+
 /** The request and upgrade handlers. */
 class Routes {
   readonly openapi: OpenApiDocument;
@@ -236,6 +254,7 @@ class Routes {
     registry: Registry,
     options: GatewayOptions,
     private readonly log: Logger,
+    private readonly metrics: Metrics | undefined,
   ) {
     this.openapi = new OpenApiDocument(registry, { title: "ts-micro gateway", version: "1.0.0" }, log);
     this.websockets = new WebSocketStreams(context);
@@ -252,20 +271,21 @@ class Routes {
   }
 
   readonly request = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.route(req, res).catch((err: unknown) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? "" : url.slice(q + 1);
+    this.context.observer?.request(req, res, path);
+    void this.route(req, res, path, query).catch((err: unknown) => {
       this.log.error("gateway: request failed", { url: req.url, error: (err as Error).message });
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
   };
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     if (this.limited(req, res)) return;
     if (this.cors?.apply(req, res)) return;
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    const path = q === -1 ? url : url.slice(0, q);
-    const query = q === -1 ? "" : url.slice(q + 1);
     if (path.startsWith("/api/")) {
       if (path.startsWith("/api/publish/")) return this.publish(req, res, path.slice("/api/publish/".length));
       return serveRpc(this.context, req, res, path.slice(5), query);
@@ -279,6 +299,8 @@ class Routes {
         return this.report(req, res, { status: "up" });
       case "/openapi.json":
         return this.openApi(req, res);
+      case "/metrics":
+        if (this.metrics) return this.serveMetrics(req, res, this.metrics);
     }
     const mount = this.mountFor(path);
     if (mount) return mount.handle(req, res);
@@ -288,6 +310,7 @@ class Routes {
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => {});
     const path = (req.url ?? "/").split("?")[0];
+    this.context.observer?.upgrade(req, socket, path);
     if (path.startsWith("/api/")) {
       void this.websockets.upgrade(req, socket, head, path.slice(5)).catch((err: unknown) => {
         this.log.error("gateway: WebSocket upgrade failed", { url: req.url, error: (err as Error).message });
@@ -299,6 +322,18 @@ class Routes {
     if (mount?.upgrade) return mount.upgrade(req, socket, head);
     socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   };
+
+  /**
+   * The route `path` is counted and its span named under: the endpoint for a call the registry
+   * cache knows, else a template or a name the gateway knows, never a path as the client sent it.
+   */
+  routeOf(path: string): string {
+    if (path.startsWith("/api/publish/")) return "/api/publish/{topic}";
+    if (path.startsWith("/micro/broker/")) return "/micro/broker/{topic}";
+    if (path.startsWith("/api/")) return knownRoute(this.context.lookup, path.slice(5)) ?? "/api/{unknown}";
+    if (OWN_PATHS.has(path) && (path !== "/metrics" || this.metrics)) return path;
+    return this.mountFor(path)?.prefix ?? "{unknown}";
+  }
 
   private mountFor(path: string): GatewayMount | undefined {
     for (const mount of this.mounts) {
@@ -332,7 +367,7 @@ class Routes {
       const body = jsonBody(await readBody(req, this.context.bodyLimit));
       // Bytes would go out as application/octet-stream unless the type is said.
       const payload = this.context.raw ? body : JSON.parse(body.toString("utf8"));
-      await this.context.client.publish(topic, payload, { metadata: this.context.headers.metadata(req), contentType: ContentType.json });
+      await this.context.client.publish(topic, payload, { metadata: callMetadata(this.context, req), contentType: ContentType.json });
       sendJson(res, 200, JSON.stringify({ status: "ok", topic }));
     } catch (err) {
       sendError(res, err);
@@ -342,6 +377,11 @@ class Routes {
   private report(req: IncomingMessage, res: ServerResponse, report: HealthReport): void {
     if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, gatewayError(405, "use GET"));
     sendJson(res, report.status === "up" ? 200 : 503, JSON.stringify(report));
+  }
+
+  private serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: Metrics): void {
+    if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, gatewayError(405, "use GET"));
+    metrics.handler(req, res);
   }
 
   private async openApi(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -14,6 +14,7 @@ import { ContentType } from "../codec/index.js";
 import { LocalError } from "../errors/errors.js";
 import type { Endpoint, ServiceRecord } from "../registry/registry.js";
 import { type Authorizer, UNDECIDED } from "../server/authorize.js";
+import type { GatewayObserver } from "./observed.js";
 import { type HeaderAllowList, jsonBody, queryRequest, readBody, timeoutOf } from "./request.js";
 import { asMicroError, gatewayError, sendError, sendJson } from "./respond.js";
 
@@ -36,6 +37,8 @@ export interface RpcContext {
   authorizer: Authorizer | undefined;
   /** Streams being answered: a closing gateway ends them rather than waiting for them. */
   streams: Set<ServerResponse>;
+  /** Spans and metrics of the requests, when tracing or metrics are on. */
+  observer?: GatewayObserver;
 }
 
 export interface Route {
@@ -101,6 +104,28 @@ function endpointIn(records: readonly ServiceRecord[], route: Route): Endpoint |
   return undefined;
 }
 
+/**
+ * `/api/{service}/{Handler.Method}` for a path naming an endpoint the registry cache knows (or
+ * `/api/{service}/{endpoint}` for a known service that publishes none); undefined for any other
+ * path, which a client may make up at will (a series for each would grow without bound).
+ */
+export function knownRoute(lookup: EndpointLookup, rest: string): string | undefined {
+  try {
+    const route = parseRoute(rest);
+    const cached = lookup.getCached?.(route.service);
+    if (!cached || cached.length === 0) return undefined;
+    return endpointIn(cached, route) ? `/api/${route.service}/${route.endpoint}` : `/api/${route.service}/{endpoint}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The call metadata for `req`: its allowed headers, and the request's span as the calls' parent when tracing. */
+export function callMetadata(context: RpcContext, req: IncomingMessage): Record<string, string> | undefined {
+  const metadata = context.headers.metadata(req);
+  return context.observer ? context.observer.metadata(req, metadata) : metadata;
+}
+
 export function isStream(endpoint: Endpoint | undefined): boolean {
   return endpoint?.metadata?.stream === "true";
 }
@@ -127,7 +152,7 @@ export async function serveRpc(context: RpcContext, req: IncomingMessage, res: S
     const body = req.method === "GET" ? queryRequest(query) : jsonBody(await readBody(req, context.bodyLimit));
     const request = context.raw ? body : JSON.parse(body.toString("utf8"));
     const signal = cancelOnClose(res);
-    const metadata = context.headers.metadata(req);
+    const metadata = callMetadata(context, req);
     if (isStream(described)) {
       const timeout = timeoutOf(req, undefined);
       context.streams.add(res);

@@ -21,7 +21,7 @@ import { Lazy } from "../driver/lazy.js";
 import { LocalError, type MicroError, statusText } from "../errors/errors.js";
 import { queryRequest, timeoutOf } from "./request.js";
 import { asMicroError, gatewayError, httpStatusOf } from "./respond.js";
-import { authorize, describe, jsonOf, parseRoute, type Route, type RpcContext } from "./rpc.js";
+import { authorize, callMetadata, describe, jsonOf, parseRoute, type Route, type RpcContext } from "./rpc.js";
 
 interface WsModule {
   WebSocketServer: typeof WebSocketServer;
@@ -120,7 +120,7 @@ export class WebSocketStreams {
       const input = request === undefined ? inbox : this.context.raw ? request : JSON.parse(request.toString("utf8"));
       const stream = this.context.client.stream(route.service, route.endpoint, input, {
         signal: controller.signal,
-        metadata: this.context.headers.metadata(req),
+        metadata: callMetadata(this.context, req),
         timeout,
       });
       for await (const response of stream) {

@@ -9,10 +9,10 @@
  */
 import type http from "node:http";
 import type PromClient from "prom-client";
-import type { CallWrapper } from "../client/client.js";
+import type { CallWrapper, StreamWrapper } from "../client/client.js";
 import { requireDriver } from "../driver/driver.js";
 import type { HandlerWrapper } from "../server/server.js";
-import { onOutcome, statusOf } from "./outcome.js";
+import { isAsyncIterable, observeIterable } from "./outcome.js";
 import { CountTable, FigureTable } from "./series.js";
 
 type Prom = typeof PromClient;
@@ -40,6 +40,8 @@ export interface CacheLookups {
   readonly lookups: { readonly hits: number; readonly misses: number };
 }
 
+const endpointLabels = (endpoint: string): Record<string, string> => ({ endpoint });
+
 /** From half a millisecond (a call on one host) to ten seconds. */
 export const DEFAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -55,6 +57,9 @@ export class Metrics {
   private readonly prom: Prom;
   private readonly server: FigureTable;
   private readonly client: FigureTable;
+  /** HTTP requests (the gateway's), registered on first use: a service serves none. */
+  private http: FigureTable | undefined;
+  private readonly buckets: number[];
   private readonly publishes = new CountTable();
   private readonly deliveries = new CountTable();
   private readonly eventPublishes = new CountTable();
@@ -70,6 +75,7 @@ export class Metrics {
     this.promRegistry = (options.registry as PromClient.Registry | undefined) ?? new this.prom.Registry();
     this.promRegistry.setDefaultLabels({ service });
     const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b);
+    this.buckets = buckets;
     this.server = new FigureTable(buckets);
     this.server.register(this.promRegistry, {
       calls: "micro_server_requests_total",
@@ -113,49 +119,86 @@ export class Metrics {
     return (next) => (request, ctx) => {
       const endpoint = request.endpoint;
       if (endpoint.startsWith("Debug.")) return next(request, ctx);
-      const figures = this.server.get(endpoint, () => ({ endpoint }));
+      const figures = this.server.get(endpoint, endpointLabels);
       const started = performance.now();
       figures.inFlight++;
-      const done = (err: unknown): void => {
-        figures.inFlight--;
-        figures.record((performance.now() - started) / 1000, statusOf(err));
-      };
       let result: Promise<unknown>;
       try {
         result = next(request, ctx);
       } catch (err) {
-        done(err);
+        figures.settle(started, err, true);
         throw err;
       }
-      return onOutcome(result, done);
+      return result.then(
+        (value) => {
+          // A stream handler's call lasts as long as its stream.
+          if (isAsyncIterable(value)) return observeIterable(value, (err) => figures.settle(started, err, true), undefined);
+          figures.settle(started, undefined, true);
+          return value;
+        },
+        (err: unknown) => {
+          figures.settle(started, err, true);
+          throw err;
+        },
+      );
     };
+  }
+
+  /** A call refused before the wrappers ran (shed by the server's early check): counted by code, not timed. */
+  refused(endpoint: string, code: number): void {
+    this.server.get(endpoint, endpointLabels).tally(code);
   }
 
   /** Client middleware: attempts by called service, endpoint and code, and their latency. */
   callWrapper(): CallWrapper {
     return (next) => (node, request, deadline, signal) => {
-      const { service, endpoint } = request;
-      const figures = this.client.get(`${service}\u0000${endpoint}`, () => ({ target: service, endpoint }));
+      const figures = this.client.get(`${request.service}\u0000${request.endpoint}`, () => ({ target: request.service, endpoint: request.endpoint }));
       const started = performance.now();
-      const done = (err: unknown): void => figures.record((performance.now() - started) / 1000, statusOf(err));
       let result: Promise<unknown>;
       try {
         result = next(node, request, deadline, signal);
       } catch (err) {
-        done(err);
+        figures.settle(started, err, false);
         throw err;
       }
       return result.then(
         (value) => {
-          done(undefined);
+          figures.settle(started, undefined, false);
           return value;
         },
         (err: unknown) => {
-          done(err);
+          figures.settle(started, err, false);
           throw err;
         },
       );
     };
+  }
+
+  /** Stream middleware: streams counted with the calls of their endpoint, by how they ended, and how long they lasted. */
+  streamWrapper(): StreamWrapper {
+    return (next) => (request) => {
+      const figures = this.client.get(`${request.service}\u0000${request.endpoint}`, () => ({ target: request.service, endpoint: request.endpoint }));
+      const started = performance.now();
+      return observeIterable(next(request), (err) => figures.settle(started, err, false), undefined);
+    };
+  }
+
+  /**
+   * An HTTP request served (the gateway's): counted by route, method and status, and timed.
+   * `route` is a template or a name the server knows (`/api/greeter/Greeter.Hello`, `/health`),
+   * never a raw path, so that the series stay few.
+   */
+  httpRequest(route: string, method: string, status: number, seconds: number): void {
+    if (!this.http) {
+      this.http = new FigureTable(this.buckets);
+      this.http.register(this.promRegistry, {
+        calls: "micro_gateway_requests_total",
+        callsHelp: "HTTP requests served by the gateway, by route, method and status",
+        duration: "micro_gateway_request_duration_seconds",
+        durationHelp: "Time serving an HTTP request (a stream: until it ended), by route and method",
+      });
+    }
+    this.http.get(`${route}\u0000${method}`, () => ({ route, method })).record(seconds, status);
   }
 
   published(topic: string, ok: boolean): void {

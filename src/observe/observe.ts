@@ -1,11 +1,11 @@
 /**
  * What a service observes about itself, decided once when it is created: metrics (`metrics`
  * option or `MICRO_METRICS=1`) and tracing (`tracing` option or `MICRO_TRACING=1`), both off by
- * default. Turned on, each adds a handler wrapper, a call wrapper and a broker decorator; turned
+ * default. Turned on, each adds a handler wrapper, call and stream wrappers and a broker decorator; turned
  * off, nothing is added, so the call path is exactly what it is without this module.
  */
 import type { Broker } from "../broker/broker.js";
-import type { CallWrapper } from "../client/client.js";
+import type { CallWrapper, StreamWrapper } from "../client/client.js";
 import type { Stream } from "../events/events.js";
 import type { HandlerWrapper } from "../server/server.js";
 import { ObservedBroker } from "./broker.js";
@@ -38,6 +38,10 @@ export class Observability {
 
   callWrappers(): CallWrapper[] {
     return [this.tracing?.callWrapper(), this.metrics?.callWrapper()].filter((w) => w !== undefined);
+  }
+
+  streamWrappers(): StreamWrapper[] {
+    return [this.tracing?.streamWrapper(), this.metrics?.streamWrapper()].filter((w) => w !== undefined);
   }
 
   /** `stream`, observed when metrics or tracing are on. */

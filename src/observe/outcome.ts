@@ -11,28 +11,8 @@ export function statusOf(err: unknown): number {
   return err instanceof MicroError && Number.isInteger(err.code) && err.code > 0 ? err.code : 500;
 }
 
-/**
- * Calls `done` once the work behind `result` ends: at once for a value, when a promise settles,
- * when a returned AsyncIterable finishes (or is abandoned). `around` runs each step of such an
- * iterable (so it can run inside a trace context).
- */
-export function onOutcome(result: Promise<unknown>, done: (err: unknown) => void, around?: <T>(step: () => Promise<T>) => Promise<T>): Promise<unknown> {
-  return result.then(
-    (value) => {
-      if (!isAsyncIterable(value)) {
-        done(undefined);
-        return value;
-      }
-      return observeIterable(value, done, around);
-    },
-    (err: unknown) => {
-      done(err);
-      throw err;
-    },
-  );
-}
-
-async function* observeIterable(
+/** `iterable`, calling `done` once its iteration ends (finished, failed or abandoned); `around` runs each step. */
+export async function* observeIterable(
   iterable: AsyncIterable<unknown>,
   done: (err: unknown) => void,
   around: (<T>(step: () => Promise<T>) => Promise<T>) | undefined,
@@ -55,6 +35,6 @@ async function* observeIterable(
   }
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }

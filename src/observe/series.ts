@@ -6,6 +6,7 @@
  * and a few additions per call measure as free when the server is driven in process.
  */
 import type PromClient from "prom-client";
+import { statusOf } from "./outcome.js";
 
 /** One endpoint's (or called endpoint's) figures. */
 export class CallFigures {
@@ -21,9 +22,20 @@ export class CallFigures {
     this.buckets = new Float64Array(bounds.length + 1);
   }
 
+  /** Records a call started at `started` (performance.now()) that ended with `err` (undefined: success); `counted` when it was in flight. */
+  settle(started: number, err: unknown, counted: boolean): void {
+    if (counted) this.inFlight--;
+    this.record((performance.now() - started) / 1000, statusOf(err));
+  }
+
+  /** Counts a call that ended with `code`, without timing it. */
+  tally(code: number): void {
+    this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+  }
+
   /** Records a call that took `seconds` and ended with `code`. */
   record(seconds: number, code: number): void {
-    this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+    this.tally(code);
     let i = 0;
     while (i < this.bounds.length && seconds > this.bounds[i]) i++;
     this.buckets[i]++;
@@ -50,11 +62,11 @@ export class FigureTable {
 
   constructor(private readonly bounds: readonly number[]) {}
 
-  /** The figures of `key` (the labels joined), made on first use with `labels`. */
-  get(key: string, labels: () => Labels): CallFigures {
+  /** The figures of `key` (the labels joined), made on first use with `labels(key)`. */
+  get(key: string, labels: (key: string) => Labels): CallFigures {
     let row = this.rows.get(key);
     if (!row) {
-      row = { labels: labels(), figures: new CallFigures(this.bounds) };
+      row = { labels: labels(key), figures: new CallFigures(this.bounds) };
       this.rows.set(key, row);
     }
     return row.figures;

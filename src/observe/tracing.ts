@@ -1,19 +1,27 @@
 /**
  * OpenTelemetry tracing through `@opentelemetry/api` only (an optional peer dependency): spans for
  * server handling (SERVER), client calls (CLIENT, one per attempt, as OpenTelemetry asks of
- * network clients), publishes (PRODUCER) and deliveries (CONSUMER). The application brings the
- * SDK and exporter (OTLP, say) and registers them globally; without one, spans are no-ops and
+ * network clients) and streams (CLIENT, one per stream, of every kind), publishes (PRODUCER),
+ * deliveries (CONSUMER) and HTTP requests through the gateway (SERVER). The application brings
+ * the SDK and exporter (OTLP, say) and registers them globally; without one, spans are no-ops and
  * only the incoming trace context is passed on. Trace context travels in headers (see
  * trace-context.ts), so it crosses every transport and broker. `Debug.*` is not traced, as Go
  * Micro's trace wrapper skips it.
+ *
+ * Per call, the server's span is made active (a context manager's scope, when the application
+ * registered one) so that the handler's own spans, calls and log lines find it, and it is written
+ * into the request's metadata, so that calls made with `{ ctx }` are its children without one.
+ * A client span is passed on in the request's headers only: nothing below the call wrapper
+ * looks for an active span, and a scope per call costs about as much as the span itself (on
+ * Node 20 the async-hooks context manager slows every promise of the process once used).
  */
 import type * as Otel from "@opentelemetry/api";
-import type { CallWrapper } from "../client/client.js";
+import type { CallWrapper, StreamWrapper } from "../client/client.js";
 import { requireDriver } from "../driver/driver.js";
 import { setLogContext } from "../logger/logger.js";
 import type { Header } from "../metadata/headers.js";
 import type { HandlerWrapper } from "../server/server.js";
-import { onOutcome, statusOf } from "./outcome.js";
+import { isAsyncIterable, observeIterable, statusOf } from "./outcome.js";
 import { extractRemote, injectRemote, type RemoteContext } from "./trace-context.js";
 
 type Api = typeof Otel;
@@ -28,6 +36,14 @@ export interface TracingOptions {
   tracerProvider?: { getTracer(name: string, version?: string): object };
 }
 
+/** The span of an HTTP request being served (see Tracing.httpRequest). */
+export interface HttpRequestSpan {
+  /** The trace headers (`traceparent` …) naming this span: the parent of the calls made for the request. */
+  readonly header: Header;
+  /** Ends the span: `route` is the route template (`/api/greeter/Greeter.Hello`), `status` the HTTP status sent. */
+  end(route: string, status: number): void;
+}
+
 let api: Api | undefined;
 
 function loadApi(): Api {
@@ -35,9 +51,13 @@ function loadApi(): Api {
   return api;
 }
 
+type Attributes = Record<string, string>;
+
 export class Tracing {
   private readonly api: Api;
   private readonly tracer: Otel.Tracer;
+  /** A server span's attributes by endpoint: the SDK copies them, so one object per endpoint serves every call. */
+  private readonly serverAttributes = new Map<string, Attributes>();
 
   constructor(options: TracingOptions = {}) {
     this.api = loadApi();
@@ -53,25 +73,48 @@ export class Tracing {
 
   /** Server middleware: a SERVER span per call, the caller's span its parent, active while the handler runs. */
   handlerWrapper(): HandlerWrapper {
-    const { SpanKind } = this.api;
+    const { SpanKind, ROOT_CONTEXT, context, trace } = this.api;
     return (next) => (request, ctx) => {
-      if (request.endpoint.startsWith("Debug.")) return next(request, ctx);
-      const parent = this.parentFrom(request.header, this.api.ROOT_CONTEXT);
-      const span = this.tracer.startSpan(
-        request.endpoint,
-        { kind: SpanKind.SERVER, attributes: { "rpc.system": "micro", "rpc.service": request.service, "rpc.method": request.endpoint } },
-        parent,
-      );
+      const endpoint = request.endpoint;
+      if (endpoint.startsWith("Debug.")) return next(request, ctx);
+      const parent = this.parentFrom(request.header, ROOT_CONTEXT);
+      const span = this.tracer.startSpan(endpoint, { kind: SpanKind.SERVER, attributes: this.attributesOf(request.service, endpoint) }, parent);
       // No SDK registered and no caller's context: nothing to record or pass on.
-      if (!span.isRecording() && !this.api.trace.isSpanContextValid(span.spanContext())) return next(request, ctx);
-      const active = this.api.trace.setSpan(parent, span);
-      return this.run(active, span, () => next(request, ctx));
+      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(request, ctx);
+      // The span rides in the request's metadata too, so that calls given `{ ctx }` are its
+      // children even where no context manager makes it active.
+      this.inject(request.header, span);
+      const active = trace.setSpan(parent, span);
+      let result: Promise<unknown>;
+      try {
+        result = context.with(active, next, undefined, request, ctx);
+      } catch (err) {
+        this.end(span, err);
+        throw err;
+      }
+      return result.then(
+        (value) => {
+          // A stream handler's span lasts as long as the stream, active in each of its steps.
+          if (isAsyncIterable(value))
+            return observeIterable(
+              value,
+              (err) => this.end(span, err),
+              (step) => context.with(active, step),
+            );
+          this.end(span, undefined);
+          return value;
+        },
+        (err: unknown) => {
+          this.end(span, err);
+          throw err;
+        },
+      );
     };
   }
 
   /** Client middleware: a CLIENT span per attempt, its context written into the request's headers. */
   callWrapper(): CallWrapper {
-    const { context, SpanKind } = this.api;
+    const { context, SpanKind, trace } = this.api;
     return (next) => (node, request, deadline, signal) => {
       const parent = this.parentFrom(request.header, context.active());
       const span = this.tracer.startSpan(
@@ -82,9 +125,73 @@ export class Tracing {
         },
         parent,
       );
-      if (!span.isRecording() && !this.api.trace.isSpanContextValid(span.spanContext())) return next(node, request, deadline, signal);
+      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(node, request, deadline, signal);
       this.inject(request.header, span);
-      return this.run(this.api.trace.setSpan(parent, span), span, () => next(node, request, deadline, signal));
+      let result: Promise<unknown>;
+      try {
+        result = next(node, request, deadline, signal);
+      } catch (err) {
+        this.end(span, err);
+        throw err;
+      }
+      return result.then(
+        (value) => {
+          this.end(span, undefined);
+          return value;
+        },
+        (err: unknown) => {
+          this.end(span, err);
+          throw err;
+        },
+      );
+    };
+  }
+
+  /** Stream middleware: a CLIENT span per stream (server, client or bidirectional), ending when the responses end. */
+  streamWrapper(): StreamWrapper {
+    const { context, SpanKind, trace } = this.api;
+    return (next) => (request) => {
+      const parent = this.parentFrom(request.header, context.active());
+      const span = this.tracer.startSpan(
+        request.endpoint,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            "rpc.system": "micro",
+            "rpc.service": request.service,
+            "rpc.method": request.endpoint,
+            "micro.stream": isAsyncIterable(request.body) ? "input" : "output",
+          },
+        },
+        parent,
+      );
+      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(request);
+      this.inject(request.header, span);
+      return observeIterable(next(request), (err) => this.end(span, err), undefined);
+    };
+  }
+
+  /**
+   * A SERVER span for an HTTP request (the gateway's), the caller's `traceparent` its parent;
+   * undefined when there is nothing to record or pass on (no SDK, no caller's context).
+   */
+  httpRequest(method: string, path: string, header: Header): HttpRequestSpan | undefined {
+    const { SpanKind, ROOT_CONTEXT, SpanStatusCode, trace } = this.api;
+    const parent = this.parentFrom(header, ROOT_CONTEXT);
+    const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": path } }, parent);
+    if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return undefined;
+    const passed: Header = {};
+    this.inject(passed, span);
+    return {
+      header: passed,
+      end(route: string, status: number): void {
+        span.updateName(`${method} ${route}`);
+        span.setAttribute("http.route", route);
+        span.setAttribute("http.response.status_code", status);
+        // As OpenTelemetry's HTTP conventions have it: a server span fails on 5xx only (a 4xx is the caller's).
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      },
     };
   }
 
@@ -99,7 +206,7 @@ export class Tracing {
     );
     const sent: Header = { ...header };
     this.inject(sent, span);
-    return this.run(this.api.trace.setSpan(parent, span), span, () => send(sent)) as Promise<void>;
+    return this.run(this.api.trace.setSpan(parent, span), span, () => send(sent));
   }
 
   /** A CONSUMER span around a delivery, the publisher's span its parent; `failed` says whether it was nacked. */
@@ -111,7 +218,17 @@ export class Tracing {
       { kind: SpanKind.CONSUMER, attributes: { "messaging.system": system, "messaging.destination.name": topic, "messaging.operation.type": "process" } },
       parent,
     );
-    return this.run(this.api.trace.setSpan(parent, span), span, handle, failed) as Promise<void>;
+    return this.run(this.api.trace.setSpan(parent, span), span, handle, failed);
+  }
+
+  private attributesOf(service: string, endpoint: string): Attributes {
+    let attributes = this.serverAttributes.get(endpoint);
+    if (attributes?.["rpc.service"] !== service) {
+      attributes = { "rpc.system": "micro", "rpc.service": service, "rpc.method": endpoint };
+      // Bounded by the server's endpoints; a caller naming services at will gets no entry.
+      if (this.serverAttributes.size < 1_000) this.serverAttributes.set(endpoint, attributes);
+    }
+    return attributes;
   }
 
   /**
@@ -136,32 +253,33 @@ export class Tracing {
 
   private inject(header: Header, span: Otel.Span): void {
     const ids = span.spanContext();
-    if (!this.api.trace.isSpanContextValid(ids)) return; // no SDK and no parent: nothing to pass on
+    // A recording span has valid ids; the check (two regular expressions) is for the others: no SDK and no parent, nothing to pass on.
+    if (!span.isRecording() && !this.api.trace.isSpanContextValid(ids)) return;
     const remote: RemoteContext = { traceId: ids.traceId, spanId: ids.spanId, flags: ids.traceFlags, state: ids.traceState?.serialize() || undefined };
     injectRemote(header, remote);
   }
 
-  /** Runs `work` with `active` as the current context and ends `span` when its outcome is known. */
-  private run(active: Otel.Context, span: Otel.Span, work: () => Promise<unknown>, failed?: () => boolean): Promise<unknown> {
-    const { context } = this.api;
-    let result: Promise<unknown>;
+  /** Runs `work` with `active` as the current context and ends `span` when it settles. */
+  private run(active: Otel.Context, span: Otel.Span, work: () => Promise<void>, failed?: () => boolean): Promise<void> {
+    let result: Promise<void>;
     try {
-      result = context.with(active, work);
+      result = this.api.context.with(active, work);
     } catch (err) {
       this.end(span, err);
       throw err;
     }
-    return onOutcome(
-      result,
-      (err) => this.end(span, err === undefined && failed?.() ? new Error("message not acknowledged") : err),
-      (step) => context.with(active, step),
+    return result.then(
+      () => this.end(span, failed?.() ? new Error("message not acknowledged") : undefined),
+      (err: unknown) => {
+        this.end(span, err);
+        throw err;
+      },
     );
   }
 
   private end(span: Otel.Span, err: unknown): void {
     const { SpanStatusCode } = this.api;
-    const code = statusOf(err);
-    span.setAttribute("micro.status_code", code);
+    span.setAttribute("micro.status_code", statusOf(err));
     if (err !== undefined) {
       if (err instanceof Error) span.recordException(err);
       span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });

@@ -76,6 +76,12 @@ export interface ServerOptions {
   codecs?: Codecs;
   wrappers?: HandlerWrapper[];
   logger?: Logger;
+  /**
+   * Asked about each unary call before its body is decoded or any wrapper runs: an error refuses
+   * the call at once (load shedding: an overloaded server spends next to nothing on a call it
+   * cannot take).
+   */
+  admit?: (endpoint: string) => MicroError | undefined;
 }
 
 type Method = (req: unknown, ctx: Context) => unknown;
@@ -99,6 +105,7 @@ export class Server {
   private readonly codecs: Codecs;
   private readonly wrappers: HandlerWrapper[];
   private readonly log: Logger;
+  private readonly admit: ((endpoint: string) => MicroError | undefined) | undefined;
   private readonly inflight = new InFlight();
   private requestCount = 0;
   private errorCount = 0;
@@ -108,6 +115,7 @@ export class Server {
     this.codecs = options.codecs ?? defaultCodecs;
     this.wrappers = options.wrappers ?? [];
     this.log = options.logger ?? defaultLogger();
+    this.admit = options.admit;
   }
 
   /** Adds every public method of `instance` (own and inherited; names starting with `_` are private). */
@@ -202,6 +210,8 @@ export class Server {
     if (!endpoint) return this.refuse(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
     const route = this.routes.get(endpoint);
     if (!route) return this.refuse(this.unknownEndpoint(endpoint));
+    const refused = this.admit?.(endpoint);
+    if (refused) return this.refuse(refused);
     const codec = this.codecs.find(contentType);
     if (!codec)
       return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));

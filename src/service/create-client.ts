@@ -1,6 +1,6 @@
 import { type SignatureVerifier, verifierFromKeys } from "../auth/signing.js";
 import type { Broker } from "../broker/broker.js";
-import { type CallWrapper, Client, type ClientOptions, type ServiceLookup } from "../client/client.js";
+import { type CallWrapper, Client, type ClientOptions, type ServiceLookup, type StreamWrapper } from "../client/client.js";
 import { fixedToken } from "../client/identity.js";
 import { type BackoffOptions, exponentialBackoff, type RetryBudgetOptions } from "../client/retry.js";
 import { VerifiedLookup } from "../client/verified.js";
@@ -21,6 +21,7 @@ export interface CreateClientOptions extends ClientSettings {
   codecs?: Codecs;
   contentType?: string;
   wrappers?: CallWrapper[];
+  streamWrappers?: StreamWrapper[];
   logger?: Logger;
   /** Where publish() sends messages (default: `MICRO_BROKER`, else `http`; a broker resolved here is disconnected by close()). */
   broker?: Broker;
@@ -136,6 +137,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
     codecs: options.codecs,
     contentType: options.contentType,
     wrappers: options.wrappers,
+    streamWrappers: options.streamWrappers,
     logger: options.logger,
     broker,
     onClose: async () => {

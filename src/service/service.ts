@@ -11,7 +11,7 @@ import os from "node:os";
 import type { Auth } from "../auth/auth.js";
 import { ServiceIdentity } from "../auth/identity.js";
 import type { Broker } from "../broker/broker.js";
-import { type CallWrapper, Client } from "../client/client.js";
+import { type CallWrapper, Client, type StreamWrapper } from "../client/client.js";
 import { Codecs, defaultCodecs } from "../codec/index.js";
 import { ProtoSchema, protobufCodec, protoJsonCodec } from "../codec/proto.js";
 import type { Config } from "../config/config.js";
@@ -20,6 +20,7 @@ import { HealthChecks } from "../debug/health.js";
 import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/probe.js";
 import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
+import type { MicroError } from "../errors/errors.js";
 import type { Stream } from "../events/events.js";
 import { GrpcTransport } from "../grpc/transport.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
@@ -134,6 +135,8 @@ export interface ServiceOptions extends ObserveOptions {
   wrapSubscriber?: SubscriberWrapper[];
   /** Call wrappers for this service's client, outermost first. */
   wrapCall?: CallWrapper[];
+  /** Stream wrappers for this service's client (around each stream it opens), outermost first. */
+  wrapStream?: StreamWrapper[];
   /**
    * Client defaults: per-call timeout in ms, retries, per-attempt timeout of idempotent calls,
    * selection strategy, backoff, retry budget, response cache; and a circuit breaker per node and
@@ -270,7 +273,9 @@ export class Service {
     // rate limits, so that only callers allowed to call an endpoint spend its calls.
     const checked = this.auth.name !== "noop";
     this.limiter = this.createLimiter(options.limits, settings);
-    // Metrics and spans outermost: a refused call is counted and traced too.
+    // Metrics and spans outermost: a call refused by auth or a rate limit is counted and traced
+    // too. One shed by the limit is refused earlier still (the server's admit, before decoding):
+    // counted, not traced, as a span per shed call would add work where there is too much.
     const wrapHandler = [
       ...this.observed.handlerWrappers(),
       ...(this.limiter ? [this.limiter.wrapper] : []),
@@ -283,7 +288,13 @@ export class Service {
       : options.wrapSubscriber;
     this.identity = this.createIdentity(options.identity);
     // No wrappers at all keeps the server's unwrapped fast path.
-    this.server = new Server({ name, codecs, wrappers: wrapHandler.length > 0 ? wrapHandler : undefined, logger: this.log });
+    this.server = new Server({
+      name,
+      codecs,
+      wrappers: wrapHandler.length > 0 ? wrapHandler : undefined,
+      logger: this.log,
+      admit: this.limiter && this.admitter(this.limiter),
+    });
     this.serverTransport =
       serverKind === "grpc"
         ? new GrpcTransport({
@@ -320,11 +331,22 @@ export class Service {
       codecs,
       // The breaker outermost: it judges each attempt by what the caller finally gets.
       wrappers: [...(this.breaker ? [this.breaker.wrapper] : []), ...this.observed.callWrappers(), ...(options.wrapCall ?? [])],
+      streamWrappers: [...this.observed.streamWrappers(), ...(options.wrapStream ?? [])],
       from: name,
       logger: this.log,
       broker: this.broker,
       identity: this.identity && { source: this.identity, forward: options.identity?.forward },
     });
+  }
+
+  /** The server's early check: calls the limiter sheds, refused before decoding and counted by metrics as 503s. */
+  private admitter(limiter: ConcurrencyLimit): (endpoint: string) => MicroError | undefined {
+    const metrics = this.observed.metrics;
+    return (endpoint) => {
+      const refused = limiter.admit(endpoint);
+      if (refused) metrics?.refused(endpoint, refused.code);
+      return refused;
+    };
   }
 
   /** The concurrency limit from options, else `MICRO_SERVER_CONCURRENCY` and `MICRO_SERVER_QUEUE`; none when neither sets it. */

@@ -70,6 +70,17 @@ export class ConcurrencyLimit {
     return this.waitingCount;
   }
 
+  /**
+   * The early check (the server's `admit`): a call that would be shed is refused before its body
+   * is decoded and before any wrapper runs. The wrapper's own check, in the same tick, then
+   * agrees with it for every call let through.
+   */
+  readonly admit = (endpoint: string): RetryLaterError | undefined => {
+    if (this.running < this.limit || this.waitingCount < this.queueLimit || this.exempt(endpoint)) return undefined;
+    this.shed++;
+    return this.refusal;
+  };
+
   readonly wrapper: HandlerWrapper = (next) => (request, ctx) => {
     if (request.stream || this.exempt(request.endpoint)) return next(request, ctx);
     if (this.running < this.limit) {

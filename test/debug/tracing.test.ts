@@ -2,7 +2,8 @@
  * Spans in one process, recorded in memory by the OpenTelemetry SDK: a durable event stream
  * observed by a service (a consumed event's span is the child of its publisher's, which is the
  * child of the span active when it was published; both counted by result), errors on server and
- * client spans, and a server stream's span lasting as long as the stream.
+ * client spans, a server stream's span lasting as long as the stream, and client and
+ * bidirectional streams traced on both sides (and counted by the caller's metrics).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -76,6 +77,23 @@ class Traced {
   async *Count(req: { to: number }, _ctx: Context): AsyncGenerator<{ n: number; spanId: string | undefined }> {
     for (let n = 1; n <= req.to; n++) yield { n, spanId: trace.getActiveSpan()?.spanContext().spanId };
   }
+  /** A client stream: the sum of what the caller sent; a negative number is refused. */
+  async Sum(numbers: AsyncIterable<{ n: number }>): Promise<{ sum: number }> {
+    let sum = 0;
+    for await (const { n } of numbers) {
+      if (n < 0) throw MicroError.badRequest("traced", "no negative numbers");
+      sum += n;
+    }
+    return { sum };
+  }
+  /** A bidirectional stream: each number back, doubled. */
+  async *Double(numbers: AsyncIterable<{ n: number }>): AsyncGenerator<{ n: number }> {
+    for await (const { n } of numbers) yield { n: n * 2 };
+  }
+}
+
+async function* numbers(...values: number[]): AsyncGenerator<{ n: number }> {
+  for (const n of values) yield { n };
 }
 
 describe("server and client spans", () => {
@@ -113,6 +131,58 @@ describe("server and client spans", () => {
       assert.equal(streamSpan.status.code, SpanStatusCode.UNSET);
     } finally {
       await plain.close();
+      await caller.stop();
+      await service.stop();
+    }
+  });
+});
+
+describe("client and bidirectional stream spans", () => {
+  it("give the caller a CLIENT span per stream, the parent of the server's span, ending with the stream; failures marked", async () => {
+    exporter.reset();
+    const registry = new MemoryRegistry();
+    const service = createService({ name: "traced", registry, logger: quiet, tracing: true });
+    service.handle(new Traced(), { endpoints: { Sum: { stream: true }, Double: { stream: true } } });
+    await service.start();
+    const caller = createService({ name: "caller", registry, logger: quiet, tracing: true, metrics: { processMetrics: false } });
+    await caller.start();
+    try {
+      const sums = [];
+      for await (const reply of caller.client.stream<{ sum: number }>("traced", "Traced.Sum", numbers(1, 2, 3))) sums.push(reply.sum);
+      assert.deepEqual(sums, [6]);
+      const doubled = [];
+      for await (const reply of caller.client.stream<{ n: number }>("traced", "Traced.Double", numbers(1, 2))) doubled.push(reply.n);
+      assert.deepEqual(doubled, [2, 4]);
+      await assert.rejects(
+        (async () => {
+          const replies = [];
+          for await (const reply of caller.client.stream("traced", "Traced.Sum", numbers(1, -1))) replies.push(reply);
+        })(),
+        (err: unknown) => err instanceof MicroError && err.code === 400,
+      );
+      // The server's span ends when its stream does, which may be just after the caller read the end.
+      await until(() => exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER).length >= 3, 5_000, "three server spans");
+
+      const spans = exporter.getFinishedSpans();
+      const clients = spans.filter((s) => s.kind === SpanKind.CLIENT);
+      assert.deepEqual(clients.map((s) => s.name).sort(), ["Traced.Double", "Traced.Sum", "Traced.Sum"]);
+      for (const client of clients) {
+        assert.equal(client.attributes["micro.stream"], "input");
+        const server = spans.find((s) => s.kind === SpanKind.SERVER && s.parentSpanContext?.spanId === client.spanContext().spanId);
+        assert.ok(server, `a server span under ${client.name}: ${JSON.stringify(spans.map((s) => [s.name, s.kind]))}`);
+        assert.equal(server.name, client.name);
+        assert.equal(server.spanContext().traceId, client.spanContext().traceId);
+        assert.equal(server.status.code, client.status.code, `${client.name}: both sides agree on the outcome`);
+      }
+      const failed = clients.filter((s) => s.status.code === SpanStatusCode.ERROR);
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0].attributes["micro.status_code"], 400);
+
+      const { body } = await caller.metrics!.text();
+      assert.match(body, /micro_client_calls_total\{target="traced",endpoint="Traced.Sum",code="200",service="caller"\} 1/);
+      assert.match(body, /micro_client_calls_total\{target="traced",endpoint="Traced.Sum",code="400",service="caller"\} 1/);
+      assert.match(body, /micro_client_calls_total\{target="traced",endpoint="Traced.Double",code="200",service="caller"\} 1/);
+    } finally {
       await caller.stop();
       await service.stop();
     }

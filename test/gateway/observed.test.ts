@@ -1,0 +1,146 @@
+/**
+ * The gateway observed: a request carrying a `traceparent` gets a SERVER span joined to it, the
+ * parent of the gateway's CLIENT span, the parent of the service's SERVER span (spans recorded
+ * in memory by the OpenTelemetry SDK, gateway and service in one process); and `/metrics`,
+ * scraped over HTTP and parsed, counts the requests by route, method and status, under a route
+ * the gateway knows rather than the path a client made up.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { createGateway, type Gateway } from "../../src/gateway/index.js";
+import { createService, MicroError, type Service } from "../../src/index.js";
+import { MemoryRegistry } from "../../src/registry/memory.js";
+import { quiet } from "../setup/logger.js";
+import { until, waitFor } from "../setup/wait.js";
+import { post, request } from "./http.js";
+
+const exporter = new InMemorySpanExporter();
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+
+class Greeter {
+  async Hello(req: { name: string }): Promise<{ msg: string }> {
+    if (req.name === "") throw MicroError.badRequest("observed-greeter", "a name, please");
+    return { msg: `Hello ${req.name}` };
+  }
+}
+
+/** Prometheus text format: each sample as name, labels and value. */
+function parseMetrics(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const samples = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(match, `not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+function one(spans: ReadableSpan[], match: (s: ReadableSpan) => boolean, what: string): ReadableSpan {
+  const found = spans.filter(match);
+  assert.equal(found.length, 1, `${what}: expected one span, got ${JSON.stringify(spans.map((s) => [s.name, s.kind]))}`);
+  return found[0];
+}
+
+describe("gateway observed", () => {
+  const registry = new MemoryRegistry();
+  let service: Service;
+  let gateway: Gateway;
+  let plain: Gateway;
+
+  before(async () => {
+    service = createService({ name: "observed-greeter", registry, logger: quiet, tracing: true });
+    service.handle(new Greeter());
+    await service.start();
+    gateway = await createGateway({ address: "127.0.0.1:0", registry, logger: quiet, tracing: true, metrics: { processMetrics: false } });
+    plain = await createGateway({ address: "127.0.0.1:0", registry, logger: quiet, tracing: false, metrics: false });
+  });
+  after(async () => {
+    await plain.close();
+    await gateway.close();
+    await service.stop();
+  });
+
+  it("joins the caller's traceparent: HTTP request → gateway call → service, one trace, each span the parent of the next", async () => {
+    exporter.reset();
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const reply = await post(`${gateway.url}/api/observed-greeter/Greeter/Hello`, { name: "Ada" }, { traceparent: `00-${traceId}-${callerSpan}-01` });
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual(reply.json(), { msg: "Hello Ada" });
+    // The gateway's span ends when the response has closed, which may be just after the client read it.
+    await until(() => exporter.getFinishedSpans().some((s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST")), 5_000, "the gateway's span ended");
+
+    const spans = exporter.getFinishedSpans();
+    for (const span of spans) assert.equal(span.spanContext().traceId, traceId, `${span.name} is in the caller's trace`);
+    const http = one(spans, (s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST"), "gateway SERVER span");
+    assert.equal(http.name, "POST /api/observed-greeter/Greeter.Hello");
+    assert.equal(http.parentSpanContext?.spanId, callerSpan);
+    assert.equal(http.attributes["http.response.status_code"], 200);
+    assert.equal(http.attributes["http.route"], "/api/observed-greeter/Greeter.Hello");
+    const call = one(spans, (s) => s.kind === SpanKind.CLIENT && s.name === "Greeter.Hello", "gateway CLIENT span");
+    assert.equal(call.parentSpanContext?.spanId, http.spanContext().spanId);
+    const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
+    assert.equal(served.parentSpanContext?.spanId, call.spanContext().spanId);
+  });
+
+  it("starts a trace for a request without one, and marks a 4xx on the HTTP span without calling it an error", async () => {
+    exporter.reset();
+    const reply = await post(`${gateway.url}/api/observed-greeter/Greeter.Hello`, { name: "" });
+    assert.equal(reply.status, 400, reply.text);
+    await until(() => exporter.getFinishedSpans().some((s) => s.name.startsWith("POST")), 5_000, "the gateway's span ended");
+    const spans = exporter.getFinishedSpans();
+    const http = one(spans, (s) => s.name.startsWith("POST"), "gateway SERVER span");
+    assert.equal(http.parentSpanContext, undefined, "a root span");
+    assert.equal(http.attributes["http.response.status_code"], 400);
+    assert.equal(http.status.code, SpanStatusCode.UNSET);
+    const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
+    assert.equal(served.spanContext().traceId, http.spanContext().traceId);
+    assert.equal(served.status.code, SpanStatusCode.ERROR, "the service's own span failed");
+  });
+
+  it("/metrics counts requests by route, method and status, made-up paths under one route, and the gateway's calls by code", async () => {
+    const before = parseMetrics((await request(`${gateway.url}/metrics`)).text);
+    const count = (samples: typeof before, name: string, labels: Record<string, string>): number =>
+      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+    for (let i = 0; i < 3; i++) assert.equal((await post(`${gateway.url}/api/observed-greeter/Greeter/Hello`, { name: `n${i}` })).status, 200);
+    assert.equal((await post(`${gateway.url}/api/observed-greeter/Greeter/Hello`, { name: "" })).status, 400);
+    for (const made of ["nope", "other"]) assert.equal((await post(`${gateway.url}/api/${made}/X/Y`, {})).status, 404);
+    assert.equal((await request(`${gateway.url}/health/live`)).status, 200);
+    // Each request is counted when its response closes.
+    const route = "/api/observed-greeter/Greeter.Hello";
+    let after = before;
+    const counted = await waitFor(async () => {
+      after = parseMetrics((await request(`${gateway.url}/metrics`)).text);
+      const requests = (samples: typeof before): number =>
+        samples.filter((s) => s.name === "micro_gateway_requests_total" && s.labels.route !== "/metrics").reduce((sum, s) => sum + s.value, 0);
+      return requests(after) - requests(before) === 7;
+    }, 5_000);
+    assert.ok(counted, "the seven requests counted");
+    const delta = (name: string, labels: Record<string, string>): number => count(after, name, labels) - count(before, name, labels);
+    assert.equal(delta("micro_gateway_requests_total", { route, method: "POST", code: "200", service: "gateway" }), 3);
+    assert.equal(delta("micro_gateway_requests_total", { route, method: "POST", code: "400" }), 1);
+    assert.equal(delta("micro_gateway_requests_total", { route: "/api/{unknown}", method: "POST", code: "404" }), 2);
+    assert.equal(delta("micro_gateway_requests_total", { route: "/health/live", method: "GET", code: "200" }), 1);
+    assert.equal(delta("micro_gateway_request_duration_seconds_count", { route, method: "POST" }), 4);
+    assert.equal(delta("micro_gateway_request_duration_seconds_bucket", { route, method: "POST", le: "+Inf" }), 4);
+    assert.ok(!after.some((s) => s.labels.route?.includes("nope")), "no series for a made-up path");
+    // The gateway's client is observed too: its calls by code (the 404s never reached a service).
+    assert.equal(delta("micro_client_calls_total", { target: "observed-greeter", endpoint: "Greeter.Hello", code: "200" }), 3);
+    assert.equal(delta("micro_client_calls_total", { target: "observed-greeter", endpoint: "Greeter.Hello", code: "400" }), 1);
+    assert.ok(count(after, "micro_registry_cache_lookups_total", { result: "hit" }) > 0, "registry cache lookups counted");
+    // Scrapes count too, under /metrics.
+    assert.ok(count(after, "micro_gateway_requests_total", { route: "/metrics", code: "200" }) >= 1);
+  });
+
+  it("without metrics there is no /metrics route (404), and calls still go through", async () => {
+    assert.equal((await request(`${plain.url}/metrics`)).status, 404);
+    assert.equal((await request(`${gateway.url}/metrics`, { method: "POST" })).status, 405);
+    assert.equal((await post(`${plain.url}/api/observed-greeter/Greeter/Hello`, { name: "Bo" })).status, 200);
+  });
+});
