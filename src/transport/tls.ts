@@ -221,9 +221,14 @@ class Handshake implements ServedConnection {
 }
 
 /** The client certificate of an mTLS connection whose certificate verified; undefined otherwise. */
+function isTlsSocket(socket: net.Socket): socket is tls.TLSSocket {
+  return (socket as Partial<tls.TLSSocket>).encrypted === true && typeof (socket as Partial<tls.TLSSocket>).getPeerCertificate === "function";
+}
+
 export function verifiedPeerCertificate(socket: net.Socket): PeerCertificate | undefined {
-  // No TLS socket exists before node:tls was loaded.
-  if (tlsModule === undefined || !(socket instanceof tlsModule.TLSSocket) || !socket.authorized) return undefined;
+  // Asked of the socket rather than with instanceof, so that node:tls need not be loaded for a
+  // plaintext socket (and sockets made by node:http2's secure server count as well).
+  if (!isTlsSocket(socket) || !socket.authorized) return undefined;
   const cert = socket.getPeerCertificate();
   if (Object.keys(cert).length === 0) return undefined;
   const cn = cert.subject?.CN;
