@@ -38,6 +38,22 @@ export function freshTable(): string {
   return `t${process.pid}_${++tableCount}_${randomBytes(3).toString("hex")}`;
 }
 
+/**
+ * Writes `key` once the store has reconnected by itself after its server came back: every try
+ * before that must fail with a 503. Polls, bounded by the test's timeout.
+ */
+export async function writeWhenReconnected(store: Store, key: string): Promise<void> {
+  for (;;) {
+    try {
+      await store.write({ key, value: "v" });
+      return;
+    } catch (err) {
+      assert.equal((err as { code?: number }).code, 503);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function eventually(check: () => Promise<void>, timeout = 5_000): Promise<void> {
   const deadline = Date.now() + timeout;
   for (;;) {
