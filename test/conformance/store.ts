@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { jsonTable } from "../../src/store/json-table.js";
 import { type Store, StoreNotFoundError } from "../../src/store/store.js";
+import { eventually } from "../setup/wait.js";
 
 const TEST = { timeout: 20_000 };
 const encoder = new TextEncoder();
@@ -50,18 +51,6 @@ export async function writeWhenReconnected(store: Store, key: string): Promise<v
     } catch (err) {
       assert.equal((err as { code?: number }).code, 503);
       await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-async function eventually(check: () => Promise<void>, timeout = 5_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 }
@@ -247,9 +236,13 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
       await write(table, "forever");
       const [long] = await store.read("long", { table });
       assert.ok(long.expiry !== undefined && long.expiry > 0 && long.expiry <= 60_000, `expiry ${long.expiry}`);
-      await eventually(async () => {
-        await assert.rejects(store.read("short", { table }), StoreNotFoundError);
-      });
+      await eventually(
+        async () => {
+          await assert.rejects(store.read("short", { table }), StoreNotFoundError);
+        },
+        5_000,
+        50,
+      );
       assert.deepEqual(await keysOf(table), ["forever", "long"]);
       assert.deepEqual(
         (await store.read("", { table, prefix: true })).map((r) => r.key),
@@ -264,7 +257,7 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
       await store.write({ key: "ttl-wins", value: "v", expiry: 300 }, { table, ttl: 60_000, expiry: new Date(Date.now() + 300) });
       await store.write({ key: "past", value: "v" }, { table, expiry: new Date(Date.now() - 1_000) });
       await assert.rejects(store.read("past", { table }), StoreNotFoundError);
-      await eventually(async () => assert.deepEqual(await keysOf(table), ["ttl-wins"]));
+      await eventually(async () => assert.deepEqual(await keysOf(table), ["ttl-wins"]), 5_000, 50);
       await assert.rejects(store.read("at", { table }), StoreNotFoundError);
       await assert.rejects(store.read("own", { table }), StoreNotFoundError);
     });
@@ -272,7 +265,7 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
     it("an expired key can be written again and lives", TEST, async () => {
       const table = freshTable();
       await store.write({ key: "k", value: "old" }, { table, ttl: 200 });
-      await eventually(async () => assert.deepEqual(await keysOf(table), []));
+      await eventually(async () => assert.deepEqual(await keysOf(table), []), 5_000, 50);
       await write(table, "k", "new");
       assert.equal(decoder.decode((await store.read("k", { table }))[0].value), "new");
       assert.equal((await store.read("k", { table }))[0].expiry, undefined);
