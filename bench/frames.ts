@@ -1,5 +1,5 @@
 /** u32-length-prefixed frames on a raw socket: the framing every raw-socket baseline uses. */
-import type net from "node:net";
+import net from "node:net";
 
 /** Calls `onFrame` with each complete frame's body (and whole frame) as bytes arrive. */
 export function readFrames(socket: net.Socket, onFrame: (body: Buffer, whole: Buffer) => void): void {
@@ -24,4 +24,20 @@ export function frame(body: Buffer): Buffer {
   out.writeUInt32BE(body.length, 0);
   body.copy(out, 4);
   return out;
+}
+
+/**
+ * A raw-socket baseline server: `onSocket` per connection (socket errors ignored), listening on
+ * a free loopback port; prints "READY host:port" for the bench harness and exits on SIGTERM.
+ */
+export function serveRaw(onSocket: (socket: net.Socket) => void): void {
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    onSocket(socket);
+    socket.on("error", () => {});
+  });
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as net.AddressInfo;
+    process.stdout.write(`READY 127.0.0.1:${port}\n`);
+  });
+  process.on("SIGTERM", () => process.exit(0));
 }

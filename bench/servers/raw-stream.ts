@@ -2,9 +2,9 @@
  * The streaming floor: a node:net server that answers a request frame {size, count} with `count`
  * length-prefixed frames of `size` bytes, honouring socket backpressure. Prints "READY host:port".
  */
-import net from "node:net";
+import { serveRaw } from "../frames.js";
 
-const server = net.createServer({ noDelay: true }, (socket) => {
+serveRaw((socket) => {
   socket.once("data", async (chunk: Buffer) => {
     const { size, count } = JSON.parse(chunk.subarray(4).toString()) as { size: number; count: number };
     const frame = Buffer.alloc(4 + size, 7);
@@ -18,10 +18,4 @@ const server = net.createServer({ noDelay: true }, (socket) => {
       if (!ok) await new Promise((resolve) => socket.once("drain", resolve));
     }
   });
-  socket.on("error", () => {});
 });
-server.listen(0, "127.0.0.1", () => {
-  const { port } = server.address() as net.AddressInfo;
-  process.stdout.write(`READY 127.0.0.1:${port}\n`);
-});
-process.on("SIGTERM", () => process.exit(0));

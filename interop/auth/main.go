@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"log"
 	"strings"
 	"time"
 
@@ -105,17 +104,7 @@ func serve() {
 	rules := &memoryRules{}
 	rules.Grant(&auth.Rule{ID: "hello", Scope: "hello", Access: auth.AccessGranted, Resource: &auth.Resource{Type: "service", Name: "gohello", Endpoint: "Helloworld.Call"}})
 	handler := authwrapper.AuthHandler(authwrapper.HandlerOptions{Auth: &jwtAuth{tokens: provider()}, Rules: rules})
-	var service micro.Service
-	service = shared.Init("gohello", micro.WrapHandler(handler), micro.AfterStart(func() error {
-		shared.Emit(map[string]string{"started": service.Server().Options().Address})
-		return nil
-	}))
-	if err := service.Server().Handle(service.Server().NewHandler(new(Helloworld))); err != nil {
-		log.Fatal(err)
-	}
-	if err := service.Run(); err != nil {
-		log.Fatal(err)
-	}
+	shared.Serve(shared.InitAnnounced("gohello", micro.WrapHandler(handler)), new(Helloworld))
 }
 
 func call() {

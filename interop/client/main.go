@@ -11,10 +11,6 @@ package main
 import (
 	"context"
 	"io"
-	"sort"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"go-micro.dev/v5/client"
 	"go-micro.dev/v5/errors"
@@ -92,54 +88,9 @@ func stream(ctx context.Context, c client.Client, target string, opts []client.C
 }
 
 func bench(ctx context.Context, c client.Client, target string, opts []client.CallOption) {
-	concurrency := shared.EnvInt("INTEROP_CONCURRENCY", 1)
-	warmup := time.Duration(shared.EnvInt("INTEROP_WARMUP_MS", 0)) * time.Millisecond
-	duration := time.Duration(shared.EnvInt("INTEROP_DURATION_MS", 2000)) * time.Millisecond
 	payload := &shared.Payload{ID: 42, Name: "hello", Tags: []string{"a", "b"}, OK: true}
-	var failures int64
-	var measuring atomic.Bool
-	var firstErr atomic.Value
-	begin := time.Now()
-	stop := begin.Add(warmup + duration)
-	latencies := make([][]time.Duration, concurrency)
-	var wg sync.WaitGroup
-	for i := 0; i < concurrency; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				var rsp shared.Payload
-				started := time.Now()
-				err := c.Call(ctx, c.NewRequest(target, "Helloworld.Echo", payload), &rsp, opts...)
-				if !measuring.Load() {
-					continue
-				}
-				if err != nil {
-					atomic.AddInt64(&failures, 1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				latencies[i] = append(latencies[i], time.Since(started))
-			}
-		}(i)
-	}
-	time.Sleep(warmup)
-	measuring.Store(true)
-	measured := time.Now()
-	wg.Wait()
-	seconds := time.Since(measured).Seconds()
-	var all []time.Duration
-	for _, l := range latencies {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
-	out := map[string]interface{}{"calls": len(all), "errors": failures, "seconds": seconds, "rps": int(float64(len(all)) / seconds)}
-	if len(all) > 0 {
-		out["p50_us"] = all[len(all)/2].Microseconds()
-		out["p99_us"] = all[len(all)*99/100].Microseconds()
-	}
-	if e := firstErr.Load(); e != nil {
-		out["firstError"] = e
-	}
-	shared.Emit(out)
+	shared.MeasureCalls(func() error {
+		var rsp shared.Payload
+		return c.Call(ctx, c.NewRequest(target, "Helloworld.Echo", payload), &rsp, opts...)
+	})
 }

@@ -7,11 +7,8 @@ package main
 import (
 	"context"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go-micro.dev/v5"
@@ -109,54 +106,14 @@ func microClient() micro.Option {
 	return micro.Client(grpcclient.NewClient())
 }
 
-// bench calls Bench.Echo at INTEROP_ADDRESS from INTEROP_CONCURRENCY goroutines for
-// INTEROP_DURATION_MS after INTEROP_WARMUP_MS, with application/json (Go structs), and prints
-// {calls, errors, rps, p50_us, p99_us}.
+// bench calls Bench.Echo at INTEROP_ADDRESS in closed loops (shared.MeasureCalls) with
+// application/json (Go structs).
 func bench(c client.Client, target string) {
-	concurrency := shared.EnvInt("INTEROP_CONCURRENCY", 1)
-	warmup := time.Duration(shared.EnvInt("INTEROP_WARMUP_MS", 0)) * time.Millisecond
-	duration := time.Duration(shared.EnvInt("INTEROP_DURATION_MS", 2000)) * time.Millisecond
 	opts := []client.CallOption{client.WithAddress(shared.Env("INTEROP_ADDRESS", ""))}
 	payload := &shared.Payload{ID: 42, Name: "hello", Tags: []string{"a", "b"}, OK: true}
 	ctx := context.Background()
-	var failures int64
-	var measuring atomic.Bool
-	stop := time.Now().Add(warmup + duration)
-	latencies := make([][]time.Duration, concurrency)
-	var wg sync.WaitGroup
-	for i := 0; i < concurrency; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				var rsp shared.Payload
-				started := time.Now()
-				err := c.Call(ctx, c.NewRequest(target, "Bench.Echo", payload, client.WithContentType("application/json")), &rsp, opts...)
-				if !measuring.Load() {
-					continue
-				}
-				if err != nil {
-					atomic.AddInt64(&failures, 1)
-					continue
-				}
-				latencies[i] = append(latencies[i], time.Since(started))
-			}
-		}(i)
-	}
-	time.Sleep(warmup)
-	measuring.Store(true)
-	measured := time.Now()
-	wg.Wait()
-	seconds := time.Since(measured).Seconds()
-	var all []time.Duration
-	for _, l := range latencies {
-		all = append(all, l...)
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
-	out := map[string]interface{}{"calls": len(all), "errors": failures, "rps": int(float64(len(all)) / seconds)}
-	if len(all) > 0 {
-		out["p50_us"] = all[len(all)/2].Microseconds()
-		out["p99_us"] = all[len(all)*99/100].Microseconds()
-	}
-	shared.Emit(out)
+	shared.MeasureCalls(func() error {
+		var rsp shared.Payload
+		return c.Call(ctx, c.NewRequest(target, "Bench.Echo", payload, client.WithContentType("application/json")), &rsp, opts...)
+	})
 }

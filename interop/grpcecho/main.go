@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"io"
-	"log"
 
 	"go-micro.dev/v5"
 	grpcclient "go-micro.dev/v5/client/grpc"
@@ -76,21 +75,7 @@ func (b *Bench) Echo(ctx context.Context, req *shared.Payload, rsp *shared.Paylo
 
 func main() {
 	name := shared.Env("INTEROP_NAME", "goecho")
-	var service micro.Service
 	// The server is replaced whole, so it is given the name itself (micro.Name named the one it replaces).
-	service = shared.Init(name,
-		micro.Server(grpcserver.NewServer(server.Name(name))),
-		micro.Client(grpcclient.NewClient()),
-		micro.AfterStart(func() error {
-			shared.Emit(map[string]string{"started": service.Server().Options().Address})
-			return nil
-		}))
-	for _, handler := range []interface{}{new(Echo), new(Bench)} {
-		if err := service.Server().Handle(service.Server().NewHandler(handler)); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if err := service.Run(); err != nil {
-		log.Fatal(err)
-	}
+	service := shared.InitAnnounced(name, micro.Server(grpcserver.NewServer(server.Name(name))), micro.Client(grpcclient.NewClient()))
+	shared.Serve(service, new(Echo), new(Bench))
 }

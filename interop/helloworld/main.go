@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"log"
 	"time"
 
-	"go-micro.dev/v5"
 	"go-micro.dev/v5/errors"
 	"go-micro.dev/v5/metadata"
 	"go-micro.dev/v5/server"
@@ -60,16 +58,5 @@ func (h *Helloworld) Echo(ctx context.Context, req *shared.Payload, rsp *shared.
 }
 
 func main() {
-	var service micro.Service
-	service = shared.Init(shared.Env("INTEROP_NAME", "helloworld"), micro.AfterStart(func() error {
-		// The test harness waits for this line to learn the listening address.
-		shared.Emit(map[string]string{"started": service.Server().Options().Address})
-		return nil
-	}))
-	if err := service.Server().Handle(service.Server().NewHandler(new(Helloworld))); err != nil {
-		log.Fatal(err)
-	}
-	if err := service.Run(); err != nil {
-		log.Fatal(err)
-	}
+	shared.Serve(shared.InitAnnounced(shared.Env("INTEROP_NAME", "helloworld")), new(Helloworld))
 }

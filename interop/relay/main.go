@@ -6,9 +6,7 @@ package main
 
 import (
 	"context"
-	"log"
 
-	"go-micro.dev/v5"
 	"go-micro.dev/v5/client"
 
 	"ts-micro.dev/interop/internal/shared"
@@ -28,21 +26,12 @@ func (r *Relay) Call(ctx context.Context, req *map[string]interface{}, rsp *map[
 }
 
 func main() {
-	var service micro.Service
-	service = shared.Init(shared.Env("INTEROP_NAME", "relay"), micro.AfterStart(func() error {
-		shared.Emit(map[string]string{"started": service.Server().Options().Address})
-		return nil
-	}))
+	service := shared.InitAnnounced(shared.Env("INTEROP_NAME", "relay"))
 	relay := &Relay{
 		client:   service.Client(),
 		target:   shared.Env("INTEROP_SERVICE", "traced-back"),
 		endpoint: shared.Env("INTEROP_ENDPOINT", "Back.Work"),
 		address:  shared.Env("INTEROP_ADDRESS", ""),
 	}
-	if err := service.Server().Handle(service.Server().NewHandler(relay)); err != nil {
-		log.Fatal(err)
-	}
-	if err := service.Run(); err != nil {
-		log.Fatal(err)
-	}
+	shared.Serve(service, relay)
 }

@@ -14,11 +14,7 @@ import (
 )
 
 func main() {
-	var service micro.Service
-	service = shared.Init(shared.Env("INTEROP_NAME", "interop.subscriber"), micro.AfterStart(func() error {
-		shared.Emit(map[string]string{"started": service.Server().Options().Address})
-		return nil
-	}))
+	service := shared.InitAnnounced(shared.Env("INTEROP_NAME", "interop.subscriber"))
 	topic := shared.Env("INTEROP_TOPIC", "interop.events")
 	var opts []server.SubscriberOption
 	if queue := shared.Env("INTEROP_QUEUE", ""); queue != "" {
@@ -32,7 +28,5 @@ func main() {
 	if err := micro.RegisterSubscriber(topic, service.Server(), handler, opts...); err != nil {
 		log.Fatal(err)
 	}
-	if err := service.Run(); err != nil {
-		log.Fatal(err)
-	}
+	shared.Serve(service)
 }

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Account, Resource, Rule, Rules } from "../../src/auth/auth.js";
 import { MicroError } from "../../src/errors/errors.js";
+import { eventually } from "../setup/wait.js";
 import { freshTable } from "./store.js";
 
 const TEST = { timeout: 20_000 };
@@ -180,21 +181,9 @@ export function rulesConformance(name: string, options: RulesConformanceOptions)
       const second = await open(table);
       assert.equal(await second.verify(account(), GREETER_HELLO), false);
       await first.grant(rule("shared", "*"));
-      await eventually(async () => assert.equal(await second.verify(account(), GREETER_HELLO), true));
+      await eventually(async () => assert.equal(await second.verify(account(), GREETER_HELLO), true), 10_000, 50);
       await first.revoke("shared");
-      await eventually(async () => assert.equal(await second.verify(account(), GREETER_HELLO), false));
+      await eventually(async () => assert.equal(await second.verify(account(), GREETER_HELLO), false), 10_000, 50);
     });
   });
-}
-
-async function eventually(check: () => Promise<void>, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, it } from "node:test";
 import type { Registry, ServiceRecord, WatchEvent, Watcher } from "../../src/registry/registry.js";
+import { eventually } from "../setup/wait.js";
 
 const TEST = { timeout: 15_000 };
 
@@ -264,20 +265,6 @@ function sortByVersion(services: ServiceRecord[]): ServiceRecord[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Retries `check` until it stops throwing; after `timeout` ms rethrows its last error. */
-export async function eventually(check: () => Promise<void> | void, timeout = 3_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-    }
-    await sleep(25);
-  }
 }
 
 /** Resolves with `promise`, or rejects when it takes longer than `timeout` ms. */

@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { jsonTable } from "../../src/store/json-table.js";
 import { type Store, StoreNotFoundError } from "../../src/store/store.js";
+import { eventually } from "../setup/wait.js";
 
 const TEST = { timeout: 20_000 };
 const encoder = new TextEncoder();
@@ -38,14 +39,18 @@ export function freshTable(): string {
   return `t${process.pid}_${++tableCount}_${randomBytes(3).toString("hex")}`;
 }
 
-async function eventually(check: () => Promise<void>, timeout = 5_000): Promise<void> {
-  const deadline = Date.now() + timeout;
+/**
+ * Writes `key` once the store has reconnected by itself after its server came back: every try
+ * before that must fail with a 503. Polls, bounded by the test's timeout.
+ */
+export async function writeWhenReconnected(store: Store, key: string): Promise<void> {
   for (;;) {
     try {
-      return await check();
+      await store.write({ key, value: "v" });
+      return;
     } catch (err) {
-      if (Date.now() >= deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((err as { code?: number }).code, 503);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }
@@ -231,9 +236,13 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
       await write(table, "forever");
       const [long] = await store.read("long", { table });
       assert.ok(long.expiry !== undefined && long.expiry > 0 && long.expiry <= 60_000, `expiry ${long.expiry}`);
-      await eventually(async () => {
-        await assert.rejects(store.read("short", { table }), StoreNotFoundError);
-      });
+      await eventually(
+        async () => {
+          await assert.rejects(store.read("short", { table }), StoreNotFoundError);
+        },
+        5_000,
+        50,
+      );
       assert.deepEqual(await keysOf(table), ["forever", "long"]);
       assert.deepEqual(
         (await store.read("", { table, prefix: true })).map((r) => r.key),
@@ -248,7 +257,7 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
       await store.write({ key: "ttl-wins", value: "v", expiry: 300 }, { table, ttl: 60_000, expiry: new Date(Date.now() + 300) });
       await store.write({ key: "past", value: "v" }, { table, expiry: new Date(Date.now() - 1_000) });
       await assert.rejects(store.read("past", { table }), StoreNotFoundError);
-      await eventually(async () => assert.deepEqual(await keysOf(table), ["ttl-wins"]));
+      await eventually(async () => assert.deepEqual(await keysOf(table), ["ttl-wins"]), 5_000, 50);
       await assert.rejects(store.read("at", { table }), StoreNotFoundError);
       await assert.rejects(store.read("own", { table }), StoreNotFoundError);
     });
@@ -256,7 +265,7 @@ export function storeConformance(name: string, options: StoreConformanceOptions)
     it("an expired key can be written again and lives", TEST, async () => {
       const table = freshTable();
       await store.write({ key: "k", value: "old" }, { table, ttl: 200 });
-      await eventually(async () => assert.deepEqual(await keysOf(table), []));
+      await eventually(async () => assert.deepEqual(await keysOf(table), []), 5_000, 50);
       await write(table, "k", "new");
       assert.equal(decoder.decode((await store.read("k", { table }))[0].value), "new");
       assert.equal((await store.read("k", { table }))[0].expiry, undefined);

@@ -13,17 +13,8 @@ import { Codecs, ProtoSchema, protobufCodec } from "../../src/codec/index.js";
 import { type Client, createClient, createService, MicroError, type Service } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { quiet } from "../setup/logger.js";
+import { collect, messages } from "../setup/streams.js";
 import { ECHO_PROTO, Echo, echoEndpoints } from "./echo-handler.js";
-
-async function* messages<T>(...items: T[]): AsyncIterable<T> {
-  for (const item of items) yield item;
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of stream) out.push(item);
-  return out;
-}
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {

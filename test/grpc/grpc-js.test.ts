@@ -15,6 +15,7 @@ import protobuf from "protobufjs";
 import { createService, type Service } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { quiet } from "../setup/logger.js";
+import { collect } from "../setup/streams.js";
 import { ECHO_PROTO, Echo, PROTO_DIR } from "./echo-handler.js";
 
 type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
@@ -40,12 +41,6 @@ const reflectionPackage = ((load(path.join(PROTO_DIR, "reflection.proto")).grpc 
 
 function unary<T>(fn: (cb: Callback<T>) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of stream) out.push(item);
-  return out;
 }
 
 function deadline(ms: number): grpc.CallOptions {

@@ -17,18 +17,9 @@ import { type Client, createClient, createService, MicroError, type Service } fr
 import { NatsRegistry } from "../../src/registry/nats.js";
 import { ECHO_PROTO, Echo, echoEndpoints } from "../grpc/echo-handler.js";
 import { quiet } from "../setup/logger.js";
+import { collect, messages } from "../setup/streams.js";
 import { type GoProcess, runGo, startGo } from "./go.js";
 import { createWorld, type World } from "./world.js";
-
-async function* messages<T>(...items: T[]): AsyncIterable<T> {
-  for (const item of items) yield item;
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of stream) out.push(item);
-  return out;
-}
 
 describe("gRPC interop with grpc-go and Go Micro v5 (registry NATS)", { timeout: 240_000 }, () => {
   const suffix = crypto.randomBytes(3).toString("hex");

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "../../src/index.js";
 import { HttpTransport } from "../../src/transport/http/http.js";
 import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
-import { makeTestCerts, type TestCerts } from "../setup/certs.js";
+import { makeTestCerts, type TestCerts, tlsEnv } from "../setup/certs.js";
 import { buildGoPrograms, type GoProcess, runGo, startGo } from "./go.js";
 
 interface GoResult {
@@ -31,11 +31,7 @@ describe("Go Micro ⇄ ts-micro over TLS and mTLS", () => {
     before(async () => {
       server = await startProcess(fixture("../interop/ts-helloworld"), {
         MICRO_REGISTRY_ADDRESS: tempRegistry(),
-        MICRO_TRANSPORT_SECURE: "true",
-        MICRO_TLS_CERT: certs.server.certFile,
-        MICRO_TLS_KEY: certs.server.keyFile,
-        MICRO_TLS_CA: certs.caFile,
-        MICRO_TLS_CLIENT_AUTH: "require",
+        ...tlsEnv(certs, certs.server, "require"),
       });
     });
     after(() => stopAll([server]));

@@ -9,26 +9,8 @@ import { createClient } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
-import { until } from "../setup/wait.js";
+import { spansOf } from "../setup/traced-spans.js";
 import { buildGoPrograms, type GoProcess, startGo } from "./go.js";
-
-interface SpanRecord {
-  name: string;
-  kind: number;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-}
-
-async function spansOf(process: ServiceProcess): Promise<SpanRecord[]> {
-  process.child.kill("SIGTERM");
-  await until(
-    () => /SPANS .*\n/.test(process.output()),
-    10_000,
-    () => `no SPANS line; output:\n${process.output()}`,
-  );
-  return JSON.parse(/SPANS (.*)\n/.exec(process.output())![1]) as SpanRecord[];
-}
 
 describe("a trace through a Go Micro service", () => {
   const dir = tempRegistry();

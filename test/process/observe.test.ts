@@ -10,35 +10,14 @@ import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { quiet } from "../setup/logger.js";
 import { freePort, requireSharedNats } from "../setup/servers.js";
+import { type SpanRecord, spansOf } from "../setup/traced-spans.js";
 import { until, waitFor } from "../setup/wait.js";
 import { cli, fixture, runCli, type ServiceProcess, startProcess, stopAll, tempRegistry } from "./harness.js";
-
-interface SpanRecord {
-  name: string;
-  kind: number;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-  status: number;
-}
 
 const SERVER = 1;
 const CLIENT = 2;
 const PRODUCER = 3;
 const CONSUMER = 4;
-
-/** SIGTERM, then the spans the process printed on its way out. */
-async function spansOf(process: ServiceProcess): Promise<SpanRecord[]> {
-  process.child.kill("SIGTERM");
-  await until(
-    () => /SPANS .*\n/.test(process.output()),
-    10_000,
-    () => `no SPANS line; output:\n${process.output()}`,
-  );
-  const line = /SPANS (.*)\n/.exec(process.output())![1];
-  return JSON.parse(line) as SpanRecord[];
-}
 
 function only(spans: SpanRecord[], match: (s: SpanRecord) => boolean, what: string): SpanRecord {
   const found = spans.filter(match);

@@ -5,7 +5,8 @@ import { type LogFields, type Logger, logger, setLogger } from "../../src/logger
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import type { RegisterOptions, Registry, ServiceRecord, Watcher, WatchOptions } from "../../src/registry/registry.js";
-import { eventually, makeService, sleep } from "../conformance/registry.js";
+import { makeService, sleep } from "../conformance/registry.js";
+import { eventually } from "../setup/wait.js";
 
 const TEST = { timeout: 10_000 };
 

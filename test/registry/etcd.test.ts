@@ -8,8 +8,9 @@ import { after, describe, it } from "node:test";
 import { Etcd3 } from "etcd3";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { EtcdRegistry, nodePath, parseHosts } from "../../src/registry/etcd.js";
-import { eventually, makeService, registryConformance } from "../conformance/registry.js";
+import { makeService, registryConformance } from "../conformance/registry.js";
 import { privateEtcd } from "../setup/servers.js";
+import { eventually } from "../setup/wait.js";
 
 const etcd = privateEtcd(23790);
 await etcd.start();

@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { defaultLocalRegistryPath, LocalRegistry } from "../../src/registry/local.js";
 import type { Registry, ServiceRecord } from "../../src/registry/registry.js";
 import { resolveRegistry } from "../../src/service/resolve.js";
-import { eventually, makeService, nextEvent, within } from "../conformance/registry.js";
+import { makeService, nextEvent, within } from "../conformance/registry.js";
+import { eventually } from "../setup/wait.js";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/register-node.js", import.meta.url));
 const TEST = { timeout: 15_000 };

@@ -9,8 +9,9 @@ import { connect } from "@nats-io/transport-node";
 import { parseServers } from "../../src/driver/nats.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
 import { NatsRegistry } from "../../src/registry/nats.js";
-import { eventually, makeService, nextEvent, registryConformance } from "../conformance/registry.js";
+import { makeService, nextEvent, registryConformance } from "../conformance/registry.js";
 import { requireSharedNats } from "../setup/servers.js";
+import { eventually } from "../setup/wait.js";
 
 const servers = await requireSharedNats();
 

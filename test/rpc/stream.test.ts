@@ -7,6 +7,7 @@ import { Greeter, greeterEndpoints } from "../../examples/greeter/greeter.js";
 import { type Context, createClient, createService, MicroError, roundRobin } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { quiet } from "../setup/logger.js";
+import { collect } from "../setup/streams.js";
 import { waitFor } from "../setup/wait.js";
 
 class Probe {
@@ -46,12 +47,6 @@ class Probe {
 
 async function* numbers(...ns: number[]): AsyncIterable<{ n: number }> {
   for (const n of ns) yield { n };
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
 }
 
 describe("streaming rpc", () => {

@@ -105,3 +105,16 @@ export function makeTestCerts(): TestCerts {
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * The MICRO_TLS_* settings that switch a process to TLS: trusting `certs.ca` and, given `pair`,
+ * presenting it. A server passes its certificate and `clientAuth` to require clients' ones.
+ */
+export function tlsEnv(certs: TestCerts, pair?: CertPair, clientAuth?: "require"): Record<string, string> {
+  return {
+    MICRO_TRANSPORT_SECURE: "true",
+    MICRO_TLS_CA: certs.caFile,
+    ...(pair && { MICRO_TLS_CERT: pair.certFile, MICRO_TLS_KEY: pair.keyFile }),
+    ...(clientAuth && { MICRO_TLS_CLIENT_AUTH: clientAuth }),
+  };
+}

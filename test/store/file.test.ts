@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { FileStore } from "../../src/store/file.js";
 import { storeConformance } from "../conformance/store.js";
+import { tempDirs } from "../setup/temp-dirs.js";
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-store-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("ts-micro-store-");
 
 storeConformance("file", { create: () => new FileStore({ dir: tempDir() }) });
 

@@ -7,7 +7,7 @@ import { base32Decode, base32Encode } from "../../src/driver/base32.js";
 import { createStore } from "../../src/service/resolve.js";
 import { GO_MICRO_BUCKET_DESCRIPTION, hasMessageTtl, NatsStore } from "../../src/store/nats.js";
 import { StoreNotFoundError } from "../../src/store/store.js";
-import { freshTable, storeConformance } from "../conformance/store.js";
+import { freshTable, storeConformance, writeWhenReconnected } from "../conformance/store.js";
 import { quiet } from "../setup/logger.js";
 import { startNatsTtlServer } from "../setup/nats-ttl-server.js";
 import { type OwnedServer, PrivateServer, requireSharedNats } from "../setup/servers.js";
@@ -206,15 +206,7 @@ describe("nats store layout (Go Micro's nats-js-kv)", () => {
       await assert.rejects(store.read("before"), isCode(503));
       await server.start();
       // The same store reconnects by itself; poll, bounded by the test timeout.
-      for (;;) {
-        try {
-          await store.write({ key: "after", value: "v" });
-          break;
-        } catch (err) {
-          assert.equal((err as { code?: number }).code, 503);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+      await writeWhenReconnected(store, "after");
       assert.deepEqual(await store.list(), ["after", "before"]);
     } finally {
       await server.destroy();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore } from "../../src/store/redis.js";
-import { freshTable, storeConformance } from "../conformance/store.js";
+import { freshTable, storeConformance, writeWhenReconnected } from "../conformance/store.js";
 import { deleteRedisRunKeys } from "../setup/run-data.js";
 import { PrivateServer, requireServer, SERVERS } from "../setup/servers.js";
 
@@ -59,15 +59,7 @@ describe("redis store layout", () => {
       await assert.rejects(store.list(), (err: unknown) => (err as { code?: number }).code === 503);
       await server.start();
       // The same store reconnects by itself (within its 2 s retry interval); poll, bounded by the test timeout.
-      for (;;) {
-        try {
-          await store.write({ key: "after", value: "v" });
-          break;
-        } catch (err) {
-          assert.equal((err as { code?: number }).code, 503);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+      await writeWhenReconnected(store, "after");
       assert.deepEqual(await store.list(), ["after"]);
     } finally {
       await server.destroy();

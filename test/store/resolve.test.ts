@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createService, createStore, jsonTable, resolveStore, type Store } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { FileStore } from "../../src/store/file.js";
@@ -11,17 +8,9 @@ import { NatsStore } from "../../src/store/nats.js";
 import { PostgresStore } from "../../src/store/postgres.js";
 import { RedisStore } from "../../src/store/redis.js";
 import { quiet } from "../setup/logger.js";
+import { tempDirs } from "../setup/temp-dirs.js";
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-store-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("ts-micro-store-");
 
 /** Runs `body` with the given MICRO_* variables set, restoring them after. */
 async function withEnv(vars: Record<string, string | undefined>, body: () => Promise<void> | void): Promise<void> {
