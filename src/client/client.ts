@@ -10,7 +10,7 @@ import { AUTHORIZATION } from "../auth/auth.js";
 import type { Broker } from "../broker/broker.js";
 import { type Codecs, DEFAULT_CONTENT_TYPE, defaultCodecs } from "../codec/index.js";
 import { ErrorId, LocalError, MicroError, RetryLaterError } from "../errors/errors.js";
-import { GrpcTransport } from "../grpc/transport.js";
+import { deferredGrpcTransport } from "../grpc/deferred.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type Context, responseMetadataOf } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
@@ -602,7 +602,7 @@ export class Client {
   /** ts-micro nodes advertise the transport they speak; any other node gets the foreign transport. */
   private poolFor(node: Node): ConnectionPool {
     if (node.metadata?.protocol === "grpc") {
-      this.grpcPool ??= new ConnectionPool(this.options.grpcTransport ?? new GrpcTransport({ logger: this.log }));
+      this.grpcPool ??= new ConnectionPool(this.options.grpcTransport ?? deferredGrpcTransport({ logger: this.log }));
       return this.grpcPool;
     }
     if (!this.foreignPool || node.metadata?.transport === this.options.transport.name) return this.pool;

@@ -25,6 +25,13 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 /** The name nodes register under `server`, `transport` and `protocol`. */
 export const GRPC = "grpc";
 
+/** The largest message a gRPC server or client takes: `size`, or 4 MiB; a RangeError for a bad size. */
+export function maxMessageSizeOf(size: number | undefined): number {
+  const max = size ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (!(max > 0)) throw new RangeError("grpc: maxMessageSize must be a positive number of bytes");
+  return max;
+}
+
 /**
  * Metadata a ts-micro client sends when it streams its requests: a ts-micro server then hands
  * the handler an AsyncIterable even when neither a .proto nor `stream: true` says so.

@@ -8,7 +8,7 @@ import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { TlsOptions } from "../transport/tls.js";
 import type { ClientConnection, Listener, ListenOptions, Transport } from "../transport/transport.js";
 import { dialGrpc } from "./client.js";
-import { DEFAULT_MAX_MESSAGE_SIZE, type EndpointShape, GRPC } from "./grpc.js";
+import { type EndpointShape, GRPC, maxMessageSizeOf } from "./grpc.js";
 import { HEALTH_FILE, HEALTH_SERVICE, healthService, ServingStatus, type ServingStatusValue } from "./health.js";
 import { REFLECTION_SERVICES, type ReflectionSource, reflectionService } from "./reflection.js";
 import { type InternalMethod, listenGrpc } from "./server.js";
@@ -49,8 +49,7 @@ export class GrpcTransport implements Transport {
   private readonly log: Logger;
 
   constructor(private readonly options: GrpcTransportOptions = {}) {
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    if (!(this.maxMessageSize > 0)) throw new RangeError("grpc: maxMessageSize must be a positive number of bytes");
+    this.maxMessageSize = maxMessageSizeOf(options.maxMessageSize);
     this.log = options.logger ?? defaultLogger();
     this.secure = options.tls !== undefined;
   }

@@ -21,7 +21,7 @@ import { NatsSource } from "../config/nats.js";
 import type { Stream } from "../events/events.js";
 import { MemoryStream } from "../events/memory.js";
 import { NatsStream } from "../events/nats.js";
-import { GrpcTransport } from "../grpc/transport.js";
+import { deferredGrpcTransport } from "../grpc/deferred.js";
 import type { Logger } from "../logger/logger.js";
 import { EtcdRegistry } from "../registry/etcd.js";
 import { LocalRegistry } from "../registry/local.js";
@@ -173,7 +173,7 @@ function pemFile(env: Record<string, string | undefined>, variable: string): Buf
  */
 export function resolveGrpcTransport(tlsEnv: Record<string, string | undefined> = process.env): Transport | undefined {
   const tls = transportTlsFromEnv(tlsEnv);
-  return tls ? new GrpcTransport({ tls }) : undefined;
+  return tls ? deferredGrpcTransport({ tls }) : undefined;
 }
 
 export function resolveForeignTransport(tlsEnv: Record<string, string | undefined> = process.env): Transport {

@@ -22,7 +22,7 @@ import { ProcessMonitor } from "../debug/stats.js";
 import { MissingDriverError } from "../driver/driver.js";
 import type { MicroError } from "../errors/errors.js";
 import type { Stream } from "../events/events.js";
-import { GrpcTransport } from "../grpc/transport.js";
+import { deferredGrpcTransport } from "../grpc/deferred.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { LogRing, recordingLogger } from "../logger/ring.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -297,7 +297,7 @@ export class Service {
     });
     this.serverTransport =
       serverKind === "grpc"
-        ? new GrpcTransport({
+        ? deferredGrpcTransport({
             schema,
             maxMessageSize: options.grpc?.maxMessageSize,
             reflection: options.grpc?.reflection,
