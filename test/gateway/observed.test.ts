@@ -14,6 +14,7 @@ import { createGateway, type Gateway } from "../../src/gateway/index.js";
 import { createService, MicroError, type Service } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { quiet } from "../setup/logger.js";
+import { parseMetrics } from "../setup/prometheus.js";
 import { until, waitFor } from "../setup/wait.js";
 import { post, request } from "./http.js";
 
@@ -25,20 +26,6 @@ class Greeter {
     if (req.name === "") throw MicroError.badRequest("observed-greeter", "a name, please");
     return { msg: `Hello ${req.name}` };
   }
-}
-
-/** Prometheus text format: each sample as name, labels and value. */
-function parseMetrics(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const samples = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(match, `not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
 }
 
 function one(spans: ReadableSpan[], match: (s: ReadableSpan) => boolean, what: string): ReadableSpan {

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient, MicroError } from "../../src/index.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { quiet } from "../setup/logger.js";
+import { parseMetrics } from "../setup/prometheus.js";
 import { freePort, requireSharedNats } from "../setup/servers.js";
 import { type SpanRecord, spansOf } from "../setup/traced-spans.js";
 import { until, waitFor } from "../setup/wait.js";
@@ -113,20 +114,6 @@ for (const stack of stacks)
       only(b, (s) => s.traceId === w3cTrace, "B's span in the W3C trace");
     });
   });
-
-/** Prometheus text format: each sample as name, labels and value. */
-function parseMetrics(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const samples = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(match, `not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
 
 describe("metrics scraped over HTTP", () => {
   const dir = tempRegistry();
