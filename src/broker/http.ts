@@ -202,9 +202,11 @@ class DeliveryFailure extends Error {
   }
 }
 
-/** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls). */
+/** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls); once, as publishes ask per message. */
+let httpsModule: typeof https | undefined;
 function nodeHttps(): typeof https {
-  return createRequire(import.meta.url)("node:https") as typeof https;
+  httpsModule ??= createRequire(import.meta.url)("node:https") as typeof https;
+  return httpsModule;
 }
 
 export class HttpBroker implements Broker {
