@@ -8,8 +8,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inflateSync } from "node:zlib";
+import { generateKeyPair } from "../../src/auth/jwt.js";
+import { rsaKey, rsaSigner, rsaVerifier } from "../../src/auth/signing.js";
 import { MdnsRegistry } from "../../src/registry/mdns.js";
 import { decodeTxt, encodeTxt, entriesOf, entryToRecord, listingRecords, nodeRecords } from "../../src/registry/mdns-records.js";
+import { NODE_SIGNATURE, signedContent } from "../../src/registry/signature.js";
 import { makeService } from "../conformance/registry.js";
 import { cli, distRoot, fixture } from "../process/harness.js";
 import { createNetnsPair, type Namespace, type NetnsPair } from "../setup/netns.js";
@@ -47,6 +50,23 @@ describe("mdns records in Go Micro's format", () => {
     assert.deepEqual(entryToRecord(entry, "micro"), service);
     const listing = listingRecords("greeter", "myhost", 120, "micro");
     assert.deepEqual(listing[0], { type: "PTR", name: "_services.micro", ttl: 120, data: "greeter._services.micro" });
+  });
+});
+
+describe("signed records over mdns", () => {
+  it("a node's signature still verifies after its record went through mdns's DNS records, and fails once the address is changed", () => {
+    const keys = generateKeyPair();
+    const signer = rsaSigner(rsaKey(keys.privateKey, "private"));
+    const verifier = rsaVerifier(rsaKey(keys.publicKey, "public"));
+    const service = makeService("greeter", "1.0.0", ["a"]);
+    service.nodes[0].address = "10.0.0.7:54321";
+    service.nodes[0].metadata = { ...service.nodes[0].metadata, [NODE_SIGNATURE]: signer.sign(signedContent(service, service.nodes[0])) };
+    const [entry] = entriesOf({ type: "response", answers: nodeRecords(service, "myhost", 90, "micro") });
+    const heard = entryToRecord(entry, "micro")!;
+    const node = heard.nodes[0];
+    assert.ok(verifier.verify(signedContent(heard, node), node.metadata![NODE_SIGNATURE]), "the signature survives the TXT encoding");
+    const moved = { ...node, address: "10.0.0.8:54321" };
+    assert.equal(verifier.verify(signedContent(heard, moved), node.metadata![NODE_SIGNATURE]), false, "a copied signature on another address fails");
   });
 });
 
