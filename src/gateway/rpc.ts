@@ -65,15 +65,24 @@ export const passThroughJson: Codec = {
 export function parseRoute(rest: string): Route {
   const parts = rest.split("/");
   if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
-  let decoded: string[];
+  const decoded = rest.includes("%") ? decodeParts(parts, rest) : parts;
+  if (decoded.length === 3 && decoded[0] && decoded[1] && decoded[2]) return { service: decoded[0], endpoint: `${decoded[1]}.${decoded[2]}` };
+  if (decoded.length === 2 && decoded[0] && isHandlerMethod(decoded[1])) return { service: decoded[0], endpoint: decoded[1] };
+  throw gatewayError(404, `not found: /api/${rest} (use /api/{service}/{Handler}/{Method} or /api/{service}/{Handler.Method})`);
+}
+
+function decodeParts(parts: string[], rest: string): string[] {
   try {
-    decoded = parts.map(decodeURIComponent);
+    return parts.map(decodeURIComponent);
   } catch {
     throw gatewayError(400, `malformed path /api/${rest}`);
   }
-  if (decoded.length === 3 && decoded.every(Boolean)) return { service: decoded[0], endpoint: `${decoded[1]}.${decoded[2]}` };
-  if (decoded.length === 2 && decoded[0] && /^[^.]+\.[^.]+$/.test(decoded[1])) return { service: decoded[0], endpoint: decoded[1] };
-  throw gatewayError(404, `not found: /api/${rest} (use /api/{service}/{Handler}/{Method} or /api/{service}/{Handler.Method})`);
+}
+
+/** `Handler.Method`: one dot, with a name either side. */
+function isHandlerMethod(name: string): boolean {
+  const dot = name.indexOf(".");
+  return dot > 0 && dot < name.length - 1 && name.indexOf(".", dot + 1) === -1;
 }
 
 /**
@@ -145,8 +154,10 @@ export async function serveRpc(context: RpcContext, req: IncomingMessage, res: S
     if (req.method !== "POST" && req.method !== "GET") throw gatewayError(405, `use POST (or GET with query parameters), not ${req.method}`);
     const route = parseRoute(rest);
     // Both are synchronous in the common case (no auth or a known token; a cached service): no await then.
-    const authorized = authorize(context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
-    if (authorized) await authorized;
+    if (context.authorizer) {
+      const authorized = authorize(context, { type: "service", name: route.service, endpoint: route.endpoint }, req);
+      if (authorized) await authorized;
+    }
     const found = describe(context.lookup, route);
     const described = found instanceof Promise ? await found : found;
     const body = req.method === "GET" ? queryRequest(query) : jsonBody(await readBody(req, context.bodyLimit));
