@@ -10,7 +10,14 @@ const REFRESH_MS = 3_000;
 
 export function EventsPage({ info }: { info: Info | null }) {
   const [topics, setTopics] = useState<string[]>([]);
+  const [published, setPublished] = useState(0);
   const open = (t: string) => setTopics((list) => (list.includes(t) ? list : [t, ...list]));
+  // A publish from this page shows in the topic list at once, not at the next refresh.
+  const publish = async (topic: string, payload: unknown) => {
+    const result = await api.publishEvent(topic, payload);
+    if (result.ok) setPublished((n) => n + 1);
+    return result;
+  };
   if (info && !info.events) {
     return (
       <section>
@@ -24,9 +31,9 @@ export function EventsPage({ info }: { info: Info | null }) {
       <h1>Events {info?.events && <span class="tag">{info.events}</span>}</h1>
       <div class="columns">
         <div>
-          <KeptTopics onRead={open} />
+          <KeptTopics onRead={open} published={published} />
           <h2>Publish an event</h2>
-          <Publisher label="Publish event" send={api.publishEvent} />
+          <Publisher label="Publish event" send={publish} />
         </div>
         <div>
           <h2>Read a stream</h2>
@@ -42,7 +49,7 @@ export function EventsPage({ info }: { info: Info | null }) {
 }
 
 /** The topics the events backend keeps, read again every few seconds; with an in-process backend, what that means. */
-function KeptTopics({ onRead }: { onRead: (topic: string) => void }) {
+function KeptTopics({ onRead, published }: { onRead: (topic: string) => void; published: number }) {
   const [kept, setKept] = useState<EventTopics | null>(null);
   const [error, setError] = useState<MicroErrorJSON | null>(null);
   useEffect(() => {
@@ -61,7 +68,7 @@ function KeptTopics({ onRead }: { onRead: (topic: string) => void }) {
       live = false;
       clearInterval(timer);
     };
-  }, []);
+  }, [published]);
   return (
     <>
       {kept?.local && (
