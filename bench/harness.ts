@@ -17,6 +17,8 @@ function command(script: string, args: string[], core: number | undefined): [str
 
 export interface Server {
   address: string;
+  /** The server's own pid (taskset execs), for reading its CPU time from /proc. */
+  pid?: number;
   stop(): void;
 }
 
@@ -31,7 +33,7 @@ export function startServer(script: string, env: Record<string, string>, core?: 
       const match = /READY (\S+)/.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve({ address: match[1], stop: () => child.kill("SIGTERM") });
+        resolve({ address: match[1], pid: child.pid!, stop: () => child.kill("SIGTERM") });
       }
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -63,11 +63,24 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
+/** What a stream keeps of one topic (`micro events`, the dashboard's Events page). */
+export interface TopicInfo {
+  topic: string;
+  /** Events kept now. */
+  events: number;
+  /** The sequence number of the newest event (0 when none was ever published). */
+  lastSequence: number;
+  /** When the newest event was stored. */
+  lastTimestamp?: Date;
+}
+
 export interface Stream {
   /** `memory` or `nats`. */
   readonly name: string;
   publish(topic: string, payload: unknown, options?: EventPublishOptions): Promise<void>;
   consume<T = unknown>(topic: string, handler: EventHandler<T>, options?: ConsumeOptions): Promise<Consumer>;
+  /** The topics the stream keeps events of, by name (optional: a stream that cannot list them leaves it out). */
+  topics?(): Promise<TopicInfo[]>;
   /** Stops every consumer and closes connections. */
   close(): Promise<void>;
 }

@@ -1,2 +1,2 @@
-export type { ConsumeOptions, Consumer, Event, EventHandler, EventPublishOptions, Stream } from "./events.js";
+export type { ConsumeOptions, Consumer, Event, EventHandler, EventPublishOptions, Stream, TopicInfo } from "./events.js";
 export { MemoryStream } from "./memory.js";

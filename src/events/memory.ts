@@ -15,6 +15,7 @@ import {
   type EventPublishOptions,
   encodePayload,
   type Stream,
+  type TopicInfo,
 } from "./events.js";
 
 interface Stored {
@@ -59,12 +60,22 @@ interface Topic {
 
 export class MemoryStream implements Stream {
   readonly name = "memory";
-  private readonly topics = new Map<string, Topic>();
+  private readonly byTopic = new Map<string, Topic>();
   private readonly consumers = new Set<Consumer>();
   private readonly log: Logger;
 
   constructor(options: { logger?: Logger } = {}) {
     this.log = options.logger ?? defaultLogger();
+  }
+
+  /** The topics published to or consumed in this process (nothing else can see them). */
+  async topics(): Promise<TopicInfo[]> {
+    const out: TopicInfo[] = [];
+    for (const [topic, { events }] of this.byTopic) {
+      const last = events.at(-1);
+      out.push({ topic, events: events.length, lastSequence: last?.sequence ?? 0, lastTimestamp: last?.timestamp });
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic));
   }
 
   async publish(topic: string, payload: unknown, options: EventPublishOptions = {}): Promise<void> {
@@ -126,10 +137,10 @@ export class MemoryStream implements Stream {
   }
 
   private topic(name: string): Topic {
-    let t = this.topics.get(name);
+    let t = this.byTopic.get(name);
     if (!t) {
       t = { events: [], groups: new Map() };
-      this.topics.set(name, t);
+      this.byTopic.set(name, t);
     }
     return t;
   }

@@ -28,6 +28,7 @@ import {
   type EventPublishOptions,
   encodePayload,
   type Stream,
+  type TopicInfo,
 } from "./events.js";
 
 export type { NatsConnectionOptions, NatsTlsOptions } from "../driver/nats.js";
@@ -107,6 +108,23 @@ export class NatsStream implements Stream {
     };
     this.consumers.add(consumer);
     return consumer;
+  }
+
+  /**
+   * The topics kept on the JetStream server, whoever published them: every stream that is one
+   * topic's, as this plugin and Go Micro's natsjs create them (one subject, the stream named
+   * after it); other streams (KV buckets, object stores, streams of other programs) are not events.
+   */
+  async topics(): Promise<TopicInfo[]> {
+    const { jsm } = await this.connection.get();
+    const out: TopicInfo[] = [];
+    for await (const info of jsm.streams.list()) {
+      const subjects = info.config.subjects ?? [];
+      if (subjects.length !== 1 || streamName(subjects[0]) !== info.config.name) continue;
+      const { messages, last_seq, last_ts } = info.state;
+      out.push({ topic: subjects[0], events: messages, lastSequence: last_seq, lastTimestamp: last_seq > 0 ? new Date(last_ts) : undefined });
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic));
   }
 
   async close(): Promise<void> {

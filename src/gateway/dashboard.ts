@@ -23,7 +23,7 @@ import type { Client } from "../client/client.js";
 import { publishPayload } from "../client/publish.js";
 import { defaultCodecs, displayableBody } from "../codec/index.js";
 import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
-import { eventView, type Stream } from "../events/events.js";
+import { eventView, type Stream, type TopicInfo } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
@@ -168,6 +168,7 @@ class DashboardApi {
       "GET subscribe": (req, res, url) => this.subscribe(req, res, url),
       "POST events/publish": (req, res) => this.publishEvent(req, res),
       "GET events/subscribe": (req, res, url) => this.consumeEvents(req, res, url),
+      "GET events/topics": (_req, res) => this.eventTopics(res),
     };
   }
 
@@ -279,6 +280,27 @@ class DashboardApi {
     const topic = required(typeof body.topic === "string" ? body.topic : null, "topic");
     await events.publish(topic, body.payload ?? null);
     sendJson(res, 200, { topic });
+  }
+
+  /**
+   * The topics the events backend keeps. `local` says the backend lives in this process (memory):
+   * it holds only what was published through this process, not the events of other services.
+   */
+  private async eventTopics(res: ServerResponse): Promise<void> {
+    const events = this.requireEvents();
+    const local = events.name === "memory";
+    if (!events.topics) return sendJson(res, 200, { backend: events.name, local, topics: null });
+    let topics: TopicInfo[];
+    try {
+      topics = await events.topics();
+    } catch (err) {
+      throw MicroError.unavailable(ERROR_ID, `events (${events.name}): listing topics failed: ${(err as Error).message}`);
+    }
+    sendJson(res, 200, {
+      backend: events.name,
+      local,
+      topics: topics.map((t) => ({ ...t, lastTimestamp: t.lastTimestamp?.toISOString() })),
+    });
   }
 
   /** A durable topic from `offset` (default: the first event) as events, without a group. */

@@ -28,7 +28,11 @@ export function sendJson(res: ServerResponse, status: number, body: string | Uin
     res.destroy();
     return;
   }
-  res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) });
+  const length = String(Buffer.byteLength(body));
+  res.writeHead(
+    status,
+    headers ? { ...headers, "Content-Type": "application/json", "Content-Length": length } : { "Content-Type": "application/json", "Content-Length": length },
+  );
   res.end(body);
 }
 

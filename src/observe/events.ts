@@ -4,15 +4,21 @@
  * CONSUMER span whose parent is the publisher's, and both are counted by result (a handler that
  * throws or nacks is a failure). `service.observeEvents(stream)` returns one for the service.
  */
-import type { ConsumeOptions, Consumer, Event, EventHandler, EventPublishOptions, Stream } from "../events/events.js";
+import type { ConsumeOptions, Consumer, Event, EventHandler, EventPublishOptions, Stream, TopicInfo } from "../events/events.js";
 import type { Metrics } from "./metrics.js";
 import type { Tracing } from "./tracing.js";
 
 export class ObservedStream implements Stream {
+  /** The inner stream's, when it has one. */
+  readonly topics?: () => Promise<TopicInfo[]>;
+
   constructor(
     readonly inner: Stream,
     private readonly observers: { metrics?: Metrics; tracing?: Tracing },
-  ) {}
+  ) {
+    const { topics } = inner;
+    if (topics) this.topics = () => topics.call(inner);
+  }
 
   get name(): string {
     return this.inner.name;

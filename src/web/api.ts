@@ -36,6 +36,22 @@ export interface Delivery {
   payload: unknown;
 }
 
+/** A topic the events backend keeps (`GET events/topics`). */
+export interface EventTopic {
+  topic: string;
+  events: number;
+  lastSequence: number;
+  lastTimestamp?: string;
+}
+
+export interface EventTopics {
+  backend: string;
+  /** The backend lives in the dashboard's process (memory): it holds only what was published through it. */
+  local: boolean;
+  /** null when the backend cannot list its topics. */
+  topics: EventTopic[] | null;
+}
+
 const API = "dashboard/api/";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: MicroErrorJSON };
@@ -65,6 +81,7 @@ export const api = {
   call: (service: string, endpoint: string, req: unknown) => post<{ response: unknown }>("call", { service, endpoint, request: req }),
   publish: (topic: string, message: unknown) => post<{ topic: string }>("publish", { topic, message }),
   publishEvent: (topic: string, payload: unknown) => post<{ topic: string }>("events/publish", { topic, payload }),
+  eventTopics: () => request<EventTopics>("events/topics"),
 };
 
 export interface Listeners {

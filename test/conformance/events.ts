@@ -60,6 +60,18 @@ export function eventsConformance(name: string, harness: EventsHarness): void {
       );
     });
 
+    it("lists the topics it keeps, with the count and the newest event's sequence and time", async () => {
+      const t = topic("listed");
+      const s = stream();
+      const before = Date.now() - 1_000;
+      for (let n = 0; n < 3; n++) await s.publish(t, { n });
+      const listed = (await s.topics?.())?.find((info) => info.topic === t);
+      assert.ok(listed, `${t} is not listed`);
+      assert.equal(listed.events, 3);
+      assert.equal(listed.lastSequence, 3);
+      assert.ok(listed.lastTimestamp && listed.lastTimestamp.getTime() >= before, `lastTimestamp ${listed.lastTimestamp?.toISOString()}`);
+    });
+
     it("shares a group's events among its consumers, and gives every group all of them", async () => {
       const t = topic("groups");
       const s = stream();

@@ -297,6 +297,9 @@ describe("dashboard in chromium", { timeout: 180_000 }, () => {
     await page.click("[data-testid=publish]");
     await feed.locator("li", { hasText: '{"order":2}' }).waitFor();
     assert.match(await text(feed), /#1[\s\S]*#2|#2[\s\S]*#1/);
+    // The memory backend lives in the dashboard's process: the page says so, and how to share one.
+    assert.match(await text(page.locator("[data-testid=events-local]")), /only the events published through this dashboard[\s\S]*MICRO_EVENTS=nats/);
+    await page.locator("[data-testid=event-topics] tr[data-topic='orders']").waitFor();
   });
 
   it("made no request outside the dashboard", () => {

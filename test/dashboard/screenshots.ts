@@ -71,6 +71,7 @@ try {
   await page.fill("[data-testid=subscribe-topic]", "orders");
   await page.click("[data-testid=subscribe]");
   await page.locator("[data-testid=feed] li").nth(1).waitFor();
+  await page.locator("[data-testid=event-topics] tr[data-topic='orders'] td:nth-child(2)", { hasText: /^2$/ }).waitFor();
   await shoot("events");
 
   await page.goto(`${setup.url}#/service/greeter`);

@@ -10,12 +10,12 @@ export interface Reply {
 
 export function request(
   url: string,
-  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeout?: number } = {},
+  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeout?: number; agent?: http.Agent } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method: options.method ?? (options.body === undefined ? "GET" : "POST"), headers: options.headers, agent: false },
+      { method: options.method ?? (options.body === undefined ? "GET" : "POST"), headers: options.headers, agent: options.agent ?? false },
       (res) => {
         let text = "";
         res.setEncoding("utf8");

@@ -5,11 +5,14 @@
  * (validated by a real OpenAPI parser, and following the registry live), and mounts.
  */
 import assert from "node:assert/strict";
-import http from "node:http";
+import { getEventListeners } from "node:events";
+import http, { type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { validate } from "@readme/openapi-parser";
 import WebSocket from "ws";
 import { createGateway, type Gateway } from "../../src/gateway/index.js";
+import { cancelOnDisconnect } from "../../src/gateway/rpc.js";
 import { LocalRegistry } from "../../src/registry/local.js";
 import { fixture, type ServiceProcess, startProcess, stopAll, tempRegistry } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
@@ -175,6 +178,37 @@ describe("gateway routes against a service in another process", () => {
     assert.ok(await waitFor(holding, 10_000), "the held call did not reach the service");
     req.destroy();
     assert.ok(await waitFor(async () => (await cancelledCount()) > before, 10_000), "the service saw no cancellation of the held call");
+  });
+
+  it("cancels a call on a keep-alive connection that carried calls before, whose finished calls left no listener on its signal", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets: Socket[] = [];
+    const onConnection = (socket: Socket): void => void sockets.push(socket);
+    gateway.server.on("connection", onConnection);
+    try {
+      const json = { "Content-Type": "application/json" };
+      for (let n = 0; n < 50; n++) {
+        const reply = await request(`${api}/Greeter/Hello`, { method: "POST", body: `{"name":"n${n}"}`, headers: json, agent });
+        assert.deepEqual(reply.json(), { msg: `Hello n${n}` });
+      }
+      assert.equal(sockets.length, 1, "the calls did not share one connection");
+      const signal = cancelOnDisconnect({ socket: sockets[0] } as IncomingMessage);
+      assert.equal(getEventListeners(signal, "abort").length, 0, "finished calls left listeners on the connection's signal");
+
+      const before = await cancelledCount();
+      const heldBefore = (await post(`${api}/Probe/Cancelled`, {})).json<{ held: number }>().held;
+      const held = http.request(`${api}/Probe/Hold`, { method: "POST", agent, headers: json });
+      held.on("error", () => {});
+      held.end("{}");
+      const holding = async (): Promise<boolean> => (await post(`${api}/Probe/Cancelled`, {})).json<{ held: number }>().held > heldBefore;
+      assert.ok(await waitFor(holding, 10_000), "the held call did not reach the service");
+      assert.equal(getEventListeners(signal, "abort").length, 1, "the held call is not listening on its connection's signal");
+      held.destroy();
+      assert.ok(await waitFor(async () => (await cancelledCount()) > before, 10_000), "the service saw no cancellation of the held call");
+    } finally {
+      gateway.server.off("connection", onConnection);
+      agent.destroy();
+    }
   });
 
   it("cancels a server stream when the SSE client goes away", async () => {

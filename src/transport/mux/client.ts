@@ -58,7 +58,9 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
-    this.writer = new FrameWriter((chunk) => socket.write(chunk), limits);
+    // Calls come from anywhere (HTTP requests, broker messages, timers), one I/O callback each:
+    // batching over the event loop's turn, not the tick, writes them together (see FrameWriter).
+    this.writer = new FrameWriter((chunk) => socket.write(chunk), limits, undefined, "loop");
     socket.write(PREFACE);
     const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
     this.reader = reader;
