@@ -1,11 +1,13 @@
 /**
  * The bundled entries that package.json's "exports" point to (dist/bundle, `npm run build:bundle`):
  * each subpath exports what its compiled module in dist/src exports, a class shared by several
- * subpaths is the same class from each (so `instanceof` holds across them), and a default service
- * started from the root entry answers a call.
+ * subpaths is the same class from each (so `instanceof` holds across them), a default service
+ * started from the root entry answers a call, and the dashboard from its subpath finds the built UI.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -60,6 +62,30 @@ describe("the bundled package entries", () => {
       }
     })();
     assert.ok(typeof MicroError === "function" && thrown instanceof MicroError, String(thrown));
+  });
+
+  it("serves the dashboard's built UI from the gateway/dashboard subpath (dist/web, found from dist/bundle)", async () => {
+    assert.ok(fs.existsSync(path.join(root, "dist", "web", "index.html")), "dist/web is not built: npm run build:web");
+    const micro = (await load("dist/bundle/index.js")) as typeof import("../../src/index.js");
+    const { createDashboard } = (await load("dist/bundle/gateway/dashboard.js")) as typeof import("../../src/gateway/dashboard.js");
+    const { MemoryRegistry } = (await load("dist/bundle/registry.js")) as typeof import("../../src/registry/index.js");
+    const { MemoryBroker } = (await load("dist/bundle/broker/memory.js")) as typeof import("../../src/broker/memory.js");
+    const registry = new MemoryRegistry();
+    const broker = new MemoryBroker();
+    const logger = quietLogger(micro);
+    const client = micro.createClient({ registry, broker, logger });
+    const dashboard = createDashboard({ registry, client, broker, logger });
+    const server = http.createServer((req, res) => void dashboard.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), fs.readFileSync(path.join(root, "dist", "web", "index.html"), "utf8"));
+    } finally {
+      dashboard.close();
+      client.close();
+      server.close();
+    }
   });
 
   describe("a default service from the root entry", () => {
