@@ -7,7 +7,9 @@
  * - RSS MB: the child's resident memory after the import and a garbage collection, next to a
  *   child that imports nothing (the floor row, `node:net`).
  * The last rows start a default service (mux, local registry, JSON logs) and a raw node:net
- * server, and report start-up time and idle RSS 1 s later, as the peers benchmark does.
+ * server, and report start-up time and idle RSS 1 s later, as the peers benchmark does. The
+ * service starts once from dist/src (the compiled modules the tests run) and once from the
+ * package's entry (dist/bundle, what `import "ts-micro"` loads; `npm run build:bundle`).
  *
  * Rows are cumulative in practice: later modules import earlier ones. The difference between a
  * row and the one above says what that layer adds.
@@ -21,6 +23,7 @@ import { benchDir } from "./harness.js";
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 3 : 7;
 const src = path.join(benchDir, "..", "src");
+const packageEntry = path.join(benchDir, "..", "bundle", "index.js");
 
 /** Modules in the order a service loads them, from the framework's bottom layer up. */
 const MODULES: Array<[label: string, specifier: string]> = [
@@ -34,7 +37,8 @@ const MODULES: Array<[label: string, specifier: string]> = [
   ["client", path.join(src, "client", "client.js")],
   ["plugin resolution (every plugin)", path.join(src, "service", "resolve.js")],
   ["service", path.join(src, "service", "service.js")],
-  ["ts-micro (root export)", path.join(src, "index.js")],
+  ["ts-micro (root export, dist/src)", path.join(src, "index.js")],
+  ["ts-micro (package entry, dist/bundle)", packageEntry],
 ];
 
 /** The child: import, GC, print {ms, rss}. */
@@ -106,10 +110,12 @@ const registry = fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-startup-"));
 const quiet = { MICRO_REGISTRY_ADDRESS: registry, MICRO_LOG_FORMAT: "json" };
 const raw = measure(SERVICE_CHILD, "raw");
 const service = measure(SERVICE_CHILD, path.join(src, "index.js"), quiet);
+const packaged = measure(SERVICE_CHILD, packageEntry, quiet);
 fs.rmSync(registry, { recursive: true, force: true });
 console.log("");
 console.log("| process | start ms (import + listen/register) | idle RSS MB |");
 console.log("|---|---:|---:|");
 console.log(`| raw node:net server | ${raw.ms.toFixed(1)} | ${raw.rss.toFixed(1)} |`);
-console.log(`| default service | ${service.ms.toFixed(1)} | ${service.rss.toFixed(1)} |`);
-console.log(`| difference | +${(service.ms - raw.ms).toFixed(1)} | +${(service.rss - raw.rss).toFixed(1)} |`);
+console.log(`| default service (dist/src) | ${service.ms.toFixed(1)} | ${service.rss.toFixed(1)} |`);
+console.log(`| default service (package entry) | ${packaged.ms.toFixed(1)} | ${packaged.rss.toFixed(1)} |`);
+console.log(`| package entry − raw | +${(packaged.ms - raw.ms).toFixed(1)} | +${(packaged.rss - raw.rss).toFixed(1)} |`);

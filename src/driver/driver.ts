@@ -2,6 +2,7 @@
  * Plugins talk to servers through drivers that are optional peer dependencies, so a user who
  * never picks etcd needs no etcd3 installed. They are imported on first use, here and nowhere else.
  * A plugin opens its connection on first use too (./lazy.ts); NATS plugins share ./nats.ts.
+ * Node's own modules that only some plugins need (node:zlib, node:dgram) load on first use too.
  */
 import { createRequire } from "node:module";
 
@@ -43,4 +44,18 @@ export function requireDriver<T>(specifier: string, user: string): T {
     }
     throw err;
   }
+}
+
+/**
+ * A Node built-in module, loaded on its first use (once; synchronously). For the modules only a
+ * plugin off the default path needs, such as the mDNS registry's node:dgram and node:zlib: a
+ * static import would load them in every service (the package entry is one bundle), at a few
+ * milliseconds and a few hundred KB each.
+ */
+export function builtin<T>(specifier: `node:${string}`): () => T {
+  let loaded: T | undefined;
+  return () => {
+    loaded ??= requireModule(specifier) as T;
+    return loaded;
+  };
 }

@@ -138,11 +138,15 @@ function dashboardSockets(options: DashboardOptions): WebSocketStreams {
   });
 }
 
-/** dist/web beside dist/src (compiled), or the repository's dist/web when run from source. */
+/**
+ * dist/web beside dist/src (compiled: this file is dist/src/gateway/dashboard.js) or beside
+ * dist/bundle (the package entry: dist/bundle/extra.js), or the repository's dist/web when run
+ * from source.
+ */
 function defaultAssetsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.resolve(here, "..", "..", "web");
-  return fs.existsSync(path.join(compiled, "index.html")) ? compiled : path.resolve(here, "..", "..", "dist", "web");
+  const built = [path.resolve(here, "..", "..", "web"), path.resolve(here, "..", "web")].find((dir) => fs.existsSync(path.join(dir, "index.html")));
+  return built ?? path.resolve(here, "..", "..", "dist", "web");
 }
 
 class DashboardApi {

@@ -10,9 +10,12 @@
  */
 
 import net from "node:net";
-import { deflateSync, inflateSync } from "node:zlib";
+import type zlib from "node:zlib";
 import type { Answer, Packet } from "dns-packet";
+import { builtin } from "../driver/driver.js";
 import { type Endpoint, InvalidRecordError, type ServiceRecord } from "./registry.js";
+
+const nodeZlib = builtin<typeof zlib>("node:zlib");
 
 export const DEFAULT_MDNS_DOMAIN = "micro";
 const LISTING = "_services";
@@ -34,7 +37,7 @@ interface MdnsTxt {
 export function encodeTxt(record: ServiceRecord): string[] {
   const txt: MdnsTxt = { Metadata: record.nodes[0]?.metadata ?? null, Service: record.name, Version: record.version, Endpoints: record.endpoints };
   if (record.metadata && Object.keys(record.metadata).length > 0) txt.ServiceMetadata = record.metadata;
-  const hex = deflateSync(JSON.stringify(txt)).toString("hex");
+  const hex = nodeZlib().deflateSync(JSON.stringify(txt)).toString("hex");
   const strings: string[] = [];
   for (let i = 0; i < hex.length; i += 255) strings.push(hex.slice(i, i + 255));
   return strings.length > 0 ? strings : [""];
@@ -43,7 +46,7 @@ export function encodeTxt(record: ServiceRecord): string[] {
 export function decodeTxt(strings: ReadonlyArray<string | Uint8Array>): MdnsTxt | undefined {
   try {
     const hex = strings.map((s) => (typeof s === "string" ? s : Buffer.from(s).toString("latin1"))).join("");
-    const value: unknown = JSON.parse(inflateSync(Buffer.from(hex, "hex")).toString("utf8"));
+    const value: unknown = JSON.parse(nodeZlib().inflateSync(Buffer.from(hex, "hex")).toString("utf8"));
     if (typeof value !== "object" || value === null) return undefined;
     const txt = value as Partial<MdnsTxt>;
     if (typeof txt.Service !== "string" || typeof txt.Version !== "string") return undefined;

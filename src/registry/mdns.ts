@@ -19,12 +19,12 @@
  * there. `interface` pins the registry to one interface (its IPv4 address).
  */
 
+import type dgram from "node:dgram";
 import type { RemoteInfo } from "node:dgram";
-import dgram from "node:dgram";
 import os from "node:os";
 import type { Packet } from "dns-packet";
 import type { Options as MdnsOptions, MulticastDNS } from "multicast-dns";
-import { loadDriver } from "../driver/driver.js";
+import { builtin, loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { NodeLiveness } from "./liveness.js";
@@ -66,6 +66,9 @@ export interface MdnsRegistryOptions {
   /** Where failures are logged. Default: the process logger. */
   logger?: Logger;
 }
+
+/** node:dgram, for the queries' sockets (multicast-dns opens its own). */
+const nodeDgram = builtin<typeof dgram>("node:dgram");
 
 const MDNS_PORT = 5353;
 const MDNS_GROUP = "224.0.0.251";
@@ -263,7 +266,7 @@ export class MdnsRegistry implements Registry {
    */
   private async query(name: string): Promise<Packet[]> {
     await this.responder.get(); // so that this process answers its own questions
-    const socket = dgram.createSocket({ type: "udp4" });
+    const socket = nodeDgram().createSocket({ type: "udp4" });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind(0, () => {

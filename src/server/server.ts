@@ -151,11 +151,15 @@ export class Server {
     return added;
   }
 
-  /** The endpoints to publish in the registry, sorted by name as Go Micro does. */
+  /**
+   * The endpoints to publish in the registry, sorted by name as Go Micro does: in byte order, as
+   * Go compares strings. (localeCompare would also cost every service with two endpoints ICU's
+   * collator at start: about 2.5 MB of resident memory.)
+   */
   endpoints(): Endpoint[] {
     return this.published()
       .map((r) => r.description)
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**

@@ -94,7 +94,7 @@ describe("the npm package", () => {
       [],
     );
     assert.deepEqual(
-      [...files].filter((f) => /^dist\/(?!src\/|web\/)|tsbuildinfo|^test\/|^node_modules\//.test(f)),
+      [...files].filter((f) => /^dist\/(?!src\/|bundle\/|web\/)|tsbuildinfo|^test\/|^node_modules\//.test(f)),
       [],
     );
   });
