@@ -47,8 +47,22 @@ export const ErrorId = {
   config: "go.micro.config",
 } as const;
 
+/**
+ * Carried by every MicroError's prototype, under a registry-wide symbol: a MicroError made by
+ * another copy of ts-micro in the same process (two installed versions, or the package entry and
+ * its compiled sources side by side) is still recognised as one, so its code is not lost as a 500.
+ */
+const MICRO_ERROR = Symbol.for("ts-micro.MicroError");
+
 export class MicroError extends Error {
   override readonly name = "MicroError";
+
+  /** `value instanceof MicroError` holds for a MicroError from any copy of ts-micro (subclasses check as usual). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, MicroError or a subclass
+    if (this !== MicroError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [MICRO_ERROR]?: boolean })[MICRO_ERROR] === true;
+  }
 
   constructor(
     /** Who raised it: a service name, or `go.micro.client` / `go.micro.server` for the framework. */
@@ -125,6 +139,7 @@ export class MicroError extends Error {
     return JSON.stringify(this.toJSON());
   }
 }
+Object.defineProperty(MicroError.prototype, MICRO_ERROR, { value: true });
 
 /**
  * A refusal that says when to come back: a 503 from a server shedding load, a 429 from a rate

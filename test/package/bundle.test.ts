@@ -36,6 +36,20 @@ describe("the bundled package entries", () => {
     }
   });
 
+  it("a MicroError from the bundle is a MicroError to the compiled sources too, and the other way round; subclasses check as usual", async () => {
+    type Errors = { MicroError: new (id: string, code: number, detail: string) => Error; StoreNotFoundError?: unknown };
+    const bundled = (await load("dist/bundle/index.js")) as unknown as Errors;
+    const compiled = (await load("dist/src/errors/errors.js")) as unknown as Errors;
+    const { StoreNotFoundError } = (await load("dist/src/store/store.js")) as { StoreNotFoundError: new (key: string) => Error };
+    assert.notEqual(bundled.MicroError, compiled.MicroError, "two copies of the class");
+    assert.ok(new bundled.MicroError("a", 400, "x") instanceof compiled.MicroError);
+    assert.ok(new compiled.MicroError("a", 400, "x") instanceof bundled.MicroError);
+    assert.ok(new StoreNotFoundError("k") instanceof bundled.MicroError, "a subclass's instance is a MicroError of either copy");
+    assert.equal(new compiled.MicroError("a", 404, "x") instanceof StoreNotFoundError, false, "a subclass still checks its own class");
+    assert.equal(new Error("x") instanceof bundled.MicroError, false);
+    assert.equal(({ id: "a", code: 400 } as unknown) instanceof compiled.MicroError, false, "a look-alike object is not one");
+  });
+
   it("give one class (one value) for a name that several subpaths export", async () => {
     const seen = new Map<string, { subpath: string; value: unknown }>();
     let shared = 0;
