@@ -247,7 +247,10 @@ export class Tracing {
    * regular expressions) is for the others only.
    */
   private passedOn(span: Otel.Span): boolean {
-    return span.isRecording() || this.api.trace.isSpanContextValid(span.spanContext());
+    if (span.isRecording()) return true;
+    const ids = span.spanContext();
+    // The API's no-op tracer (no SDK) hands out this one object when there is no parent: no regular expressions for it.
+    return ids !== this.api.INVALID_SPAN_CONTEXT && this.api.trace.isSpanContextValid(ids);
   }
 
   /**
