@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { median, runLoad, type Server, startServer } from "./harness.js";
+import { cpuSeconds, median, runLoad, type Server, startServer } from "./harness.js";
 import type { LoadResult } from "./payload.js";
 
 const quick = process.argv.includes("--quick");
@@ -45,31 +45,47 @@ const cases: { name: string; observe: Record<string, string> }[] = [
 const dirs = cases.map(() => fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-bench-observe-")));
 const servers: Server[] = [];
 const results: LoadResult[] = [];
+/** The server's CPU µs per call, median of the runs, by case. */
+const serverCpu: number[] = [];
 try {
   for (const [i, { observe }] of cases.entries()) {
     servers.push(await startServer("servers/observed-echo.js", { MICRO_REGISTRY_ADDRESS: dirs[i], ...observe }, 0));
   }
   const runs: LoadResult[][] = cases.map(() => []);
+  const cpu: number[][] = cases.map(() => []);
   for (let r = 0; r < repetitions; r++) {
     for (const [i, { name }] of cases.entries()) {
       process.stderr.write(`… ${name} c=${concurrency} run ${r + 1}/${repetitions}\n`);
-      runs[i].push(await runLoad(name, servers[i].address, concurrency, warmup, seconds, { MICRO_REGISTRY_ADDRESS: dirs[i] }, 1));
+      const before = cpuSeconds(servers[i].pid);
+      const result = await runLoad(name, servers[i].address, concurrency, warmup, seconds, { MICRO_REGISTRY_ADDRESS: dirs[i] }, 1);
+      const after = cpuSeconds(servers[i].pid);
+      runs[i].push(result);
+      // The server's CPU over the run (warm-up included) per call at the measured rate: what a shared
+      // machine disturbs far less than req/s.
+      if (before !== undefined && after !== undefined) cpu[i].push(((after - before) * 1e6) / (result.rps * (warmup + seconds)));
     }
   }
-  for (const caseRuns of runs) {
+  for (const [i, caseRuns] of runs.entries()) {
     const result = median(caseRuns, (x) => x.rps);
     results.push(result);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    serverCpu.push(cpu[i].length > 0 ? cpu[i].sort((a, b) => a - b)[Math.floor(cpu[i].length / 2)] : Number.NaN);
+    process.stdout.write(`${JSON.stringify({ ...result, server_cpu_us_per_call: Math.round(serverCpu[i] * 10) / 10 })}\n`);
   }
 } finally {
   for (const server of servers) server.stop();
 }
 
 const plain = results[0];
-const lines = ["", "| concurrency | case | req/s | p50 µs | p99 µs | × plain |", "|---:|---|---:|---:|---:|---:|"];
-for (const result of results) {
+const lines = [
+  "",
+  "| concurrency | case | req/s | p50 µs | p99 µs | × plain | server CPU µs/call | × plain by CPU |",
+  "|---:|---|---:|---:|---:|---:|---:|---:|",
+];
+for (const [i, result] of results.entries()) {
   const name = result.framework === TARGET ? `**${TARGET}** (target ≥ 0.90)` : result.framework;
-  lines.push(`| ${result.concurrency} | ${name} | ${result.rps} | ${result.p50_us} | ${result.p99_us} | ${(result.rps / plain.rps).toFixed(2)} |`);
+  lines.push(
+    `| ${result.concurrency} | ${name} | ${result.rps} | ${result.p50_us} | ${result.p99_us} | ${(result.rps / plain.rps).toFixed(2)} | ${serverCpu[i].toFixed(1)} | ${(serverCpu[0] / serverCpu[i]).toFixed(2)} |`,
+  );
 }
 lines.push(
   "",
