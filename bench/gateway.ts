@@ -23,7 +23,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { checkEcho, loadResult, requireWrk, wrk } from "./clients/wrk.js";
-import { runClient, runLoad, type Server, startServer } from "./harness.js";
+import { cpuSeconds, runClient, runLoad, type Server, startServer } from "./harness.js";
 import type { LoadResult } from "./payload.js";
 import { freePort } from "./peers/proc.js";
 
@@ -49,13 +49,8 @@ const stopAll = (): void => {
 };
 process.on("exit", stopAll);
 
-/** CPU time (user + system) of process `pid` so far, in µs. */
-function cpuMicros(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS; // utime, stime (fields 14 and 15 of stat)
-}
-const CLOCK_TICKS = 100; // USER_HZ, 100 on Linux everywhere that matters
+/** CPU time (user + system) of process `pid` so far, in µs (0 where there is no /proc). */
+const cpuMicros = (pid: number): number => (cpuSeconds(pid) ?? 0) * 1e6;
 const hasProc = fs.existsSync("/proc/self/stat");
 
 /** CPU µs per request of all the serving processes, and of the HTTP front (gateway, moleculer-web, bare echo) alone. */

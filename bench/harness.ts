@@ -3,6 +3,7 @@
  * to different cores when `taskset` is available (one core each on a 2-core machine).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LoadResult } from "./payload.js";
@@ -17,10 +18,26 @@ function command(script: string, args: string[], core: number | undefined): [str
 
 export interface Server {
   address: string;
-  /** The server's own pid (taskset execs), for reading its CPU time from /proc. */
+  /** The server process's id (for its CPU time, see cpuSeconds). */
   pid?: number;
   stop(): void;
 }
+
+/** CPU time (user + system) a process has used so far, from /proc; undefined where there is no /proc. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // The fields after the command name (which may hold spaces, hence the last parenthesis): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every common platform. */
+const CLOCK_TICKS = 100;
 
 export function startServer(script: string, env: Record<string, string>, core?: number): Promise<Server> {
   const [cmd, args] = command(path.join(benchDir, script), [], core);
@@ -33,7 +50,7 @@ export function startServer(script: string, env: Record<string, string>, core?: 
       const match = /READY (\S+)/.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve({ address: match[1], pid: child.pid!, stop: () => child.kill("SIGTERM") });
+        resolve({ address: match[1], pid: child.pid, stop: () => child.kill("SIGTERM") });
       }
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -78,7 +78,7 @@ process.stdout.write(`${JSON.stringify(on)}\n`);
 
 const lines = [
   "",
-  `Overload: ~10x capacity (800 calls/s offered to ~80/s) for ${overloadSeconds} s`,
+  `Overload: ~10x capacity (800 calls/s offered to ~80/s) for ${overloadSeconds} s, after 1 s of the same offer unrecorded (warm-up)`,
   "| server | completed | shed | other errors | ok p50 ms | ok p99 ms | shed p50 ms | shed p99 ms | RSS before / peak / after MiB |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---|",
 ];

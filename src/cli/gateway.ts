@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { createDashboard } from "../gateway/dashboard.js";
 import { createGateway, type GatewayMount } from "../gateway/gateway.js";
 import { createMcpGateway } from "../mcp/gateway.js";
+import { Observability } from "../observe/observe.js";
 import { createClient } from "../service/create-client.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 import { parseCountFlag, parseDurationFlag } from "./flags.js";
@@ -40,12 +41,16 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   const rate = parseCountFlag("rate", values.rate);
   const registry = resolveRegistry();
   const mounts: GatewayMount[] = [];
+  // With MICRO_TRACING=1 the mounts' clients record a CLIENT span per call as the gateway's own
+  // client does, children of the request's span (passed to each mount in `trace`).
+  const traced = new Observability("gateway", { metrics: false });
+  const wrappers = { wrappers: traced.callWrappers(), streamWrappers: traced.streamWrappers() };
   const closers: Array<() => Promise<unknown>> = [];
   if (!values["no-dashboard"]) {
     // The dashboard at "/": its own client (it decodes what it shows) and the broker and events
     // stream the environment names, as a service would pick them.
     const broker = resolveBroker(undefined, undefined, { registry });
-    const client = createClient({ registry, broker });
+    const client = createClient({ registry, broker, ...wrappers });
     const events = resolveEvents();
     mounts.push(createDashboard({ registry, client, broker, events }));
     closers.push(
@@ -56,8 +61,11 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   }
   if (!values["no-mcp"]) {
     // MCP's Streamable HTTP at /mcp: every endpoint as a tool (the SDK is loaded on the first request).
-    const mcp = createMcpGateway({ registry });
-    mounts.push({ prefix: mcp.mount.prefix, handle: (req, res) => mcp.mount.handle(req, res), close: () => mcp.close() });
+    // Its client as createMcpGateway would make it (no token of its own: each call carries its caller's).
+    const mcpClient = createClient({ registry, token: "", ...wrappers });
+    const mcp = createMcpGateway({ registry, client: mcpClient });
+    closers.push(() => mcpClient.close());
+    mounts.push({ prefix: mcp.mount.prefix, handle: (req, res, trace) => mcp.mount.handle(req, res, trace), close: () => mcp.close() });
   }
   const gateway = await createGateway({
     registry,

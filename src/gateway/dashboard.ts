@@ -25,7 +25,7 @@ import { defaultCodecs, displayableBody } from "../codec/index.js";
 import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
 import { eventView, type Stream, type TopicInfo } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { headerValue, MicroHeader } from "../metadata/headers.js";
+import { type Header, headerValue, MicroHeader } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
 import type { Filter } from "../selector/selector.js";
 import { BodyTooLargeError, readBody as readLimitedBody } from "../transport/http/body.js";
@@ -52,7 +52,8 @@ export interface DashboardOptions {
 /** What the gateway mounts: requests under `prefix` go to `handle`. */
 export interface DashboardMount {
   readonly prefix: string;
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** `trace`: the gateway's span for the request (see GatewayMount.handle), carried by the calls, streams and publishes made for it. */
+  handle(req: IncomingMessage, res: ServerResponse, trace?: Readonly<Header>): Promise<void>;
   /**
    * WebSocket upgrades: `/dashboard/api/socket/{service}/{Handler.Method}` runs a client or
    * bidirectional stream the browser writes to message by message, in the gateway's WebSocket
@@ -80,7 +81,10 @@ const SNAPSHOT_DELAY_MS = 100;
 /** Pause before watching a registry again after its watch failed. */
 const REWATCH_MS = 2_000;
 
-type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+/** `trace`: the metadata that joins what the route does to the request's trace (empty without one). */
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>) => Promise<void>;
+
+const NO_TRACE: Readonly<Header> = Object.freeze({});
 
 export function createDashboard(options: DashboardOptions): DashboardMount {
   const api = new DashboardApi(options);
@@ -89,10 +93,10 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
   const sockets = dashboardSockets(options);
   return {
     prefix: "/",
-    async handle(req, res) {
+    async handle(req, res, trace = NO_TRACE) {
       const url = new URL(req.url ?? "/", "http://dashboard");
       try {
-        if (url.pathname.startsWith(DASHBOARD_API)) await api.route(req, res, url);
+        if (url.pathname.startsWith(DASHBOARD_API)) await api.route(req, res, url, trace);
         else assets.serve(req, res, url.pathname);
       } catch (err) {
         const error = MicroError.from(err, ERROR_ID);
@@ -165,10 +169,10 @@ class DashboardApi {
         sendJson(res, 200, { registry: options.registry.name, broker: options.broker.name, events: options.events?.name ?? null, internal: INTERNAL_SERVICES }),
       "GET services": async (_req, res) => sendJson(res, 200, await snapshot(options.registry)),
       "GET watch": (req, res) => this.watch(req, res),
-      "GET health": (_req, res, url) => this.health(res, url),
-      "POST call": (req, res) => this.call(req, res),
-      "GET stream": (req, res, url) => this.stream(req, res, url),
-      "POST publish": (req, res) => this.publish(req, res),
+      "GET health": (_req, res, url, trace) => this.health(res, url, trace),
+      "POST call": (req, res, _url, trace) => this.call(req, res, trace),
+      "GET stream": (req, res, url, trace) => this.stream(req, res, url, trace),
+      "POST publish": (req, res, _url, trace) => this.publish(req, res, trace),
       "GET subscribe": (req, res, url) => this.subscribe(req, res, url),
       "POST events/publish": (req, res) => this.publishEvent(req, res),
       "GET events/subscribe": (req, res, url) => this.consumeEvents(req, res, url),
@@ -187,10 +191,10 @@ class DashboardApi {
     return openEventStream(req, res);
   }
 
-  async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async route(req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
     const name = url.pathname.slice(DASHBOARD_API.length);
     const route = this.routes[`${req.method} ${name}`];
-    if (route) return route(req, res, url);
+    if (route) return route(req, res, url, trace);
     const known = Object.keys(this.routes).some((key) => key.endsWith(` ${name}`));
     if (known) throw MicroError.methodNotAllowed(ERROR_ID, `${req.method} is not allowed on ${url.pathname}`);
     throw MicroError.notFound(ERROR_ID, `no dashboard endpoint ${url.pathname}`);
@@ -210,13 +214,23 @@ class DashboardApi {
    * `unsupported`: the node answered but serves no Debug handler (Go Micro's services do not
    * register one); `unreachable`: it did not answer.
    */
-  private async health(res: ServerResponse, url: URL): Promise<void> {
+  private async health(res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const address = required(url.searchParams.get("address"), "address");
     const atAddress: Filter = (services) =>
       services.map((s) => ({ ...s, nodes: s.nodes.filter((n) => n.address === address) })).filter((s) => s.nodes.length > 0);
     try {
-      const answer = await this.options.client.call<{ status?: string }>(service, "Debug.Health", {}, { filters: [atAddress], timeout: 3_000, retries: 0 });
+      const answer = await this.options.client.call<{ status?: string }>(
+        service,
+        "Debug.Health",
+        {},
+        {
+          filters: [atAddress],
+          timeout: 3_000,
+          retries: 0,
+          metadata: trace,
+        },
+      );
       sendJson(res, 200, { status: answer?.status ?? "unknown" });
     } catch (err) {
       const error = MicroError.from(err, ERROR_ID);
@@ -224,12 +238,12 @@ class DashboardApi {
     }
   }
 
-  private async call(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async call(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): Promise<void> {
     const body = await this.readJson(req);
     const { service, endpoint } = target(body);
     const controller = abortOnDisconnect(req, res);
     const timeout = typeof body.timeout === "number" && body.timeout > 0 ? body.timeout : this.callTimeout;
-    const response = await this.options.client.call(service, endpoint, body.request ?? {}, { timeout, signal: controller.signal });
+    const response = await this.options.client.call(service, endpoint, body.request ?? {}, { timeout, signal: controller.signal, metadata: trace });
     sendJson(res, 200, { response: response ?? null });
   }
 
@@ -238,7 +252,7 @@ class DashboardApi {
    * one request or, with `each=true`, a JSON array sent message by message (client and
    * bidirectional streams).
    */
-  private async stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const endpoint = required(url.searchParams.get("endpoint"), "endpoint");
     const request = parseJson(url.searchParams.get("request") ?? "{}", "request");
@@ -247,7 +261,7 @@ class DashboardApi {
     const input = each ? messagesOf(request as unknown[]) : request;
     const sse = this.open(req, res);
     try {
-      for await (const message of this.options.client.stream(service, endpoint, input, { signal: sse.signal })) {
+      for await (const message of this.options.client.stream(service, endpoint, input, { signal: sse.signal, metadata: trace })) {
         if (sse.signal.aborted) break;
         sse.send("message", message ?? null);
       }
@@ -259,10 +273,10 @@ class DashboardApi {
     }
   }
 
-  private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async publish(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): Promise<void> {
     const body = await this.readJson(req);
     const topic = required(typeof body.topic === "string" ? body.topic : null, "topic");
-    await publishPayload(this.options.broker, defaultCodecs, topic, body.message ?? null, { from: ERROR_ID });
+    await publishPayload(this.options.broker, defaultCodecs, topic, body.message ?? null, { from: ERROR_ID, metadata: trace });
     sendJson(res, 200, { topic });
   }
 

@@ -21,6 +21,7 @@ import type { Client } from "../client/client.js";
 import { Codecs, ContentType } from "../codec/index.js";
 import { HealthChecks, type HealthReport } from "../debug/health.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
+import type { Header } from "../metadata/headers.js";
 import type { Metrics } from "../observe/metrics.js";
 import { Observability, type ObserveOptions } from "../observe/observe.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -45,7 +46,12 @@ export type { RateLimitOptions } from "./rate-limit.js";
 export interface GatewayMount {
   /** `/` for everything else, or a path such as `/mcp` (matching `/mcp` and `/mcp/…`). */
   prefix: string;
-  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  /**
+   * `trace`: the trace headers (`traceparent` …) naming the gateway's span for this request,
+   * empty when tracing is off. A mount puts them in the metadata of the calls it makes for the
+   * request, so that they join the request's trace as the gateway's own `/api` calls do.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): void | Promise<void>;
   /** WebSocket (or other) upgrades under the prefix; without it they are refused. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Called as the gateway closes: ends what the mount keeps open (event streams would hold the server). */
@@ -57,7 +63,13 @@ export interface GatewayOptions {
   address?: string;
   /** Where services are found (default: `MICRO_REGISTRY`, as a service picks it). */
   registry?: Registry;
-  /** The client calls go through (default: one of the gateway's own, on `registry`, that passes JSON through undecoded). */
+  /**
+   * The client calls go through (default: one of the gateway's own, on `registry`, that passes
+   * JSON through undecoded). Used as given: with tracing, the request's span is its calls'
+   * parent through their metadata, but the gateway adds no CLIENT span to it (a client's wrappers
+   * are fixed when it is made); create it with `Tracing`'s call and stream wrappers for one
+   * (docs/observability.md, "Through the gateway").
+   */
   client?: Client;
   /** Where `/api/publish/{topic}` publishes (default: `MICRO_BROKER`, as a service picks it). Ignored with `client`. */
   broker?: Broker;
@@ -237,6 +249,9 @@ function authFromEnv(): Auth | undefined {
   return name && name !== "noop" ? resolveAuth(name) : undefined;
 }
 
+/** The trace headers a mount gets when the request has no span. */
+const NO_TRACE: Readonly<Header> = Object.freeze({});
+
 /** Paths the gateway answers itself (besides /api/…), counted under their own names. */
 const OWN_PATHS = new Set(["/health", "/health/live", "/health/ready", "/openapi.json", "/metrics"]);
 
@@ -303,7 +318,7 @@ class Routes {
         if (this.metrics) return this.serveMetrics(req, res, this.metrics);
     }
     const mount = this.mountFor(path);
-    if (mount) return mount.handle(req, res);
+    if (mount) return mount.handle(req, res, this.context.observer?.traceHeader(req) ?? NO_TRACE);
     sendError(res, gatewayError(404, `not found: ${path}`));
   }
 

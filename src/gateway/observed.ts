@@ -64,6 +64,11 @@ export class GatewayObserver {
     return Object.assign(out, span.header);
   }
 
+  /** The trace headers naming `req`'s span (what a mount puts in the metadata of its calls); undefined when it has none. */
+  traceHeader(req: IncomingMessage): Readonly<Header> | undefined {
+    return this.spans.get(req)?.header;
+  }
+
   private begin(req: IncomingMessage, method: string, path: string): HttpRequestSpan | undefined {
     const span = this.tracing?.httpRequest(method, path, traceHeaders(req));
     if (span) this.spans.set(req, span);

@@ -74,9 +74,9 @@ export class HttpHandler implements McpMount {
     return this.sessions.size;
   }
 
-  readonly handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  readonly handle = async (req: IncomingMessage, res: ServerResponse, trace?: Readonly<Record<string, string>>): Promise<void> => {
     try {
-      await this.serve(req, res);
+      await this.serve(req, res, trace);
     } catch (err) {
       this.deps.logger.warn("mcp: http request failed", { err: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) reply(res, 500, -32603, "internal error");
@@ -84,7 +84,7 @@ export class HttpHandler implements McpMount {
     }
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, trace: Readonly<Record<string, string>> | undefined): Promise<void> {
     const path = (req.url ?? "/").split("?")[0].replace(/\/+$/, "");
     // The HTTP gateway may pass the path with its mount prefix or without it.
     if (path !== this.prefix && path !== "") return reply(res, 404, -32600, `not found: MCP is served at ${this.prefix}`);
@@ -98,7 +98,7 @@ export class HttpHandler implements McpMount {
       res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description=${JSON.stringify(detail)}`);
       return reply(res, 401, -32001, detail);
     }
-    (req as IncomingMessage & { auth?: unknown }).auth = authInfoFor(caller);
+    (req as IncomingMessage & { auth?: unknown }).auth = authInfoFor(caller, trace);
     const body = req.method === "POST" ? await this.readBody(req, res) : undefined;
     if (body === ANSWERED) return;
     const id = header(req, SESSION_HEADER);

@@ -45,6 +45,8 @@ export interface InvokeOptions {
   signal?: AbortSignal;
   /** Reports the `n`th response of a stream (when the client asked for progress). */
   progress?: (n: number, message: unknown) => Promise<void>;
+  /** Trace headers naming the span the call belongs to (the HTTP gateway's span for the request), sent with it. */
+  trace?: Readonly<Record<string, string>>;
 }
 
 export interface InvokerOptions {
@@ -131,7 +133,7 @@ export class Invoker {
   }
 
   private async run(tool: Tool, args: unknown, caller: Caller, how: InvokeOptions): Promise<ToolResult> {
-    const metadata: Record<string, string> = { "Mcp-Tool-Name": tool.name };
+    const metadata: Record<string, string> = { ...how.trace, "Mcp-Tool-Name": tool.name };
     // The service checks the same caller the gateway did: its token travels with the call.
     if (caller.token) metadata[AUTHORIZATION] = `${BEARER_SCHEME}${caller.token}`;
     if (caller.account) metadata["Mcp-Account-Id"] = caller.account.id;

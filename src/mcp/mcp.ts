@@ -55,7 +55,8 @@ export interface ToolOptions {
 export interface McpMount {
   /** `/mcp`. */
   readonly prefix: string;
-  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  /** `trace`: trace headers naming the span of the request (the HTTP gateway's), sent with the calls made for it. */
+  handle(req: IncomingMessage, res: ServerResponse, trace?: Readonly<Record<string, string>>): void | Promise<void>;
 }
 
 /** How a call ended, as the audit log records it. */

@@ -24,13 +24,21 @@ export interface SessionDeps {
   defaultCaller: () => Promise<Caller>;
 }
 
-/** Auth info carrying the identified caller (HTTP), as the SDK passes it to handlers. */
-export function authInfoFor(caller: Caller): AuthInfo {
-  return { token: caller.token ?? "", clientId: caller.account?.id ?? "", scopes: caller.account?.scopes ?? [], extra: { caller } };
+/**
+ * Auth info carrying the identified caller (HTTP), as the SDK passes it to handlers; and the
+ * request's trace headers, which ride along because auth info is the one thing the SDK hands
+ * from an HTTP request to the handlers of the messages it carried.
+ */
+export function authInfoFor(caller: Caller, trace?: Readonly<Record<string, string>>): AuthInfo {
+  return { token: caller.token ?? "", clientId: caller.account?.id ?? "", scopes: caller.account?.scopes ?? [], extra: { caller, trace } };
 }
 
 function callerOf(authInfo: AuthInfo | undefined): Caller | undefined {
   return authInfo?.extra?.caller as Caller | undefined;
+}
+
+function traceOf(authInfo: AuthInfo | undefined): Readonly<Record<string, string>> | undefined {
+  return authInfo?.extra?.trace as Readonly<Record<string, string>> | undefined;
 }
 
 /** A Server for one session; the catalogue's changes reach its client as `notifications/tools/list_changed`. */
@@ -51,6 +59,7 @@ export function createSession(deps: SessionDeps): Server {
       return await invoker.call(request.params.name, request.params.arguments, await caller(extra.authInfo), {
         transport: deps.transport,
         signal: extra.signal,
+        trace: traceOf(extra.authInfo),
         progress:
           progressToken === undefined
             ? undefined

@@ -42,7 +42,9 @@ export function parseTraceparent(value: string | undefined): RemoteContext | und
 }
 
 export function formatTraceparent(traceId: string, spanId: string, flags: number): string {
-  return `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, "0")}`;
+  // Flags are 00 or 01 but for rare extensions: no number formatting for those two.
+  const hex = flags === 1 ? "01" : flags === 0 ? "00" : (flags & 0xff).toString(16).padStart(2, "0");
+  return `00-${traceId}-${spanId}-${hex}`;
 }
 
 /**
@@ -102,7 +104,9 @@ function traceHeaders(header: Header): { parent?: string; state?: string; traceI
 
 /** Writes `context` into `header`, replacing any spelling of the same headers. */
 export function injectRemote(header: Header, context: RemoteContext): void {
-  for (const key of Object.keys(header)) {
+  for (const key in header) {
+    // Only names of the four lengths are lowered and compared (this runs once per traced call).
+    if (key.length < 10 || key.length > 14) continue;
     const lower = key.toLowerCase();
     if (lower === "traceparent" || lower === "tracestate" || lower === "micro-trace-id" || lower === "micro-span-id") delete header[key];
   }

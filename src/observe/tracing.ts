@@ -58,6 +58,7 @@ export class Tracing {
   private readonly tracer: Otel.Tracer;
   /** A server span's attributes by endpoint: the SDK copies them, so one object per endpoint serves every call. */
   private readonly serverAttributes = new Map<string, Attributes>();
+  private readonly clientAttributes = new Map<string, Attributes>();
 
   constructor(options: TracingOptions = {}) {
     this.api = loadApi();
@@ -77,10 +78,10 @@ export class Tracing {
     return (next) => (request, ctx) => {
       const endpoint = request.endpoint;
       if (endpoint.startsWith("Debug.")) return next(request, ctx);
-      const parent = this.parentFrom(request.header, ROOT_CONTEXT);
+      const parent = this.remoteParent(request.header, ROOT_CONTEXT);
       const span = this.tracer.startSpan(endpoint, { kind: SpanKind.SERVER, attributes: this.attributesOf(request.service, endpoint) }, parent);
       // No SDK registered and no caller's context: nothing to record or pass on.
-      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(request, ctx);
+      if (!this.passedOn(span)) return next(request, ctx);
       // The span rides in the request's metadata too, so that calls given `{ ctx }` are its
       // children even where no context manager makes it active.
       this.inject(request.header, span);
@@ -114,18 +115,15 @@ export class Tracing {
 
   /** Client middleware: a CLIENT span per attempt, its context written into the request's headers. */
   callWrapper(): CallWrapper {
-    const { context, SpanKind, trace } = this.api;
+    const { context, SpanKind } = this.api;
     return (next) => (node, request, deadline, signal) => {
       const parent = this.parentFrom(request.header, context.active());
       const span = this.tracer.startSpan(
         request.endpoint,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: { "rpc.system": "micro", "rpc.service": request.service, "rpc.method": request.endpoint, "server.address": node.address },
-        },
+        { kind: SpanKind.CLIENT, attributes: this.clientAttributesOf(request.service, request.endpoint, node.address) },
         parent,
       );
-      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(node, request, deadline, signal);
+      if (!this.passedOn(span)) return next(node, request, deadline, signal);
       this.inject(request.header, span);
       let result: Promise<unknown>;
       try {
@@ -149,7 +147,7 @@ export class Tracing {
 
   /** Stream middleware: a CLIENT span per stream (server, client or bidirectional), ending when the responses end. */
   streamWrapper(): StreamWrapper {
-    const { context, SpanKind, trace } = this.api;
+    const { context, SpanKind } = this.api;
     return (next) => (request) => {
       const parent = this.parentFrom(request.header, context.active());
       const span = this.tracer.startSpan(
@@ -165,7 +163,7 @@ export class Tracing {
         },
         parent,
       );
-      if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return next(request);
+      if (!this.passedOn(span)) return next(request);
       this.inject(request.header, span);
       return observeIterable(next(request), (err) => this.end(span, err), undefined);
     };
@@ -176,10 +174,10 @@ export class Tracing {
    * undefined when there is nothing to record or pass on (no SDK, no caller's context).
    */
   httpRequest(method: string, path: string, header: Header): HttpRequestSpan | undefined {
-    const { SpanKind, ROOT_CONTEXT, SpanStatusCode, trace } = this.api;
-    const parent = this.parentFrom(header, ROOT_CONTEXT);
+    const { SpanKind, ROOT_CONTEXT, SpanStatusCode } = this.api;
+    const parent = this.remoteParent(header, ROOT_CONTEXT);
     const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": path } }, parent);
-    if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return undefined;
+    if (!this.passedOn(span)) return undefined;
     const passed: Header = {};
     this.inject(passed, span);
     return {
@@ -205,14 +203,14 @@ export class Tracing {
       parent,
     );
     const sent: Header = { ...header };
-    this.inject(sent, span);
+    if (this.passedOn(span)) this.inject(sent, span);
     return this.run(this.api.trace.setSpan(parent, span), span, () => send(sent));
   }
 
   /** A CONSUMER span around a delivery, the publisher's span its parent; `failed` says whether it was nacked. */
   consume(topic: string, system: string, header: Header, handle: () => Promise<void>, failed: () => boolean): Promise<void> {
     const { SpanKind } = this.api;
-    const parent = this.parentFrom(header, this.api.ROOT_CONTEXT);
+    const parent = this.remoteParent(header, this.api.ROOT_CONTEXT);
     const span = this.tracer.startSpan(
       `${topic} process`,
       { kind: SpanKind.CONSUMER, attributes: { "messaging.system": system, "messaging.destination.name": topic, "messaging.operation.type": "process" } },
@@ -231,18 +229,47 @@ export class Tracing {
     return attributes;
   }
 
+  /** A client span's attributes, one object per service, endpoint and node (the SDK copies them). */
+  private clientAttributesOf(service: string, endpoint: string, address: string): Attributes {
+    const key = `${service}\u0000${endpoint}\u0000${address}`;
+    let attributes = this.clientAttributes.get(key);
+    if (!attributes) {
+      attributes = { "rpc.system": "micro", "rpc.service": service, "rpc.method": endpoint, "server.address": address };
+      // Bounded: a client calling services and nodes without end gets a fresh object past the cap.
+      if (this.clientAttributes.size < 10_000) this.clientAttributes.set(key, attributes);
+    }
+    return attributes;
+  }
+
+  /**
+   * Whether `span` has anything to record or pass on: false for the API's no-op span (no SDK
+   * registered, no caller's context). A recording span has valid ids; the check of the ids (two
+   * regular expressions) is for the others only.
+   */
+  private passedOn(span: Otel.Span): boolean {
+    if (span.isRecording()) return true;
+    const ids = span.spanContext();
+    // The API's no-op tracer (no SDK) hands out this one object when there is no parent: no regular expressions for it.
+    return ids !== this.api.INVALID_SPAN_CONTEXT && this.api.trace.isSpanContextValid(ids);
+  }
+
   /**
    * The parent of a new span: the active span of `base` when there is one (a call made while a
    * handler runs), else the remote context in `header` (a call given `{ ctx }` with no context
-   * manager registered, or a request arriving).
+   * manager registered).
    */
   private parentFrom(header: Header, base: Otel.Context): Otel.Context {
     const { trace } = this.api;
     const active = trace.getSpanContext(base);
     if (active && trace.isSpanContextValid(active)) return base;
+    return this.remoteParent(header, base);
+  }
+
+  /** `base` with the remote context in `header` (a request or message arriving) as its span, if it names one. */
+  private remoteParent(header: Header, base: Otel.Context): Otel.Context {
     const remote = extractRemote(header);
     if (!remote) return base;
-    return trace.setSpanContext(base, {
+    return this.api.trace.setSpanContext(base, {
       traceId: remote.traceId,
       spanId: remote.spanId,
       traceFlags: remote.flags,
@@ -251,10 +278,9 @@ export class Tracing {
     });
   }
 
+  /** Writes `span`'s ids into `header`; only for a span `passedOn` accepted. */
   private inject(header: Header, span: Otel.Span): void {
     const ids = span.spanContext();
-    // A recording span has valid ids; the check (two regular expressions) is for the others: no SDK and no parent, nothing to pass on.
-    if (!span.isRecording() && !this.api.trace.isSpanContextValid(ids)) return;
     const remote: RemoteContext = { traceId: ids.traceId, spanId: ids.spanId, flags: ids.traceFlags, state: ids.traceState?.serialize() || undefined };
     injectRemote(header, remote);
   }

@@ -8,7 +8,7 @@ import { createClient, createService, MicroError } from "../../src/index.js";
 import { humanLine } from "../../src/logger/human.js";
 import { type LogRecord, LogRing, recordingLogger } from "../../src/logger/ring.js";
 import { switchFromEnv } from "../../src/observe/observe.js";
-import { extractRemote, injectRemote, parseTraceparent } from "../../src/observe/trace-context.js";
+import { extractRemote, formatTraceparent, injectRemote, parseTraceparent } from "../../src/observe/trace-context.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import { LogRecorder, quiet } from "../setup/logger.js";
 import { freePort } from "../setup/servers.js";
@@ -113,6 +113,17 @@ describe("trace context headers", () => {
       "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c",
       "Micro-Span-Id": "b7ad6b7169203331",
     });
+    // Every spelling of the four names goes, whatever its case; names of other lengths stay.
+    const mixed: Record<string, string> = { TRACESTATE: "x=y", "MICRO-TRACE-ID": "1", "micro-SPAN-id": "2", trace: "kept", "x-traceparent-copy": "kept" };
+    injectRemote(mixed, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 0 });
+    assert.deepEqual(mixed, {
+      trace: "kept",
+      "x-traceparent-copy": "kept",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+      "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c",
+      "Micro-Span-Id": "b7ad6b7169203331",
+    });
+    assert.equal(formatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 0x0a), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0a");
   });
 });
 

@@ -3,16 +3,21 @@
  * parent of the gateway's CLIENT span, the parent of the service's SERVER span (spans recorded
  * in memory by the OpenTelemetry SDK, gateway and service in one process); and `/metrics`,
  * scraped over HTTP and parsed, counts the requests by route, method and status, under a route
- * the gateway knows rather than the path a client made up.
+ * the gateway knows rather than the path a client made up. Calls made by a mount (the dashboard,
+ * MCP at /mcp) and through a client given to the gateway join the request's trace too.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { MemoryBroker } from "../../src/broker/memory.js";
+import { createDashboard } from "../../src/gateway/dashboard.js";
 import { createGateway, type Gateway } from "../../src/gateway/index.js";
-import { createService, MicroError, type Service } from "../../src/index.js";
+import { createClient, createService, MicroError, type Service, Tracing } from "../../src/index.js";
+import { createMcpGateway } from "../../src/mcp/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
+import { connectHttp } from "../mcp/harness.js";
 import { quiet } from "../setup/logger.js";
 import { parseMetrics } from "../setup/prometheus.js";
 import { until, waitFor } from "../setup/wait.js";
@@ -39,6 +44,10 @@ describe("gateway observed", () => {
   let service: Service;
   let gateway: Gateway;
   let plain: Gateway;
+  let mounted: Gateway;
+  let given: Gateway;
+  let givenClient: ReturnType<typeof createClient>;
+  const closers: Array<() => Promise<unknown>> = [];
 
   before(async () => {
     service = createService({ name: "observed-greeter", registry, logger: quiet, tracing: true });
@@ -46,8 +55,33 @@ describe("gateway observed", () => {
     await service.start();
     gateway = await createGateway({ address: "127.0.0.1:0", registry, logger: quiet, tracing: true, metrics: { processMetrics: false } });
     plain = await createGateway({ address: "127.0.0.1:0", registry, logger: quiet, tracing: false, metrics: false });
+    // Mounts with clients of their own, recording CLIENT spans as `micro gateway` makes them.
+    const tracing = new Tracing();
+    const traced = { registry, logger: quiet, wrappers: [tracing.callWrapper()], streamWrappers: [tracing.streamWrapper()] };
+    const dashboardClient = createClient(traced);
+    const mcp = createMcpGateway({ registry, logger: quiet, client: createClient({ ...traced, token: "" }) });
+    const broker = new MemoryBroker();
+    mounted = await createGateway({
+      address: "127.0.0.1:0",
+      registry,
+      logger: quiet,
+      tracing: true,
+      metrics: false,
+      mounts: [mcp.mount, createDashboard({ registry, client: dashboardClient, broker, logger: quiet })],
+    });
+    // A client given to the gateway, without wrappers of its own.
+    givenClient = createClient({ registry, logger: quiet });
+    given = await createGateway({ address: "127.0.0.1:0", registry, logger: quiet, tracing: true, metrics: false, client: givenClient });
+    closers.push(
+      () => given.close(),
+      () => givenClient.close(),
+      () => mounted.close(),
+      () => mcp.close(),
+      () => dashboardClient.close(),
+    );
   });
   after(async () => {
+    for (const close of closers) await close();
     await plain.close();
     await gateway.close();
     await service.stop();
@@ -89,6 +123,69 @@ describe("gateway observed", () => {
     const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
     assert.equal(served.spanContext().traceId, http.spanContext().traceId);
     assert.equal(served.status.code, SpanStatusCode.ERROR, "the service's own span failed");
+  });
+
+  it("a dashboard call joins the request's trace: HTTP request → dashboard client call → service", async () => {
+    exporter.reset();
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const reply = await post(
+      `${mounted.url}/dashboard/api/call`,
+      { service: "observed-greeter", endpoint: "Greeter.Hello", request: { name: "Ada" } },
+      { traceparent: `00-${traceId}-${callerSpan}-01` },
+    );
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual(reply.json(), { response: { msg: "Hello Ada" } });
+    await until(() => exporter.getFinishedSpans().some((s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST")), 5_000, "the gateway's span ended");
+    const spans = exporter.getFinishedSpans();
+    for (const span of spans) assert.equal(span.spanContext().traceId, traceId, `${span.name} is in the caller's trace`);
+    const http = one(spans, (s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST"), "gateway SERVER span");
+    assert.equal(http.name, "POST /");
+    assert.equal(http.parentSpanContext?.spanId, callerSpan);
+    const call = one(spans, (s) => s.kind === SpanKind.CLIENT && s.name === "Greeter.Hello", "dashboard CLIENT span");
+    assert.equal(call.parentSpanContext?.spanId, http.spanContext().spanId);
+    const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
+    assert.equal(served.parentSpanContext?.spanId, call.spanContext().spanId);
+  });
+
+  it("an MCP tool call over /mcp joins the trace of the HTTP request that carried it", async () => {
+    const connected = await connectHttp(`${mounted.url}/mcp`);
+    try {
+      exporter.reset();
+      const result = await connected.client.callTool({ name: "observed-greeter.Greeter.Hello", arguments: { name: "Ada" } });
+      assert.deepEqual(result.structuredContent, { msg: "Hello Ada" });
+      await until(() => exporter.getFinishedSpans().some((s) => s.kind === SpanKind.SERVER && s.name === "POST /mcp"), 5_000, "the gateway's span ended");
+      const spans = exporter.getFinishedSpans();
+      const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
+      const call = one(spans, (s) => s.kind === SpanKind.CLIENT && s.name === "Greeter.Hello", "MCP client's CLIENT span");
+      assert.equal(served.parentSpanContext?.spanId, call.spanContext().spanId);
+      // The tools/call POST's span (the SDK may send other requests, each a trace of its own).
+      const http = one(spans, (s) => s.spanContext().spanId === call.parentSpanContext?.spanId, "the CLIENT span's parent");
+      assert.equal(http.kind, SpanKind.SERVER);
+      assert.equal(http.name, "POST /mcp");
+      assert.equal(http.parentSpanContext, undefined, "the request's span is the trace's root");
+      for (const span of [call, served]) assert.equal(span.spanContext().traceId, http.spanContext().traceId, `${span.name} is in the request's trace`);
+    } finally {
+      await connected.close();
+    }
+  });
+
+  it("through a client given to the gateway (no wrappers of its own) the service's span is the child of the request's", async () => {
+    exporter.reset();
+    const traceId = randomBytes(16).toString("hex");
+    const reply = await post(
+      `${given.url}/api/observed-greeter/Greeter/Hello`,
+      { name: "Ada" },
+      { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
+    );
+    assert.equal(reply.status, 200, reply.text);
+    await until(() => exporter.getFinishedSpans().some((s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST")), 5_000, "the gateway's span ended");
+    const spans = exporter.getFinishedSpans();
+    const http = one(spans, (s) => s.kind === SpanKind.SERVER && s.name.startsWith("POST"), "gateway SERVER span");
+    assert.equal(spans.filter((s) => s.kind === SpanKind.CLIENT).length, 0, "the given client records no span");
+    const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
+    assert.equal(served.spanContext().traceId, traceId);
+    assert.equal(served.parentSpanContext?.spanId, http.spanContext().spanId);
   });
 
   it("/metrics counts requests by route, method and status, made-up paths under one route, and the gateway's calls by code", async () => {
