@@ -87,7 +87,7 @@ export function resolveRegistry(
 
 /**
  * The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS`
- * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv).
+ * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv), and its header references (`MICRO_MUX_HEADER_REFS`).
  */
 export function resolveTransport(
   name = process.env.MICRO_TRANSPORT || "mux",
@@ -98,7 +98,7 @@ export function resolveTransport(
   switch (plugin) {
     case "mux":
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
-      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv) });
+      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv), headerRefSlots: headerRefsOff(tlsEnv) ? 0 : undefined });
     case "http":
       return new HttpTransport({ tls: transportTlsFromEnv(tlsEnv) });
     case "memory":
@@ -142,6 +142,11 @@ export function brokerTlsFromEnv(env: Record<string, string | undefined> = proce
   if (!tls) return undefined;
   const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca : [tls.ca];
   return { ca, cert: tls.cert, key: tls.key, clientAuth: tls.clientAuth };
+}
+
+/** `MICRO_MUX_HEADER_REFS=false`: the mux transport sends every header in full, as versions without references did. */
+function headerRefsOff(env: Record<string, string | undefined>): boolean {
+  return env.MICRO_MUX_HEADER_REFS !== undefined && env.MICRO_MUX_HEADER_REFS !== "" && !envSwitch(env, "MICRO_MUX_HEADER_REFS");
 }
 
 /** A true/false env var (also 1/0; unset is false). */
