@@ -55,8 +55,8 @@ export function clientSettings(
   const selector = settings.text("selector");
   const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
-    foreignTransport: resolveForeignTransport(settings.tlsEnv()),
-    grpcTransport: resolveGrpcTransport(settings.tlsEnv()),
+    foreignTransport: resolveForeignTransport(settings.transportEnv()),
+    grpcTransport: resolveGrpcTransport(settings.transportEnv()),
     selector: new Selector({ strategy }),
     timeout: options.timeout ?? settings.duration("client_request_timeout"),
     retries: options.retries ?? settings.whole("client_retries"),

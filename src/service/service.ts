@@ -265,7 +265,7 @@ export class Service {
     const schema = serverKind === "grpc" ? grpcSchema(options.grpc) : undefined;
     const codecs = options.codecs ?? (schema ? schemaCodecs(schema) : defaultCodecs);
     this.registry = cachedRegistry(options.registry, this.log, settings);
-    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
+    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.transportEnv());
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // Shedding comes first, so that an overloaded node spends nothing on a call it refuses (not
@@ -301,7 +301,7 @@ export class Service {
             schema,
             maxMessageSize: options.grpc?.maxMessageSize,
             reflection: options.grpc?.reflection,
-            tls: options.grpc?.tls ?? transportTlsFromEnv(settings.tlsEnv()),
+            tls: options.grpc?.tls ?? transportTlsFromEnv(settings.transportEnv()),
             shape: (endpoint) => this.server.shape(endpoint),
             handlers: () => this.server.handlers(),
             health: () => this.health.run().then((report) => report.status),

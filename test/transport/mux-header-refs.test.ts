@@ -10,6 +10,7 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
+import { resolveTransport } from "../../src/service/resolve.js";
 import { decodeHeader } from "../../src/transport/framing/header-block.js";
 import { MuxTransport } from "../../src/transport/mux/mux.js";
 import { joinHostPort, splitHostPort } from "../../src/transport/tcp.js";
@@ -120,6 +121,14 @@ describe("mux header references: negotiation", () => {
     const { sent, seen } = await callsThrough(current, older);
     assertPlainHeaders(seen);
     assert.ok(sent > CALLS * 700, `every call carried the token (${sent} bytes)`);
+  });
+
+  it("is turned off by MICRO_MUX_HEADER_REFS=false, and on by default", () => {
+    const slots = (env: Record<string, string>) => (resolveTransport("mux", undefined, env) as MuxTransport).limits.headerRefSlots;
+    assert.equal(slots({ MICRO_MUX_HEADER_REFS: "false" }), 0);
+    assert.ok(slots({}) > 0);
+    assert.ok(slots({ MICRO_MUX_HEADER_REFS: "true" }) > 0);
+    assert.throws(() => slots({ MICRO_MUX_HEADER_REFS: "maybe" }), /MICRO_MUX_HEADER_REFS=maybe: expected true or false/);
   });
 
   it("opens streams with the token by reference", async () => {
