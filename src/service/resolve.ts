@@ -29,6 +29,7 @@ import { MdnsRegistry } from "../registry/mdns.js";
 import { MemoryRegistry } from "../registry/memory.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
+import type { NodeSigner, NodeVerifier } from "../registry/signature.js";
 import { FileStore } from "../store/file.js";
 import { MemoryStore } from "../store/memory.js";
 import { NatsStore } from "../store/nats.js";
@@ -191,6 +192,10 @@ export interface ResolveBrokerOptions {
   /** The registry the http broker registers subscribers in (default: the one MICRO_REGISTRY names). */
   registry?: Registry;
   logger?: Logger;
+  /** The http broker signs its subscriber nodes with this (a service's auth signer). */
+  signer?: NodeSigner;
+  /** The http broker delivers only to subscriber nodes whose signature this verifies (MICRO_REGISTRY_VERIFY). */
+  verifier?: NodeVerifier;
 }
 
 let sharedMemoryBroker: MemoryBroker | undefined;
@@ -208,7 +213,14 @@ export function resolveBroker(
   const logger = options.logger;
   switch (plugin) {
     case "http":
-      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger, tls: brokerTlsFromEnv() });
+      return new HttpBroker({
+        registry: options.registry ?? resolveRegistry(),
+        address: where,
+        logger,
+        tls: brokerTlsFromEnv(),
+        signer: options.signer,
+        verifier: options.verifier,
+      });
     case "memory":
       // One per process, so that services and clients in one process reach each other.
       sharedMemoryBroker ??= new MemoryBroker({ logger });
