@@ -192,16 +192,31 @@ describe("mux header references: bad references", () => {
   const server = new MuxTransport({ headerRefSlots: 4 });
   let listener: Listener;
 
-  /** Sends a request with `header` on a raw connection and returns the server's answer header. */
+  /** Sends a request with `header` on a raw connection and returns the header of the server's answer on that stream. */
   async function answer(peer: Awaited<ReturnType<typeof rawPeer>>, stream: number, header: string, flags = 0): Promise<Header> {
-    const before = peer.received().length;
     peer.socket.write(rawFrame(REQUEST, stream, header, Buffer.alloc(0), flags));
-    for (let i = 0; i < 200 && peer.received().length === before; i++) await new Promise((r) => setTimeout(r, 10));
-    const bytes = peer.received().subarray(before);
-    assert.ok(bytes.length >= 14, `the server answered ${JSON.stringify(header.slice(0, 60))}`);
-    const decoded = decodeHeader(bytes, 14, 14 + bytes.readUInt32BE(10));
-    assert.equal(typeof decoded, "object");
-    return decoded as Header;
+    for (let i = 0; i < 500; i++) {
+      const found = frameOn(peer.received(), stream);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail(`no answer on stream ${stream} to ${JSON.stringify(header.slice(0, 60))}`);
+  }
+
+  /** The header of the last complete frame on `stream` in `bytes`. */
+  function frameOn(bytes: Buffer, stream: number): Header | undefined {
+    let found: Header | undefined;
+    for (let at = 0; at + 14 <= bytes.length; ) {
+      const end = at + 4 + bytes.readUInt32BE(at);
+      if (end > bytes.length) break;
+      if (bytes.readUInt32BE(at + 6) === stream) {
+        const decoded = decodeHeader(bytes, at + 14, at + 14 + bytes.readUInt32BE(at + 10));
+        assert.equal(typeof decoded, "object");
+        found = decoded as Header;
+      }
+      at = end;
+    }
+    return found;
   }
 
   function errorOf(header: Header): MicroError {
@@ -225,6 +240,28 @@ describe("mux header references: bad references", () => {
       assert.equal(errorOf(await answer(peer, 9, "Mux-Ref\0Authorization=4", STREAM_FLAG)).code, 401, "on a stream too");
     } finally {
       peer.destroy();
+    }
+  });
+
+  it("applies a set carried by a request it refuses (calls per connection limit), as the client counts on it", async () => {
+    const limited = new MuxTransport({ maxCallsPerConnection: 1 });
+    const slow = await limited.listen("127.0.0.1:0", {
+      handler: async (req) => {
+        await new Promise((resolve) => setTimeout(resolve, req.header[MicroHeader.Endpoint] === "Slow" ? 300 : 0));
+        return { header: {}, body: Buffer.from(req.header.Authorization ?? "") };
+      },
+    });
+    const peer = await rawPeer(slow.address);
+    try {
+      peer.socket.write(rawFrame(REQUEST, 1, "Micro-Endpoint\0Slow"));
+      const refused = await answer(peer, 3, `Authorization\0${bearer(4)}\0Mux-Ref-Set\0Authorization=1`);
+      assert.match(refused[MicroHeader.Error] ?? "", /calls in flight/);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const resolved = await answer(peer, 5, "Mux-Ref\0Authorization=1");
+      assert.equal(resolved[MicroHeader.Error], undefined, "the slot holds the refused request's value");
+    } finally {
+      peer.destroy();
+      slow.destroy();
     }
   });
 
@@ -257,6 +294,10 @@ describe("mux header references: bad references", () => {
         const err = errorOf(await answer(peer, 1 + 2 * bad[0], bad[1]));
         assert.equal(err.code, 400, `${JSON.stringify(bad[1].slice(0, 60))}: ${err.detail}`);
       }
+      // A failed set leaves its slot empty, not holding the value it had before.
+      assert.equal((await answer(peer, 21, `Authorization\0${bearer(1)}\0Mux-Ref-Set\0Authorization=2`))[MicroHeader.Error], undefined);
+      assert.equal(errorOf(await answer(peer, 23, `Authorization\0${"x".repeat(5000)}\0Mux-Ref-Set\0Authorization=2`)).code, 400);
+      assert.equal(errorOf(await answer(peer, 25, "Mux-Ref\0Authorization=2")).code, 401);
       const ok = await answer(peer, 99, "Micro-Endpoint\0Echo.Echo");
       assert.equal(ok[MicroHeader.Error], undefined, "the connection still serves");
     } finally {

@@ -173,12 +173,15 @@ export class ServerHeaderRefs {
     if (sets !== undefined) {
       const items = this.parse(sets, REF_SET);
       if (items instanceof MicroError) return items;
+      let failed: MicroError | undefined;
       for (const { name, slot } of items) {
         const value = header[name];
-        if (value === undefined) return refError(400, `${REF_SET} names header ${JSON.stringify(name)}, which the request does not carry`);
-        if (Buffer.byteLength(value) > this.maxValueBytes) return refError(400, `${REF_SET}: the ${name} value exceeds ${this.maxValueBytes} bytes`);
-        this.values[slot] = value;
+        // A slot whose set failed holds nothing: a later reference to it is a 401, never the slot's older value.
+        this.values[slot] = value !== undefined && Buffer.byteLength(value) <= this.maxValueBytes ? value : undefined;
+        if (value === undefined) failed ??= refError(400, `${REF_SET} names header ${JSON.stringify(name)}, which the request does not carry`);
+        else if (this.values[slot] === undefined) failed ??= refError(400, `${REF_SET}: the ${name} value exceeds ${this.maxValueBytes} bytes`);
       }
+      if (failed) return failed;
     }
     if (uses !== undefined) {
       const items = this.parse(uses, REF_USE);

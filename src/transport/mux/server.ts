@@ -271,6 +271,8 @@ export class ServerConnection implements StreamOutput {
   }
 
   private onRequest(frame: Frame): void {
+    // First, whatever else happens to the request: the client counts its slot sets as done.
+    const badReference = this.resolveRefs(frame);
     if (this.goneAway) {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: "server stopping" }), EMPTY);
       return;
@@ -282,11 +284,10 @@ export class ServerConnection implements StreamOutput {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: `more than ${limit} calls in flight on this connection` }), EMPTY);
       return;
     }
-    const refused = this.resolveRefs(frame);
-    if (refused) {
-      this.context.limitLog.warn("mux request refused: bad header reference", { remote: this.remote, reason: refused.detail }, "header reference");
+    if (badReference) {
+      this.context.limitLog.warn("mux request refused: bad header reference", { remote: this.remote, reason: badReference.detail }, "header reference");
       const type = frame.flags & FrameFlag.Stream ? FrameType.End : FrameType.Response;
-      this.writer.push(type, frame.stream, encodeHeader({ [MicroHeader.Error]: refused.toString() }), EMPTY);
+      this.writer.push(type, frame.stream, encodeHeader({ [MicroHeader.Error]: badReference.toString() }), EMPTY);
       return;
     }
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
