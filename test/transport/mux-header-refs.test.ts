@@ -18,6 +18,7 @@ import type { ClientConnection, Header, Listener } from "../../src/transport/tra
 import { rawFrame, rawPeer } from "./mux-peer.js";
 
 const REQUEST = 1;
+const PING = 6;
 const STREAM_FLAG = 1;
 const CALLS = 20;
 
@@ -188,6 +189,13 @@ describe("mux header references: table", () => {
   });
 });
 
+/** A raw connection that has asked for references, as a current client's first ping does. */
+async function helloPeer(address: string): Promise<Awaited<ReturnType<typeof rawPeer>>> {
+  const peer = await rawPeer(address);
+  peer.socket.write(rawFrame(PING, 0, "Mux-Features\0header-refs"));
+  return peer;
+}
+
 describe("mux header references: bad references", () => {
   const server = new MuxTransport({ headerRefSlots: 4 });
   let listener: Listener;
@@ -227,7 +235,7 @@ describe("mux header references: bad references", () => {
 
   it("answers a reference to a slot never set with 401, and keeps serving the connection", async () => {
     listener ??= await echoServer(server, []);
-    const peer = await rawPeer(listener.address);
+    const peer = await helloPeer(listener.address);
     try {
       const err = errorOf(await answer(peer, 1, "Mux-Ref\0Authorization=3"));
       assert.equal(err.code, 401);
@@ -251,7 +259,7 @@ describe("mux header references: bad references", () => {
         return { header: {}, body: Buffer.from(req.header.Authorization ?? "") };
       },
     });
-    const peer = await rawPeer(slow.address);
+    const peer = await helloPeer(slow.address);
     try {
       peer.socket.write(rawFrame(REQUEST, 1, "Micro-Endpoint\0Slow"));
       const refused = await answer(peer, 3, `Authorization\0${bearer(4)}\0Mux-Ref-Set\0Authorization=1`);
@@ -265,10 +273,40 @@ describe("mux header references: bad references", () => {
     }
   });
 
+  it("takes reference headers as ordinary ones on a connection that did not ask for references", async () => {
+    listener ??= await echoServer(server, []);
+    const peer = await rawPeer(listener.address);
+    try {
+      assert.equal((await answer(peer, 1, "Mux-Ref\0Authorization=1"))[MicroHeader.Error], undefined, "no reference resolved, no 401");
+    } finally {
+      peer.destroy();
+    }
+  });
+
+  it("refuses a caller's own reference headers (400, not sent), so passed-on metadata cannot name a slot", async () => {
+    listener ??= await echoServer(server, []);
+    const conn = await new MuxTransport().dial(listener.address);
+    try {
+      for (const name of ["Mux-Ref", "Mux-Ref-Set"]) {
+        await assert.rejects(conn.call({ header: { [name]: "Authorization=1" }, body: Buffer.alloc(0) }), (err: MicroError) => {
+          assert.equal(err.code, 400);
+          assert.match(err.detail, new RegExp(`header ${name} is reserved by the mux transport`));
+          return true;
+        });
+      }
+      const older = await new MuxTransport({ headerRefSlots: 0 }).dial(listener.address);
+      const rsp = await older.call({ header: { "Mux-Ref": "Authorization=1" }, body: Buffer.alloc(0) });
+      assert.equal(rsp.header[MicroHeader.Error], undefined, "a client that did not ask sends it as any header");
+      older.close();
+    } finally {
+      conn.close();
+    }
+  });
+
   it("does not resolve a reference set on another connection", async () => {
     listener ??= await echoServer(server, []);
-    const first = await rawPeer(listener.address);
-    const second = await rawPeer(listener.address);
+    const first = await helloPeer(listener.address);
+    const second = await helloPeer(listener.address);
     try {
       assert.equal((await answer(first, 1, `Authorization\0${bearer(1)}\0Mux-Ref-Set\0Authorization=1`))[MicroHeader.Error], undefined);
       assert.equal(errorOf(await answer(second, 1, "Mux-Ref\0Authorization=1")).code, 401);
@@ -280,7 +318,7 @@ describe("mux header references: bad references", () => {
 
   it("answers malformed reference headers with 400", async () => {
     listener ??= await echoServer(server, []);
-    const peer = await rawPeer(listener.address);
+    const peer = await helloPeer(listener.address);
     try {
       for (const bad of [
         "Mux-Ref\0Authorization=5", // beyond the 4 slots offered

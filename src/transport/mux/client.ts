@@ -23,7 +23,7 @@ import { encodeHeader, headerBound, headerProblem } from "../framing/header-bloc
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { ClientHeaderRefs, FEATURES_HEADER, HEADER_REFS_FEATURE, HEADER_REFS_OFFER } from "./header-refs.js";
+import { ClientHeaderRefs, FEATURES_HEADER, HEADER_REFS_FEATURE, HEADER_REFS_OFFER, reservedHeaderProblem } from "./header-refs.js";
 import type { MuxLimits } from "./options.js";
 import { frameProblem } from "./protocol.js";
 
@@ -57,6 +57,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private framesAtCheck = 0;
   /** Values this connection has set on the server, once it has offered header references. */
   private refs: ClientHeaderRefs | undefined;
+  /** This connection asked the server for header references (its first ping). */
+  private readonly askedForRefs: boolean;
 
   constructor(
     private readonly socket: net.Socket,
@@ -68,7 +70,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     this.writer = new FrameWriter((chunk) => socket.write(chunk), limits);
     socket.write(PREFACE);
-    if (limits.headerRefSlots > 0) this.writer.push(FrameType.Ping, 0, HELLO, EMPTY);
+    this.askedForRefs = limits.headerRefSlots > 0;
+    if (this.askedForRefs) this.writer.push(FrameType.Ping, 0, HELLO, EMPTY);
     const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
     this.reader = reader;
     if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
@@ -102,7 +105,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       return stream;
     }
     if (!this.pushRequest(id, request, FrameFlag.Stream)) {
-      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits)}`, 400);
+      stream.lost(`stream not opened: ${this.unsendable(request.header)}`, 400);
       return stream;
     }
     this.streams.set(id, stream);
@@ -137,7 +140,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       if (refused) return reject(refused);
       if (this.pushRequest(stream, request, 0)) return;
       this.calls.settle(stream);
-      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits)}`));
+      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${this.unsendable(request.header)}`));
     });
   }
 
@@ -146,6 +149,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
    * False when the header cannot be sent at all (headerProblem says why).
    */
   private pushRequest(stream: number, request: Message, flags: number): boolean {
+    if (this.askedForRefs && reservedHeaderProblem(request.header) !== undefined) return false;
     const refs = this.refs;
     const swap = refs?.plan(request.header);
     if (swap === undefined) return this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, flags);
@@ -153,6 +157,11 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     // At a header limit only because of the reference headers: send it in full.
     refs?.unsent();
     return this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, flags);
+  }
+
+  /** Why pushRequest refused `header`. */
+  private unsendable(header: Message["header"]): string | undefined {
+    return (this.askedForRefs ? reservedHeaderProblem(header) : undefined) ?? headerProblem(header, this.limits);
   }
 
   close(): void {

@@ -14,6 +14,10 @@
  * - `Mux-Ref: Authorization=3` on a request (no Authorization header): its Authorization value is
  *   the one in slot 3.
  *
+ * The server reads these headers only on connections whose client asked for references, and such
+ * a client refuses them as caller metadata (reservedHeaderProblem): metadata passed on from
+ * elsewhere cannot name a slot holding another caller's token.
+ *
  * The client chooses the slots and the server reads a connection's frames in order, so the
  * server's table is always the client's as of the request it reads: a client uses only slots it
  * has set, and evicting (overwriting a slot, round robin) needs no acknowledgement. A reference
@@ -44,6 +48,16 @@ export const REFERENCED_HEADERS: readonly string[] = ["Authorization"];
 const MIN_REF_LENGTH = 64;
 /** What a client accepts in an offer: the most slots it will track. */
 const MAX_CLIENT_SLOTS = 64;
+
+/**
+ * Why a caller's `header` may not be sent on a connection that asked for references: the
+ * reference headers are the transport's own. A caller passing on metadata it was given (a
+ * gateway's HTTP headers) could otherwise name a slot holding another caller's token.
+ */
+export function reservedHeaderProblem(header: Header): string | undefined {
+  if (header[REF_USE] === undefined && header[REF_SET] === undefined) return undefined;
+  return `header ${header[REF_USE] === undefined ? REF_SET : REF_USE} is reserved by the mux transport`;
+}
 
 /** The Pong header a server answers a hello with, or undefined when it does not take references. */
 export function refOffer(hello: Header, slots: number): string | undefined {

@@ -20,7 +20,9 @@
  *   connection, replacing what it held) or `Mux-Ref: Name=slot[,…]` (header Name, absent from
  *   the block, has the value stored in that slot). The client picks slots; the server applies
  *   them in frame order, so its table always matches the client's. The server removes these
- *   headers before the handler sees the request. A slot not set on this connection is answered
+ *   headers before the handler sees the request; it reads them only on a connection whose client
+ *   asked (elsewhere they are ordinary headers), and a client that asked refuses them as a
+ *   caller's metadata. A slot not set on this connection is answered
  *   401 (Response, or End for a stream), a malformed list or an oversized value 400: the
  *   handler is not called and the connection keeps serving.
  */

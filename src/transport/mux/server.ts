@@ -258,16 +258,22 @@ export class ServerConnection implements StreamOutput {
   /** The Pong's header block: the offer of header references, if the ping asked for them. */
   private answerHello(ping: Frame): string {
     const offer = refOffer(ping.header, this.limits.headerRefSlots);
-    return offer === undefined ? "" : encodeHeader({ [HEADER_REFS_OFFER]: offer });
+    if (offer === undefined) return "";
+    this.refs ??= new ServerHeaderRefs(this.limits.headerRefSlots);
+    return encodeHeader({ [HEADER_REFS_OFFER]: offer });
   }
 
-  /** Puts back the values a request sends by reference; or the error to answer it with. */
+  /**
+   * Puts back the values a request sends by reference; or the error to answer it with. Only on
+   * a connection whose client asked for references: on any other, these are ordinary headers,
+   * as for a server without references.
+   */
   private resolveRefs(frame: Frame): MicroError | undefined {
-    if (this.limits.headerRefSlots === 0) return undefined; // as a server without references
+    const refs = this.refs;
+    if (refs === undefined) return undefined;
     const header = frame.header;
     if (header[REF_USE] === undefined && header[REF_SET] === undefined) return undefined;
-    this.refs ??= new ServerHeaderRefs(this.limits.headerRefSlots);
-    return this.refs.resolve(header);
+    return refs.resolve(header);
   }
 
   private onRequest(frame: Frame): void {
