@@ -252,7 +252,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
         clearTimeout(this.probeTimer);
         this.probeTimer = undefined;
         const offer = frame.header[HEADER_REFS_OFFER];
-        if (offer !== undefined && this.refs === undefined && this.limits.headerRefSlots > 0) this.refs = ClientHeaderRefs.fromOffer(offer);
+        if (offer !== undefined && this.refs === undefined && this.askedForRefs) this.refs = ClientHeaderRefs.fromOffer(offer);
         break;
       }
       case FrameType.Data:

@@ -93,7 +93,7 @@ export class ServerConnection implements StreamOutput {
   private readonly openedAt = Date.now();
   private framesSeen = 0;
   private framesSeenAt = this.openedAt;
-  /** Header values this connection's client has set (header-refs.ts), made on first use. */
+  /** Header values this connection's client has set (header-refs.ts), made when it asks for references. */
   private refs: ServerHeaderRefs | undefined;
 
   constructor(
