@@ -22,6 +22,11 @@
  * was taken care of. Go Micro publishers get 200 whatever happens, as from a Go Micro subscriber.
  * Each subscription gets its own node id, so two subscriptions in one process never see each
  * other's messages.
+ *
+ * With a `signer` (a service holding the auth private key) a subscription's node is signed as a
+ * service's is; with a `verifier` (MICRO_REGISTRY_VERIFY) messages go only to subscriber nodes
+ * whose signature verifies, so a forged registry record cannot draw a service's messages
+ * (registry/signature.ts).
  */
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
@@ -39,6 +44,7 @@ import { RateLimitedLog } from "../logger/rate-limited.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
 import { CacheRegistry } from "../registry/cache.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
+import { type NodeSigner, type NodeVerifier, SignedNodes, signNodes } from "../registry/signature.js";
 import type { Broker, BrokerHandler, BrokerMessage, BrokerPublishOptions, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
@@ -114,6 +120,13 @@ export interface HttpBrokerOptions {
   drainTimeout?: number;
   /** TLS for delivering to secure subscribers (Go Micro's `secure: "true"`): verified by default. */
   tls?: HttpBrokerTlsOptions;
+  /** Signs this broker's subscriber nodes, so that verifying publishers deliver to them (the auth's signer). */
+  signer?: NodeSigner;
+  /**
+   * Delivers only to subscriber nodes whose signature verifies (MICRO_REGISTRY_VERIFY, with the
+   * auth's public key); unsigned or forged nodes get nothing, each logged once.
+   */
+  verifier?: NodeVerifier;
   logger?: Logger;
 }
 
@@ -228,12 +241,20 @@ export class HttpBroker implements Broker {
   private readonly inflight = new InFlight();
   /** Bytes of messages held by requests on the subscriber port (see maxBufferedBytes). */
   private buffered = 0;
+  /** With a verifier: the subscriber nodes whose signature verifies. */
+  private readonly signedNodes: SignedNodes | undefined;
 
   constructor(private readonly options: HttpBrokerOptions) {
     this.registry = options.registry instanceof CacheRegistry ? options.registry : new CacheRegistry(options.registry);
     this.log = options.logger ?? defaultLogger();
     this.limitLog = new RateLimitedLog(this.log, LIMIT_LOG_INTERVAL);
     this.listening = new Lazy(() => this.listen());
+    this.signedNodes = options.verifier && new SignedNodes(options.verifier, this.log);
+  }
+
+  /** Subscriber records as looked up: with a verifier, only the nodes whose signature verifies. */
+  private trusted(services: readonly ServiceRecord[]): readonly ServiceRecord[] {
+    return this.signedNodes ? this.signedNodes.verified(services) : services;
   }
 
   private secureAgent(): https.Agent {
@@ -306,7 +327,7 @@ export class HttpBroker implements Broker {
   private async publishTo(topic: string, message: BrokerMessage, options: BrokerPublishOptions = {}): Promise<number> {
     const body = encodeEnvelope({ header: { ...message.header, [MicroHeader.Topic]: topic }, body: message.body });
     const services = this.registry.getCached(HTTP_BROKER_SERVICE) ?? (await this.registry.getService(HTTP_BROKER_SERVICE));
-    const targets = targetsOf(services, topic);
+    const targets = targetsOf(this.trusted(services), topic);
     if (targets.length === 0) {
       if (this.options.requireSubscribers) throw new UndeliveredError(topic, [], 0);
       return 0;
@@ -323,6 +344,7 @@ export class HttpBroker implements Broker {
     const queue = options.queue || undefined;
     const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: String(this.secure) } };
     const record: ServiceRecord = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };
+    if (this.options.signer) signNodes(record, this.options.signer);
     const dispatcher = new Dispatcher(handler, { autoAck: options.autoAck ?? true, concurrency: options.concurrency ?? 1, log: this.log });
     const subscription: HttpSubscription = {
       topic,
@@ -583,7 +605,7 @@ export class HttpBroker implements Broker {
 
   /** Who to retry with: the same broadcast node if still registered, else any member of the queue group not known to be gone. */
   private async retryNode(topic: string, target: Target, gone: Set<string>): Promise<Node | undefined> {
-    const services = await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as ServiceRecord[]);
+    const services = this.trusted(await this.registry.getService(HTTP_BROKER_SERVICE).catch(() => [] as ServiceRecord[]));
     const version = target.queue ?? BROADCAST_VERSION;
     const nodes = services
       .filter((s) => s.version === version)
@@ -635,7 +657,7 @@ export class HttpBroker implements Broker {
 }
 
 /** Every broadcast node of `topic`, and one random member of each of its queue groups. */
-function targetsOf(services: ServiceRecord[], topic: string): Target[] {
+function targetsOf(services: readonly ServiceRecord[], topic: string): Target[] {
   const targets: Target[] = [];
   for (const service of services) {
     const nodes = service.nodes.filter((n) => n.metadata?.broker === "http" && n.metadata?.topic === topic);

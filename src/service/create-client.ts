@@ -10,7 +10,7 @@ import { CacheRegistry } from "../registry/cache.js";
 import type { Registry } from "../registry/registry.js";
 import { Selector, type Strategy, strategyByName } from "../selector/selector.js";
 import type { Transport } from "../transport/transport.js";
-import { resolveBroker, resolveForeignTransport, resolveGrpcTransport, resolveRegistry, resolveTransport } from "./resolve.js";
+import { type ResolveBrokerOptions, resolveBroker, resolveForeignTransport, resolveGrpcTransport, resolveRegistry, resolveTransport } from "./resolve.js";
 import { Settings } from "./settings.js";
 
 export interface CreateClientOptions extends ClientSettings {
@@ -41,9 +41,18 @@ export function cachedRegistry(given?: Registry, logger?: Logger, settings = new
   return new CacheRegistry(inner, { closeInner: !given && inner.name !== "memory", logger });
 }
 
-/** A broker, and whether it is ours to disconnect (resolved here, and not the shared memory one). */
-export function ownedBroker(given: Broker | undefined, registry: Registry, logger?: Logger, settings = new Settings()): { broker: Broker; owned: boolean } {
-  const broker = given ?? resolveBroker(settings.fromConfig("broker"), settings.fromConfig("broker_address"), { registry, logger });
+/**
+ * A broker, and whether it is ours to disconnect (resolved here, and not the shared memory one).
+ * `trust`: the http broker signs its subscriber nodes and, with a verifier, delivers only to signed ones.
+ */
+export function ownedBroker(
+  given: Broker | undefined,
+  registry: Registry,
+  logger?: Logger,
+  settings = new Settings(),
+  trust: Pick<ResolveBrokerOptions, "signer" | "verifier"> = {},
+): { broker: Broker; owned: boolean } {
+  const broker = given ?? resolveBroker(settings.fromConfig("broker"), settings.fromConfig("broker_address"), { registry, logger, ...trust });
   return { broker, owned: !given && broker.name !== "memory" };
 }
 
@@ -55,8 +64,8 @@ export function clientSettings(
   const selector = settings.text("selector");
   const strategy = options.strategy ?? (selector ? strategyByName(selector) : undefined);
   return {
-    foreignTransport: resolveForeignTransport(settings.tlsEnv()),
-    grpcTransport: resolveGrpcTransport(settings.tlsEnv()),
+    foreignTransport: resolveForeignTransport(settings.transportEnv()),
+    grpcTransport: resolveGrpcTransport(settings.transportEnv()),
     selector: new Selector({ strategy }),
     timeout: options.timeout ?? settings.duration("client_request_timeout"),
     retries: options.retries ?? settings.whole("client_retries"),
@@ -126,7 +135,7 @@ export function createClient(options: CreateClientOptions = {}): Client {
   };
   const verifier = verify ? verifierFromKeys(keys) : undefined;
   const registry = cachedRegistry(options.registry, options.logger);
-  const { broker, owned } = ownedBroker(options.broker, registry, options.logger);
+  const { broker, owned } = ownedBroker(options.broker, registry, options.logger, undefined, { verifier });
   const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
   return new Client({
     identity: token ? { source: fixedToken(token) } : undefined,

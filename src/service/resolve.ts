@@ -29,6 +29,7 @@ import { MdnsRegistry } from "../registry/mdns.js";
 import { MemoryRegistry } from "../registry/memory.js";
 import { NatsRegistry } from "../registry/nats.js";
 import type { Registry } from "../registry/registry.js";
+import type { NodeSigner, NodeVerifier } from "../registry/signature.js";
 import { FileStore } from "../store/file.js";
 import { MemoryStore } from "../store/memory.js";
 import { NatsStore } from "../store/nats.js";
@@ -87,7 +88,7 @@ export function resolveRegistry(
 
 /**
  * The transport named by `name` (default: `MICRO_TRANSPORT`, else `mux`; `MICRO_TRANSPORT_ADDRESS`
- * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv).
+ * for nats); mux's TLS from `tlsEnv` (see transportTlsFromEnv), and its header references (`MICRO_MUX_HEADER_REFS`).
  */
 export function resolveTransport(
   name = process.env.MICRO_TRANSPORT || "mux",
@@ -98,7 +99,7 @@ export function resolveTransport(
   switch (plugin) {
     case "mux":
       // The mux port also answers Go Micro's HTTP transport, so Go Micro clients reach a default service.
-      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv) });
+      return new MuxTransport({ sniff: goMicroSniffer(), tls: transportTlsFromEnv(tlsEnv), headerRefSlots: headerRefsOff(tlsEnv) ? 0 : undefined });
     case "http":
       return new HttpTransport({ tls: transportTlsFromEnv(tlsEnv) });
     case "memory":
@@ -144,6 +145,11 @@ export function brokerTlsFromEnv(env: Record<string, string | undefined> = proce
   return { ca, cert: tls.cert, key: tls.key, clientAuth: tls.clientAuth };
 }
 
+/** `MICRO_MUX_HEADER_REFS=false`: the mux transport sends every header in full, as versions without references did. */
+function headerRefsOff(env: Record<string, string | undefined>): boolean {
+  return env.MICRO_MUX_HEADER_REFS !== undefined && env.MICRO_MUX_HEADER_REFS !== "" && !envSwitch(env, "MICRO_MUX_HEADER_REFS");
+}
+
 /** A true/false env var (also 1/0; unset is false). */
 function envSwitch(env: Record<string, string | undefined>, variable: string): boolean {
   const value = env[variable]?.toLowerCase();
@@ -186,6 +192,10 @@ export interface ResolveBrokerOptions {
   /** The registry the http broker registers subscribers in (default: the one MICRO_REGISTRY names). */
   registry?: Registry;
   logger?: Logger;
+  /** The http broker signs its subscriber nodes with this (a service's auth signer). */
+  signer?: NodeSigner;
+  /** The http broker delivers only to subscriber nodes whose signature this verifies (MICRO_REGISTRY_VERIFY). */
+  verifier?: NodeVerifier;
 }
 
 let sharedMemoryBroker: MemoryBroker | undefined;
@@ -203,7 +213,14 @@ export function resolveBroker(
   const logger = options.logger;
   switch (plugin) {
     case "http":
-      return new HttpBroker({ registry: options.registry ?? resolveRegistry(), address: where, logger, tls: brokerTlsFromEnv() });
+      return new HttpBroker({
+        registry: options.registry ?? resolveRegistry(),
+        address: where,
+        logger,
+        tls: brokerTlsFromEnv(),
+        signer: options.signer,
+        verifier: options.verifier,
+      });
     case "memory":
       // One per process, so that services and clients in one process reach each other.
       sharedMemoryBroker ??= new MemoryBroker({ logger });

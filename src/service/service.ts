@@ -29,7 +29,7 @@ import type { Metrics } from "../observe/metrics.js";
 import { Observability, type ObserveOptions } from "../observe/observe.js";
 import type { CacheRegistry } from "../registry/cache.js";
 import { DEFAULT_REGISTER_INTERVAL, DEFAULT_REGISTER_TTL, InvalidRecordError, type Registry, type ServiceRecord } from "../registry/registry.js";
-import { NODE_SIGNATURE, signedContent } from "../registry/signature.js";
+import { signNodes } from "../registry/signature.js";
 import { authorizeCalls, authorizeMessages } from "../server/authorize.js";
 import { type HandleOptions, type HandlerWrapper, Server } from "../server/server.js";
 import { type SubscriberWrapper, type SubscriptionHandler, type SubscriptionOptions, Subscriptions } from "../server/subscriber.js";
@@ -265,7 +265,7 @@ export class Service {
     const schema = serverKind === "grpc" ? grpcSchema(options.grpc) : undefined;
     const codecs = options.codecs ?? (schema ? schemaCodecs(schema) : defaultCodecs);
     this.registry = cachedRegistry(options.registry, this.log, settings);
-    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.tlsEnv());
+    this.transport = options.transport ?? resolveTransport(settings.fromConfig("transport"), settings.fromConfig("transport_address"), settings.transportEnv());
     this.ownsAuth = options.auth === undefined;
     this.auth = options.auth ?? resolveAuth(settings.fromConfig("auth"), { store: this.options.store, config: this.config });
     // Shedding comes first, so that an overloaded node spends nothing on a call it refuses (not
@@ -301,7 +301,7 @@ export class Service {
             schema,
             maxMessageSize: options.grpc?.maxMessageSize,
             reflection: options.grpc?.reflection,
-            tls: options.grpc?.tls ?? transportTlsFromEnv(settings.tlsEnv()),
+            tls: options.grpc?.tls ?? transportTlsFromEnv(settings.transportEnv()),
             shape: (endpoint) => this.server.shape(endpoint),
             handlers: () => this.server.handlers(),
             health: () => this.health.run().then((report) => report.status),
@@ -310,7 +310,11 @@ export class Service {
         : this.transport;
     // As Go Micro's services: Debug.Health and Debug.Stats on every node, not published as endpoints.
     this.server.handle(new Debug(this.health, this.monitor, this.server, this.logRing), { name: DEBUG_HANDLER, internal: true });
-    const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings);
+    const verify = options.client?.verifyRegistry ?? settings.flag("registry_verify");
+    const { broker, owned } = ownedBroker(options.broker, this.registry, this.log, settings, {
+      signer: this.auth.signer,
+      verifier: verify ? this.auth.verifier : undefined,
+    });
     this.broker = this.observed.broker(broker);
     this.observed.metrics?.watchCache(this.registry);
     this.ownsBroker = owned;
@@ -318,7 +322,6 @@ export class Service {
     const client = clientSettings(options.client ?? {}, settings);
     const breaker = options.client?.breaker ?? settings.flag("client_breaker");
     this.breaker = breaker && client.selector ? new CircuitBreaker(client.selector, breaker === true ? {} : breaker) : undefined;
-    const verify = options.client?.verifyRegistry ?? settings.flag("registry_verify");
     if (verify && !this.auth.signer) {
       this.log.warn(
         "MICRO_REGISTRY_VERIFY is on but this node cannot sign its registry record (no MICRO_AUTH_PRIVATE_KEY): verifying clients will not call it",
@@ -604,8 +607,7 @@ export class Service {
 
   private buildRecord(address: string): ServiceRecord {
     const record = this.unsignedRecord(address);
-    const signer = this.auth.signer;
-    if (signer) for (const node of record.nodes) node.metadata![NODE_SIGNATURE] = signer.sign(signedContent(record, node));
+    if (this.auth.signer) signNodes(record, this.auth.signer);
     return record;
   }
 

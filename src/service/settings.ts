@@ -19,8 +19,20 @@ export function defaultServiceConfig(): Config {
   return loadConfigSync(new FlagsSource());
 }
 
-/** The mux and http transports' TLS settings (see transportTlsFromEnv): ts-micro's own, Go Micro has none. */
-const TLS_SETTINGS = ["transport_secure", "tls_cert", "tls_key", "tls_ca", "tls_client_auth", "tls_server_name", "tls_verify_service"] as const;
+/**
+ * The mux and http transports' own settings (TLS, see transportTlsFromEnv; mux header references,
+ * see resolveTransport): ts-micro's own, Go Micro has none.
+ */
+const TRANSPORT_SETTINGS = [
+  "transport_secure",
+  "tls_cert",
+  "tls_key",
+  "tls_ca",
+  "tls_client_auth",
+  "tls_server_name",
+  "tls_verify_service",
+  "mux_header_refs",
+] as const;
 
 /** Go Micro flag names a service reads from its config, with the env var each stands in for. */
 export const FRAMEWORK_SETTINGS = [
@@ -49,7 +61,7 @@ export const FRAMEWORK_SETTINGS = [
   "sync_address",
   "auth",
   "auth_token_expiry",
-  ...TLS_SETTINGS,
+  ...TRANSPORT_SETTINGS,
   "selector",
   "health_address",
   "client_request_timeout",
@@ -86,9 +98,9 @@ export class Settings {
     return this.fromConfig(name) ?? (process.env[`MICRO_${name.toUpperCase()}`] || undefined);
   }
 
-  /** The TLS settings under their env var names, the config's value first (for transportTlsFromEnv). */
-  tlsEnv(): Record<string, string | undefined> {
-    return Object.fromEntries(TLS_SETTINGS.map((name) => [`MICRO_${name.toUpperCase()}`, this.text(name)]));
+  /** The transport settings under their env var names, the config's value first (for resolveTransport, transportTlsFromEnv). */
+  transportEnv(): Record<string, string | undefined> {
+    return Object.fromEntries(TRANSPORT_SETTINGS.map((name) => [`MICRO_${name.toUpperCase()}`, this.text(name)]));
   }
 
   /** Milliseconds: a plain number is seconds (Go Micro's flags), or `500ms`, `5s`, `2m`. */

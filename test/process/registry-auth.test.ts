@@ -4,7 +4,9 @@
  * next to it, and a forged record (the signed node's metadata, signature included, with the
  * unsigned process's address) is written straight into the registry: the local registry's files,
  * and a NATS "create" announcement (the NATS server on 127.0.0.1:4222). With MICRO_REGISTRY_VERIFY
- * a client calls only the signed node; without it every node gets calls.
+ * a client calls only the signed node; without it every node gets calls. Both processes also
+ * subscribe to a topic on the HTTP broker: with verification on, messages go only to the signed
+ * subscriber.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -47,6 +49,7 @@ function describeKind(kind: Kind): void {
     const registry = kind.open(registryDir);
     // A name of its own: the NATS server is shared with other tests.
     const name = `echo-${Math.random().toString(36).slice(2, 10)}`;
+    const topic = `${name}.events`;
     const processes: ServiceProcess[] = [];
     const clients: Client[] = [];
     let signedId = "";
@@ -73,9 +76,10 @@ function describeKind(kind: Kind): void {
       const store = new FileStore({ dir: storeDir });
       const auth = new JwtAuth({ store, ...keys });
       await auth.rules.grant({ id: "echo", scope: "", access: "granted", priority: 0, resource: { type: "service", name, endpoint: "*" } });
+      await auth.rules.grant({ id: "events", scope: "", access: "granted", priority: 0, resource: { type: "topic", name: topic, endpoint: "*" } });
       await auth.close();
       await store.close();
-      const common = { ...kind.env(registryDir), SERVICE_NAME: name, MICRO_REGISTRY_VERIFY: "true" };
+      const common = { ...kind.env(registryDir), SERVICE_NAME: name, SUBSCRIBE_TOPIC: topic, MICRO_REGISTRY_VERIFY: "true" };
       const signedEnv = {
         ...common,
         MICRO_STORE_ADDRESS: storeDir,
@@ -85,7 +89,7 @@ function describeKind(kind: Kind): void {
       };
       const signed = await startProcess(fixture("echo-service"), signedEnv);
       processes.push(signed);
-      const unsigned = await startProcess(fixture("echo-service"), { ...kind.env(registryDir), SERVICE_NAME: name });
+      const unsigned = await startProcess(fixture("echo-service"), { ...kind.env(registryDir), SERVICE_NAME: name, SUBSCRIBE_TOPIC: topic });
       processes.push(unsigned);
       const records = await registry.getService(name);
       const nodes = records.flatMap((r) => r.nodes);
@@ -129,6 +133,27 @@ function describeKind(kind: Kind): void {
       // Forward runs on whichever node the verifying client picks: the signed one, whose client verifies.
       const counts = await spread(client(true), "Echo.Forward", { service: name, endpoint: "Echo.Echo" });
       assert.deepEqual(counts, { [signedId]: CALLS });
+    });
+
+    it("the HTTP broker with verification on delivers only to the signed subscriber; with it off, to both", async () => {
+      const [signed, unsigned] = processes;
+      const received = (p: ServiceProcess) =>
+        p
+          .output()
+          .split("\n")
+          .filter((line) => line === `MESSAGE ${topic}`).length;
+      const subscribers = async () => (await registry.getService("micro.http.broker")).flatMap((r) => r.nodes).filter((n) => n.metadata?.topic === topic);
+      assert.ok(await waitFor(async () => (await subscribers()).length === 2, 10_000), "both subscriptions are registered");
+      const signatures = (await subscribers()).map((n) => n.metadata?.[NODE_SIGNATURE] ?? "unsigned").sort();
+      assert.match(signatures[0], /^rs256:/, "the signed service signs its subscriber node");
+      assert.equal(signatures[1], "unsigned");
+      const verifying = client(true);
+      for (let i = 0; i < 5; i++) await verifying.publish(topic, { i });
+      assert.ok(await waitFor(() => received(signed) === 5, 10_000), "the signed subscriber got every message");
+      assert.equal(received(unsigned), 0, "the unsigned subscriber got none");
+      const trusting = client(false);
+      for (let i = 0; i < 5; i++) await trusting.publish(topic, { i });
+      assert.ok(await waitFor(() => received(signed) === 10 && received(unsigned) === 5, 10_000), "without verification both get them");
     });
 
     it("a signature checked with another key pair fails: nothing verifies, so nothing is called", async () => {

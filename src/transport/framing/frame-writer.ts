@@ -1,7 +1,7 @@
 /** Writes frames onto a byte stream (see frame.ts for the layout), many per socket write. */
 import type { Header } from "../transport.js";
 import { FRAME_PREFIX, type FrameType } from "./frame.js";
-import { DEFAULT_HEADER_LIMITS, type HeaderLimits, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
+import { DEFAULT_HEADER_LIMITS, type HeaderLimits, type HeaderSwap, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
 
 /**
  * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
@@ -51,12 +51,12 @@ export class FrameWriter {
    * Like push, but writes the header block straight from the header object, without building
    * its text first: the client's request path, where a string per call was most of the garbage.
    * Returns false, writing nothing, when the header cannot be sent (see writeHeader) or is over
-   * the header limits; headerProblem says why.
+   * the header limits; headerProblem says why. `swap` changes what is written (see HeaderSwap).
    */
-  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0): boolean {
-    this.reserve(FRAME_PREFIX + headerBound(header) + body.length);
+  pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0, swap?: HeaderSwap): boolean {
+    this.reserve(FRAME_PREFIX + headerBound(header) + (swap === undefined ? 0 : swap.extra.length + 1) + body.length);
     const headerStart = this.end + FRAME_PREFIX;
-    const headerEnd = writeHeader(this.slab, headerStart, header, this.headerLimits.maxHeaderCount);
+    const headerEnd = writeHeader(this.slab, headerStart, header, this.headerLimits.maxHeaderCount, swap);
     if (headerEnd === UNSENDABLE || headerEnd - headerStart > this.headerLimits.maxHeaderBytes) return false;
     this.finish(type, stream, flags, headerEnd, body);
     return true;

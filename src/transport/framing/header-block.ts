@@ -182,6 +182,17 @@ const PLAIN_ASCII = /^[\x20-\x7f]*$/;
 /** The last long value found plain: a client sends its token on every call, so it is checked once. */
 let lastPlainLong = "";
 
+/**
+ * A change writeHeader makes to a header while writing it: the names in `omit` are left out and
+ * `extra` ("name\0value[\0name\0value]", `extraCount` pairs of plain ASCII) is appended. The mux
+ * client sends values by reference this way without building a new header object per call.
+ */
+export interface HeaderSwap {
+  readonly omit: readonly string[];
+  readonly extra: string;
+  readonly extraCount: number;
+}
+
 /** writeHeader's answer for a header that cannot be sent (see headerProblem for why). */
 export const UNSENDABLE = -1;
 
@@ -190,11 +201,14 @@ export const UNSENDABLE = -1;
  * is empty, a name or value holds NUL, CR or LF, or there are more than `maxCount` headers (what
  * was written is then garbage the caller discards). Header names and values are nearly always
  * ASCII, copied by a byte loop that also spots the forbidden bytes; any other string is encoded
- * by Buffer.write. The caller has reserved headerBound(header) bytes.
+ * by Buffer.write. The caller has reserved headerBound(header) bytes, plus the length of `swap`'s
+ * extra text (see HeaderSwap).
  */
-export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = DEFAULT_MAX_HEADER_COUNT): number {
+export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = DEFAULT_MAX_HEADER_COUNT, swap?: HeaderSwap): number {
   let count = 0;
+  const omit = swap?.omit;
   for (const key in header) {
+    if (omit !== undefined && omit.length > 0 && omit.includes(key)) continue;
     if (count > 0) buf[at++] = 0;
     if (++count > maxCount || key.length === 0) return UNSENDABLE;
     at = writeText(buf, at, key);
@@ -203,7 +217,10 @@ export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = 
     at = writeText(buf, at, header[key]);
     if (at < 0) return UNSENDABLE;
   }
-  return at;
+  if (swap === undefined || swap.extraCount === 0) return at;
+  if (count + swap.extraCount > maxCount) return UNSENDABLE;
+  if (count > 0) buf[at++] = 0;
+  return at + buf.write(swap.extra, at, "latin1");
 }
 
 function writeText(buf: Buffer, at: number, text: string): number {

@@ -7,6 +7,9 @@
  * client pings; no pong within the probe timeout fails the connection and its calls with
  * ConnectionLostError, as a dropped connection does. A busy connection never pings: its replies
  * show the peer is alive.
+ *
+ * The client also pings once at the start, asking whether the server takes header references;
+ * once it has said so, a large header value is sent once and then by reference (header-refs.ts).
  */
 import type net from "node:net";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -20,11 +23,14 @@ import { encodeHeader, headerBound, headerProblem } from "../framing/header-bloc
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
+import { ClientHeaderRefs, FEATURES_HEADER, HEADER_REFS_FEATURE, HEADER_REFS_OFFER, reservedHeaderProblem } from "./header-refs.js";
 import type { MuxLimits } from "./options.js";
 import { frameProblem } from "./protocol.js";
 
 const EMPTY = Buffer.alloc(0);
 const CLIENT_ID = ErrorId.client;
+/** The first ping's header: asks the server for header references (an older server ignores it). */
+const HELLO = encodeHeader({ [FEATURES_HEADER]: HEADER_REFS_FEATURE });
 
 export class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly calls = new PendingCalls(
@@ -49,6 +55,10 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   private readonly health: NodeJS.Timeout | undefined;
   /** Frames received as of the last health check. */
   private framesAtCheck = 0;
+  /** Values this connection has set on the server, once it has offered header references. */
+  private refs: ClientHeaderRefs | undefined;
+  /** This connection asked the server for header references (its first ping). */
+  private readonly askedForRefs: boolean;
 
   constructor(
     private readonly socket: net.Socket,
@@ -62,6 +72,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     // batching over the event loop's turn, not the tick, writes them together (see FrameWriter).
     this.writer = new FrameWriter((chunk) => socket.write(chunk), limits, undefined, "loop");
     socket.write(PREFACE);
+    this.askedForRefs = limits.headerRefSlots > 0;
+    if (this.askedForRefs) this.writer.push(FrameType.Ping, 0, HELLO, EMPTY);
     const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
     this.reader = reader;
     if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
@@ -94,8 +106,8 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       stream.lost(`connection to ${this.address} is closed`);
       return stream;
     }
-    if (!this.writer.pushHeader(FrameType.Request, id, request.header, request.body, FrameFlag.Stream)) {
-      stream.lost(`stream not opened: ${headerProblem(request.header, this.limits)}`, 400);
+    if (!this.pushRequest(id, request, FrameFlag.Stream)) {
+      stream.lost(`stream not opened: ${this.unsendable(request.header)}`, 400);
       return stream;
     }
     this.streams.set(id, stream);
@@ -128,10 +140,30 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(stream, options, resolve, reject);
       if (refused) return reject(refused);
-      if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body)) return;
+      if (this.pushRequest(stream, request, 0)) return;
       this.calls.settle(stream);
-      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${headerProblem(request.header, this.limits)}`));
+      reject(new MicroError(CLIENT_ID, 400, `request not sent: ${this.unsendable(request.header)}`));
     });
+  }
+
+  /**
+   * Writes a Request frame, its large header values by reference where the server allows it.
+   * False when the header cannot be sent at all (headerProblem says why).
+   */
+  private pushRequest(stream: number, request: Message, flags: number): boolean {
+    if (this.askedForRefs && reservedHeaderProblem(request.header) !== undefined) return false;
+    const refs = this.refs;
+    const swap = refs?.plan(request.header);
+    if (swap === undefined) return this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, flags);
+    if (this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, flags, swap)) return true;
+    // At a header limit only because of the reference headers: send it in full.
+    refs?.unsent();
+    return this.writer.pushHeader(FrameType.Request, stream, request.header, request.body, flags);
+  }
+
+  /** Why pushRequest refused `header`. */
+  private unsendable(header: Message["header"]): string | undefined {
+    return (this.askedForRefs ? reservedHeaderProblem(header) : undefined) ?? headerProblem(header, this.limits);
   }
 
   close(): void {
@@ -218,10 +250,13 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
       case FrameType.Ping:
         this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
         break;
-      case FrameType.Pong:
+      case FrameType.Pong: {
         clearTimeout(this.probeTimer);
         this.probeTimer = undefined;
+        const offer = frame.header[HEADER_REFS_OFFER];
+        if (offer !== undefined && this.refs === undefined && this.askedForRefs) this.refs = ClientHeaderRefs.fromOffer(offer);
         break;
+      }
       case FrameType.Data:
       case FrameType.End:
       case FrameType.Window:

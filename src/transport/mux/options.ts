@@ -10,6 +10,7 @@ import { DEFAULT_STREAM_WINDOW } from "../framing/framed-stream.js";
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT } from "../framing/header-block.js";
 import type { ServedConnection } from "../tcp.js";
 import type { ListenOptions } from "../transport.js";
+import { DEFAULT_REF_SLOTS } from "./header-refs.js";
 import type { MuxTlsOptions } from "./tls.js";
 
 export interface MuxOptions {
@@ -55,6 +56,13 @@ export interface MuxOptions {
   maxPartialFrameBytes?: number;
   /** Milliseconds between log lines about the same limit being hit (default 10 s). */
   limitLogInterval?: number;
+  /**
+   * Header references (see header-refs.ts and docs/mux.md): how many large header values (a
+   * bearer token) a server keeps per connection so that a client sends each once and then by
+   * reference (default 8). 0 turns references off at both ends, as in versions without them:
+   * a server does not offer them and a client does not ask (`MICRO_MUX_HEADER_REFS=false`).
+   */
+  headerRefSlots?: number;
   logger?: Logger;
   /**
    * Serve and dial TLS (see tls.ts and docs/auth.md, "Transport security"). Every node of a
@@ -88,6 +96,7 @@ export interface MuxLimits extends FrameLimits {
   readonly pauseReadingAt: number;
   readonly maxPartialFrameBytes: number;
   readonly limitLogInterval: number;
+  readonly headerRefSlots: number;
 }
 
 export function muxLimits(options: MuxOptions): MuxLimits {
@@ -109,5 +118,6 @@ export function muxLimits(options: MuxOptions): MuxLimits {
     pauseReadingAt: Math.min(1024 * 1024, maxReplyBuffer / 4),
     maxPartialFrameBytes: options.maxPartialFrameBytes ?? 128 * 1024 * 1024,
     limitLogInterval: options.limitLogInterval ?? 10_000,
+    headerRefSlots: Math.max(0, Math.floor(options.headerRefSlots ?? DEFAULT_REF_SLOTS)),
   };
 }

@@ -9,6 +9,22 @@
  *   GoAway only server → client (Data, End, Window, Cancel, Ping and Pong both ways).
  * - The only flag is Stream, on a Request. A Window's body is its u32 increment; Cancel, End,
  *   Refused, GoAway, Ping and Pong carry no body.
+ *
+ * Header references (header-refs.ts; docs/mux.md, "Header references"), negotiated in headers
+ * that versions without them ignore, so the frames above are unchanged:
+ * - the client's first Ping carries `Mux-Features: header-refs`; a server that takes references
+ *   answers that Pong with `Mux-Header-Refs: <slots> <maxValueBytes>`; an older server answers a
+ *   plain Pong and an older client never asks.
+ * - Only after that offer may a client's Request carry `Mux-Ref-Set: Name=slot[,…]` (store this
+ *   request's value of header Name, sent in full beside it, in slot 1..slots of this
+ *   connection, replacing what it held) or `Mux-Ref: Name=slot[,…]` (header Name, absent from
+ *   the block, has the value stored in that slot). The client picks slots; the server applies
+ *   them in frame order, so its table always matches the client's. The server removes these
+ *   headers before the handler sees the request; it reads them only on a connection whose client
+ *   asked (elsewhere they are ordinary headers), and a client that asked refuses them as a
+ *   caller's metadata. A slot not set on this connection is answered
+ *   401 (Response, or End for a stream), a malformed list or an oversized value 400: the
+ *   handler is not called and the connection keeps serving.
  */
 import { type Frame, FrameFlag, FrameType } from "../framing/frame.js";
 

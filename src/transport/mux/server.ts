@@ -21,6 +21,7 @@ import { encodeHeader, headerBound, headerProblem } from "../framing/header-bloc
 import { IdTable } from "../framing/id-table.js";
 import { joinHostPort } from "../tcp.js";
 import type { IncomingCall, ListenOptions, Message, RequestHandler, StreamHandler } from "../transport.js";
+import { HEADER_REFS_OFFER, REF_SET, REF_USE, refOffer, ServerHeaderRefs } from "./header-refs.js";
 import type { MuxLimits, MuxOptions, SniffedConnection } from "./options.js";
 import { frameProblem } from "./protocol.js";
 import { looksLikeTls, verifiedPeerCertificate } from "./tls.js";
@@ -92,6 +93,8 @@ export class ServerConnection implements StreamOutput {
   private readonly openedAt = Date.now();
   private framesSeen = 0;
   private framesSeenAt = this.openedAt;
+  /** Header values this connection's client has set (header-refs.ts), made when it asks for references. */
+  private refs: ServerHeaderRefs | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -246,13 +249,36 @@ export class ServerConnection implements StreamOutput {
         this.streams.get(frame.stream)?.onFrame(frame);
         return;
       case FrameType.Ping:
-        return this.writer.push(FrameType.Pong, frame.stream, "", EMPTY);
+        return this.writer.push(FrameType.Pong, frame.stream, this.answerHello(frame), EMPTY);
       default:
         return; // Pong needs nothing
     }
   }
 
+  /** The Pong's header block: the offer of header references, if the ping asked for them. */
+  private answerHello(ping: Frame): string {
+    const offer = refOffer(ping.header, this.limits.headerRefSlots);
+    if (offer === undefined) return "";
+    this.refs ??= new ServerHeaderRefs(this.limits.headerRefSlots);
+    return encodeHeader({ [HEADER_REFS_OFFER]: offer });
+  }
+
+  /**
+   * Puts back the values a request sends by reference; or the error to answer it with. Only on
+   * a connection whose client asked for references: on any other, these are ordinary headers,
+   * as for a server without references.
+   */
+  private resolveRefs(frame: Frame): MicroError | undefined {
+    const refs = this.refs;
+    if (refs === undefined) return undefined;
+    const header = frame.header;
+    if (header[REF_USE] === undefined && header[REF_SET] === undefined) return undefined;
+    return refs.resolve(header);
+  }
+
   private onRequest(frame: Frame): void {
+    // First, whatever else happens to the request: the client counts its slot sets as done.
+    const badReference = this.resolveRefs(frame);
     if (this.goneAway) {
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: "server stopping" }), EMPTY);
       return;
@@ -262,6 +288,12 @@ export class ServerConnection implements StreamOutput {
       const limit = this.limits.maxCallsPerConnection;
       this.context.limitLog.warn("mux call refused: calls per connection limit reached", { remote: this.remote, limit });
       this.writer.push(FrameType.Refused, frame.stream, encodeHeader({ [MicroHeader.Error]: `more than ${limit} calls in flight on this connection` }), EMPTY);
+      return;
+    }
+    if (badReference) {
+      this.context.limitLog.warn("mux request refused: bad header reference", { remote: this.remote, reason: badReference.detail }, "header reference");
+      const type = frame.flags & FrameFlag.Stream ? FrameType.End : FrameType.Response;
+      this.writer.push(type, frame.stream, encodeHeader({ [MicroHeader.Error]: badReference.toString() }), EMPTY);
       return;
     }
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
