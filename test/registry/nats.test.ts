@@ -86,6 +86,50 @@ describe("nats registry specifics", () => {
     }
   });
 
+  it("keeps collecting answers that keep coming after queryTimeout (an owner busy answering late)", async () => {
+    const topic = `late-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 200 });
+    const name = "late";
+    // A busy owner: one answer (a node each) every 10 ms, the last well past the 200 ms window.
+    const ids = Array.from({ length: 40 }, (_, i) => `n${i}`);
+    const owner = nc.subscribe(`${topic}.query`, {
+      callback: (_err, msg) => {
+        const query = JSON.parse(msg.string()) as { Action: string; Service: { name: string } | null };
+        if (query.Service?.name !== name) return;
+        for (const [i, id] of ids.entries()) setTimeout(() => msg.respond(JSON.stringify(makeService(name, "1.0.0", [id]))), 10 * i);
+      },
+    });
+    try {
+      await nc.flush();
+      const [found] = await registry.getService(name);
+      assert.equal(found?.nodes.length, ids.length, "every answer, also those after the first 200 ms");
+    } finally {
+      owner.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("ends a lookup after maxQueryTime even if answers never stop", async () => {
+    const topic = `endless-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 50, maxQueryTime: 300 });
+    let answering: NodeJS.Timeout | undefined;
+    const owner = nc.subscribe(`${topic}.query`, {
+      callback: (_err, msg) => {
+        let n = 0;
+        answering = setInterval(() => msg.respond(JSON.stringify(makeService("endless", "1.0.0", [`n${n++}`]))), 5);
+      },
+    });
+    try {
+      await nc.flush();
+      const [found] = await registry.getService("endless");
+      assert.ok(found.nodes.length > 0, "it collected answers, then returned");
+    } finally {
+      clearInterval(answering);
+      owner.unsubscribe();
+      await registry.close();
+    }
+  });
+
   it("tells watchers a node is gone when its owner dies without deregistering", async () => {
     const watcherSide = new NatsRegistry({ servers, sweepInterval: 100 });
     const owner = new NatsRegistry({ servers });
