@@ -78,7 +78,8 @@ export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Arra
  */
 export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | string {
   if (data.length < PREFIX) return `${data.length} bytes is shorter than a frame header`;
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // nats.js hands over Buffers (views of the socket's chunk): wrapping one again costs an object per message.
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const type = buf[0] as FrameType;
   if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
   const headerLen = buf.readUInt32BE(2);
