@@ -250,6 +250,10 @@ export class NatsRegistry implements Registry {
       nc.publish(this.queryTopic, JSON.stringify({ Action: action, Service: service }), { reply: inbox });
       await sleep(this.queryTimeout);
       for (;;) {
+        // Answers already in the socket are read before the window is judged: a process that was
+        // not scheduled for a while finds its timer and the answers due at once, and Node runs
+        // timers before it reads sockets; without this turn those answers were dropped.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const wait = Math.min(lastAnswer + this.queryTimeout, started + this.maxQueryTime) - performance.now();
         if (wait <= 0) break;
         await sleep(wait);

@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import { connect } from "@nats-io/transport-node";
 import { parseServers } from "../../src/driver/nats.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
@@ -106,6 +109,43 @@ describe("nats registry specifics", () => {
     } finally {
       owner.unsubscribe();
       await registry.close();
+    }
+  });
+
+  it("counts answers that reached it in time even when its own process was busy past the window", async () => {
+    const topic = `busy-${randomUUID().slice(0, 8)}`;
+    const name = "busy";
+    // The owner runs on a thread of its own, so it answers while this thread is blocked.
+    const driver = createRequire(import.meta.url).resolve("@nats-io/transport-node");
+    const owner = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       const { connect } = require(workerData.driver);
+       (async () => {
+         const nc = await connect({ servers: workerData.servers });
+         nc.subscribe(workerData.topic + ".query", { callback: (_err, msg) => msg.respond(JSON.stringify(workerData.answer)) });
+         await nc.flush();
+         parentPort.postMessage("ready");
+         parentPort.once("message", () => nc.close());
+       })();`,
+      { eval: true, workerData: { driver, servers, topic, answer: makeService(name, "1.0.0", ["a"]) } },
+    );
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch` });
+    try {
+      await once(owner, "message");
+      await registry.getService("connected-first");
+      const lookup = registry.getService(name);
+      await new Promise((resolve) => setImmediate(resolve)); // the query is out
+      const blockedUntil = Date.now() + 500; // busy well past the 100 ms window, as a starved process is
+      while (Date.now() < blockedUntil);
+      const [found] = await lookup;
+      assert.deepEqual(
+        found?.nodes.map((n) => n.id),
+        [`${name}-a`],
+      );
+    } finally {
+      owner.postMessage("stop");
+      await registry.close();
+      await owner.terminate();
     }
   });
 
