@@ -115,19 +115,26 @@ describe("nats registry specifics", () => {
   it("counts answers that reached it in time even when its own process was busy past the window", async () => {
     const topic = `busy-${randomUUID().slice(0, 8)}`;
     const name = "busy";
-    // The owner runs on a thread of its own, so it answers while this thread is blocked.
+    // The owner runs on a thread of its own, so it answers while this thread is blocked; it
+    // raises `answered` once NATS has its answer.
+    const answered = new Int32Array(new SharedArrayBuffer(4));
     const driver = createRequire(import.meta.url).resolve("@nats-io/transport-node");
     const owner = new Worker(
       `const { parentPort, workerData } = require("node:worker_threads");
        const { connect } = require(workerData.driver);
        (async () => {
          const nc = await connect({ servers: workerData.servers });
-         nc.subscribe(workerData.topic + ".query", { callback: (_err, msg) => msg.respond(JSON.stringify(workerData.answer)) });
+         nc.subscribe(workerData.topic + ".query", {
+           callback: (_err, msg) => {
+             msg.respond(JSON.stringify(workerData.answer));
+             void nc.flush().then(() => { Atomics.store(workerData.answered, 0, 1); Atomics.notify(workerData.answered, 0); });
+           },
+         });
          await nc.flush();
          parentPort.postMessage("ready");
          parentPort.once("message", () => nc.close());
        })();`,
-      { eval: true, workerData: { driver, servers, topic, answer: makeService(name, "1.0.0", ["a"]) } },
+      { eval: true, workerData: { driver, servers, topic, answered, answer: makeService(name, "1.0.0", ["a"]) } },
     );
     const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch` });
     try {
@@ -135,8 +142,10 @@ describe("nats registry specifics", () => {
       await registry.getService("connected-first");
       const lookup = registry.getService(name);
       await new Promise((resolve) => setImmediate(resolve)); // the query is out
-      const blockedUntil = Date.now() + 500; // busy well past the 100 ms window, as a starved process is
-      while (Date.now() < blockedUntil);
+      // This thread is blocked, as a starved process is, until the answer is on its way and the
+      // 100 ms window is over: the window's timer and the answer are then due at once.
+      Atomics.wait(answered, 0, 0, 30_000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
       const [found] = await lookup;
       assert.deepEqual(
         found?.nodes.map((n) => n.id),
