@@ -242,13 +242,9 @@ export class NatsListener implements Listener, LinkUser {
 
   /** Counts a call or stream against its client's limit; undefined when the client is at it. */
   private admit(inbox: string): ClientCalls | undefined {
-    let client = this.perClient.get(inbox);
-    if (!client) {
-      client = { inbox, count: 0 };
-      this.perClient.set(inbox, client);
-    }
+    const client = this.perClient.get(inbox) ?? { inbox, count: 0 };
     if (client.count >= this.limits.maxCallsPerClient) return undefined;
-    client.count++;
+    if (client.count++ === 0) this.perClient.set(inbox, client); // a refused client is not kept
     return client;
   }
 
