@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import { connect } from "@nats-io/transport-node";
 import { parseServers } from "../../src/driver/nats.js";
 import { CacheRegistry } from "../../src/registry/cache.js";
@@ -82,6 +85,96 @@ describe("nats registry specifics", () => {
       assert.deepEqual(merged.nodes.map((n) => n.id).sort(), [`${name}-go`, `${name}-ts`]);
     } finally {
       peer.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("keeps collecting answers that keep coming after queryTimeout (an owner busy answering late)", async () => {
+    const topic = `late-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 200 });
+    const name = "late";
+    // A busy owner: one answer (a node each) every 10 ms, the last well past the 200 ms window.
+    const ids = Array.from({ length: 40 }, (_, i) => `n${i}`);
+    const owner = nc.subscribe(`${topic}.query`, {
+      callback: (_err, msg) => {
+        const query = JSON.parse(msg.string()) as { Action: string; Service: { name: string } | null };
+        if (query.Service?.name !== name) return;
+        for (const [i, id] of ids.entries()) setTimeout(() => msg.respond(JSON.stringify(makeService(name, "1.0.0", [id]))), 10 * i);
+      },
+    });
+    try {
+      await nc.flush();
+      const [found] = await registry.getService(name);
+      assert.equal(found?.nodes.length, ids.length, "every answer, also those after the first 200 ms");
+    } finally {
+      owner.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("counts answers that reached it in time even when its own process was busy past the window", async () => {
+    const topic = `busy-${randomUUID().slice(0, 8)}`;
+    const name = "busy";
+    // The owner runs on a thread of its own, so it answers while this thread is blocked; it
+    // raises `answered` once NATS has its answer.
+    const answered = new Int32Array(new SharedArrayBuffer(4));
+    const driver = createRequire(import.meta.url).resolve("@nats-io/transport-node");
+    const owner = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       const { connect } = require(workerData.driver);
+       (async () => {
+         const nc = await connect({ servers: workerData.servers });
+         nc.subscribe(workerData.topic + ".query", {
+           callback: (_err, msg) => {
+             msg.respond(JSON.stringify(workerData.answer));
+             void nc.flush().then(() => { Atomics.store(workerData.answered, 0, 1); Atomics.notify(workerData.answered, 0); });
+           },
+         });
+         await nc.flush();
+         parentPort.postMessage("ready");
+         parentPort.once("message", () => nc.close());
+       })();`,
+      { eval: true, workerData: { driver, servers, topic, answered, answer: makeService(name, "1.0.0", ["a"]) } },
+    );
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch` });
+    try {
+      await once(owner, "message");
+      await registry.getService("connected-first");
+      const lookup = registry.getService(name);
+      await new Promise((resolve) => setImmediate(resolve)); // the query is out
+      // This thread is blocked, as a starved process is, until the answer is on its way and the
+      // 100 ms window is over: the window's timer and the answer are then due at once.
+      Atomics.wait(answered, 0, 0, 30_000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      const [found] = await lookup;
+      assert.deepEqual(
+        found?.nodes.map((n) => n.id),
+        [`${name}-a`],
+      );
+    } finally {
+      owner.postMessage("stop");
+      await registry.close();
+      await owner.terminate();
+    }
+  });
+
+  it("ends a lookup after maxQueryTime even if answers never stop", async () => {
+    const topic = `endless-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 50, maxQueryTime: 300 });
+    let answering: NodeJS.Timeout | undefined;
+    const owner = nc.subscribe(`${topic}.query`, {
+      callback: (_err, msg) => {
+        let n = 0;
+        answering = setInterval(() => msg.respond(JSON.stringify(makeService("endless", "1.0.0", [`n${n++}`]))), 5);
+      },
+    });
+    try {
+      await nc.flush();
+      const [found] = await registry.getService("endless");
+      assert.ok(found.nodes.length > 0, "it collected answers, then returned");
+    } finally {
+      clearInterval(answering);
+      owner.unsubscribe();
       await registry.close();
     }
   });

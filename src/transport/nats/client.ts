@@ -12,11 +12,9 @@ import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { decodeFrame, encodedSize, encodeFrame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import { decodeFrame, encodeFrame, encodeFrameFrom, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
-/** The call id at the end of an inbox subject `I.<id>`. */
-const CALL_ID = /^\d{1,10}$/;
 const EMPTY = new Uint8Array(0);
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
@@ -26,6 +24,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   );
   private readonly streams = new IdTable<FramedStream>();
   private readonly sub: Subscription;
+  /** `<inbox>.`: a call's reply subject is this and its id. */
+  private readonly inboxDot: string;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
   private readonly control: string;
   private readonly aliveCheck: NodeJS.Timeout;
@@ -46,10 +46,11 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private constructor(
     private readonly link: NatsLink,
     private readonly address: string,
-    private readonly inbox: string,
+    inbox: string,
     private readonly window: number,
     private readonly log: Logger,
   ) {
+    this.inboxDot = `${inbox}.`;
     this.control = `${address}.c.${inbox}.`;
     this.badMessageLog = new RateLimitedLog(log);
     this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.guard(msg)) });
@@ -70,19 +71,19 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
-    const headerText = encodeHeader(request.header);
-    const unsendable = headerProblem(request.header);
-    if (unsendable) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${unsendable}`));
-    const size = encodedSize(headerText, request.body);
-    if (size > this.link.maxPayload) {
-      return Promise.reject(MicroError.tooLarge(CLIENT_ID, `request of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`));
+    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body);
+    if (!frame) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${headerProblem(request.header)}`));
+    if (frame.length > this.link.maxPayload) {
+      return Promise.reject(
+        MicroError.tooLarge(CLIENT_ID, `request of ${frame.length} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`),
+      );
     }
     const id = this.takeId();
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(id, options, resolve, reject);
       if (refused) return reject(refused);
       try {
-        this.link.nc.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body), { reply: `${this.inbox}.${id}` });
+        this.link.nc.publish(this.address, frame, { reply: this.inboxDot + id });
       } catch (err) {
         this.settle(id)?.reject(new NotDeliveredError(`publish to ${this.address}: ${(err as Error).message}`, this.address));
       }
@@ -104,14 +105,14 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     }
     this.streams.set(id, stream);
     // The open goes first, so that a cancel from the deadline or signal below follows it.
-    this.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body, FrameFlag.Stream), `${this.inbox}.${id}`);
+    this.publish(this.address, encodeFrame(FrameType.Request, headerText, request.body, FrameFlag.Stream), this.inboxDot + id);
     stream.follow(options);
     return stream;
   }
 
   /** StreamOutput: a stream's frame, with this stream's inbox as reply (see wire.ts). */
   frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
-    this.publish(this.control + stream, encodeFrame(type, headerText, body), `${this.inbox}.${stream}`);
+    this.publish(this.control + stream, encodeFrame(type, headerText, body), this.inboxDot + stream);
   }
 
   /** StreamOutput: a finished stream is forgotten. */
@@ -162,7 +163,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
         reject(err);
       };
       this.dialed = { resolve: () => settle(), reject: settle };
-      this.publish(this.address, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
+      this.publish(this.address, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inboxDot}0`);
     });
   }
 
@@ -172,7 +173,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
    * to a server that stopped closes (as a TCP connection would) and stops holding NATS open.
    */
   private checkAlive(): void {
-    if (!this.dead) this.publish(`${this.control}0`, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inbox}.0`);
+    if (!this.dead) this.publish(`${this.control}0`, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inboxDot}0`);
   }
 
   /** Whatever arrives in the inbox, an exception stays here: the message is dropped, the connection goes on. */
@@ -186,9 +187,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   private onMessage(msg: Msg): void {
     const subject = msg.subject;
-    const idText = subject.slice(this.inbox.length + 1);
-    if (!CALL_ID.test(idText)) return this.badMessageLog.warn("nats transport: dropped a bad message", { subject, reason: "not a call id" });
-    const id = Number(idText);
+    const id = callId(subject, this.inboxDot.length);
+    if (id < 0) return this.badMessageLog.warn("nats transport: dropped a bad message", { subject, reason: "not a call id" });
     if (id === 0) return this.onPingAnswer(msg);
     if (isNoResponders(msg)) return this.onNobodyThere(id);
     const frame = decodeFrame(msg.data);
@@ -264,4 +264,20 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (!this.sub.isClosed()) this.sub.unsubscribe();
     this.link.release();
   }
+}
+
+/**
+ * The call id at `from` to the end of an inbox subject `I.<id>` (1 to 10 digits), or -1. A loop
+ * rather than a regular expression and Number(): it runs for every answer.
+ */
+function callId(subject: string, from: number): number {
+  const length = subject.length - from;
+  if (length < 1 || length > 10) return -1;
+  let id = 0;
+  for (let i = from; i < subject.length; i++) {
+    const digit = subject.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    id = id * 10 + digit;
+  }
+  return id;
 }

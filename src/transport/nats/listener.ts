@@ -9,9 +9,9 @@ import type { Logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
-import { encodeHeader } from "../framing/header-block.js";
+import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
-import { decodeFrame, encodedSize, encodeFrame, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import { decodeFrame, encodeFrame, encodeFrameFrom, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
 
 const SERVER_ID = ErrorId.server;
 const EMPTY = new Uint8Array(0);
@@ -19,8 +19,8 @@ const EMPTY = new Uint8Array(0);
 const DRAIN_TIMEOUT = 2_000;
 /** type + flags + headerLen, as wire.ts frames them. */
 const FRAME_PREFIX = 6;
-/** A call's reply subject: the client's inbox (a subject without wildcards), a dot, the call id. */
-const REPLY_SUBJECT = /^[^\s*>]{1,200}\.\d{1,10}$/;
+/** A client's inbox: a subject without wildcards or white space (see replyInbox). */
+const INBOX = /^[^\s*>]{1,200}$/;
 
 /** What a listener lets one remote make it hold (options of the NATS transport). */
 export interface NatsListenerLimits {
@@ -49,12 +49,23 @@ interface Refusal {
   reason: string;
 }
 
+/** One client's calls and streams in flight (see maxCallsPerClient). */
+interface ClientCalls {
+  readonly inbox: string;
+  count: number;
+}
+
 /** The server's state for one unary call. The AbortSignal is made only if someone asks for it. */
 class ServerCall implements IncomingCall {
   private controller: AbortController | undefined;
   private cancelled: MicroError | undefined;
 
-  constructor(readonly remote: string) {}
+  constructor(readonly client: ClientCalls) {}
+
+  /** Who made the call: the client's inbox. */
+  get remote(): string {
+    return this.client.inbox;
+  }
 
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -69,8 +80,22 @@ class ServerCall implements IncomingCall {
   }
 }
 
-/** The client's inbox, from a call's reply subject `I.<id>`: who made the call. */
-const inboxOf = (key: string): string => key.slice(0, key.lastIndexOf("."));
+/**
+ * The client's inbox when `key` is a call's reply subject: the inbox (1 to 200 characters, no
+ * white space or wildcards), a dot, and a call id of 1 to 10 digits; otherwise undefined.
+ * `known` is an inbox accepted before: a client sends many calls, so its inbox is checked once.
+ */
+function replyInbox(key: string, known: string): string | undefined {
+  const dot = key.lastIndexOf(".");
+  const digits = key.length - dot - 1;
+  if (dot < 1 || digits < 1 || digits > 10) return undefined;
+  for (let i = dot + 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return undefined;
+  }
+  const inbox = key.slice(0, dot);
+  return inbox === known || INBOX.test(inbox) ? inbox : undefined;
+}
 
 export class NatsListener implements Listener, LinkUser {
   private readonly calls = new Map<string, ServerCall>();
@@ -81,7 +106,9 @@ export class NatsListener implements Listener, LinkUser {
   private readonly controlPrefix: string;
   private readonly probe: NodeJS.Timeout;
   /** Calls and streams in flight per client inbox (see maxCallsPerClient). */
-  private readonly perClient = new Map<string, number>();
+  private readonly perClient = new Map<string, ClientCalls>();
+  /** The last inbox replyInbox accepted. */
+  private knownInbox = "";
   private readonly limits: Limits;
   private readonly limitLog: RateLimitedLog;
   private closing = false;
@@ -173,25 +200,27 @@ export class NatsListener implements Listener, LinkUser {
    * answered gets an error reply, anything else is dropped, and both are logged (rate-limited).
    */
   private readonly onRequest = (msg: Msg): void => {
-    const key = msg.reply;
-    const answerable = key !== undefined && REPLY_SUBJECT.test(key);
+    const key = msg.reply ?? "";
+    const inbox = replyInbox(key, this.knownInbox);
+    const answerable = inbox !== undefined;
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.refuse(msg, answerable, tooBig);
     const frame = decodeFrame(msg.data, this.limits.maxHeaders);
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
-    if (!answerable) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
+    if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
+    this.knownInbox = inbox;
     if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
     if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
-    const inbox = inboxOf(key);
-    if (!this.admit(inbox)) {
+    const client = this.admit(inbox);
+    if (!client) {
       this.limitLog.warn("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
       return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
     }
-    if (frame.flags & FrameFlag.Stream) return this.openStream(key, frame);
-    this.serveCall(key, frame);
+    if (frame.flags & FrameFlag.Stream) return this.openStream(key, client, frame);
+    this.serveCall(key, client, frame);
   };
 
   /** The size limits, read from the frame's prefix before anything is decoded. */
@@ -211,19 +240,19 @@ export class NatsListener implements Listener, LinkUser {
     return undefined;
   }
 
-  /** Counts a call or stream against its client's limit; false when the client is at it. */
-  private admit(inbox: string): boolean {
-    const n = this.perClient.get(inbox) ?? 0;
-    if (n >= this.limits.maxCallsPerClient) return false;
-    this.perClient.set(inbox, n + 1);
-    return true;
+  /** Counts a call or stream against its client's limit; undefined when the client is at it. */
+  private admit(inbox: string): ClientCalls | undefined {
+    const client = this.perClient.get(inbox) ?? { inbox, count: 0 };
+    if (client.count >= this.limits.maxCallsPerClient) return undefined;
+    if (client.count++ === 0) this.perClient.set(inbox, client); // a refused client is not kept
+    return client;
   }
 
-  private leave(key: string): void {
-    const inbox = inboxOf(key);
-    const n = this.perClient.get(inbox) ?? 0;
-    if (n <= 1) this.perClient.delete(inbox);
-    else this.perClient.set(inbox, n - 1);
+  /** A call or stream of `client` is over. */
+  private leave(client: ClientCalls): void {
+    if (--client.count > 0) return;
+    // After connectionLost or destroy the table was emptied: a newer entry is not this one's.
+    if (this.perClient.get(client.inbox) === client) this.perClient.delete(client.inbox);
   }
 
   private refuse(msg: Msg, answerable: boolean, refusal: Refusal): void {
@@ -235,8 +264,8 @@ export class NatsListener implements Listener, LinkUser {
     this.publish(key, encodeFrame(FrameType.Response, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
   }
 
-  private serveCall(key: string, frame: Frame): void {
-    const call = new ServerCall(inboxOf(key));
+  private serveCall(key: string, client: ClientCalls, frame: Frame): void {
+    const call = new ServerCall(client);
     this.calls.set(key, call);
     let reply: Promise<Message>;
     try {
@@ -257,34 +286,34 @@ export class NatsListener implements Listener, LinkUser {
   private respond(key: string, call: ServerCall, response: Message): void {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
-    this.leave(key);
-    let headerText = encodeHeader(response.header);
-    let body = response.body;
-    const size = encodedSize(headerText, body);
-    if (size > this.link.maxPayload) {
-      this.log.warn("response too large", { remote: call.remote, size });
-      headerText = encodeHeader({
-        [MicroHeader.Error]: MicroError.tooLarge(
-          SERVER_ID,
-          `response of ${size} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`,
-        ).toString(),
-      });
-      body = EMPTY;
+    this.leave(call.client);
+    const frame = encodeFrameFrom(FrameType.Response, response.header, response.body);
+    if (!frame) {
+      const problem = headerProblem(response.header);
+      this.log.warn("response header cannot be sent", { remote: call.remote, problem });
+      this.answerError(key, MicroError.internal(SERVER_ID, `response not sent: ${problem}`));
+    } else if (frame.length > this.link.maxPayload) {
+      this.log.warn("response too large", { remote: call.remote, size: frame.length });
+      this.answerError(
+        key,
+        MicroError.tooLarge(SERVER_ID, `response of ${frame.length} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`),
+      );
+    } else {
+      this.publish(key, frame);
     }
-    this.publish(key, encodeFrame(FrameType.Response, headerText, body));
     this.finishIfIdle();
   }
 
-  private openStream(key: string, frame: Frame): void {
+  private openStream(key: string, client: ClientCalls, frame: Frame): void {
     if (!this.options.streamHandler) {
       const err = new MicroError(SERVER_ID, 501, "this server does not take streams");
-      this.leave(key);
+      this.leave(client);
       return this.publish(key, encodeFrame(FrameType.End, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
     }
-    const stream = new FramedStream(0, this.streamOutput(key), this.window);
+    const stream = new FramedStream(0, this.streamOutput(key, client), this.window);
     this.streams.set(key, stream);
     try {
-      this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: inboxOf(key), signal: stream.signal });
+      this.options.streamHandler({ header: frame.header, body: frame.body }, stream, { remote: client.inbox, signal: stream.signal });
     } catch (err) {
       this.log.error("stream handler failed", { err: err instanceof Error ? err.stack : String(err) });
       stream.end(MicroError.internal(SERVER_ID, "internal server error").toString());
@@ -292,13 +321,13 @@ export class NatsListener implements Listener, LinkUser {
   }
 
   /** Where one stream's frames go: the client's inbox for it, with our subject for it as reply. */
-  private streamOutput(key: string): StreamOutput {
+  private streamOutput(key: string, client: ClientCalls): StreamOutput {
     const reply = this.controlPrefix + key;
     return {
       maxMessageSize: this.link.maxMessageSize,
       frame: (type, _stream, headerText, body) => this.publish(key, encodeFrame(type, headerText, body), reply),
       streamClosed: () => {
-        if (this.streams.delete(key)) this.leave(key);
+        if (this.streams.delete(key)) this.leave(client);
         this.finishIfIdle();
       },
     };
@@ -307,8 +336,9 @@ export class NatsListener implements Listener, LinkUser {
   /** What clients send about calls in flight: cancels, stream frames, and liveness pings. */
   private readonly onControl = (msg: Msg): void => {
     const key = msg.subject.slice(this.controlPrefix.length);
-    if (!REPLY_SUBJECT.test(key)) return this.dropped(msg, "control subject does not name a call");
-    if (isNoResponders(msg)) return this.clientGone(inboxOf(key));
+    const inbox = replyInbox(key, this.knownInbox);
+    if (inbox === undefined) return this.dropped(msg, "control subject does not name a call");
+    if (isNoResponders(msg)) return this.clientGone(inbox);
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.dropped(msg, tooBig.reason);
     const frame = decodeFrame(msg.data);
@@ -321,13 +351,16 @@ export class NatsListener implements Listener, LinkUser {
       }
     }
     switch (frame.type) {
-      case FrameType.Cancel:
-        this.calls.get(key)?.cancel("call cancelled by the caller");
-        if (this.calls.delete(key)) {
-          this.leave(key);
+      case FrameType.Cancel: {
+        const call = this.calls.get(key);
+        if (call) {
+          call.cancel("call cancelled by the caller");
+          this.calls.delete(key);
+          this.leave(call.client);
           this.finishIfIdle();
         }
         return this.streams.get(key)?.onFrame(frame);
+      }
       case FrameType.Data:
       case FrameType.End:
       case FrameType.Window:
@@ -343,11 +376,9 @@ export class NatsListener implements Listener, LinkUser {
    */
   private checkClients(): void {
     if (this.dead) return;
-    const inboxes = new Set<string>();
-    for (const key of this.calls.keys()) inboxes.add(inboxOf(key));
-    for (const key of this.streams.keys()) inboxes.add(inboxOf(key));
     const ping = encodeFrame(FrameType.Ping, "", EMPTY);
-    for (const inbox of inboxes) this.publish(`${inbox}.0`, ping, `${this.controlPrefix}${inbox}.0`);
+    // The inboxes with calls or streams in flight.
+    for (const inbox of this.perClient.keys()) this.publish(`${inbox}.0`, ping, `${this.controlPrefix}${inbox}.0`);
   }
 
   /** A client's inbox has no subscriber: its calls are abandoned and its streams are over. */
@@ -357,7 +388,7 @@ export class NatsListener implements Listener, LinkUser {
       if (!key.startsWith(prefix)) continue;
       call.cancel("the caller is gone");
       this.calls.delete(key);
-      this.leave(key);
+      this.leave(call.client);
     }
     for (const [key, stream] of [...this.streams]) if (key.startsWith(prefix)) stream.lost("the caller is gone");
     this.finishIfIdle();

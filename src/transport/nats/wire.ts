@@ -22,7 +22,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
-import { decodeHeader } from "../framing/header-block.js";
+import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, decodeHeader, headerBound, UNSENDABLE, writeHeader } from "../framing/header-block.js";
+import type { Header } from "../transport.js";
 
 export { type Frame, FrameFlag, FrameType } from "../framing/frame.js";
 
@@ -46,9 +47,28 @@ export function encodeFrame(type: FrameType, headerText: string, body: Uint8Arra
   return buf;
 }
 
-/** Bytes a frame takes, for the max_payload check before anything is published. */
-export function encodedSize(headerText: string, body: Uint8Array): number {
-  return PREFIX + Buffer.byteLength(headerText) + body.length;
+/** Where frames are written from header objects before they are copied out at their exact size. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * Like encodeFrame, but writes the header block straight from the header object (see
+ * writeHeader): no header text is built, measured and copied per call, and the NUL/CR/LF check is
+ * made as the bytes are written. Undefined when the header cannot be sent (an empty name, NUL, CR
+ * or LF, more than the default count or bytes of headers; headerProblem says which).
+ */
+export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Array, flags = 0): Buffer | undefined {
+  const bound = PREFIX + headerBound(header);
+  if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.length * 2));
+  const headerEnd = writeHeader(scratch, PREFIX, header, DEFAULT_MAX_HEADER_COUNT);
+  if (headerEnd === UNSENDABLE || headerEnd - PREFIX > DEFAULT_MAX_HEADER_BYTES) return undefined;
+  // A fresh buffer per frame, as encodeFrame: nats.js queues it until its next socket write.
+  const buf = Buffer.allocUnsafe(headerEnd + body.length);
+  scratch.copy(buf, 0, 0, headerEnd);
+  buf[0] = type;
+  buf[1] = flags;
+  buf.writeUInt32BE(headerEnd - PREFIX, 2);
+  if (body.length > 0) buf.set(body, headerEnd);
+  return buf;
 }
 
 /**
@@ -58,7 +78,8 @@ export function encodedSize(headerText: string, body: Uint8Array): number {
  */
 export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | string {
   if (data.length < PREFIX) return `${data.length} bytes is shorter than a frame header`;
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // nats.js hands over Buffers (views of the socket's chunk): wrapping one again costs an object per message.
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const type = buf[0] as FrameType;
   if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
   const headerLen = buf.readUInt32BE(2);
