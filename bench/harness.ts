@@ -25,12 +25,18 @@ export interface Server {
 
 /** CPU time (user + system) a process has used so far, from /proc; undefined where there is no /proc. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
+  const times = cpuTimes(pid);
+  return times && times.user + times.system;
+}
+
+/** User and system CPU seconds a process has used so far, from /proc/PID/stat; undefined where there is none. */
+export function cpuTimes(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     // The fields after the command name (which may hold spaces, hence the last parenthesis): utime and stime are the 12th and 13th.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
   } catch {
     return undefined;
   }

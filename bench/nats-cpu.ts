@@ -20,23 +20,19 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchDir, median } from "./harness.js";
+import { benchDir, cpuTimes, median } from "./harness.js";
 import type { Peer } from "./peers/catalog.js";
 import { freePort, type Proc, spawnPinned } from "./peers/proc.js";
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** Write syscalls a process has made, from /proc/<pid>/io: how well its replies are batched. */
 function writes(pid: number): number {
   return Number(/syscw: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
 }
 
-/** utime and stime of a process in µs, from /proc/<pid>/stat. */
+/** utime and stime of a process in µs. */
 function cpuMicros(pid: number): { user: number; system: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces) start at ") ".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: (Number(fields[11]) * 1_000_000) / TICKS_PER_SECOND, system: (Number(fields[12]) * 1_000_000) / TICKS_PER_SECOND };
+  const { user, system } = cpuTimes(pid) ?? { user: 0, system: 0 };
+  return { user: user * 1_000_000, system: system * 1_000_000 };
 }
 
 const arg = (name: string, fallback: string): string => {
