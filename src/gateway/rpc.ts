@@ -193,7 +193,7 @@ const disconnected = new WeakMap<Socket, AbortSignal>();
  * per request: a keep-alive connection carries thousands of calls, one after another, and an
  * AbortController (an EventTarget) and a close listener per request cost the gateway about a
  * fifth of its CPU per call (bench/gateway.ts, median of 6 interleaved runs: 88 → 68 µs).
- * A call removes its listener when it settles (client), so only calls in flight are cancelled.
+ * Every transport's call removes its listener when it settles, so only calls in flight are cancelled.
  */
 export function cancelOnDisconnect(req: IncomingMessage): AbortSignal {
   const socket = req.socket;

@@ -176,10 +176,18 @@ class ClientCall implements TransportStream {
     }
     if (options.signal) {
       const signal = options.signal;
-      if (signal.aborted) queueMicrotask(() => this.abandon(new LocalError(499, "call cancelled by the caller")));
-      else signal.addEventListener("abort", () => this.abandon(new LocalError(499, "call cancelled by the caller")), { once: true });
+      if (signal.aborted) queueMicrotask(this.onCallerAbort);
+      else {
+        // Removed when the call finishes: the caller's signal may outlive many calls (the
+        // gateway shares one per keep-alive connection), and must not keep each one alive.
+        this.callerSignal = signal;
+        signal.addEventListener("abort", this.onCallerAbort, { once: true });
+      }
     }
   }
+
+  private callerSignal: AbortSignal | undefined;
+  private readonly onCallerAbort = (): void => this.abandon(new LocalError(499, "call cancelled by the caller"));
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -292,6 +300,7 @@ class ClientCall implements TransportStream {
   private finish(): void {
     this.done = true;
     clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener("abort", this.onCallerAbort);
   }
 }
 

@@ -2,6 +2,7 @@
  * The Transport conformance suite: every transport runs it.
  */
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { after, describe, it } from "node:test";
 import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
@@ -92,6 +93,16 @@ export function transportConformance(name: string, create: () => Transport, list
       const pending = conn.call(msg({}, "x"), { signal: controller.signal });
       setTimeout(() => controller.abort(), 20);
       await assert.rejects(pending, (err: unknown) => err instanceof MicroError && err.code === 499);
+      conn.close();
+    });
+
+    it("leaves no listener on the caller's AbortSignal once a call has finished", async () => {
+      // One signal may serve many calls (the gateway shares one per keep-alive connection).
+      const { transport, listener } = await serve(async (req) => msg({}, text(req)));
+      const conn = await transport.dial(listener.address);
+      const controller = new AbortController();
+      for (let i = 0; i < 20; i++) await conn.call(msg({}, String(i)), { signal: controller.signal });
+      assert.equal(getEventListeners(controller.signal, "abort").length, 0, "finished calls left listeners on the signal");
       conn.close();
     });
 

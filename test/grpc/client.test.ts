@@ -5,6 +5,7 @@
  * gRPC server (@grpc/grpc-js) is called by `grpc://` address with protobuf from its .proto.
  */
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
@@ -61,6 +62,12 @@ for (const withProto of [false, true]) {
         (await collect(echo.Echo.Chat(messages({ name: "x" }, { name: "y" })))).map((m) => m.msg),
         ["hi x", "hi y"],
       );
+    });
+
+    it("leaves no listener on a caller's AbortSignal shared by many finished calls", async () => {
+      const controller = new AbortController();
+      for (let i = 0; i < 20; i++) await client.call("echo", "Echo.Call", { name: String(i) }, { signal: controller.signal });
+      assert.equal(getEventListeners(controller.signal, "abort").length, 0, "finished calls left listeners on the signal");
     });
 
     it("gets the service's MicroError back intact", async () => {
