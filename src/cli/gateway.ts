@@ -8,7 +8,7 @@ import { createDashboard } from "../gateway/dashboard.js";
 import { createGateway, type GatewayMount } from "../gateway/gateway.js";
 import { createMcpGateway } from "../mcp/gateway.js";
 import { Observability } from "../observe/observe.js";
-import { createClient } from "../service/create-client.js";
+import { createClient, registryVerifier } from "../service/create-client.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 import { parseCountFlag, parseDurationFlag } from "./flags.js";
 import { programName } from "./usage.js";
@@ -49,7 +49,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   if (!values["no-dashboard"]) {
     // The dashboard at "/": its own client (it decodes what it shows) and the broker and events
     // stream the environment names, as a service would pick them.
-    const broker = resolveBroker(undefined, undefined, { registry });
+    const broker = resolveBroker(undefined, undefined, { registry, verifier: registryVerifier() });
     const client = createClient({ registry, broker, ...wrappers });
     const events = resolveEvents();
     mounts.push(createDashboard({ registry, client, broker, events }));

@@ -11,6 +11,7 @@ import { defaultCodecs, displayableBody } from "../codec/index.js";
 import { eventView } from "../events/events.js";
 import { createLogger } from "../logger/logger.js";
 import { headerValue, MicroHeader } from "../metadata/headers.js";
+import { registryVerifier } from "../service/create-client.js";
 import { resolveBroker, resolveEvents, resolveRegistry } from "../service/resolve.js";
 import { parseMetadata } from "./flags.js";
 import { UsageError } from "./usage.js";
@@ -32,7 +33,8 @@ export async function publishCommand(args: string[], flags: PubSubFlags): Promis
   if (!topic || body === undefined) throw new UsageError(`publish needs a topic and a JSON message, e.g. micro publish user.created '{"id":7}'`);
   const payload = parseJson(body);
   const registry = resolveRegistry();
-  const broker = resolveBroker(undefined, undefined, { registry, logger: log });
+  // With MICRO_REGISTRY_VERIFY, only to subscriber nodes whose record is signed (docs/auth.md).
+  const broker = resolveBroker(undefined, undefined, { registry, logger: log, verifier: registryVerifier() });
   try {
     const token = flags.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
     await publishPayload(broker, defaultCodecs, topic, payload, {

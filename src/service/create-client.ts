@@ -123,17 +123,26 @@ export function verifiedLookup(
 }
 
 /**
+ * What checks signed registry records when `verify` (default MICRO_REGISTRY_VERIFY) is on: the auth
+ * public key (`publicKey`, default MICRO_AUTH_PUBLIC_KEY, or the private key's public half);
+ * undefined when verification is off. For the clients and brokers of programs that are not
+ * services (createClient, `micro publish`, the gateway's dashboard).
+ */
+export function registryVerifier(
+  verify: boolean | undefined = new Settings().flag("registry_verify"),
+  publicKey: string | undefined = process.env.MICRO_AUTH_PUBLIC_KEY || undefined,
+): SignatureVerifier | undefined {
+  return verify ? verifierFromKeys({ publicKey, privateKey: process.env.MICRO_AUTH_PRIVATE_KEY || undefined }) : undefined;
+}
+
+/**
  * A client for programs that call services without being one (scripts, the CLI, tests). It
  * uses the same defaults and env vars as a service.
  */
 export function createClient(options: CreateClientOptions = {}): Client {
   // Settings errors first, before connections are opened that nothing would close.
   const verify = options.verifyRegistry ?? new Settings().flag("registry_verify");
-  const keys = {
-    publicKey: options.publicKey ?? (process.env.MICRO_AUTH_PUBLIC_KEY || undefined),
-    privateKey: process.env.MICRO_AUTH_PRIVATE_KEY || undefined,
-  };
-  const verifier = verify ? verifierFromKeys(keys) : undefined;
+  const verifier = registryVerifier(verify, options.publicKey);
   const registry = cachedRegistry(options.registry, options.logger);
   const { broker, owned } = ownedBroker(options.broker, registry, options.logger, undefined, { verifier });
   const token = options.token ?? (process.env.MICRO_AUTH_TOKEN || undefined);
