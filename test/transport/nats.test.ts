@@ -8,7 +8,9 @@ import { connect } from "@nats-io/transport-node";
 import { MicroError } from "../../src/errors/errors.js";
 import type { Logger } from "../../src/logger/logger.js";
 import { resolveTransport } from "../../src/service/resolve.js";
+import { DEFAULT_MAX_HEADER_BYTES } from "../../src/transport/framing/header-block.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
+import { decodeFrame, encodeFrameFrom, FrameType } from "../../src/transport/nats/wire.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
 import { quiet } from "../setup/logger.js";
@@ -180,5 +182,17 @@ describe("nats transport", () => {
       else process.env.MICRO_TRANSPORT_ADDRESS = saved;
     }
     assert.throws(() => resolveTransport("carrier-pigeon"), /available are mux, http, memory, nats/);
+  });
+});
+
+describe("nats transport frames", () => {
+  it("refuses a header block over the limit without sizing its buffers for it, and still encodes the next frame", () => {
+    const huge = { "X-Big": "x".repeat(DEFAULT_MAX_HEADER_BYTES + 1) };
+    assert.equal(encodeFrameFrom(FrameType.Request, huge, new Uint8Array(0)), undefined);
+    const frame = encodeFrameFrom(FrameType.Request, { "X-Small": "y" }, Buffer.from("body"));
+    assert.ok(frame, "a small header still encodes");
+    const decoded = decodeFrame(frame);
+    assert.notEqual(typeof decoded, "string");
+    assert.equal((decoded as { header: Record<string, string> }).header["X-Small"], "y");
   });
 });

@@ -57,7 +57,11 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
  * or LF, more than the default count or bytes of headers; headerProblem says which).
  */
 export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Array, flags = 0): Buffer | undefined {
-  const bound = PREFIX + headerBound(header);
+  const unitsBound = headerBound(header);
+  // Every UTF-16 unit takes at least a byte: a header of more units than the limit is refused
+  // before the scratch buffer grows for it (it would stay that size for the process's life).
+  if (unitsBound / 3 > DEFAULT_MAX_HEADER_BYTES) return undefined;
+  const bound = PREFIX + unitsBound;
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.length * 2));
   const headerEnd = writeHeader(scratch, PREFIX, header, DEFAULT_MAX_HEADER_COUNT);
   if (headerEnd === UNSENDABLE || headerEnd - PREFIX > DEFAULT_MAX_HEADER_BYTES) return undefined;
