@@ -16,7 +16,7 @@ export function jsonLine(level: LogLevel, time: number, bound: string, context: 
   return `${line},"msg":${JSON.stringify(msg)}}\n`;
 }
 
-/** `,"key":value` for each field that has a value (an Error as pino serializes one: type, message, stack). */
+/** `,"key":value` for each field that has a value (an Error as pino serializes one, see errorFields). */
 export function jsonFields(fields: LogFields): string {
   let text = "";
   for (const key in fields) {
@@ -28,11 +28,24 @@ export function jsonFields(fields: LogFields): string {
 }
 
 function jsonValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify({ type: value.name, message: value.message, stack: value.stack });
   try {
-    return JSON.stringify(value) ?? "null";
+    return JSON.stringify(value instanceof Error ? errorFields(value, 0) : value) ?? "null";
   } catch {
     // A cycle or a BigInt: the line is still written, with the value as text.
     return JSON.stringify(String(value));
   }
+}
+
+/** Causes followed at most this deep (a cause chain may loop back on itself). */
+const MAX_CAUSES = 4;
+
+/**
+ * An Error as pino serializes one: type, message and stack, then its own fields (a MicroError's
+ * id, code, detail and status, which say more than its message) and its cause.
+ */
+function errorFields(err: Error, depth: number): Record<string, unknown> {
+  const { name: _name, message, stack, ...own } = err as Error & Record<string, unknown>;
+  const fields: Record<string, unknown> = { type: err.name, message, stack, ...own };
+  if (err.cause !== undefined && depth < MAX_CAUSES) fields.cause = err.cause instanceof Error ? errorFields(err.cause, depth + 1) : err.cause;
+  return fields;
 }

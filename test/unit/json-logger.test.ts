@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { MicroError } from "../../src/errors/errors.js";
 import { jsonFields, jsonLine } from "../../src/logger/json.js";
 
 describe("the JSON log format", () => {
@@ -32,6 +33,21 @@ describe("the JSON log format", () => {
     assert.match(parsed.err.stack, /RangeError: too far/);
     assert.equal(parsed.cycle, "[object Object]");
     assert.equal(parsed.big, "10");
+  });
+
+  it("writes a MicroError's id, code, detail and status, and an error's cause, even a cause that loops", () => {
+    const cause = new Error("socket closed");
+    const err = new MicroError("orders", 503, "try later", "Service Unavailable");
+    Object.defineProperty(err, "cause", { value: cause });
+    const looping = new Error("outer");
+    Object.defineProperty(looping, "cause", { value: looping });
+    const parsed = JSON.parse(jsonLine("error", 1, "", undefined, { err, looping }, "failed"));
+    assert.deepEqual(
+      { type: parsed.err.type, id: parsed.err.id, code: parsed.err.code, detail: parsed.err.detail, status: parsed.err.status },
+      { type: "MicroError", id: "orders", code: 503, detail: "try later", status: "Service Unavailable" },
+    );
+    assert.equal(parsed.err.cause.message, "socket closed");
+    assert.equal(parsed.looping.message, "outer", "a cause chain that loops still gives a line");
   });
 
   it("createLogger writes lines at its level and above to stderr, with a child's fields", () => {
