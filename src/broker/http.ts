@@ -31,11 +31,11 @@
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
 import type https from "node:https";
-import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContentType } from "../codec/codec.js";
+import { builtin } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { ErrorId, MicroError } from "../errors/errors.js";
 import { InFlight } from "../lifecycle/in-flight.js";
@@ -215,12 +215,8 @@ class DeliveryFailure extends Error {
   }
 }
 
-/** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls); once, as publishes ask per message. */
-let httpsModule: typeof https | undefined;
-function nodeHttps(): typeof https {
-  httpsModule ??= createRequire(import.meta.url)("node:https") as typeof https;
-  return httpsModule;
-}
+/** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls). */
+const nodeHttps = builtin<typeof https>("node:https");
 
 export class HttpBroker implements Broker {
   readonly name = "http";

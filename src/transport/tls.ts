@@ -8,9 +8,9 @@
  * in its own protocol when it can be (a transport's TlsProtocol, or an HTTP 400), that the server
  * needs TLS, instead of seeing a reset or waiting.
  */
-import { createRequire } from "node:module";
 import type net from "node:net";
 import type tls from "node:tls";
+import { builtin } from "../driver/driver.js";
 import type { RateLimitedLog } from "../logger/rate-limited.js";
 import type { PeerCertificate } from "../metadata/context.js";
 import { joinHostPort, type ServedConnection } from "./tcp.js";
@@ -20,11 +20,7 @@ import { NotDeliveredError } from "./transport.js";
  * node:tls, loaded when TLS is first used: a plaintext service does not pay for it (a few MB of
  * memory and part of its start-up).
  */
-let tlsModule: typeof tls | undefined;
-function nodeTls(): typeof tls {
-  tlsModule ??= createRequire(import.meta.url)("node:tls") as typeof tls;
-  return tlsModule;
-}
+const nodeTls = builtin<typeof tls>("node:tls");
 
 /** PEM text or bytes. */
 export type Pem = string | Buffer;
