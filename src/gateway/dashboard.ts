@@ -25,7 +25,7 @@ import { defaultCodecs, displayableBody } from "../codec/index.js";
 import { ErrorId, MicroError, type MicroErrorJSON } from "../errors/errors.js";
 import { eventView, type Stream, type TopicInfo } from "../events/events.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { type Header, headerValue, MicroHeader } from "../metadata/headers.js";
+import { headerValue, MicroHeader, NO_TRACE, type TraceHeaders } from "../metadata/headers.js";
 import type { Registry, ServiceRecord, Watcher } from "../registry/registry.js";
 import type { Filter } from "../selector/selector.js";
 import { BodyTooLargeError, readBody as readLimitedBody } from "../transport/http/body.js";
@@ -53,7 +53,7 @@ export interface DashboardOptions {
 export interface DashboardMount {
   readonly prefix: string;
   /** `trace`: the gateway's span for the request (see GatewayMount.handle), carried by the calls, streams and publishes made for it. */
-  handle(req: IncomingMessage, res: ServerResponse, trace?: Readonly<Header>): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, trace?: TraceHeaders): Promise<void>;
   /**
    * WebSocket upgrades: `/dashboard/api/socket/{service}/{Handler.Method}` runs a client or
    * bidirectional stream the browser writes to message by message, in the gateway's WebSocket
@@ -82,9 +82,7 @@ const SNAPSHOT_DELAY_MS = 100;
 const REWATCH_MS = 2_000;
 
 /** `trace`: the metadata that joins what the route does to the request's trace (empty without one). */
-type Route = (req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>) => Promise<void>;
-
-const NO_TRACE: Readonly<Header> = Object.freeze({});
+type Route = (req: IncomingMessage, res: ServerResponse, url: URL, trace: TraceHeaders) => Promise<void>;
 
 export function createDashboard(options: DashboardOptions): DashboardMount {
   const api = new DashboardApi(options);
@@ -191,7 +189,7 @@ class DashboardApi {
     return openEventStream(req, res);
   }
 
-  async route(req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
+  async route(req: IncomingMessage, res: ServerResponse, url: URL, trace: TraceHeaders): Promise<void> {
     const name = url.pathname.slice(DASHBOARD_API.length);
     const route = this.routes[`${req.method} ${name}`];
     if (route) return route(req, res, url, trace);
@@ -214,7 +212,7 @@ class DashboardApi {
    * `unsupported`: the node answered but serves no Debug handler (Go Micro's services do not
    * register one); `unreachable`: it did not answer.
    */
-  private async health(res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
+  private async health(res: ServerResponse, url: URL, trace: TraceHeaders): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const address = required(url.searchParams.get("address"), "address");
     const atAddress: Filter = (services) =>
@@ -238,7 +236,7 @@ class DashboardApi {
     }
   }
 
-  private async call(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): Promise<void> {
+  private async call(req: IncomingMessage, res: ServerResponse, trace: TraceHeaders): Promise<void> {
     const body = await this.readJson(req);
     const { service, endpoint } = target(body);
     const controller = abortOnDisconnect(req, res);
@@ -252,7 +250,7 @@ class DashboardApi {
    * one request or, with `each=true`, a JSON array sent message by message (client and
    * bidirectional streams).
    */
-  private async stream(req: IncomingMessage, res: ServerResponse, url: URL, trace: Readonly<Header>): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, url: URL, trace: TraceHeaders): Promise<void> {
     const service = required(url.searchParams.get("service"), "service");
     const endpoint = required(url.searchParams.get("endpoint"), "endpoint");
     const request = parseJson(url.searchParams.get("request") ?? "{}", "request");
@@ -273,7 +271,7 @@ class DashboardApi {
     }
   }
 
-  private async publish(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): Promise<void> {
+  private async publish(req: IncomingMessage, res: ServerResponse, trace: TraceHeaders): Promise<void> {
     const body = await this.readJson(req);
     const topic = required(typeof body.topic === "string" ? body.topic : null, "topic");
     await publishPayload(this.options.broker, defaultCodecs, topic, body.message ?? null, { from: ERROR_ID, metadata: trace });

@@ -21,7 +21,7 @@ import type { Client } from "../client/client.js";
 import { Codecs, ContentType } from "../codec/index.js";
 import { HealthChecks, type HealthReport } from "../debug/health.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import type { Header } from "../metadata/headers.js";
+import { NO_TRACE, type TraceHeaders } from "../metadata/headers.js";
 import type { Metrics } from "../observe/metrics.js";
 import { Observability, type ObserveOptions } from "../observe/observe.js";
 import { CacheRegistry } from "../registry/cache.js";
@@ -51,7 +51,7 @@ export interface GatewayMount {
    * empty when tracing is off. A mount puts them in the metadata of the calls it makes for the
    * request, so that they join the request's trace as the gateway's own `/api` calls do.
    */
-  handle(req: IncomingMessage, res: ServerResponse, trace: Readonly<Header>): void | Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, trace: TraceHeaders): void | Promise<void>;
   /** WebSocket (or other) upgrades under the prefix; without it they are refused. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Called as the gateway closes: ends what the mount keeps open (event streams would hold the server). */
@@ -250,7 +250,6 @@ function authFromEnv(): Auth | undefined {
 }
 
 /** The trace headers a mount gets when the request has no span. */
-const NO_TRACE: Readonly<Header> = Object.freeze({});
 
 /** Paths the gateway answers itself (besides /api/…), counted under their own names. */
 const OWN_PATHS = new Set(["/health", "/health/live", "/health/ready", "/openapi.json", "/metrics"]);

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Header } from "../metadata/headers.js";
+import type { Header, TraceHeaders } from "../metadata/headers.js";
 import type { Metrics } from "../observe/metrics.js";
 import { TraceHeader } from "../observe/trace-context.js";
 import type { HttpRequestSpan, Tracing } from "../observe/tracing.js";
@@ -65,7 +65,7 @@ export class GatewayObserver {
   }
 
   /** The trace headers naming `req`'s span (what a mount puts in the metadata of its calls); undefined when it has none. */
-  traceHeader(req: IncomingMessage): Readonly<Header> | undefined {
+  traceHeader(req: IncomingMessage): TraceHeaders | undefined {
     return this.spans.get(req)?.header;
   }
 

@@ -17,6 +17,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
+import type { TraceHeaders } from "../metadata/headers.js";
 import { BodyTooLargeError, readBody } from "../transport/http/body.js";
 import type { AccessPolicy, Caller } from "./access.js";
 import type { McpMount } from "./mcp.js";
@@ -74,7 +75,7 @@ export class HttpHandler implements McpMount {
     return this.sessions.size;
   }
 
-  readonly handle = async (req: IncomingMessage, res: ServerResponse, trace?: Readonly<Record<string, string>>): Promise<void> => {
+  readonly handle = async (req: IncomingMessage, res: ServerResponse, trace?: TraceHeaders): Promise<void> => {
     try {
       await this.serve(req, res, trace);
     } catch (err) {
@@ -84,7 +85,7 @@ export class HttpHandler implements McpMount {
     }
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse, trace: Readonly<Record<string, string>> | undefined): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, trace: TraceHeaders | undefined): Promise<void> {
     const path = (req.url ?? "/").split("?")[0].replace(/\/+$/, "");
     // The HTTP gateway may pass the path with its mount prefix or without it.
     if (path !== this.prefix && path !== "") return reply(res, 404, -32600, `not found: MCP is served at ${this.prefix}`);

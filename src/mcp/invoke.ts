@@ -12,6 +12,7 @@ import { AUTHORIZATION, BEARER_SCHEME } from "../auth/auth.js";
 import type { Client } from "../client/client.js";
 import { MicroError } from "../errors/errors.js";
 import type { Logger } from "../logger/logger.js";
+import type { TraceHeaders } from "../metadata/headers.js";
 import type { AccessPolicy, Caller } from "./access.js";
 import type { Catalogue } from "./catalogue.js";
 import type { CallOutcome, Tool, ToolOptions } from "./mcp.js";
@@ -46,7 +47,7 @@ export interface InvokeOptions {
   /** Reports the `n`th response of a stream (when the client asked for progress). */
   progress?: (n: number, message: unknown) => Promise<void>;
   /** Trace headers naming the span the call belongs to (the HTTP gateway's span for the request), sent with it. */
-  trace?: Readonly<Record<string, string>>;
+  trace?: TraceHeaders;
 }
 
 export interface InvokerOptions {

@@ -3,6 +3,7 @@
  * Protocol tool that an AI agent can list and call. Types only; the gateway is in gateway.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TraceHeaders } from "../metadata/headers.js";
 
 /** A JSON Schema (draft 2020-12 subset) as tools publish their input. */
 export interface JsonSchema {
@@ -56,7 +57,7 @@ export interface McpMount {
   /** `/mcp`. */
   readonly prefix: string;
   /** `trace`: trace headers naming the span of the request (the HTTP gateway's), sent with the calls made for it. */
-  handle(req: IncomingMessage, res: ServerResponse, trace?: Readonly<Record<string, string>>): void | Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, trace?: TraceHeaders): void | Promise<void>;
 }
 
 /** How a call ended, as the audit log records it. */

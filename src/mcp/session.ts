@@ -7,6 +7,7 @@
 
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { TraceHeaders } from "../metadata/headers.js";
 import type { AccessPolicy, Caller } from "./access.js";
 import type { Catalogue } from "./catalogue.js";
 import { type Invoker, ProtocolError } from "./invoke.js";
@@ -29,7 +30,7 @@ export interface SessionDeps {
  * request's trace headers, which ride along because auth info is the one thing the SDK hands
  * from an HTTP request to the handlers of the messages it carried.
  */
-export function authInfoFor(caller: Caller, trace?: Readonly<Record<string, string>>): AuthInfo {
+export function authInfoFor(caller: Caller, trace?: TraceHeaders): AuthInfo {
   return { token: caller.token ?? "", clientId: caller.account?.id ?? "", scopes: caller.account?.scopes ?? [], extra: { caller, trace } };
 }
 
@@ -37,8 +38,8 @@ function callerOf(authInfo: AuthInfo | undefined): Caller | undefined {
   return authInfo?.extra?.caller as Caller | undefined;
 }
 
-function traceOf(authInfo: AuthInfo | undefined): Readonly<Record<string, string>> | undefined {
-  return authInfo?.extra?.trace as Readonly<Record<string, string>> | undefined;
+function traceOf(authInfo: AuthInfo | undefined): TraceHeaders | undefined {
+  return authInfo?.extra?.trace as TraceHeaders | undefined;
 }
 
 /** A Server for one session; the catalogue's changes reach its client as `notifications/tools/list_changed`. */

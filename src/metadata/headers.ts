@@ -6,6 +6,11 @@
 /** Headers as they travel with a call or a message: names as written, one value each. */
 export type Header = Record<string, string>;
 
+/** The trace headers of a span (`traceparent`, `tracestate`, Go Micro's ids), handed to the calls made under it. */
+export type TraceHeaders = Readonly<Header>;
+/** No span to join: calls start traces of their own. */
+export const NO_TRACE: TraceHeaders = Object.freeze({});
+
 export const MicroHeader = {
   /** The service a request is for. */
   Service: "Micro-Service",
