@@ -54,6 +54,9 @@ function KeptTopics({ onRead, published }: { onRead: (topic: string) => void; pu
   const [error, setError] = useState<MicroErrorJSON | null>(null);
   useEffect(() => {
     let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The next read is scheduled when this one has answered: a slow backend (JetStream listing
+    // many streams) never has reads piling up.
     const load = async () => {
       const result = await api.eventTopics();
       if (!live) return;
@@ -61,12 +64,12 @@ function KeptTopics({ onRead, published }: { onRead: (topic: string) => void; pu
         setKept(result.value);
         setError(null);
       } else setError(result.error);
+      timer = setTimeout(() => void load(), REFRESH_MS);
     };
     void load();
-    const timer = setInterval(() => void load(), REFRESH_MS);
     return () => {
       live = false;
-      clearInterval(timer);
+      clearTimeout(timer);
     };
   }, [published]);
   return (
