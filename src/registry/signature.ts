@@ -26,12 +26,15 @@ export function signedContent(service: Pick<ServiceRecord, "name" | "version">, 
   return JSON.stringify([SIGNED_FORMAT, service.name, service.version, node.id, node.address, metadata]);
 }
 
-/** Signs a node's content (auth's Signer). */
+/**
+ * Signs a node's content. Auth's Signer fits it; it is restated here because registry and auth
+ * are side by side in the layers, and the HTTP broker (beside both) signs its subscriber nodes.
+ */
 export interface NodeSigner {
   sign(data: string): string;
 }
 
-/** Checks a node's signature (auth's SignatureVerifier); false for anything malformed. */
+/** Checks a node's signature (auth's SignatureVerifier fits it, see NodeSigner); false for anything malformed. */
 export interface NodeVerifier {
   verify(data: string, signature: string): boolean;
 }
