@@ -69,8 +69,14 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
     // Calls come from anywhere (HTTP requests, broker messages, timers), one I/O callback each:
-    // batching over the event loop's turn, not the tick, writes them together (see FrameWriter).
-    this.writer = new FrameWriter((chunk) => socket.write(chunk), limits, undefined, "loop");
+    // while others are in flight, batching over the event loop's turn, not the tick, writes them
+    // together; a lone call (concurrency 1) goes out at the end of its tick (see FrameWriter).
+    this.writer = new FrameWriter(
+      (chunk) => socket.write(chunk),
+      limits,
+      undefined,
+      () => this.calls.size + this.streams.size > 1,
+    );
     socket.write(PREFACE);
     this.askedForRefs = limits.headerRefSlots > 0;
     if (this.askedForRefs) this.writer.push(FrameType.Ping, 0, HELLO, EMPTY);
