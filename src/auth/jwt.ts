@@ -106,12 +106,14 @@ export class JwtAuth implements Auth {
     if (!Number.isFinite(expiry) || expiry < 1_000) throw badAuthInput("token expiry must be at least 1 000 ms (JWT expiry has one-second resolution)");
     const account = await this.accountFor(options);
     const created = new Date();
-    const expires = Date.now() + expiry;
+    // Rounded up to JWT's whole seconds: rounded down, a token could expire up to a second early,
+    // a one-second token at once (jose treats a token as expired from the second its exp names).
+    const expires = Math.ceil((Date.now() + expiry) / 1000) * 1000;
     return {
       accessToken: await this.sign(account, expires),
       refreshToken: await this.sign(account, expires + REFRESH_EXTRA, REFRESH_USE),
       created,
-      expiry: new Date(Math.floor(expires / 1000) * 1000),
+      expiry: new Date(expires),
     };
   }
 
