@@ -22,5 +22,10 @@ if (files.length === 0) {
 // longer timeouts (multi-process and failure tests) are not cut short on a loaded machine.
 // --test-force-exit ends a file once its tests are done: a handle left open by one file's cleanup
 // (seen once in failure/discovery, after all its tests had passed) must not hang it until the cap.
-const result = spawnSync(process.execPath, ["--test", "--test-timeout=300000", "--test-force-exit", ...files], { stdio: "inherit" });
+// TAP to stdout as before, then the failed tests listed once more at the very end (failed-tests.mjs).
+const reporters = ["--test-reporter=tap", "--test-reporter-destination=stdout"];
+reporters.push(`--test-reporter=${path.join(import.meta.dirname, "failed-tests.mjs")}`, "--test-reporter-destination=stdout");
+const result = spawnSync(process.execPath, ["--test", "--test-timeout=300000", "--test-force-exit", ...reporters, ...files], {
+  stdio: "inherit",
+});
 process.exit(result.status ?? 1);
