@@ -57,9 +57,10 @@ export interface DashboardMount {
   /**
    * WebSocket upgrades: `/dashboard/api/socket/{service}/{Handler.Method}` runs a client or
    * bidirectional stream the browser writes to message by message, in the gateway's WebSocket
-   * protocol (src/gateway/websocket.ts); anything else is refused with 404.
+   * protocol (src/gateway/websocket.ts); anything else is refused with 404. `trace`: the
+   * gateway's span for the socket (see GatewayMount.upgrade), carried by the stream.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, trace?: TraceHeaders): void;
   /**
    * Ends the open event streams (registry watch, streams, subscriptions), which would otherwise
    * keep the HTTP server from closing; call it when the server shuts down.
@@ -102,7 +103,7 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
         sendError(res, error);
       }
     },
-    upgrade(req, socket, head) {
+    upgrade(req, socket, head, trace = NO_TRACE) {
       socket.on("error", () => {});
       const path = (req.url ?? "/").split("?")[0];
       if (!path.startsWith(SOCKET_PATH)) {
@@ -111,7 +112,7 @@ export function createDashboard(options: DashboardOptions): DashboardMount {
       }
       // The path alone names the stream: a query string would be read as a server stream's request.
       req.url = path;
-      void sockets.upgrade(req, socket, head, path.slice(SOCKET_PATH.length)).catch((err: unknown) => {
+      void sockets.upgrade(req, socket, head, path.slice(SOCKET_PATH.length), trace).catch((err: unknown) => {
         log.warn("dashboard WebSocket upgrade failed", { path, error: (err as Error).message });
         socket.destroy();
       });

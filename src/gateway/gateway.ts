@@ -52,8 +52,11 @@ export interface GatewayMount {
    * request, so that they join the request's trace as the gateway's own `/api` calls do.
    */
   handle(req: IncomingMessage, res: ServerResponse, trace: TraceHeaders): void | Promise<void>;
-  /** WebSocket (or other) upgrades under the prefix; without it they are refused. */
-  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * WebSocket (or other) upgrades under the prefix; without it they are refused. `trace` names
+   * the gateway's span for the socket, as in `handle`: the stream the socket runs carries it.
+   */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, trace: TraceHeaders): void;
   /** Called as the gateway closes: ends what the mount keeps open (event streams would hold the server). */
   close?(): void | Promise<void>;
 }
@@ -333,7 +336,7 @@ class Routes {
       return;
     }
     const mount = this.mountFor(path);
-    if (mount?.upgrade) return mount.upgrade(req, socket, head);
+    if (mount?.upgrade) return mount.upgrade(req, socket, head, this.context.observer?.traceHeader(req) ?? NO_TRACE);
     socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   };
 

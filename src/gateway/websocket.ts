@@ -19,6 +19,7 @@ import type { RawData, WebSocket, WebSocketServer } from "ws";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { LocalError, type MicroError, statusText } from "../errors/errors.js";
+import { NO_TRACE, type TraceHeaders } from "../metadata/headers.js";
 import { queryRequest, timeoutOf } from "./request.js";
 import { asMicroError, gatewayError, httpStatusOf } from "./respond.js";
 import { authorize, callMetadata, describe, jsonOf, parseRoute, type Route, type RpcContext } from "./rpc.js";
@@ -61,8 +62,12 @@ export class WebSocketStreams {
     });
   }
 
-  /** Takes an upgrade request for `/api/<rest>`: checks it, then runs the stream over the socket. */
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, rest: string): Promise<void> {
+  /**
+   * Takes an upgrade request for `/api/<rest>`: checks it, then runs the stream over the socket.
+   * `trace`: the trace headers of a span the stream belongs to, when the context's observer does
+   * not know the request (a mount's sockets).
+   */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, rest: string, trace: TraceHeaders = NO_TRACE): Promise<void> {
     let server: WebSocketServer;
     let timeout: number | undefined;
     const route = (() => {
@@ -85,7 +90,7 @@ export class WebSocketStreams {
     }
     const q = req.url?.indexOf("?") ?? -1;
     const request = q === -1 ? undefined : queryRequest(req.url!.slice(q + 1));
-    server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route, timeout, request));
+    server.handleUpgrade(req, socket, head, (ws) => void this.run(ws, req, route, timeout, request, trace));
   }
 
   /** Ends every open WebSocket stream (1001, going away) and takes no more. */
@@ -105,7 +110,14 @@ export class WebSocketStreams {
   }
 
   /** Runs the stream: requests from the socket (or the one from the query string), responses to it. */
-  private async run(ws: WebSocket, req: IncomingMessage, route: Route, timeout: number | undefined, request: Buffer | undefined): Promise<void> {
+  private async run(
+    ws: WebSocket,
+    req: IncomingMessage,
+    route: Route,
+    timeout: number | undefined,
+    request: Buffer | undefined,
+    trace: TraceHeaders,
+  ): Promise<void> {
     const controller = new AbortController();
     const inbox = new Inbox(ws, this.context.raw, (err) => {
       fail(ws, err, 1007);
@@ -120,7 +132,7 @@ export class WebSocketStreams {
       const input = request === undefined ? inbox : this.context.raw ? request : JSON.parse(request.toString("utf8"));
       const stream = this.context.client.stream(route.service, route.endpoint, input, {
         signal: controller.signal,
-        metadata: callMetadata(this.context, req),
+        metadata: withTrace(callMetadata(this.context, req), trace),
         timeout,
       });
       for await (const response of stream) {
@@ -218,4 +230,9 @@ function refuse(socket: Duplex, error: MicroError): void {
   socket.end(
     `HTTP/1.1 ${status} ${statusText(status) || "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** `metadata` with `trace`'s headers added (none: `metadata` as it is). */
+function withTrace(metadata: Record<string, string> | undefined, trace: TraceHeaders): Record<string, string> | undefined {
+  return Object.keys(trace).length === 0 ? metadata : { ...metadata, ...trace };
 }

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import WebSocket from "ws";
 import { MemoryBroker } from "../../src/broker/memory.js";
 import { createDashboard } from "../../src/gateway/dashboard.js";
 import { createGateway, type Gateway } from "../../src/gateway/index.js";
@@ -30,6 +31,11 @@ class Greeter {
   async Hello(req: { name: string }): Promise<{ msg: string }> {
     if (req.name === "") throw MicroError.badRequest("observed-greeter", "a name, please");
     return { msg: `Hello ${req.name}` };
+  }
+
+  /** A bidirectional stream: each message back as it comes. */
+  async *Echo(messages: AsyncIterable<{ text: string }>): AsyncIterable<{ text: string }> {
+    for await (const message of messages) yield message;
   }
 }
 
@@ -146,6 +152,29 @@ describe("gateway observed", () => {
     assert.equal(call.parentSpanContext?.spanId, http.spanContext().spanId);
     const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Hello", "service SERVER span");
     assert.equal(served.parentSpanContext?.spanId, call.spanContext().spanId);
+  });
+
+  it("a dashboard WebSocket stream joins the trace of the upgrade request that opened it", async () => {
+    exporter.reset();
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const url = `${mounted.url.replace("http", "ws")}/dashboard/api/socket/observed-greeter/Greeter.Echo`;
+    const ws = new WebSocket(url, { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const echoed = new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
+    ws.send(JSON.stringify({ text: "traced" }));
+    assert.deepEqual(await echoed, { text: "traced" });
+    ws.send(""); // ends the client's side; the service ends the stream and the socket closes
+    await new Promise((resolve) => ws.once("close", resolve));
+    await until(() => exporter.getFinishedSpans().some((s) => s.kind === SpanKind.SERVER && s.name.startsWith("GET")), 5_000, "the upgrade's span ended");
+    const spans = exporter.getFinishedSpans();
+    for (const span of spans) assert.equal(span.spanContext().traceId, traceId, `${span.name} is in the caller's trace`);
+    const upgrade = one(spans, (s) => s.kind === SpanKind.SERVER && s.name.startsWith("GET"), "gateway SERVER span of the upgrade");
+    assert.equal(upgrade.parentSpanContext?.spanId, callerSpan);
+    const stream = one(spans, (s) => s.kind === SpanKind.CLIENT && s.name === "Greeter.Echo", "dashboard CLIENT span of the stream");
+    assert.equal(stream.parentSpanContext?.spanId, upgrade.spanContext().spanId);
+    const served = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "Greeter.Echo", "service SERVER span of the stream");
+    assert.equal(served.parentSpanContext?.spanId, stream.spanContext().spanId);
   });
 
   it("an MCP tool call over /mcp joins the trace of the HTTP request that carried it", async () => {
