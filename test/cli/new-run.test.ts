@@ -16,7 +16,7 @@ import { runCli, tempRegistry } from "../process/harness.js";
 import { quiet } from "../setup/logger.js";
 import { freePort } from "../setup/servers.js";
 import { waitFor } from "../setup/wait.js";
-import { alive, type RunProcess, startRun, status } from "./run-harness.js";
+import { alive, type RunProcess, type StatusEntry, startRun, status } from "./run-harness.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -77,7 +77,13 @@ describe("micro new, then micro run", () => {
 
   it("restarts a service when one of its files changes, serving the new code", async () => {
     assert.ok(running, "the previous test left micro run running");
-    const before = (await status(env)).find((e) => e.name === "hello-world");
+    // The spare process for a restart is started a moment after the service: wait for it, or a
+    // change made at once (a fast machine) would restart without one.
+    let before: StatusEntry | undefined;
+    assert.ok(
+      await waitFor(async () => (before = (await status(env)).find((e) => e.name === "hello-world"))?.standby !== undefined, 30_000, 100),
+      "micro run started a standby process for the next restart",
+    );
     assert.equal(before?.state, "running");
     const handler = path.join(project, "src", "handler.ts");
     fs.writeFileSync(handler, fs.readFileSync(handler, "utf8").replace("`Hello $", "`Howdy $"));

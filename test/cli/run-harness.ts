@@ -51,6 +51,8 @@ export interface StatusEntry {
   state: string;
   restarts: number;
   log: string;
+  /** The spare process micro run keeps for the next restart, once it has started one. */
+  standby?: number;
 }
 
 export async function status(env: Record<string, string>): Promise<StatusEntry[]> {

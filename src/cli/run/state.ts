@@ -28,6 +28,8 @@ export interface RunRecord {
   /** The exit code (or signal) of the last process, once it exited. */
   exit?: string;
   restarts: number;
+  /** The spare process preloaded for the next restart (run/standby.ts), once there is one. */
+  standby?: number;
 }
 
 export function runDirectory(env: NodeJS.ProcessEnv = process.env): string {

@@ -100,7 +100,14 @@ export class Supervised {
     this.child = child;
     this.closed = new Promise((resolve) => child.once("close", (code, signal) => resolve(this.onExit(child, code, signal))));
     child.once("error", (err) => this.say(`could not start: ${err.message}`));
-    this.update({ pid: child.pid ?? 0, started: new Date().toISOString(), status: "running", exit: undefined, restarts: this.record.restarts + 1 });
+    this.update({
+      pid: child.pid ?? 0,
+      started: new Date().toISOString(),
+      status: "running",
+      exit: undefined,
+      restarts: this.record.restarts + 1,
+      standby: undefined,
+    });
     this.say(`started (pid ${child.pid}${spare ? ", from standby" : ""})`);
     this.prepareStandby();
   }
@@ -165,6 +172,7 @@ export class Supervised {
       const standby = this.spawn(this.spec.standby!);
       standby.once("error", () => {});
       this.standby = standby;
+      this.update({ standby: standby.pid });
     }, STANDBY_DELAY);
     this.standbyTimer.unref();
   }
@@ -174,6 +182,7 @@ export class Supervised {
     this.standbyTimer = undefined;
     const standby = this.standby;
     this.standby = undefined;
+    if (this.record.standby !== undefined) this.update({ standby: undefined });
     // It has run nothing of the service yet: nothing to deregister.
     if (standby && isAlive(standby) && standby.pid) signalGroup(standby.pid, "SIGKILL");
   }
