@@ -80,10 +80,11 @@ describe("micro new, then micro run", () => {
     // The spare process for a restart is started a moment after the service: wait for it, or a
     // change made at once (a fast machine) would restart without one.
     let before: StatusEntry | undefined;
-    assert.ok(
-      await waitFor(async () => (before = (await status(env)).find((e) => e.name === "hello-world"))?.standby !== undefined, 30_000, 100),
-      "micro run started a standby process for the next restart",
-    );
+    const standbyStarted = async (): Promise<boolean> => {
+      before = (await status(env)).find((e) => e.name === "hello-world");
+      return before?.standby !== undefined;
+    };
+    assert.ok(await waitFor(standbyStarted, 30_000, 100), "micro run started a standby process for the next restart");
     assert.equal(before?.state, "running");
     const handler = path.join(project, "src", "handler.ts");
     fs.writeFileSync(handler, fs.readFileSync(handler, "utf8").replace("`Hello $", "`Howdy $"));
