@@ -1,8 +1,9 @@
 /**
  * `npm run bench:gateway`: HTTP requests through the ts-micro gateway to an echo service, against
  * the same echo called directly with the ts-micro client, against moleculer-web in front of the
- * same echo on Moleculer's TCP transporter, and against a bare node:http echo (the floor: HTTP
- * with nothing behind it), in one run. c = 64 keep-alive HTTP connections, the benchmark payload,
+ * same echo on Moleculer's TCP transporter, and against two floors with nothing behind them: a
+ * bare node:http echo, and an echo that parses HTTP/1.1 by hand on node:net
+ * (servers/net-http-echo.ts, the most HTTP can cost in JavaScript), in one run. c = 64 keep-alive HTTP connections, the benchmark payload,
  * JSON both ways.
  *
  * Requires wrk (a C HTTP load generator: `apt-get install -y wrk`); the run stops with that
@@ -97,6 +98,10 @@ try {
   const floor = await httpLoad(`${floorServer.address}/echo`, "node:http echo (floor)", [floorServer]);
   report(floor);
   stopAll();
+  const netServer = await start("servers/net-http-echo.js", {}, GATEWAY_CORE);
+  const netFloor = await httpLoad(`${netServer.address}/echo`, "HTTP on node:net echo", [netServer]);
+  report(netFloor);
+  stopAll();
 
   const echo = await start("servers/micro-echo.js", {}, SERVICE_CORE);
   const direct = await runLoad("micro", "", concurrency, warmup, seconds, env, LOAD_CORE);
@@ -120,6 +125,7 @@ try {
       `gateway / direct client: ${ratio(gateway, direct)}× req/s (target ≥ 0.5×)\n` +
       `gateway / node:http echo: ${ratio(gateway, floor)}× req/s (the floor: HTTP alone, no RPC behind it)\n` +
       `node:http echo / direct client: ${ratio(floor, direct)}× req/s (how close HTTP/1.1 alone comes to the multiplexed RPC)\n` +
+      `HTTP on node:net echo / direct client: ${ratio(netFloor, direct)}× req/s (the same, HTTP parsed by hand: the most JavaScript HTTP can reach)\n` +
       `load average ${os
         .loadavg()
         .map((l) => l.toFixed(2))
