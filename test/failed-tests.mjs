@@ -1,19 +1,17 @@
-// A test reporter that stays silent until the run ends, then lists every failed test with its
-// file and error, so that the end of a long log (all a CI page may show) names what failed.
-// test/run.mjs adds it beside the default TAP reporter.
+// A test reporter that notes every failed test (file, name, error) in the file named by
+// FAILED_TESTS_FILE, one JSON line each, as it fails. test/run.mjs lists them once the run is over,
+// so the end of a long log (all a CI page may show) names what failed. It writes as it goes,
+// not at the end: --test-force-exit ends the runner before a reporter's last output.
+import fs from "node:fs";
+
 export default async function* failedTests(source) {
-  const failed = [];
+  const file = process.env.FAILED_TESTS_FILE;
   for await (const event of source) {
-    // A suite fails when a test in it fails; list only the tests themselves.
-    if (event.type !== "test:fail" || event.data.details?.type === "suite") continue;
-    const { name, file, details } = event.data;
-    const error = details?.error;
-    const cause = error?.cause ?? error;
-    const message = String(cause?.message ?? cause ?? "")
-      .split("\n")
-      .slice(0, 6)
-      .join("\n    ");
-    failed.push(`- ${file ? `${file}: ` : ""}${name}\n    ${message}`);
+    // A suite fails when a test in it fails; note only the tests themselves.
+    if (!file || event.type !== "test:fail" || event.data.details?.type === "suite") continue;
+    const { name, file: testFile, details } = event.data;
+    const error = details?.error?.cause ?? details?.error;
+    fs.appendFileSync(file, `${JSON.stringify({ file: testFile, name, error: String(error?.message ?? error ?? "") })}\n`);
   }
-  if (failed.length > 0) yield `\n# ${failed.length} failed:\n${failed.join("\n")}\n`;
+  yield "";
 }
