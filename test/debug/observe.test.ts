@@ -104,6 +104,13 @@ describe("trace context headers", () => {
     const fromGo = extractRemote({ "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c", "micro-span-id": "b7ad6b7169203331" });
     assert.deepEqual(fromGo, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 1 });
     assert.equal(extractRemote({ "Micro-Trace-Id": "not hex", "Micro-Span-Id": "b7ad6b7169203331" }), undefined);
+    assert.equal(extractRemote({ "Micro-Service": "greeter", "Micro-Endpoint": "Greeter.Hello", "Micro_Span-Id": "b7ad6b7169203331" }), undefined);
+    assert.deepEqual(extractRemote({ TRACEPARENT: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "a=b" }), {
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      flags: 1,
+      state: "a=b",
+    });
     const header: Record<string, string> = { Traceparent: "old", other: "kept" };
     injectRemote(header, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 1, state: "a=b" });
     assert.deepEqual(header, {
@@ -114,11 +121,24 @@ describe("trace context headers", () => {
       "Micro-Span-Id": "b7ad6b7169203331",
     });
     // Every spelling of the four names goes, whatever its case; names of other lengths stay.
-    const mixed: Record<string, string> = { TRACESTATE: "x=y", "MICRO-TRACE-ID": "1", "micro-SPAN-id": "2", trace: "kept", "x-traceparent-copy": "kept" };
+    // Names of the same lengths that differ in more than case stay (Micro-Service and micro-span-id are both 13 long).
+    const mixed: Record<string, string> = {
+      TRACESTATE: "x=y",
+      "MICRO-TRACE-ID": "1",
+      "micro-SPAN-id": "2",
+      trace: "kept",
+      "x-traceparent-copy": "kept",
+      "Micro-Service": "kept",
+      "Micro-Endpoint": "kept",
+      "Micro_Span-Id": "kept",
+    };
     injectRemote(mixed, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 0 });
     assert.deepEqual(mixed, {
       trace: "kept",
       "x-traceparent-copy": "kept",
+      "Micro-Service": "kept",
+      "Micro-Endpoint": "kept",
+      "Micro_Span-Id": "kept",
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
       "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c",
       "Micro-Span-Id": "b7ad6b7169203331",
