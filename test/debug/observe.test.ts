@@ -1,12 +1,14 @@
 /**
  * The observability pieces in one process: the log ring behind Debug.Log, the human log format,
- * trace context parsing (garbage ignored), the on/off switches, and /metrics when metrics are off.
+ * trace context parsing (garbage ignored), the chained OpenTelemetry context, the on/off switches, and /metrics when metrics are off.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { createClient, createService, MicroError } from "../../src/index.js";
 import { humanLine } from "../../src/logger/human.js";
 import { type LogRecord, LogRing, recordingLogger } from "../../src/logger/ring.js";
+import { chainedContext } from "../../src/observe/chained-context.js";
 import { switchFromEnv } from "../../src/observe/observe.js";
 import { extractRemote, formatTraceparent, injectRemote, parseTraceparent } from "../../src/observe/trace-context.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
@@ -144,6 +146,33 @@ describe("trace context headers", () => {
       "Micro-Span-Id": "b7ad6b7169203331",
     });
     assert.equal(formatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 0x0a), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0a");
+  });
+});
+
+describe("chained context", () => {
+  it("is an immutable OpenTelemetry context: set values shadow earlier ones, deletes hide them, the base answers the rest", () => {
+    const a = Symbol("a");
+    const b = Symbol("b");
+    const base = ROOT_CONTEXT.setValue(a, "from base");
+    const root = chainedContext(base);
+    assert.equal(root.getValue(a), "from base");
+    const one = root.setValue(b, 1);
+    const two = one.setValue(b, 2);
+    assert.equal(root.getValue(b), undefined, "setValue makes a new context");
+    assert.equal(one.getValue(b), 1);
+    assert.equal(two.getValue(b), 2);
+    assert.equal(two.getValue(a), "from base");
+    const deleted = two.deleteValue(b).deleteValue(a);
+    assert.equal(deleted.getValue(b), undefined);
+    assert.equal(deleted.getValue(a), undefined);
+    assert.equal(two.getValue(b), 2, "deleteValue makes a new context");
+    assert.equal(root.deleteValue(b), root, "deleting a key not set changes nothing");
+    // The API's helpers use it like any context.
+    const span = trace.wrapSpanContext({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: 1 });
+    const withSpan = trace.setSpan(root, span);
+    assert.equal(trace.getSpan(withSpan), span);
+    assert.equal(trace.getSpan(root), undefined);
+    assert.equal(trace.getSpan(trace.deleteSpan(withSpan)), undefined);
   });
 });
 
