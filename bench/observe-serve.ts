@@ -10,6 +10,9 @@
  *   tracing             the SDK recording every span (AlwaysOn, the default)
  *   tracing-ratio-0.1   ParentBased(TraceIdRatioBased(0.1)): a realistic sampled set-up
  *   …-no-cm             the SDK without a context manager
+ *   all-floor(-no-cm)   the target's configuration with floor-tracer.ts instead of the SDK: the
+ *                       least any recording tracer could cost (with and without the context manager)
+ *   metrics+limit       the target's configuration without tracing
  * `all` is metrics + tracing (always on) + the concurrency limit (256 running, 256 queued: never
  * reached), the configuration of the issue's target (≥ 0.9 × plain); `all-ratio-0.1` is the same
  * with sampled tracing, an extra row, not the target. Each case runs in a process of its
@@ -20,6 +23,7 @@
  *
  *   node dist/bench/observe-serve.js            5 rounds × 3 s per case
  *   node dist/bench/observe-serve.js --quick    3 rounds × 1 s per case
+ *   ROUNDS=7 node dist/bench/observe-serve.js --quick --cases plain,all,all-floor    some cases only
  */
 import { execFileSync } from "node:child_process";
 import os from "node:os";
@@ -39,6 +43,7 @@ import { Observability } from "../src/observe/observe.js";
 import { Server } from "../src/server/server.js";
 import type { IncomingCall, Message } from "../src/transport/transport.js";
 import { ConcurrencyLimit } from "../src/wrappers/load-shedding.js";
+import { floorTracerProvider } from "./floor-tracer.js";
 
 const CASES = [
   "plain",
@@ -52,6 +57,9 @@ const CASES = [
   "metrics+tracing-no-cm",
   "all",
   "all-ratio-0.1",
+  "all-floor",
+  "all-floor-no-cm",
+  "metrics+limit",
 ] as const;
 /** The row the issue's target (≥ 0.9 × plain) refers to. */
 const TARGET: Case = "all";
@@ -64,12 +72,14 @@ if (at !== -1) {
   process.stdout.write(`${JSON.stringify({ case: name, ...(await measure(name, seconds)) })}\n`);
 } else {
   const quick = process.argv.includes("--quick");
-  const rounds = quick ? 3 : 5;
+  const rounds = Number(process.env.ROUNDS ?? (quick ? 3 : 5));
   const seconds = quick ? 1 : 3;
   const self = fileURLToPath(import.meta.url);
-  const runs = new Map<Case, Measured[]>(CASES.map((c) => [c, []]));
+  const only = process.argv.indexOf("--cases");
+  const chosen = only === -1 ? [...CASES] : (process.argv[only + 1].split(",") as Case[]);
+  const runs = new Map<Case, Measured[]>(chosen.map((c) => [c, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const name of CASES) {
+    for (const name of chosen) {
       const out = execFileSync(process.execPath, [self, "--case", name, String(seconds)], { encoding: "utf8" });
       runs.get(name)!.push(JSON.parse(out.trim()) as Measured);
     }
@@ -108,7 +118,10 @@ function samplerFor(name: Case): Sampler | undefined {
 async function measure(name: Case, seconds: number): Promise<Measured> {
   const all = name.startsWith("all");
   const tracing = all || name.includes("tracing");
-  if (tracing && name !== "tracing-no-sdk") {
+  if (name.startsWith("all-floor")) {
+    trace.setGlobalTracerProvider(floorTracerProvider());
+    if (!name.endsWith("-no-cm")) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  } else if (tracing && name !== "tracing-no-sdk") {
     const dropping: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
     trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler: samplerFor(name), spanProcessors: [new BatchSpanProcessor(dropping)] }));
     // -no-cm: the SDK without a context manager (spans passed in metadata only, see tracing.ts).
@@ -116,7 +129,7 @@ async function measure(name: Case, seconds: number): Promise<Measured> {
   }
   const observed = new Observability("bench-echo", { metrics: all || name.includes("metrics") ? { processMetrics: false } : false, tracing });
   // As a service puts them: observation outermost, then the limit (and its early check, admit).
-  const limit = all || name === "limit" ? new ConcurrencyLimit({ concurrency: 256, queue: 256, service: "bench-echo" }) : undefined;
+  const limit = all || name === "limit" || name === "metrics+limit" ? new ConcurrencyLimit({ concurrency: 256, queue: 256, service: "bench-echo" }) : undefined;
   const wrappers = [...observed.handlerWrappers(), ...(limit ? [limit.wrapper] : [])];
   const server = new Server({ name: "bench-echo", wrappers: wrappers.length > 0 ? wrappers : undefined, admit: limit?.admit });
   server.handle(

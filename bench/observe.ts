@@ -8,10 +8,14 @@
  * Target (issue #18): metrics + tracing (every span recorded) + the concurrency limit ≥ 0.9 ×
  * plain, the row marked as the target; the row with 10 % of traces sampled
  * (ParentBased(TraceIdRatioBased(0.1))) is an extra, realistic configuration, not the target.
- * The load generator's client is not instrumented: the figures are the serving side's cost.
+ * The floor-tracer rows replace the SDK by bench/floor-tracer.ts (the least a recording tracer
+ * could cost), with and without the context manager; the metrics+limit row is the target without
+ * tracing. The load generator's client is not instrumented: the figures are the serving side's cost.
  *
  *   node dist/bench/observe.js            3 repetitions × 5 s per point (median reported)
  *   node dist/bench/observe.js --quick    1 repetition × 2 s per point
+ *   ROUNDS=3 BENCH_CASES=ts-micro+metrics+limit,… node dist/bench/observe.js --quick
+ *                                          those cases only (and the plain one), 3 repetitions
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -20,7 +24,7 @@ import { cpuSeconds, median, runLoad, type Server, startServer } from "./harness
 import type { LoadResult } from "./payload.js";
 
 const quick = process.argv.includes("--quick");
-const repetitions = quick ? 1 : 3;
+const repetitions = Number(process.env.ROUNDS ?? (quick ? 1 : 3));
 const seconds = quick ? 2 : 5;
 const warmup = quick ? 1 : 2;
 const concurrency = 64;
@@ -30,16 +34,24 @@ const LIMIT = { MICRO_SERVER_CONCURRENCY: "256", MICRO_SERVER_QUEUE: "256" };
 /** The row the issue's target (≥ 0.9 × plain) refers to. */
 const TARGET = "ts-micro+metrics+tracing+limit";
 
-const cases: { name: string; observe: Record<string, string> }[] = [
-  { name: "ts-micro", observe: {} },
-  { name: "ts-micro+metrics", observe: { MICRO_METRICS: "1" } },
-  { name: "ts-micro+otel-sdk-only", observe: { BENCH_OTEL_SDK: "1" } },
-  { name: "ts-micro+tracing", observe: { MICRO_TRACING: "1" } },
-  { name: "ts-micro+metrics+tracing", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1" } },
-  { name: "ts-micro+metrics+tracing-no-cm", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_NO_CONTEXT_MANAGER: "1" } },
-  { name: TARGET, observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", ...LIMIT } },
-  { name: "ts-micro+metrics+tracing(10%)+limit", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_OTEL_RATIO: "0.1", ...LIMIT } },
-];
+const cases = (
+  [
+    { name: "ts-micro", observe: {} },
+    { name: "ts-micro+metrics", observe: { MICRO_METRICS: "1" } },
+    { name: "ts-micro+otel-sdk-only", observe: { BENCH_OTEL_SDK: "1" } },
+    { name: "ts-micro+tracing", observe: { MICRO_TRACING: "1" } },
+    { name: "ts-micro+metrics+tracing", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1" } },
+    { name: "ts-micro+metrics+tracing-no-cm", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_NO_CONTEXT_MANAGER: "1" } },
+    { name: TARGET, observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", ...LIMIT } },
+    { name: "ts-micro+metrics+tracing(10%)+limit", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_OTEL_RATIO: "0.1", ...LIMIT } },
+    { name: "floor-tracer+metrics+tracing+limit", observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_FLOOR_TRACER: "1", ...LIMIT } },
+    {
+      name: "floor-tracer-no-cm+metrics+tracing+limit",
+      observe: { MICRO_METRICS: "1", MICRO_TRACING: "1", BENCH_FLOOR_TRACER: "1", BENCH_NO_CONTEXT_MANAGER: "1", ...LIMIT },
+    },
+    { name: "ts-micro+metrics+limit", observe: { MICRO_METRICS: "1", ...LIMIT } },
+  ] satisfies { name: string; observe: Record<string, string> }[] as { name: string; observe: Record<string, string> }[]
+).filter((c, i) => i === 0 || !process.env.BENCH_CASES || process.env.BENCH_CASES.split(",").includes(c.name));
 
 // Each server in a registry of its own: all are named bench-echo.
 const dirs = cases.map(() => fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-bench-observe-")));

@@ -11,7 +11,11 @@ import { context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type SpanExporter, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 
-if (process.env.MICRO_TRACING === "1" || process.env.BENCH_OTEL_SDK === "1") {
+if (process.env.BENCH_FLOOR_TRACER === "1") {
+  const { floorTracerProvider } = await import("../floor-tracer.js");
+  trace.setGlobalTracerProvider(floorTracerProvider());
+  if (process.env.BENCH_NO_CONTEXT_MANAGER !== "1") context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+} else if (process.env.MICRO_TRACING === "1" || process.env.BENCH_OTEL_SDK === "1") {
   const dropping: SpanExporter = {
     export: (_spans, done) => done({ code: 0 }),
     shutdown: async () => {},

@@ -62,6 +62,7 @@ function hexId(value: string | undefined, length: number): string | undefined {
 /** The parent a request's or message's headers name: `traceparent` first, then Go Micro's headers. */
 export function extractRemote(header: Header): RemoteContext | undefined {
   const found = traceHeaders(header);
+  if (!found) return undefined; // the common case of a call from outside any trace
   const w3c = parseTraceparent(found.parent);
   if (w3c) {
     if (found.state && found.state.length <= 512) w3c.state = found.state;
@@ -73,43 +74,62 @@ export function extractRemote(header: Header): RemoteContext | undefined {
   return traceId && spanId ? { traceId, spanId, flags: 1 } : undefined;
 }
 
+type TraceHeaders = { parent?: string; state?: string; traceId?: string; spanId?: string };
+
+/**
+ * Which of the four trace headers `key` names, in any case, or undefined. Called for every key of
+ * every traced call's headers: it compares by length and character code, without lowering the
+ * key (a new string) as `toLowerCase` would.
+ */
+function traceHeaderOf(key: string): keyof TraceHeaders | undefined {
+  switch (key.length) {
+    case 11:
+      return sameIgnoringCase(key, "traceparent") ? "parent" : undefined;
+    case 10:
+      return sameIgnoringCase(key, "tracestate") ? "state" : undefined;
+    case 14:
+      return sameIgnoringCase(key, "micro-trace-id") ? "traceId" : undefined;
+    case 13:
+      return sameIgnoringCase(key, "micro-span-id") ? "spanId" : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether `key` is `lower` but for the case of its ASCII letters (`lower` is lower case, of the
+ * same length). From the end: the names of the same lengths differ there (`Micro-Service`, `micro-span-id`).
+ */
+function sameIgnoringCase(key: string, lower: string): boolean {
+  for (let i = lower.length - 1; i >= 0; i--) {
+    const code = key.charCodeAt(i);
+    // A–Z to a–z; any other character must be the same.
+    if ((code >= 65 && code <= 90 ? code | 0x20 : code) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /**
  * The four trace headers, by exact name when written as ts-micro writes them, else in one pass
  * over the keys (every call without trace context would otherwise scan the headers four times).
  */
-function traceHeaders(header: Header): { parent?: string; state?: string; traceId?: string; spanId?: string } {
+function traceHeaders(header: Header): TraceHeaders | undefined {
   const parent = header[TraceHeader.parent];
   if (parent !== undefined)
     return { parent, state: header[TraceHeader.state], traceId: header[TraceHeader.microTraceId], spanId: header[TraceHeader.microSpanId] };
-  const found: { parent?: string; state?: string; traceId?: string; spanId?: string } = {};
+  let found: TraceHeaders | undefined;
   for (const key in header) {
-    if (key.length < 10 || key.length > 14) continue; // none of the four names is shorter or longer
-    switch (key.toLowerCase()) {
-      case "traceparent":
-        found.parent = header[key];
-        break;
-      case "tracestate":
-        found.state = header[key];
-        break;
-      case "micro-trace-id":
-        found.traceId = header[key];
-        break;
-      case "micro-span-id":
-        found.spanId = header[key];
-        break;
-    }
+    const which = traceHeaderOf(key);
+    if (which === undefined) continue;
+    found ??= {};
+    found[which] = header[key];
   }
   return found;
 }
 
 /** Writes `context` into `header`, replacing any spelling of the same headers. */
 export function injectRemote(header: Header, context: RemoteContext): void {
-  for (const key in header) {
-    // Only names of the four lengths are lowered and compared (this runs once per traced call).
-    if (key.length < 10 || key.length > 14) continue;
-    const lower = key.toLowerCase();
-    if (lower === "traceparent" || lower === "tracestate" || lower === "micro-trace-id" || lower === "micro-span-id") delete header[key];
-  }
+  for (const key in header) if (traceHeaderOf(key) !== undefined) delete header[key];
   header[TraceHeader.parent] = formatTraceparent(context.traceId, context.spanId, context.flags);
   if (context.state) header[TraceHeader.state] = context.state;
   header[TraceHeader.microTraceId] = context.traceId;

@@ -21,6 +21,7 @@ import { requireDriver } from "../driver/driver.js";
 import { setLogContext } from "../logger/logger.js";
 import type { Header } from "../metadata/headers.js";
 import type { HandlerWrapper } from "../server/server.js";
+import { chainedContext } from "./chained-context.js";
 import { isAsyncIterable, observeIterable, statusOf } from "./outcome.js";
 import { extractRemote, injectRemote, type RemoteContext } from "./trace-context.js";
 
@@ -59,11 +60,14 @@ export class Tracing {
   /** A server span's attributes by endpoint: the SDK copies them, so one object per endpoint serves every call. */
   private readonly serverAttributes = new Map<string, Attributes>();
   private readonly clientAttributes = new Map<string, Attributes>();
+  /** The root context of the spans started here: the API's, with the values set on it chained, not copied (see chained-context.ts). */
+  private readonly root: Otel.Context;
 
   constructor(options: TracingOptions = {}) {
     this.api = loadApi();
     const provider = (options.tracerProvider as Otel.TracerProvider | undefined) ?? this.api.trace.getTracerProvider();
     this.tracer = provider.getTracer(options.tracerName ?? "ts-micro");
+    this.root = chainedContext(this.api.ROOT_CONTEXT);
     const { trace, context } = this.api;
     // Log lines carry the active span's ids.
     setLogContext(() => {
@@ -74,11 +78,11 @@ export class Tracing {
 
   /** Server middleware: a SERVER span per call, the caller's span its parent, active while the handler runs. */
   handlerWrapper(): HandlerWrapper {
-    const { SpanKind, ROOT_CONTEXT, context, trace } = this.api;
+    const { SpanKind, context, trace } = this.api;
     return (next) => (request, ctx) => {
       const endpoint = request.endpoint;
       if (endpoint.startsWith("Debug.")) return next(request, ctx);
-      const parent = this.remoteParent(request.header, ROOT_CONTEXT);
+      const parent = this.remoteParent(request.header, this.root);
       const span = this.tracer.startSpan(endpoint, { kind: SpanKind.SERVER, attributes: this.attributesOf(request.service, endpoint) }, parent);
       // No SDK registered and no caller's context: nothing to record or pass on.
       if (!this.passedOn(span)) return next(request, ctx);
@@ -174,8 +178,8 @@ export class Tracing {
    * undefined when there is nothing to record or pass on (no SDK, no caller's context).
    */
   httpRequest(method: string, path: string, header: Header): HttpRequestSpan | undefined {
-    const { SpanKind, ROOT_CONTEXT, SpanStatusCode } = this.api;
-    const parent = this.remoteParent(header, ROOT_CONTEXT);
+    const { SpanKind, SpanStatusCode } = this.api;
+    const parent = this.remoteParent(header, this.root);
     const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": path } }, parent);
     if (!this.passedOn(span)) return undefined;
     const passed: Header = {};
@@ -210,7 +214,7 @@ export class Tracing {
   /** A CONSUMER span around a delivery, the publisher's span its parent; `failed` says whether it was nacked. */
   consume(topic: string, system: string, header: Header, handle: () => Promise<void>, failed: () => boolean): Promise<void> {
     const { SpanKind } = this.api;
-    const parent = this.remoteParent(header, this.api.ROOT_CONTEXT);
+    const parent = this.remoteParent(header, this.root);
     const span = this.tracer.startSpan(
       `${topic} process`,
       { kind: SpanKind.CONSUMER, attributes: { "messaging.system": system, "messaging.destination.name": topic, "messaging.operation.type": "process" } },
@@ -262,7 +266,7 @@ export class Tracing {
     const { trace } = this.api;
     const active = trace.getSpanContext(base);
     if (active && trace.isSpanContextValid(active)) return base;
-    return this.remoteParent(header, base);
+    return this.remoteParent(header, base === this.api.ROOT_CONTEXT ? this.root : base);
   }
 
   /** `base` with the remote context in `header` (a request or message arriving) as its span, if it names one. */

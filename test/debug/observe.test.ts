@@ -1,12 +1,14 @@
 /**
  * The observability pieces in one process: the log ring behind Debug.Log, the human log format,
- * trace context parsing (garbage ignored), the on/off switches, and /metrics when metrics are off.
+ * trace context parsing (garbage ignored), the chained OpenTelemetry context, the on/off switches, and /metrics when metrics are off.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { createClient, createService, MicroError } from "../../src/index.js";
 import { humanLine } from "../../src/logger/human.js";
 import { type LogRecord, LogRing, recordingLogger } from "../../src/logger/ring.js";
+import { chainedContext } from "../../src/observe/chained-context.js";
 import { switchFromEnv } from "../../src/observe/observe.js";
 import { extractRemote, formatTraceparent, injectRemote, parseTraceparent } from "../../src/observe/trace-context.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
@@ -104,6 +106,13 @@ describe("trace context headers", () => {
     const fromGo = extractRemote({ "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c", "micro-span-id": "b7ad6b7169203331" });
     assert.deepEqual(fromGo, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 1 });
     assert.equal(extractRemote({ "Micro-Trace-Id": "not hex", "Micro-Span-Id": "b7ad6b7169203331" }), undefined);
+    assert.equal(extractRemote({ "Micro-Service": "greeter", "Micro-Endpoint": "Greeter.Hello", "Micro_Span-Id": "b7ad6b7169203331" }), undefined);
+    assert.deepEqual(extractRemote({ TRACEPARENT: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "a=b" }), {
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      flags: 1,
+      state: "a=b",
+    });
     const header: Record<string, string> = { Traceparent: "old", other: "kept" };
     injectRemote(header, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 1, state: "a=b" });
     assert.deepEqual(header, {
@@ -114,16 +123,56 @@ describe("trace context headers", () => {
       "Micro-Span-Id": "b7ad6b7169203331",
     });
     // Every spelling of the four names goes, whatever its case; names of other lengths stay.
-    const mixed: Record<string, string> = { TRACESTATE: "x=y", "MICRO-TRACE-ID": "1", "micro-SPAN-id": "2", trace: "kept", "x-traceparent-copy": "kept" };
+    // Names of the same lengths that differ in more than case stay (Micro-Service and micro-span-id are both 13 long).
+    const mixed: Record<string, string> = {
+      TRACESTATE: "x=y",
+      "MICRO-TRACE-ID": "1",
+      "micro-SPAN-id": "2",
+      trace: "kept",
+      "x-traceparent-copy": "kept",
+      "Micro-Service": "kept",
+      "Micro-Endpoint": "kept",
+      "Micro_Span-Id": "kept",
+    };
     injectRemote(mixed, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 0 });
     assert.deepEqual(mixed, {
       trace: "kept",
       "x-traceparent-copy": "kept",
+      "Micro-Service": "kept",
+      "Micro-Endpoint": "kept",
+      "Micro_Span-Id": "kept",
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
       "Micro-Trace-Id": "0af7651916cd43dd8448eb211c80319c",
       "Micro-Span-Id": "b7ad6b7169203331",
     });
     assert.equal(formatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 0x0a), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0a");
+  });
+});
+
+describe("chained context", () => {
+  it("is an immutable OpenTelemetry context: set values shadow earlier ones, deletes hide them, the base answers the rest", () => {
+    const a = Symbol("a");
+    const b = Symbol("b");
+    const base = ROOT_CONTEXT.setValue(a, "from base");
+    const root = chainedContext(base);
+    assert.equal(root.getValue(a), "from base");
+    const one = root.setValue(b, 1);
+    const two = one.setValue(b, 2);
+    assert.equal(root.getValue(b), undefined, "setValue makes a new context");
+    assert.equal(one.getValue(b), 1);
+    assert.equal(two.getValue(b), 2);
+    assert.equal(two.getValue(a), "from base");
+    const deleted = two.deleteValue(b).deleteValue(a);
+    assert.equal(deleted.getValue(b), undefined);
+    assert.equal(deleted.getValue(a), undefined);
+    assert.equal(two.getValue(b), 2, "deleteValue makes a new context");
+    assert.equal(root.deleteValue(b), root, "deleting a key not set changes nothing");
+    // The API's helpers use it like any context.
+    const span = trace.wrapSpanContext({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: 1 });
+    const withSpan = trace.setSpan(root, span);
+    assert.equal(trace.getSpan(withSpan), span);
+    assert.equal(trace.getSpan(root), undefined);
+    assert.equal(trace.getSpan(trace.deleteSpan(withSpan)), undefined);
   });
 });
 
