@@ -53,6 +53,9 @@ interface Sample {
   /** Calls per write syscall, for the server and the client. */
   server_batch: number;
   client_batch: number;
+  /** Call latency in the measured window, µs. */
+  p50_us: number;
+  p99_us: number;
 }
 
 /** Client mode: warm up, then count calls and read every process's CPU at the window's edges. */
@@ -76,10 +79,19 @@ async function client(): Promise<void> {
   let measuring = false;
   let stop = false;
   let calls = 0;
+  // Latencies of the measured calls, µs (grown as needed).
+  let latencies = new Float64Array(1 << 20);
   const worker = async (): Promise<void> => {
     while (!stop) {
+      const started = performance.now();
       await conn.call();
-      if (measuring) calls++;
+      if (!measuring) continue;
+      if (calls === latencies.length) {
+        const grown = new Float64Array(calls * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[calls++] = (performance.now() - started) * 1_000;
     }
   };
   const workers = Array.from({ length: Number(concurrency) }, worker);
@@ -97,6 +109,8 @@ async function client(): Promise<void> {
   const n = calls;
   stop = true;
   await Promise.all(workers);
+  const sorted = latencies.subarray(0, n).sort();
+  const percentile = (p: number): number => Math.round(sorted[Math.min(n - 1, Math.floor(n * p))] ?? 0);
   const round = (us: number): number => Math.round((us / n) * 10) / 10;
   const per = (i: number): number => round(after[i].user + after[i].system - before[i].user - before[i].system);
   const batch = (i: number): number => Math.round((n / Math.max(1, writesAfter[i] - writesBefore[i])) * 10) / 10;
@@ -109,6 +123,8 @@ async function client(): Promise<void> {
     server_sys_us: round(after[1].system - before[1].system),
     server_batch: batch(1),
     client_batch: batch(0),
+    p50_us: percentile(0.5),
+    p99_us: percentile(0.99),
   };
   process.stdout.write(`${JSON.stringify(sample)}\n`);
   process.exit(0);
@@ -206,13 +222,15 @@ function summary(samples: Sample[], concurrency: number): void {
       .map((x) => x.toFixed(2))
       .join(" ")}; µs of CPU per call, median (min)\n`,
   );
-  process.stdout.write("| peer | server | (of it system) | client | nats-server | req/s | calls per write (server, client) |\n|---|---|---|---|---|---|---|\n");
+  process.stdout.write(
+    "| peer | server | (of it system) | client | nats-server | req/s | p50 µs | p99 µs | calls per write (server, client) |\n|---|---|---|---|---|---|---|---|---|\n",
+  );
   for (const peer of [...new Set(samples.map((s) => s.peer))]) {
     const mine = samples.filter((s) => s.peer === peer);
     const cell = (key: "server_us" | "server_sys_us" | "client_us" | "nats_us"): string =>
       `${median(mine, (s) => s[key])[key]} (${Math.min(...mine.map((s) => s[key]))})`;
     process.stdout.write(
-      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} |\n`,
+      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.p50_us).p50_us} | ${median(mine, (s) => s.p99_us).p99_us} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} |\n`,
     );
   }
 }
