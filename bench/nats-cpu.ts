@@ -5,9 +5,9 @@
  * load; CPU per call barely does, so A/B comparisons of the transport's cost use this.
  *
  *   node dist/bench/nats-cpu.js [--c 64] [--rounds 5] [--seconds 3] [--warmup 2] [--only ts-micro,moleculer,nats.js]
- *                               [--base <dir>]
+ *                               [--base <dir>[,<dir>…]]
  *
- * --base adds a second ts-micro row, `ts-micro@base`, run from another build's dist/bench (say,
+ * --base adds a ts-micro row per directory, `ts-micro@<its name>`, run from another build's dist/bench (say,
  * of the commit before a change, with this script copied in): an A/B in one interleaved run.
  *
  * Starts its own nats-server (on a free port, so that nobody else's traffic is counted), the
@@ -137,7 +137,7 @@ const builds = new Map<Peer, string>();
 function fromBuild(peer: Peer, dir: string): Peer {
   const other: Peer = {
     ...peer,
-    framework: `${peer.framework}@base`,
+    framework: `${peer.framework}@${path.basename(path.resolve(dir, "../.."))}`,
     // A registry of its own, so that its clients find only its server.
     env: { ...peer.env, MICRO_REGISTRY_ADDRESS: fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-nats-cpu-base-")) },
     server: (port) => {
@@ -179,9 +179,13 @@ async function parent(): Promise<void> {
     process.env.BENCH_NATS_ADDRESS = `127.0.0.1:${natsPort}`;
     const { catalog, cleanup } = await import("./peers/catalog.js");
     const peers = await catalog(benchDir, path.resolve(benchDir, "../../bench/go"), (p) => p.transport === "nats" && only.includes(p.framework));
-    const base = process.argv.includes("--base") ? path.resolve(arg("base", ""), "dist", "bench") : undefined;
+    const bases = process.argv.includes("--base")
+      ? arg("base", "")
+          .split(",")
+          .map((dir) => path.resolve(dir, "dist", "bench"))
+      : [];
     const tsMicro = peers.find((p) => p.framework === "ts-micro");
-    if (base && tsMicro) peers.unshift(fromBuild(tsMicro, base));
+    if (tsMicro) peers.unshift(...bases.map((base) => fromBuild(tsMicro, base)));
     const servers = new Map<Peer, { proc: Proc; address: string }>();
     try {
       for (const peer of peers) {
@@ -223,14 +227,17 @@ function summary(samples: Sample[], concurrency: number): void {
       .join(" ")}; µs of CPU per call, median (min)\n`,
   );
   process.stdout.write(
-    "| peer | server | (of it system) | client | nats-server | req/s | p50 µs | p99 µs | calls per write (server, client) |\n|---|---|---|---|---|---|---|---|---|\n",
+    "| peer | server | (of it system) | client | nats-server | req/s | p50 µs | p99 µs | calls per write (server, client) | cores busy |\n|---|---|---|---|---|---|---|---|---|---|\n",
   );
   for (const peer of [...new Set(samples.map((s) => s.peer))]) {
     const mine = samples.filter((s) => s.peer === peer);
+    // CPU the three processes used per second: how much their work overlapped rather than took turns.
+    const busy = (s: Sample): number => (s.rps * (s.client_us + s.server_us + s.nats_us)) / 1e6;
+    const coresBusy = busy(median(mine, busy)).toFixed(2);
     const cell = (key: "server_us" | "server_sys_us" | "client_us" | "nats_us"): string =>
       `${median(mine, (s) => s[key])[key]} (${Math.min(...mine.map((s) => s[key]))})`;
     process.stdout.write(
-      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.p50_us).p50_us} | ${median(mine, (s) => s.p99_us).p99_us} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} |\n`,
+      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.p50_us).p50_us} | ${median(mine, (s) => s.p99_us).p99_us} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} | ${coresBusy} |\n`,
     );
   }
 }
