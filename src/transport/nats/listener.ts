@@ -114,8 +114,10 @@ function replyInbox(key: string, known: string): string | undefined {
     const code = key.charCodeAt(i);
     if (code < 0x30 || code > 0x39) return undefined;
   }
+  // The inbox seen last, without a new string per call.
+  if (dot === known.length && key.startsWith(known)) return known;
   const inbox = key.slice(0, dot);
-  return inbox === known || INBOX.test(inbox) ? inbox : undefined;
+  return INBOX.test(inbox) ? inbox : undefined;
 }
 
 export class NatsListener implements Listener, LinkUser {
