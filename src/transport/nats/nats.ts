@@ -26,10 +26,10 @@ export type { NatsConnectionOptions, NatsTlsOptions } from "../../driver/nats.js
  * turn, or at once when the queue reaches `pendingLimit` bytes (a connect option it takes but does
  * not declare; 32 KiB by default). Under load the calls in flight move as one batch: the server
  * reads them in one go and answers them in one write, then the client does the same, and each
- * process waits while the other works. Writing every 8 KiB sends the first answers while the
- * server is still working on the rest, so the client works at the same time: at 256 calls in
- * flight that gave about 30% more calls per second for a few more writes. Our own connection
- * only; connectOptions can set it otherwise, and a connection passed in is used as it is.
+ * process waits while the other works. Writing every 8 KiB sends the first requests and answers
+ * of a batch while the rest are still being made, so both processes work at the same time, for
+ * a few more writes (and a little more work for the NATS server). Our own connection only;
+ * connectOptions can set it otherwise, and a connection passed in is used as it is.
  */
 const WRITE_EVERY: Partial<ConnectionOptions> & { pendingLimit: number } = { pendingLimit: 8 * 1024 };
 
