@@ -5,9 +5,9 @@
  * load; CPU per call barely does, so A/B comparisons of the transport's cost use this.
  *
  *   node dist/bench/nats-cpu.js [--c 64] [--rounds 5] [--seconds 3] [--warmup 2] [--only ts-micro,moleculer,nats.js]
- *                               [--base <dir>]
+ *                               [--base <dir>[,<dir>…]]
  *
- * --base adds a second ts-micro row, `ts-micro@base`, run from another build's dist/bench (say,
+ * --base adds a ts-micro row per directory, `ts-micro@<its name>`, run from another build's dist/bench (say,
  * of the commit before a change, with this script copied in): an A/B in one interleaved run.
  *
  * Starts its own nats-server (on a free port, so that nobody else's traffic is counted), the
@@ -53,6 +53,9 @@ interface Sample {
   /** Calls per write syscall, for the server and the client. */
   server_batch: number;
   client_batch: number;
+  /** Call latency in the measured window, µs. */
+  p50_us: number;
+  p99_us: number;
 }
 
 /** Client mode: warm up, then count calls and read every process's CPU at the window's edges. */
@@ -76,10 +79,19 @@ async function client(): Promise<void> {
   let measuring = false;
   let stop = false;
   let calls = 0;
+  // Latencies of the measured calls, µs (grown as needed).
+  let latencies = new Float64Array(1 << 20);
   const worker = async (): Promise<void> => {
     while (!stop) {
+      const started = performance.now();
       await conn.call();
-      if (measuring) calls++;
+      if (!measuring) continue;
+      if (calls === latencies.length) {
+        const grown = new Float64Array(calls * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[calls++] = (performance.now() - started) * 1_000;
     }
   };
   const workers = Array.from({ length: Number(concurrency) }, worker);
@@ -97,6 +109,8 @@ async function client(): Promise<void> {
   const n = calls;
   stop = true;
   await Promise.all(workers);
+  const sorted = latencies.subarray(0, n).sort();
+  const percentile = (p: number): number => Math.round(sorted[Math.min(n - 1, Math.floor(n * p))] ?? 0);
   const round = (us: number): number => Math.round((us / n) * 10) / 10;
   const per = (i: number): number => round(after[i].user + after[i].system - before[i].user - before[i].system);
   const batch = (i: number): number => Math.round((n / Math.max(1, writesAfter[i] - writesBefore[i])) * 10) / 10;
@@ -109,6 +123,8 @@ async function client(): Promise<void> {
     server_sys_us: round(after[1].system - before[1].system),
     server_batch: batch(1),
     client_batch: batch(0),
+    p50_us: percentile(0.5),
+    p99_us: percentile(0.99),
   };
   process.stdout.write(`${JSON.stringify(sample)}\n`);
   process.exit(0);
@@ -121,7 +137,7 @@ const builds = new Map<Peer, string>();
 function fromBuild(peer: Peer, dir: string): Peer {
   const other: Peer = {
     ...peer,
-    framework: `${peer.framework}@base`,
+    framework: `${peer.framework}@${path.basename(path.resolve(dir, "../.."))}`,
     // A registry of its own, so that its clients find only its server.
     env: { ...peer.env, MICRO_REGISTRY_ADDRESS: fs.mkdtempSync(path.join(os.tmpdir(), "ts-micro-nats-cpu-base-")) },
     server: (port) => {
@@ -163,9 +179,13 @@ async function parent(): Promise<void> {
     process.env.BENCH_NATS_ADDRESS = `127.0.0.1:${natsPort}`;
     const { catalog, cleanup } = await import("./peers/catalog.js");
     const peers = await catalog(benchDir, path.resolve(benchDir, "../../bench/go"), (p) => p.transport === "nats" && only.includes(p.framework));
-    const base = process.argv.includes("--base") ? path.resolve(arg("base", ""), "dist", "bench") : undefined;
+    const bases = process.argv.includes("--base")
+      ? arg("base", "")
+          .split(",")
+          .map((dir) => path.resolve(dir, "dist", "bench"))
+      : [];
     const tsMicro = peers.find((p) => p.framework === "ts-micro");
-    if (base && tsMicro) peers.unshift(fromBuild(tsMicro, base));
+    if (tsMicro) peers.unshift(...bases.map((base) => fromBuild(tsMicro, base)));
     const servers = new Map<Peer, { proc: Proc; address: string }>();
     try {
       for (const peer of peers) {
@@ -206,13 +226,18 @@ function summary(samples: Sample[], concurrency: number): void {
       .map((x) => x.toFixed(2))
       .join(" ")}; µs of CPU per call, median (min)\n`,
   );
-  process.stdout.write("| peer | server | (of it system) | client | nats-server | req/s | calls per write (server, client) |\n|---|---|---|---|---|---|---|\n");
+  process.stdout.write(
+    "| peer | server | (of it system) | client | nats-server | req/s | p50 µs | p99 µs | calls per write (server, client) | cores busy |\n|---|---|---|---|---|---|---|---|---|---|\n",
+  );
   for (const peer of [...new Set(samples.map((s) => s.peer))]) {
     const mine = samples.filter((s) => s.peer === peer);
+    // CPU the three processes used per second: how much their work overlapped rather than took turns.
+    const busy = (s: Sample): number => (s.rps * (s.client_us + s.server_us + s.nats_us)) / 1e6;
+    const coresBusy = busy(median(mine, busy)).toFixed(2);
     const cell = (key: "server_us" | "server_sys_us" | "client_us" | "nats_us"): string =>
       `${median(mine, (s) => s[key])[key]} (${Math.min(...mine.map((s) => s[key]))})`;
     process.stdout.write(
-      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} |\n`,
+      `| ${peer} | ${cell("server_us")} | ${cell("server_sys_us")} | ${cell("client_us")} | ${cell("nats_us")} | ${median(mine, (s) => s.rps).rps} | ${median(mine, (s) => s.p50_us).p50_us} | ${median(mine, (s) => s.p99_us).p99_us} | ${median(mine, (s) => s.server_batch).server_batch}, ${median(mine, (s) => s.client_batch).client_batch} | ${coresBusy} |\n`,
     );
   }
 }

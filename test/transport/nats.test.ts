@@ -10,7 +10,7 @@ import type { Logger } from "../../src/logger/logger.js";
 import { resolveTransport } from "../../src/service/resolve.js";
 import { DEFAULT_MAX_HEADER_BYTES } from "../../src/transport/framing/header-block.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
-import { decodeFrame, encodeFrameFrom, FrameType } from "../../src/transport/nats/wire.js";
+import { decodeFrame, encodeFrame, encodeFrameFrom, FrameType, TAGGED } from "../../src/transport/nats/wire.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
 import { quiet } from "../setup/logger.js";
@@ -181,6 +181,97 @@ describe("nats transport", () => {
     assert.equal(link(listener).isClosed(), true);
   });
 
+  it("drops garbage and answers for unknown calls on the client's inbox, and its calls go on", async () => {
+    const warnings: string[] = [];
+    const log: Logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
+      child: () => log,
+    };
+    const transport = new NatsTransport({ servers, logger: log });
+    let release: () => void = () => {};
+    let inbox = "";
+    const listener = await transport.listen("", {
+      handler: async (req, call) => {
+        inbox = call.remote;
+        if (text(req) === "slow") await new Promise<void>((r) => (release = r));
+        return echo(req);
+      },
+    });
+    closers.push(() => listener.destroy());
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    const conn = await transport.dial(listener.address);
+    const inflight = conn.call(msg("slow"));
+    for (let i = 0; i < 100 && !inbox; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(inbox, /^_INBOX\./);
+    // A tagged answer for a call that was never made, one whose id field is cut short, an untagged
+    // frame and plain garbage, all where tagged answers go.
+    raw.publish(inbox, encodeFrameFrom(FrameType.Response, {}, Buffer.from("forged"), 0, 123456)!);
+    raw.publish(inbox, Buffer.from([FrameType.Response, TAGGED, 0, 0, 0, 0, 1]));
+    raw.publish(inbox, encodeFrame(FrameType.Response, "", Buffer.from("untagged")));
+    raw.publish(inbox, Buffer.from("certainly not a frame"));
+    await raw.flush();
+    assert.equal(text(await conn.call(msg("next"))), "echo next");
+    release();
+    assert.equal(text(await inflight), "echo slow");
+    assert.equal(conn.closed, false);
+    assert.equal(warnings.filter((w) => w.includes("dropped a bad message")).length, 1, "bad frames are logged, rate-limited");
+    conn.close();
+  });
+
+  it("answers a request without TAGGED on its reply subject, as before tagged answers", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const listener = await transport.listen("", { handler: echo });
+    closers.push(() => listener.destroy());
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    // The reply subject must be `<inbox>.<id>`: nats.js's own request inboxes are not.
+    const inbox = `_INBOX.old${process.pid}`;
+    const answers: Array<{ subject: string; data: Uint8Array }> = [];
+    raw.subscribe(`${inbox}.*`, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
+    raw.publish(listener.address, encodeFrame(FrameType.Ping, "", new Uint8Array(0)), { reply: `${inbox}.0` });
+    raw.publish(listener.address, encodeFrameFrom(FrameType.Request, {}, Buffer.from("old"))!, { reply: `${inbox}.7` });
+    for (let i = 0; i < 200 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
+    assert.equal(pong.subject, `${inbox}.0`);
+    assert.equal((decodeFrame(pong.data) as { flags: number }).flags, TAGGED, "the listener offers tagged answers");
+    assert.equal(reply?.subject, `${inbox}.7`);
+    const frame = decodeFrame(reply.data);
+    assert.ok(typeof frame !== "string");
+    assert.equal(frame.type, FrameType.Response);
+    assert.equal(frame.flags, 0);
+    assert.equal(text(frame), "echo old");
+  });
+
+  it("does not ask a listener that offers no tagged answers (an older one) for them", async () => {
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    const subject = `micro.transport.old${process.pid}`;
+    const flags: number[] = [];
+    raw.subscribe(subject, {
+      callback: (_err, m) => {
+        const frame = decodeFrame(m.data);
+        if (typeof frame === "string" || !m.reply) return;
+        if (frame.type === FrameType.Ping) {
+          m.respond(encodeFrame(FrameType.Pong, "", new Uint8Array(0)));
+          return;
+        }
+        flags.push(frame.flags);
+        m.respond(encodeFrame(FrameType.Response, "", Buffer.from(`old ${text(frame)}`)));
+      },
+    });
+    raw.subscribe(`${subject}.c.>`, { callback: () => {} }); // the client's liveness pings
+    await raw.flush();
+    const transport = new NatsTransport({ servers, logger: quiet });
+    const conn = await transport.dial(subject);
+    assert.equal(text(await conn.call(msg("a"))), "old a");
+    assert.deepEqual(flags, [0]);
+    conn.close();
+  });
+
   it("is what resolveTransport gives for nats and nats://host:port", () => {
     assert.ok(resolveTransport("nats") instanceof NatsTransport);
     const t = resolveTransport("nats://127.0.0.1:4222") as NatsTransport;
@@ -198,6 +289,22 @@ describe("nats transport", () => {
 });
 
 describe("nats transport frames", () => {
+  it("carries a tagged answer's call id after the prefix, and refuses one cut short", () => {
+    const frame = encodeFrameFrom(FrameType.Response, { "X-A": "b" }, Buffer.from("body"), 0, 0xfffffffe);
+    assert.ok(frame);
+    const decoded = decodeFrame(frame);
+    assert.ok(typeof decoded !== "string");
+    assert.equal(decoded.stream, 0xfffffffe);
+    assert.equal(decoded.flags, TAGGED);
+    assert.equal(decoded.header["X-A"], "b");
+    assert.equal(text(decoded), "body");
+    assert.equal(typeof decodeFrame(frame.subarray(0, 8)), "string");
+    // TAGGED on a request asks for a tagged answer; the id is in the reply subject, not the frame.
+    const request = decodeFrame(encodeFrameFrom(FrameType.Request, {}, Buffer.from("x"), TAGGED)!);
+    assert.ok(typeof request !== "string");
+    assert.equal(text(request), "x");
+  });
+
   it("refuses a header block over the limit without sizing its buffers for it, and still encodes the next frame", () => {
     const huge = { "X-Big": "x".repeat(DEFAULT_MAX_HEADER_BYTES + 1) };
     assert.equal(encodeFrameFrom(FrameType.Request, huge, new Uint8Array(0)), undefined);

@@ -1,6 +1,7 @@
 /**
- * The client side of the NATS transport: one reply inbox subscription (`I.*`) per connection
- * routes every response and stream frame by the id in its subject. See wire.ts for the subjects.
+ * The client side of the NATS transport: per connection, one subscription to its inbox `I` takes
+ * tagged answers (routed by the call id in the frame) and one to `I.*` takes everything else
+ * (routed by the id in the subject). See wire.ts for the subjects.
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -12,7 +13,7 @@ import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { decodeFrame, encodeFrame, encodeFrameFrom, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import { callIdAt, decodeFrame, encodeFrame, encodeFrameFrom, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink, TAGGED } from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
 const EMPTY = new Uint8Array(0);
@@ -23,7 +24,12 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     () => this.checkAlive(),
   );
   private readonly streams = new IdTable<FramedStream>();
+  /** `I.*`: answers routed by the id in their subject, pings, "no responders". */
   private readonly sub: Subscription;
+  /** `I`: tagged answers (see wire.ts). */
+  private readonly taggedSub: Subscription;
+  /** The listener answered the dial's ping with TAGGED: unary calls ask for tagged answers. */
+  private requestFlags = 0;
   /** `<inbox>.`: a call's reply subject is this and its id. */
   private readonly inboxDot: string;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
@@ -53,7 +59,9 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.inboxDot = `${inbox}.`;
     this.control = `${address}.c.${inbox}.`;
     this.badMessageLog = new RateLimitedLog(log);
-    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? this.fail(`inbox subscription failed: ${err.message}`) : this.guard(msg)) });
+    const failed = (err: Error): void => this.fail(`inbox subscription failed: ${err.message}`);
+    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? failed(err) : this.guard(msg, this.onMessage)) });
+    this.taggedSub = link.nc.subscribe(inbox, { callback: (err, msg) => (err ? failed(err) : this.guard(msg, this.onTaggedAnswer)) });
     this.aliveCheck = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
 
@@ -71,7 +79,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
-    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body);
+    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body, this.requestFlags);
     if (!frame) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${headerProblem(request.header)}`));
     if (frame.length > this.link.maxPayload) {
       return Promise.reject(
@@ -177,17 +185,30 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   }
 
   /** Whatever arrives in the inbox, an exception stays here: the message is dropped, the connection goes on. */
-  private guard(msg: Msg): void {
+  private guard(msg: Msg, handle: (msg: Msg) => void): void {
     try {
-      this.onMessage(msg);
+      handle(msg);
     } catch (err) {
       this.log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
     }
   }
 
-  private onMessage(msg: Msg): void {
+  /**
+   * A tagged answer: a Response with its call id in the frame. One for a call no longer waiting
+   * (it timed out, was cancelled) or never made is dropped, as a late answer on `I.<id>` is.
+   */
+  private readonly onTaggedAnswer = (msg: Msg): void => {
+    const frame = decodeFrame(msg.data);
+    if (typeof frame === "string") return this.badMessageLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reason: frame });
+    if (frame.type !== FrameType.Response || (frame.flags & TAGGED) === 0) {
+      return this.badMessageLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reason: `untagged frame of type ${frame.type}` });
+    }
+    this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
+  };
+
+  private readonly onMessage = (msg: Msg): void => {
     const subject = msg.subject;
-    const id = callId(subject, this.inboxDot.length);
+    const id = callIdAt(subject, this.inboxDot.length);
     if (id < 0) return this.badMessageLog.warn("nats transport: dropped a bad message", { subject, reason: "not a call id" });
     if (id === 0) return this.onPingAnswer(msg);
     if (isNoResponders(msg)) return this.onNobodyThere(id);
@@ -211,7 +232,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
       default:
         return;
     }
-  }
+  };
 
   /** `I.0` hears the listener's Pong to the dial, "no responders" to our pings, and servers' pings (ignored). */
   private onPingAnswer(msg: Msg): void {
@@ -220,7 +241,9 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
       return this.fail(`${this.address} is gone (its subject has no subscriber)`);
     }
     const frame = decodeFrame(msg.data);
-    if (this.dialed && typeof frame !== "string" && frame.type === FrameType.Pong) this.dialed.resolve();
+    if (!this.dialed || typeof frame === "string" || frame.type !== FrameType.Pong) return;
+    this.requestFlags = frame.flags & TAGGED;
+    this.dialed.resolve();
   }
 
   /** A request or stream frame found no subscriber: the listener stopped taking calls, or died. */
@@ -261,23 +284,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (this.dead) return;
     this.dead = true;
     clearInterval(this.aliveCheck);
-    if (!this.sub.isClosed()) this.sub.unsubscribe();
+    for (const sub of [this.sub, this.taggedSub]) if (!sub.isClosed()) sub.unsubscribe();
     this.link.release();
   }
-}
-
-/**
- * The call id at `from` to the end of an inbox subject `I.<id>` (1 to 10 digits), or -1. A loop
- * rather than a regular expression and Number(): it runs for every answer.
- */
-function callId(subject: string, from: number): number {
-  const length = subject.length - from;
-  if (length < 1 || length > 10) return -1;
-  let id = 0;
-  for (let i = from; i < subject.length; i++) {
-    const digit = subject.charCodeAt(i) - 0x30;
-    if (digit < 0 || digit > 9) return -1;
-    id = id * 10 + digit;
-  }
-  return id;
 }

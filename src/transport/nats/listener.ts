@@ -1,7 +1,8 @@
 /**
  * The server side of the NATS transport: a subscription on the listener's subject takes requests
  * and stream opens; one on `<subject>.c.>` takes what clients send about calls in flight. Each
- * call is known by the client's reply subject (`I.<id>`), which is also where its answers go.
+ * call is known by the client's reply subject (`I.<id>`), which is also where its answers go, but
+ * for a tagged request's response: that goes to the client's inbox `I` (see wire.ts).
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -11,7 +12,19 @@ import { MicroHeader } from "../../metadata/headers.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
-import { decodeFrame, encodeFrame, encodeFrameFrom, type Frame, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink } from "./wire.js";
+import {
+  callIdAt,
+  decodeFrame,
+  encodeFrame,
+  encodeFrameFrom,
+  type Frame,
+  FrameFlag,
+  FrameType,
+  isNoResponders,
+  type LinkUser,
+  type NatsLink,
+  TAGGED,
+} from "./wire.js";
 
 const SERVER_ID = ErrorId.server;
 const EMPTY = new Uint8Array(0);
@@ -21,6 +34,10 @@ const DRAIN_TIMEOUT = 2_000;
 const FRAME_PREFIX = 6;
 /** A client's inbox: a subject without wildcards or white space (see replyInbox). */
 const INBOX = /^[^\s*>]{1,200}$/;
+/** The flags a request may carry. */
+const REQUEST_FLAGS = FrameFlag.Stream | TAGGED;
+/** The Pong to a dial's ping: this listener sends tagged answers. */
+const PONG = encodeFrame(FrameType.Pong, "", EMPTY, TAGGED);
 
 /** What a listener lets one remote make it hold (options of the NATS transport). */
 export interface NatsListenerLimits {
@@ -60,7 +77,11 @@ class ServerCall implements IncomingCall {
   private controller: AbortController | undefined;
   private cancelled: MicroError | undefined;
 
-  constructor(readonly client: ClientCalls) {}
+  /** `tag`: the call id its response is tagged with, sent to the client's inbox; -1 to answer on the reply subject. */
+  constructor(
+    readonly client: ClientCalls,
+    readonly tag: number,
+  ) {}
 
   /** Who made the call: the client's inbox. */
   get remote(): string {
@@ -93,8 +114,10 @@ function replyInbox(key: string, known: string): string | undefined {
     const code = key.charCodeAt(i);
     if (code < 0x30 || code > 0x39) return undefined;
   }
+  // The inbox seen last, without a new string per call.
+  if (dot === known.length && key.startsWith(known)) return known;
   const inbox = key.slice(0, dot);
-  return inbox === known || INBOX.test(inbox) ? inbox : undefined;
+  return INBOX.test(inbox) ? inbox : undefined;
 }
 
 export class NatsListener implements Listener, LinkUser {
@@ -209,7 +232,7 @@ export class NatsListener implements Listener, LinkUser {
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
-    if (frame.type === FrameType.Ping) return this.publish(key, encodeFrame(FrameType.Pong, "", EMPTY));
+    if (frame.type === FrameType.Ping) return this.publish(key, PONG);
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
@@ -220,7 +243,8 @@ export class NatsListener implements Listener, LinkUser {
       return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
     }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, client, frame);
-    this.serveCall(key, client, frame);
+    // An id too large for the frame's u32 is answered on the reply subject, untagged.
+    this.serveCall(key, new ServerCall(client, frame.flags & TAGGED ? callIdAt(key, inbox.length + 1) : -1), frame);
   };
 
   /** The size limits, read from the frame's prefix before anything is decoded. */
@@ -235,8 +259,8 @@ export class NatsListener implements Listener, LinkUser {
   }
 
   /** Flags of a decoded request or stream message (its header block was checked as it was decoded). */
-  private checkRequest(frame: Frame): Refusal | undefined {
-    if ((frame.flags & ~FrameFlag.Stream) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
+  private checkRequest(frame: Frame, allowed = REQUEST_FLAGS): Refusal | undefined {
+    if ((frame.flags & ~allowed) !== 0) return { code: 400, reason: `unknown frame flags 0x${frame.flags.toString(16)}` };
     return undefined;
   }
 
@@ -264,8 +288,7 @@ export class NatsListener implements Listener, LinkUser {
     this.publish(key, encodeFrame(FrameType.Response, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
   }
 
-  private serveCall(key: string, client: ClientCalls, frame: Frame): void {
-    const call = new ServerCall(client);
+  private serveCall(key: string, call: ServerCall, frame: Frame): void {
     this.calls.set(key, call);
     let reply: Promise<Message>;
     try {
@@ -287,7 +310,10 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
     this.leave(call.client);
-    const frame = encodeFrameFrom(FrameType.Response, response.header, response.body);
+    const tagged = call.tag >= 0;
+    const frame = tagged
+      ? encodeFrameFrom(FrameType.Response, response.header, response.body, 0, call.tag)
+      : encodeFrameFrom(FrameType.Response, response.header, response.body);
     if (!frame) {
       const problem = headerProblem(response.header);
       this.log.warn("response header cannot be sent", { remote: call.remote, problem });
@@ -299,7 +325,7 @@ export class NatsListener implements Listener, LinkUser {
         MicroError.tooLarge(SERVER_ID, `response of ${frame.length} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`),
       );
     } else {
-      this.publish(key, frame);
+      this.publish(tagged ? call.client.inbox : key, frame);
     }
     this.finishIfIdle();
   }
@@ -344,7 +370,7 @@ export class NatsListener implements Listener, LinkUser {
     const frame = decodeFrame(msg.data);
     if (typeof frame === "string") return this.dropped(msg, frame);
     if (frame.type === FrameType.Data) {
-      const bad = this.checkRequest(frame);
+      const bad = this.checkRequest(frame, FrameFlag.Stream);
       if (bad) {
         this.dropped(msg, bad.reason);
         return this.streams.get(key)?.end(new MicroError(SERVER_ID, bad.code, bad.reason).toString());

@@ -3,18 +3,28 @@
  * frame:
  *
  *   u8  type       a FrameType (Request, Response, Cancel, Refused, Ping, Pong, Data, End, Window)
- *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call)
+ *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call), and TAGGED
  *   u32 headerLen  bytes of the header block
+ *   [u32 call id]  only in a Response with TAGGED
  *   header block   UTF-8 "key\0value\0key\0value", as every framed transport (see framing/header-block.ts)
  *   body           the rest
  *
- * There is no length or stream id: NATS delimits messages, and the subject says which call a
- * frame belongs to. Subjects, for a listener at subject `L` and a client connection whose inbox
- * is `I` (it subscribes to `I.*`):
+ * There is no length: NATS delimits messages, and the subject says which call a frame belongs to
+ * (but for tagged answers, below). Subjects, for a listener at subject `L` and a client connection
+ * whose inbox is `I` (it subscribes to `I` and `I.*`):
  *
  *   L           requests and stream opens, reply `I.<id>`; dial pings, reply `I.0`
- *   I.<id>      server → client: the response, or the server's frames of stream <id>
+ *   I           server → client: tagged answers to unary calls (TAGGED, the call id in the frame)
+ *   I.<id>      server → client: the other answers to a call, and the server's frames of stream <id>
  *   L.c.I.<id>  client → server: cancel, and the client's frames of stream <id>
+ *
+ * Tagged answers: a listener that can send them sets TAGGED on its Pong to the dial's ping; a
+ * client that saw it sets TAGGED on its unary requests, and the listener answers those on `I`,
+ * one subject per client, rather than on `I.<id>`, a new subject per call. NATS caches where a
+ * subject goes; a subject per call misses that cache on every answer and costs the NATS server
+ * a wildcard match (and a cache insert) each time. The request keeps `I.<id>` as its reply, so
+ * when nothing listens at `L` the "no responders" status still names the call. Clients and
+ * listeners without TAGGED (older builds) get and send what they did before.
  *
  * Stream frames in either direction carry the sender's own subject for that stream as their
  * reply, so when the receiver is gone NATS answers the sender there with a "no responders" status
@@ -29,6 +39,14 @@ export { type Frame, FrameFlag, FrameType } from "../framing/frame.js";
 
 /** type + flags + headerLen. */
 const PREFIX = 6;
+/** The call id of a tagged answer, after the prefix. */
+const CALL_ID_BYTES = 4;
+
+/**
+ * A FrameFlag bit of this transport only: on a Pong, the listener sends tagged answers; on a
+ * unary Request, answer it tagged; on a Response, the call id follows the prefix (see above).
+ */
+export const TAGGED = 2;
 
 /** The largest header block plus body that fits a NATS message of `maxPayload` bytes. */
 export function maxMessageSize(maxPayload: number): number {
@@ -53,24 +71,27 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
 /**
  * Like encodeFrame, but writes the header block straight from the header object (see
  * writeHeader): no header text is built, measured and copied per call, and the NUL/CR/LF check is
- * made as the bytes are written. Undefined when the header cannot be sent (an empty name, NUL, CR
- * or LF, more than the default count or bytes of headers; headerProblem says which).
+ * made as the bytes are written. With a `tag`, a tagged answer to call `tag` (TAGGED set, the id
+ * after the prefix). Undefined when the header cannot be sent (an empty name, NUL, CR or LF, more
+ * than the default count or bytes of headers; headerProblem says which).
  */
-export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Array, flags = 0): Buffer | undefined {
+export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Array, flags = 0, tag?: number): Buffer | undefined {
+  const start = tag === undefined ? PREFIX : PREFIX + CALL_ID_BYTES;
   const unitsBound = headerBound(header);
   // Every UTF-16 unit takes at least a byte: a header of more units than the limit is refused
   // before the scratch buffer grows for it (it would stay that size for the process's life).
   if (unitsBound / 3 > DEFAULT_MAX_HEADER_BYTES) return undefined;
-  const bound = PREFIX + unitsBound;
+  const bound = start + unitsBound;
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.length * 2));
-  const headerEnd = writeHeader(scratch, PREFIX, header, DEFAULT_MAX_HEADER_COUNT);
-  if (headerEnd === UNSENDABLE || headerEnd - PREFIX > DEFAULT_MAX_HEADER_BYTES) return undefined;
+  const headerEnd = writeHeader(scratch, start, header, DEFAULT_MAX_HEADER_COUNT);
+  if (headerEnd === UNSENDABLE || headerEnd - start > DEFAULT_MAX_HEADER_BYTES) return undefined;
   // A fresh buffer per frame, as encodeFrame: nats.js queues it until its next socket write.
   const buf = Buffer.allocUnsafe(headerEnd + body.length);
-  scratch.copy(buf, 0, 0, headerEnd);
+  scratch.copy(buf, start, start, headerEnd);
   buf[0] = type;
-  buf[1] = flags;
-  buf.writeUInt32BE(headerEnd - PREFIX, 2);
+  buf[1] = tag === undefined ? flags : flags | TAGGED;
+  buf.writeUInt32BE(headerEnd - start, 2);
+  if (tag !== undefined) buf.writeUInt32BE(tag, PREFIX);
   if (body.length > 0) buf.set(body, headerEnd);
   return buf;
 }
@@ -86,17 +107,38 @@ export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | stri
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const type = buf[0] as FrameType;
   if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
+  const flags = buf[1];
+  const tagged = type === FrameType.Response && (flags & TAGGED) !== 0;
+  const start = tagged ? PREFIX + CALL_ID_BYTES : PREFIX;
+  if (start > buf.length) return `${buf.length} bytes is shorter than a tagged frame header`;
   const headerLen = buf.readUInt32BE(2);
-  if (PREFIX + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
-  const header = decodeHeader(buf, PREFIX, PREFIX + headerLen, maxHeaders);
+  if (start + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
+  const header = decodeHeader(buf, start, start + headerLen, maxHeaders);
   if (typeof header === "string") return header;
   return {
     type,
-    flags: buf[1],
-    stream: 0,
+    flags,
+    // A tagged answer's call id; otherwise the subject says which call.
+    stream: tagged ? buf.readUInt32BE(PREFIX) : 0,
     header,
-    body: buf.subarray(PREFIX + headerLen),
+    body: buf.subarray(start + headerLen),
   };
+}
+
+/**
+ * The call id at `from` to the end of a subject `I.<id>` (1 to 10 digits, at most 2^32 - 1), or
+ * -1. A loop rather than a regular expression and Number(): it runs for every call.
+ */
+export function callIdAt(subject: string, from: number): number {
+  const length = subject.length - from;
+  if (length < 1 || length > 10) return -1;
+  let id = 0;
+  for (let i = from; i < subject.length; i++) {
+    const digit = subject.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    id = id * 10 + digit;
+  }
+  return id > 0xffffffff ? -1 : id;
 }
 
 /** An empty message with status 503: NATS saying nobody subscribes to where we published. */
