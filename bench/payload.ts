@@ -11,6 +11,8 @@ export interface LoadResult {
   p99_us: number;
   calls: number;
   errors: number;
+  /** The load process's CPU time (user + system) per measured call, in µs. */
+  client_cpu_us?: number;
 }
 
 /**
@@ -52,13 +54,16 @@ export async function closedLoop(
   await new Promise((r) => setTimeout(r, warmupSeconds * 1_000));
   measuring = true;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1_000));
   measuring = false;
+  const cpu = process.cpuUsage(cpuBefore);
   const elapsed = (performance.now() - started) / 1_000;
   const measured = calls;
   stop = true;
   await Promise.all(workers);
   const sorted = latencies.subarray(0, measured).sort();
   const pct = (p: number): number => Math.round(sorted[Math.min(measured - 1, Math.floor(measured * p))] ?? 0);
-  return { concurrency, rps: Math.round(measured / elapsed), p50_us: pct(0.5), p99_us: pct(0.99), calls: measured, errors };
+  const clientCpu = Math.round(((cpu.user + cpu.system) / Math.max(1, measured)) * 10) / 10;
+  return { concurrency, rps: Math.round(measured / elapsed), p50_us: pct(0.5), p99_us: pct(0.99), calls: measured, errors, client_cpu_us: clientCpu };
 }

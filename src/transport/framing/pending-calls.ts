@@ -34,10 +34,13 @@ export class PendingCalls {
     private readonly cancel: (id: number, err: MicroError) => void,
     timedOut: () => void,
   ) {
-    this.deadlines = new Deadlines((id) => {
-      this.cancel(id, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${this.calls.get(id)?.wait} ms`));
-      timedOut();
-    });
+    this.deadlines = new Deadlines(
+      (id) => {
+        this.cancel(id, MicroError.timeout(CLIENT_ID, `call timeout: no response within ${this.calls.get(id)?.wait} ms`));
+        timedOut();
+      },
+      (id, bucket) => this.calls.get(id)?.bucket === bucket,
+    );
   }
 
   get size(): number {
@@ -59,7 +62,7 @@ export class PendingCalls {
     }
     if (options.signal) {
       if (options.signal.aborted) {
-        if (pending.bucket !== undefined) this.deadlines.clear(id, pending.bucket);
+        if (pending.bucket !== undefined) this.deadlines.clear(pending.bucket);
         return MicroError.from(options.signal.reason, CLIENT_ID, "call cancelled");
       }
       pending.signal = options.signal;
@@ -75,7 +78,7 @@ export class PendingCalls {
     const pending = this.calls.get(id);
     if (!pending) return undefined;
     this.calls.delete(id);
-    if (pending.bucket !== undefined) this.deadlines.clear(id, pending.bucket);
+    if (pending.bucket !== undefined) this.deadlines.clear(pending.bucket);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     return pending;
   }
