@@ -28,7 +28,7 @@ import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { NodeLiveness } from "./liveness.js";
+import { NodeLiveness, recordKey } from "./liveness.js";
 import { cloneService, mergeServices, withNodes } from "./records.js";
 import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type ServiceRecord, type Watcher, type WatchOptions } from "./registry.js";
 import { WatcherSet } from "./watchers.js";
@@ -115,21 +115,23 @@ export class NatsRegistry implements Registry {
     const owned = this.owned.get(service.name) ?? new Map<string, NodeRecord>();
     this.owned.set(service.name, owned);
     for (const node of service.nodes) {
-      owned.set(nodeKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
+      owned.set(recordKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
     }
     this.announce(nc, "create", service, ttl);
   }
 
   async deregister(service: ServiceRecord): Promise<void> {
     const nc = await this.connection.get();
-    for (const node of service.nodes) this.disown(service.name, nodeKey(service, node.id));
+    for (const node of service.nodes) this.disown(service.name, recordKey(service, node.id));
     this.announce(nc, "delete", service);
   }
 
   async getService(name: string): Promise<ServiceRecord[]> {
     const query = { name, version: "", metadata: null, endpoints: null, nodes: null }; // Go's &Service{Name: name}
-    const services = mergeServices((await this.query("get", query)).filter((s) => s.name === name));
-    if (this.watchSubscription) this.heard.lookedUp(services);
+    // Nodes heard of are owners known to exist: their answers are waited for (see query()).
+    const expected = this.watchSubscription ? this.heard.heardOf(name) : new Set<string>();
+    const services = mergeServices((await this.query("get", query, expected)).filter((s) => s.name === name));
+    if (this.watchSubscription) this.heard.lookedUp(name, services);
     return services;
   }
 
@@ -229,20 +231,31 @@ export class NatsRegistry implements Registry {
    * while answers keep coming, each within `queryTimeout` of the one before, up to `maxQueryTime`.
    * Owners busy with other work (a host running many services, all of which hear every query)
    * answer late: with a fixed window, lookups under load came back with a fraction of the nodes
-   * (1 to 191 of 2,001 in bench:registry's scale case). An owner that has not answered at all
-   * within `queryTimeout` is still missed, as with Go Micro: nothing tells it from an absent one.
+   * (1 to 191 of 2,001 in bench:registry's scale case).
+   *
+   * An owner that has not answered at all within `queryTimeout` is missed, as with Go Micro:
+   * nothing tells it from an absent one, and a lookup of a service nobody runs must not wait.
+   * Unless the asker knows it exists: while one of the `expected` nodes (see recordKey) has not
+   * been answered for, the lookup waits, up to `maxQueryTime`. Under load, owners' first answers
+   * came seconds late, and a cache that took "no nodes" for an answer kept it.
    */
-  private async query(action: "get" | "list", service: object | null): Promise<ServiceRecord[]> {
+  private async query(action: "get" | "list", service: object | null, expected = new Set<string>()): Promise<ServiceRecord[]> {
     const nc = await this.connection.get();
     this.assertConnected();
     const inbox = this.createInbox!();
     const answers: ServiceRecord[] = [];
+    const awaited = new Set(expected);
     let lastAnswer = 0;
+    let onLastAwaited: (() => void) | undefined;
     const subscription = nc.subscribe(inbox, {
       callback: (err, msg) => {
         lastAnswer = performance.now();
         const answer = err ? undefined : decodeJson(msg.data, parseService);
-        if (answer) answers.push(answer);
+        if (!answer) return;
+        answers.push(answer);
+        if (awaited.size === 0) return;
+        for (const node of answer.nodes) awaited.delete(recordKey(answer, node.id));
+        if (awaited.size === 0) onLastAwaited?.();
       },
     });
     try {
@@ -254,9 +267,11 @@ export class NatsRegistry implements Registry {
         // not scheduled for a while finds its timer and the answers due at once, and Node runs
         // timers before it reads sockets; without this turn those answers were dropped.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const wait = Math.min(lastAnswer + this.queryTimeout, started + this.maxQueryTime) - performance.now();
+        const deadline = started + this.maxQueryTime;
+        const wait = (awaited.size > 0 ? deadline : Math.min(lastAnswer + this.queryTimeout, deadline)) - performance.now();
         if (wait <= 0) break;
-        await sleep(wait);
+        await sleep(wait, (wake) => (onLastAwaited = wake));
+        onLastAwaited = undefined;
       }
     } finally {
       subscription.unsubscribe();
@@ -296,7 +311,7 @@ export class NatsRegistry implements Registry {
     const now = Date.now();
     for (const record of this.ownedRecords()) {
       if (record.expiresAt > now) continue;
-      this.disown(record.service.name, nodeKey(record.service, record.service.nodes[0].id));
+      this.disown(record.service.name, recordKey(record.service, record.service.nodes[0].id));
       this.announce(nc, "delete", record.service);
     }
     if (this.connected) this.heard.sweep(); // silence during an outage says nothing about the nodes
@@ -304,10 +319,6 @@ export class NatsRegistry implements Registry {
 }
 
 // --- helpers -----------------------------------------------------------------------------------------
-
-function nodeKey(service: ServiceRecord, nodeId: string): string {
-  return `${service.name}\u0000${service.version}\u0000${nodeId}`;
-}
 
 function decodeJson<T>(data: Uint8Array, parse: (value: unknown) => T | undefined): T | undefined {
   try {
@@ -327,6 +338,13 @@ function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or earlier when the function handed to `wakeEarly` is called. */
+function sleep(ms: number, wakeEarly?: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wakeEarly?.(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
