@@ -57,6 +57,13 @@ export interface NatsRegistryOptions extends NatsConnectionOptions {
   watchTopic?: string;
 }
 
+/** What a `get` query for one service is answered with: one `json(Service)` per version, encoded once. */
+interface EncodedAnswer {
+  payloads: Uint8Array[];
+  /** When the first of the nodes in it expires (it must then be made again without that node). */
+  validUntil: number;
+}
+
 /** A one-node record we own and when it expires. */
 interface NodeRecord {
   service: ServiceRecord;
@@ -82,6 +89,8 @@ export class NatsRegistry implements Registry {
   private readonly watchTopic: string;
   /** Nodes this process registered and answers for. */
   private readonly owned = new Map<string, Map<string, NodeRecord>>(); // service name → node key → record
+  /** Answers to `get` queries, by service name; dropped when the service's owned nodes change. */
+  private readonly encodedAnswers = new Map<string, EncodedAnswer>();
   /** Nodes heard of through announcements or answers (only while watching). */
   private readonly heard = new NodeLiveness(
     { emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) },
@@ -111,9 +120,11 @@ export class NatsRegistry implements Registry {
 
   async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const nc = await this.connection.get();
+    this.answerQueries(nc);
     const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
     const owned = this.owned.get(service.name) ?? new Map<string, NodeRecord>();
     this.owned.set(service.name, owned);
+    this.encodedAnswers.delete(service.name);
     for (const node of service.nodes) {
       owned.set(recordKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
     }
@@ -189,7 +200,6 @@ export class NatsRegistry implements Registry {
     const nc = handle.nc;
     this.handle = handle;
     this.connected = true;
-    this.querySubscription = nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
     this.sweeper = setInterval(() => this.sweep(nc), this.sweepInterval).unref();
     return nc;
   }
@@ -284,15 +294,42 @@ export class NatsRegistry implements Registry {
     if (!this.connected) throw new Error(`nats registry: not connected to ${this.servers.join(", ")}`);
   }
 
+  /**
+   * Queries are heard from the first registration on, as Go Micro does: a registry that only asks
+   * has nothing to answer, and every query would cost its process a message to read.
+   */
+  private answerQueries(nc: NatsConnection): void {
+    this.querySubscription ??= nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
+  }
+
   /** Answers a query for the nodes this process owns: one `json(Service)` per version, as Go Micro does. */
   private answer(msg: Msg): void {
     if (!msg.reply || this.owned.size === 0) return;
-    const query = decodeAnnouncement(msg.data);
-    if (!query || (query.action !== "get" && query.action !== "list")) return;
+    const query = decodeQuery(msg.data);
+    if (query?.action === "get") {
+      for (const payload of this.answerFor(query.service?.name ?? "")) msg.respond(payload);
+    } else if (query?.action === "list") {
+      const now = Date.now();
+      const live = this.ownedRecords().filter((record) => record.expiresAt > now);
+      for (const service of mergeServices(live.map((record) => record.service))) msg.respond(encodeService(service));
+    }
+  }
+
+  /**
+   * The answer to a `get` of `name`: made once and reused until the nodes change or one expires.
+   * Every query reaches every owner, so the one that owns the service answers many.
+   */
+  private answerFor(name: string): Uint8Array[] {
+    const records = this.owned.get(name);
+    if (!records) return [];
     const now = Date.now();
-    const candidates = query.action === "get" ? [...(this.owned.get(query.service?.name ?? "")?.values() ?? [])] : this.ownedRecords();
-    const live = candidates.filter((record) => record.expiresAt > now).map((record) => record.service);
-    for (const service of mergeServices(live)) msg.respond(encodeService(service));
+    const cached = this.encodedAnswers.get(name);
+    if (cached && cached.validUntil > now) return cached.payloads;
+    const live = [...records.values()].filter((record) => record.expiresAt > now);
+    if (live.length === 0) return [];
+    const payloads = mergeServices(live.map((record) => record.service)).map((service) => utf8.encode(encodeService(service)));
+    this.encodedAnswers.set(name, { payloads, validUntil: Math.min(...live.map((record) => record.expiresAt)) });
+    return payloads;
   }
 
   private ownedRecords(): NodeRecord[] {
@@ -300,6 +337,7 @@ export class NatsRegistry implements Registry {
   }
 
   private disown(name: string, key: string): void {
+    this.encodedAnswers.delete(name);
     const records = this.owned.get(name);
     records?.delete(key);
     if (records?.size === 0) this.owned.delete(name);
@@ -320,22 +358,50 @@ export class NatsRegistry implements Registry {
 
 // --- helpers -----------------------------------------------------------------------------------------
 
-function decodeJson<T>(data: Uint8Array, parse: (value: unknown) => T | undefined): T | undefined {
+function decodeJson<T>(data: Uint8Array | string, parse: (value: unknown) => T | undefined): T | undefined {
   try {
-    return parse(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8")));
+    return parse(JSON.parse(typeof data === "string" ? data : utf8Text(data)));
   } catch {
     return undefined;
   }
 }
 
+function utf8Text(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Queries decoded lately, by their text. A process hosting many services runs a registry for
+ * each, on a connection of its own, and every one of them hears every query: the query is
+ * decoded once for them all. Decoding is a function of the text alone, so sharing is safe.
+ */
+const recentQueries = new Map<string, Announcement | undefined>();
+const RECENT_QUERIES = 256;
+/** A query (`{"Action":"get","Service":{"name":…}}`) is short; longer texts are not kept. */
+const MAX_KEPT_QUERY = 1024;
+
+function decodeQuery(data: Uint8Array): Announcement | undefined {
+  const text = utf8Text(data);
+  if (recentQueries.has(text)) return recentQueries.get(text);
+  const query = decodeJson(text, toAnnouncement);
+  if (text.length > MAX_KEPT_QUERY) return query;
+  recentQueries.set(text, query);
+  if (recentQueries.size > RECENT_QUERIES) recentQueries.delete(recentQueries.keys().next().value!);
+  return query;
+}
+
 function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
-  return decodeJson(data, (value) => {
-    if (typeof value !== "object" || value === null) return undefined;
-    const { Action, Service, TTL } = value as Record<string, unknown>;
-    if (typeof Action !== "string") return undefined;
-    const ttl = typeof TTL === "number" && TTL > 0 ? TTL / 1e6 : undefined;
-    return { action: Action, service: parseService(Service), ttl };
-  });
+  return decodeJson(data, toAnnouncement);
+}
+
+function toAnnouncement(value: unknown): Announcement | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { Action, Service, TTL } = value as Record<string, unknown>;
+  if (typeof Action !== "string") return undefined;
+  const ttl = typeof TTL === "number" && TTL > 0 ? TTL / 1e6 : undefined;
+  return { action: Action, service: parseService(Service), ttl };
 }
 
 /** Resolves after `ms`, or earlier when the function handed to `wakeEarly` is called. */
