@@ -2,7 +2,8 @@
  * Registrants for the scale case of `npm run bench:registry`: one registry client per service
  * (SCALE_FROM … SCALE_TO - 1, named `scale-<i>`), each registering SCALE_NODES node records with
  * a TTL of SCALE_TTL seconds and renewing them every SCALE_INTERVAL seconds, as that many service
- * processes would. Prints `READY <ms to register all>`. With SCALE_REAL set, also runs one real
+ * processes would; with SCALE_SHARED set, one registry client for them all, as one process hosting
+ * them all would. Prints `READY <ms to register all>`. With SCALE_REAL set, also runs one real
  * service of that name (its Echo.Echo answers), for the cold client's first call. Runs until
  * killed: the benchmark ends it with SIGKILL, as a crash would.
  */
@@ -19,6 +20,7 @@ const interval = Number(process.env.SCALE_INTERVAL ?? 10) * 1_000;
 const idPrefix = process.env.SCALE_ID ?? "n";
 
 const registrants: Array<{ registry: Registry; records: ServiceRecord[] }> = [];
+const shared = process.env.SCALE_SHARED ? scaleRegistry() : undefined;
 const started = Date.now();
 // Ten registrants starting at a time, as services coming up on a loaded host.
 const queue = Array.from({ length: to - from }, (_, k) => `scale-${from + k}`);
@@ -26,7 +28,7 @@ await Promise.all(
   Array.from({ length: 10 }, async () => {
     for (let name = queue.shift(); name; name = queue.shift()) {
       const service = name;
-      const registry = scaleRegistry();
+      const registry = shared ?? scaleRegistry();
       const records = Array.from({ length: nodes }, (_, n) => scaleRecord(service, `${idPrefix}${n}`, 20_000 + n));
       for (const record of records) await registry.register(record, { ttl });
       registrants.push({ registry, records });

@@ -10,7 +10,7 @@ import type { ServiceRecord, WatchAction } from "./registry.js";
 interface HeardNode {
   /** One-node record. */
   service: ServiceRecord;
-  /** Its JSON, to tell a heartbeat from a change. */
+  /** Its JSON, to tell a heartbeat from a change; "" when its next announcement must be passed on anyway. */
   content: string;
   ttl: number;
   expiresAt: number;
@@ -49,16 +49,36 @@ export class NodeLiveness {
     this.hooks.emit("delete", record);
   }
 
-  /** Nodes a lookup found are tracked too, so they expire if their owner dies before its next announcement. */
-  lookedUp(services: ServiceRecord[]): void {
+  /**
+   * Keys (see `recordKey`) of the nodes of `name` heard of within their TTL: owners a lookup can
+   * expect an answer from. A node silent for its TTL is no such evidence (its owner may have died:
+   * waiting for it would delay telling watchers so).
+   */
+  heardOf(name: string): Set<string> {
     const now = Date.now();
+    const keys = new Set<string>();
+    for (const [key, node] of this.nodes) if (node.service.name === name && node.expiresAt > now) keys.add(key);
+    return keys;
+  }
+
+  /**
+   * A lookup of `name` found `services`. The nodes it found are tracked too, so they expire if
+   * their owner dies before its next announcement. The nodes heard of that it did not find are
+   * kept (an owner answering late is not a dead one: their TTL decides), but their next
+   * announcement is passed on to watchers again even if unchanged: a watcher started before that
+   * lookup (a cache's) took the lookup's word and has not got them.
+   */
+  lookedUp(name: string, services: ServiceRecord[]): void {
+    const now = Date.now();
+    const found = new Set(services.flatMap((service) => service.nodes.map((node) => recordKey(service, node.id))));
+    for (const [key, node] of this.nodes) if (node.service.name === name && !found.has(key)) node.content = "";
     for (const service of services) {
       for (const node of service.nodes) {
         const record = { ...service, nodes: [node] };
         const key = nodeKey(record);
         const before = this.nodes.get(key);
         const ttl = before?.ttl ?? this.defaultTtl;
-        this.nodes.set(key, { service: record, content: before?.content ?? JSON.stringify(record), ttl, expiresAt: now + ttl });
+        this.nodes.set(key, { service: record, content: before?.content || JSON.stringify(record), ttl, expiresAt: now + ttl });
       }
     }
   }
@@ -83,7 +103,7 @@ export class NodeLiveness {
     this.confirming.add(name);
     try {
       const alive = await this.hooks.lookup(name);
-      this.lookedUp(alive);
+      this.lookedUp(name, alive);
       const now = Date.now();
       for (const [key, node] of [...this.nodes]) {
         if (node.service.name !== name || node.expiresAt > now) continue;
@@ -99,5 +119,10 @@ export class NodeLiveness {
 }
 
 function nodeKey(record: ServiceRecord): string {
-  return `${record.name}\u0000${record.version}\u0000${record.nodes[0]?.id ?? ""}`;
+  return recordKey(record, record.nodes[0]?.id ?? "");
+}
+
+/** One node of a service, as liveness keys it: name, version, node id. */
+export function recordKey(service: ServiceRecord, nodeId: string): string {
+  return `${service.name}\u0000${service.version}\u0000${nodeId}`;
 }

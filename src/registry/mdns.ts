@@ -142,7 +142,7 @@ export class MdnsRegistry implements Registry {
     const records = packets.flatMap((packet) => entriesOf(packet));
     const nodes = records.filter((entry) => entry.ttl > 0).map((entry) => entryToRecord(entry, this.domain));
     const services = mergeServices(nodes.filter((record): record is ServiceRecord => record?.name === name));
-    if (this.watching) this.heard.lookedUp(services);
+    if (this.watching) this.heard.lookedUp(name, services);
     return services;
   }
 

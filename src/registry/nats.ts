@@ -28,7 +28,7 @@ import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
-import { NodeLiveness } from "./liveness.js";
+import { NodeLiveness, recordKey } from "./liveness.js";
 import { cloneService, mergeServices, withNodes } from "./records.js";
 import { DEFAULT_REGISTER_TTL, type RegisterOptions, type Registry, type ServiceRecord, type Watcher, type WatchOptions } from "./registry.js";
 import { WatcherSet } from "./watchers.js";
@@ -57,6 +57,13 @@ export interface NatsRegistryOptions extends NatsConnectionOptions {
   watchTopic?: string;
 }
 
+/** What a `get` query for one service is answered with: one `json(Service)` per version, encoded once. */
+interface EncodedAnswer {
+  payloads: Uint8Array[];
+  /** When the first of the nodes in it expires (it must then be made again without that node). */
+  validUntil: number;
+}
+
 /** A one-node record we own and when it expires. */
 interface NodeRecord {
   service: ServiceRecord;
@@ -82,6 +89,8 @@ export class NatsRegistry implements Registry {
   private readonly watchTopic: string;
   /** Nodes this process registered and answers for. */
   private readonly owned = new Map<string, Map<string, NodeRecord>>(); // service name → node key → record
+  /** Answers to `get` queries, by service name; dropped when the service's owned nodes change. */
+  private readonly encodedAnswers = new Map<string, EncodedAnswer>();
   /** Nodes heard of through announcements or answers (only while watching). */
   private readonly heard = new NodeLiveness(
     { emit: (action, record) => this.watchers.emit(action, record), lookup: (name) => this.getService(name) },
@@ -111,25 +120,29 @@ export class NatsRegistry implements Registry {
 
   async register(service: ServiceRecord, options: RegisterOptions = {}): Promise<void> {
     const nc = await this.connection.get();
+    this.answerQueries(nc);
     const ttl = options.ttl ?? DEFAULT_REGISTER_TTL;
     const owned = this.owned.get(service.name) ?? new Map<string, NodeRecord>();
     this.owned.set(service.name, owned);
+    this.encodedAnswers.delete(service.name);
     for (const node of service.nodes) {
-      owned.set(nodeKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
+      owned.set(recordKey(service, node.id), { service: cloneService(withNodes(service, [node])), ttl, expiresAt: Date.now() + ttl });
     }
     this.announce(nc, "create", service, ttl);
   }
 
   async deregister(service: ServiceRecord): Promise<void> {
     const nc = await this.connection.get();
-    for (const node of service.nodes) this.disown(service.name, nodeKey(service, node.id));
+    for (const node of service.nodes) this.disown(service.name, recordKey(service, node.id));
     this.announce(nc, "delete", service);
   }
 
   async getService(name: string): Promise<ServiceRecord[]> {
     const query = { name, version: "", metadata: null, endpoints: null, nodes: null }; // Go's &Service{Name: name}
-    const services = mergeServices((await this.query("get", query)).filter((s) => s.name === name));
-    if (this.watchSubscription) this.heard.lookedUp(services);
+    // Nodes heard of are owners known to exist: their answers are waited for (see query()).
+    const expected = this.watchSubscription ? this.heard.heardOf(name) : new Set<string>();
+    const services = mergeServices((await this.query("get", query, expected)).filter((s) => s.name === name));
+    if (this.watchSubscription) this.heard.lookedUp(name, services);
     return services;
   }
 
@@ -187,7 +200,6 @@ export class NatsRegistry implements Registry {
     const nc = handle.nc;
     this.handle = handle;
     this.connected = true;
-    this.querySubscription = nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
     this.sweeper = setInterval(() => this.sweep(nc), this.sweepInterval).unref();
     return nc;
   }
@@ -229,20 +241,31 @@ export class NatsRegistry implements Registry {
    * while answers keep coming, each within `queryTimeout` of the one before, up to `maxQueryTime`.
    * Owners busy with other work (a host running many services, all of which hear every query)
    * answer late: with a fixed window, lookups under load came back with a fraction of the nodes
-   * (1 to 191 of 2,001 in bench:registry's scale case). An owner that has not answered at all
-   * within `queryTimeout` is still missed, as with Go Micro: nothing tells it from an absent one.
+   * (1 to 191 of 2,001 in bench:registry's scale case).
+   *
+   * An owner that has not answered at all within `queryTimeout` is missed, as with Go Micro:
+   * nothing tells it from an absent one, and a lookup of a service nobody runs must not wait.
+   * Unless the asker knows it exists: while one of the `expected` nodes (see recordKey) has not
+   * been answered for, the lookup waits, up to `maxQueryTime`. Under load, owners' first answers
+   * came seconds late, and a cache that took "no nodes" for an answer kept it.
    */
-  private async query(action: "get" | "list", service: object | null): Promise<ServiceRecord[]> {
+  private async query(action: "get" | "list", service: object | null, expected = new Set<string>()): Promise<ServiceRecord[]> {
     const nc = await this.connection.get();
     this.assertConnected();
     const inbox = this.createInbox!();
     const answers: ServiceRecord[] = [];
+    const awaited = new Set(expected);
     let lastAnswer = 0;
+    let onLastAwaited: (() => void) | undefined;
     const subscription = nc.subscribe(inbox, {
       callback: (err, msg) => {
         lastAnswer = performance.now();
         const answer = err ? undefined : decodeJson(msg.data, parseService);
-        if (answer) answers.push(answer);
+        if (!answer) return;
+        answers.push(answer);
+        if (awaited.size === 0) return;
+        for (const node of answer.nodes) awaited.delete(recordKey(answer, node.id));
+        if (awaited.size === 0) onLastAwaited?.();
       },
     });
     try {
@@ -254,9 +277,11 @@ export class NatsRegistry implements Registry {
         // not scheduled for a while finds its timer and the answers due at once, and Node runs
         // timers before it reads sockets; without this turn those answers were dropped.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const wait = Math.min(lastAnswer + this.queryTimeout, started + this.maxQueryTime) - performance.now();
+        const deadline = started + this.maxQueryTime;
+        const wait = (awaited.size > 0 ? deadline : Math.min(lastAnswer + this.queryTimeout, deadline)) - performance.now();
         if (wait <= 0) break;
-        await sleep(wait);
+        await sleep(wait, (wake) => (onLastAwaited = wake));
+        onLastAwaited = undefined;
       }
     } finally {
       subscription.unsubscribe();
@@ -269,15 +294,42 @@ export class NatsRegistry implements Registry {
     if (!this.connected) throw new Error(`nats registry: not connected to ${this.servers.join(", ")}`);
   }
 
+  /**
+   * Queries are heard from the first registration on, as Go Micro does: a registry that only asks
+   * has nothing to answer, and every query would cost its process a message to read.
+   */
+  private answerQueries(nc: NatsConnection): void {
+    this.querySubscription ??= nc.subscribe(this.queryTopic, { callback: (err, msg) => void (err || this.answer(msg)) });
+  }
+
   /** Answers a query for the nodes this process owns: one `json(Service)` per version, as Go Micro does. */
   private answer(msg: Msg): void {
     if (!msg.reply || this.owned.size === 0) return;
-    const query = decodeAnnouncement(msg.data);
-    if (!query || (query.action !== "get" && query.action !== "list")) return;
+    const query = decodeQuery(msg.data);
+    if (query?.action === "get") {
+      for (const payload of this.answerFor(query.service?.name ?? "")) msg.respond(payload);
+    } else if (query?.action === "list") {
+      const now = Date.now();
+      const live = this.ownedRecords().filter((record) => record.expiresAt > now);
+      for (const service of mergeServices(live.map((record) => record.service))) msg.respond(encodeService(service));
+    }
+  }
+
+  /**
+   * The answer to a `get` of `name`: made once and reused until the nodes change or one expires.
+   * Every query reaches every owner, so the one that owns the service answers many.
+   */
+  private answerFor(name: string): Uint8Array[] {
+    const records = this.owned.get(name);
+    if (!records) return [];
     const now = Date.now();
-    const candidates = query.action === "get" ? [...(this.owned.get(query.service?.name ?? "")?.values() ?? [])] : this.ownedRecords();
-    const live = candidates.filter((record) => record.expiresAt > now).map((record) => record.service);
-    for (const service of mergeServices(live)) msg.respond(encodeService(service));
+    const cached = this.encodedAnswers.get(name);
+    if (cached && cached.validUntil > now) return cached.payloads;
+    const live = [...records.values()].filter((record) => record.expiresAt > now);
+    if (live.length === 0) return [];
+    const payloads = mergeServices(live.map((record) => record.service)).map((service) => utf8.encode(encodeService(service)));
+    this.encodedAnswers.set(name, { payloads, validUntil: Math.min(...live.map((record) => record.expiresAt)) });
+    return payloads;
   }
 
   private ownedRecords(): NodeRecord[] {
@@ -285,6 +337,7 @@ export class NatsRegistry implements Registry {
   }
 
   private disown(name: string, key: string): void {
+    this.encodedAnswers.delete(name);
     const records = this.owned.get(name);
     records?.delete(key);
     if (records?.size === 0) this.owned.delete(name);
@@ -296,7 +349,7 @@ export class NatsRegistry implements Registry {
     const now = Date.now();
     for (const record of this.ownedRecords()) {
       if (record.expiresAt > now) continue;
-      this.disown(record.service.name, nodeKey(record.service, record.service.nodes[0].id));
+      this.disown(record.service.name, recordKey(record.service, record.service.nodes[0].id));
       this.announce(nc, "delete", record.service);
     }
     if (this.connected) this.heard.sweep(); // silence during an outage says nothing about the nodes
@@ -305,28 +358,59 @@ export class NatsRegistry implements Registry {
 
 // --- helpers -----------------------------------------------------------------------------------------
 
-function nodeKey(service: ServiceRecord, nodeId: string): string {
-  return `${service.name}\u0000${service.version}\u0000${nodeId}`;
-}
-
-function decodeJson<T>(data: Uint8Array, parse: (value: unknown) => T | undefined): T | undefined {
+function decodeJson<T>(data: Uint8Array | string, parse: (value: unknown) => T | undefined): T | undefined {
   try {
-    return parse(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8")));
+    return parse(JSON.parse(typeof data === "string" ? data : utf8Text(data)));
   } catch {
     return undefined;
   }
 }
 
-function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
-  return decodeJson(data, (value) => {
-    if (typeof value !== "object" || value === null) return undefined;
-    const { Action, Service, TTL } = value as Record<string, unknown>;
-    if (typeof Action !== "string") return undefined;
-    const ttl = typeof TTL === "number" && TTL > 0 ? TTL / 1e6 : undefined;
-    return { action: Action, service: parseService(Service), ttl };
-  });
+function utf8Text(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+const utf8 = new TextEncoder();
+
+/**
+ * Queries decoded lately, by their text. A process hosting many services runs a registry for
+ * each, on a connection of its own, and every one of them hears every query: the query is
+ * decoded once for them all. Decoding is a function of the text alone, so sharing is safe.
+ */
+const recentQueries = new Map<string, Announcement | undefined>();
+const RECENT_QUERIES = 256;
+/** A query (`{"Action":"get","Service":{"name":…}}`) is short; longer texts are not kept. */
+const MAX_KEPT_QUERY = 1024;
+
+function decodeQuery(data: Uint8Array): Announcement | undefined {
+  const text = utf8Text(data);
+  if (recentQueries.has(text)) return recentQueries.get(text);
+  const query = decodeJson(text, toAnnouncement);
+  if (text.length > MAX_KEPT_QUERY) return query;
+  recentQueries.set(text, query);
+  if (recentQueries.size > RECENT_QUERIES) recentQueries.delete(recentQueries.keys().next().value!);
+  return query;
+}
+
+function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
+  return decodeJson(data, toAnnouncement);
+}
+
+function toAnnouncement(value: unknown): Announcement | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { Action, Service, TTL } = value as Record<string, unknown>;
+  if (typeof Action !== "string") return undefined;
+  const ttl = typeof TTL === "number" && TTL > 0 ? TTL / 1e6 : undefined;
+  return { action: Action, service: parseService(Service), ttl };
+}
+
+/** Resolves after `ms`, or earlier when the function handed to `wakeEarly` is called. */
+function sleep(ms: number, wakeEarly?: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wakeEarly?.(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

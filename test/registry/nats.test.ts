@@ -158,6 +158,64 @@ describe("nats registry specifics", () => {
     }
   });
 
+  it("waits past queryTimeout for owners it has heard announce themselves, not for others", async () => {
+    const topic = `heard-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, maxQueryTime: 5_000 });
+    const heard = makeService("heard", "1.0.0", ["a"]);
+    const unheard = makeService("unheard", "1.0.0", ["a"]);
+    // A loaded host: both owners answer well after the 100 ms window, and well within maxQueryTime.
+    const owner = nc.subscribe(`${topic}.query`, {
+      callback: (_err, msg) => {
+        const query = JSON.parse(msg.string()) as { Service: { name: string } | null };
+        const answer = [heard, unheard].find((s) => s.name === query.Service?.name);
+        if (answer) setTimeout(() => msg.respond(JSON.stringify(answer)), 500);
+      },
+    });
+    const watcher = registry.watch({ service: heard.name });
+    try {
+      await registry.listServices(); // the watch subscription is at the server once a query returns
+      nc.publish(`${topic}.watch`, JSON.stringify({ Action: "create", Service: heard, TTL: 60_000 * 1e6 }));
+      await nextEvent(watcher, (e) => e.action === "create");
+      assert.deepEqual(
+        (await registry.getService(heard.name)).flatMap((s) => s.nodes.map((n) => n.id)),
+        ["heard-a"],
+        "an owner known to exist is waited for",
+      );
+      assert.deepEqual(await registry.getService(unheard.name), [], "nobody has heard of this one: Go Micro's window, and not found");
+    } finally {
+      watcher.stop();
+      owner.unsubscribe();
+      await registry.close();
+    }
+  });
+
+  it("passes on the next announcement of a node a watcher missed because a lookup did not find it", async () => {
+    const topic = `missed-${randomUUID().slice(0, 8)}`;
+    const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 50, maxQueryTime: 200 });
+    const node = makeService("missed", "1.0.0", ["a"]);
+    const announce = (): void => nc.publish(`${topic}.watch`, JSON.stringify({ Action: "create", Service: node, TTL: 60_000 * 1e6 }));
+    const everything = registry.watch();
+    let watcher: ReturnType<typeof registry.watch> | undefined;
+    try {
+      await registry.listServices();
+      announce();
+      await nextEvent(everything, (e) => e.action === "create"); // heard, before anyone watched the service
+      // A cache's order: watch the service, then look it up. Its owner is too busy to answer.
+      watcher = registry.watch({ service: node.name });
+      assert.deepEqual(await registry.getService(node.name), []);
+      announce(); // its heartbeat, unchanged
+      const event = await nextEvent(watcher, () => true, 3_000);
+      assert.deepEqual(
+        event.service.nodes.map((n) => n.id),
+        ["missed-a"],
+      );
+    } finally {
+      watcher?.stop();
+      everything.stop();
+      await registry.close();
+    }
+  });
+
   it("ends a lookup after maxQueryTime even if answers never stop", async () => {
     const topic = `endless-${randomUUID().slice(0, 8)}`;
     const registry = new NatsRegistry({ servers, queryTopic: `${topic}.query`, watchTopic: `${topic}.watch`, queryTimeout: 50, maxQueryTime: 300 });
