@@ -118,4 +118,19 @@ describe("Deadlines", () => {
     await sleep(50);
     assert.deepEqual([...expired.keys()], [2_001]);
   });
+
+  it("after stop() expires nothing it held, and takes new deadlines as before", async () => {
+    const expired: number[] = [];
+    const deadlines = new Deadlines(
+      (key) => expired.push(key),
+      () => true,
+    );
+    deadlines.add(1, Date.now() + 20);
+    deadlines.stop();
+    await sleep(50);
+    assert.deepEqual(expired, []);
+    deadlines.add(2, Date.now() + 20);
+    await until(() => expired.length === 1);
+    assert.deepEqual(expired, [2]);
+  });
 });

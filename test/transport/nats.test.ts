@@ -6,14 +6,13 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { MicroError } from "../../src/errors/errors.js";
-import type { Logger } from "../../src/logger/logger.js";
 import { resolveTransport } from "../../src/service/resolve.js";
 import { DEFAULT_MAX_HEADER_BYTES } from "../../src/transport/framing/header-block.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
 import { decodeFrame, encodeFrame, encodeFrameFrom, FrameType, TAGGED } from "../../src/transport/nats/wire.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
-import { quiet } from "../setup/logger.js";
+import { quiet, recordingLogger } from "../setup/logger.js";
 import { requireSharedNats } from "../setup/servers.js";
 import { until } from "../setup/wait.js";
 
@@ -60,13 +59,7 @@ describe("nats transport", () => {
 
   it("logs and drops garbage and truncated payloads on the listener subject, and keeps serving", async () => {
     const warnings: string[] = [];
-    const log: Logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
-      child: () => log,
-    };
+    const log = recordingLogger(warnings);
     // logInterval 0: every bad message is logged (by default one line per kind per 10 s).
     const transport = new NatsTransport({ servers, logger: log, logInterval: 0 });
     const listener = await transport.listen("", { handler: echo });
@@ -183,13 +176,7 @@ describe("nats transport", () => {
 
   it("drops garbage and answers for unknown calls on the client's inbox, and its calls go on", async () => {
     const warnings: string[] = [];
-    const log: Logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
-      child: () => log,
-    };
+    const log = recordingLogger(warnings);
     const transport = new NatsTransport({ servers, logger: log });
     let release: () => void = () => {};
     let inbox = "";

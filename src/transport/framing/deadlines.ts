@@ -15,6 +15,10 @@
  * the next calls land, is kept while empty. A cleared id stays in its array until the bucket
  * empties (then all go at once) or, in a bucket that never empties, until it is compacted; so
  * whether an id is still armed there is asked of the owner (`armed`) before it is expired.
+ *
+ * Deadlines come in as wall-clock times (ms since the epoch) and are kept on the monotonic clock
+ * (`performance.now()`), as a Node timer is: a wall clock stepped back (NTP, a resumed VM) must
+ * not hold calls past their timeout.
  */
 interface Bucket {
   /**
@@ -32,7 +36,7 @@ interface Bucket {
 const COMPACT_SLACK = 64;
 
 export class Deadlines {
-  /** Buckets by the time (ms since the epoch) at which they are due. */
+  /** Buckets by the time (ms on the monotonic clock) at which they are due. */
   private readonly buckets = new Map<number, Bucket>();
   /** The bucket made last, kept while empty: the next calls most likely land in it. */
   private newest = Number.NaN;
@@ -52,7 +56,8 @@ export class Deadlines {
 
   /** Arms a deadline (ms since the epoch) for `key`; returns the bucket to pass to `clear`. */
   add(key: number, deadline: number): number {
-    const at = Math.ceil(deadline / this.resolution) * this.resolution;
+    const due = deadline - Date.now() + performance.now();
+    const at = Math.ceil(due / this.resolution) * this.resolution;
     let bucket = this.buckets.get(at);
     if (!bucket) bucket = this.open(at);
     else if (bucket.size >= 2 * bucket.live + COMPACT_SLACK) this.compact(bucket, at);
@@ -91,7 +96,16 @@ export class Deadlines {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now())).unref();
+    this.timer = setTimeout(this.fire, Math.max(0, at - performance.now())).unref();
+  }
+
+  /** Drops every deadline and the timer (the owner's calls are all settled): nothing is kept alive. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.buckets.clear();
+    this.newest = Number.NaN;
   }
 
   /**
@@ -102,7 +116,7 @@ export class Deadlines {
   private readonly fire = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     const due: Array<[number, Bucket]> = [];
     let next = Infinity;
     for (const [at, bucket] of this.buckets) {
@@ -110,10 +124,20 @@ export class Deadlines {
       else if (at < next) next = at;
     }
     for (const [at] of due) this.buckets.delete(at);
+    let failure: unknown;
     for (const [at, bucket] of due) {
-      for (let i = 0; i < bucket.size; i++) if (this.armed(bucket.ids[i], at)) this.expire(bucket.ids[i]);
+      for (let i = 0; i < bucket.size; i++) {
+        if (!this.armed(bucket.ids[i], at)) continue;
+        // One failing expiry must not leave the other due calls, or the timer, behind.
+        try {
+          this.expire(bucket.ids[i]);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
     }
     // An expiry may have added a bucket, and armed the timer for it.
     if (next < this.timerAt) this.arm(next);
+    if (failure !== undefined) throw failure;
   };
 }

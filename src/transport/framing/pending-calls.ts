@@ -56,6 +56,7 @@ export class PendingCalls {
     const pending: PendingCall = { resolve, reject, bucket: undefined, wait: undefined, signal: undefined, onAbort: undefined };
     if (options.deadline !== undefined) {
       const wait = options.deadline - Date.now();
+      if (Number.isNaN(wait)) return new MicroError(CLIENT_ID, 400, "call deadline is not a number");
       if (wait <= 0) return MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
       pending.wait = wait;
       pending.bucket = this.deadlines.add(id, options.deadline);
@@ -86,5 +87,7 @@ export class PendingCalls {
   /** Settles every call with `err` (the connection is gone). */
   failAll(err: Error): void {
     for (const id of this.calls.keys()) this.settle(id)?.reject(err);
+    // No timer is left holding the connection once its calls are over.
+    this.deadlines.stop();
   }
 }
