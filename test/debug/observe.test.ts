@@ -174,6 +174,21 @@ describe("chained context", () => {
     assert.equal(trace.getSpan(root), undefined);
     assert.equal(trace.getSpan(trace.deleteSpan(withSpan)), undefined);
   });
+
+  it("folds a long chain into its base: a key set over and over keeps only its last value, others and deletes stay", () => {
+    const kept = Symbol("kept");
+    const gone = Symbol("gone");
+    const counter = Symbol("counter");
+    let context = chainedContext(ROOT_CONTEXT.setValue(gone, "from base")).setValue(kept, "k").deleteValue(gone);
+    for (let i = 0; i < 1_000; i++) context = context.setValue(counter, i);
+    assert.equal(context.getValue(counter), 999);
+    assert.equal(context.getValue(kept), "k");
+    assert.equal(context.getValue(gone), undefined, "a deleted key stays deleted after folding");
+    // Folded at most every few links: the chain a read walks stays short.
+    let links = 0;
+    for (let link = context as unknown as { parent?: unknown } | undefined; link; link = link.parent as typeof link) links++;
+    assert.ok(links <= 17, `a chain of ${links} links`);
+  });
 });
 
 describe("metrics and tracing switches", () => {

@@ -233,6 +233,33 @@ describe("nats transport", () => {
     assert.equal(text(frame), "echo old");
   });
 
+  it("with taggedAnswers off, offers none and answers even a TAGGED request on its reply subject", async () => {
+    const transport = new NatsTransport({ servers, logger: quiet, taggedAnswers: false });
+    const listener = await transport.listen("", { handler: echo });
+    closers.push(() => listener.destroy());
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    const inbox = `_INBOX.untagged${process.pid}`;
+    const answers: Array<{ subject: string; data: Uint8Array }> = [];
+    raw.subscribe(inbox, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
+    raw.subscribe(`${inbox}.*`, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
+    raw.publish(listener.address, encodeFrame(FrameType.Ping, "", new Uint8Array(0)), { reply: `${inbox}.0` });
+    raw.publish(listener.address, encodeFrameFrom(FrameType.Request, {}, Buffer.from("x"), TAGGED)!, { reply: `${inbox}.7` });
+    await until(() => answers.length >= 2, 5_000, "the pong and the answer");
+    const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
+    assert.equal(pong.subject, `${inbox}.0`);
+    assert.equal((decodeFrame(pong.data) as { flags: number }).flags, 0, "no tagged answers offered");
+    assert.equal(reply.subject, `${inbox}.7`, "answered on the request's reply subject");
+    const frame = decodeFrame(reply.data);
+    assert.ok(typeof frame !== "string");
+    assert.equal(frame.flags, 0);
+    assert.equal(text(frame), "echo x");
+    // And a client of this build calls it as usual.
+    const conn = await transport.dial(listener.address);
+    assert.equal(text(await conn.call(msg("y"))), "echo y");
+    conn.close();
+  });
+
   it("does not ask a listener that offers no tagged answers (an older one) for them", async () => {
     const raw = await connect({ servers });
     closers.push(() => raw.close());

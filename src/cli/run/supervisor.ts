@@ -171,6 +171,12 @@ export class Supervised {
       if (this.down || (this.standby && isAlive(this.standby))) return;
       const standby = this.spawn(this.spec.standby!);
       standby.once("error", () => {});
+      // One that dies before it is used (a failed import, the OOM killer) is no longer named.
+      standby.once("exit", () => {
+        if (this.standby !== standby) return;
+        this.standby = undefined;
+        this.update({ standby: undefined });
+      });
       this.standby = standby;
       this.update({ standby: standby.pid });
     }, STANDBY_DELAY);

@@ -36,8 +36,9 @@ const FRAME_PREFIX = 6;
 const INBOX = /^[^\s*>]{1,200}$/;
 /** The flags a request may carry. */
 const REQUEST_FLAGS = FrameFlag.Stream | TAGGED;
-/** The Pong to a dial's ping: this listener sends tagged answers. */
-const PONG = encodeFrame(FrameType.Pong, "", EMPTY, TAGGED);
+/** The Pong to a dial's ping from a listener that sends tagged answers, and from one that does not. */
+const PONG_TAGGED = encodeFrame(FrameType.Pong, "", EMPTY, TAGGED);
+const PONG = encodeFrame(FrameType.Pong, "", EMPTY);
 
 /** What a listener lets one remote make it hold (options of the NATS transport). */
 export interface NatsListenerLimits {
@@ -51,6 +52,12 @@ export interface NatsListenerLimits {
   maxMessageSize?: number;
   /** Milliseconds between two log lines about the same kind of bad message or limit hit (default 10 s; 0 logs each). */
   logInterval?: number;
+  /**
+   * Answer unary calls on the client's inbox subject, the call id in the frame (default true; see
+   * wire.ts). Turn off where NATS permissions let a service publish only to the reply subjects of
+   * the requests it got (`allow_responses`): the answer then goes to the request's own reply subject.
+   */
+  taggedAnswers?: boolean;
 }
 
 interface Limits {
@@ -133,6 +140,8 @@ export class NatsListener implements Listener, LinkUser {
   /** The last inbox replyInbox accepted. */
   private knownInbox = "";
   private readonly limits: Limits;
+  /** What a dial's ping is answered with: it tells the client whether answers are tagged. */
+  private readonly pong: Uint8Array;
   private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
@@ -166,6 +175,7 @@ export class NatsListener implements Listener, LinkUser {
       maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
       maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
     };
+    this.pong = limits.taggedAnswers === false ? PONG : PONG_TAGGED;
     this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
@@ -232,7 +242,7 @@ export class NatsListener implements Listener, LinkUser {
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
-    if (frame.type === FrameType.Ping) return this.publish(key, PONG);
+    if (frame.type === FrameType.Ping) return this.publish(key, this.pong);
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
@@ -244,7 +254,8 @@ export class NatsListener implements Listener, LinkUser {
     }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, client, frame);
     // An id too large for the frame's u32 is answered on the reply subject, untagged.
-    this.serveCall(key, new ServerCall(client, frame.flags & TAGGED ? callIdAt(key, inbox.length + 1) : -1), frame);
+    const tag = frame.flags & TAGGED && this.pong === PONG_TAGGED ? callIdAt(key, inbox.length + 1) : -1;
+    this.serveCall(key, new ServerCall(client, tag), frame);
   };
 
   /** The size limits, read from the frame's prefix before anything is decoded. */
@@ -310,10 +321,15 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
     this.leave(call.client);
-    const tagged = call.tag >= 0;
-    const frame = tagged
+    let tagged = call.tag >= 0;
+    let frame = tagged
       ? encodeFrameFrom(FrameType.Response, response.header, response.body, 0, call.tag)
       : encodeFrameFrom(FrameType.Response, response.header, response.body);
+    if (tagged && frame && frame.length > this.link.maxPayload) {
+      // The tag's 4 bytes tipped it over: untagged, on the call's reply subject, it may still fit.
+      tagged = false;
+      frame = encodeFrameFrom(FrameType.Response, response.header, response.body);
+    }
     if (!frame) {
       const problem = headerProblem(response.header);
       this.log.warn("response header cannot be sent", { remote: call.remote, problem });
