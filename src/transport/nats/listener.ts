@@ -140,8 +140,8 @@ export class NatsListener implements Listener, LinkUser {
   /** The last inbox replyInbox accepted. */
   private knownInbox = "";
   private readonly limits: Limits;
-  /** What a dial's ping is answered with: it tells the client whether answers are tagged. */
-  private readonly pong: Uint8Array;
+  /** Unary calls that ask for it are answered tagged (see NatsListenerLimits.taggedAnswers). */
+  private readonly taggedAnswers: boolean;
   private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
@@ -175,7 +175,7 @@ export class NatsListener implements Listener, LinkUser {
       maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
       maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
     };
-    this.pong = limits.taggedAnswers === false ? PONG : PONG_TAGGED;
+    this.taggedAnswers = limits.taggedAnswers !== false;
     this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
@@ -242,7 +242,8 @@ export class NatsListener implements Listener, LinkUser {
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
-    if (frame.type === FrameType.Ping) return this.publish(key, this.pong);
+    // The Pong tells the client whether to ask for tagged answers.
+    if (frame.type === FrameType.Ping) return this.publish(key, this.taggedAnswers ? PONG_TAGGED : PONG);
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
@@ -254,7 +255,7 @@ export class NatsListener implements Listener, LinkUser {
     }
     if (frame.flags & FrameFlag.Stream) return this.openStream(key, client, frame);
     // An id too large for the frame's u32 is answered on the reply subject, untagged.
-    const tag = frame.flags & TAGGED && this.pong === PONG_TAGGED ? callIdAt(key, inbox.length + 1) : -1;
+    const tag = frame.flags & TAGGED && this.taggedAnswers ? callIdAt(key, inbox.length + 1) : -1;
     this.serveCall(key, new ServerCall(client, tag), frame);
   };
 
