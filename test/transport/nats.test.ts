@@ -9,7 +9,7 @@ import { MicroError } from "../../src/errors/errors.js";
 import { resolveTransport } from "../../src/service/resolve.js";
 import { DEFAULT_MAX_HEADER_BYTES } from "../../src/transport/framing/header-block.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
-import { decodeFrame, encodeFrame, encodeFrameFrom, FrameType, TAGGED } from "../../src/transport/nats/wire.js";
+import { BATCHES, decodeFrame, encodeFrame, encodeFrameFrom, FrameType, TAGGED } from "../../src/transport/nats/wire.js";
 import { ConnectionLostError, type Message, NotDeliveredError } from "../../src/transport/transport.js";
 import { transportConformance } from "../conformance/transport.js";
 import { quiet, recordingLogger } from "../setup/logger.js";
@@ -224,7 +224,7 @@ describe("nats transport", () => {
     for (let i = 0; i < 200 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
     assert.equal(pong.subject, `${inbox}.0`);
-    assert.equal((decodeFrame(pong.data) as { flags: number }).flags, TAGGED, "the listener offers tagged answers");
+    assert.equal((decodeFrame(pong.data) as { flags: number }).flags, TAGGED | BATCHES, "the listener offers tagged answers and takes batches");
     assert.equal(reply?.subject, `${inbox}.7`);
     const frame = decodeFrame(reply.data);
     assert.ok(typeof frame !== "string");

@@ -1,7 +1,8 @@
 /**
  * The client side of the NATS transport: per connection, one subscription to its inbox `I` takes
- * tagged answers (routed by the call id in the frame) and one to `I.*` takes everything else
- * (routed by the id in the subject). See wire.ts for the subjects.
+ * tagged answers and answer batches (routed by the call ids in them) and one to `I.*` takes
+ * everything else (routed by the id in the subject). Unary calls go out in batches where the
+ * listener takes them. See wire.ts for the subjects and batches.
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -13,10 +14,29 @@ import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { IdTable } from "../framing/id-table.js";
 import { type PendingCall, PendingCalls } from "../framing/pending-calls.js";
 import { type CallOptions, type ClientConnection, ConnectionLostError, type Message, NotDeliveredError, type TransportStream } from "../transport.js";
-import { callIdAt, decodeFrame, encodeFrame, encodeFrameFrom, FrameFlag, FrameType, isNoResponders, type LinkUser, type NatsLink, TAGGED } from "./wire.js";
+import {
+  BATCH_OVERHEAD,
+  BATCHES,
+  BatchQueue,
+  callIdAt,
+  decodeFrame,
+  encodeFrame,
+  encodeFrameFrom,
+  type FrameBatch,
+  FrameFlag,
+  FrameType,
+  forEachInBatch,
+  isBatch,
+  isNoResponders,
+  type LinkUser,
+  type NatsLink,
+  TAGGED,
+} from "./wire.js";
 
 const CLIENT_ID = ErrorId.client;
 const EMPTY = new Uint8Array(0);
+/** Call ids run from 1 to this, then start again at 1 (0 is the ping's). */
+const MAX_ID = 0x7fffffff;
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
   private readonly calls = new PendingCalls(
@@ -30,6 +50,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private readonly taggedSub: Subscription;
   /** The listener answered the dial's ping with TAGGED: unary calls ask for tagged answers. */
   private requestFlags = 0;
+  /** The listener answered the dial's ping with BATCHES: unary calls go out in batches. */
+  private batches: BatchQueue | undefined;
   /** `<inbox>.`: a call's reply subject is this and its id. */
   private readonly inboxDot: string;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
@@ -79,9 +101,11 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
-    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body, this.requestFlags);
+    const batches = this.batches;
+    // In a batch, a request needs no flags: every call in one is unary and answered in a batch.
+    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body, batches ? 0 : this.requestFlags);
     if (!frame) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${headerProblem(request.header)}`));
-    if (frame.length > this.link.maxPayload) {
+    if (frame.length + (batches ? BATCH_OVERHEAD : 0) > this.link.maxPayload) {
       return Promise.reject(
         MicroError.tooLarge(CLIENT_ID, `request of ${frame.length} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`),
       );
@@ -90,6 +114,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(id, options, resolve, reject);
       if (refused) return reject(refused);
+      if (batches) return batches.add(this.address, id, frame);
       try {
         this.link.nc.publish(this.address, frame, { reply: this.inboxDot + id });
       } catch (err) {
@@ -118,6 +143,17 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     return stream;
   }
 
+  /** A batch of calls, with its first call's reply subject (see wire.ts). */
+  private readonly sendBatch = (subject: string, batch: FrameBatch): void => {
+    if (this.dead) return; // its calls have been failed
+    try {
+      this.link.nc.publish(subject, batch.encode(), { reply: this.inboxDot + batch.ids[0] });
+    } catch (err) {
+      const failed = new NotDeliveredError(`publish to ${subject}: ${(err as Error).message}`, this.address);
+      for (const id of batch.ids) this.settle(id)?.reject(failed);
+    }
+  };
+
   /** StreamOutput: a stream's frame, with this stream's inbox as reply (see wire.ts). */
   frame(type: FrameType, stream: number, headerText: string, body: Uint8Array): void {
     this.publish(this.control + stream, encodeFrame(type, headerText, body), this.inboxDot + stream);
@@ -142,7 +178,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   private takeId(): number {
     const id = this.nextId;
-    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1; // 0 is the ping's
+    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1; // 0 is the ping's
     return id;
   }
 
@@ -198,12 +234,27 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
    * (it timed out, was cancelled) or never made is dropped, as a late answer on `I.<id>` is.
    */
   private readonly onTaggedAnswer = (msg: Msg): void => {
+    if (isBatch(msg.data)) {
+      const bad = forEachInBatch(msg.data, this.onBatchedAnswer);
+      if (bad) this.badMessageLog.warn("nats transport: dropped the rest of a bad batch", { subject: msg.subject, reason: bad });
+      return;
+    }
     const frame = decodeFrame(msg.data);
     if (typeof frame === "string") return this.badMessageLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reason: frame });
     if (frame.type !== FrameType.Response || (frame.flags & TAGGED) === 0) {
       return this.badMessageLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reason: `untagged frame of type ${frame.type}` });
     }
     this.settle(frame.stream)?.resolve(frame); // a Frame is a Message (header and body)
+  };
+
+  /** One answer of an answer batch: a Response (untagged: the batch entry has its call id). */
+  private readonly onBatchedAnswer = (id: number, bytes: Buffer): void => {
+    const frame = decodeFrame(bytes);
+    if (typeof frame === "string") return this.badMessageLog.warn("nats transport: dropped a bad message in a batch", { reason: frame });
+    if (frame.type !== FrameType.Response) {
+      return this.badMessageLog.warn("nats transport: dropped a bad message in a batch", { reason: `frame of type ${frame.type}` });
+    }
+    this.settle(id)?.resolve(frame);
   };
 
   private readonly onMessage = (msg: Msg): void => {
@@ -243,13 +294,19 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     const frame = decodeFrame(msg.data);
     if (!this.dialed || typeof frame === "string" || frame.type !== FrameType.Pong) return;
     this.requestFlags = frame.flags & TAGGED;
+    if (frame.flags & BATCHES) this.batches = new BatchQueue(this.link.maxPayload, this.sendBatch);
     this.dialed.resolve();
   }
 
-  /** A request or stream frame found no subscriber: the listener stopped taking calls, or died. */
+  /**
+   * A request, batch or stream frame found no subscriber: the listener stopped taking calls, or
+   * died. No unary call sent after call `id` reached it either (calls leave in id order; those of
+   * a batch share its first call's "no responders"), so all of them are sent elsewhere now.
+   */
   private onNobodyThere(id: number): void {
     this.goingAway = true;
-    this.settle(id)?.reject(new NotDeliveredError(`nothing listens at ${this.address}`, this.address));
+    const nobody = new NotDeliveredError(`nothing listens at ${this.address}`, this.address);
+    for (const pending of this.calls.ids()) if (sentSince(id, pending, this.nextId)) this.settle(pending)?.reject(nobody);
     this.streams.get(id)?.lost(`nothing listens at ${this.address}`);
     this.endIfIdle();
   }
@@ -257,6 +314,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private cancel(id: number, err: Error): void {
     const pending = this.settle(id);
     if (!pending) return;
+    // The request may still wait for its batch: it goes first, so the listener sees the cancel after it.
+    this.batches?.flush();
     this.publish(this.control + id, encodeFrame(FrameType.Cancel, "", EMPTY));
     pending.reject(err);
   }
@@ -287,4 +346,10 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     for (const sub of [this.sub, this.taggedSub]) if (!sub.isClosed()) sub.unsubscribe();
     this.link.release();
   }
+}
+
+/** Whether call `id` was taken at or after `first` and before `next`, ids going round from MAX_ID to 1. */
+function sentSince(first: number, id: number, next: number): boolean {
+  const span = (next - first + MAX_ID) % MAX_ID;
+  return (id - first + MAX_ID) % MAX_ID < span;
 }

@@ -2,7 +2,8 @@
  * The server side of the NATS transport: a subscription on the listener's subject takes requests
  * and stream opens; one on `<subject>.c.>` takes what clients send about calls in flight. Each
  * call is known by the client's reply subject (`I.<id>`), which is also where its answers go, but
- * for a tagged request's response: that goes to the client's inbox `I` (see wire.ts).
+ * for a tagged request's response, and the responses to a batch of calls: those go to the client's
+ * inbox `I`, the latter gathered into answer batches (see wire.ts).
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ErrorId, MicroError } from "../../errors/errors.js";
@@ -13,6 +14,9 @@ import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import {
+  BATCH_OVERHEAD,
+  BATCHES,
+  BatchQueue,
   callIdAt,
   decodeFrame,
   encodeFrame,
@@ -20,6 +24,8 @@ import {
   type Frame,
   FrameFlag,
   FrameType,
+  forEachInBatch,
+  isBatch,
   isNoResponders,
   type LinkUser,
   type NatsLink,
@@ -36,8 +42,8 @@ const FRAME_PREFIX = 6;
 const INBOX = /^[^\s*>]{1,200}$/;
 /** The flags a request may carry. */
 const REQUEST_FLAGS = FrameFlag.Stream | TAGGED;
-/** The Pong to a dial's ping from a listener that sends tagged answers, and from one that does not. */
-const PONG_TAGGED = encodeFrame(FrameType.Pong, "", EMPTY, TAGGED);
+/** The Pong to a dial's ping from a listener that sends tagged answers (and takes batches), and from one that does not. */
+const PONG_TAGGED = encodeFrame(FrameType.Pong, "", EMPTY, TAGGED | BATCHES);
 const PONG = encodeFrame(FrameType.Pong, "", EMPTY);
 
 /** What a listener lets one remote make it hold (options of the NATS transport). */
@@ -53,9 +59,10 @@ export interface NatsListenerLimits {
   /** Milliseconds between two log lines about the same kind of bad message or limit hit (default 10 s; 0 logs each). */
   logInterval?: number;
   /**
-   * Answer unary calls on the client's inbox subject, the call id in the frame (default true; see
-   * wire.ts). Turn off where NATS permissions let a service publish only to the reply subjects of
-   * the requests it got (`allow_responses`): the answer then goes to the request's own reply subject.
+   * Answer unary calls on the client's inbox subject, the call id in the frame, and take calls in
+   * batches, answered in batches on that subject (default true; see wire.ts). Turn off where NATS
+   * permissions let a service publish only to the reply subjects of the requests it got
+   * (`allow_responses`): each answer then goes to its request's own reply subject.
    */
   taggedAnswers?: boolean;
 }
@@ -84,10 +91,14 @@ class ServerCall implements IncomingCall {
   private controller: AbortController | undefined;
   private cancelled: MicroError | undefined;
 
-  /** `tag`: the call id its response is tagged with, sent to the client's inbox; -1 to answer on the reply subject. */
+  /**
+   * `tag`: the call id its response is tagged with, sent to the client's inbox; -1 to answer on
+   * the reply subject. `batched`: the call came in a batch, and is answered in one (by `tag`).
+   */
   constructor(
     readonly client: ClientCalls,
     readonly tag: number,
+    readonly batched: boolean,
   ) {}
 
   /** Who made the call: the client's inbox. */
@@ -140,8 +151,10 @@ export class NatsListener implements Listener, LinkUser {
   /** The last inbox replyInbox accepted. */
   private knownInbox = "";
   private readonly limits: Limits;
-  /** Unary calls that ask for it are answered tagged (see NatsListenerLimits.taggedAnswers). */
+  /** Unary calls that ask for it are answered tagged, and batches in batches (see NatsListenerLimits.taggedAnswers). */
   private readonly taggedAnswers: boolean;
+  /** Answers to batched calls, per client inbox, until this turn's microtasks run. */
+  private readonly answers: BatchQueue;
   private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
@@ -176,6 +189,7 @@ export class NatsListener implements Listener, LinkUser {
       maxMessageSize: limits.maxMessageSize ?? link.maxPayload,
     };
     this.taggedAnswers = limits.taggedAnswers !== false;
+    this.answers = new BatchQueue(link.maxPayload, (inbox, batch) => this.publish(inbox, batch.encode()));
     this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
     this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
@@ -238,32 +252,74 @@ export class NatsListener implements Listener, LinkUser {
     const answerable = inbox !== undefined;
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.refuse(msg, answerable, tooBig);
+    if (isBatch(msg.data)) return this.onBatch(msg, inbox);
     const frame = decodeFrame(msg.data, this.limits.maxHeaders);
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
-    // The Pong tells the client whether to ask for tagged answers.
+    // The Pong tells the client whether to ask for tagged answers and send batches.
     if (frame.type === FrameType.Ping) return this.publish(key, this.taggedAnswers ? PONG_TAGGED : PONG);
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
     if (bad) return this.refuse(msg, true, bad);
-    if (this.calls.has(key) || this.streams.has(key)) return this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
+    if (frame.flags & FrameFlag.Stream) {
+      const client = this.admitCall(key, inbox, msg);
+      return client && this.openStream(key, client, frame);
+    }
+    // An id too large for the frame's u32 is answered on the reply subject, untagged.
+    const tag = frame.flags & TAGGED && this.taggedAnswers ? callIdAt(key, inbox.length + 1) : -1;
+    const client = this.admitCall(key, inbox, msg);
+    if (client) this.serveCall(key, new ServerCall(client, tag, false), frame);
+  };
+
+  /**
+   * A batch of unary calls (see wire.ts): each is checked and served as a request of its own
+   * would be, its errors answered on its own reply subject `<inbox>.<id>`. A batch whose layout
+   * is broken is served up to the fault; the rest is dropped and logged.
+   */
+  private onBatch(msg: Msg, inbox: string | undefined): void {
+    if (inbox === undefined) return this.dropped(msg, msg.reply ? "a batch's reply subject is not <inbox>.<id>" : "a batch without a reply subject");
+    this.knownInbox = inbox;
+    const bad = forEachInBatch(msg.data, (id, bytes) => this.onBatchedCall(msg, inbox, id, bytes));
+    if (bad) this.dropped(msg, `the rest of a batch: ${bad}`);
+  }
+
+  private onBatchedCall(msg: Msg, inbox: string, id: number, bytes: Buffer): void {
+    const key = `${inbox}.${id}`;
+    const tooBig = this.checkSize(bytes);
+    if (tooBig) return this.refuseCall(msg, key, tooBig);
+    const frame = decodeFrame(bytes, this.limits.maxHeaders);
+    if (typeof frame === "string") return this.refuseCall(msg, key, { code: 400, reason: frame });
+    if (frame.type !== FrameType.Request) return this.refuseCall(msg, key, { code: 400, reason: `frame type ${frame.type} in a batch` });
+    const bad = this.checkRequest(frame, 0);
+    if (bad) return this.refuseCall(msg, key, bad);
+    const client = this.admitCall(key, inbox, msg);
+    // Without tagged answers (taggedAnswers: false), each is answered on its own reply subject.
+    if (client) this.serveCall(key, new ServerCall(client, this.taggedAnswers ? id : -1, this.taggedAnswers), frame);
+  }
+
+  /**
+   * Checks that call `key` is not in flight already and that its client may make another; the
+   * client's count, or undefined when the call was dropped or refused (and said so).
+   */
+  private admitCall(key: string, inbox: string, msg: Msg): ClientCalls | undefined {
+    if (this.calls.has(key) || this.streams.has(key)) {
+      this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
+      return undefined;
+    }
     const client = this.admit(inbox);
     if (!client) {
       this.limitLog.warn("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
-      return this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
+      this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
     }
-    if (frame.flags & FrameFlag.Stream) return this.openStream(key, client, frame);
-    // An id too large for the frame's u32 is answered on the reply subject, untagged.
-    const tag = frame.flags & TAGGED && this.taggedAnswers ? callIdAt(key, inbox.length + 1) : -1;
-    this.serveCall(key, new ServerCall(client, tag), frame);
-  };
+    return client;
+  }
 
   /** The size limits, read from the frame's prefix before anything is decoded. */
   private checkSize(data: Uint8Array): Refusal | undefined {
     if (data.length > this.limits.maxMessageSize)
       return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
-    if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
+    if (data.length < FRAME_PREFIX || isBatch(data)) return undefined; // decodeFrame says why; a batch's entries are checked one by one
     const headerBytes = ((data[2] << 24) | (data[3] << 16) | (data[4] << 8) | data[5]) >>> 0; // wire.ts: u32 at offset 2
     if (headerBytes > this.limits.maxHeaderBytes)
       return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
@@ -296,6 +352,12 @@ export class NatsListener implements Listener, LinkUser {
     if (answerable) this.answerError(msg.reply!, new MicroError(SERVER_ID, refusal.code, refusal.reason));
   }
 
+  /** A call of a batch is refused: logged, and answered on its own reply subject. */
+  private refuseCall(msg: Msg, key: string, refusal: Refusal): void {
+    this.dropped(msg, `a call in a batch: ${refusal.reason}`);
+    this.answerError(key, new MicroError(SERVER_ID, refusal.code, refusal.reason));
+  }
+
   private answerError(key: string, err: MicroError): void {
     this.publish(key, encodeFrame(FrameType.Response, encodeHeader({ [MicroHeader.Error]: err.toString() }), EMPTY));
   }
@@ -322,7 +384,15 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
     this.leave(call.client);
-    let tagged = call.tag >= 0;
+    if (call.batched) {
+      const frame = encodeFrameFrom(FrameType.Response, response.header, response.body);
+      if (frame && frame.length + BATCH_OVERHEAD <= this.link.maxPayload) {
+        this.answers.add(call.client.inbox, call.tag, frame);
+        return this.finishIfIdle();
+      }
+      // Unsendable, or too large for a batch: answered below, on the call's reply subject.
+    }
+    let tagged = call.tag >= 0 && !call.batched;
     let frame = tagged
       ? encodeFrameFrom(FrameType.Response, response.header, response.body, 0, call.tag)
       : encodeFrameFrom(FrameType.Response, response.header, response.body);
@@ -470,6 +540,8 @@ export class NatsListener implements Listener, LinkUser {
 
   private finish(): void {
     if (this.dead) return;
+    // Answers still waiting for the turn's end leave before the connection may close.
+    this.answers.flush();
     this.dead = true;
     clearInterval(this.probe);
     for (const sub of [this.requests, this.control]) {

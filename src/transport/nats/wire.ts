@@ -26,6 +26,23 @@
  * when nothing listens at `L` the "no responders" status still names the call. Clients and
  * listeners without TAGGED (older builds) get and send what they did before.
  *
+ * Batches: unary calls made in one turn of the event loop go to the listener as one NATS message,
+ * and their answers come back to each client's inbox as one message too, rather than a message per
+ * call: the NATS server's work (and each side's parsing) is per message, so under load this is
+ * most of what a call costs it. A batch message is
+ *
+ *   u8  BATCH      a type of this transport only, outside FrameType
+ *   u8  flags      0
+ *   then entries:  u32 call id, u32 frame length, an untagged frame of that length
+ *
+ * A request batch goes to `L` with reply `I.<first call id>` (so "no responders" names its first
+ * call, and every call after it was not delivered either); its entries are unary Requests with no
+ * flags, each answered in an answer batch to `I` (entries are Responses), or, for an error found
+ * before the call is served, on `I.<id>` as usual. A listener that takes batches sets BATCHES on
+ * its Pong, as it does TAGGED (it needs tagged answers: both publish to the client's inbox); a
+ * client sends batches only to a listener that offered them. A batch of one is still a batch: the
+ * entry costs 10 bytes, and each side has one way to send.
+ *
  * Stream frames in either direction carry the sender's own subject for that stream as their
  * reply, so when the receiver is gone NATS answers the sender there with a "no responders" status
  * (an empty message with header code 503): that is how each side learns the other died.
@@ -47,6 +64,25 @@ const CALL_ID_BYTES = 4;
  * unary Request, answer it tagged; on a Response, the call id follows the prefix (see above).
  */
 export const TAGGED = 2;
+
+/** A flag of the Pong only: the listener takes batches of calls (see above). */
+export const BATCHES = 4;
+
+/** The first byte of a batch message (see above): not a FrameType, so older peers refuse it as one. */
+export const BATCH = 0x40;
+/** type + flags of a batch message. */
+const BATCH_PREFIX = 2;
+/** call id + frame length, before each frame of a batch. */
+const ENTRY_PREFIX = 8;
+/** What a batch of one adds to its frame. */
+export const BATCH_OVERHEAD = BATCH_PREFIX + ENTRY_PREFIX;
+/**
+ * A batch is sent once it would grow past this, without waiting for the turn's end: under load a
+ * turn makes hundreds of calls, and one message of all of them would leave the NATS server and
+ * the other side idle until the last is made. 8 KiB is also how much our connection lets nats.js
+ * gather before it writes (see nats.ts), so each full batch is written as it is made.
+ */
+const BATCH_BYTES = 8 * 1024;
 
 /** The largest header block plus body that fits a NATS message of `maxPayload` bytes. */
 export function maxMessageSize(maxPayload: number): number {
@@ -123,6 +159,118 @@ export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | stri
     header,
     body: buf.subarray(start + headerLen),
   };
+}
+
+/** Whether a NATS message payload is a batch rather than a frame. */
+export function isBatch(data: Uint8Array): boolean {
+  return data.length > 0 && data[0] === BATCH;
+}
+
+/** Frames for one subject, kept in call order until they are sent as one batch message. */
+export class FrameBatch {
+  readonly ids: number[] = [];
+  private readonly frames: Buffer[] = [];
+  private bytes = BATCH_PREFIX;
+
+  /** Whether `frame` can join without the batch outgrowing `maxBytes`. */
+  fits(frame: Uint8Array, maxBytes: number): boolean {
+    return this.bytes + ENTRY_PREFIX + frame.length <= maxBytes;
+  }
+
+  add(id: number, frame: Buffer): void {
+    this.ids.push(id);
+    this.frames.push(frame);
+    this.bytes += ENTRY_PREFIX + frame.length;
+  }
+
+  /** The batch message. */
+  encode(): Buffer {
+    const buf = Buffer.allocUnsafe(this.bytes);
+    buf[0] = BATCH;
+    buf[1] = 0;
+    let at = BATCH_PREFIX;
+    for (let i = 0; i < this.frames.length; i++) {
+      const frame = this.frames[i];
+      buf.writeUInt32BE(this.ids[i], at);
+      buf.writeUInt32BE(frame.length, at + 4);
+      buf.set(frame, at + ENTRY_PREFIX);
+      at += ENTRY_PREFIX + frame.length;
+    }
+    return buf;
+  }
+}
+
+/**
+ * Gathers frames per subject through one turn of the event loop, and gives each subject's batch
+ * to `send` when the turn's microtasks run (nats.js writes what was published in them at the end
+ * of the same turn, so waiting for them costs no time), or at once when a batch is full.
+ */
+export class BatchQueue {
+  private readonly batches = new Map<string, FrameBatch>();
+  private scheduled = false;
+
+  /** The most a batch may hold: BATCH_BYTES, or less where the NATS server's max_payload is. */
+  private readonly maxBytes: number;
+
+  constructor(
+    maxPayload: number,
+    private readonly send: (subject: string, batch: FrameBatch) => void,
+  ) {
+    this.maxBytes = Math.min(maxPayload, BATCH_BYTES);
+  }
+
+  /**
+   * Queues call `id`'s frame for `subject`; the frame with BATCH_OVERHEAD must fit maxPayload (a
+   * frame larger than BATCH_BYTES goes in a batch of its own).
+   */
+  add(subject: string, id: number, frame: Buffer): void {
+    let batch = this.batches.get(subject);
+    if (batch && !batch.fits(frame, this.maxBytes)) {
+      this.batches.delete(subject);
+      this.send(subject, batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = new FrameBatch();
+      this.batches.set(subject, batch);
+    }
+    batch.add(id, frame);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** Sends every batch now. */
+  readonly flush = (): void => {
+    this.scheduled = false;
+    for (const [subject, batch] of this.batches) {
+      this.batches.delete(subject);
+      this.send(subject, batch);
+    }
+  };
+}
+
+/**
+ * Calls `each` with every entry of a batch message: its call id (1 to 2^32 - 1) and its frame's
+ * bytes, unparsed. A string says what is wrong with the batch's layout; the entries before the
+ * fault have been handed over, the rest are lost.
+ */
+export function forEachInBatch(data: Uint8Array, each: (id: number, frame: Buffer) => void): string | undefined {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < BATCH_PREFIX || buf[0] !== BATCH) return "not a batch";
+  if (buf[1] !== 0) return `unknown batch flags 0x${buf[1].toString(16)}`;
+  for (let at = BATCH_PREFIX; at < buf.length; ) {
+    if (at + ENTRY_PREFIX > buf.length) return `batch entry at byte ${at} is cut short`;
+    const id = buf.readUInt32BE(at);
+    const length = buf.readUInt32BE(at + 4);
+    const start = at + ENTRY_PREFIX;
+    if (id === 0) return `batch entry at byte ${at} has call id 0`;
+    if (start + length > buf.length) return `batch entry at byte ${at} of ${length} bytes overruns a ${buf.length}-byte message`;
+    each(id, buf.subarray(start, start + length));
+    at = start + length;
+  }
+  return undefined;
 }
 
 /**
