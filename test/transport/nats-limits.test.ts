@@ -102,6 +102,16 @@ describe("nats transport limits", () => {
     });
   }
 
+  it("applies maxMessageSize to each call of a batch, not to the batch", async () => {
+    // Three calls of 1.5 KiB made in one turn travel as one batch of about 4.6 KiB.
+    const bodies = ["a", "b", "c"].map((fill) => Buffer.alloc(1536, fill));
+    const replies = await Promise.all(bodies.map((body) => conn.call({ header: {}, body }, { deadline: Date.now() + 5_000 })));
+    assert.deepEqual(
+      replies.map((reply) => errorOf(reply)?.code ?? text(reply).length),
+      [1536, 1536, 1536],
+    );
+  });
+
   it("refuses calls past maxCallsPerClient with 429 while the first ones run, then serves again", async () => {
     gate = new Promise<void>((resolve) => (release = resolve));
     const calls = Array.from({ length: 10 }, () => conn.call({ header: {}, body: Buffer.from("wait") }, { deadline: Date.now() + 5_000 }));

@@ -250,9 +250,10 @@ export class NatsListener implements Listener, LinkUser {
     const key = msg.reply ?? "";
     const inbox = replyInbox(key, this.knownInbox);
     const answerable = inbox !== undefined;
+    // A batch's size is the NATS server's to limit; the listener's limits apply to each call in it.
+    if (isBatch(msg.data)) return this.onBatch(msg, inbox);
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.refuse(msg, answerable, tooBig);
-    if (isBatch(msg.data)) return this.onBatch(msg, inbox);
     const frame = decodeFrame(msg.data, this.limits.maxHeaders);
     if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
@@ -319,7 +320,7 @@ export class NatsListener implements Listener, LinkUser {
   private checkSize(data: Uint8Array): Refusal | undefined {
     if (data.length > this.limits.maxMessageSize)
       return { code: 413, reason: `message of ${data.length} bytes exceeds the limit of ${this.limits.maxMessageSize} bytes` };
-    if (data.length < FRAME_PREFIX || isBatch(data)) return undefined; // decodeFrame says why; a batch's entries are checked one by one
+    if (data.length < FRAME_PREFIX) return undefined; // decodeFrame says why
     const headerBytes = ((data[2] << 24) | (data[3] << 16) | (data[4] << 8) | data[5]) >>> 0; // wire.ts: u32 at offset 2
     if (headerBytes > this.limits.maxHeaderBytes)
       return { code: 400, reason: `header block of ${headerBytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes} bytes` };
