@@ -68,25 +68,11 @@ export function decodeHeader(buf: Buffer, start = 0, end = buf.length, maxCount 
   if (start >= end) return header;
   let key: string | undefined;
   let count = 0;
-  let from = start;
-  let hash = FNV_OFFSET;
-  let ascii = true;
-  for (let i = start; i <= end; i++) {
-    const byte = i < end ? buf[i] : 0;
-    if (byte !== 0) {
-      if (i - from === LONG_TEXT) {
-        // A long value (a bearer token): the rest of it is found and checked natively.
-        const long = longField(buf, i, end);
-        if (typeof long !== "number") return long;
-        i = long - 1;
-        continue;
-      }
-      hash = Math.imul(hash ^ byte, FNV_PRIME);
-      if (byte >= 0x80) ascii = false;
-      else if (byte === 0x0a || byte === 0x0d) return "a header name or value contains CR or LF";
-      continue;
-    }
-    const text = i - from > LONG_TEXT ? longText(buf, from, i) : ascii ? headerText(buf, from, i, hash) : buf.toString("utf8", from, i);
+  // Each field ends at a NUL, the last one at `end`.
+  for (let from = start; from <= end; ) {
+    const stop = fieldEnd(buf, from, end);
+    if (stop === CR_OR_LF) return "a header name or value contains CR or LF";
+    const text = fieldText(buf, from, stop);
     if (key === undefined) {
       if (text.length === 0) return "a header with an empty name";
       if (++count > maxCount) return `more than ${maxCount} headers`;
@@ -97,49 +83,107 @@ export function decodeHeader(buf: Buffer, start = 0, end = buf.length, maxCount 
       header[key] = text;
       key = undefined;
     }
-    from = i + 1;
-    hash = FNV_OFFSET;
-    ascii = true;
+    from = stop + 1;
   }
   if (key !== undefined) return `header ${JSON.stringify(key)} has no value`;
   return header;
 }
 
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 16777619;
-const CACHE_SLOTS = 256; // a power of two
-const cache: string[] = new Array<string>(CACHE_SLOTS).fill("");
+/** fieldEnd's answer for a field holding CR or LF. */
+const CR_OR_LF = -1;
+/** Set by fieldEnd: whether the field it scanned last is plain ASCII (decoded as latin1, and cached). */
+let fieldAscii = true;
 
 /**
- * The ASCII string of `buf[start, end)` (whose FNV-1a hash is `hash`), from the cache when it
- * holds the same bytes. Header names, service, endpoint and Content-Type repeat on every call.
- * Text starting with a digit (call ids, timeouts) changes per call and is not cached: kept in
- * a long-lived table, fresh strings would survive collections they should not.
+ * Where the field at `from` ends (its NUL, or `end`), or CR_OR_LF. Printable ASCII, nearly every
+ * byte of a block, costs one comparison; a long field (a bearer token) is scanned natively.
  */
-function headerText(buf: Buffer, start: number, end: number, hash: number): string {
+function fieldEnd(buf: Buffer, from: number, end: number): number {
+  fieldAscii = true;
+  const limit = Math.min(end, from + LONG_TEXT);
+  for (let i = from; i < limit; i++) {
+    const byte = buf[i];
+    // One unsigned comparison passes 0x0e to 0x7f; NUL, CR, LF and non-ASCII are all below or above.
+    if ((byte - 0x0e) >>> 0 < 0x72) continue;
+    if (byte === 0) return i;
+    if (byte === 0x0a || byte === 0x0d) return CR_OR_LF;
+    if (byte >= 0x80) fieldAscii = false;
+  }
+  if (limit === end || buf[limit] === 0) return limit;
+  return longField(buf, limit, end);
+}
+
+/** The text of the field `buf[start, end)`, which fieldEnd has just scanned. */
+function fieldText(buf: Buffer, start: number, end: number): string {
+  if (end - start > LONG_TEXT) return longText(buf, start, end);
+  return fieldAscii ? headerText(buf, start, end) : buf.toString("utf8", start, end);
+}
+
+const CACHE_WAYS = 4;
+const CACHE_SETS = 64; // a power of two
+const cache: string[] = new Array<string>(CACHE_SETS * CACHE_WAYS).fill("");
+
+/**
+ * The ASCII string of `buf[start, end)`, from the cache when it holds the same bytes. Header
+ * names, service, endpoint and Content-Type repeat on every call. Text starting with a digit
+ * (call ids, timeouts) changes per call and is not cached: kept in a long-lived table, fresh
+ * strings would survive collections they should not.
+ *
+ * The cache has sets of a few strings each, chosen by the length and a few bytes of the text
+ * rather than a hash of all of them (which cost a multiplication per byte); a string found there
+ * is compared byte for byte, and the few ways keep names alike in those bytes from evicting each
+ * other.
+ */
+function headerText(buf: Buffer, start: number, end: number): string {
   const length = end - start;
   if (length === 0) return "";
   const first = buf[start];
-  if (first >= 0x30 && first <= 0x39) return buf.toString("latin1", start, end);
-  const slot = hash & (CACHE_SLOTS - 1);
-  const cached = cache[slot];
-  if (cached.length === length && sameText(cached, buf, start)) return cached;
+  if (first >= 0x30 && first <= 0x39) return digitText(buf, start, end);
+  const mix = length ^ (first << 8) ^ (buf[start + (length >> 1)] << 16) ^ (buf[end - 1] << 24);
+  const set = (Math.imul(mix, 0x9e3779b1) >>> 26) * CACHE_WAYS; // the top 6 bits: 64 sets
+  for (let way = set; way < set + CACHE_WAYS; way++) {
+    const cached = cache[way];
+    if (cached.length === length && sameText(cached, buf, start)) return cached;
+  }
   const text = buf.toString("latin1", start, end);
-  cache[slot] = text;
+  // The newest string goes first, the oldest of the set out.
+  for (let way = set + CACHE_WAYS - 1; way > set; way--) cache[way] = cache[way - 1];
+  cache[set] = text;
   return text;
 }
 
+/** Decimals with up to this many digits fit a small integer (V8's Smi), whose string is cheap. */
+const SMALL_DIGITS = 9;
+
 /**
- * Where a long field ends (its NUL, or `end`), its bytes before `at` already scanned; or why it
- * is not valid. A JavaScript loop over every byte of a ~800-byte token cost a server a couple of
+ * The text of `buf[start, end)`, which starts with a digit. A call id (and a short timeout) is
+ * nearly always a plain decimal: made from its number, its string takes no call into C++, which
+ * cost more than the rest of decoding the field.
+ */
+function digitText(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  // A leading zero would be lost ("007" is not String(7)).
+  if (length > SMALL_DIGITS || (length > 1 && buf[start] === 0x30)) return buf.toString("latin1", start, end);
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = buf[i] - 0x30;
+    if (digit < 0 || digit > 9) return buf.toString("latin1", start, end);
+    value = value * 10 + digit;
+  }
+  return String(value);
+}
+
+/**
+ * Where a long field ends (its NUL, or `end`), its bytes before `at` already scanned; or
+ * CR_OR_LF. A JavaScript loop over every byte of a ~800-byte token cost a server a couple of
  * microseconds per call; the native searches cost a fraction of that.
  */
-function longField(buf: Buffer, at: number, end: number): number | HeaderProblem {
+function longField(buf: Buffer, at: number, end: number): number {
   const field = buf.subarray(at, end);
   const nul = field.indexOf(0);
   const stop = nul === -1 ? end : at + nul;
   const rest = nul === -1 ? field : field.subarray(0, nul);
-  if (rest.indexOf(0x0a) !== -1 || rest.indexOf(0x0d) !== -1) return "a header name or value contains CR or LF";
+  if (rest.indexOf(0x0a) !== -1 || rest.indexOf(0x0d) !== -1) return CR_OR_LF;
   return stop;
 }
 
