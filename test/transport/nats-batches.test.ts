@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { NatsTransport } from "../../src/transport/nats/nats.js";
@@ -21,8 +21,9 @@ import {
   FrameType,
   forEachInBatch,
   isBatch,
+  MAX_BATCH_ENTRIES,
 } from "../../src/transport/nats/wire.js";
-import { type ClientConnection, type Listener, type Message, NotDeliveredError } from "../../src/transport/transport.js";
+import { type ClientConnection, type Listener, type Message, NotDeliveredError, type TransportStream } from "../../src/transport/transport.js";
 import { quiet, recordingLogger } from "../setup/logger.js";
 import { requireSharedNats } from "../setup/servers.js";
 import { until } from "../setup/wait.js";
@@ -175,9 +176,76 @@ describe("nats transport batches", () => {
     raw.publish(listener.address, batchOf([0, request("x")]), { reply: `${rawInbox}.9` });
     await raw.flush();
     await until(() => warnings.some((w) => w.includes("call id 0")), 5_000, "the id-0 batch logged");
+    // Broken at its first entry: its sender is told, on the batch's reply subject.
+    await until(() => single.has("9"), 5_000, "the id-0 batch answered");
+    assert.equal(MicroError.parse((decodeFrame(single.get("9")!) as Frame).header[MicroHeader.Error]).code, 400);
     assert.ok(warnings.some((w) => w.includes("a batch without a reply subject")));
     assert.equal(text(await conn.call(msg("still here"))), "echo still here");
     assert.match(inbox, /^_INBOX\./);
+  });
+
+  it("takes at most MAX_BATCH_ENTRIES calls from one batch, and logs the rest as dropped", async () => {
+    const warnings: string[] = [];
+    const { listener, raw } = await setUp({ logger: recordingLogger(warnings) });
+    const rawInbox = `_INBOX.longbatch${process.pid}`;
+    let answered = 0;
+    raw.subscribe(`${rawInbox}.*`, { callback: () => void answered++ });
+    await raw.flush();
+    // 1-byte frames: each is refused with a 400 of its own, so every call taken is answered.
+    const items = Array.from({ length: MAX_BATCH_ENTRIES + 100 }, (_, i): [number, Buffer] => [i + 1, Buffer.from([1])]);
+    raw.publish(listener.address, batchOf(...items), { reply: `${rawInbox}.1` });
+    await until(() => warnings.some((w) => w.includes(`more than ${MAX_BATCH_ENTRIES} calls`)), 5_000, "the long batch logged");
+    await until(
+      () => answered >= MAX_BATCH_ENTRIES,
+      5_000,
+      () => `${answered} answers`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, MAX_BATCH_ENTRIES);
+  });
+
+  it("sends a call that fits max_payload only without a batch's 10 bytes on its own", async () => {
+    // The answer is the request's size: echoed, it would be too large to send back.
+    const { conn } = await setUp({ handler: async (req) => (req.body.length > 100 ? msg(`${req.body.length}`) : echo(req)) });
+    const maxPayload = (conn as unknown as { link: { maxPayload: number } }).link.maxPayload;
+    // The frame's 6-byte prefix and an empty header block: 3 bytes under max_payload.
+    const body = Buffer.alloc(maxPayload - 6 - 3, 1);
+    assert.equal(text(await conn.call({ header: {}, body })), String(body.length));
+  });
+
+  it("fails a call still waiting for its batch with NotDeliveredError when the connection drops", async () => {
+    const { conn } = await setUp();
+    const call = conn.call(msg("never sent"));
+    (conn as unknown as { connectionLost(reason: string): void }).connectionLost("dropped for the test");
+    await assert.rejects(call, (err: unknown) => err instanceof NotDeliveredError && /before the call was sent/.test(err.message));
+  });
+
+  it("a stream's 'no responders' fails that stream only, not the calls made after it", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const transport = new NatsTransport({ servers, logger: quiet });
+    let inbox = "";
+    const listener = await transport.listen("", {
+      handler: async (req, call) => {
+        inbox = call.remote;
+        if (text(req) === "slow") await gate;
+        return echo(req);
+      },
+      streamHandler: () => {},
+    });
+    closers.push(() => listener.destroy());
+    const conn = await transport.dial(listener.address);
+    closers.push(() => conn.close());
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    const stream: TransportStream = conn.stream(msg("")); // call id 1
+    const slow = conn.call(msg("slow")); // call id 2, delivered and running
+    await until(() => inbox !== "", 5_000, "the slow call to arrive");
+    // What NATS sends when a frame of stream 1 finds nobody (its control subject went away).
+    raw.publish(`${inbox}.1`, new Uint8Array(0), { headers: headers(503, "No Responders") });
+    await assert.rejects(stream.recv(), (err: unknown) => err instanceof MicroError && err.code === 503);
+    release();
+    assert.equal(text(await slow), "echo slow");
   });
 
   it("with taggedAnswers off, answers each call of a batch on its own reply subject", async () => {

@@ -84,11 +84,6 @@ export class PendingCalls {
     return pending;
   }
 
-  /** The ids of the calls waiting. */
-  ids(): number[] {
-    return this.calls.keys();
-  }
-
   /** Settles every call with `err` (the connection is gone). */
   failAll(err: Error): void {
     for (const id of this.calls.keys()) this.settle(id)?.reject(err);

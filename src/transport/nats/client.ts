@@ -35,8 +35,6 @@ import {
 
 const CLIENT_ID = ErrorId.client;
 const EMPTY = new Uint8Array(0);
-/** Call ids run from 1 to this, then start again at 1 (0 is the ping's). */
-const MAX_ID = 0x7fffffff;
 
 export class NatsClientConnection implements ClientConnection, StreamOutput, LinkUser {
   private readonly calls = new PendingCalls(
@@ -46,12 +44,17 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private readonly streams = new IdTable<FramedStream>();
   /** `I.*`: answers routed by the id in their subject, pings, "no responders". */
   private readonly sub: Subscription;
-  /** `I`: tagged answers (see wire.ts). */
+  /** `I`: tagged answers and answer batches (see wire.ts). */
   private readonly taggedSub: Subscription;
   /** The listener answered the dial's ping with TAGGED: unary calls ask for tagged answers. */
   private requestFlags = 0;
   /** The listener answered the dial's ping with BATCHES: unary calls go out in batches. */
   private batches: BatchQueue | undefined;
+  /**
+   * The calls of each batch of several sent, by its first call's id (its reply subject), until
+   * that call is settled: "no responders" to a batch fails all of its calls.
+   */
+  private readonly sentBatches = new IdTable<number[]>();
   /** `<inbox>.`: a call's reply subject is this and its id. */
   private readonly inboxDot: string;
   /** Where this connection's frames for call <id> go: `<control><id>`. */
@@ -101,15 +104,15 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   call(request: Message, options: CallOptions = {}): Promise<Message> {
     if (this.closed) return Promise.reject(new NotDeliveredError(`connection to ${this.address} is closed`, this.address));
-    const batches = this.batches;
-    // In a batch, a request needs no flags: every call in one is unary and answered in a batch.
-    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body, batches ? 0 : this.requestFlags);
+    const frame = encodeFrameFrom(FrameType.Request, request.header, request.body, this.requestFlags);
     if (!frame) return Promise.reject(new TypeError(`headers cannot be sent over NATS: ${headerProblem(request.header)}`));
-    if (frame.length + (batches ? BATCH_OVERHEAD : 0) > this.link.maxPayload) {
+    if (frame.length > this.link.maxPayload) {
       return Promise.reject(
         MicroError.tooLarge(CLIENT_ID, `request of ${frame.length} bytes exceeds the NATS maximum payload of ${this.link.maxPayload} bytes`),
       );
     }
+    // A call that fits max_payload only without a batch's 10 bytes goes on its own, as to an older listener.
+    const batches = frame.length + BATCH_OVERHEAD <= this.link.maxPayload ? this.batches : undefined;
     const id = this.takeId();
     return new Promise<Message>((resolve, reject) => {
       const refused = this.calls.add(id, options, resolve, reject);
@@ -148,6 +151,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     if (this.dead) return; // its calls have been failed
     try {
       this.link.nc.publish(subject, batch.encode(), { reply: this.inboxDot + batch.ids[0] });
+      if (batch.ids.length > 1) this.sentBatches.set(batch.ids[0], batch.ids);
     } catch (err) {
       const failed = new NotDeliveredError(`publish to ${subject}: ${(err as Error).message}`, this.address);
       for (const id of batch.ids) this.settle(id)?.reject(failed);
@@ -178,7 +182,7 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   private takeId(): number {
     const id = this.nextId;
-    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1; // 0 is the ping's
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1; // 0 is the ping's
     return id;
   }
 
@@ -300,13 +304,14 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   /**
    * A request, batch or stream frame found no subscriber: the listener stopped taking calls, or
-   * died. No unary call sent after call `id` reached it either (calls leave in id order; those of
-   * a batch share its first call's "no responders"), so all of them are sent elsewhere now.
+   * died. A batch is one message, so none of its calls reached it: they are all sent elsewhere.
    */
   private onNobodyThere(id: number): void {
     this.goingAway = true;
     const nobody = new NotDeliveredError(`nothing listens at ${this.address}`, this.address);
-    for (const pending of this.calls.ids()) if (sentSince(id, pending, this.nextId)) this.settle(pending)?.reject(nobody);
+    const batch = this.sentBatches.get(id);
+    if (batch) for (const call of batch) this.settle(call)?.reject(nobody);
+    else this.settle(id)?.reject(nobody);
     this.streams.get(id)?.lost(`nothing listens at ${this.address}`);
     this.endIfIdle();
   }
@@ -322,7 +327,10 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   private settle(id: number): PendingCall | undefined {
     const pending = this.calls.settle(id);
-    if (pending) this.endIfIdle();
+    if (!pending) return undefined;
+    // Its batch got somewhere (or no longer matters) once its first call is settled.
+    if (this.sentBatches.size > 0) this.sentBatches.delete(id);
+    this.endIfIdle();
     return pending;
   }
 
@@ -332,6 +340,9 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
 
   private fail(reason: string): void {
     if (this.dead) return;
+    // Calls still waiting for their batch never left: safe to send elsewhere.
+    const unsent = new NotDeliveredError(`connection to ${this.address} lost before the call was sent: ${reason}`, this.address);
+    for (const id of this.batches?.drop() ?? []) this.settle(id)?.reject(unsent);
     this.shutDown();
     if (this.calls.size > 0) this.log.debug("nats transport: connection lost with calls in flight", { address: this.address, reason, calls: this.calls.size });
     this.calls.failAll(new ConnectionLostError(reason, this.address));
@@ -346,10 +357,4 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     for (const sub of [this.sub, this.taggedSub]) if (!sub.isClosed()) sub.unsubscribe();
     this.link.release();
   }
-}
-
-/** Whether call `id` was taken at or after `first` and before `next`, ids going round from MAX_ID to 1. */
-function sentSince(first: number, id: number, next: number): boolean {
-  const span = (next - first + MAX_ID) % MAX_ID;
-  return (id - first + MAX_ID) % MAX_ID < span;
 }

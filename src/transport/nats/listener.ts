@@ -54,7 +54,7 @@ export interface NatsListenerLimits {
   maxHeaders?: number;
   /** Bytes of one message's header block (default 64 KiB; more get 400). */
   maxHeaderBytes?: number;
-  /** Bytes of one message (default: the NATS server's max_payload; more get 413). */
+  /** Bytes of one message, or of one call in a batch (default: the NATS server's max_payload; more get 413). */
   maxMessageSize?: number;
   /** Milliseconds between two log lines about the same kind of bad message or limit hit (default 10 s; 0 logs each). */
   logInterval?: number;
@@ -281,8 +281,15 @@ export class NatsListener implements Listener, LinkUser {
   private onBatch(msg: Msg, inbox: string | undefined): void {
     if (inbox === undefined) return this.dropped(msg, msg.reply ? "a batch's reply subject is not <inbox>.<id>" : "a batch without a reply subject");
     this.knownInbox = inbox;
-    const bad = forEachInBatch(msg.data, (id, bytes) => this.onBatchedCall(msg, inbox, id, bytes));
-    if (bad) this.dropped(msg, `the rest of a batch: ${bad}`);
+    let served = 0;
+    const bad = forEachInBatch(msg.data, (id, bytes) => {
+      served++;
+      this.onBatchedCall(msg, inbox, id, bytes);
+    });
+    if (!bad) return;
+    this.dropped(msg, `the rest of a batch: ${bad}`);
+    // Broken from its first entry: its sender hears why, on the batch's reply subject.
+    if (served === 0) this.answerError(msg.reply!, new MicroError(SERVER_ID, 400, `bad batch: ${bad}`));
   }
 
   private onBatchedCall(msg: Msg, inbox: string, id: number, bytes: Buffer): void {
@@ -292,7 +299,8 @@ export class NatsListener implements Listener, LinkUser {
     const frame = decodeFrame(bytes, this.limits.maxHeaders);
     if (typeof frame === "string") return this.refuseCall(msg, key, { code: 400, reason: frame });
     if (frame.type !== FrameType.Request) return this.refuseCall(msg, key, { code: 400, reason: `frame type ${frame.type} in a batch` });
-    const bad = this.checkRequest(frame, 0);
+    // TAGGED is allowed (and implied): a client encodes a call before it knows whether it goes in a batch.
+    const bad = this.checkRequest(frame, TAGGED);
     if (bad) return this.refuseCall(msg, key, bad);
     const client = this.admitCall(key, inbox, msg);
     // Without tagged answers (taggedAnswers: false), each is answered on its own reply subject.

@@ -1,6 +1,6 @@
 /**
  * The NATS transport's wire format and subjects. Every NATS message the transport sends is one
- * frame:
+ * frame, or a batch of frames (below):
  *
  *   u8  type       a FrameType (Request, Response, Cancel, Refused, Ping, Pong, Data, End, Window)
  *   u8  flags      FrameFlag bits (Request: STREAM opens a stream rather than a unary call), and TAGGED
@@ -14,7 +14,8 @@
  * whose inbox is `I` (it subscribes to `I` and `I.*`):
  *
  *   L           requests and stream opens, reply `I.<id>`; dial pings, reply `I.0`
- *   I           server → client: tagged answers to unary calls (TAGGED, the call id in the frame)
+ *   I           server → client: tagged answers to unary calls (TAGGED, the call id in the frame),
+ *               and answer batches
  *   I.<id>      server → client: the other answers to a call, and the server's frames of stream <id>
  *   L.c.I.<id>  client → server: cancel, and the client's frames of stream <id>
  *
@@ -32,16 +33,22 @@
  * most of what a call costs it. A batch message is
  *
  *   u8  BATCH      a type of this transport only, outside FrameType
- *   u8  flags      0
- *   then entries:  u32 call id, u32 frame length, an untagged frame of that length
+ *   u8  flags      0 (a flag added later must be offered on the Pong first)
+ *   then entries:  u32 call id, u32 frame length, a frame of that length (no call id in it)
  *
- * A request batch goes to `L` with reply `I.<first call id>` (so "no responders" names its first
- * call, and every call after it was not delivered either); its entries are unary Requests with no
- * flags, each answered in an answer batch to `I` (entries are Responses), or, for an error found
- * before the call is served, on `I.<id>` as usual. A listener that takes batches sets BATCHES on
- * its Pong, as it does TAGGED (it needs tagged answers: both publish to the client's inbox); a
- * client sends batches only to a listener that offered them. A batch of one is still a batch: the
- * entry costs 10 bytes, and each side has one way to send.
+ * A request batch goes to `L` with reply `I.<first call id>`: "no responders" names its first
+ * call, and the client fails every call of that batch (one message: none of them arrived). Its
+ * entries are unary Requests (TAGGED or not: it is implied), at most MAX_BATCH_ENTRIES. Each is
+ * answered in an answer batch to `I` (entries are Responses), or on `I.<id>` as usual when it is
+ * refused, or when its answer cannot go in a batch (too large, or headers that cannot be sent).
+ * A batch broken at its first entry is answered with a 400 on its reply subject; one broken
+ * later is served up to the fault. A batch leaves once the turn's microtasks have run, or sooner
+ * when it reaches BATCH_BYTES; answers that are ready after that go in the next one. A listener
+ * that takes batches sets BATCHES on its Pong, as it does TAGGED (it needs tagged answers: both
+ * publish to the client's inbox); a client sends batches only to a listener that offered them.
+ * A batch of one is still a batch (10 bytes more), so each side has one way to send; a call that
+ * fits max_payload only without those 10 bytes goes on its own, as to an older listener. Stream
+ * opens and frames are never batched, so they can overtake unary calls of the same turn.
  *
  * Stream frames in either direction carry the sender's own subject for that stream as their
  * reply, so when the receiver is gone NATS answers the sender there with a "no responders" status
@@ -74,6 +81,12 @@ export const BATCH = 0x40;
 const BATCH_PREFIX = 2;
 /** call id + frame length, before each frame of a batch. */
 const ENTRY_PREFIX = 8;
+/**
+ * The most calls one batch may carry: a client's batch of BATCH_BYTES holds a few hundred small
+ * calls; a listener refuses the rest of a longer one, so that one message cannot make it answer
+ * (or refuse) without end.
+ */
+export const MAX_BATCH_ENTRIES = 1024;
 /** What a batch of one adds to its frame. */
 export const BATCH_OVERHEAD = BATCH_PREFIX + ENTRY_PREFIX;
 /**
@@ -172,9 +185,9 @@ export class FrameBatch {
   private readonly frames: Buffer[] = [];
   private bytes = BATCH_PREFIX;
 
-  /** Whether `frame` can join without the batch outgrowing `maxBytes`. */
+  /** Whether `frame` can join without the batch outgrowing `maxBytes` or MAX_BATCH_ENTRIES. */
   fits(frame: Uint8Array, maxBytes: number): boolean {
-    return this.bytes + ENTRY_PREFIX + frame.length <= maxBytes;
+    return this.bytes + ENTRY_PREFIX + frame.length <= maxBytes && this.ids.length < MAX_BATCH_ENTRIES;
   }
 
   add(id: number, frame: Buffer): void {
@@ -202,8 +215,9 @@ export class FrameBatch {
 
 /**
  * Gathers frames per subject through one turn of the event loop, and gives each subject's batch
- * to `send` when the turn's microtasks run (nats.js writes what was published in them at the end
- * of the same turn, so waiting for them costs no time), or at once when a batch is full.
+ * to `send` when the turn's microtasks run, or at once when a batch is full. Waiting for the
+ * microtasks costs no time: nats.js writes what is published from a microtask it queues itself,
+ * so within the same turn either way.
  */
 export class BatchQueue {
   private readonly batches = new Map<string, FrameBatch>();
@@ -241,6 +255,13 @@ export class BatchQueue {
     }
   }
 
+  /** Forgets every batch not sent yet, and returns their call ids. */
+  drop(): number[] {
+    const ids = [...this.batches.values()].flatMap((batch) => batch.ids);
+    this.batches.clear();
+    return ids;
+  }
+
   /** Sends every batch now. */
   readonly flush = (): void => {
     this.scheduled = false;
@@ -260,7 +281,9 @@ export function forEachInBatch(data: Uint8Array, each: (id: number, frame: Buffe
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < BATCH_PREFIX || buf[0] !== BATCH) return "not a batch";
   if (buf[1] !== 0) return `unknown batch flags 0x${buf[1].toString(16)}`;
+  let count = 0;
   for (let at = BATCH_PREFIX; at < buf.length; ) {
+    if (++count > MAX_BATCH_ENTRIES) return `more than ${MAX_BATCH_ENTRIES} calls in a batch`;
     if (at + ENTRY_PREFIX > buf.length) return `batch entry at byte ${at} is cut short`;
     const id = buf.readUInt32BE(at);
     const length = buf.readUInt32BE(at + 4);
