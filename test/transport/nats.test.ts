@@ -20,6 +20,11 @@ const servers = await requireSharedNats();
 
 transportConformance("nats", () => new NatsTransport({ servers, logger: quiet }), "");
 
+interface RawAnswer {
+  subject: string;
+  data: Uint8Array;
+}
+
 const msg = (body: string): Message => ({ header: {}, body: Buffer.from(body) });
 const text = (m: Message): string => Buffer.from(m.body).toString();
 const echo = async (req: Message): Promise<Message> => msg(`echo ${text(req)}`);
@@ -41,6 +46,24 @@ describe("nats transport", () => {
   after(async () => {
     for (const close of closers.reverse()) await close();
   });
+
+  /**
+   * A client made by hand on a raw connection, as an older build's: pings the listener at
+   * `address` from `inbox` and sends `request` as call 7. Returns the Pong and the answer, whichever
+   * of `inbox` and `inbox.*` they came on (the reply subject must be `<inbox>.<id>`: nats.js's own
+   * request inboxes are not).
+   */
+  async function handMadeCall(address: string, inbox: string, request: Buffer): Promise<{ pong: RawAnswer; reply: RawAnswer }> {
+    const raw = await connect({ servers });
+    closers.push(() => raw.close());
+    const answers: RawAnswer[] = [];
+    for (const subject of [inbox, `${inbox}.*`]) raw.subscribe(subject, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
+    raw.publish(address, encodeFrame(FrameType.Ping, "", new Uint8Array(0)), { reply: `${inbox}.0` });
+    raw.publish(address, request, { reply: `${inbox}.7` });
+    await until(() => answers.length >= 2, 5_000, "the pong and the answer");
+    const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
+    return { pong, reply };
+  }
 
   it("listens on a subject of its own, whatever address it is given", async () => {
     const transport = new NatsTransport({ servers, logger: quiet });
@@ -213,16 +236,8 @@ describe("nats transport", () => {
     const transport = new NatsTransport({ servers, logger: quiet });
     const listener = await transport.listen("", { handler: echo });
     closers.push(() => listener.destroy());
-    const raw = await connect({ servers });
-    closers.push(() => raw.close());
-    // The reply subject must be `<inbox>.<id>`: nats.js's own request inboxes are not.
     const inbox = `_INBOX.old${process.pid}`;
-    const answers: Array<{ subject: string; data: Uint8Array }> = [];
-    raw.subscribe(`${inbox}.*`, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
-    raw.publish(listener.address, encodeFrame(FrameType.Ping, "", new Uint8Array(0)), { reply: `${inbox}.0` });
-    raw.publish(listener.address, encodeFrameFrom(FrameType.Request, {}, Buffer.from("old"))!, { reply: `${inbox}.7` });
-    for (let i = 0; i < 200 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
+    const { pong, reply } = await handMadeCall(listener.address, inbox, encodeFrameFrom(FrameType.Request, {}, Buffer.from("old"))!);
     assert.equal(pong.subject, `${inbox}.0`);
     assert.equal((decodeFrame(pong.data) as { flags: number }).flags, TAGGED | BATCHES, "the listener offers tagged answers and takes batches");
     assert.equal(reply?.subject, `${inbox}.7`);
@@ -237,16 +252,8 @@ describe("nats transport", () => {
     const transport = new NatsTransport({ servers, logger: quiet, taggedAnswers: false });
     const listener = await transport.listen("", { handler: echo });
     closers.push(() => listener.destroy());
-    const raw = await connect({ servers });
-    closers.push(() => raw.close());
     const inbox = `_INBOX.untagged${process.pid}`;
-    const answers: Array<{ subject: string; data: Uint8Array }> = [];
-    raw.subscribe(inbox, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
-    raw.subscribe(`${inbox}.*`, { callback: (_err, m) => void answers.push({ subject: m.subject, data: m.data }) });
-    raw.publish(listener.address, encodeFrame(FrameType.Ping, "", new Uint8Array(0)), { reply: `${inbox}.0` });
-    raw.publish(listener.address, encodeFrameFrom(FrameType.Request, {}, Buffer.from("x"), TAGGED)!, { reply: `${inbox}.7` });
-    await until(() => answers.length >= 2, 5_000, "the pong and the answer");
-    const [pong, reply] = [...answers].sort((a, b) => a.subject.localeCompare(b.subject));
+    const { pong, reply } = await handMadeCall(listener.address, inbox, encodeFrameFrom(FrameType.Request, {}, Buffer.from("x"), TAGGED)!);
     assert.equal(pong.subject, `${inbox}.0`);
     assert.equal((decodeFrame(pong.data) as { flags: number }).flags, 0, "no tagged answers offered");
     assert.equal(reply.subject, `${inbox}.7`, "answered on the request's reply subject");

@@ -249,20 +249,21 @@ export class NatsListener implements Listener, LinkUser {
   private readonly onRequest = (msg: Msg): void => {
     const key = msg.reply ?? "";
     const inbox = replyInbox(key, this.knownInbox);
-    const answerable = inbox !== undefined;
+    // Where a refusal is answered: only a reply subject `<inbox>.<id>` is a caller to answer.
+    const answerTo = inbox === undefined ? undefined : key;
     // A batch's size is the NATS server's to limit; the listener's limits apply to each call in it.
     if (isBatch(msg.data)) return this.onBatch(msg, inbox);
     const tooBig = this.checkSize(msg.data);
-    if (tooBig) return this.refuse(msg, answerable, tooBig);
+    if (tooBig) return this.refuse(msg, answerTo, tooBig);
     const frame = decodeFrame(msg.data, this.limits.maxHeaders);
-    if (typeof frame === "string") return this.refuse(msg, answerable, { code: 400, reason: frame });
+    if (typeof frame === "string") return this.refuse(msg, answerTo, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
     // The Pong tells the client whether to ask for tagged answers and send batches.
     if (frame.type === FrameType.Ping) return this.publish(key, this.taggedAnswers ? PONG_TAGGED : PONG);
     if (frame.type !== FrameType.Request) return this.dropped(msg, `frame type ${frame.type} on the request subject`);
     const bad = this.checkRequest(frame);
-    if (bad) return this.refuse(msg, true, bad);
+    if (bad) return this.refuse(msg, key, bad);
     if (frame.flags & FrameFlag.Stream) {
       const client = this.admitCall(key, inbox, msg);
       return client && this.openStream(key, client, frame);
@@ -295,13 +296,13 @@ export class NatsListener implements Listener, LinkUser {
   private onBatchedCall(msg: Msg, inbox: string, id: number, bytes: Buffer): void {
     const key = `${inbox}.${id}`;
     const tooBig = this.checkSize(bytes);
-    if (tooBig) return this.refuseCall(msg, key, tooBig);
+    if (tooBig) return this.refuse(msg, key, tooBig);
     const frame = decodeFrame(bytes, this.limits.maxHeaders);
-    if (typeof frame === "string") return this.refuseCall(msg, key, { code: 400, reason: frame });
-    if (frame.type !== FrameType.Request) return this.refuseCall(msg, key, { code: 400, reason: `frame type ${frame.type} in a batch` });
+    if (typeof frame === "string") return this.refuse(msg, key, { code: 400, reason: frame });
+    if (frame.type !== FrameType.Request) return this.refuse(msg, key, { code: 400, reason: `frame type ${frame.type} in a batch` });
     // TAGGED is allowed (and implied): a client encodes a call before it knows whether it goes in a batch.
     const bad = this.checkRequest(frame, TAGGED);
-    if (bad) return this.refuseCall(msg, key, bad);
+    if (bad) return this.refuse(msg, key, bad);
     const client = this.admitCall(key, inbox, msg);
     // Without tagged answers (taggedAnswers: false), each is answered on its own reply subject.
     if (client) this.serveCall(key, new ServerCall(client, this.taggedAnswers ? id : -1, this.taggedAnswers), frame);
@@ -356,15 +357,13 @@ export class NatsListener implements Listener, LinkUser {
     if (this.perClient.get(client.inbox) === client) this.perClient.delete(client.inbox);
   }
 
-  private refuse(msg: Msg, answerable: boolean, refusal: Refusal): void {
-    this.dropped(msg, refusal.reason);
-    if (answerable) this.answerError(msg.reply!, new MicroError(SERVER_ID, refusal.code, refusal.reason));
-  }
-
-  /** A call of a batch is refused: logged, and answered on its own reply subject. */
-  private refuseCall(msg: Msg, key: string, refusal: Refusal): void {
-    this.dropped(msg, `a call in a batch: ${refusal.reason}`);
-    this.answerError(key, new MicroError(SERVER_ID, refusal.code, refusal.reason));
+  /**
+   * A message, or one call of a batch, is refused: logged, and answered at `answerTo` (the call's
+   * reply subject) when there is one to answer.
+   */
+  private refuse(msg: Msg, answerTo: string | undefined, refusal: Refusal): void {
+    this.dropped(msg, answerTo === undefined || answerTo === msg.reply ? refusal.reason : `call ${answerTo} of a batch: ${refusal.reason}`);
+    if (answerTo !== undefined) this.answerError(answerTo, new MicroError(SERVER_ID, refusal.code, refusal.reason));
   }
 
   private answerError(key: string, err: MicroError): void {
@@ -393,18 +392,14 @@ export class NatsListener implements Listener, LinkUser {
     if (this.calls.get(key) !== call) return; // cancelled: the caller is no longer listening
     this.calls.delete(key);
     this.leave(call.client);
-    if (call.batched) {
-      const frame = encodeFrameFrom(FrameType.Response, response.header, response.body);
-      if (frame && frame.length + BATCH_OVERHEAD <= this.link.maxPayload) {
-        this.answers.add(call.client.inbox, call.tag, frame);
-        return this.finishIfIdle();
-      }
-      // Unsendable, or too large for a batch: answered below, on the call's reply subject.
-    }
+    // A batched call's answer carries no tag: its batch entry has the call id.
     let tagged = call.tag >= 0 && !call.batched;
-    let frame = tagged
-      ? encodeFrameFrom(FrameType.Response, response.header, response.body, 0, call.tag)
-      : encodeFrameFrom(FrameType.Response, response.header, response.body);
+    let frame = encodeFrameFrom(FrameType.Response, response.header, response.body, 0, tagged ? call.tag : undefined);
+    if (call.batched && frame && frame.length + BATCH_OVERHEAD <= this.link.maxPayload) {
+      this.answers.add(call.client.inbox, call.tag, frame);
+      return this.finishIfIdle();
+    }
+    // Otherwise (and for a batched call that is unsendable or too large for a batch) on the call's reply subject, or tagged on the inbox.
     if (tagged && frame && frame.length > this.link.maxPayload) {
       // The tag's 4 bytes tipped it over: untagged, on the call's reply subject, it may still fit.
       tagged = false;
