@@ -26,6 +26,7 @@ import {
   FrameFlag,
   FrameType,
   forEachInBatch,
+  guarded,
   isBatch,
   isNoResponders,
   type LinkUser,
@@ -85,8 +86,8 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
     this.control = `${address}.c.${inbox}.`;
     this.badMessageLog = new RateLimitedLog(log);
     const failed = (err: Error): void => this.fail(`inbox subscription failed: ${err.message}`);
-    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? failed(err) : this.guard(msg, this.onMessage)) });
-    this.taggedSub = link.nc.subscribe(inbox, { callback: (err, msg) => (err ? failed(err) : this.guard(msg, this.onTaggedAnswer)) });
+    this.sub = link.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? failed(err) : guarded(this.log, msg, this.onMessage)) });
+    this.taggedSub = link.nc.subscribe(inbox, { callback: (err, msg) => (err ? failed(err) : guarded(this.log, msg, this.onTaggedAnswer)) });
     this.aliveCheck = setInterval(() => this.checkAlive(), link.probeInterval).unref();
   }
 
@@ -222,15 +223,6 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
    */
   private checkAlive(): void {
     if (!this.dead) this.publish(`${this.control}0`, encodeFrame(FrameType.Ping, "", EMPTY), `${this.inboxDot}0`);
-  }
-
-  /** Whatever arrives in the inbox, an exception stays here: the message is dropped, the connection goes on. */
-  private guard(msg: Msg, handle: (msg: Msg) => void): void {
-    try {
-      handle(msg);
-    } catch (err) {
-      this.log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
-    }
   }
 
   /**

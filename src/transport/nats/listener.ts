@@ -25,6 +25,7 @@ import {
   FrameFlag,
   FrameType,
   forEachInBatch,
+  guarded,
   isBatch,
   isNoResponders,
   type LinkUser,
@@ -192,9 +193,9 @@ export class NatsListener implements Listener, LinkUser {
     this.answers = new BatchQueue(link.maxPayload, (inbox, batch) => this.publish(inbox, batch.encode()));
     this.limitLog = new RateLimitedLog(log, limits.logInterval ?? 10_000);
     this.controlPrefix = `${address}.c.`;
-    this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onRequest)) });
+    this.requests = link.nc.subscribe(address, { callback: (err, msg) => (err ? this.subscriptionFailed(err) : guarded(this.log, msg, this.onRequest)) });
     this.control = link.nc.subscribe(`${this.controlPrefix}>`, {
-      callback: (err, msg) => (err ? this.subscriptionFailed(err) : this.guard(msg, this.onControl)),
+      callback: (err, msg) => (err ? this.subscriptionFailed(err) : guarded(this.log, msg, this.onControl)),
     });
     this.probe = setInterval(() => this.checkClients(), link.probeInterval).unref();
   }
@@ -522,15 +523,6 @@ export class NatsListener implements Listener, LinkUser {
 
   private dropped(msg: Msg, reason: string): void {
     this.limitLog.warn("nats transport: dropped a bad message", { subject: msg.subject, reply: msg.reply, bytes: msg.data.length, reason });
-  }
-
-  /** Whatever a remote sends, an exception stays here: the message is dropped, the listener serves on. */
-  private guard(msg: Msg, handle: (msg: Msg) => void): void {
-    try {
-      handle(msg);
-    } catch (err) {
-      this.log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
-    }
   }
 
   private subscriptionFailed(err: Error): void {

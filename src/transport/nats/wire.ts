@@ -54,7 +54,8 @@
  * reply, so when the receiver is gone NATS answers the sender there with a "no responders" status
  * (an empty message with header code 503): that is how each side learns the other died.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../../logger/logger.js";
 import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, decodeHeader, headerBound, UNSENDABLE, writeHeader } from "../framing/header-block.js";
 import type { Header } from "../transport.js";
@@ -310,6 +311,18 @@ export function callIdAt(subject: string, from: number): number {
     id = id * 10 + digit;
   }
   return id > 0xffffffff ? -1 : id;
+}
+
+/**
+ * Runs `handle` on a message that arrived, keeping any exception here: the message is dropped and
+ * logged, and the subscription goes on (a thrown callback would end it).
+ */
+export function guarded(log: Logger, msg: Msg, handle: (msg: Msg) => void): void {
+  try {
+    handle(msg);
+  } catch (err) {
+    log.error("nats transport: internal error on a message, dropped it", { subject: msg.subject, err: err instanceof Error ? err.stack : String(err) });
+  }
 }
 
 /** An empty message with status 503: NATS saying nobody subscribes to where we published. */
