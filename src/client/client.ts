@@ -254,7 +254,8 @@ export class Client {
   private callNow(service: string, endpoint: string, contentType: string, body: unknown, options: CallOptions): Promise<unknown> {
     const request: ClientRequest = { service, endpoint, contentType, body, header: this.headersFor(options), onResponseMetadata: options.onResponseMetadata };
     this.retryBudget?.call();
-    return this.attempt(request, options, this.deadlineOf(options), 0, undefined);
+    const now = Date.now(); // read once: at concurrency 1 each clock read costs a quarter of a microsecond
+    return this.attempt(request, options, this.deadlineOf(options, now), 0, undefined, now);
   }
 
   /**
@@ -262,8 +263,15 @@ export class Client {
    * has the service. Promise chains rather than async functions: the common case (a cached node,
    * a first attempt that succeeds) then costs no async frame.
    */
-  private attempt(request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
-    if (Date.now() >= deadline) {
+  private attempt(
+    request: ClientRequest,
+    options: CallOptions,
+    deadline: number,
+    n: number,
+    tried: Set<string> | undefined,
+    now = Date.now(),
+  ): Promise<unknown> {
+    if (now >= deadline) {
       return Promise.reject(new LocalError(408, `call timeout: ${request.service} ${request.endpoint} had no answer before its deadline`));
     }
     let node: Node | Promise<Node>;
@@ -505,7 +513,7 @@ export class Client {
   private async *open(request: ClientRequest, options: CallOptions): AsyncGenerator<unknown, void, undefined> {
     const { service, endpoint, contentType } = request;
     const codec = this.codecs.get(contentType, ErrorId.client);
-    const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options) : undefined;
+    const deadline = options.timeout !== undefined || options.ctx?.deadline !== undefined ? this.deadlineOf(options, Date.now()) : undefined;
     const header: Header = {
       ...request.header,
       [MicroHeader.Service]: service,
@@ -676,8 +684,8 @@ export class Client {
     return err;
   }
 
-  private deadlineOf(options: CallOptions): number {
-    const own = Date.now() + (options.timeout ?? this.timeout);
+  private deadlineOf(options: CallOptions, now: number): number {
+    const own = now + (options.timeout ?? this.timeout);
     const inherited = options.ctx?.deadline;
     return inherited !== undefined && options.timeout === undefined ? inherited : Math.min(own, inherited ?? Infinity);
   }

@@ -166,6 +166,8 @@ export class Selector implements LoadInfo {
   /** Open and half-open circuits, by `circuitKey(address, endpoint)`. */
   private readonly circuits = new Map<string, Circuit>();
   private readonly loads = new Map<string, NodeLoad>();
+  /** The one node whose record is kept while it has nothing in flight (see release). */
+  private idle: string | undefined;
   /** Replies from every node so far. */
   private answers = 0;
   private readonly flattened = new WeakMap<readonly ServiceRecord[], Node[]>();
@@ -348,9 +350,18 @@ export class Selector implements LoadInfo {
     return load;
   }
 
-  /** Forgets a node with nothing in flight (nodes come and go; their records must not pile up). */
+  /**
+   * Forgets a node with nothing in flight (nodes come and go; their records must not pile up),
+   * except the last one to go idle: a lone caller's next call most likely goes to the same node,
+   * and would otherwise make and drop its record on every call.
+   */
   private release(address: string, load: NodeLoad): void {
-    if (load.calls <= 0 && load.streams <= 0) this.loads.delete(address);
+    if (load.calls > 0 || load.streams > 0) return;
+    const kept = this.idle;
+    this.idle = address;
+    if (kept === undefined || kept === address) return;
+    const previous = this.loads.get(kept);
+    if (previous && previous.calls <= 0 && previous.streams <= 0) this.loads.delete(kept);
   }
 
   private candidates(services: readonly ServiceRecord[], filters?: readonly Filter[]): Node[] {

@@ -37,6 +37,21 @@ describe("selector", () => {
     assert.equal(selector.select("svc", services)!.address, "a1");
   });
 
+  it("keeps the record of the last node to go idle only, so idle nodes do not pile up", () => {
+    const selector = new Selector();
+    selector.end("a1", true); // no record: nothing happens
+    assert.equal(selector.begin("a1"), 0);
+    selector.end("a1", true);
+    // Idle, but the last to go idle: its reply count is still there for the next call.
+    assert.equal(selector.begin("a1"), 1);
+    selector.end("a1", true);
+    assert.equal(selector.begin("a2"), 0);
+    selector.end("a2", true);
+    // a2 went idle after a1, so a1's record was dropped and its count starts again.
+    assert.equal(selector.begin("a1"), 0);
+    assert.equal(selector.begin("a2"), 1, "a2 is kept while a1 is busy");
+  });
+
   it("filters by version and by node metadata", () => {
     const selector = new Selector();
     for (let i = 0; i < 20; i++) assert.equal(selector.select("svc", services, { filters: [filterVersion("2")] })!.address, "b1");
