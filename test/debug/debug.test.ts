@@ -3,12 +3,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ProcessMonitor } from "../../src/debug/stats.js";
 import { createClient, createService, type HealthResponse, MicroError, type Service, type StatsResponse } from "../../src/index.js";
 import { MemoryRegistry } from "../../src/registry/memory.js";
 import type { ServiceRecord } from "../../src/registry/registry.js";
 import { quiet } from "../setup/logger.js";
 import { freePort } from "../setup/servers.js";
-import { waitFor } from "../setup/wait.js";
+import { until, waitFor } from "../setup/wait.js";
 
 class Ping {
   async Ping(): Promise<{ pong: true }> {
@@ -77,6 +78,33 @@ describe("Debug handler", () => {
       await service.stop();
       await registry.close();
     }
+  });
+});
+
+describe("process monitor", () => {
+  it("counts GC time from the first stats read on, and nothing once stopped", async () => {
+    const monitor = new ProcessMonitor();
+    const counts = { requests: 0, errors: 0, pending: 0 };
+    const garbage = (): void => {
+      for (let i = 0; i < 200; i++) new Array(100_000).fill(i); // young-generation collections
+    };
+    monitor.start();
+    garbage();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(monitor.stats(counts).gc, 0, "collections before the first read are not watched");
+    await until(
+      () => {
+        garbage();
+        return monitor.stats(counts).gc > 0;
+      },
+      3_000,
+      "GC time counted after the first read",
+    );
+    monitor.stop();
+    const stopped = monitor.stats(counts).gc;
+    garbage();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(monitor.stats(counts).gc, stopped);
   });
 });
 
