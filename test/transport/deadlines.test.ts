@@ -25,7 +25,7 @@ function recorder(): { arm(key: number, deadline: number): number; disarm(key: n
   );
   return {
     arm(key, deadline) {
-      const at = deadlines.add(key, deadline);
+      const at = deadlines.add(key, deadline - Date.now());
       armedIn.set(key, at);
       return at;
     },
@@ -125,11 +125,11 @@ describe("Deadlines", () => {
       (key) => expired.push(key),
       () => true,
     );
-    deadlines.add(1, Date.now() + 20);
+    deadlines.add(1, 20);
     deadlines.stop();
     await sleep(50);
     assert.deepEqual(expired, []);
-    deadlines.add(2, Date.now() + 20);
+    deadlines.add(2, 20);
     await until(() => expired.length === 1);
     assert.deepEqual(expired, [2]);
   });

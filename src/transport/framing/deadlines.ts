@@ -16,9 +16,9 @@
  * empties (then all go at once) or, in a bucket that never empties, until it is compacted; so
  * whether an id is still armed there is asked of the owner (`armed`) before it is expired.
  *
- * Deadlines come in as wall-clock times (ms since the epoch) and are kept on the monotonic clock
- * (`performance.now()`), as a Node timer is: a wall clock stepped back (NTP, a resumed VM) must
- * not hold calls past their timeout.
+ * Deadlines come in as the ms left (the caller has read the wall clock for its own checks; one
+ * clock read less per call) and are kept on the monotonic clock (`performance.now()`), as a Node
+ * timer is: a wall clock stepped back (NTP, a resumed VM) must not hold calls past their timeout.
  */
 interface Bucket {
   /**
@@ -54,9 +54,9 @@ export class Deadlines {
     private readonly resolution = 5,
   ) {}
 
-  /** Arms a deadline (ms since the epoch) for `key`; returns the bucket to pass to `clear`. */
-  add(key: number, deadline: number): number {
-    const due = deadline - Date.now() + performance.now();
+  /** Arms a deadline `wait` ms from now for `key`; returns the bucket to pass to `clear`. */
+  add(key: number, wait: number): number {
+    const due = performance.now() + wait;
     const at = Math.ceil(due / this.resolution) * this.resolution;
     let bucket = this.buckets.get(at);
     if (!bucket) bucket = this.open(at);

@@ -59,7 +59,7 @@ export class PendingCalls {
       if (Number.isNaN(wait)) return new MicroError(CLIENT_ID, 400, "call deadline is not a number");
       if (wait <= 0) return MicroError.timeout(CLIENT_ID, "call timeout: deadline exceeded before the request was sent");
       pending.wait = wait;
-      pending.bucket = this.deadlines.add(id, options.deadline);
+      pending.bucket = this.deadlines.add(id, wait);
     }
     if (options.signal) {
       if (options.signal.aborted) {
