@@ -158,16 +158,19 @@ describe("nats transport limits", () => {
     raw.publish(listener.address, frame(REQUEST, 0, "X\0v", "x", 1 << 30), { reply: `${inbox}.3` }); // declares a 1 GiB header block
     raw.publish(listener.address, frame(REQUEST, 0, "Lonely-Name", "x"), { reply: `${inbox}.4` }); // a name without a value
     raw.publish(listener.address, frame(REQUEST, 0, "X\0a\rb", "x"), { reply: `${inbox}.5` });
+    raw.publish(listener.address, frame(REQUEST, 0, "", "x"), { reply: `${inbox}.0` }); // call id 0 (a ping's)
+    raw.publish(listener.address, frame(REQUEST, 0, "", "x"), { reply: `${inbox}.9999999999` }); // a call id over 2^32 - 1
     raw.publish(listener.address, frame(REQUEST, 0, "", "x"), { reply: "*" }); // a reply subject that is no call's
     raw.publish(listener.address, frame(REQUEST, 0, "", "x"), { reply: `${inbox}.notanid` });
     raw.publish(`${listener.address}.c.${inbox}.x`, frame(3, 0, "")); // a control subject that names no call
     await raw.flush();
-    for (let i = 0; i < 200 && answers.size < 5; i++) await sleep(10);
+    for (let i = 0; i < 200 && answers.size < 7; i++) await sleep(10);
     sub.unsubscribe();
-    for (const id of ["1", "2", "3", "4", "5"]) assert.equal(answers.get(id)?.code, 400, `request ${id}: ${answers.get(id)?.detail}`);
+    for (const id of ["1", "2", "3", "4", "5", "0", "9999999999"]) assert.equal(answers.get(id)?.code, 400, `request ${id}: ${answers.get(id)?.detail}`);
     assert.match(answers.get("1")!.detail, /appears twice/);
+    assert.match(answers.get("0")!.detail, /call id from 1 to 2\^32 - 1/);
     const dropped = log.lines.slice(before).filter((line) => line.msg.includes("dropped a bad message"));
-    assert.equal(dropped.length, 8, dropped.map((line) => JSON.stringify(line.fields)).join("\n"));
+    assert.equal(dropped.length, 10, dropped.map((line) => JSON.stringify(line.fields)).join("\n"));
     await stillServes();
   });
 });
