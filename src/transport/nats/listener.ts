@@ -235,7 +235,7 @@ export class NatsListener implements Listener, LinkUser {
   destroy(): void {
     if (this.dead) return;
     const gone = new MicroError(SERVER_ID, 503, "server shut down");
-    for (const call of this.everyCall()) {
+    for (const call of this.takeEveryCall()) {
       call.cancel("server shut down");
       this.publish(call.key, encodeFrame(FrameType.Cancel, encodeHeader({ [MicroHeader.Error]: gone.detail }), EMPTY));
     }
@@ -250,7 +250,7 @@ export class NatsListener implements Listener, LinkUser {
 
   /** LinkUser: the NATS connection dropped; nothing in flight can be answered now. */
   connectionLost(reason: string): void {
-    for (const call of this.everyCall()) call.cancel(reason);
+    for (const call of this.takeEveryCall()) call.cancel(reason);
     this.unaryCalls = 0;
     for (const stream of [...this.streams.values()]) stream.lost(reason);
     this.perClient.clear();
@@ -329,11 +329,12 @@ export class NatsListener implements Listener, LinkUser {
    * client's count, or undefined when the call was dropped or refused (and said so).
    */
   private admitCall(key: string, inbox: string, id: number, msg: Msg): ClientCalls | undefined {
-    if ((id > 0 && this.perClient.get(inbox)?.unary.has(id)) || (this.streams.size > 0 && this.streams.has(key))) {
+    const known = this.perClient.get(inbox);
+    if ((id > 0 && known?.unary.has(id)) || (this.streams.size > 0 && this.streams.has(key))) {
       this.dropped(msg, `reply subject ${key} reused while its call is in flight`);
       return undefined;
     }
-    const client = this.admit(inbox);
+    const client = this.admit(inbox, known);
     if (!client) {
       this.limitLog.warn("nats transport: a client has too many calls in flight, refusing more", { inbox, limit: this.limits.maxCallsPerClient });
       this.answerError(key, new MicroError(SERVER_ID, 429, `too many calls in flight from this client (limit ${this.limits.maxCallsPerClient})`));
@@ -358,9 +359,11 @@ export class NatsListener implements Listener, LinkUser {
     return undefined;
   }
 
-  /** Counts a call or stream against its client's limit; undefined when the client is at it. */
-  private admit(inbox: string): ClientCalls | undefined {
-    let client = this.perClient.get(inbox);
+  /**
+   * Counts a call or stream against the limit of the client at `inbox` (`client`, when it is
+   * known already); undefined when the client is at it.
+   */
+  private admit(inbox: string, client: ClientCalls | undefined): ClientCalls | undefined {
     if ((client?.count ?? 0) >= this.limits.maxCallsPerClient) return undefined; // a refused client is not kept
     if (!client) {
       client = { inbox, count: 0, unary: new IdTable<ServerCall>() };
@@ -382,8 +385,8 @@ export class NatsListener implements Listener, LinkUser {
     this.leave(call.client);
   }
 
-  /** The unary calls in flight, over every client; their tables are emptied. */
-  private everyCall(): ServerCall[] {
+  /** Takes the unary calls in flight out of every client's table, and returns them. */
+  private takeEveryCall(): ServerCall[] {
     const calls: ServerCall[] = [];
     for (const client of this.perClient.values()) {
       calls.push(...client.unary.values());
