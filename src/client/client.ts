@@ -398,12 +398,13 @@ export class Client {
   /** Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded. */
   private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
     const codec = this.codecs.get(request.contentType, ErrorId.client);
+    // The headers that change per call last: a mux server reuses what the block before repeats (HeaderMemo).
     const header: Header = {
       [MicroHeader.Service]: request.service,
       [MicroHeader.Endpoint]: request.endpoint,
       [MicroHeader.Method]: request.endpoint,
-      [MicroHeader.Id]: decimal(++this.sequence),
       [MicroHeader.ContentType]: request.contentType,
+      [MicroHeader.Id]: decimal(++this.sequence),
       [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - Date.now())),
     };
     // The caller's metadata, which cannot override the headers above (cheaper than a spread).

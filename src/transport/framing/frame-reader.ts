@@ -1,6 +1,7 @@
 /** Splits a byte stream into frames (see frame.ts for the layout). */
 import { FRAME_PREFIX, type Frame, FrameType, LAST_FRAME_TYPE } from "./frame.js";
-import { decodeHeader, type HeaderLimits } from "./header-block.js";
+import type { HeaderLimits } from "./header-block.js";
+import { HeaderMemo } from "./header-memo.js";
 
 export type FrameErrorReason = string;
 
@@ -41,6 +42,8 @@ export class FrameReader {
   copied = 0;
   private assembly: Buffer | undefined;
   private held = 0;
+  /** The connection's header blocks repeat their first headers on every call. */
+  private readonly headers = new HeaderMemo();
 
   constructor(
     private readonly limits: FrameLimits,
@@ -101,7 +104,7 @@ export class FrameReader {
     const frameEnd = at + 4 + length;
     if (bodyStart > frameEnd) return `header block of ${headerLen} bytes overruns its frame`;
     if (headerLen > this.limits.maxHeaderBytes) return `header block of ${headerLen} bytes exceeds the maximum of ${this.limits.maxHeaderBytes}`;
-    const header = decodeHeader(buf, headerStart, bodyStart, this.limits.maxHeaderCount);
+    const header = this.headers.decode(buf, headerStart, bodyStart, this.limits.maxHeaderCount);
     if (typeof header === "string") return `bad header block on stream ${stream}: ${header}`;
     this.frames++;
     this.onFrame({ type, flags: buf[at + 5], stream, header, body: buf.subarray(bodyStart, frameEnd) });

@@ -66,10 +66,17 @@ export function encodeHeader(header: Header): string {
 export function decodeHeader(buf: Buffer, start = 0, end = buf.length, maxCount = DEFAULT_MAX_HEADER_COUNT): Header | HeaderProblem {
   const header: Header = {};
   if (start >= end) return header;
+  return decodeFields(buf, start, end, header, 0, maxCount);
+}
+
+/**
+ * Decodes the fields of a block from `from` (the start of a name) to `end` into `header`, which
+ * already holds `count` headers (see HeaderMemo); returns it, or why the block is not valid.
+ */
+export function decodeFields(buf: Buffer, from: number, end: number, header: Header, count: number, maxCount: number): Header | HeaderProblem {
   let key: string | undefined;
-  let count = 0;
   // Each field ends at a NUL, the last one at `end`.
-  for (let from = start; from <= end; ) {
+  while (from <= end) {
     const stop = fieldEnd(buf, from, end);
     if (stop === CR_OR_LF) return "a header name or value contains CR or LF";
     const text = fieldText(buf, from, stop);

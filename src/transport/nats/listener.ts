@@ -12,6 +12,7 @@ import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerProblem } from "../framing/header-block.js";
+import { HeaderMemo } from "../framing/header-memo.js";
 import { IdTable } from "../framing/id-table.js";
 import type { IncomingCall, Listener, ListenOptions, Message } from "../transport.js";
 import {
@@ -171,6 +172,8 @@ export class NatsListener implements Listener, LinkUser {
   private readonly taggedAnswers: boolean;
   /** Answers to batched calls, per client inbox, until this turn's microtasks run. */
   private readonly answers: BatchQueue;
+  /** Callers of one service begin their requests with the same headers (see HeaderMemo). */
+  private readonly requestHeaders = new HeaderMemo();
   private readonly limitLog: RateLimitedLog;
   private closing = false;
   private drained = false;
@@ -271,7 +274,7 @@ export class NatsListener implements Listener, LinkUser {
     if (isBatch(msg.data)) return this.onBatch(msg, inbox);
     const tooBig = this.checkSize(msg.data);
     if (tooBig) return this.refuse(msg, answerTo, tooBig);
-    const frame = decodeFrame(msg.data, this.limits.maxHeaders);
+    const frame = decodeFrame(msg.data, this.limits.maxHeaders, this.requestHeaders);
     if (typeof frame === "string") return this.refuse(msg, answerTo, { code: 400, reason: frame });
     if (inbox === undefined) return this.dropped(msg, key ? `reply subject ${JSON.stringify(key.slice(0, 64))} is not <inbox>.<id>` : "no reply subject");
     this.knownInbox = inbox;
@@ -313,7 +316,7 @@ export class NatsListener implements Listener, LinkUser {
     const key = `${inbox}.${id}`;
     const tooBig = this.checkSize(bytes);
     if (tooBig) return this.refuse(msg, key, tooBig);
-    const frame = decodeFrame(bytes, this.limits.maxHeaders);
+    const frame = decodeFrame(bytes, this.limits.maxHeaders, this.requestHeaders);
     if (typeof frame === "string") return this.refuse(msg, key, { code: 400, reason: frame });
     if (frame.type !== FrameType.Request) return this.refuse(msg, key, { code: 400, reason: `frame type ${frame.type} in a batch` });
     // TAGGED is allowed (and implied): a client encodes a call before it knows whether it goes in a batch.

@@ -58,6 +58,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../logger/logger.js";
 import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, decodeHeader, headerBound, UNSENDABLE, writeHeader } from "../framing/header-block.js";
+import type { HeaderMemo } from "../framing/header-memo.js";
 import type { Header } from "../transport.js";
 
 export { type Frame, FrameFlag, FrameType } from "../framing/frame.js";
@@ -149,9 +150,10 @@ export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Arra
 /**
  * Parses one NATS message payload; a string says why it is not a frame. The header block is
  * checked as it is decoded (see decodeHeader): at most `maxHeaders` names, each once, no empty
- * name, no CR or LF, every name with a value.
+ * name, no CR or LF, every name with a value. With a `memo`, the headers a block repeats of the
+ * ones before it are not decoded again (see HeaderMemo).
  */
-export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | string {
+export function decodeFrame(data: Uint8Array, maxHeaders = DEFAULT_MAX_HEADER_COUNT, memo?: HeaderMemo): Frame | string {
   if (data.length < PREFIX) return `${data.length} bytes is shorter than a frame header`;
   // nats.js hands over Buffers (views of the socket's chunk): wrapping one again costs an object per message.
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -163,7 +165,8 @@ export function decodeFrame(data: Uint8Array, maxHeaders?: number): Frame | stri
   if (start > buf.length) return `${buf.length} bytes is shorter than a tagged frame header`;
   const headerLen = buf.readUInt32BE(2);
   if (start + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
-  const header = decodeHeader(buf, start, start + headerLen, maxHeaders);
+  const end = start + headerLen;
+  const header = memo ? memo.decode(buf, start, end, maxHeaders) : decodeHeader(buf, start, end, maxHeaders);
   if (typeof header === "string") return header;
   return {
     type,
