@@ -280,17 +280,25 @@ export class Client {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (node instanceof Promise) return node.then((picked) => this.attemptOn(picked, request, options, deadline, n, tried));
-    return this.attemptOn(node, request, options, deadline, n, tried);
+    if (node instanceof Promise) return node.then((picked) => this.attemptOn(picked, request, options, deadline, n, tried, Date.now()));
+    return this.attemptOn(node, request, options, deadline, n, tried, now);
   }
 
-  /** Runs attempt `n` on `node`, bounded by the attempt's own deadline. */
-  private attemptOn(node: Node, request: ClientRequest, options: CallOptions, deadline: number, n: number, tried: Set<string> | undefined): Promise<unknown> {
-    const limit = this.attemptDeadline(options, deadline, n);
+  /** Runs attempt `n` on `node`, bounded by the attempt's own deadline; `now` is the time of the pick. */
+  private attemptOn(
+    node: Node,
+    request: ClientRequest,
+    options: CallOptions,
+    deadline: number,
+    n: number,
+    tried: Set<string> | undefined,
+    now: number,
+  ): Promise<unknown> {
+    const limit = this.attemptDeadline(options, deadline, n, now);
     const onFailure = (err: unknown): Promise<unknown> => this.afterFailure(err, node, request, options, deadline, n, tried);
     // Without call wrappers the exchange's own promise also carries the retry decision (one
     // promise per attempt instead of two: a few percent of the client's time per call).
-    if (!this.wrapped) return this.exchange(node, request, limit, options.signal, onFailure);
+    if (!this.wrapped) return this.exchange(node, request, limit, options.signal, onFailure, now);
     let result: Promise<unknown>;
     try {
       result = this.wrapped(node, request, limit, options.signal);
@@ -330,9 +338,9 @@ export class Client {
    * Only calls that may be retried after a timeout are cut by default: cutting any other call
    * short could only turn a late answer into a failure.
    */
-  private attemptDeadline(options: CallOptions, deadline: number, n: number): number {
+  private attemptDeadline(options: CallOptions, deadline: number, n: number, now: number): number {
     const limit = options.attemptTimeout ?? (options.idempotent ? this.attemptTimeout : undefined);
-    return limit === undefined ? deadline : Math.min(deadline, Date.now() + limit * 2 ** n);
+    return limit === undefined ? deadline : Math.min(deadline, now + limit * 2 ** n);
   }
 
   /**
@@ -373,12 +381,13 @@ export class Client {
     deadline: number,
     signal: AbortSignal | undefined,
     onFailure: (err: unknown) => Promise<unknown>,
+    now = Date.now(),
   ): Promise<unknown> {
     const address = node.address;
     const answers = this.selector.begin(address);
     let sent: Promise<Message>;
     try {
-      sent = this.dispatch(node, request, deadline, signal);
+      sent = this.dispatch(node, request, deadline, signal, now);
     } catch (err) {
       this.selector.end(address, false); // the encoder threw: nothing was sent
       return onFailure(err);
@@ -395,17 +404,21 @@ export class Client {
     );
   }
 
-  /** Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded. */
-  private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined): Promise<Message> {
+  /**
+   * Sends `request` to `node` and resolves with the raw reply; throws when it cannot be encoded.
+   * `now` is when the call was made, within the same task: its Timeout header is then the same
+   * for every call with the same timeout, which the server's HeaderMemo reuses.
+   */
+  private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined, now: number): Promise<Message> {
     const codec = this.codecs.get(request.contentType, ErrorId.client);
-    // The headers that change per call last: a mux server reuses what the block before repeats (HeaderMemo).
+    // Micro-Id, which changes on every call, last: a server reuses what a block repeats of the one before (HeaderMemo).
     const header: Header = {
       [MicroHeader.Service]: request.service,
       [MicroHeader.Endpoint]: request.endpoint,
       [MicroHeader.Method]: request.endpoint,
       [MicroHeader.ContentType]: request.contentType,
+      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - now)),
       [MicroHeader.Id]: decimal(++this.sequence),
-      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - Date.now())),
     };
     // The caller's metadata, which cannot override the headers above (cheaper than a spread).
     for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
