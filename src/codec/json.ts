@@ -16,8 +16,25 @@ export const jsonCodec: Codec = {
   },
   decode(bytes: Uint8Array): unknown {
     if (bytes.length === 0) return {};
-    if (!isUtf8(bytes)) throw new SyntaxError("JSON body is not valid UTF-8");
-    const text = Buffer.isBuffer(bytes) ? bytes.toString("utf8") : decoder.decode(bytes);
-    return JSON.parse(text);
+    return JSON.parse(jsonText(bytes));
   },
 };
+
+/** Bodies up to this size are checked for plain ASCII here, in JavaScript. */
+const SHORT_BODY = 256;
+
+/**
+ * The text of a JSON body. A short body of plain ASCII (most RPC requests and answers) is copied
+ * as latin1, which for ASCII is the same text: one call into C++ instead of two (validate, then
+ * decode UTF-8), about a sixth of the body's decoding cost on a server at concurrency 1.
+ */
+function jsonText(bytes: Uint8Array): string {
+  if (bytes.length <= SHORT_BODY && Buffer.isBuffer(bytes) && isAscii(bytes)) return bytes.toString("latin1");
+  if (!isUtf8(bytes)) throw new SyntaxError("JSON body is not valid UTF-8");
+  return Buffer.isBuffer(bytes) ? bytes.toString("utf8") : decoder.decode(bytes);
+}
+
+function isAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return false;
+  return true;
+}

@@ -51,6 +51,13 @@ describe("application/json", () => {
     assert.deepEqual(jsonCodec.decode(new Uint8Array(0)), {});
   });
 
+  it("decodes short and long bodies, ASCII or not, as the same text", () => {
+    for (const value of [{ name: "John" }, { name: "Jöhn 🚀" }, { name: "x".repeat(300) }, { name: `${"x".repeat(300)}é` }, ["a", 1, null]]) {
+      assert.deepEqual(jsonCodec.decode(Buffer.from(JSON.stringify(value))), value);
+      assert.deepEqual(jsonCodec.decode(new Uint8Array(Buffer.from(JSON.stringify(value)))), value);
+    }
+  });
+
   it("rejects malformed JSON", () => {
     assert.throws(() => jsonCodec.decode(Buffer.from('{"name":')), SyntaxError);
     // Invalid UTF-8 (a lone continuation byte, an overlong encoding) is refused, not replaced with U+FFFD.
