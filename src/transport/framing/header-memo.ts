@@ -7,11 +7,12 @@
  * ~0.3 µs this way (see bench/README.md for what it changes per call).
  *
  * The memo is the leading pairs that the last two different blocks shared, byte for byte: after
- * two calls of one caller it holds the headers before Micro-Id. It only ever shrinks to what the
- * blocks it missed share, down to none, and then starts again from the next block. A block that starts
- * with those bytes, followed by a NUL or its end, gets a copy of their decoded headers and only
- * the rest decoded. Anything else is decoded in full (decodeHeader), so the answer is always the
- * one decodeHeader gives, errors included: the same bytes decode to the same headers.
+ * two calls of one caller it holds the headers before Micro-Id. A block that starts with those
+ * bytes, followed by a NUL or its end, gets a copy of their decoded headers and only the rest
+ * decoded. Anything else is decoded in full (decodeHeader), so the answer is always the one
+ * decodeHeader gives, errors included: the same bytes decode to the same headers. A block it
+ * missed shrinks the memo to what the two share; sharing nothing, that block becomes the next
+ * candidate.
  */
 import type { Header } from "../transport.js";
 import { decodeFields, decodeHeader, type HeaderProblem } from "./header-block.js";
@@ -34,12 +35,13 @@ export class HeaderMemo {
     const size = end - start;
     const shared = this.shared;
     if (shared !== undefined && size >= this.length && this.sharedCount <= maxCount && this.repeats(buf, start)) {
-      this.hits++;
       const at = start + this.length;
       // Object.assign, not a spread: V8 gives a spread copy a map that adding headers to takes
       // its slow path (~2.8 µs for two headers, against ~0.14 µs).
-      if (at === end) return Object.assign({}, shared);
-      if (buf[at] === 0) return decodeFields(buf, at + 1, end, Object.assign({}, shared), this.sharedCount, maxCount);
+      if (at === end || buf[at] === 0) {
+        this.hits++;
+        return at === end ? Object.assign({}, shared) : decodeFields(buf, at + 1, end, Object.assign({}, shared), this.sharedCount, maxCount);
+      }
     }
     const header = decodeHeader(buf, start, end, maxCount);
     if (typeof header !== "string" && size > 0 && size <= MEMO_BYTES) this.learn(buf, start, end);
@@ -66,7 +68,8 @@ export class HeaderMemo {
       return;
     }
     this.length = sharedEnd;
-    const header = decodeHeader(buf, start, start + sharedEnd) as Header; // valid: part of a valid block
+    // Valid, and within any count limit: the leading pairs of a block that was.
+    const header = decodeHeader(buf, start, start + sharedEnd, Number.POSITIVE_INFINITY) as Header;
     this.shared = header;
     this.sharedCount = Object.keys(header).length;
   }
