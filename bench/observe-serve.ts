@@ -154,7 +154,7 @@ async function measure(name: Case, seconds: number): Promise<Measured> {
   });
   const batch = async (): Promise<void> => {
     const pending: Promise<Message>[] = [];
-    for (let i = 0; i < 64; i++) pending.push(server.serve(request(), call));
+    for (let i = 0; i < 64; i++) pending.push(new Promise((respond) => server.serve(request(), call, respond)));
     await Promise.all(pending);
   };
   const until = performance.now() + 1_000;

@@ -12,6 +12,7 @@ import type { Logger } from "../logger/logger.js";
 import { RateLimitedLog } from "../logger/rate-limited.js";
 import { type PeerCertificate, responseMetadataOf } from "../metadata/context.js";
 import { type Header, MicroHeader } from "../metadata/headers.js";
+import { answerCall } from "../transport/answer.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { TlsOptions } from "../transport/tls.js";
 import type { IncomingCall, Listener, ListenOptions, Message, TransportStream } from "../transport/transport.js";
@@ -178,7 +179,7 @@ function runUnary(call: ServerCall, header: Header, microType: string, options: 
   call.recv().then(
     (first) => {
       if (!first) return call.finish({ code: GrpcCode.INVALID_ARGUMENT, message: `${header[MicroHeader.Endpoint]}: the call ended without a request message` });
-      return options.handler({ header, body: first.body }, call).then((reply) => call.reply(reply, microType));
+      answerCall(options.handler, { header, body: first.body }, call, (reply) => call.reply(reply, microType), options.logger);
     },
     (err: unknown) => call.finish(statusFromFailure(err)),
   );

@@ -18,7 +18,7 @@ import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";
 import { compose } from "../middleware/compose.js";
 import type { Endpoint, Value } from "../registry/registry.js";
-import type { Header, IncomingCall, Message, TransportStream } from "../transport/transport.js";
+import type { Header, IncomingCall, Message, RequestHandler, TransportStream } from "../transport/transport.js";
 import { RequestContext } from "./context.js";
 
 export type { Caller, Context } from "../metadata/context.js";
@@ -202,28 +202,31 @@ export class Server {
   }
 
   /**
-   * The transport's request handler. Never rejects: every failure becomes an error response.
-   * Written without an async frame: it runs for every call, and suspending one costs more
-   * garbage than the rest of the call's bookkeeping.
+   * The transport's request handler: answers every request through `respond`, failures as error
+   * responses; never throws. Written without an async frame or a promise of its own: it runs for
+   * every call, and each one would cost more than the rest of the call's bookkeeping.
    */
-  readonly serve = (request: Message, call: IncomingCall): Promise<Message> => {
+  readonly serve: RequestHandler = (request, call, respond) => {
     this.requestCount++;
     const header = request.header;
     const endpoint = header[MicroHeader.Endpoint] ?? header[MicroHeader.Method];
     const contentType = header[MicroHeader.ContentType] ?? DEFAULT_CONTENT_TYPE;
-    if (!endpoint) return this.refuse(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"));
+    if (!endpoint) return this.refuse(MicroError.badRequest(this.name, "request has no Micro-Endpoint header"), respond);
     const route = this.routes.get(endpoint);
-    if (!route) return this.refuse(this.unknownEndpoint(endpoint));
+    if (!route) return this.refuse(this.unknownEndpoint(endpoint), respond);
     const refused = this.admit?.(endpoint);
-    if (refused) return this.refuse(refused);
+    if (refused) return this.refuse(refused, respond);
     const codec = this.codecs.find(contentType);
     if (!codec)
-      return this.refuse(new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`));
+      return this.refuse(
+        new MicroError(this.name, 415, `unsupported Content-Type ${contentType} (supported: ${this.codecs.contentTypes.join(", ")})`),
+        respond,
+      );
     let body: unknown;
     try {
       body = codec.decode(request.body, { endpoint, kind: "request", id: header[MicroHeader.Id] });
     } catch (err) {
-      return this.refuse(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`));
+      return this.refuse(MicroError.badRequest(this.name, `malformed ${contentType} request body: ${(err as Error).message}`), respond);
     }
     const ctx = new RequestContext(header[MicroHeader.Service] ?? this.name, endpoint, header, deadlineFrom(header[MicroHeader.Timeout]), call);
     this.inflight.begin();
@@ -231,15 +234,18 @@ export class Server {
     try {
       result = route.invoke({ service: ctx.service, endpoint, contentType, body, stream: false, header }, ctx);
     } catch (err) {
-      return Promise.resolve(this.finish(ctx, this.failure(err, endpoint)));
+      respond(this.finish(ctx, this.failure(err, endpoint)));
+      return undefined;
     }
-    if (!isThenable(result)) return Promise.resolve(this.finish(ctx, this.reply(result, codec, ctx)));
-    // Promise.resolve adopts any thenable (a query builder, another library's promise) and
-    // returns a native promise as it is.
-    return Promise.resolve(result).then(
-      (value: unknown) => this.finish(ctx, this.reply(value, codec, ctx)),
-      (err: unknown) => this.finish(ctx, this.failure(err, endpoint)),
-    );
+    if (isThenable(result)) {
+      // Promise.resolve adopts any thenable (a query builder, another library's promise) and
+      // returns a native promise as it is.
+      Promise.resolve(result).then(
+        (value: unknown) => respond(this.finish(ctx, this.reply(value, codec, ctx))),
+        (err: unknown) => respond(this.finish(ctx, this.failure(err, endpoint))),
+      );
+    } else respond(this.finish(ctx, this.reply(result, codec, ctx)));
+    return undefined;
   };
 
   /** The response to a unary call whose handler returned `value`. */
@@ -273,8 +279,9 @@ export class Server {
   }
 
   /** A call refused before its handler ran. */
-  private refuse(err: MicroError): Promise<Message> {
-    return Promise.resolve(this.error(err));
+  private refuse(err: MicroError, respond: (response: Message) => void): undefined {
+    respond(this.error(err));
+    return undefined;
   }
 
   /** The transport's stream handler: runs one streaming call to completion. */

@@ -4,6 +4,8 @@
  * For tests and for several services in one process.
  */
 import { ErrorId, MicroError } from "../errors/errors.js";
+import { logger } from "../logger/logger.js";
+import { answerCall } from "./answer.js";
 import type { FrameType } from "./framing/frame.js";
 import { FramedStream, type StreamOutput } from "./framing/framed-stream.js";
 import { decodeHeader } from "./framing/header-block.js";
@@ -50,7 +52,7 @@ class MemoryConnection implements ClientConnection {
     let timer: NodeJS.Timeout | undefined;
     this.pending++;
     try {
-      const outcome = handler(copy(request), incoming).then(copy);
+      const outcome = new Promise<Message>((respond) => answerCall(handler, copy(request), incoming, respond, logger())).then(copy);
       const racers: Array<Promise<Message>> = [outcome];
       if (options.deadline !== undefined) {
         racers.push(

@@ -28,8 +28,13 @@ export interface IncomingCall {
   readonly certificate?: PeerCertificate;
 }
 
-/** The server's side of a transport: one function per incoming request. */
-export type RequestHandler = (request: Message, call: IncomingCall) => Promise<Message>;
+/**
+ * The server's side of a transport: one call per incoming request. The handler answers either
+ * by calling `respond` once or by returning a promise of the response, not both; transports
+ * accept either (answerCall). The RPC server calls `respond` from its method's own promise: a
+ * promise of its own would cost every call one more promise and one more microtask.
+ */
+export type RequestHandler = (request: Message, call: IncomingCall, respond: (response: Message) => void) => Promise<Message> | undefined;
 
 /**
  * One side of a stream: an ordered exchange of messages in both directions. `send` waits while

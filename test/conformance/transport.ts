@@ -50,6 +50,42 @@ export function transportConformance(name: string, create: () => Transport, list
       conn.close();
     });
 
+    it("takes a handler's answer through respond, given at once or later", async () => {
+      const { transport, listener } = await serve((req, _call, respond) => {
+        const answer = msg({ Way: "respond" }, `got ${text(req)}`);
+        if (text(req) === "now") respond(answer);
+        else setTimeout(() => respond(answer), 5);
+        return undefined;
+      });
+      const conn = await transport.dial(listener.address);
+      const [now, later] = await Promise.all([conn.call(msg({}, "now")), conn.call(msg({}, "later"))]);
+      assert.equal(now.header.Way, "respond");
+      assert.equal(text(now), "got now");
+      assert.equal(text(later), "got later");
+      conn.close();
+    });
+
+    it("answers 500 for a handler that throws or rejects, and keeps serving", async () => {
+      const { transport, listener } = await serve(async (req) => {
+        if (text(req) === "reject") throw new Error("handler bug");
+        if (text(req) === "ok") return msg({}, "fine");
+        return Promise.reject(new Error("handler bug"));
+      });
+      const thrower = await serve(() => {
+        throw new Error("handler bug");
+      });
+      const conn = await transport.dial(listener.address);
+      for (const input of ["reject", "other"]) {
+        const rsp = await conn.call(msg({}, input));
+        assert.equal(MicroError.parse(rsp.header[MicroHeader.Error]!).code, 500, `${input}: ${rsp.header[MicroHeader.Error]}`);
+      }
+      assert.equal(text(await conn.call(msg({}, "ok"))), "fine", "the listener still serves");
+      const other = await thrower.transport.dial(thrower.listener.address);
+      assert.equal(MicroError.parse((await other.call(msg({}, "x"))).header[MicroHeader.Error]!).code, 500);
+      conn.close();
+      other.close();
+    });
+
     it("carries empty and binary bodies", async () => {
       const { transport, listener } = await serve(async (req) => ({ header: {}, body: req.body }));
       const conn = await transport.dial(listener.address);

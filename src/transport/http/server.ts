@@ -22,6 +22,7 @@ import type { Logger } from "../../logger/logger.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import type { PeerCertificate } from "../../metadata/context.js";
 import { MicroHeader } from "../../metadata/headers.js";
+import { answerCall } from "../answer.js";
 import type { ServedConnection } from "../tcp.js";
 import { verifiedPeerCertificate } from "../tls.js";
 import type { Header, IncomingCall, ListenOptions, Message } from "../transport.js";
@@ -178,20 +179,12 @@ class HttpServerConnection implements ServedConnection {
     this.slots.push(slot);
     this.callBytes += request.body.length;
     if (this.slots.length >= this.settings.maxCallsPerConnection) this.parser.hold();
-    let reply: Promise<Message>;
-    try {
-      reply = this.options.handler(message, new Call(this.remote, slot, this.certificate));
-    } catch (err) {
-      reply = Promise.reject(err);
-    }
-    reply.then(
+    answerCall(
+      this.options.handler,
+      message,
+      new Call(this.remote, slot, this.certificate),
       (response) => this.guard(() => this.answer(slot, response)),
-      (err: unknown) => {
-        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
-        this.settings.logger.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
-        const failure = MicroError.internal(ErrorId.server, "internal server error").toString();
-        this.guard(() => this.answer(slot, { header: { [MicroHeader.Error]: failure }, body: EMPTY }));
-      },
+      this.settings.logger,
     );
   }
 

@@ -13,6 +13,7 @@ import type { Logger } from "../../logger/logger.js";
 import type { RateLimitedLog } from "../../logger/rate-limited.js";
 import type { PeerCertificate } from "../../metadata/context.js";
 import { MicroHeader } from "../../metadata/headers.js";
+import { answerCall } from "../answer.js";
 import { FRAME_PREFIX, type Frame, FrameFlag, FrameType, PREFACE } from "../framing/frame.js";
 import { type FrameBudget, FrameReader } from "../framing/frame-reader.js";
 import { FrameWriter } from "../framing/frame-writer.js";
@@ -299,14 +300,7 @@ export class ServerConnection implements StreamOutput {
     if (frame.flags & FrameFlag.Stream) return this.onStream(frame);
     const call = new ServerCall(this.remote, this.certificate);
     this.calls.set(frame.stream, call);
-    this.handler(frame, call).then(
-      (response) => this.respond(frame.stream, call, response),
-      (err: unknown) => {
-        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
-        this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
-        this.respond(frame.stream, call, { header: { [MicroHeader.Error]: MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
-      },
-    );
+    answerCall(this.handler, frame, call, (response) => this.respond(frame.stream, call, response), this.log);
   }
 
   private onStream(frame: Frame): void {

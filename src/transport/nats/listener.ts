@@ -10,6 +10,7 @@ import { ErrorId, MicroError } from "../../errors/errors.js";
 import type { Logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { MicroHeader } from "../../metadata/headers.js";
+import { answerCall } from "../answer.js";
 import { FramedStream, type StreamOutput } from "../framing/framed-stream.js";
 import { encodeHeader, headerProblem } from "../framing/header-block.js";
 import { HeaderMemo } from "../framing/header-memo.js";
@@ -414,20 +415,7 @@ export class NatsListener implements Listener, LinkUser {
   private serveCall(call: ServerCall, frame: Frame): void {
     call.client.unary.set(call.id, call);
     this.unaryCalls++;
-    let reply: Promise<Message>;
-    try {
-      reply = this.options.handler({ header: frame.header, body: frame.body }, call);
-    } catch (err) {
-      reply = Promise.reject(err);
-    }
-    reply.then(
-      (response) => this.respond(call, response),
-      (err: unknown) => {
-        // The RPC layer turns handler errors into Micro-Error responses; reaching here is a bug.
-        this.log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
-        this.respond(call, { header: { [MicroHeader.Error]: MicroError.internal(SERVER_ID, "internal server error").toString() }, body: EMPTY });
-      },
-    );
+    answerCall(this.options.handler, { header: frame.header, body: frame.body }, call, (response) => this.respond(call, response), this.log);
   }
 
   private respond(call: ServerCall, response: Message): void {

@@ -1,0 +1,29 @@
+/**
+ * How every transport runs its RequestHandler: one place for the two ways a handler may answer
+ * (see RequestHandler) and for what a handler that fails instead of answering gets.
+ */
+import { ErrorId, MicroError } from "../errors/errors.js";
+import type { Logger } from "../logger/logger.js";
+import { MicroHeader } from "../metadata/headers.js";
+import type { IncomingCall, Message, RequestHandler } from "./transport.js";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Runs `handler` for one request and passes its answer to `respond`, whether the handler calls
+ * `respond` itself or returns a promise. A handler that throws or rejects is a bug (the RPC
+ * server turns every failure into a Micro-Error response): it is logged, and the caller gets a
+ * 500 rather than no answer.
+ */
+export function answerCall(handler: RequestHandler, request: Message, call: IncomingCall, respond: (response: Message) => void, log: Logger): void {
+  let reply: Promise<Message> | undefined;
+  try {
+    reply = handler(request, call, respond);
+  } catch (err) {
+    reply = Promise.reject(err);
+  }
+  reply?.then(respond, (err: unknown) => {
+    log.error("request handler failed", { err: err instanceof Error ? err.stack : String(err) });
+    respond({ header: { [MicroHeader.Error]: MicroError.internal(ErrorId.server, "internal server error").toString() }, body: EMPTY });
+  });
+}
