@@ -13,7 +13,7 @@ import { ErrorId, LocalError, MicroError, RetryLaterError } from "../errors/erro
 import { deferredGrpcTransport } from "../grpc/deferred.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { type Context, responseMetadataOf } from "../metadata/context.js";
-import { MicroHeader } from "../metadata/headers.js";
+import { callHeader, MicroHeader } from "../metadata/headers.js";
 import { Metadata, type MetadataInit } from "../metadata/metadata.js";
 import { compose } from "../middleware/compose.js";
 import type { Node, Registry, ServiceRecord } from "../registry/registry.js";
@@ -411,18 +411,12 @@ export class Client {
    */
   private dispatch(node: Node, request: ClientRequest, deadline: number, signal: AbortSignal | undefined, now: number): Promise<Message> {
     const codec = this.codecs.get(request.contentType, ErrorId.client);
-    // Micro-Id, which changes on every call, last: a server reuses what a block repeats of the one before (HeaderMemo).
-    const header: Header = {
-      [MicroHeader.Service]: request.service,
-      [MicroHeader.Endpoint]: request.endpoint,
-      [MicroHeader.Method]: request.endpoint,
-      [MicroHeader.ContentType]: request.contentType,
-      [MicroHeader.Timeout]: this.timeoutHeader(Math.max(1, deadline - now)),
-      [MicroHeader.Id]: decimal(++this.sequence),
-    };
+    const timeout = this.timeoutHeader(Math.max(1, deadline - now));
+    const id = decimal(++this.sequence);
+    const header = callHeader(request.service, request.endpoint, request.contentType, timeout, id);
     // The caller's metadata, which cannot override the headers above (cheaper than a spread).
     for (const key in request.header) if (header[key] === undefined) header[key] = request.header[key];
-    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id: header[MicroHeader.Id] }) };
+    const message: Message = { header, body: codec.encode(request.body, { endpoint: request.endpoint, kind: "request", id }) };
     const options = { deadline, signal };
     const pooled = this.poolFor(node).get(node.address, request.service);
     return pooled instanceof Promise ? pooled.then((conn) => conn.call(message, options)) : pooled.call(message, options);

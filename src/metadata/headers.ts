@@ -45,6 +45,35 @@ export const MicroHeader = {
 
 export type MicroHeaderName = (typeof MicroHeader)[keyof typeof MicroHeader];
 
+/** The headers callHeader writes; typed by MicroHeader, so that a misspelt name there does not compile. */
+type CallHeader = Record<
+  | typeof MicroHeader.Service
+  | typeof MicroHeader.Endpoint
+  | typeof MicroHeader.Method
+  | typeof MicroHeader.ContentType
+  | typeof MicroHeader.Timeout
+  | typeof MicroHeader.Id,
+  string
+>;
+
+/**
+ * The headers a client sends with a unary call, Micro-Id (which changes on every call) last, so
+ * that a server reuses what the block repeats of the one before (HeaderMemo). The names are
+ * written out: V8 builds an object literal with computed names (`[MicroHeader.Service]: …`)
+ * through its runtime, a call per name, which was an eighth of a client's instructions per call.
+ */
+export function callHeader(service: string, endpoint: string, contentType: string, timeout: string, id: string): Header {
+  const header: CallHeader = {
+    "Micro-Service": service,
+    "Micro-Endpoint": endpoint,
+    "Micro-Method": endpoint,
+    "Content-Type": contentType,
+    Timeout: timeout,
+    "Micro-Id": id,
+  };
+  return header;
+}
+
 /**
  * A header's value by case-insensitive name, from a plain record of headers (a broker message's,
  * say): the exact spelling is tried first, since Go Micro versions canonicalise names differently

@@ -12,13 +12,21 @@
  * decoded. Anything else is decoded in full (decodeHeader), so the answer is always the one
  * decodeHeader gives, errors included: the same bytes decode to the same headers. A block it
  * missed shrinks the memo to what the two share; sharing nothing, that block becomes the next
- * candidate.
+ * candidate. Every so often (RELEARN_EVERY) it starts over, to take in headers that became steady
+ * after it learnt.
  */
 import type { Header } from "../transport.js";
 import { decodeFields, decodeHeader, type HeaderProblem } from "./header-block.js";
 
 /** Longest block remembered: the repeated headers of a call are ~100 bytes. */
 const MEMO_BYTES = 512;
+/**
+ * Every this many hits the memo starts over from the block it just decoded, so that it can take
+ * in headers that became steady after it learnt: a client's first call, made while it connected,
+ * has a Timeout of its own, and a memo learnt from it left Timeout out for good (about a tenth
+ * of a server's header decoding).
+ */
+const RELEARN_EVERY = 1024; // a power of two
 
 export class HeaderMemo {
   /** The remembered bytes: the shared leading pairs, or a whole block still unconfirmed. */
@@ -30,6 +38,11 @@ export class HeaderMemo {
   /** Blocks that began with the remembered headers (whose decoding was partly skipped). */
   hits = 0;
 
+  /** Bytes of leading headers a block that repeats them skips decoding (0 while learning). */
+  get remembered(): number {
+    return this.shared === undefined ? 0 : this.length;
+  }
+
   /** decodeHeader(buf, start, end, maxCount), reusing what this block repeats of the last ones. */
   decode(buf: Buffer, start: number, end: number, maxCount: number): Header | HeaderProblem {
     const size = end - start;
@@ -39,8 +52,9 @@ export class HeaderMemo {
       // Object.assign, not a spread: V8 gives a spread copy a map that adding headers to takes
       // its slow path (~2.8 µs for two headers, against ~0.14 µs).
       if (at === end || buf[at] === 0) {
-        this.hits++;
-        return at === end ? Object.assign({}, shared) : decodeFields(buf, at + 1, end, Object.assign({}, shared), this.sharedCount, maxCount);
+        const header = at === end ? Object.assign({}, shared) : decodeFields(buf, at + 1, end, Object.assign({}, shared), this.sharedCount, maxCount);
+        if ((++this.hits & (RELEARN_EVERY - 1)) === 0 && typeof header !== "string" && size <= MEMO_BYTES) this.candidate(buf, start, end);
+        return header;
       }
     }
     const header = decodeHeader(buf, start, end, maxCount);
@@ -61,17 +75,19 @@ export class HeaderMemo {
    */
   private learn(buf: Buffer, start: number, end: number): void {
     const sharedEnd = this.length === 0 ? 0 : this.sharedPairsEnd(buf, start, end);
-    if (sharedEnd === 0) {
-      buf.copy(this.bytes, 0, start, end);
-      this.length = end - start;
-      this.shared = undefined;
-      return;
-    }
+    if (sharedEnd === 0) return this.candidate(buf, start, end);
     this.length = sharedEnd;
     // Valid, and within any count limit: the leading pairs of a block that was.
     const header = decodeHeader(buf, start, start + sharedEnd, Number.POSITIVE_INFINITY) as Header;
     this.shared = header;
     this.sharedCount = Object.keys(header).length;
+  }
+
+  /** Remembers the block from `start` to `end` whole, to learn from with the next one. */
+  private candidate(buf: Buffer, start: number, end: number): void {
+    buf.copy(this.bytes, 0, start, end);
+    this.length = end - start;
+    this.shared = undefined;
   }
 
   /**
