@@ -1,5 +1,5 @@
 /** Splits a byte stream into frames (see frame.ts for the layout). */
-import { FRAME_PREFIX, type Frame, FrameType, LAST_FRAME_TYPE } from "./frame.js";
+import { FRAME_PREFIX, type Frame, FrameType, LAST_FRAME_TYPE, readU32 } from "./frame.js";
 import type { HeaderLimits } from "./header-block.js";
 import { HeaderMemo } from "./header-memo.js";
 
@@ -91,14 +91,14 @@ export class FrameReader {
    */
   private frameAt(buf: Buffer, at: number): number | FrameErrorReason {
     if (buf.length - at < 4) return INCOMPLETE;
-    const length = buf.readUInt32BE(at);
+    const length = readU32(buf, at);
     if (length + 4 > this.limits.maxFrameSize) return `frame of ${length + 4} bytes exceeds the maximum of ${this.limits.maxFrameSize}`;
     if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
     if (buf.length - at < length + 4) return INCOMPLETE;
     const type = buf[at + 4] as FrameType;
     if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
-    const stream = buf.readUInt32BE(at + 6);
-    const headerLen = buf.readUInt32BE(at + 10);
+    const stream = readU32(buf, at + 6);
+    const headerLen = readU32(buf, at + 10);
     const headerStart = at + FRAME_PREFIX;
     const bodyStart = headerStart + headerLen;
     const frameEnd = at + 4 + length;

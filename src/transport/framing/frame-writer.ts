@@ -1,6 +1,6 @@
 /** Writes frames onto a byte stream (see frame.ts for the layout), many per socket write. */
 import type { Header } from "../transport.js";
-import { FRAME_PREFIX, type FrameType } from "./frame.js";
+import { FRAME_PREFIX, type FrameType, writeU32 } from "./frame.js";
 import { DEFAULT_HEADER_LIMITS, type HeaderLimits, type HeaderSwap, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
 
 /**
@@ -69,11 +69,11 @@ export class FrameWriter {
     const buf = this.slab;
     const at = this.end;
     const end = headerEnd + body.length;
-    buf.writeUInt32BE(end - at - 4, at);
+    writeU32(buf, at, end - at - 4);
     buf[at + 4] = type;
     buf[at + 5] = flags;
-    buf.writeUInt32BE(stream, at + 6);
-    buf.writeUInt32BE(headerEnd - at - FRAME_PREFIX, at + 10);
+    writeU32(buf, at + 6, stream);
+    writeU32(buf, at + 10, headerEnd - at - FRAME_PREFIX);
     if (body.length > 0) buf.set(body, headerEnd);
     this.end = end;
     if (this.end - this.start >= this.eagerFlushBytes) this.flush();

@@ -56,7 +56,7 @@
  */
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../logger/logger.js";
-import { type Frame, FrameType, LAST_FRAME_TYPE } from "../framing/frame.js";
+import { type Frame, FrameType, LAST_FRAME_TYPE, readU32, writeU32 } from "../framing/frame.js";
 import { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, decodeHeader, headerBound, UNSENDABLE, writeHeader } from "../framing/header-block.js";
 import type { HeaderMemo } from "../framing/header-memo.js";
 import type { Header } from "../transport.js";
@@ -110,7 +110,7 @@ export function encodeFrame(type: FrameType, headerText: string, body: Uint8Arra
   const buf = Buffer.allocUnsafe(PREFIX + headerLen + body.length);
   buf[0] = type;
   buf[1] = flags;
-  buf.writeUInt32BE(headerLen, 2);
+  writeU32(buf, 2, headerLen);
   if (headerLen > 0) buf.write(headerText, PREFIX, headerLen, "utf8");
   if (body.length > 0) buf.set(body, PREFIX + headerLen);
   return buf;
@@ -141,8 +141,8 @@ export function encodeFrameFrom(type: FrameType, header: Header, body: Uint8Arra
   scratch.copy(buf, start, start, headerEnd);
   buf[0] = type;
   buf[1] = tag === undefined ? flags : flags | TAGGED;
-  buf.writeUInt32BE(headerEnd - start, 2);
-  if (tag !== undefined) buf.writeUInt32BE(tag, PREFIX);
+  writeU32(buf, 2, headerEnd - start);
+  if (tag !== undefined) writeU32(buf, PREFIX, tag);
   if (body.length > 0) buf.set(body, headerEnd);
   return buf;
 }
@@ -163,7 +163,7 @@ export function decodeFrame(data: Uint8Array, maxHeaders = DEFAULT_MAX_HEADER_CO
   const tagged = type === FrameType.Response && (flags & TAGGED) !== 0;
   const start = tagged ? PREFIX + CALL_ID_BYTES : PREFIX;
   if (start > buf.length) return `${buf.length} bytes is shorter than a tagged frame header`;
-  const headerLen = buf.readUInt32BE(2);
+  const headerLen = readU32(buf, 2);
   if (start + headerLen > buf.length) return `header block of ${headerLen} bytes overruns a ${buf.length}-byte message`;
   const end = start + headerLen;
   const header = memo ? memo.decode(buf, start, end, maxHeaders) : decodeHeader(buf, start, end, maxHeaders);
@@ -172,7 +172,7 @@ export function decodeFrame(data: Uint8Array, maxHeaders = DEFAULT_MAX_HEADER_CO
     type,
     flags,
     // A tagged answer's call id; otherwise the subject says which call.
-    stream: tagged ? buf.readUInt32BE(PREFIX) : 0,
+    stream: tagged ? readU32(buf, PREFIX) : 0,
     header,
     body: buf.subarray(start + headerLen),
   };
@@ -208,8 +208,8 @@ export class FrameBatch {
     let at = BATCH_PREFIX;
     for (let i = 0; i < this.frames.length; i++) {
       const frame = this.frames[i];
-      buf.writeUInt32BE(this.ids[i], at);
-      buf.writeUInt32BE(frame.length, at + 4);
+      writeU32(buf, at, this.ids[i]);
+      writeU32(buf, at + 4, frame.length);
       buf.set(frame, at + ENTRY_PREFIX);
       at += ENTRY_PREFIX + frame.length;
     }
@@ -289,8 +289,8 @@ export function forEachInBatch(data: Uint8Array, each: (id: number, frame: Buffe
   for (let at = BATCH_PREFIX; at < buf.length; ) {
     if (++count > MAX_BATCH_ENTRIES) return `more than ${MAX_BATCH_ENTRIES} calls in a batch`;
     if (at + ENTRY_PREFIX > buf.length) return `batch entry at byte ${at} is cut short`;
-    const id = buf.readUInt32BE(at);
-    const length = buf.readUInt32BE(at + 4);
+    const id = readU32(buf, at);
+    const length = readU32(buf, at + 4);
     const start = at + ENTRY_PREFIX;
     if (id === 0) return `batch entry at byte ${at} has call id 0`;
     if (start + length > buf.length) return `batch entry at byte ${at} of ${length} bytes overruns a ${buf.length}-byte message`;
