@@ -2,6 +2,7 @@
 import type { Header } from "../transport.js";
 import { FRAME_PREFIX, type FrameType, writeU32 } from "./frame.js";
 import { DEFAULT_HEADER_LIMITS, type HeaderLimits, type HeaderSwap, headerBound, UNSENDABLE, writeHeader } from "./header-block.js";
+import { HeaderWriteMemo } from "./header-memo.js";
 
 /**
  * A write as soon as this much is buffered. At 64 calls in flight on one connection, writing only
@@ -21,6 +22,8 @@ export class FrameWriter {
   private start = 0; // first byte not yet handed to the socket
   private end = 0; // first free byte
   private scheduled = false;
+  /** The pairs of the last header block written, reused by the next (see HeaderWriteMemo). */
+  private readonly written = new HeaderWriteMemo();
 
   /**
    * @param headerLimits what pushHeader refuses to send (the peer would refuse to read it).
@@ -58,10 +61,18 @@ export class FrameWriter {
   pushHeader(type: FrameType, stream: number, header: Header, body: Uint8Array, flags = 0, swap?: HeaderSwap): boolean {
     this.reserve(FRAME_PREFIX + headerBound(header) + (swap === undefined ? 0 : swap.extra.length + 1) + body.length);
     const headerStart = this.end + FRAME_PREFIX;
-    const headerEnd = writeHeader(this.slab, headerStart, header, this.headerLimits.maxHeaderCount, swap);
+    const headerEnd = this.writeHeader(headerStart, header, swap);
     if (headerEnd === UNSENDABLE || headerEnd - headerStart > this.headerLimits.maxHeaderBytes) return false;
     this.finish(type, stream, flags, headerEnd, body);
     return true;
+  }
+
+  private writeHeader(at: number, header: Header, swap: HeaderSwap | undefined): number {
+    const maxCount = this.headerLimits.maxHeaderCount;
+    if (swap === undefined) return this.written.write(this.slab, at, header, maxCount);
+    // A block with header references is not what the next block repeats: written in full, not remembered.
+    this.written.forget();
+    return writeHeader(this.slab, at, header, maxCount, swap);
   }
 
   /** Fills in the prefix of the frame whose header block ends at `headerEnd`, then copies the body. */

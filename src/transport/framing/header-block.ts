@@ -274,7 +274,11 @@ export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = 
   return at + buf.write(swap.extra, at, "latin1");
 }
 
-function writeText(buf: Buffer, at: number, text: string): number {
+/**
+ * Writes a header name or value at `at` and returns where it ends, or UNSENDABLE when it holds
+ * NUL, CR or LF (see writeHeader).
+ */
+export function writeText(buf: Buffer, at: number, text: string): number {
   const length = text.length;
   // A long value (a bearer token is ~500 characters) is checked by one native scan and copied
   // natively: the byte loop below cost a client several µs per call for such a header.

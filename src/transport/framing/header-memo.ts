@@ -16,7 +16,7 @@
  * after it learnt.
  */
 import type { Header } from "../transport.js";
-import { decodeFields, decodeHeader, type HeaderProblem } from "./header-block.js";
+import { decodeFields, decodeHeader, type HeaderProblem, UNSENDABLE, writeText } from "./header-block.js";
 
 /** Longest block remembered: the repeated headers of a call are ~100 bytes. */
 const MEMO_BYTES = 512;
@@ -106,5 +106,83 @@ export class HeaderMemo {
       if (theirs === 0 && ++fields % 2 === 0) pairsEnd = i;
     }
     return pairsEnd;
+  }
+}
+
+/**
+ * The writing side of the same idea, for a connection's FrameWriter: it remembers the pairs of
+ * the last header block it wrote, and their bytes. A block whose leading pairs are the same
+ * strings, compared by identity (a client's calls share their service, endpoint, Content-Type
+ * and Timeout strings), gets those bytes copied instead of encoded again, character by
+ * character; the rest is written as writeHeader writes it. The bytes are what writeHeader
+ * writes, and a header it refuses is refused here too: the same strings were checked when they
+ * were first written.
+ */
+export class HeaderWriteMemo {
+  private readonly keys: string[] = [];
+  private readonly values: string[] = [];
+  /** Where each remembered pair ends in `bytes`. */
+  private readonly ends: number[] = [];
+  private count = 0;
+  private readonly bytes = Buffer.allocUnsafe(MEMO_BYTES);
+  /** Blocks written with leading pairs copied from the memo. */
+  hits = 0;
+  /** The remembered bytes the last copy took. */
+  private prefix = this.bytes.subarray(0, 0);
+
+  /** writeHeader(buf, at, header, maxCount), with the pairs it repeats copied from the last block. */
+  write(buf: Buffer, at: number, header: Header, maxCount: number): number {
+    const start = at;
+    let index = 0;
+    let reused = 0;
+    for (const key in header) {
+      const value = header[key];
+      if (index === reused && index < this.count && this.keys[index] === key && this.values[index] === value) {
+        reused = ++index;
+        if (index > maxCount) return this.forget();
+        continue;
+      }
+      if (index === reused && reused > 0) at = this.copy(buf, start, reused);
+      if (index > 0) buf[at++] = 0;
+      if (++index > maxCount || key.length === 0) return this.forget();
+      at = writeText(buf, at, key);
+      if (at < 0) return this.forget();
+      buf[at++] = 0;
+      at = writeText(buf, at, value);
+      if (at < 0) return this.forget();
+      this.keys[index - 1] = key;
+      this.values[index - 1] = value;
+      this.ends[index - 1] = at - start;
+    }
+    if (index === reused && reused > 0) at = this.copy(buf, start, reused);
+    this.learn(buf, start, reused, index);
+    return at;
+  }
+
+  /** Forgets the last block (the next one is written in full); returns UNSENDABLE. */
+  forget(): number {
+    this.count = 0;
+    return UNSENDABLE;
+  }
+
+  /** Copies the first `pairs` remembered pairs to `buf` at `start`; returns where they end. */
+  private copy(buf: Buffer, start: number, pairs: number): number {
+    this.hits++;
+    const length = this.ends[pairs - 1];
+    // TypedArray.set, a V8 builtin, copies ~100 bytes in a quarter of the time of a loop, and
+    // without a call into C++ (Buffer.copy); the view is made again only when the length changes.
+    if (this.prefix.length !== length) this.prefix = this.bytes.subarray(0, length);
+    buf.set(this.prefix, start);
+    return start + length;
+  }
+
+  /** Takes in the pairs of the block just written from `start`: those after `reused` are new. */
+  private learn(buf: Buffer, start: number, reused: number, count: number): void {
+    let kept = count;
+    while (kept > 0 && this.ends[kept - 1] > MEMO_BYTES) kept--;
+    const from = reused === 0 ? 0 : this.ends[reused - 1];
+    const to = kept === 0 ? 0 : this.ends[kept - 1];
+    for (let i = from; i < to; i++) this.bytes[i] = buf[start + i];
+    this.count = kept;
   }
 }
