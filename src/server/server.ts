@@ -416,9 +416,20 @@ function isAsyncGeneratorFunction(fn: unknown): boolean {
 /** `Timeout` is decimal nanoseconds (Go Micro); returns an absolute deadline in ms. */
 function deadlineFrom(timeout: string | undefined): number | undefined {
   if (!timeout) return undefined;
-  const ns = Number(timeout);
+  const ns = timeout === lastTimeout.text ? lastTimeout.ns : parseTimeout(timeout);
   if (!Number.isFinite(ns) || ns <= 0) return undefined;
   return Date.now() + ns / 1e6;
+}
+
+/**
+ * The last Timeout header parsed. A caller's calls repeat it, as the same string when the
+ * connection's HeaderMemo reused it: one comparison instead of parsing the number again.
+ */
+let lastTimeout = { text: "", ns: Number.NaN };
+
+function parseTimeout(text: string): number {
+  lastTimeout = { text, ns: Number(text) };
+  return lastTimeout.ns;
 }
 
 /** Method names of an instance and its class chain, up to (not including) Object.prototype. */
