@@ -96,6 +96,14 @@ export function decodeFields(buf: Buffer, from: number, end: number, header: Hea
   return header;
 }
 
+/**
+ * The text of the last field of a block, `buf[start, end)`, as decodeFields decodes it; undefined
+ * when it holds a NUL (more fields follow) or CR or LF, for decodeFields to decode or refuse.
+ */
+export function lastFieldText(buf: Buffer, start: number, end: number): string | undefined {
+  return fieldEnd(buf, start, end) === end ? fieldText(buf, start, end) : undefined;
+}
+
 /** fieldEnd's answer for a field holding CR or LF. */
 const CR_OR_LF = -1;
 /** Set by fieldEnd: whether the field it scanned last is plain ASCII (decoded as latin1, and cached). */

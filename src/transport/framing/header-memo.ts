@@ -16,7 +16,7 @@
  * after it learnt.
  */
 import type { Header } from "../transport.js";
-import { decodeFields, decodeHeader, type HeaderProblem, UNSENDABLE, writeText } from "./header-block.js";
+import { decodeFields, decodeHeader, type HeaderProblem, lastFieldText, UNSENDABLE, writeText } from "./header-block.js";
 
 /** Longest block remembered: the repeated headers of a call are ~100 bytes. */
 const MEMO_BYTES = 512;
@@ -37,6 +37,14 @@ export class HeaderMemo {
   private sharedCount = 0;
   /** Blocks that began with the remembered headers (whose decoding was partly skipped). */
   hits = 0;
+  /**
+   * The name of the pair that followed the remembered ones, last, in a block decoded from them:
+   * its bytes (with the NUL after it) and the remembered headers plus that name. A block ending
+   * in one pair of that name gets a copy of `template` with only the value decoded: the name, the
+   * check for a repeated one and the new property cost more than the rest of a hit (a call's
+   * Micro-Id comes last).
+   */
+  private tail: { name: string; bytes: Buffer; template: Header } | undefined;
 
   /** Bytes of leading headers a block that repeats them skips decoding (0 while learning). */
   get remembered(): number {
@@ -52,13 +60,39 @@ export class HeaderMemo {
       // Object.assign, not a spread: V8 gives a spread copy a map that adding headers to takes
       // its slow path (~2.8 µs for two headers, against ~0.14 µs).
       if (at === end || buf[at] === 0) {
-        const header = at === end ? Object.assign({}, shared) : decodeFields(buf, at + 1, end, Object.assign({}, shared), this.sharedCount, maxCount);
+        const header =
+          at === end ? Object.assign({}, shared) : (this.fromTail(buf, at + 1, end, maxCount) ?? this.decodeRest(buf, at + 1, end, shared, maxCount));
         if ((++this.hits & (RELEARN_EVERY - 1)) === 0 && typeof header !== "string" && size <= MEMO_BYTES) this.candidate(buf, start, end);
         return header;
       }
     }
     const header = decodeHeader(buf, start, end, maxCount);
     if (typeof header !== "string" && size > 0 && size <= MEMO_BYTES) this.learn(buf, start, end);
+    return header;
+  }
+
+  /** The headers of a block whose rest, from `from`, is one pair named as `tail`; undefined otherwise. */
+  private fromTail(buf: Buffer, from: number, end: number, maxCount: number): Header | undefined {
+    const tail = this.tail;
+    if (tail === undefined || this.sharedCount + 1 > maxCount) return undefined;
+    const name = tail.bytes;
+    if (from + name.length > end) return undefined;
+    for (let i = 0; i < name.length; i++) if (buf[from + i] !== name[i]) return undefined;
+    const value = lastFieldText(buf, from + name.length, end);
+    if (value === undefined) return undefined;
+    const header = Object.assign({}, tail.template);
+    header[tail.name] = value;
+    return header;
+  }
+
+  /** The remembered headers and the rest of the block from `from`, decoded; learns the tail from one pair. */
+  private decodeRest(buf: Buffer, from: number, end: number, shared: Header, maxCount: number): Header | HeaderProblem {
+    const header = decodeFields(buf, from, end, Object.assign({}, shared), this.sharedCount, maxCount);
+    if (this.tail !== undefined || typeof header === "string") return header;
+    const names = Object.keys(header);
+    if (names.length !== this.sharedCount + 1) return header;
+    const nameEnd = buf.indexOf(0, from);
+    this.tail = { name: names[names.length - 1], bytes: Buffer.from(buf.subarray(from, nameEnd + 1)), template: Object.assign({}, header) };
     return header;
   }
 
@@ -77,6 +111,7 @@ export class HeaderMemo {
     const sharedEnd = this.length === 0 ? 0 : this.sharedPairsEnd(buf, start, end);
     if (sharedEnd === 0) return this.candidate(buf, start, end);
     this.length = sharedEnd;
+    this.tail = undefined;
     // Valid, and within any count limit: the leading pairs of a block that was.
     const header = decodeHeader(buf, start, start + sharedEnd, Number.POSITIVE_INFINITY) as Header;
     this.shared = header;
@@ -85,6 +120,7 @@ export class HeaderMemo {
 
   /** Remembers the block from `start` to `end` whole, to learn from with the next one. */
   private candidate(buf: Buffer, start: number, end: number): void {
+    this.tail = undefined;
     buf.copy(this.bytes, 0, start, end);
     this.length = end - start;
     this.shared = undefined;
