@@ -290,6 +290,28 @@ describe("http transport limits", () => {
       slow.destroy();
     }
   });
+
+  it("answers pipelined calls answered at once (through respond), each once and in order, past the call limit", async () => {
+    const quick = await new HttpTransport({ ...LIMITS, logger: log }).listen("127.0.0.1:0", {
+      handler: (req, _call, respond) => {
+        respond({ header: {}, body: Buffer.from(`reply ${Buffer.from(req.body).toString()};`) });
+        return undefined;
+      },
+    });
+    try {
+      const peer = await connectRaw(quick.address);
+      peers.push(peer);
+      const calls = Array.from({ length: 20 }, (_, i) => i);
+      peer.socket.write(calls.map((i) => post({}, String(i))).join(""));
+      for (let i = 0; i < 200 && (peer.text().match(/200 OK/g)?.length ?? 0) < 20; i++) await sleep(10);
+      assert.deepEqual(
+        peer.text().match(/reply \d+;/g),
+        calls.map((i) => `reply ${i};`),
+      );
+    } finally {
+      quick.destroy();
+    }
+  });
 });
 
 describe("http transport: limit hits are logged once per interval", () => {
