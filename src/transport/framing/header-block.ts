@@ -268,12 +268,8 @@ export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = 
   const omit = swap?.omit;
   for (const key in header) {
     if (omit !== undefined && omit.length > 0 && omit.includes(key)) continue;
-    if (count > 0) buf[at++] = 0;
-    if (++count > maxCount || key.length === 0) return UNSENDABLE;
-    at = writeText(buf, at, key);
-    if (at < 0) return UNSENDABLE;
-    buf[at++] = 0;
-    at = writeText(buf, at, header[key]);
+    if (++count > maxCount) return UNSENDABLE;
+    at = writePair(buf, at, key, header[key], count === 1);
     if (at < 0) return UNSENDABLE;
   }
   if (swap === undefined || swap.extraCount === 0) return at;
@@ -283,10 +279,20 @@ export function writeHeader(buf: Buffer, at: number, header: Header, maxCount = 
 }
 
 /**
- * Writes a header name or value at `at` and returns where it ends, or UNSENDABLE when it holds
- * NUL, CR or LF (see writeHeader).
+ * Writes one pair at `at`, after the NUL that separates it from the one before unless it is the
+ * block's first, and returns where it ends; UNSENDABLE for an empty name, or NUL, CR or LF in
+ * the name or value (see writeHeader).
  */
-export function writeText(buf: Buffer, at: number, text: string): number {
+export function writePair(buf: Buffer, at: number, key: string, value: string, first: boolean): number {
+  if (!first) buf[at++] = 0;
+  if (key.length === 0) return UNSENDABLE;
+  at = writeText(buf, at, key);
+  if (at < 0) return UNSENDABLE;
+  buf[at++] = 0;
+  return writeText(buf, at, value);
+}
+
+function writeText(buf: Buffer, at: number, text: string): number {
   const length = text.length;
   // A long value (a bearer token is ~500 characters) is checked by one native scan and copied
   // natively: the byte loop below cost a client several µs per call for such a header.

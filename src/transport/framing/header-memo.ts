@@ -16,7 +16,7 @@
  * after it learnt.
  */
 import type { Header } from "../transport.js";
-import { decodeFields, decodeHeader, type HeaderProblem, lastFieldText, UNSENDABLE, writeText } from "./header-block.js";
+import { decodeFields, decodeHeader, type HeaderProblem, lastFieldText, UNSENDABLE, writePair } from "./header-block.js";
 
 /** Longest block remembered: the repeated headers of a call are ~100 bytes. */
 const MEMO_BYTES = 512;
@@ -179,12 +179,8 @@ export class HeaderWriteMemo {
         continue;
       }
       if (index === reused && reused > 0) at = this.copy(buf, start, reused);
-      if (index > 0) buf[at++] = 0;
-      if (++index > maxCount || key.length === 0) return this.forget();
-      at = writeText(buf, at, key);
-      if (at < 0) return this.forget();
-      buf[at++] = 0;
-      at = writeText(buf, at, value);
+      if (++index > maxCount) return this.forget();
+      at = writePair(buf, at, key, value, index === 1);
       if (at < 0) return this.forget();
       this.keys[index - 1] = key;
       this.values[index - 1] = value;
