@@ -8,6 +8,7 @@
  *   npm run bench:peers -- --quick   c = 1, 64, 256; 1 run × (1 s + 1.5 s); ≈ 2.7 min
  *   … -- --only ts-micro/mux,moleculer/tcp,raw   only these peers (framework, framework/transport,
  *                                                or framework/transport/client for a cross pair)
+ *   … -- --concurrency 1,64                      only these concurrencies
  *
  * Prints one JSON line per measurement on stdout and progress on stderr, then a Markdown report
  * (also written to bench/results/latest.md). See bench/README.md, "Peers".
@@ -22,13 +23,18 @@ import { freePort, type Proc, rssMb, spawnPinned, wallMicros } from "./peers/pro
 import { markdown, type RpcPoint, type RunInfo, type StartupPoint, type Unavailable } from "./peers/report.js";
 
 const quick = process.argv.includes("--quick");
-const plan = quick
+const option = (name: string): string[] | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]?.split(",") : undefined);
+const defaults = quick
   ? { concurrencies: [1, 64, 256], repetitions: 1, warmup: 1, seconds: 1.5, startupSamples: 1 }
   : // Every load client is a fresh process: V8 sizes its young generation by what survives, and
     // under this load it reaches its steady size after about 1.7 s; measured earlier, each client
     // would be timed with twice its steady number of collections.
     { concurrencies: [1, 16, 64, 256], repetitions: 3, warmup: 2, seconds: 2, startupSamples: 3 };
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]?.split(",") : undefined;
+const plan = { ...defaults, concurrencies: option("--concurrency")?.map(Number) ?? defaults.concurrencies };
+if (!plan.concurrencies.every((c) => Number.isInteger(c) && c > 0)) {
+  throw new Error(`--concurrency takes positive whole numbers separated by commas, as in --concurrency 1,64 (got ${option("--concurrency")})`);
+}
+const only = option("--only");
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
 
