@@ -1,4 +1,6 @@
-import { isUtf8 } from "node:buffer";
+// Imported, not the global: V8 compiles a use of the global Buffer (or process) to a generic
+// lookup on every call, even in optimized code, and this runs twice per call.
+import { Buffer, isUtf8 } from "node:buffer";
 import { type Codec, ContentType } from "./codec.js";
 
 const decoder = new TextDecoder();
