@@ -93,28 +93,52 @@ async function startTimed(peer: Peer): Promise<Running> {
   }
 }
 
-/** Start-up samples (a fresh server each), then the idle RSS of the last server, which stays up. */
-async function measureStartup(peer: Peer): Promise<{ running: Running; point: StartupPoint }> {
-  const samples: Running[] = [];
+/**
+ * Start-up samples, a fresh server each, in rounds over the peers as the load runs go (a slow
+ * stretch of the machine then falls on every peer's samples alike), then the idle RSS of each
+ * peer's last server, which stays up (paused) for the load runs. Peers whose server did not start
+ * are left out, with the reason.
+ */
+async function measureStartups(peers: Peer[], unavailable: (peer: Peer, why: string) => void): Promise<Map<Peer, { running: Running; point: StartupPoint }>> {
+  const samples = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
+  const last = new Map<Peer, { running: Running; rssMb: number | null }>();
   for (let i = 0; i < plan.startupSamples; i++) {
-    progress(`${label(peer)}: start-up ${i + 1}/${plan.startupSamples}`);
-    if (samples.length) await samples[samples.length - 1].server.stop();
-    samples.push(await startTimed(peer));
+    for (const peer of inMeasuringOrder([...samples.keys()])) {
+      progress(`${label(peer)}: start-up ${i + 1}/${plan.startupSamples}`);
+      try {
+        const started = await startTimed(peer);
+        samples.get(peer)!.push(started.startupMs);
+        if (i < plan.startupSamples - 1) {
+          await started.server.stop();
+          continue;
+        }
+        await sleep(1_000); // idle: 1 s after its first call
+        last.set(peer, { running: started, rssMb: rssMb(started.server.child.pid) ?? null });
+        started.server.pause(true);
+      } catch (err) {
+        samples.delete(peer);
+        unavailable(peer, reason(err));
+      }
+    }
   }
-  const running = samples[samples.length - 1];
-  await sleep(1_000);
-  const startupMs = median(samples, (s) => s.startupMs).startupMs;
-  const point: StartupPoint = {
-    bench: "startup",
-    ...names(peer),
-    concurrency: null,
-    rps: null,
-    p50_us: null,
-    p99_us: null,
-    rss_mb: rssMb(running.server.child.pid) ?? null,
-    startup_ms: startupMs,
-  };
-  return { running, point };
+  const measured = new Map<Peer, { running: Running; point: StartupPoint }>();
+  for (const peer of peers) {
+    const kept = last.get(peer);
+    if (!kept) continue;
+    const times = samples.get(peer)!.map((startupMs) => ({ startupMs }));
+    const point: StartupPoint = {
+      bench: "startup",
+      ...names(peer),
+      concurrency: null,
+      rps: null,
+      p50_us: null,
+      p99_us: null,
+      rss_mb: kept.rssMb,
+      startup_ms: median(times, (t) => t.startupMs).startupMs,
+    };
+    measured.set(peer, { running: kept.running, point });
+  }
+  return measured;
 }
 
 const names = (peer: Peer): { framework: string; transport: string; client?: string } =>
@@ -131,19 +155,29 @@ const reason = (err: unknown): string => (err as Error).message.replace(/\s+/g, 
 /**
  * All load runs at one concurrency. Repetitions go round-robin over the peers (all servers stay
  * up), so a burst of other work on the machine lands on every peer alike instead of on whichever
- * peer was being measured; the ratios stay meaningful on a busy machine. The servers not being
- * measured are paused (SIGSTOP): idle as they are, their timers (heartbeats, gossip, registry
- * refreshes) would otherwise run on the measured server's core and show up in its tail latency.
+ * peer was being measured; the ratios stay meaningful on a busy machine. Each round starts one
+ * peer further on: a disturbance that recurs about once a round would otherwise fall on the same
+ * peer's turn every time. The servers not being measured are paused (SIGSTOP): idle as they are,
+ * their timers (heartbeats, gossip, registry refreshes) would otherwise run on the measured
+ * server's core and show up in its tail latency.
  */
 async function measureConcurrency(running: Map<Peer, Running>, concurrency: number, failed: (peer: Peer, why: string) => Promise<void>): Promise<RpcPoint[]> {
   const runs = new Map<Peer, RpcPoint[]>();
+  const peers = inMeasuringOrder([...running.keys()]);
   for (let r = 0; r < plan.repetitions; r++) {
-    for (const [peer, { address, server }] of running) {
-      progress(`${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`);
+    const start = r % peers.length;
+    for (const peer of [...peers.slice(start), ...peers.slice(0, start)]) {
+      const measured = running.get(peer);
+      if (!measured) continue; // failed in an earlier round
+      const { address, server } = measured;
+      const what = `${label(peer)} c=${concurrency} run ${r + 1}/${plan.repetitions}`;
+      progress(what);
       server.pause(false);
       try {
-        runs.set(peer, [...(runs.get(peer) ?? []), await loadOnce(peer, address, concurrency)]);
+        const point = await loadOnce(peer, address, concurrency);
+        runs.set(peer, [...(runs.get(peer) ?? []), point]);
         server.pause(true);
+        progress(`${what}: ${point.rps} req/s, p50 ${point.p50_us} µs, p99 ${point.p99_us} µs`);
       } catch (err) {
         await failed(peer, `failed at c=${concurrency}: ${reason(err)}`);
         runs.delete(peer);
@@ -151,7 +185,39 @@ async function measureConcurrency(running: Map<Peer, Running>, concurrency: numb
       done++;
     }
   }
-  return [...runs].map(([peer, points]) => ({ ...medians(points), rss_mb: rssMb(running.get(peer)?.server.child.pid) ?? null }));
+  // In report order again.
+  return [...running.keys()].flatMap((peer) => {
+    const points = runs.get(peer);
+    return points ? [{ ...medians(points), rss_mb: rssMb(running.get(peer)?.server.child.pid) ?? null }] : [];
+  });
+}
+
+/**
+ * The order of the load runs in a round: peers compared with each other (bench/peers/report.ts)
+ * back to back. The machine's speed drifts over a minute or so (bench/README.md, eighth pass);
+ * two runs seconds apart see more nearly the same machine than two a round apart.
+ */
+const MEASURING_ORDER = [
+  "ts-micro/mux",
+  "raw/tcp",
+  "moleculer/tcp",
+  "nestjs/tcp",
+  "ts-micro/http",
+  "ts-micro/nats",
+  "moleculer/nats",
+  "nats.js/nats",
+  "ts-micro/grpc",
+  "go-micro/grpc",
+  "ts-micro/grpc/go-micro",
+  "go-micro/http",
+];
+
+function inMeasuringOrder(peers: Peer[]): Peer[] {
+  const rank = (peer: Peer): number => {
+    const at = MEASURING_ORDER.indexOf(peerId(peer));
+    return at === -1 ? MEASURING_ORDER.length : at;
+  };
+  return [...peers].sort((a, b) => rank(a) - rank(b));
 }
 
 /**
@@ -178,7 +244,7 @@ function runInfo(): RunInfo {
     load: `Load average when the run started: ${load1.toFixed(2)}${load1 > 0.5 ? " (other work was running: figures are noisy)" : ""}.`,
     method:
       `Closed loops at c = ${plan.concurrencies.join(", ")}; ${plan.repetitions} run(s) per point of ${plan.warmup} s warm-up + ${plan.seconds} s measured, ` +
-      `median of each figure; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset; Go with GOMAXPROCS=1). Start-up: median of ${plan.startupSamples}.`,
+      `median of each figure; peers measured in turn, those compared with each other back to back, each round starting one peer further on; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset; Go with GOMAXPROCS=1). Start-up: median of ${plan.startupSamples}, sampled in rounds over the peers as the load runs are.`,
   };
 }
 
@@ -222,21 +288,15 @@ async function main(): Promise<void> {
     unavailable(peer, why);
   };
   try {
-    // Start-up and idle memory, one peer at a time; each peer's last server stays up for the load.
-    for (const peer of peers) {
-      if (peer.unavailable) {
-        unavailable(peer, peer.unavailable);
-        continue;
-      }
-      try {
-        const measured = await measureStartup(peer);
-        running.set(peer, measured.running);
-        measured.running.server.pause(true);
-        emit(measured.point);
-        startup.push(measured.point);
-      } catch (err) {
-        unavailable(peer, reason(err));
-      }
+    for (const peer of peers) if (peer.unavailable) unavailable(peer, peer.unavailable);
+    // Start-up and idle memory; each peer's last server stays up for the load.
+    for (const [peer, measured] of await measureStartups(
+      peers.filter((peer) => !peer.unavailable),
+      unavailable,
+    )) {
+      running.set(peer, measured.running);
+      emit(measured.point);
+      startup.push(measured.point);
     }
     total = running.size * plan.concurrencies.length * plan.repetitions;
     for (const concurrency of plan.concurrencies) {
