@@ -155,9 +155,9 @@ const reason = (err: unknown): string => (err as Error).message.replace(/\s+/g, 
 /**
  * All load runs at one concurrency. Repetitions go round-robin over the peers (all servers stay
  * up), so a burst of other work on the machine lands on every peer alike instead of on whichever
- * peer was being measured; the ratios stay meaningful on a busy machine. Each round starts one
- * peer further on: a disturbance that recurs about once a round would otherwise fall on the same
- * peer's turn every time. The servers not being measured are paused (SIGSTOP): idle as they are,
+ * peer was being measured; the ratios stay meaningful on a busy machine. Every other round runs
+ * in reverse, so that the peers compared stay side by side (see MEASURING_ORDER) while a
+ * disturbance that recurs about once a round does not fall on the same peer's turn every time. The servers not being measured are paused (SIGSTOP): idle as they are,
  * their timers (heartbeats, gossip, registry refreshes) would otherwise run on the measured
  * server's core and show up in its tail latency.
  */
@@ -165,8 +165,7 @@ async function measureConcurrency(running: Map<Peer, Running>, concurrency: numb
   const runs = new Map<Peer, RpcPoint[]>();
   const peers = inMeasuringOrder([...running.keys()]);
   for (let r = 0; r < plan.repetitions; r++) {
-    const start = r % peers.length;
-    for (const peer of [...peers.slice(start), ...peers.slice(0, start)]) {
+    for (const peer of r % 2 === 0 ? peers : [...peers].reverse()) {
       const measured = running.get(peer);
       if (!measured) continue; // failed in an earlier round
       const { address, server } = measured;
@@ -244,7 +243,7 @@ function runInfo(): RunInfo {
     load: `Load average when the run started: ${load1.toFixed(2)}${load1 > 0.5 ? " (other work was running: figures are noisy)" : ""}.`,
     method:
       `Closed loops at c = ${plan.concurrencies.join(", ")}; ${plan.repetitions} run(s) per point of ${plan.warmup} s warm-up + ${plan.seconds} s measured, ` +
-      `median of each figure; peers measured in turn, those compared with each other back to back, each round starting one peer further on; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset; Go with GOMAXPROCS=1). Start-up: median of ${plan.startupSamples}, sampled in rounds over the peers as the load runs are.`,
+      `median of each figure; peers measured in turn, those compared with each other back to back, every other round in reverse; servers not being measured paused; server on core ${SERVER_CORE}, client on core ${CLIENT_CORE} (taskset; Go with GOMAXPROCS=1). Start-up: median of ${plan.startupSamples}, sampled in rounds over the peers as the load runs are.`,
   };
 }
 
