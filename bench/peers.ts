@@ -157,9 +157,10 @@ const reason = (err: unknown): string => (err as Error).message.replace(/\s+/g, 
  * up), so a burst of other work on the machine lands on every peer alike instead of on whichever
  * peer was being measured; the ratios stay meaningful on a busy machine. Every other round runs
  * in reverse, so that the peers compared stay side by side (see MEASURING_ORDER) while a
- * disturbance that recurs about once a round does not fall on the same peer's turn every time. The servers not being measured are paused (SIGSTOP): idle as they are,
- * their timers (heartbeats, gossip, registry refreshes) would otherwise run on the measured
- * server's core and show up in its tail latency.
+ * disturbance that recurs about once a round does not fall on the same peer's turn every time.
+ * The servers not being measured are paused (SIGSTOP): idle as they are, their timers
+ * (heartbeats, gossip, registry refreshes) would otherwise run on the measured server's core and
+ * show up in its tail latency.
  */
 async function measureConcurrency(running: Map<Peer, Running>, concurrency: number, failed: (peer: Peer, why: string) => Promise<void>): Promise<RpcPoint[]> {
   const runs = new Map<Peer, RpcPoint[]>();
