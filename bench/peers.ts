@@ -125,7 +125,6 @@ async function measureStartups(peers: Peer[], unavailable: (peer: Peer, why: str
   for (const peer of peers) {
     const kept = last.get(peer);
     if (!kept) continue;
-    const times = samples.get(peer)!.map((startupMs) => ({ startupMs }));
     const point: StartupPoint = {
       bench: "startup",
       ...names(peer),
@@ -134,7 +133,7 @@ async function measureStartups(peers: Peer[], unavailable: (peer: Peer, why: str
       p50_us: null,
       p99_us: null,
       rss_mb: kept.rssMb,
-      startup_ms: median(times, (t) => t.startupMs).startupMs,
+      startup_ms: median(samples.get(peer)!, (ms) => ms),
     };
     measured.set(peer, { running: kept.running, point });
   }
