@@ -78,6 +78,17 @@ describe("the bundled package entries", () => {
     assert.ok(typeof MicroError === "function" && thrown instanceof MicroError, String(thrown));
   });
 
+  it("are ASCII only, so that V8 holds and scans them as one-byte text at start-up", () => {
+    const files = fs.readdirSync(path.join(root, "dist", "bundle"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"));
+    assert.ok(files.length > 30);
+    for (const file of files) {
+      const bytes = fs.readFileSync(path.join(root, "dist", "bundle", file));
+      const at = bytes.findIndex((byte) => byte > 0x7f);
+      const text = bytes.toString("latin1");
+      assert.equal(at, -1, `${file} has a character outside ASCII at ${at}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}`);
+    }
+  });
+
   it("serves the dashboard's built UI from the gateway/dashboard subpath (dist/web, found from dist/bundle)", async () => {
     assert.ok(fs.existsSync(path.join(root, "dist", "web", "index.html")), "dist/web is not built: npm run build:web");
     const micro = (await load("dist/bundle/index.js")) as typeof import("../../src/index.js");

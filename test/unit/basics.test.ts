@@ -68,6 +68,9 @@ describe("env parsing", () => {
     assert.equal(parseDuration("30"), 30_000);
     assert.equal(parseDuration("500ms"), 500);
     assert.equal(parseDuration("2m"), 120_000);
+    assert.equal(parseDuration("1h30m"), 5_400_000);
+    // Microseconds as Go writes them: us, the micro sign (U+00B5) and the Greek mu (U+03BC).
+    for (const unit of ["us", "\u00b5s", "\u03bcs"]) assert.equal(parseDuration(`1500${unit}`), 1.5, unit);
     assert.equal(parseDuration("soon"), undefined);
   });
   it("reads plugin names and URLs", () => {
