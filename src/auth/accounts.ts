@@ -3,7 +3,7 @@
  * shares the store can exchange an account's credentials for a token. Secrets are stored as
  * scrypt hashes with a random salt, never as given.
  */
-import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { nodeCrypto, randomBytes } from "../driver/crypto.js";
 import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
 import { jsonTable } from "../store/json-table.js";
@@ -108,7 +108,7 @@ function checkAccount(account: Omit<Account, "secret">): void {
 }
 
 function derive(secret: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(secret, salt, 32, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) => nodeCrypto().scrypt(secret, salt, 32, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 async function hashSecret(secret: string): Promise<string> {
@@ -121,5 +121,5 @@ async function secretMatches(secret: string, hash: string): Promise<boolean> {
   if (scheme !== "scrypt" || !salt || !expected) return false;
   const actual = await derive(secret, Buffer.from(salt, "base64url"));
   const want = Buffer.from(expected, "base64url");
-  return actual.length === want.length && timingSafeEqual(actual, want);
+  return actual.length === want.length && nodeCrypto().timingSafeEqual(actual, want);
 }

@@ -17,8 +17,9 @@
  * Each inspect verifies the signature (about half a millisecond); a service's checks keep
  * checked tokens until they expire (server/authorize.ts), so a caller's token is verified once.
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+
 import type * as Jose from "jose";
+import { type KeyObject, nodeCrypto } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";
 import { MicroError } from "../errors/errors.js";
 import type { Account } from "../metadata/account.js";
@@ -84,7 +85,7 @@ export class JwtAuth implements Auth {
 
   constructor(private readonly options: JwtAuthOptions) {
     this.privateKey = options.privateKey ? rsaKey(options.privateKey, "private") : undefined;
-    const publicKey = options.publicKey ? rsaKey(options.publicKey, "public") : this.privateKey && createPublicKey(this.privateKey);
+    const publicKey = options.publicKey ? rsaKey(options.publicKey, "public") : this.privateKey && nodeCrypto().createPublicKey(this.privateKey);
     if (!publicKey) {
       throw badAuthInput("jwt auth needs a key: MICRO_AUTH_PUBLIC_KEY to check tokens, MICRO_AUTH_PRIVATE_KEY to issue them (`micro auth keys` makes a pair)");
     }
@@ -212,7 +213,7 @@ function accountFromClaims(payload: Jose.JWTPayload): Account {
 
 /** A new RSA key pair as Go Micro takes it: base64 of PEM (public PKIX, private PKCS#1). */
 export function generateKeyPair(bits = 2048): { publicKey: string; privateKey: string } {
-  const pair = generateKeyPairSync("rsa", { modulusLength: bits });
+  const pair = nodeCrypto().generateKeyPairSync("rsa", { modulusLength: bits });
   return {
     publicKey: Buffer.from(pair.publicKey.export({ type: "spki", format: "pem" }) as string).toString("base64"),
     privateKey: Buffer.from(pair.privateKey.export({ type: "pkcs1", format: "pem" }) as string).toString("base64"),

@@ -2,7 +2,7 @@
  * The default: no auth. Every token is accepted and every rule check allows, as Go Micro's
  * `auth.NewAuth()`; a service with this auth installs no checks at all.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../driver/crypto.js";
 import type { Account } from "../metadata/account.js";
 import type { Auth, CheckedToken, GenerateOptions, Rules, Token } from "./auth.js";
 

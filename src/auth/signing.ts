@@ -5,7 +5,7 @@
  * RSASSA-PKCS1-v1_5 with SHA-256 (what RS256 is), base64url, after a `rs256:` prefix that names
  * the scheme so that another can be added without ambiguity.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { type KeyObject, nodeCrypto } from "../driver/crypto.js";
 import { badAuthInput } from "./auth.js";
 
 const PREFIX = "rs256:";
@@ -23,7 +23,7 @@ export interface SignatureVerifier {
 }
 
 export function rsaSigner(privateKey: KeyObject): Signer {
-  return { sign: (data) => PREFIX + sign("sha256", Buffer.from(data), privateKey).toString("base64url") };
+  return { sign: (data) => PREFIX + nodeCrypto().sign("sha256", Buffer.from(data), privateKey).toString("base64url") };
 }
 
 export function rsaVerifier(publicKey: KeyObject): SignatureVerifier {
@@ -31,7 +31,7 @@ export function rsaVerifier(publicKey: KeyObject): SignatureVerifier {
     verify(data, signature) {
       if (typeof signature !== "string" || signature.length > MAX_SIGNATURE_LENGTH || !signature.startsWith(PREFIX)) return false;
       try {
-        return verify("sha256", Buffer.from(data), publicKey, Buffer.from(signature.slice(PREFIX.length), "base64url"));
+        return nodeCrypto().verify("sha256", Buffer.from(data), publicKey, Buffer.from(signature.slice(PREFIX.length), "base64url"));
       } catch {
         return false;
       }
@@ -42,7 +42,7 @@ export function rsaVerifier(publicKey: KeyObject): SignatureVerifier {
 /** A verifier from a base64 PEM public key (or, lacking one, the private key), as MICRO_AUTH_PUBLIC_KEY gives it. */
 export function verifierFromKeys(keys: { publicKey?: string; privateKey?: string }): SignatureVerifier {
   if (keys.publicKey) return rsaVerifier(rsaKey(keys.publicKey, "public"));
-  if (keys.privateKey) return rsaVerifier(createPublicKey(rsaKey(keys.privateKey, "private")));
+  if (keys.privateKey) return rsaVerifier(nodeCrypto().createPublicKey(rsaKey(keys.privateKey, "private")));
   throw badAuthInput("checking signed registry records needs MICRO_AUTH_PUBLIC_KEY (the public half of the auth key pair)");
 }
 
@@ -52,7 +52,7 @@ export function rsaKey(encoded: string, kind: "public" | "private"): KeyObject {
   const pem = text.startsWith("-----BEGIN") ? text : Buffer.from(text, "base64").toString("utf8");
   let key: KeyObject;
   try {
-    key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
+    key = kind === "private" ? nodeCrypto().createPrivateKey(pem) : nodeCrypto().createPublicKey(pem);
   } catch (err) {
     throw badAuthInput(`MICRO_AUTH_${kind.toUpperCase()}_KEY is not a base64-encoded PEM ${kind} key: ${(err as Error).message}`);
   }

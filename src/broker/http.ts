@@ -28,13 +28,14 @@
  * whose signature verifies, so a forged registry record cannot draw a service's messages
  * (registry/signature.ts).
  */
-import { randomInt, randomUUID } from "node:crypto";
+
 import http from "node:http";
 import type https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ContentType } from "../codec/codec.js";
+import { randomInt, randomUUID } from "../driver/crypto.js";
 import { builtin } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { ErrorId, MicroError } from "../errors/errors.js";

@@ -3,7 +3,7 @@
  * and queue semantics as the networked brokers, delivers in publish order, and redelivers a
  * nacked message (to any member of its queue group) after `redeliveryDelay`.
  */
-import { randomInt } from "node:crypto";
+import { randomInt } from "../driver/crypto.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions, Subscriber } from "./broker.js";
 import { Dispatcher } from "./dispatcher.js";

@@ -11,8 +11,9 @@
  *   disconnected are sent on reconnect. MQTT keeps each publisher's order per topic.
  * - MQTT has no negative acknowledgement: nack is a no-op.
  */
-import { randomUUID } from "node:crypto";
+
 import type { IClientOptions, MqttClient } from "mqtt";
+import { randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";

@@ -13,9 +13,10 @@
  * Plain pub/sub would lose messages on every reconnect and cannot do queue groups; lists could do
  * queues only if publishers knew every group. Streams give both with one write per message.
  */
-import { randomUUID } from "node:crypto";
+
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
+import { randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";

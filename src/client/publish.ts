@@ -3,9 +3,10 @@
  * Content-Type and hands the message to the broker with Go Micro's headers, so Go Micro
  * subscribers (and ts-micro's, see server/subscriber.ts) read it.
  */
-import { randomUUID } from "node:crypto";
+
 import type { Broker, BrokerPublishOptions, Header } from "../broker/broker.js";
 import { type Codecs, ContentType, DEFAULT_CONTENT_TYPE } from "../codec/index.js";
+import { randomUUID } from "../driver/crypto.js";
 import { ErrorId } from "../errors/errors.js";
 import type { Context } from "../metadata/context.js";
 import { MicroHeader } from "../metadata/headers.js";

@@ -4,7 +4,7 @@
  * `ackWait`, nacked ones at once (or after their delay), up to `retryLimit` redeliveries. Nothing
  * survives the process: for tests and single-process programs.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../driver/crypto.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import {
   type ConsumeOptions,

@@ -12,9 +12,10 @@
  *   `ackWait` — also after the consuming process died. Without a group the consumer is
  *   ephemeral and starts with new events.
  */
-import { createHash, randomUUID } from "node:crypto";
+
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { createHash, randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";

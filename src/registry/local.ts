@@ -8,10 +8,11 @@
  * process that is gone from this host (checked with `kill(pid, 0)`), so a `kill -9`ed node vanishes
  * at once instead of after its TTL.
  */
-import { createHash, randomBytes } from "node:crypto";
+
 import fs, { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createHash, newId } from "../driver/crypto.js";
 import { logger as defaultLogger, type Logger } from "../logger/logger.js";
 import { mergeServices, withNodes } from "./records.js";
 import {
@@ -159,7 +160,7 @@ export class LocalRegistry implements Registry {
 
   /** Writes atomically: a reader sees the old file or the new one, never half of one. */
   private async writeRecord(file: string, record: LocalRecord): Promise<void> {
-    const temp = path.join(this.path, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+    const temp = path.join(this.path, `${TEMP_PREFIX}${process.pid}-${newId()}`);
     try {
       await fsp.writeFile(temp, JSON.stringify(record), { mode: 0o600 });
       await fsp.rename(temp, path.join(this.path, file));

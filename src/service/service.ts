@@ -6,7 +6,6 @@
  * Every option has a default that works on one host with nothing installed, and Go Micro's env
  * vars (`MICRO_SERVER_NAME`, `MICRO_REGISTRY`, `MICRO_REGISTER_TTL`, …) fill in what code leaves out.
  */
-import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Auth } from "../auth/auth.js";
 import { ServiceIdentity } from "../auth/identity.js";
@@ -19,6 +18,7 @@ import { DEBUG_HANDLER, Debug } from "../debug/handler.js";
 import { HealthChecks } from "../debug/health.js";
 import { checkProbeAddress, ProbeServer, type ProbeSources } from "../debug/probe.js";
 import { ProcessMonitor } from "../debug/stats.js";
+import { newId } from "../driver/crypto.js";
 import { MissingDriverError } from "../driver/driver.js";
 import type { MicroError } from "../errors/errors.js";
 import type { Stream } from "../events/events.js";
@@ -240,7 +240,7 @@ export class Service {
     if (!name) throw new TypeError("createService: a service needs a name (option `name`, config server_name or MICRO_SERVER_NAME)");
     this.name = name;
     this.version = options.version ?? settings.text("server_version") ?? "latest";
-    this.id = `${name}-${settings.text("server_id") ?? randomUUID()}`;
+    this.id = `${name}-${settings.text("server_id") ?? newId()}`;
     this.options = {
       ...options,
       registerTtl: options.registerTtl ?? settings.duration("register_ttl") ?? DEFAULT_REGISTER_TTL,

@@ -22,10 +22,11 @@
  * renewal, for waiters that were already watching; a waiter that arrives later waits one ttl
  * from its arrival.
  */
-import { randomUUID } from "node:crypto";
+
 import { performance } from "node:perf_hooks";
 import type { KV } from "@nats-io/kv";
 import { base32Encode } from "../driver/base32.js";
+import { randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";
 import { Lazy } from "../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../driver/nats.js";

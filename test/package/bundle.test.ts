@@ -5,6 +5,7 @@
  * started from the root entry answers a call, and the dashboard from its subpath finds the built UI.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -141,6 +142,30 @@ describe("the bundled package entries", () => {
       } finally {
         await service.stop();
       }
+    });
+
+    it("starts and serves without loading node:crypto (about 4 ms of every start; see driver/crypto.ts)", () => {
+      // A process of its own: this one has loaded node:crypto long ago.
+      const child = `
+        const micro = await import(${JSON.stringify(pathToFileURL(path.join(root, "dist", "bundle", "index.js")).href)});
+        const service = micro.createService({ name: "bundle-crypto-check", logger: micro.createLogger({ level: "error" }) });
+        service.handle(new (class Greeter { async Hello(req) { return { msg: "Hello " + req.name }; } })());
+        await service.start();
+        const reply = await service.client.call("bundle-crypto-check", "Greeter.Hello", { name: "Bo" });
+        const loaded = process.moduleLoadList.includes("NativeModule crypto");
+        await service.stop();
+        console.log(JSON.stringify({ reply, loaded, id: service.id }));
+      `;
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", child], {
+        env: { ...process.env, MICRO_REGISTRY_ADDRESS: registry },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "") as { reply: unknown; loaded: boolean; id: string };
+      assert.deepEqual(result.reply, { msg: "Hello Bo" });
+      assert.equal(result.loaded, false, "node:crypto was loaded by a default service's start");
+      assert.match(result.id, /^bundle-crypto-check-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     });
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { bytesCodec, Codecs, jsonCodec, msgpackCodec, textCodec } from "../../src/codec/index.js";
 import { parseDuration } from "../../src/config/duration.js";
+import { newId } from "../../src/driver/crypto.js";
 import { MicroError } from "../../src/errors/errors.js";
 import { Metadata } from "../../src/metadata/metadata.js";
 import { parsePluginName } from "../../src/service/resolve.js";
@@ -76,5 +77,17 @@ describe("env parsing", () => {
   it("reads plugin names and URLs", () => {
     assert.deepEqual(parsePluginName("nats://127.0.0.1:4222"), { plugin: "nats", address: "127.0.0.1:4222" });
     assert.deepEqual(parsePluginName("local"), { plugin: "local", address: undefined });
+  });
+});
+
+describe("newId", () => {
+  it("is a version 4 UUID, and 100,000 of them are all different", () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 100_000; i++) {
+      const id = newId();
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 100_000);
   });
 });

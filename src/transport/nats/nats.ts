@@ -8,8 +8,9 @@
  * opened on first use and closed when the last of them closes (a connection passed in the options
  * is the caller's and is never closed here). Wire format and subjects: wire.ts.
  */
-import { randomBytes } from "node:crypto";
+
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import { randomBytes } from "../../driver/crypto.js";
 import { Lazy } from "../../driver/lazy.js";
 import { type NatsConnectionOptions, type NatsHandle, openNatsConnection, parseServers } from "../../driver/nats.js";
 import { logger as defaultLogger, type Logger } from "../../logger/logger.js";
