@@ -29,7 +29,7 @@
  * (registry/signature.ts).
  */
 
-import http from "node:http";
+import type http from "node:http";
 import type https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import os from "node:os";
@@ -216,6 +216,11 @@ class DeliveryFailure extends Error {
   }
 }
 
+/**
+ * node:http, loaded on the first subscribe or publish: a service that does neither (most only
+ * call and serve) does not load it, about 2.5 ms of every start.
+ */
+const nodeHttp = builtin<typeof http>("node:http");
 /** node:https, loaded only when TLS is configured (a plaintext broker does not load node:tls). */
 const nodeHttps = builtin<typeof https>("node:https");
 
@@ -224,7 +229,8 @@ export class HttpBroker implements Broker {
   private registry: CacheRegistry;
   private readonly log: Logger;
   private readonly subscriptions = new Map<string, HttpSubscription>();
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  /** Made on the first publish to a plaintext subscriber. */
+  private plainAgent: http.Agent | undefined;
   /** Made on the first publish to an HTTPS subscriber (node:https is loaded only then). */
   private tlsAgent: https.Agent | undefined;
   private readonly listening: Lazy<http.Server>;
@@ -252,6 +258,11 @@ export class HttpBroker implements Broker {
   /** Subscriber records as looked up: with a verifier, only the nodes whose signature verifies. */
   private trusted(services: readonly ServiceRecord[]): readonly ServiceRecord[] {
     return this.signedNodes ? this.signedNodes.verified(services) : services;
+  }
+
+  private agent(): http.Agent {
+    this.plainAgent ??= new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 32 });
+    return this.plainAgent;
   }
 
   private secureAgent(): https.Agent {
@@ -308,8 +319,10 @@ export class HttpBroker implements Broker {
       server.closeAllConnections();
       await closed;
     }
-    this.agent.destroy();
+    this.plainAgent?.destroy();
     this.tlsAgent?.destroy();
+    this.plainAgent = undefined;
+    this.tlsAgent = undefined;
   }
 
   /**
@@ -378,7 +391,7 @@ export class HttpBroker implements Broker {
     const mtls = tls?.clientAuth === "require";
     const server: http.Server = this.secure
       ? nodeHttps().createServer({ ...settings, cert: tls?.cert, key: tls?.key, ca: tls?.ca, requestCert: mtls, rejectUnauthorized: mtls }, onRequest)
-      : http.createServer(settings, onRequest);
+      : nodeHttp().createServer(settings, onRequest);
     if (this.secure) {
       server.on("tlsClientError", (err: Error, socket: Socket) =>
         this.limitLog.warn("http broker: TLS handshake failed", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, "tls"),
@@ -394,7 +407,7 @@ export class HttpBroker implements Broker {
     server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
       this.limitLog.warn("http broker: bad or timed-out request", { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message });
       const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${nodeHttp().STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     });
     const { host, port } = splitAddress(this.options.address ?? process.env.MICRO_BROKER_ADDRESS ?? this.defaultAddress());
@@ -621,13 +634,13 @@ export class HttpBroker implements Broker {
     const secure = node.metadata?.secure === "true";
     const { host, port } = splitAddress(node.address);
     return new Promise((resolve, reject) => {
-      const req = (secure ? nodeHttps() : http).request(
+      const req = (secure ? nodeHttps() : nodeHttp()).request(
         {
           host,
           port,
           method: "POST",
           path: `/?id=${encodeURIComponent(node.id)}`,
-          agent: secure ? this.secureAgent() : this.agent,
+          agent: secure ? this.secureAgent() : this.agent(),
           ...(signal && { signal }),
           headers: { [MicroHeader.ContentType]: ContentType.json, "Content-Length": body.length },
         },

@@ -8,10 +8,14 @@
  * Anything else is 404. It is a port of its own so that a probe never competes with RPC traffic
  * and never needs the RPC transport's framing.
  */
-import http from "node:http";
+import type http from "node:http";
 import type { AddressInfo } from "node:net";
+import { builtin } from "../driver/driver.js";
 import { joinHostPort, splitHostPort } from "../transport/tcp.js";
 import type { HealthReport } from "./health.js";
+
+/** node:http, loaded when a probe port is opened: a service without one does not load it. */
+const nodeHttp = builtin<typeof http>("node:http");
 
 export interface ProbeSources {
   /** Runs the health checks. */
@@ -45,7 +49,7 @@ export class ProbeServer {
   /** Listens on `address` (`host:port`; an empty host listens on every interface). */
   static async listen(address: string, sources: ProbeSources): Promise<ProbeServer> {
     const { host, port } = checkProbeAddress(address);
-    const server = http.createServer((req, res) => {
+    const server = nodeHttp().createServer((req, res) => {
       void respond(req, res, sources);
     });
     await new Promise<void>((resolve, reject) => {

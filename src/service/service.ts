@@ -463,7 +463,10 @@ export class Service {
     if (this.options.healthAddress) this.probe = await ProbeServer.listen(this.options.healthAddress, this.probeSources());
     this.monitor.start();
     await this.identity?.start();
-    await this.broker.connect();
+    // The http broker's connect opens its port for deliveries; a service without subscribers has
+    // none to take, so it leaves the port closed (publishing needs none, and a subscriber added
+    // later opens it). Other brokers connect now, so that one out of reach fails the start.
+    if (this.subscriptions.size > 0 || this.broker.name !== "http") await this.broker.connect();
     this.listener = await this.serverTransport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     if (!(await this.registerUntilDone())) return; // stop() was called: it finishes the shutdown

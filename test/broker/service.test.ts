@@ -184,4 +184,25 @@ describe("the default http broker, end to end in one process", () => {
     client.close();
     await registry.close();
   });
+
+  it("opens no broker port in a service without subscribers, which still publishes; one with a subscriber opens it at start", async () => {
+    const registry = new MemoryRegistry();
+    const got: Array<{ n: number }> = [];
+    const subscriber = createService({ name: "http-port-sub", registry, transport: new MemoryTransport(), logger: quiet });
+    subscriber.subscribe<{ n: number }>("http.port.topic", (m) => void got.push(m));
+    const publisher = createService({ name: "http-port-pub", registry, transport: new MemoryTransport(), logger: quiet });
+    await subscriber.start();
+    await publisher.start();
+    try {
+      assert.match(subscriber.broker.address, /:\d+$/, "the subscriber's broker listens");
+      assert.equal(publisher.broker.address, "", "the publisher's broker has no port");
+      await publisher.client.publish("http.port.topic", { n: 7 });
+      assert.deepEqual(got, [{ n: 7 }]);
+      assert.equal(publisher.broker.address, "", "publishing opens no port either");
+    } finally {
+      await publisher.stop();
+      await subscriber.stop();
+      await registry.close();
+    }
+  });
 });
