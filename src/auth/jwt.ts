@@ -17,7 +17,6 @@
  * Each inspect verifies the signature (about half a millisecond); a service's checks keep
  * checked tokens until they expire (server/authorize.ts), so a caller's token is verified once.
  */
-
 import type * as Jose from "jose";
 import { type KeyObject, nodeCrypto } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";

@@ -28,7 +28,6 @@
  * whose signature verifies, so a forged registry record cannot draw a service's messages
  * (registry/signature.ts).
  */
-
 import type http from "node:http";
 import type https from "node:https";
 import type { AddressInfo, Socket } from "node:net";

@@ -11,7 +11,6 @@
  *   disconnected are sent on reconnect. MQTT keeps each publisher's order per topic.
  * - MQTT has no negative acknowledgement: nack is a no-op.
  */
-
 import type { IClientOptions, MqttClient } from "mqtt";
 import { randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";

@@ -13,7 +13,6 @@
  * Plain pub/sub would lose messages on every reconnect and cannot do queue groups; lists could do
  * queues only if publishers knew every group. Streams give both with one write per message.
  */
-
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { randomUUID } from "../driver/crypto.js";

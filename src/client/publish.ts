@@ -3,7 +3,6 @@
  * Content-Type and hands the message to the broker with Go Micro's headers, so Go Micro
  * subscribers (and ts-micro's, see server/subscriber.ts) read it.
  */
-
 import type { Broker, BrokerPublishOptions, Header } from "../broker/broker.js";
 import { type Codecs, ContentType, DEFAULT_CONTENT_TYPE } from "../codec/index.js";
 import { randomUUID } from "../driver/crypto.js";

@@ -12,7 +12,6 @@
  *   `ackWait` — also after the consuming process died. Without a group the consumer is
  *   ephemeral and starts with new events.
  */
-
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createHash, randomUUID } from "../driver/crypto.js";

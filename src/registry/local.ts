@@ -8,7 +8,6 @@
  * process that is gone from this host (checked with `kill(pid, 0)`), so a `kill -9`ed node vanishes
  * at once instead of after its TTL.
  */
-
 import fs, { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";

@@ -22,7 +22,6 @@
  * renewal, for waiters that were already watching; a waiter that arrives later waits one ttl
  * from its arrival.
  */
-
 import { performance } from "node:perf_hooks";
 import type { KV } from "@nats-io/kv";
 import { base32Encode } from "../driver/base32.js";

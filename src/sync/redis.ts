@@ -12,7 +12,6 @@
  * A single server only: with Redis replication a failover can lose a lock that was just taken
  * (the usual Redis caveat); use etcd where that matters.
  */
-
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { randomUUID } from "../driver/crypto.js";
 import { loadDriver } from "../driver/driver.js";

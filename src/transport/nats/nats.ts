@@ -8,7 +8,6 @@
  * opened on first use and closed when the last of them closes (a connection passed in the options
  * is the caller's and is never closed here). Wire format and subjects: wire.ts.
  */
-
 import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { randomBytes } from "../../driver/crypto.js";
 import { Lazy } from "../../driver/lazy.js";
