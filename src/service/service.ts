@@ -86,7 +86,8 @@ export interface ServiceOptions extends ObserveOptions {
   grpc?: GrpcServiceOptions;
   /**
    * Pub/sub for subscribe() and client.publish() (default: `MICRO_BROKER`, else `http`, which
-   * needs no server). A broker passed here is connected on start but left connected on stop.
+   * needs no server). A broker passed here is connected on start (an http broker only when the
+   * service subscribes: connecting it opens its port) but left connected on stop.
    */
   broker?: Broker;
   /**
