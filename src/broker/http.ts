@@ -282,13 +282,17 @@ export class HttpBroker implements Broker {
     return this.options.tls?.cert !== undefined && this.options.tls?.key !== undefined;
   }
 
-  /** The advertised `host:port` subscribers receive on (empty until connected). */
+  /** The advertised `host:port` subscribers receive on (empty until the first subscription). */
   get address(): string {
     return this.advertised;
   }
 
+  /**
+   * Nothing to connect to: the port for deliveries opens with the first subscription, so a
+   * process that only calls, serves and publishes has none (and does not load node:http).
+   */
   async connect(): Promise<void> {
-    await this.listening.get();
+    if (this.subscriptions.size > 0) await this.listening.get();
   }
 
   /**
@@ -349,7 +353,7 @@ export class HttpBroker implements Broker {
   }
 
   async subscribe(topic: string, handler: BrokerHandler, options: SubscribeOptions = {}): Promise<Subscriber> {
-    await this.connect();
+    await this.listening.get();
     const queue = options.queue || undefined;
     const node: Node = { id: `${topic}-${randomUUID()}`, address: this.advertised, metadata: { broker: "http", topic, secure: String(this.secure) } };
     const record: ServiceRecord = { name: HTTP_BROKER_SERVICE, version: queue ?? BROADCAST_VERSION, metadata: null, endpoints: null, nodes: [node] };

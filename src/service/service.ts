@@ -86,8 +86,7 @@ export interface ServiceOptions extends ObserveOptions {
   grpc?: GrpcServiceOptions;
   /**
    * Pub/sub for subscribe() and client.publish() (default: `MICRO_BROKER`, else `http`, which
-   * needs no server). A broker passed here is connected on start (an http broker only when the
-   * service subscribes: connecting it opens its port) but left connected on stop.
+   * needs no server). A broker passed here is connected on start but left connected on stop.
    */
   broker?: Broker;
   /**
@@ -464,10 +463,7 @@ export class Service {
     if (this.options.healthAddress) this.probe = await ProbeServer.listen(this.options.healthAddress, this.probeSources());
     this.monitor.start();
     await this.identity?.start();
-    // The http broker's connect opens its port for deliveries; a service without subscribers has
-    // none to take, so it leaves the port closed (publishing needs none, and a subscriber added
-    // later opens it). Other brokers connect now, so that one out of reach fails the start.
-    if (this.subscriptions.size > 0 || this.broker.name !== "http") await this.broker.connect();
+    await this.broker.connect();
     this.listener = await this.serverTransport.listen(this.listenAddress(), { handler: this.server.serve, streamHandler: this.server.serveStream });
     this.record = this.buildRecord(this.advertisedAddress(this.listener.address));
     if (!(await this.registerUntilDone())) return; // stop() was called: it finishes the shutdown
