@@ -12,6 +12,7 @@ import { NatsTransport } from "../../src/transport/nats/nats.js";
 import {
   BATCH,
   BATCH_OVERHEAD,
+  BatchQueue,
   decodeFrame,
   encodeFrame,
   encodeFrameFrom,
@@ -332,5 +333,37 @@ describe("nats transport batch format", () => {
     assert.match(forEachInBatch(Buffer.from([BATCH, 1]), () => {}) ?? "", /unknown batch flags/);
     assert.equal(isBatch(a), false);
     assert.equal(typeof decodeFrame(data), "string", "a batch is not a frame, so a listener without batches refuses it");
+  });
+
+  it("sends each turn's frames once from a batch it reuses, and forgets a subject with nothing in a turn", async () => {
+    const sent: Array<{ subject: string; ids: number[]; data: Buffer }> = [];
+    const queue = new BatchQueue(1 << 20, (subject, batch) => sent.push({ subject, ids: batch.ids(), data: batch.encode() }));
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const sentAs = (i: number): Array<[number, string]> => entries(sent[i].data).map((e) => [e.id, text(e.frame)]);
+
+    queue.add("a", 1, request("one"));
+    queue.add("b", 2, request("two"));
+    queue.add("a", 3, request("three"));
+    await turn();
+    assert.deepEqual(
+      sent.map((s) => [s.subject, s.ids]),
+      [
+        ["a", [1, 3]],
+        ["b", [2]],
+      ],
+    );
+    assert.equal(queue.subjects, 2);
+
+    queue.add("a", 4, request("four"));
+    await turn();
+    assert.equal(sent.length, 3, "b had nothing this turn: nothing sent for it");
+    assert.deepEqual(sentAs(2), [[4, "four"]], "the reused batch holds this turn's frame only");
+    assert.deepEqual(sent[0].ids, [1, 3], "ids handed out before are not changed by the reuse");
+    assert.deepEqual(sentAs(0), [
+      [1, "one"],
+      [3, "three"],
+    ]);
+    assert.equal(queue.subjects, 1, "b, quiet for a turn, is forgotten");
+    assert.deepEqual(queue.drop(), []);
   });
 });

@@ -151,11 +151,11 @@ export class NatsClientConnection implements ClientConnection, StreamOutput, Lin
   private readonly sendBatch = (subject: string, batch: FrameBatch): void => {
     if (this.dead) return; // its calls have been failed
     try {
-      this.link.nc.publish(subject, batch.encode(), { reply: this.inboxDot + batch.ids[0] });
-      if (batch.ids.length > 1) this.sentBatches.set(batch.ids[0], batch.ids);
+      this.link.nc.publish(subject, batch.encode(), { reply: this.inboxDot + batch.firstId });
+      if (batch.size > 1) this.sentBatches.set(batch.firstId, batch.ids());
     } catch (err) {
       const failed = new NotDeliveredError(`publish to ${subject}: ${(err as Error).message}`, this.address);
-      for (const id of batch.ids) this.settle(id)?.reject(failed);
+      for (const id of batch.ids()) this.settle(id)?.reject(failed);
     }
   };
 
