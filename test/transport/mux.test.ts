@@ -9,6 +9,7 @@ import { MicroError } from "../../src/errors/errors.js";
 import { MicroHeader } from "../../src/metadata/headers.js";
 import { PREFACE } from "../../src/transport/framing/frame.js";
 import { decodeHeader, encodeHeader, headerBound, UNSENDABLE, writeHeader } from "../../src/transport/framing/header-block.js";
+import { SocketReads } from "../../src/transport/mux/client.js";
 import { MuxTransport, splitHostPort } from "../../src/transport/mux/mux.js";
 import type { Header, Listener } from "../../src/transport/transport.js";
 import { recordingLogger } from "../setup/logger.js";
@@ -158,6 +159,37 @@ describe("mux transport: bad input", () => {
     } finally {
       silent.close();
     }
+  });
+});
+
+describe("mux client reads", () => {
+  it("keeps an answer's body intact while later answers arrive (the socket's read buffer is reused)", async () => {
+    const transport = new MuxTransport({ logger: recordingLogger([]) });
+    const listener = await transport.listen("127.0.0.1:0", { handler: async (req) => ({ header: {}, body: req.body }) });
+    const conn = await transport.dial(listener.address);
+    try {
+      const first = (await conn.call({ header: {}, body: Buffer.alloc(300, "a") })).body;
+      const later = await Promise.all([conn.call({ header: {}, body: Buffer.alloc(300, "b") }), conn.call({ header: {}, body: Buffer.alloc(70_000, "c") })]);
+      assert.equal(Buffer.from(first).toString(), "a".repeat(300));
+      assert.equal(Buffer.from(later[0].body).toString(), "b".repeat(300));
+      assert.equal(Buffer.from(later[1].body).toString(), "c".repeat(70_000));
+    } finally {
+      conn.close();
+      listener.destroy();
+    }
+  });
+
+  it("hands bytes read before a connection took the socket to it first, intact", () => {
+    const reads = new SocketReads();
+    const { buffer, callback } = reads.onread;
+    buffer.write("early", 0, "latin1");
+    callback(5, buffer);
+    buffer.fill(0); // the next read lands here
+    const got: string[] = [];
+    reads.attach({ receive: (chunk, length) => got.push(chunk.toString("latin1", 0, length)) });
+    buffer.write("later", 0, "latin1");
+    callback(5, buffer);
+    assert.deepEqual(got, ["early", "later"]);
   });
 });
 

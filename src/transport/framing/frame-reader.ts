@@ -45,10 +45,15 @@ export class FrameReader {
   /** The connection's header blocks repeat their first headers on every call. */
   private readonly headers = new HeaderMemo();
 
+  /**
+   * @param reusedInput the caller overwrites each chunk once push returns (a socket read into one
+   *   reused buffer): frame bodies are then copied out rather than handed over as views.
+   */
   constructor(
     private readonly limits: FrameLimits,
     private readonly onFrame: (frame: Frame) => void,
     private readonly budget?: FrameBudget,
+    private readonly reusedInput = false,
   ) {}
 
   /** Bytes of an incomplete frame held, waiting for the rest. */
@@ -56,23 +61,24 @@ export class FrameReader {
     return this.held;
   }
 
-  /** Feeds bytes; returns an error reason if the stream is malformed. */
-  push(chunk: Buffer): FrameErrorReason | undefined {
+  /** Feeds `chunk[0, length)`; returns an error reason if the stream is malformed. */
+  push(chunk: Buffer, length = chunk.length): FrameErrorReason | undefined {
     let at = 0;
     if (this.held > 0) {
-      const taken = this.fill(chunk);
+      const taken = this.fill(chunk, length);
       if (typeof taken === "string") return taken;
       at = taken;
-      const whole = this.assembly!.subarray(0, this.held);
-      const end = this.frameAt(whole, 0);
+      // The assembly is the frame's own buffer (a new one per split frame): its body is a view.
+      const end = this.frameAt(this.assembly!, 0, this.held, true);
       if (end === INCOMPLETE) return undefined; // the chunk is used up
       this.release();
       if (typeof end === "string") return end;
     }
-    while (at < chunk.length) {
-      const end = this.frameAt(chunk, at);
+    const owned = !this.reusedInput;
+    while (at < length) {
+      const end = this.frameAt(chunk, at, length, owned);
       if (typeof end === "string") return end;
-      if (end === INCOMPLETE) return this.hold(chunk, at);
+      if (end === INCOMPLETE) return this.hold(chunk, at, length);
       at = end;
     }
     return undefined;
@@ -86,15 +92,16 @@ export class FrameReader {
   }
 
   /**
-   * Parses and delivers the frame at `at`; returns where it ends, INCOMPLETE when `buf` holds
-   * only part of it, or why it is invalid. Fields are checked as soon as they have arrived.
+   * Parses and delivers the frame at `at`; returns where it ends, INCOMPLETE when `buf[at, end)`
+   * holds only part of it, or why it is invalid. Fields are checked as soon as they have arrived.
+   * The body is a view of `buf` when `owned`, a copy otherwise.
    */
-  private frameAt(buf: Buffer, at: number): number | FrameErrorReason {
-    if (buf.length - at < 4) return INCOMPLETE;
+  private frameAt(buf: Buffer, at: number, end: number, owned: boolean): number | FrameErrorReason {
+    if (end - at < 4) return INCOMPLETE;
     const length = readU32(buf, at);
     if (length + 4 > this.limits.maxFrameSize) return `frame of ${length + 4} bytes exceeds the maximum of ${this.limits.maxFrameSize}`;
     if (length < FRAME_PREFIX - 4) return `frame of ${length + 4} bytes is shorter than a frame header`;
-    if (buf.length - at < length + 4) return INCOMPLETE;
+    if (end - at < length + 4) return INCOMPLETE;
     const type = buf[at + 4] as FrameType;
     if (type < FrameType.Request || type > LAST_FRAME_TYPE) return `unknown frame type ${type}`;
     const stream = readU32(buf, at + 6);
@@ -107,30 +114,31 @@ export class FrameReader {
     const header = this.headers.decode(buf, headerStart, bodyStart, this.limits.maxHeaderCount);
     if (typeof header === "string") return `bad header block on stream ${stream}: ${header}`;
     this.frames++;
-    this.onFrame({ type, flags: buf[at + 5], stream, header, body: buf.subarray(bodyStart, frameEnd) });
+    const body = owned ? buf.subarray(bodyStart, frameEnd) : copyOf(buf, bodyStart, frameEnd);
+    this.onFrame({ type, flags: buf[at + 5], stream, header, body });
     return frameEnd;
   }
 
-  /** Starts assembling the partial frame at the end of `chunk`. */
-  private hold(chunk: Buffer, at: number): FrameErrorReason | undefined {
-    const size = chunk.length - at >= 4 ? chunk.readUInt32BE(at) + 4 : Infinity; // checked by frameAt
-    const problem = this.grow(chunk.length - at, size);
+  /** Starts assembling the partial frame at `chunk[at, length)`. */
+  private hold(chunk: Buffer, at: number, length: number): FrameErrorReason | undefined {
+    const size = length - at >= 4 ? chunk.readUInt32BE(at) + 4 : Infinity; // checked by frameAt
+    const problem = this.grow(length - at, size);
     if (problem) return problem;
-    chunk.copy(this.assembly!, 0, at);
-    this.held = chunk.length - at;
+    chunk.copy(this.assembly!, 0, at, length);
+    this.held = length - at;
     this.copied += this.held;
     return undefined;
   }
 
   /**
-   * Appends to the partial frame what `chunk` has of it; returns how many bytes of `chunk` that
-   * took (the rest belongs to later frames).
+   * Appends to the partial frame what `chunk[0, length)` has of it; returns how many bytes of
+   * `chunk` that took (the rest belongs to later frames).
    */
-  private fill(chunk: Buffer): number | FrameErrorReason {
+  private fill(chunk: Buffer, length: number): number | FrameErrorReason {
     let taken = 0;
     if (this.held < 4) {
       // The length is not known yet: complete it first.
-      taken = Math.min(4 - this.held, chunk.length);
+      taken = Math.min(4 - this.held, length);
       chunk.copy(this.assembly!, this.held, 0, taken);
       this.held += taken;
       this.copied += taken;
@@ -138,7 +146,7 @@ export class FrameReader {
     }
     const size = this.assembly!.readUInt32BE(0) + 4;
     if (size > this.limits.maxFrameSize) return `frame of ${size} bytes exceeds the maximum of ${this.limits.maxFrameSize}`;
-    const wanted = Math.min(size - this.held, chunk.length - taken);
+    const wanted = Math.min(size - this.held, length - taken);
     const problem = this.grow(this.held + wanted, size);
     if (problem) return problem;
     chunk.copy(this.assembly!, this.held, taken, taken + wanted);
@@ -167,4 +175,14 @@ export class FrameReader {
     this.assembly = next;
     return undefined;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** `buf[start, end)` in a buffer of its own (small ones share Node's pool, as Buffer.from does). */
+function copyOf(buf: Buffer, start: number, end: number): Buffer {
+  if (start === end) return EMPTY;
+  const copy = Buffer.allocUnsafe(end - start);
+  buf.copy(copy, 0, start, end);
+  return copy;
 }

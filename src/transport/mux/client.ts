@@ -60,11 +60,16 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   /** This connection asked the server for header references (its first ping). */
   private readonly askedForRefs: boolean;
 
+  /**
+   * @param readsInto set when the socket was opened with `onread` (see SocketReads): its reads
+   *   come to `receive` in a buffer that the next read overwrites, not as 'data' events.
+   */
   constructor(
     private readonly socket: net.Socket,
     private readonly address: string,
     private readonly limits: MuxLimits,
     private readonly log: Logger,
+    readsInto?: SocketReads,
   ) {
     this.maxFrameSize = limits.maxFrameSize;
     this.maxMessageSize = limits.maxFrameSize - FRAME_PREFIX;
@@ -80,25 +85,28 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     socket.write(PREFACE);
     this.askedForRefs = limits.headerRefSlots > 0;
     if (this.askedForRefs) this.writer.push(FrameType.Ping, 0, HELLO, EMPTY);
-    const reader = new FrameReader(limits, (frame) => this.onFrame(frame));
-    this.reader = reader;
+    this.reader = new FrameReader(limits, (frame) => this.onFrame(frame), undefined, readsInto !== undefined);
     if (limits.pingInterval > 0) this.health = setInterval(this.checkHealth, limits.pingInterval).unref();
-    socket.on("data", (chunk: Buffer) => {
-      if (this.dead) return;
-      try {
-        const problem = reader.push(chunk);
-        if (problem) this.protocolError(problem);
-      } catch (err) {
-        this.log.error("mux connection failed on its input", { address, err: err instanceof Error ? err.stack : String(err) });
-        this.fail(`internal error reading from ${address}`);
-      }
-    });
+    if (readsInto) readsInto.attach(this);
+    else socket.on("data", (chunk: Buffer) => this.receive(chunk, chunk.length));
     socket.on("error", (err) => this.fail(`connection to ${address} failed: ${err.message}`));
     socket.on("close", () => this.fail(`connection to ${address} closed`));
   }
 
   get closed(): boolean {
     return this.dead || this.goingAway;
+  }
+
+  /** Bytes `chunk[0, length)` from the socket. */
+  receive(chunk: Buffer, length: number): void {
+    if (this.dead) return;
+    try {
+      const problem = this.reader.push(chunk, length);
+      if (problem) this.protocolError(problem);
+    } catch (err) {
+      this.log.error("mux connection failed on its input", { address: this.address, err: err instanceof Error ? err.stack : String(err) });
+      this.fail(`internal error reading from ${this.address}`);
+    }
   }
 
   get pending(): number {
@@ -289,4 +297,46 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
     this.calls.failAll(new ConnectionLostError(reason, this.address));
     for (const stream of [...this.streams.values()]) stream.lost(reason);
   }
+}
+
+/**
+ * A plain TCP socket's reads without the stream machinery: `net.connect`'s `onread` reads into
+ * one buffer and calls back, instead of a new Buffer, a 'data' event and a tick (with Node's
+ * bookkeeping for it) per read. The buffer is shared by every socket opened this way: a read is
+ * consumed before the next one lands (the reader copies out what it keeps).
+ */
+export class SocketReads {
+  private connection: { receive(chunk: Buffer, length: number): void } | undefined;
+  /** Bytes read before a connection took the socket (copies: the buffer is reused). */
+  private early: Buffer[] = [];
+
+  /** The `onread` option for net.connect. */
+  readonly onread = {
+    buffer: sharedReadBuffer(),
+    // True: keep reading (false would pause the socket; the connection has no backpressure on input).
+    callback: (length: number, buffer: Uint8Array): boolean => {
+      if (this.connection) this.connection.receive(buffer as Buffer, length);
+      else this.early.push(Buffer.from(buffer.subarray(0, length)));
+      return true;
+    },
+  };
+
+  /**
+   * Sends the socket's reads to `connection` from now on. Node starts reading only after the
+   * 'connect' listeners, where the connection is made, have run; bytes that came earlier all the
+   * same are handed over first.
+   */
+  attach(connection: { receive(chunk: Buffer, length: number): void }): void {
+    this.connection = connection;
+    for (const chunk of this.early) connection.receive(chunk, chunk.length);
+    this.early = [];
+  }
+}
+
+let readBuffer: Buffer | undefined;
+
+/** The buffer every SocketReads reads into, made on first use. */
+function sharedReadBuffer(): Buffer {
+  readBuffer ??= Buffer.allocUnsafe(64 * 1024);
+  return readBuffer;
 }

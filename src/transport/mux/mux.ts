@@ -11,7 +11,7 @@ import { type Logger, logger } from "../../logger/logger.js";
 import { RateLimitedLog } from "../../logger/rate-limited.js";
 import { joinHostPort, listenTcp, splitHostPort } from "../tcp.js";
 import { type ClientConnection, type Listener, type ListenOptions, NotDeliveredError, type Transport } from "../transport.js";
-import { MuxClientConnection } from "./client.js";
+import { MuxClientConnection, SocketReads } from "./client.js";
 import { type MuxLimits, type MuxOptions, muxLimits } from "./options.js";
 import { ServerConnection, type ServerContext } from "./server.js";
 import { connectTls, muxTlsProtocol, serviceVerifier, TlsServer } from "./tls.js";
@@ -93,9 +93,10 @@ export class MuxTransport implements Transport {
     const timeout = options.timeout ?? this.limits.dialTimeout;
     return new Promise((resolve, reject) => {
       const secure = this.options.tls;
+      const reads = secure ? undefined : new SocketReads();
       const socket: net.Socket | tls.TLSSocket = secure
         ? connectTls(host || "127.0.0.1", port, secure)
-        : net.connect({ host: host || "127.0.0.1", port, noDelay: true });
+        : net.connect({ host: host || "127.0.0.1", port, noDelay: true, onread: reads!.onread });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
@@ -111,7 +112,7 @@ export class MuxTransport implements Transport {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         socket.setKeepAlive(true, KEEPALIVE_MS);
-        const conn = new MuxClientConnection(socket, address, this.limits, this.log);
+        const conn = new MuxClientConnection(socket, address, this.limits, this.log, reads);
         if (secure) conn.verifyService = serviceVerifier(socket as tls.TLSSocket, address, secure);
         resolve(conn);
       });
