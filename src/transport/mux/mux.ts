@@ -93,10 +93,13 @@ export class MuxTransport implements Transport {
     const timeout = options.timeout ?? this.limits.dialTimeout;
     return new Promise((resolve, reject) => {
       const secure = this.options.tls;
-      const reads = secure ? undefined : new SocketReads();
-      const socket: net.Socket | tls.TLSSocket = secure
-        ? connectTls(host || "127.0.0.1", port, secure)
-        : net.connect({ host: host || "127.0.0.1", port, noDelay: true, onread: reads!.onread });
+      let socket: net.Socket | tls.TLSSocket;
+      let reads: SocketReads | undefined; // plain TCP: reads without the stream machinery (see SocketReads)
+      if (secure) socket = connectTls(host || "127.0.0.1", port, secure);
+      else {
+        reads = new SocketReads();
+        socket = net.connect({ host: host || "127.0.0.1", port, noDelay: true, onread: reads.onread });
+      }
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new NotDeliveredError(`dial ${address}: timed out after ${timeout} ms`, address));
