@@ -114,7 +114,7 @@ export class FrameReader {
     const header = this.headers.decode(buf, headerStart, bodyStart, this.limits.maxHeaderCount);
     if (typeof header === "string") return `bad header block on stream ${stream}: ${header}`;
     this.frames++;
-    const body = owned ? buf.subarray(bodyStart, frameEnd) : copyOf(buf, bodyStart, frameEnd);
+    const body = owned ? buf.subarray(bodyStart, frameEnd) : Buffer.from(buf.subarray(bodyStart, frameEnd));
     this.onFrame({ type, flags: buf[at + 5], stream, header, body });
     return frameEnd;
   }
@@ -175,14 +175,4 @@ export class FrameReader {
     this.assembly = next;
     return undefined;
   }
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** `buf[start, end)` in a buffer of its own (small ones share Node's pool, as Buffer.from does). */
-function copyOf(buf: Buffer, start: number, end: number): Buffer {
-  if (start === end) return EMPTY;
-  const copy = Buffer.allocUnsafe(end - start);
-  buf.copy(copy, 0, start, end);
-  return copy;
 }

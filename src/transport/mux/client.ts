@@ -299,6 +299,11 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
   }
 }
 
+/** What SocketReads hands a socket's reads to: bytes `chunk[0, length)`, valid during the call only. */
+interface ReadTarget {
+  receive(chunk: Buffer, length: number): void;
+}
+
 /**
  * A plain TCP socket's reads without the stream machinery: `net.connect`'s `onread` reads into
  * one buffer and calls back, instead of a new Buffer, a 'data' event and a tick (with Node's
@@ -306,7 +311,7 @@ export class MuxClientConnection implements ClientConnection, StreamOutput {
  * consumed before the next one lands (the reader copies out what it keeps).
  */
 export class SocketReads {
-  private connection: { receive(chunk: Buffer, length: number): void } | undefined;
+  private connection: ReadTarget | undefined;
   /** Bytes read before a connection took the socket (copies: the buffer is reused). */
   private early: Buffer[] = [];
 
@@ -326,7 +331,7 @@ export class SocketReads {
    * 'connect' listeners, where the connection is made, have run; bytes that came earlier all the
    * same are handed over first.
    */
-  attach(connection: { receive(chunk: Buffer, length: number): void }): void {
+  attach(connection: ReadTarget): void {
     this.connection = connection;
     for (const chunk of this.early) connection.receive(chunk, chunk.length);
     this.early = [];
