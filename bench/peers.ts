@@ -104,10 +104,12 @@ async function measureStartups(peers: Peer[], unavailable: (peer: Peer, why: str
   const last = new Map<Peer, { running: Running; rssMb: number | null }>();
   for (let i = 0; i < plan.startupSamples; i++) {
     for (const peer of inMeasuringOrder([...samples.keys()])) {
-      progress(`${label(peer)}: start-up ${i + 1}/${plan.startupSamples}`);
+      const what = `${label(peer)}: start-up ${i + 1}/${plan.startupSamples}`;
+      progress(what);
       try {
         const started = await startTimed(peer);
         samples.get(peer)!.push(started.startupMs);
+        progress(`${what}: ${started.startupMs} ms to the first call`);
         if (i < plan.startupSamples - 1) {
           await started.server.stop();
           continue;
